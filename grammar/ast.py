@@ -1,0 +1,208 @@
+"""The abstract syntax of policies and worlds: frozen dataclasses with source spans.
+
+Spans are kept for messages but take no part in equality, so a value parsed from text equals the
+same value parsed from its printed form, or built through the library API.
+
+Normal forms (so that JSON and the world language meet in one value):
+- single values and lists become tuples; JSON booleans and numbers in conditions become the
+  strings AWS compares (``true`` → ``"true"``);
+- ``"Principal": "*"`` becomes ``(Principal("AWS", "*"),)``, the form AWS documents as equivalent;
+- a condition keeps its operator as written, split into qualifier, base operator and IfExists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .diagnostics import Span, span_field
+
+#: Policy kinds: the place a document is used decides what it may contain.
+POLICY_KINDS = ("identity", "resource", "boundary", "session", "scp", "rcp", "trust", "key")
+
+#: Principal types of the Principal element, in the order AWS documents them.
+PRINCIPAL_TYPES = ("AWS", "Service", "Federated", "CanonicalUser")
+
+EFFECTS = ("Allow", "Deny")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """One entry of a Principal or NotPrincipal element: ``{"AWS": "arn:..."}`` → ``Principal("AWS", "arn:...")``."""
+
+    type: str
+    value: str
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition key under one operator: ``"StringEquals": {"aws:username": ["a", "b"]}``.
+
+    ``operator`` is the full operator as written (``ForAnyValue:StringLikeIfExists``); ``base``,
+    ``qualifier`` and ``if_exists`` are its parts (``StringLike``, ``ForAnyValue``, ``True``).
+    """
+
+    operator: str
+    key: str
+    values: tuple[str, ...]
+    span: Span | None = span_field()
+
+    @property
+    def qualifier(self) -> str | None:
+        head, sep, _ = self.operator.partition(":")
+        return head if sep else None
+
+    @property
+    def base(self) -> str:
+        name = self.operator.rpartition(":")[2]
+        return name[: -len("IfExists")] if name.endswith("IfExists") else name
+
+    @property
+    def if_exists(self) -> bool:
+        return self.operator.endswith("IfExists")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement. Exactly one of each pair (action/not_action, …) is set, or neither."""
+
+    effect: str
+    sid: str | None = None
+    action: tuple[str, ...] | None = None
+    not_action: tuple[str, ...] | None = None
+    resource: tuple[str, ...] | None = None
+    not_resource: tuple[str, ...] | None = None
+    principal: tuple[Principal, ...] | None = None
+    not_principal: tuple[Principal, ...] | None = None
+    conditions: tuple[Condition, ...] = ()
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A policy document: ``Version``, ``Id`` and its statements."""
+
+    statements: tuple[Statement, ...]
+    version: str | None = "2012-10-17"
+    id: str | None = None
+    span: Span | None = span_field()
+
+
+# ---------------------------------------------------------------------------------------------
+# Worlds
+
+
+@dataclass(frozen=True)
+class NamedPolicy:
+    """A policy with a name: a customer-managed policy, an inline policy, an SCP/RCP, an AWS-managed policy."""
+
+    name: str
+    document: Policy
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    path: str = "/"
+    tags: tuple[tuple[str, str], ...] = ()
+    groups: tuple[str, ...] = ()
+    inline: tuple[NamedPolicy, ...] = ()
+    managed: tuple[str, ...] = ()
+    boundary: str | None = None
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    path: str = "/"
+    inline: tuple[NamedPolicy, ...] = ()
+    managed: tuple[str, ...] = ()
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    path: str = "/"
+    tags: tuple[tuple[str, str], ...] = ()
+    trust: Policy | None = None
+    inline: tuple[NamedPolicy, ...] = ()
+    managed: tuple[str, ...] = ()
+    boundary: str | None = None
+    service_linked: bool = False
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource by ARN, with tags and an optional resource-based policy (bucket policy, key policy, …)."""
+
+    arn: str
+    tags: tuple[tuple[str, str], ...] = ()
+    policy: Policy | None = None
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+    tags: tuple[tuple[str, str], ...] = ()
+    users: tuple[User, ...] = ()
+    groups: tuple[Group, ...] = ()
+    roles: tuple[Role, ...] = ()
+    policies: tuple[NamedPolicy, ...] = ()
+    resources: tuple[Resource, ...] = ()
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An SCP or RCP attached to (or, with ``detach``, the default one removed from) an org node."""
+
+    kind: str  # "scp" | "rcp"
+    policy: str
+    detach: bool = False
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """An account placed at a node of the organization tree, by id or by name, with its own attachments."""
+
+    ref: str
+    attachments: tuple[Attachment, ...] = ()
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class OrgNode:
+    """The root (``kind="root"``) or an OU, with attachments, accounts and child OUs, in written order."""
+
+    kind: str
+    name: str
+    id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    accounts: tuple[AccountRef, ...] = ()
+    children: tuple["OrgNode", ...] = ()
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    management: str  # account id or name
+    root: OrgNode = field(default_factory=lambda: OrgNode("root", "Root"))
+    policies: tuple[tuple[str, NamedPolicy], ...] = ()  # ("scp" | "rcp", policy)
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class WorldModel:
+    """Everything a world declares, after its imports are merged, in the order written."""
+
+    organizations: tuple[Organization, ...] = ()
+    accounts: tuple[Account, ...] = ()
+    aws_policies: tuple[NamedPolicy, ...] = ()

@@ -1,0 +1,210 @@
+"""Canonical ``.iaml`` text for worlds and policies: ``parse(print(x)) == x``.
+
+>>> from iamlogic.grammar.ast import Policy, Statement
+>>> print(print_policy(Policy((Statement("Allow", action=("s3:GetObject",), resource=("*",)),))))
+{
+  allow s3:GetObject on *
+}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from .ast import Account, Condition, Group, NamedPolicy, Organization, OrgNode, Policy, Principal, Resource, Role, Statement, User, WorldModel
+from .world import KEYWORDS
+
+_ACTION = re.compile(r"[A-Za-z0-9*?\-]+:[A-Za-z0-9*?_\-]+")
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]*:[A-Za-z0-9.\-_/:]+")
+_NAME = re.compile(r"[A-Za-z0-9_+=.@\-]*[A-Za-z_+=.@\-][A-Za-z0-9_+=.@\-]*")
+_OPERATOR = re.compile(r"(ForAllValues:|ForAnyValue:)?[A-Za-z]+")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+_PTYPE = {"AWS": "aws", "Service": "service", "Federated": "federated", "CanonicalUser": "canonical_user"}
+_KEYWORDS = set(KEYWORDS)
+
+
+def _q(s: str) -> str:
+    return json.dumps(s, ensure_ascii=False)
+
+
+def _name(s: str) -> str:
+    return s if _NAME.fullmatch(s) and s not in _KEYWORDS else _q(s)
+
+
+def _value(s: str) -> str:
+    return "*" if s == "*" else _q(s)
+
+
+def _action(s: str) -> str:
+    return s if s == "*" or _ACTION.fullmatch(s) else _q(s)
+
+
+def _principal(p: Principal) -> str:
+    if p.type == "AWS" and p.value == "*":
+        return "*"
+    if p.type not in _PTYPE:
+        raise ValueError(f"cannot print principal type {p.type!r}")
+    return f"{_PTYPE[p.type]} {_q(p.value)}"
+
+
+def _condition(c: Condition) -> str:
+    if not _OPERATOR.fullmatch(c.operator):
+        raise ValueError(f"cannot print condition operator {c.operator!r}")
+    key = c.key if _KEY.fullmatch(c.key) else _q(c.key)
+    values = _q(c.values[0]) if len(c.values) == 1 else "[" + ", ".join(_q(v) for v in c.values) + "]"
+    return f"{c.operator} {key} {values}"
+
+
+def print_statement(s: Statement, indent: str = "") -> str:
+    """One statement in the compact syntax (several lines when it has conditions)."""
+    parts = []
+    if s.sid is not None:
+        parts.append(f"sid {_q(s.sid)}")
+    parts.append(s.effect.lower())
+    if s.action is not None:
+        parts.append(", ".join(_action(a) for a in s.action))
+    elif s.not_action is not None:
+        parts.append("not " + ", ".join(_action(a) for a in s.not_action))
+    else:
+        raise ValueError("a statement without Action or NotAction cannot be printed")
+    if s.resource is not None:
+        parts.append("on " + ", ".join(_value(r) for r in s.resource))
+    elif s.not_resource is not None:
+        parts.append("on not " + ", ".join(_value(r) for r in s.not_resource))
+    if s.principal is not None:
+        parts.append("principal " + ", ".join(_principal(p) for p in s.principal))
+    elif s.not_principal is not None:
+        parts.append("not principal " + ", ".join(_principal(p) for p in s.not_principal))
+    lines = [indent + " ".join(parts)]
+    for i, c in enumerate(s.conditions):
+        lines.append(f"{indent}  {'when' if i == 0 else ' and'} {_condition(c)}")
+    return "\n".join(lines)
+
+
+def print_policy(p: Policy, indent: str = "") -> str:
+    """A policy as a compact ``{ … }`` block."""
+    inner = indent + "  "
+    lines = ["{"]
+    if p.version is None:
+        lines.append(f"{inner}version none")
+    elif p.version != "2012-10-17":
+        lines.append(f"{inner}version {_q(p.version)}")
+    if p.id is not None:
+        lines.append(f"{inner}id {_q(p.id)}")
+    lines += [print_statement(s, inner) for s in p.statements]
+    lines.append(indent + "}")
+    return "\n".join(lines)
+
+
+def _tags(tags, indent: str) -> list[str]:
+    if not tags:
+        return []
+    return [f"{indent}tags {{ " + ", ".join(f"{_name(k)} = {_q(v)}" for k, v in tags) + " }"]
+
+
+def _named(keyword: str, np: NamedPolicy, indent: str) -> str:
+    return f"{indent}{keyword} {_name(np.name)} {print_policy(np.document, indent)}"
+
+
+def _block(header: str, body: list[str], indent: str) -> list[str]:
+    if not body:
+        return [indent + header]
+    return [indent + header + " {", *body, indent + "}"]
+
+
+def _user(u: User, ind: str) -> list[str]:
+    i = ind + "  "
+    body = [f"{i}path {_q(u.path)}"] if u.path != "/" else []
+    body += _tags(u.tags, i)
+    if u.groups:
+        body.append(f"{i}groups " + ", ".join(_name(g) for g in u.groups))
+    if u.boundary is not None:
+        body.append(f"{i}boundary {_name(u.boundary)}")
+    body += [_named("policy", p, i) for p in u.inline]
+    if u.managed:
+        body.append(f"{i}attach " + ", ".join(_name(m) for m in u.managed))
+    return _block(f"user {_name(u.name)}", body, ind)
+
+
+def _group(g: Group, ind: str) -> list[str]:
+    i = ind + "  "
+    body = [f"{i}path {_q(g.path)}"] if g.path != "/" else []
+    body += [_named("policy", p, i) for p in g.inline]
+    if g.managed:
+        body.append(f"{i}attach " + ", ".join(_name(m) for m in g.managed))
+    return _block(f"group {_name(g.name)}", body, ind)
+
+
+def _role(r: Role, ind: str) -> list[str]:
+    i = ind + "  "
+    body = [f"{i}path {_q(r.path)}"] if r.path != "/" else []
+    body += _tags(r.tags, i)
+    if r.service_linked:
+        body.append(f"{i}service_linked")
+    if r.boundary is not None:
+        body.append(f"{i}boundary {_name(r.boundary)}")
+    if r.trust is not None:
+        body.append(f"{i}trust {print_policy(r.trust, i)}")
+    body += [_named("policy", p, i) for p in r.inline]
+    if r.managed:
+        body.append(f"{i}attach " + ", ".join(_name(m) for m in r.managed))
+    return _block(f"role {_name(r.name)}", body, ind)
+
+
+def _resource(r: Resource, ind: str) -> list[str]:
+    i = ind + "  "
+    body = _tags(r.tags, i)
+    if r.policy is not None:
+        body.append(f"{i}policy {print_policy(r.policy, i)}")
+    return _block(f"resource {_q(r.arn)}", body, ind)
+
+
+def print_account(a: Account, ind: str = "") -> str:
+    i = ind + "  "
+    body = _tags(a.tags, i)
+    for u in a.users:
+        body += _user(u, i)
+    for g in a.groups:
+        body += _group(g, i)
+    for r in a.roles:
+        body += _role(r, i)
+    body += [_named("policy", p, i) for p in a.policies]
+    for r in a.resources:
+        body += _resource(r, i)
+    return "\n".join(_block(f"account {a.id} {_q(a.name)}", body, ind))
+
+
+def _ref(ref: str) -> str:
+    return ref if _ACCOUNT_ID.fullmatch(ref) else _q(ref)
+
+
+def _node(n: OrgNode, ind: str) -> list[str]:
+    i = ind + "  "
+    body = [f"{i}{'detach ' if a.detach else ''}{a.kind} {_name(a.policy)}" for a in n.attachments]
+    for a in n.accounts:
+        inner = [f"{i}  {'detach ' if t.detach else ''}{t.kind} {_name(t.policy)}" for t in a.attachments]
+        body += _block(f"account {_ref(a.ref)}", inner, i)
+    for c in n.children:
+        body += _node(c, i)
+    if n.kind == "root":
+        header = "root" + (f" {_q(n.id)}" if n.id is not None else "")
+    else:
+        header = f"ou {_name(n.name)}" + (f" id {_q(n.id)}" if n.id is not None else "")
+    return [ind + header + " {", *body, ind + "}"]
+
+
+def print_organization(o: Organization, ind: str = "") -> str:
+    i = ind + "  "
+    body = [f"{i}management {_ref(o.management)}"]
+    body += [_named(kind, p, i) for kind, p in o.policies]
+    body += _node(o.root, i)
+    return "\n".join([f"{ind}organization {_q(o.id)} {{", *body, ind + "}"])
+
+
+def print_world(w: WorldModel) -> str:
+    """The whole world as one canonical ``.iaml`` file."""
+    chunks = [print_organization(o) for o in w.organizations]
+    chunks += [print_account(a) for a in w.accounts]
+    chunks += [_named("aws policy", p, "") for p in w.aws_policies]
+    return "\n\n".join(chunks) + "\n"

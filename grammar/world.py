@@ -1,0 +1,533 @@
+"""The world language: ``.iaml`` text → :class:`WorldFile` values with spans.
+
+:func:`parse_world` parses one file. :func:`load_world_files` follows ``import`` lines and
+``file "policy.json"`` references from disk and merges everything into one
+:class:`~iamlogic.grammar.ast.WorldModel`. Reference checks (unknown names, duplicates) need the
+whole world and belong to :mod:`iamlogic.world`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from .ast import (
+    Account,
+    AccountRef,
+    Attachment,
+    Condition,
+    Group,
+    NamedPolicy,
+    Organization,
+    OrgNode,
+    Policy,
+    Principal,
+    Resource,
+    Role,
+    Statement,
+    User,
+    WorldModel,
+)
+from .diagnostics import Diagnostic, Diagnostics, Span
+from . import json_policy
+
+_PRINCIPAL_TYPES = {"aws": "AWS", "service": "Service", "federated": "Federated", "canonical_user": "CanonicalUser"}
+
+#: Keywords of the language, for messages.
+KEYWORDS = (
+    "import organization management scp rcp root ou id account detach user group role path groups "
+    "boundary policy attach trust service_linked resource aws tags file json version sid allow deny "
+    "not on principal when and none"
+).split()
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    text = resources.files(__package__).joinpath("world.lark").read_text(encoding="utf-8")
+    return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+@dataclass(frozen=True)
+class Import:
+    path: str
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class WorldFile:
+    """What one ``.iaml`` file declares, in the order written."""
+
+    imports: tuple[Import, ...] = ()
+    organizations: tuple[Organization, ...] = ()
+    accounts: tuple[Account, ...] = ()
+    aws_policies: tuple[NamedPolicy, ...] = ()
+
+
+def _string(tok: Token) -> str:
+    return json.loads(tok)
+
+
+class _Items:
+    """Marker for the parts of a block, in order: ("kind", value) pairs."""
+
+    def __init__(self, items):
+        self.items = list(items)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    def __init__(self, file: str, diags: Diagnostics, sources: dict[str, str], base_dir: str):
+        super().__init__()
+        self.file = file
+        self.diags = diags
+        self.sources = sources
+        self.base_dir = base_dir
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _span(self, meta) -> Span | None:
+        if getattr(meta, "empty", True):
+            return None
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tok_span(self, tok: Token) -> Span:
+        return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+    # -- top level --------------------------------------------------------------------------
+    def start(self, meta, items):
+        out = {"import": [], "org": [], "account": [], "aws_policy": []}
+        for kind, value in items:
+            out[kind].append(value)
+        return WorldFile(tuple(out["import"]), tuple(out["org"]), tuple(out["account"]), tuple(out["aws_policy"]))
+
+    def import_(self, meta, ch):
+        return ("import", Import(_string(ch[0]), self._span(meta)))
+
+    def name(self, meta, ch):
+        tok = ch[0]
+        return _string(tok) if tok.type == "STRING" else str(tok)
+
+    # -- organizations ----------------------------------------------------------------------
+    def organization(self, meta, ch):
+        org_id = _string(ch[0])
+        management, root, policies = None, None, []
+        for kind, value in ch[1:]:
+            if kind == "management":
+                if management is not None:
+                    self.diags.add("E328", "an organization has exactly one management account", value.span)
+                management = value
+            elif kind == "root":
+                if root is not None:
+                    self.diags.add("E329", "an organization has exactly one root", value.span)
+                root = value
+            else:
+                policies.append((kind, value))
+        if management is None:
+            self.diags.add("E328", f"organization {org_id} declares no management account", self._span(meta),
+                           help='add a line: management "<account name or id>"')
+            management = AccountRef("")
+        return ("org", Organization(org_id, management.ref, root or OrgNode("root", "Root"), tuple(policies), self._span(meta)))
+
+    def management(self, meta, ch):
+        return ("management", ch[0])
+
+
+    def account_ref(self, meta, ch):
+        tok = ch[0]
+        return AccountRef(_string(tok) if tok.type == "STRING" else str(tok), self._span(meta))
+
+    def scp_def(self, meta, ch):
+        return ("scp", NamedPolicy(ch[0], ch[1], self._span(meta)))
+
+    def rcp_def(self, meta, ch):
+        return ("rcp", NamedPolicy(ch[0], ch[1], self._span(meta)))
+
+    def _node(self, kind, name, node_id, items, meta):
+        attachments, accounts, children = [], [], []
+        for item in items:
+            if isinstance(item, Attachment):
+                attachments.append(item)
+            elif isinstance(item, AccountRef):
+                accounts.append(item)
+            else:
+                children.append(item)
+        return OrgNode(kind, name, node_id, tuple(attachments), tuple(accounts), tuple(children), self._span(meta))
+
+    def root(self, meta, ch):
+        node_id = _string(ch[0]) if ch[0] is not None else None
+        return ("root", self._node("root", "Root", node_id, ch[1:], meta))
+
+    def ou(self, meta, ch):
+        node_id = _string(ch[1]) if ch[1] is not None else None
+        return self._node("ou", ch[0], node_id, ch[2:], meta)
+
+    def place(self, meta, ch):
+        ref = ch[0]
+        return AccountRef(ref.ref, tuple(a for a in ch[1:] if a is not None), self._span(meta))
+
+    def attach_scp(self, meta, ch):
+        return Attachment("scp", ch[0], False, self._span(meta))
+
+    def attach_rcp(self, meta, ch):
+        return Attachment("rcp", ch[0], False, self._span(meta))
+
+    def detach_scp(self, meta, ch):
+        return Attachment("scp", ch[0], True, self._span(meta))
+
+    # -- accounts ---------------------------------------------------------------------------
+    def account(self, meta, ch):
+        acct_id, name = str(ch[0]), _string(ch[1])
+        parts = {"tags": (), "user": [], "group": [], "role": [], "policy": [], "resource": []}
+        for kind, value, *_ in ch[2:]:
+            if kind == "tags":
+                parts["tags"] = parts["tags"] + value
+            else:
+                parts[kind].append(value)
+        return ("account", Account(acct_id, name, parts["tags"], tuple(parts["user"]), tuple(parts["group"]),
+                                   tuple(parts["role"]), tuple(parts["policy"]), tuple(parts["resource"]),
+                                   self._span(meta)))
+
+    def _principal_parts(self, ch, allowed, what, meta):
+        fields = {"path": "/", "tags": (), "groups": (), "inline": [], "managed": (), "boundary": None,
+                  "trust": None, "service_linked": False}
+        for kind, value, span in ch[1:]:
+            if kind not in allowed:
+                if kind == "boundary" and what == "group":
+                    self.diags.add("E317", "a permissions boundary can be set on users and roles, not on groups",
+                                   span, help="set the boundary on each user of the group instead")
+                else:
+                    self.diags.add("E330", f"'{kind}' is not allowed in a {what}", span)
+                continue
+            if kind == "inline":
+                fields["inline"].append(value)
+            elif kind in ("tags", "groups", "managed"):
+                fields[kind] = fields[kind] + value
+            else:
+                fields[kind] = value
+        fields["inline"] = tuple(fields["inline"])
+        return fields
+
+    def user(self, meta, ch):
+        f = self._principal_parts(ch, {"path", "tags", "groups", "boundary", "inline", "managed"}, "user", meta)
+        return ("user", User(ch[0], f["path"], f["tags"], f["groups"], f["inline"], f["managed"], f["boundary"],
+                             self._span(meta)))
+
+    def group(self, meta, ch):
+        f = self._principal_parts(ch, {"path", "inline", "managed"}, "group", meta)
+        return ("group", Group(ch[0], f["path"], f["inline"], f["managed"], self._span(meta)))
+
+    def role(self, meta, ch):
+        f = self._principal_parts(
+            ch, {"path", "tags", "trust", "inline", "managed", "boundary", "service_linked"}, "role", meta)
+        return ("role", Role(ch[0], f["path"], f["tags"], f["trust"], f["inline"], f["managed"], f["boundary"],
+                             f["service_linked"], self._span(meta)))
+
+    def path(self, meta, ch):
+        return ("path", _string(ch[0]), self._span(meta))
+
+    def groups(self, meta, ch):
+        return ("groups", tuple(ch), self._span(meta))
+
+    def boundary(self, meta, ch):
+        return ("boundary", ch[0], self._span(meta))
+
+    def inline_policy(self, meta, ch):
+        return ("inline", NamedPolicy(ch[0], ch[1], self._span(meta)), self._span(meta))
+
+    def attach(self, meta, ch):
+        return ("managed", tuple(ch), self._span(meta))
+
+    def trust(self, meta, ch):
+        return ("trust", ch[0], self._span(meta))
+
+    def service_linked(self, meta, ch):
+        return ("service_linked", True, self._span(meta))
+
+    def tags(self, meta, ch):
+        return ("tags", tuple(ch), self._span(meta))
+
+    def tag(self, meta, ch):
+        key = ch[0] if isinstance(ch[0], str) and not isinstance(ch[0], Token) else _string(ch[0])
+        return (key, _string(ch[1]))
+
+    def policy_def(self, meta, ch):
+        return ("policy", NamedPolicy(ch[0], ch[1], self._span(meta)))
+
+    def resource(self, meta, ch):
+        arn = _string(ch[0])
+        tags, policy = (), None
+        for item in ch[1:]:
+            if item[0] == "tags":
+                tags = tags + item[1]
+            else:
+                if policy is not None:
+                    self.diags.add("E331", f"resource {arn} has more than one resource-based policy", item[2])
+                policy = item[1]
+        return ("resource", Resource(arn, tags, policy, self._span(meta)))
+
+    def resource_policy(self, meta, ch):
+        return ("policy", ch[0], self._span(meta))
+
+    def aws_policy(self, meta, ch):
+        return ("aws_policy", NamedPolicy(ch[0], ch[1], self._span(meta)))
+
+    # -- policies ---------------------------------------------------------------------------
+    def compact_policy(self, meta, ch):
+        version = ch[0] if ch[0] is not None else "2012-10-17"
+        if version == "none":
+            version = None
+        if not ch[2:]:
+            self.diags.add("E116", "the policy has no statement", self._span(meta),
+                           help="a policy needs at least one statement")
+        return Policy(tuple(ch[2:]), version, ch[1], self._span(meta))
+
+    def version(self, meta, ch):
+        tok = ch[0]
+        return "none" if tok.type == "NONE" else _string(tok)
+
+    def policy_id(self, meta, ch):
+        return _string(ch[0])
+
+    def file_policy(self, meta, ch):
+        rel = _string(ch[0])
+        span = self._span(meta)
+        path = os.path.normpath(os.path.join(self.base_dir, rel))
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            self.diags.add("E320", f"cannot read policy file '{rel}': {exc.strerror or exc}", span)
+            return Policy(())
+        self.sources[path] = text
+        policy, diags = json_policy.parse_policy_text(text, path)
+        self.diags.extend(diags)
+        return policy if policy is not None else Policy(())
+
+    def json_policy(self, meta, ch):
+        policy = json_policy.policy_from_value(ch[0], self.file, self.diags)
+        return policy if policy is not None else Policy(())
+
+    def statement(self, meta, ch):
+        sid, effect, (neg_a, acts), res, prin, conds = ch
+        kw = {"not_action" if neg_a else "action": acts}
+        if res is not None:
+            kw["not_resource" if res[0] else "resource"] = res[1]
+        if prin is not None:
+            kw["not_principal" if prin[0] else "principal"] = prin[1]
+        return Statement(str(effect).capitalize(), sid, conditions=conds or (), span=self._span(meta), **kw)
+
+    def sid(self, meta, ch):
+        return _string(ch[0])
+
+    def actions(self, meta, ch):
+        return (ch[0] is not None, tuple(ch[1:]))
+
+    def action(self, meta, ch):
+        tok = ch[0]
+        if tok.type != "STRING":
+            return str(tok)
+        text = _string(tok)
+        if not json_policy._ACTION.fullmatch(text):
+            self.diags.add("E120", f"malformed action {tok}: expected 'service:ActionName' or '*'",
+                           self._tok_span(tok))
+        return text
+
+    def resources(self, meta, ch):
+        return (ch[0] is not None, tuple(ch[1:]))
+
+    def value(self, meta, ch):
+        tok = ch[0]
+        if tok.type != "STRING":
+            return str(tok)
+        if tok == '""':
+            self.diags.add("E121", "empty string", self._tok_span(tok))
+        return _string(tok)
+
+    def principals(self, meta, ch):
+        return (ch[0] is not None, tuple(ch[1:]))
+
+    def typed_principal(self, meta, ch):
+        return Principal(_PRINCIPAL_TYPES[str(ch[0])], ch[1], self._span(meta))
+
+    def any_principal(self, meta, ch):
+        return Principal("AWS", "*", self._span(meta))
+
+    def conditions(self, meta, ch):
+        seen: dict[tuple[str, str], str] = {}
+        for c in ch:
+            first = seen.get((c.operator, c.key.lower()))
+            seen.setdefault((c.operator, c.key.lower()), c.key)
+            if first is not None:
+                self.diags.add("E123", f"condition key \"{c.key}\" repeats \"{first}\" under \"{c.operator}\" "
+                                       "(condition keys are case-insensitive)", c.span)
+        return tuple(ch)
+
+    def condition(self, meta, ch):
+        op = str(ch[0])
+        json_policy.check_operator(op, self._tok_span(ch[0]), self.diags)
+        return Condition(op, ch[1], ch[2], self._span(meta))
+
+    def condition_key(self, meta, ch):
+        tok = ch[0]
+        if tok.type != "STRING":
+            return str(tok)
+        if tok == '""':
+            self.diags.add("E111", "empty condition key", self._tok_span(tok))
+        return _string(tok)
+
+    def condition_values(self, meta, ch):
+        return (_string(ch[0]),)
+
+    def condition_list(self, meta, ch):
+        return tuple(_string(t) for t in ch if t is not None)
+
+    # -- embedded JSON ----------------------------------------------------------------------
+    def json_object(self, meta, ch):
+        pairs = tuple(p for p in ch if p is not None)
+        seen: dict[str, Span] = {}
+        for key, key_span, _ in pairs:
+            if key in seen:
+                self.diags.add("E002", f"duplicate key \"{key}\" in JSON object (first at {seen[key]})", key_span)
+            seen[key] = key_span
+        return json_policy.JObject(pairs, self._span(meta))
+
+    def json_pair(self, meta, ch):
+        return (_string(ch[0]), self._tok_span(ch[0]), ch[1])
+
+    def json_array(self, meta, ch):
+        return json_policy.JArray(tuple(v for v in ch if v is not None), self._span(meta))
+
+    def json_string(self, meta, ch):
+        return json_policy.JScalar(_string(ch[0]), self._span(meta))
+
+    def json_number(self, meta, ch):
+        text = str(ch[0])
+        num = float(text) if any(c in text for c in ".eE") else int(text)
+        return json_policy.JScalar(num, self._span(meta))
+
+    def json_true(self, meta, ch):
+        return json_policy.JScalar(True, self._span(meta))
+
+    def json_false(self, meta, ch):
+        return json_policy.JScalar(False, self._span(meta))
+
+    def json_null(self, meta, ch):
+        return json_policy.JScalar(None, self._span(meta))
+
+
+def _syntax_error(exc: UnexpectedInput, file: str, text: str) -> Diagnostic:
+    line, col = getattr(exc, "line", 0) or 0, getattr(exc, "column", 0) or 0
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END" or isinstance(exc, UnexpectedEOF):
+        lines = text.splitlines() or [""]
+        return Diagnostic("E301", "unexpected end of file", Span(file, len(lines), len(lines[-1]) + 1),
+                          help="a block opened with '{' may be missing its '}'")
+    if isinstance(exc, UnexpectedToken):
+        expected = sorted(_describe(t) for t in exc.accepts or exc.expected)
+        got = exc.token.value
+        return Diagnostic("E301", f"unexpected '{got}'", Span(file, line, col, line, col + max(1, len(got))),
+                          help=f"expected one of: {', '.join(expected[:12])}" if expected else None)
+    if isinstance(exc, UnexpectedCharacters):
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        return Diagnostic("E302", f"unexpected character {ch!r}", Span(file, line, col),
+                          help="strings are written in double quotes" if ch == "'" else None)
+    return Diagnostic("E301", str(exc).splitlines()[0], Span(file, line, col))
+
+
+_TERMINAL_NAMES = {
+    "LBRACE": "'{'", "RBRACE": "'}'", "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "EQUAL": "'='",
+    "COLON": "':'", "STRING": "a string", "NAME": "a name", "ACCOUNT_ID": "a 12-digit account id",
+    "ACTION": "an action (service:Name)", "OPERATOR": "a condition operator", "CONDITION_KEY": "a condition key",
+    "EFFECT": "allow or deny", "STAR": "'*'", "PRINCIPAL_TYPE": "aws, service, federated or canonical_user",
+    "NOT": "not", "NONE": "none", "SIGNED_NUMBER": "a number",
+}
+
+
+def _describe(terminal: str) -> str:
+    if terminal in _TERMINAL_NAMES:
+        return _TERMINAL_NAMES[terminal]
+    try:
+        pattern = _parser().get_terminal(terminal).pattern
+        if pattern.type == "str":
+            return f"'{pattern.value}'"
+    except KeyError:
+        pass
+    return terminal.lower()
+
+
+def parse_world(text: str, file: str = "<input>", base_dir: str | None = None,
+                sources: dict[str, str] | None = None) -> tuple[WorldFile | None, Diagnostics]:
+    """Parse one world file.
+
+    Args:
+        text: the ``.iaml`` source.
+        file: the name used in spans and messages.
+        base_dir: the folder that ``file "…"`` references are read from (default: the file's folder).
+        sources: a dict that receives the text of every file read, for rendering diagnostics.
+
+    Returns:
+        The parsed file (``None`` on a syntax error) and the diagnostics found.
+
+    >>> wf, diags = parse_world('account 111122223333 "dev" { user alice }')
+    >>> wf.accounts[0].users[0].name, len(diags)
+    ('alice', 0)
+    """
+    diags = Diagnostics()
+    sources = sources if sources is not None else {}
+    sources[file] = text
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as exc:
+        diags.items.append(_syntax_error(exc, file, text))
+        return None, diags
+    base = base_dir if base_dir is not None else os.path.dirname(file) if file != "<input>" else "."
+    world = _ToAst(file, diags, sources, base).transform(tree)
+    return world, diags
+
+
+def load_world_files(paths: list[str], sources: dict[str, str] | None = None) -> tuple[WorldModel, Diagnostics]:
+    """Read world files and everything they import, and merge them into one model.
+
+    Each file is read once, however often it is imported; an import cycle is an error (E319),
+    a missing file too (E320).
+    """
+    sources = sources if sources is not None else {}
+    diags = Diagnostics()
+    parts: list[WorldFile] = []
+    done: set[str] = set()
+
+    def visit(path: str, stack: tuple[str, ...], span: Span | None) -> None:
+        key = os.path.realpath(path)
+        if key in stack:
+            chain = " → ".join(os.path.basename(p) for p in (*stack[stack.index(key):], key))
+            diags.add("E319", f"import cycle: {chain}", span)
+            return
+        if key in done:
+            return
+        done.add(key)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            diags.add("E320", f"cannot read '{path}': {getattr(exc, 'strerror', None) or exc}", span)
+            return
+        wf, file_diags = parse_world(text, path, sources=sources)
+        diags.extend(file_diags)
+        if wf is None:
+            return
+        for imp in wf.imports:
+            visit(os.path.normpath(os.path.join(os.path.dirname(path), imp.path)), (*stack, key), imp.span)
+        parts.append(wf)
+
+    for p in paths:
+        visit(p, (), None)
+    model = WorldModel(
+        tuple(o for wf in parts for o in wf.organizations),
+        tuple(a for wf in parts for a in wf.accounts),
+        tuple(p for wf in parts for p in wf.aws_policies),
+    )
+    return model, diags

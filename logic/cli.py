@@ -1,0 +1,133 @@
+"""The ``iamlogic`` command.
+
+Exit codes: 0 success (or allowed), 2 denied, 3 invalid input, 1 any other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Sequence
+
+from .grammar.ast import POLICY_KINDS
+from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput
+from .grammar.json_policy import parse_policy_text
+from .validate import validate_policy
+
+EXIT_OK, EXIT_FAILURE, EXIT_DENIED, EXIT_INVALID = 0, 1, 2, 3
+
+
+def _expand(paths: Sequence[str]) -> list[str]:
+    """Files named, and the ``.iaml``/``.json`` files of folders named (recursively, sorted)."""
+    out: list[str] = []
+    for p in paths:
+        if os.path.isdir(p):
+            for folder, _dirs, files in sorted(os.walk(p)):
+                out += [os.path.join(folder, f) for f in sorted(files) if f.endswith((".iaml", ".json"))]
+        else:
+            out.append(p)
+    return out
+
+
+def kind_of(path: str, default: str) -> str:
+    """The policy kind a file name declares (``deny-regions.scp.json`` → ``scp``), else ``default``."""
+    parts = os.path.basename(path).split(".")
+    return parts[-2] if len(parts) >= 3 and parts[-2] in POLICY_KINDS else default
+
+
+def _validate_file(path: str, kind: str) -> tuple[list[Diagnostic], dict[str, str]]:
+    from .world import load
+
+    if path.endswith(".json"):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            return [Diagnostic("E320", f"cannot read '{path}': {getattr(exc, 'strerror', None) or exc}")], {}
+        policy, diags = parse_policy_text(text, path)
+        items = list(diags)
+        if policy is not None:
+            items += validate_policy(policy, kind)
+        return items, {path: text}
+    try:
+        world = load([path])
+    except InvalidInput as exc:
+        return exc.diagnostics, exc.sources
+    return list(world.warnings), world.sources
+
+
+def cmd_validate(args) -> int:
+    paths = _expand(args.paths)
+    all_diags: list[Diagnostic] = []
+    sources: dict[str, str] = {}
+    for path in paths:
+        diags, srcs = _validate_file(path, kind_of(path, args.kind))
+        all_diags += diags
+        sources.update(srcs)
+    all_diags = list(dict.fromkeys(all_diags))
+    errors = [d for d in all_diags if d.is_error]
+    if args.format == "json":
+        print(json.dumps({"valid": not errors, "diagnostics": [d.to_json() for d in Diagnostics(all_diags).sorted()]},
+                         indent=2))
+    else:
+        if all_diags:
+            print(Diagnostics(all_diags).render(sources))
+        n_warn = len(all_diags) - len(errors)
+        print(f"{len(paths)} file(s): {len(errors)} error(s), {n_warn} warning(s)", file=sys.stderr)
+    return EXIT_INVALID if errors else EXIT_OK
+
+
+def _fact_text(fact: tuple) -> str:
+    return f"{fact[0]}({', '.join(str(a) if isinstance(a, int) else json.dumps(a, ensure_ascii=False) for a in fact[1:])})."
+
+
+def cmd_facts(args) -> int:
+    from .world import load
+
+    world = load(args.paths)
+    for fact in world.facts():
+        if args.relation and fact[0] not in args.relation:
+            continue
+        print(_fact_text(fact))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="iamlogic", description="AWS access questions answered by logic.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="check world files (.iaml) and policy documents (.json)")
+    v.add_argument("paths", nargs="+", help="files, or folders to search for .iaml and .json files")
+    v.add_argument("--kind", choices=POLICY_KINDS, default="identity",
+                   help="the kind a JSON policy document is validated as, unless its name says "
+                        "(NAME.scp.json, NAME.trust.json, ...); default: identity")
+    v.add_argument("--format", choices=("text", "json"), default="text")
+    v.set_defaults(run=cmd_validate)
+
+    f = sub.add_parser("facts", help="print the Datalog facts a world compiles to")
+    f.add_argument("paths", nargs="+", help="the world's .iaml files")
+    f.add_argument("--relation", action="append", help="print only this relation (repeatable)")
+    f.set_defaults(run=cmd_facts)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except InvalidInput as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_INVALID
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, never a traceback
+        print(f"iamlogic: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if os.environ.get("IAMLOGIC_DEBUG"):
+            raise
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

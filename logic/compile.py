@@ -1,0 +1,216 @@
+"""World → Datalog facts, as a short ordered list of named passes.
+
+Every fact is a tuple ``(relation, arg, ...)`` of a relation declared in :mod:`iamlogic.schema`;
+facts are Python values and never program text. The passes:
+
+1. ``organizations`` — roots, OUs, placements, SCP/RCP attachments (the default FullAWSAccess and
+   RCPFullAWSAccess included, as AWS attaches them);
+2. ``accounts`` — accounts, their tags, their root users;
+3. ``principals`` — users, groups, roles, tags, memberships, attached policies, boundaries, trust;
+4. ``resources`` — resources, tags, resource-based policies;
+5. ``statements`` — every policy reached by the passes above, statement by statement;
+6. ``catalog`` — each action pattern expanded against the AWS action catalog.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from .catalog import Catalog
+from .grammar.ast import Account, Attachment, NamedPolicy, OrgNode, Policy, WorldModel
+from .schema import RELATIONS
+from .world import (
+    FULL_AWS_ACCESS,
+    RCP_FULL_AWS_ACCESS,
+    Resolved,
+    group_arn,
+    resolve,
+    resource_policy_kind,
+    role_arn,
+    root_arn,
+    user_arn,
+)
+
+Fact = tuple
+
+
+class _Compilation:
+    def __init__(self, model: WorldModel, catalog: Catalog):
+        self.r: Resolved = resolve(model)
+        self.catalog = catalog
+        self.policies: dict[str, tuple[str, str, Policy]] = {}  # id -> (kind, name, document)
+
+    def policy(self, pol_id: str, kind: str, name: str, document: Policy) -> str:
+        self.policies.setdefault(pol_id, (kind, name, document))
+        return pol_id
+
+    # -- 1 ------------------------------------------------------------------------------------
+    def organizations(self) -> Iterator[Fact]:
+        for org in self.r.model.organizations:
+            mgmt = self.r.account_ref(org.management)
+            yield ("organization", org.id, mgmt.id if mgmt else org.management)
+            root_id = self.r.node_ids[id(org.root)]
+            yield ("org_root", org.id, root_id)
+            yield from self._node(org, org.root)
+            for acct_id, place in self.r.placement.items():
+                if place.org is not org:
+                    continue
+                yield ("account_parent", acct_id, place.node_id)
+                yield ("account_org", acct_id, org.id)
+                yield from self._attachments(org, acct_id, place.ref.attachments if place.ref else ())
+
+    def _node(self, org, node: OrgNode) -> Iterator[Fact]:
+        node_id = self.r.node_ids[id(node)]
+        yield ("ou_name", node_id, node.name)
+        if node_id in self.r.node_parent:
+            yield ("ou_parent", node_id, self.r.node_parent[node_id])
+        yield from self._attachments(org, node_id, node.attachments)
+        for child in node.children:
+            yield from self._node(org, child)
+
+    def _attachments(self, org, target: str, attachments) -> Iterator[Fact]:
+        detached = any(a.detach for a in attachments)
+        wanted = [a for a in attachments if not a.detach]
+        if not detached:
+            wanted.append(Attachment("scp", FULL_AWS_ACCESS))
+        wanted.append(Attachment("rcp", RCP_FULL_AWS_ACCESS))
+        for a in wanted:
+            found = self.r.org_policy(org, a.kind, a.policy)
+            if found is None:
+                continue  # reported by check_world; a world with errors is never compiled
+            pol_id, np = found
+            yield (f"{a.kind}_attached", target, self.policy(pol_id, a.kind, np.name, np.document))
+
+    # -- 2 ------------------------------------------------------------------------------------
+    def accounts(self) -> Iterator[Fact]:
+        for acct in self.r.accounts.values():
+            yield ("account", acct.id, acct.name)
+            for k, v in acct.tags:
+                yield ("account_tag", acct.id, k, v)
+            yield ("principal", root_arn(acct.id), "root", acct.id)
+
+    # -- 3 ------------------------------------------------------------------------------------
+    def principals(self) -> Iterator[Fact]:
+        for acct in self.r.accounts.values():
+            groups = {g.name: g for g in acct.groups}
+            for g in acct.groups:
+                arn = group_arn(acct.id, g)
+                yield ("group", arn, acct.id, g.name)
+                yield from self._identity_policies("group_policy", arn, acct, g.inline, g.managed)
+            for u in acct.users:
+                arn = user_arn(acct.id, u)
+                yield ("principal", arn, "user", acct.id)
+                yield ("principal_name", arn, u.name, u.path)
+                yield from (("principal_tag", arn, k, v) for k, v in u.tags)
+                yield from (("group_member", arn, group_arn(acct.id, groups[g])) for g in u.groups if g in groups)
+                yield from self._identity_policies("identity_policy", arn, acct, u.inline, u.managed)
+                yield from self._boundary(arn, acct, u.boundary)
+            for role in acct.roles:
+                arn = role_arn(acct.id, role)
+                yield ("principal", arn, "role", acct.id)
+                yield ("principal_name", arn, role.name, role.path)
+                yield from (("principal_tag", arn, k, v) for k, v in role.tags)
+                if role.service_linked:
+                    yield ("role_service_linked", arn)
+                yield from self._identity_policies("identity_policy", arn, acct, role.inline, role.managed)
+                yield from self._boundary(arn, acct, role.boundary)
+                if role.trust is not None:
+                    pol = self.policy(f"{arn}#trust", "trust", f"{role.name} trust policy", role.trust)
+                    yield ("role_trust_policy", arn, pol)
+
+    def _identity_policies(self, relation: str, owner: str, acct: Account,
+                           inline: tuple[NamedPolicy, ...], managed: tuple[str, ...]) -> Iterator[Fact]:
+        for p in inline:
+            yield (relation, owner, self.policy(f"{owner}#inline/{p.name}", "identity", p.name, p.document))
+        for name in managed:
+            found = self.r.managed_policy(acct, name)
+            if found is not None:
+                pol_id, np = found
+                yield (relation, owner, self.policy(pol_id, "identity", np.name, np.document))
+
+    def _boundary(self, owner: str, acct: Account, name: str | None) -> Iterator[Fact]:
+        found = self.r.managed_policy(acct, name) if name is not None else None
+        if found is not None:
+            pol_id, np = found
+            yield ("permissions_boundary", owner, self.policy(pol_id, "identity", np.name, np.document))
+
+    # -- 4 ------------------------------------------------------------------------------------
+    def resources(self) -> Iterator[Fact]:
+        for acct in self.r.accounts.values():
+            for res in acct.resources:
+                yield ("resource", res.arn, acct.id)
+                yield from (("resource_tag", res.arn, k, v) for k, v in res.tags)
+                if res.policy is not None:
+                    kind = resource_policy_kind(res.arn)
+                    pol = self.policy(f"{res.arn}#policy", kind, f"{res.arn} policy", res.policy)
+                    yield ("resource_policy", res.arn, pol)
+
+    # -- 5 ------------------------------------------------------------------------------------
+    def statements(self) -> Iterator[Fact]:
+        for pol_id, (kind, name, doc) in self.policies.items():
+            yield from policy_facts(pol_id, kind, name, doc)
+
+    # -- 6 ------------------------------------------------------------------------------------
+    def catalog_facts(self, facts: list[Fact]) -> Iterator[Fact]:
+        patterns = {f[2] for f in facts if f[0] in ("statement_action", "statement_not_action")}
+        for pattern in sorted(patterns):
+            for action in self.catalog.expand(pattern):
+                yield ("action_pattern_covers", pattern, action)
+
+
+def policy_facts(pol_id: str, kind: str, name: str, doc: Policy) -> Iterator[Fact]:
+    """The facts of one policy document: the policy, its statements, elements and conditions."""
+    yield ("policy", pol_id, kind, name)
+    if doc.version is not None:
+        yield ("policy_version", pol_id, doc.version)
+    for i, s in enumerate(doc.statements):
+        sid = f"{pol_id}#{i}"
+        yield ("statement", sid, pol_id, i, s.effect)
+        if s.sid is not None:
+            yield ("statement_sid", sid, s.sid)
+        if s.span is not None:
+            yield ("statement_source", sid, s.span.file, s.span.line, s.span.col)
+        for rel, values in (("statement_action", s.action), ("statement_not_action", s.not_action),
+                            ("statement_resource", s.resource), ("statement_not_resource", s.not_resource)):
+            for v in values or ():
+                yield (rel, sid, v)
+        for rel, principals in (("statement_principal", s.principal), ("statement_not_principal", s.not_principal)):
+            for p in principals or ():
+                yield (rel, sid, p.type, p.value)
+        for j, c in enumerate(s.conditions):
+            cid = f"{sid}/c{j}"
+            yield ("statement_condition", cid, sid, c.operator, c.key)
+            for v in c.values:
+                yield ("condition_value", cid, v)
+
+
+PASSES: list[tuple[str, Callable[[_Compilation], Iterator[Fact]]]] = [
+    ("organizations", _Compilation.organizations),
+    ("accounts", _Compilation.accounts),
+    ("principals", _Compilation.principals),
+    ("resources", _Compilation.resources),
+    ("statements", _Compilation.statements),
+]
+
+
+def compile_world(model: WorldModel, catalog: Catalog | None = None) -> list[Fact]:
+    """Compile a checked world model into its sorted, de-duplicated facts.
+
+    >>> from iamlogic.grammar.ast import Account, WorldModel
+    >>> compile_world(WorldModel(accounts=(Account("111122223333", "dev"),)))
+    [('account', '111122223333', 'dev'), ('principal', 'arn:aws:iam::111122223333:root', 'root', '111122223333')]
+    """
+    comp = _Compilation(model, catalog or Catalog.default())
+    facts: list[Fact] = []
+    for _name, run in PASSES:
+        facts.extend(run(comp))
+    facts.extend(comp.catalog_facts(facts))
+    for f in facts:
+        rel = RELATIONS.get(f[0])
+        if rel is None or rel.arity != len(f) - 1:
+            raise AssertionError(f"compiler emitted an undeclared fact {f!r}")
+    return sorted(set(facts), key=_sort_key)
+
+
+def _sort_key(fact: Fact):
+    return tuple((0, x) if isinstance(x, int) else (1, str(x)) for x in fact)

@@ -1,0 +1,79 @@
+"""The extensional relations: every fact the compiler emits, declared once.
+
+Each relation has a name (a snake_case sentence, subject first), and a legend of its arguments.
+Identifiers used as arguments:
+
+- ``Acct``  a 12-digit account id;            ``Org`` an organization id (``o-…``);
+- ``Node``  an organization node id (``r-…`` for the root, ``ou-…`` for an OU);
+- ``P``     a principal ARN (``arn:aws:iam::111122223333:user/alice``);
+- ``Group`` a group ARN;                       ``Res`` a resource ARN;
+- ``Pol``   a policy id (see :func:`iamlogic.compile.policy_id`);
+- ``Stmt``  a statement id, ``<Pol>#<index>`` with the index counted from 0;
+- ``Cond``  a condition id, ``<Stmt>/c<index>``.
+
+Rule files (``rules/*.dl``) may use these relations and the relations they derive themselves;
+a test fails when a rule body names anything else.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Relation(NamedTuple):
+    name: str
+    args: tuple[str, ...]
+    legend: str
+
+    @property
+    def arity(self) -> int:
+        return len(self.args)
+
+
+_DECLARATIONS = [
+    # Organizations
+    ("organization", ("Org", "MgmtAcct"), "organization Org has management account MgmtAcct"),
+    ("org_root", ("Org", "Node"), "Node is the root of organization Org"),
+    ("ou_parent", ("Child", "Parent"), "OU Child sits directly under node Parent"),
+    ("ou_name", ("Node", "Name"), "org node Node is called Name"),
+    ("account_parent", ("Acct", "Node"), "account Acct sits directly under org node Node"),
+    ("account_org", ("Acct", "Org"), "account Acct is a member of organization Org"),
+    ("account", ("Acct", "Name"), "account Acct is called Name"),
+    ("account_tag", ("Acct", "Key", "Value"), "account Acct carries tag Key=Value"),
+    ("scp_attached", ("Node", "Pol"), "SCP Pol is attached to org node or account Node"),
+    ("rcp_attached", ("Node", "Pol"), "RCP Pol is attached to org node or account Node"),
+    # Principals
+    ("principal", ("P", "Type", "Acct"), "principal P is a Type (user, role, root) of account Acct"),
+    ("principal_name", ("P", "Name", "Path"), "principal P has name Name and path Path"),
+    ("principal_tag", ("P", "Key", "Value"), "principal P carries tag Key=Value"),
+    ("group", ("Group", "Acct", "Name"), "Group is a group of account Acct called Name"),
+    ("group_member", ("P", "Group"), "user P is a member of Group"),
+    ("role_service_linked", ("P",), "role P is a service-linked role"),
+    # Policies and their attachments
+    ("policy", ("Pol", "Kind", "Name"), "policy Pol of kind Kind is called Name"),
+    ("policy_version", ("Pol", "Version"), "policy Pol declares Version (absent: no Version element)"),
+    ("identity_policy", ("P", "Pol"), "identity policy Pol is attached to user or role P (inline or managed)"),
+    ("group_policy", ("Group", "Pol"), "identity policy Pol is attached to Group"),
+    ("permissions_boundary", ("P", "Pol"), "policy Pol is the permissions boundary of user or role P"),
+    ("role_trust_policy", ("P", "Pol"), "policy Pol is the trust policy of role P"),
+    ("resource_policy", ("Res", "Pol"), "policy Pol is the resource-based policy of Res"),
+    # Resources
+    ("resource", ("Res", "Acct"), "resource Res is owned by account Acct"),
+    ("resource_tag", ("Res", "Key", "Value"), "resource Res carries tag Key=Value"),
+    # Statements
+    ("statement", ("Stmt", "Pol", "Index", "Effect"), "statement Stmt is number Index of Pol with Effect"),
+    ("statement_sid", ("Stmt", "Sid"), "statement Stmt has Sid"),
+    ("statement_source", ("Stmt", "File", "Line", "Col"), "statement Stmt is written at File:Line:Col"),
+    ("statement_action", ("Stmt", "Pattern"), "Action element of Stmt lists Pattern"),
+    ("statement_not_action", ("Stmt", "Pattern"), "NotAction element of Stmt lists Pattern"),
+    ("statement_resource", ("Stmt", "Pattern"), "Resource element of Stmt lists Pattern"),
+    ("statement_not_resource", ("Stmt", "Pattern"), "NotResource element of Stmt lists Pattern"),
+    ("statement_principal", ("Stmt", "Type", "Value"), "Principal element of Stmt lists Type:Value"),
+    ("statement_not_principal", ("Stmt", "Type", "Value"), "NotPrincipal element of Stmt lists Type:Value"),
+    ("statement_condition", ("Cond", "Stmt", "Operator", "Key"), "Stmt has condition Cond: Operator on Key"),
+    ("condition_value", ("Cond", "Value"), "condition Cond lists Value"),
+    # The AWS action catalog, as far as the world's patterns need it
+    ("action_pattern_covers", ("Pattern", "Action"), "action pattern Pattern matches catalog action Action"),
+]
+
+RELATIONS: dict[str, Relation] = {n: Relation(n, a, legend) for n, a, legend in _DECLARATIONS}

@@ -1,0 +1,522 @@
+"""Worlds: loading, the builder API, and the checks that need the whole world.
+
+A world is what iamlogic reasons over: organizations (root, OUs, SCPs and RCPs), accounts, and
+the users, groups, roles, policies and resources in them. :func:`load` reads ``.iaml`` files
+(and the ``.json`` policy files they reference); :class:`World` builds the same value by calls.
+
+>>> w = World()
+>>> acct = w.add_account("111122223333", "dev")
+>>> _ = acct.add_policy("ReadOnly", {"Version": "2012-10-17",
+...     "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]})
+>>> _ = acct.add_user("alice", attach=["ReadOnly"])
+>>> [d.code for d in w.diagnostics() if d.is_error]
+[]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable
+
+from .grammar import ast
+from .grammar.arn import parse_arn
+from .grammar.ast import Account, AccountRef, Attachment, Group, NamedPolicy, Organization, OrgNode, Policy, Resource, Role, User, WorldModel
+from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput, Span, did_you_mean
+from .grammar.json_policy import parse_policy_text
+from .grammar.printer import print_world
+from .grammar.world import load_world_files
+from .validate import validate_policy
+
+#: The SCP AWS Organizations attaches to every root, OU and account by default.
+FULL_AWS_ACCESS = "FullAWSAccess"
+#: The RCP attached to every root, OU and account; it cannot be detached.
+RCP_FULL_AWS_ACCESS = "RCPFullAWSAccess"
+#: OUs nest at most five levels below the root (AWS Organizations quotas).
+MAX_OU_DEPTH = 5
+
+BUILTIN_POLICIES: dict[str, tuple[str, Policy]] = {
+    FULL_AWS_ACCESS: ("scp", Policy((ast.Statement("Allow", action=("*",), resource=("*",)),))),
+    RCP_FULL_AWS_ACCESS: ("rcp", Policy((ast.Statement(
+        "Allow", action=("*",), resource=("*",), principal=(ast.Principal("AWS", "*"),)),))),
+}
+BUILTIN_POLICY_IDS = {FULL_AWS_ACCESS: "p-FullAWSAccess", RCP_FULL_AWS_ACCESS: "p-RCPFullAWSAccess"}
+
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+
+
+def user_arn(acct: str, u: User) -> str:
+    return f"arn:aws:iam::{acct}:user{u.path}{u.name}"
+
+
+def role_arn(acct: str, r: Role) -> str:
+    return f"arn:aws:iam::{acct}:role{r.path}{r.name}"
+
+
+def group_arn(acct: str, g: Group) -> str:
+    return f"arn:aws:iam::{acct}:group{g.path}{g.name}"
+
+
+def root_arn(acct: str) -> str:
+    return f"arn:aws:iam::{acct}:root"
+
+
+def managed_policy_arn(acct: str | None, name: str) -> str:
+    """``arn:aws:iam::ACCT:policy/NAME``; AWS-managed policies use ``aws`` as the account."""
+    return f"arn:aws:iam::{acct or 'aws'}:policy/{name}"
+
+
+def _short_hash(text: str, n: int) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:n]
+
+
+@dataclass
+class Placement:
+    org: Organization
+    node_id: str  # the id of the root or OU the account sits under
+    ref: AccountRef | None  # None: the management account, placed at the root implicitly
+
+
+@dataclass
+class Resolved:
+    """Indexes over a world model, shared by the checks and the compiler."""
+
+    model: WorldModel
+    accounts: dict[str, Account] = field(default_factory=dict)  # by id
+    account_by_name: dict[str, Account] = field(default_factory=dict)
+    placement: dict[str, Placement] = field(default_factory=dict)  # account id -> where it sits
+    node_ids: dict[int, str] = field(default_factory=dict)  # id(OrgNode) -> node id
+    node_parent: dict[str, str] = field(default_factory=dict)  # OU id -> parent node id
+    org_policies: dict[tuple[str, str, str], NamedPolicy] = field(default_factory=dict)  # (org, kind, name)
+    aws_policies: dict[str, NamedPolicy] = field(default_factory=dict)
+
+    def account_ref(self, ref: str) -> Account | None:
+        return self.accounts.get(ref) or self.account_by_name.get(ref)
+
+    def managed_policy(self, acct: Account, name: str) -> tuple[str, NamedPolicy] | None:
+        """Resolve an attached policy name: the account's own policies first, then AWS-managed ones."""
+        for p in acct.policies:
+            if p.name == name:
+                return managed_policy_arn(acct.id, name), p
+        if name in self.aws_policies:
+            return managed_policy_arn(None, name), self.aws_policies[name]
+        return None
+
+    def org_policy(self, org: Organization, kind: str, name: str) -> tuple[str, NamedPolicy] | None:
+        builtin = BUILTIN_POLICIES.get(name)
+        if builtin and builtin[0] == kind:
+            return BUILTIN_POLICY_IDS[name], NamedPolicy(name, builtin[1])
+        found = self.org_policies.get((org.id, kind, name))
+        return (f"{org.id}/{kind}/{name}", found) if found else None
+
+
+def resolve(model: WorldModel, diags: Diagnostics | None = None) -> Resolved:
+    """Index a world model, reporting duplicates and unknown references into ``diags``."""
+    d = diags if diags is not None else Diagnostics()
+    r = Resolved(model)
+    for a in model.accounts:
+        if not _ACCOUNT_ID.fullmatch(a.id):
+            d.add("E332", f"account id '{a.id}' is not 12 digits", a.span)
+        if a.id in r.accounts:
+            d.add("E310", f"account {a.id} is declared twice (first at {r.accounts[a.id].span})", a.span)
+            continue
+        if a.name in r.account_by_name:
+            d.add("E311", f"account name '{a.name}' is used twice (first by {r.account_by_name[a.name].id})", a.span)
+        r.accounts[a.id] = a
+        r.account_by_name.setdefault(a.name, a)
+    for p in model.aws_policies:
+        if p.name in r.aws_policies:
+            d.add("E322", f"AWS-managed policy '{p.name}' is declared twice", p.span)
+        r.aws_policies.setdefault(p.name, p)
+
+    seen_orgs: set[str] = set()
+    for org in model.organizations:
+        if org.id in seen_orgs:
+            d.add("E335", f"organization {org.id} is declared twice", org.span)
+            continue
+        seen_orgs.add(org.id)
+        for kind, p in org.policies:
+            key = (org.id, kind, p.name)
+            if key in r.org_policies or p.name in BUILTIN_POLICIES:
+                d.add("E322", f"{kind.upper()} '{p.name}' is declared twice in {org.id}", p.span)
+            r.org_policies.setdefault(key, p)
+        _index_tree(r, org, d)
+        mgmt = r.account_ref(org.management)
+        if mgmt is None:
+            if org.management:
+                d.add("E314", f"unknown account '{org.management}'", org.span,
+                      help=did_you_mean(org.management, [*r.accounts, *r.account_by_name]))
+        elif mgmt.id not in r.placement:
+            r.placement[mgmt.id] = Placement(org, r.node_ids[id(org.root)], None)
+        elif r.placement[mgmt.id].org is not org:
+            d.add("E313", f"account {mgmt.id} is the management account of {org.id} but a member of "
+                          f"{r.placement[mgmt.id].org.id}", org.span)
+    return r
+
+
+def _index_tree(r: Resolved, org: Organization, d: Diagnostics) -> None:
+    root_id = org.root.id or f"r-{_short_hash(org.id, 4)}"
+
+    def walk(node: OrgNode, node_id: str, depth: int, path: str) -> None:
+        r.node_ids[id(node)] = node_id
+        if depth > MAX_OU_DEPTH:
+            d.add("E318", f"OU '{node.name}' is {depth} levels below the root; AWS allows {MAX_OU_DEPTH}", node.span)
+        _check_attachments(r, org, node.attachments, d)
+        for ref in node.accounts:
+            acct = r.account_ref(ref.ref)
+            if acct is None:
+                d.add("E314", f"unknown account '{ref.ref}'", ref.span,
+                      help=did_you_mean(ref.ref, [*r.accounts, *r.account_by_name]))
+                continue
+            _check_attachments(r, org, ref.attachments, d)
+            prev = r.placement.get(acct.id)
+            if prev is not None:
+                if prev.org is org:
+                    d.add("E312", f"account {acct.id} ('{acct.name}') is placed twice in {org.id}"
+                                  + (f" (first at {prev.ref.span})" if prev.ref and prev.ref.span else ""), ref.span)
+                else:
+                    d.add("E313", f"account {acct.id} ('{acct.name}') is placed in two organizations: "
+                                  f"{prev.org.id} and {org.id}", ref.span)
+                continue
+            r.placement[acct.id] = Placement(org, node_id, ref)
+        names: set[str] = set()
+        for child in node.children:
+            if child.name in names:
+                d.add("E334", f"two OUs called '{child.name}' under the same parent", child.span)
+            names.add(child.name)
+            child_path = f"{path}/{child.name}"
+            child_id = child.id or f"ou-{root_id[2:6]}-{_short_hash(org.id + child_path, 8)}"
+            r.node_parent[child_id] = node_id
+            walk(child, child_id, depth + 1, child_path)
+
+    walk(org.root, root_id, 0, "")
+
+
+def _check_attachments(r: Resolved, org: Organization, atts: Iterable[Attachment], d: Diagnostics) -> None:
+    for a in atts:
+        if a.detach and a.policy != FULL_AWS_ACCESS:
+            d.add("E324", f"only {FULL_AWS_ACCESS} can be detached; '{a.policy}' is attached only where "
+                          "the world says so", a.span)
+            continue
+        if r.org_policy(org, a.kind, a.policy) is None:
+            names = [n for (o, k, n) in r.org_policies if o == org.id and k == a.kind]
+            names += [n for n, (k, _) in BUILTIN_POLICIES.items() if k == a.kind]
+            d.add("E323", f"unknown {a.kind.upper()} '{a.policy}'", a.span, help=did_you_mean(a.policy, names))
+
+
+def check_world(model: WorldModel) -> list[Diagnostic]:
+    """Every problem of a whole world: references, duplicates, placements, and each policy by its kind."""
+    d = Diagnostics()
+    r = resolve(model, d)
+    for org in model.organizations:
+        for kind, p in org.policies:
+            d.extend(validate_policy(p.document, kind))
+    for p in model.aws_policies:
+        d.extend(validate_policy(p.document, "identity"))
+    for acct in r.accounts.values():
+        _check_account(r, acct, d)
+    # A policy may be reported through two paths (attached and used as a boundary): keep one of each.
+    unique = list(dict.fromkeys(d.items))
+    return unique
+
+
+def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
+    def unique(kind: str, items):
+        seen: dict[str, Any] = {}
+        for item in items:
+            if item.name in seen:
+                d.add("E321", f"{kind} '{item.name}' is declared twice in account {acct.id}", item.span)
+            seen.setdefault(item.name, item)
+        return seen
+
+    unique("user", acct.users)
+    groups = unique("group", acct.groups)
+    unique("role", acct.roles)
+    unique("policy", acct.policies)
+    for p in acct.policies:
+        d.extend(validate_policy(p.document, "identity"))
+
+    def managed(names, span):
+        for name in names:
+            if r.managed_policy(acct, name) is None:
+                d.add("E315", f"unknown managed policy '{name}' in account {acct.id}", span,
+                      help=did_you_mean(name, [p.name for p in acct.policies] + list(r.aws_policies)))
+
+    def boundary(name, span):
+        found = r.managed_policy(acct, name)
+        if found is None:
+            managed([name], span)
+        else:
+            d.extend(validate_policy(found[1].document, "boundary"))
+
+    for u in acct.users:
+        for g in u.groups:
+            if g not in groups:
+                d.add("E316", f"unknown group '{g}' in account {acct.id}", u.span, help=did_you_mean(g, groups))
+        managed(u.managed, u.span)
+        if u.boundary is not None:
+            boundary(u.boundary, u.span)
+        for p in u.inline:
+            d.extend(validate_policy(p.document, "identity"))
+    for g in acct.groups:
+        managed(g.managed, g.span)
+        for p in g.inline:
+            d.extend(validate_policy(p.document, "identity"))
+    for role in acct.roles:
+        managed(role.managed, role.span)
+        if role.boundary is not None:
+            boundary(role.boundary, role.span)
+        for p in role.inline:
+            d.extend(validate_policy(p.document, "identity"))
+        if role.trust is None:
+            if not role.service_linked:
+                d.add("W301", f"role '{role.name}' has no trust policy: nobody can assume it", role.span)
+        else:
+            d.extend(validate_policy(role.trust, "trust"))
+    seen: set[str] = set()
+    for res in acct.resources:
+        if res.arn in seen:
+            d.add("E325", f"resource {res.arn} is declared twice", res.span)
+        seen.add(res.arn)
+        arn = parse_arn(res.arn)
+        if isinstance(arn, str):
+            d.add("E326", f"malformed resource ARN: {arn}", res.span)
+        elif arn.account and arn.account != acct.id:
+            d.add("E327", f"resource {res.arn} names account {arn.account} but is declared in account {acct.id}",
+                  res.span)
+        if res.policy is not None:
+            d.extend(validate_policy(res.policy, resource_policy_kind(res.arn)))
+
+
+def resource_policy_kind(arn: str) -> str:
+    """KMS key policies are a kind of their own: they must name principals explicitly."""
+    return "key" if arn.startswith("arn:") and ":kms:" in arn and ":key/" in arn else "resource"
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and building
+
+
+def load(paths: Iterable[str] | str) -> "World":
+    """Read world files (``.iaml``) and build a :class:`World`.
+
+    Raises:
+        InvalidInput: when any file has an error; it carries every diagnostic found.
+    """
+    if isinstance(paths, str):
+        paths = [paths]
+    sources: dict[str, str] = {}
+    model, diags = load_world_files(list(paths), sources)
+    if not diags.has_errors():
+        diags.extend(check_world(model))
+    if diags.has_errors():
+        raise InvalidInput(diags.sorted(), sources)
+    return World(model, sources=sources, warnings=diags.warnings)
+
+
+def as_policy(doc: Policy | dict | str, what: str = "<policy>") -> Policy:
+    """A policy from an AST value, a JSON-shaped dict, or JSON text. Raises InvalidInput on errors."""
+    if isinstance(doc, Policy):
+        return doc
+    import json
+
+    text = doc if isinstance(doc, str) else json.dumps(doc, indent=2)
+    policy, diags = parse_policy_text(text, what)
+    if policy is None or diags.has_errors():
+        raise InvalidInput(diags.sorted(), {what: text})
+    return policy
+
+
+class _Builder:
+    """Common base: each builder edits one node of the world and hands back child builders."""
+
+    def __init__(self, world: "World"):
+        self._world = world
+
+
+class OrgBuilder(_Builder):
+    def __init__(self, world: "World", index: int):
+        super().__init__(world)
+        self._index = index
+
+    def _org(self) -> Organization:
+        return self._world._orgs[self._index]
+
+    def _set(self, org: Organization) -> None:
+        self._world._orgs[self._index] = org
+
+    def add_scp(self, name: str, document: Policy | dict | str) -> "OrgBuilder":
+        o = self._org()
+        self._set(replace(o, policies=o.policies + (("scp", NamedPolicy(name, as_policy(document, name))),)))
+        return self
+
+    def add_rcp(self, name: str, document: Policy | dict | str) -> "OrgBuilder":
+        o = self._org()
+        self._set(replace(o, policies=o.policies + (("rcp", NamedPolicy(name, as_policy(document, name))),)))
+        return self
+
+    def _edit(self, path: tuple[str, ...], fn) -> None:
+        def go(node: OrgNode, rest: tuple[str, ...]) -> OrgNode:
+            if not rest:
+                return fn(node)
+            kids = list(node.children)
+            for i, c in enumerate(kids):
+                if c.name == rest[0]:
+                    kids[i] = go(c, rest[1:])
+                    return replace(node, children=tuple(kids))
+            raise KeyError(f"no OU {'/'.join(path)}")
+
+        o = self._org()
+        self._set(replace(o, root=go(o.root, path)))
+
+    def set_root_id(self, root_id: str) -> "OrgBuilder":
+        self._edit((), lambda n: replace(n, id=root_id))
+        return self
+
+    def add_ou(self, path: str, id: str | None = None) -> "OrgBuilder":
+        """Add an OU; ``path`` names its parents, e.g. ``"Workloads/Restricted"``."""
+        *parents, name = [p for p in path.split("/") if p]
+        self._edit(tuple(parents), lambda n: replace(n, children=n.children + (OrgNode("ou", name, id),)))
+        return self
+
+    def place(self, account: str, ou: str = "", scps: Iterable[str] = (), rcps: Iterable[str] = (),
+              detach_full_access: bool = False) -> "OrgBuilder":
+        """Place an account (id or name) under the root (``ou=""``) or the OU at path ``ou``."""
+        atts = tuple(Attachment("scp", s) for s in scps) + tuple(Attachment("rcp", s) for s in rcps)
+        if detach_full_access:
+            atts += (Attachment("scp", FULL_AWS_ACCESS, True),)
+        ref = AccountRef(account, atts)
+        self._edit(tuple(p for p in ou.split("/") if p), lambda n: replace(n, accounts=n.accounts + (ref,)))
+        return self
+
+    def attach(self, ou: str, kind: str, policy: str) -> "OrgBuilder":
+        """Attach an SCP (``kind="scp"``) or RCP to the root (``ou=""``) or an OU."""
+        att = Attachment(kind, policy)
+        self._edit(tuple(p for p in ou.split("/") if p), lambda n: replace(n, attachments=n.attachments + (att,)))
+        return self
+
+    def detach_full_access(self, ou: str = "") -> "OrgBuilder":
+        att = Attachment("scp", FULL_AWS_ACCESS, True)
+        self._edit(tuple(p for p in ou.split("/") if p), lambda n: replace(n, attachments=n.attachments + (att,)))
+        return self
+
+
+class AccountBuilder(_Builder):
+    def __init__(self, world: "World", index: int):
+        super().__init__(world)
+        self._index = index
+
+    def _edit(self, **changes) -> "AccountBuilder":
+        a = self._world._accounts[self._index]
+        self._world._accounts[self._index] = replace(a, **{k: getattr(a, k) + v for k, v in changes.items()})
+        return self
+
+    @staticmethod
+    def _inline(policies: dict[str, Any] | None) -> tuple[NamedPolicy, ...]:
+        return tuple(NamedPolicy(n, as_policy(p, n)) for n, p in (policies or {}).items())
+
+    def add_tags(self, tags: dict[str, str]) -> "AccountBuilder":
+        return self._edit(tags=tuple(tags.items()))
+
+    def add_user(self, name: str, *, path: str = "/", tags: dict[str, str] | None = None,
+                 groups: Iterable[str] = (), policies: dict[str, Any] | None = None,
+                 attach: Iterable[str] = (), boundary: str | None = None) -> "AccountBuilder":
+        u = User(name, path, tuple((tags or {}).items()), tuple(groups), self._inline(policies), tuple(attach), boundary)
+        return self._edit(users=(u,))
+
+    def add_group(self, name: str, *, path: str = "/", policies: dict[str, Any] | None = None,
+                  attach: Iterable[str] = ()) -> "AccountBuilder":
+        return self._edit(groups=(Group(name, path, self._inline(policies), tuple(attach)),))
+
+    def add_role(self, name: str, *, path: str = "/", tags: dict[str, str] | None = None,
+                 trust: Policy | dict | str | None = None, policies: dict[str, Any] | None = None,
+                 attach: Iterable[str] = (), boundary: str | None = None,
+                 service_linked: bool = False) -> "AccountBuilder":
+        role = Role(name, path, tuple((tags or {}).items()), as_policy(trust, f"{name} trust") if trust is not None else None,
+                    self._inline(policies), tuple(attach), boundary, service_linked)
+        return self._edit(roles=(role,))
+
+    def add_policy(self, name: str, document: Policy | dict | str) -> "AccountBuilder":
+        return self._edit(policies=(NamedPolicy(name, as_policy(document, name)),))
+
+    def add_resource(self, arn: str, *, tags: dict[str, str] | None = None,
+                     policy: Policy | dict | str | None = None) -> "AccountBuilder":
+        res = Resource(arn, tuple((tags or {}).items()), as_policy(policy, arn) if policy is not None else None)
+        return self._edit(resources=(res,))
+
+
+class World:
+    """A world: what iamlogic reasons over.
+
+    Build one with :func:`load` from ``.iaml`` files, or by calls::
+
+        w = World()
+        w.add_organization("o-a1b2c3d4e5", management="111111111111").add_ou("Workloads")
+        w.add_account("111111111111", "management")
+
+    Two worlds are equal when they declare the same things, however they were made.
+    """
+
+    def __init__(self, model: WorldModel | None = None, *, sources: dict[str, str] | None = None,
+                 warnings: Iterable[Diagnostic] = ()):
+        model = model or WorldModel()
+        self._orgs = list(model.organizations)
+        self._accounts = list(model.accounts)
+        self._aws_policies = list(model.aws_policies)
+        self.sources = dict(sources or {})
+        self.warnings = list(warnings)
+
+    @property
+    def model(self) -> WorldModel:
+        return WorldModel(tuple(self._orgs), tuple(self._accounts), tuple(self._aws_policies))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, World) and self.model == other.model
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        m = self.model
+        return f"<World: {len(m.organizations)} organization(s), {len(m.accounts)} account(s)>"
+
+    def add_organization(self, id: str, management: str) -> OrgBuilder:
+        self._orgs.append(Organization(id, management))
+        return OrgBuilder(self, len(self._orgs) - 1)
+
+    def organization(self, id: str) -> OrgBuilder:
+        for i, o in enumerate(self._orgs):
+            if o.id == id:
+                return OrgBuilder(self, i)
+        raise KeyError(f"no organization {id}")
+
+    def add_account(self, id: str, name: str, tags: dict[str, str] | None = None) -> AccountBuilder:
+        self._accounts.append(Account(id, name, tuple((tags or {}).items())))
+        return AccountBuilder(self, len(self._accounts) - 1)
+
+    def account(self, ref: str) -> AccountBuilder:
+        for i, a in enumerate(self._accounts):
+            if ref in (a.id, a.name):
+                return AccountBuilder(self, i)
+        raise KeyError(f"no account {ref}")
+
+    def add_aws_policy(self, name: str, document: Policy | dict | str) -> "World":
+        self._aws_policies.append(NamedPolicy(name, as_policy(document, name)))
+        return self
+
+    def diagnostics(self) -> list[Diagnostic]:
+        """Every error and warning of the world as it stands now."""
+        return check_world(self.model)
+
+    def to_iaml(self) -> str:
+        """The world as canonical ``.iaml`` text."""
+        return print_world(self.model)
+
+    def facts(self) -> list[tuple]:
+        """The Datalog facts this world compiles to, sorted. Raises InvalidInput when the world has errors."""
+        from .compile import compile_world
+
+        errors = [d for d in self.diagnostics() if d.is_error]
+        if errors:
+            raise InvalidInput(errors, self.sources)
+        return compile_world(self.model)

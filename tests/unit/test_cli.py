@@ -1,0 +1,65 @@
+"""The iamlogic command: exit codes, text and JSON output."""
+
+from __future__ import annotations
+
+import json
+
+from iamlogic.cli import main
+
+from ..conftest import EXAMPLES
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_validate_examples_passes(capsys):
+    code, out, err = run(capsys, "validate", str(EXAMPLES))
+    assert code == 0, out + err
+    assert "0 error(s)" in err
+
+
+def test_validate_reports_errors_with_position_and_exit_3(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:GetObject",'
+                   ' "Resource": "*", "Condition": {"StringEqual": {"aws:username": "a"}}}}')
+    code, out, _ = run(capsys, "validate", str(bad))
+    assert code == 3
+    assert f"{bad}:1:" in out and "E104" in out and "did you mean 'StringEquals'?" in out
+
+
+def test_validate_kind_from_file_name(tmp_path, capsys):
+    doc = '{"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "s3:*", "Resource": "*", "Principal": "*"}}'
+    (tmp_path / "p.scp.json").write_text(doc)
+    (tmp_path / "p.resource.json").write_text(doc)
+    code, out, _ = run(capsys, "validate", str(tmp_path / "p.resource.json"))
+    assert code == 0, out
+    code, out, _ = run(capsys, "validate", str(tmp_path / "p.scp.json"))
+    assert code == 3 and "E205" in out
+
+
+def test_validate_json_format(tmp_path, capsys):
+    bad = tmp_path / "w.iaml"
+    bad.write_text('account 111122223333 "dev" { user alice { groups nobody } }')
+    code, out, _ = run(capsys, "validate", "--format", "json", str(bad))
+    assert code == 3
+    data = json.loads(out)
+    assert data["valid"] is False
+    assert data["diagnostics"][0]["code"] == "E316"
+    assert data["diagnostics"][0]["line"] == 1
+
+
+def test_facts_prints_one_relation(capsys):
+    code, out, _ = run(capsys, "facts", str(EXAMPLES / "organization" / "world.iaml"), "--relation", "account")
+    assert code == 0
+    assert out.splitlines()[0] == 'account("111111111111", "management").'
+    assert all(line.startswith("account(") for line in out.splitlines())
+
+
+def test_facts_on_invalid_world_exits_3(tmp_path, capsys):
+    bad = tmp_path / "w.iaml"
+    bad.write_text("account 1 'x'")
+    code, _, err = run(capsys, "facts", str(bad))
+    assert code == 3 and "E30" in err
