@@ -1,8 +1,9 @@
-"""Every diagnostic code of the JSON policy reader and the policy validator, with its meaning.
+"""Every diagnostic code of the policy reader, the policy validator and the world language, with its meaning.
 
 Ranges: ``E0xx`` JSON syntax; ``E1xx``/``W1xx`` policy structure (grammar/json_policy.py);
-``E2xx``/``W2xx`` policy kind and catalog validation (logic/validate.py). ``E3xx``/``W3xx`` belong
-to the world language and are not listed here. A code never changes meaning once released; a
+``E2xx``/``W2xx`` policy kind and catalog validation (logic/validate.py); ``E3xx``/``W3xx`` the world
+language (grammar/world.py, logic/world.py). The Datalog dialect's ``E4xx``/``W4xx`` codes are listed in
+``iamlogic.dlcheck.CODES``. A code never changes meaning once released; a
 retired code is not reused.
 """
 
@@ -68,4 +69,32 @@ CODES: dict[str, str] = {
     "W226": "service principal is not an AWS service name",
     "W227": "policy variable is literal text because Version is not 2012-10-17",
     "W228": "KMS key policy Resource other than \"*\"",
+    # The world language (grammar/world.py, logic/world.py)
+    "E301": "syntax error: unexpected token or end of file",
+    "E302": "syntax error: unexpected character",
+    "E310": "account id declared twice",
+    "E311": "account name used twice",
+    "E312": "account placed twice in one organization",
+    "E313": "account in two organizations",
+    "E314": "unknown account reference",
+    "E315": "unknown managed policy reference",
+    "E316": "unknown group reference",
+    "E317": "permissions boundary on a group",
+    "E318": "OU deeper than five levels below the root",
+    "E319": "import cycle",
+    "E320": "file cannot be read",
+    "E321": "user, group, role or policy name declared twice in an account",
+    "E322": "SCP, RCP or AWS-managed policy declared twice",
+    "E323": "unknown SCP or RCP in an attachment",
+    "E324": "detach of a policy other than FullAWSAccess",
+    "E325": "resource declared twice",
+    "E326": "malformed resource ARN",
+    "E327": "resource ARN names another account than the one declaring it",
+    "E328": "organization without exactly one management account",
+    "E329": "organization with more than one root",
+    "E331": "resource with more than one resource-based policy",
+    "E332": "account id not 12 digits (library API)",
+    "E334": "two OUs with the same name under one parent",
+    "E335": "organization declared twice",
+    "W301": "role without a trust policy",
 }

@@ -65,7 +65,7 @@ class Diagnostic:
         out = [f"{where}: {self.code}: {self.message}"]
         text = (sources or {}).get(self.span.file) if self.span else None
         if text is not None and self.span.line:
-            lines = text.splitlines()
+            lines = text.split("\n")
             if 0 < self.span.line <= len(lines):
                 src = lines[self.span.line - 1].expandtabs(1)
                 out.append("    " + src)

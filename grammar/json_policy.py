@@ -404,7 +404,7 @@ _STATEMENT_ELEMENTS = ("Sid", "Effect", "Principal", "NotPrincipal", "Action", "
                        "NotResource", "Condition")
 # Action names: "*", or a service prefix and a name, each possibly with * and ? wildcards
 # (IAM User Guide, "IAM JSON policy elements: Action").
-_ACTION = re.compile(r"\*|[A-Za-z0-9*?-]+:[A-Za-z0-9*?_-]+")
+ACTION_SHAPE = re.compile(r"\*|[A-Za-z0-9*?-]+:[A-Za-z0-9*?_-]+")
 
 
 def check_operator(operator: str, span: Span | None, diags: Diagnostics) -> bool:
@@ -596,7 +596,7 @@ class _PolicyReader:
             if name in found:
                 values = self.strings(name, found[name][1])
                 for text, span in values or ():
-                    if not _ACTION.fullmatch(text):
+                    if not ACTION_SHAPE.fullmatch(text):
                         help = "remove the spaces" if text.strip() != text or " " in text else None
                         self.diags.add("E120", f"malformed action \"{_show(text, 60)}\": expected "
                                                "'service:ActionName' or '*'", span, help)

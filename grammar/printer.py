@@ -13,9 +13,9 @@ import json
 import re
 
 from .ast import Account, Condition, Group, NamedPolicy, Organization, OrgNode, Policy, Principal, Resource, Role, Statement, User, WorldModel
+from .json_policy import ACTION_SHAPE
 from .world import KEYWORDS
 
-_ACTION = re.compile(r"[A-Za-z0-9*?\-]+:[A-Za-z0-9*?_\-]+")
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]*:[A-Za-z0-9.\-_/:]+")
 _NAME = re.compile(r"[A-Za-z0-9_+=.@\-]*[A-Za-z_+=.@\-][A-Za-z0-9_+=.@\-]*")
 _OPERATOR = re.compile(r"(ForAllValues:|ForAnyValue:)?[A-Za-z]+")
@@ -37,7 +37,7 @@ def _value(s: str) -> str:
 
 
 def _action(s: str) -> str:
-    return s if s == "*" or _ACTION.fullmatch(s) else _q(s)
+    return s if ACTION_SHAPE.fullmatch(s) else _q(s)
 
 
 def _principal(p: Principal) -> str:

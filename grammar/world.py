@@ -196,12 +196,9 @@ class _ToAst(Transformer):
         fields = {"path": "/", "tags": (), "groups": (), "inline": [], "managed": (), "boundary": None,
                   "trust": None, "service_linked": False}
         for kind, value, span in ch[1:]:
-            if kind not in allowed:
-                if kind == "boundary" and what == "group":
-                    self.diags.add("E317", "a permissions boundary can be set on users and roles, not on groups",
-                                   span, help="set the boundary on each user of the group instead")
-                else:
-                    self.diags.add("E330", f"'{kind}' is not allowed in a {what}", span)
+            if kind not in allowed:  # the grammar lets only a boundary through where it does not belong
+                self.diags.add("E317", "a permissions boundary can be set on users and roles, not on groups",
+                               span, help="set the boundary on each user of the group instead")
                 continue
             if kind == "inline":
                 fields["inline"].append(value)
@@ -332,7 +329,7 @@ class _ToAst(Transformer):
         if tok.type != "STRING":
             return str(tok)
         text = _string(tok)
-        if not json_policy._ACTION.fullmatch(text):
+        if not json_policy.ACTION_SHAPE.fullmatch(text):
             self.diags.add("E120", f"malformed action {tok}: expected 'service:ActionName' or '*'",
                            self._tok_span(tok))
         return text
@@ -408,7 +405,7 @@ class _ToAst(Transformer):
     def json_number(self, meta, ch):
         text = str(ch[0])
         num = float(text) if any(c in text for c in ".eE") else int(text)
-        return json_policy.JScalar(num, self._span(meta))
+        return json_policy.JScalar(num, self._span(meta), raw=text)
 
     def json_true(self, meta, ch):
         return json_policy.JScalar(True, self._span(meta))
