@@ -344,6 +344,7 @@ class OrgBuilder(_Builder):
         return self._world._orgs[self._index]
 
     def _set(self, org: Organization) -> None:
+        self._world._changed()
         self._world._orgs[self._index] = org
 
     def add_scp(self, name: str, document: Policy | dict | str) -> "OrgBuilder":
@@ -408,6 +409,7 @@ class AccountBuilder(_Builder):
         self._index = index
 
     def _edit(self, **changes) -> "AccountBuilder":
+        self._world._changed()
         a = self._world._accounts[self._index]
         self._world._accounts[self._index] = replace(a, **{k: getattr(a, k) + v for k, v in changes.items()})
         return self
@@ -466,6 +468,10 @@ class World:
         self._aws_policies = list(model.aws_policies)
         self.sources = dict(sources or {})
         self.warnings = list(warnings)
+        self._evaluator = None
+
+    def _changed(self) -> None:
+        self._evaluator = None
 
     @property
     def model(self) -> WorldModel:
@@ -481,6 +487,7 @@ class World:
         return f"<World: {len(m.organizations)} organization(s), {len(m.accounts)} account(s)>"
 
     def add_organization(self, id: str, management: str) -> OrgBuilder:
+        self._changed()
         self._orgs.append(Organization(id, management))
         return OrgBuilder(self, len(self._orgs) - 1)
 
@@ -491,6 +498,7 @@ class World:
         raise KeyError(f"no organization {id}")
 
     def add_account(self, id: str, name: str, tags: dict[str, str] | None = None) -> AccountBuilder:
+        self._changed()
         self._accounts.append(Account(id, name, tuple((tags or {}).items())))
         return AccountBuilder(self, len(self._accounts) - 1)
 
@@ -501,6 +509,7 @@ class World:
         raise KeyError(f"no account {ref}")
 
     def add_aws_policy(self, name: str, document: Policy | dict | str) -> "World":
+        self._changed()
         self._aws_policies.append(NamedPolicy(name, as_policy(document, name)))
         return self
 
@@ -520,3 +529,49 @@ class World:
         if errors:
             raise InvalidInput(errors, self.sources)
         return compile_world(self.model)
+
+    # -- decisions ------------------------------------------------------------------------------
+    def evaluator(self):
+        """The evaluator of this world (built on first use, rebuilt after the world changes)."""
+        if self._evaluator is None:
+            from .evaluate import Evaluator
+
+            self._evaluator = Evaluator(self.facts())
+        return self._evaluator
+
+    def check(self, principal: str, action: str, resource: str, context: dict[str, Any] | None = None, *,
+              session_policy: Policy | dict | str | None = None, federating_user: str | None = None):
+        """Decide one request.
+
+        Args:
+            principal: an IAM user, role or root ARN, an assumed-role session ARN
+                (``arn:aws:sts::ACCT:assumed-role/ROLE/SESSION``), a federated-user ARN (with
+                ``federating_user``), an account id, a service principal (``events.amazonaws.com``),
+                ``anonymous``, or the name of a user or role that is unique in the world.
+            action: ``service:Action``.
+            resource: the resource ARN (``*`` for actions without a resource).
+            context: condition keys the request carries (``aws:SourceIp``, ``aws:MultiFactorAuthPresent``,
+                …); a list gives a multivalued key. Keys derived from the world (``aws:PrincipalArn``,
+                ``aws:PrincipalOrgID``, ``aws:ResourceTag/…``) are added; keys given here win.
+            session_policy: the session policy passed when the session was created.
+            federating_user: for a federated-user session, the IAM user that called GetFederationToken.
+
+        Returns:
+            A :class:`~iamlogic.decision.Decision`.
+        """
+        return self.check_many([dict(principal=principal, action=action, resource=resource, context=context,
+                                     session_policy=session_policy, federating_user=federating_user)])[0]
+
+    def check_many(self, requests: Iterable[dict[str, Any] | tuple]) -> list:
+        """Decide many requests at once: dicts with the arguments of :meth:`check`, or
+        ``(principal, action, resource[, context])`` tuples."""
+        ev = self.evaluator()
+        resolved = []
+        for r in requests:
+            if not isinstance(r, dict):
+                r = dict(zip(("principal", "action", "resource", "context"), r))
+            sp = r.get("session_policy")
+            resolved.append(ev.resolve(r["principal"], r["action"], r["resource"], r.get("context"),
+                                       as_policy(sp, "<session policy>") if sp is not None else None,
+                                       r.get("federating_user")))
+        return ev.decide(resolved)

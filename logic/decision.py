@@ -1,0 +1,163 @@
+"""Decisions and their explanations: what :meth:`iamlogic.World.check` returns.
+
+A :class:`Decision` has the outcome (``Allow``, ``ExplicitDeny`` or ``ImplicitDeny``), the
+statements that decided it, one verdict per layer, the condition keys the request lacked, and
+warnings. :meth:`Decision.explain` gives the proof tree that the Datalog rules derived.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+ALLOW, EXPLICIT_DENY, IMPLICIT_DENY = "Allow", "ExplicitDeny", "ImplicitDeny"
+
+#: The IAM policy simulator's spelling of each outcome (EvalDecision).
+SIMULATOR_DECISION = {ALLOW: "allowed", EXPLICIT_DENY: "explicitDeny", IMPLICIT_DENY: "implicitDeny"}
+
+
+@dataclass(frozen=True)
+class StatementRef:
+    """Where a statement comes from: its policy, index, Sid and source position."""
+
+    id: str
+    policy_id: str
+    policy_name: str
+    policy_kind: str
+    index: int
+    effect: str
+    sid: str | None = None
+    file: str | None = None
+    line: int | None = None
+    col: int | None = None
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}" if self.file else "<api>"
+
+    def label(self) -> str:
+        sid = f" {self.sid!r}" if self.sid else ""
+        return f"{self.effect} statement {self.index}{sid} of {self.policy_kind} policy {self.policy_name} ({self.location})"
+
+    def to_json(self) -> dict:
+        return {"policy": self.policy_name, "policy_id": self.policy_id, "kind": self.policy_kind,
+                "index": self.index, "sid": self.sid, "effect": self.effect,
+                "file": self.file, "line": self.line, "col": self.col}
+
+
+@dataclass(frozen=True)
+class LayerVerdict:
+    """The verdict of one layer: ``allow``, ``deny`` (explicit), ``no allow`` (implicit) or ``not applicable``."""
+
+    layer: str
+    verdict: str
+    statements: tuple[StatementRef, ...] = ()
+    note: str = ""
+
+    def to_json(self) -> dict:
+        d = {"layer": self.layer, "verdict": self.verdict, "statements": [s.to_json() for s in self.statements]}
+        if self.note:
+            d["note"] = self.note
+        return d
+
+
+@dataclass(frozen=True)
+class ProofNode:
+    """One derived judgement, the rule that made it, and what it rests on."""
+
+    judgement: str
+    rule: str  # "rule at FILE:LINE", "fact", "builtin", "negation", "comparison"
+    children: tuple["ProofNode", ...] = ()
+    source: str | None = None  # a source excerpt for statement facts
+
+    def render(self, indent: str = "") -> str:
+        tail = f"   [{self.rule}]" if self.rule else ""
+        lines = [f"{indent}{self.judgement}{tail}"]
+        if self.source:
+            lines.append(f"{indent}    | {self.source}")
+        for c in self.children:
+            lines.append(c.render(indent + "  "))
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        d = {"judgement": self.judgement, "rule": self.rule, "children": [c.to_json() for c in self.children]}
+        if self.source:
+            d["source"] = self.source
+        return d
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to one request.
+
+    Attributes:
+        decision: ``Allow``, ``ExplicitDeny`` or ``ImplicitDeny``.
+        principal, action, resource: the request as evaluated (action in the catalog's spelling).
+        statements: the deciding statements: the Deny statements that applied for an explicit deny,
+            the Allow statements that applied for an allow, none for an implicit deny.
+        layers: one verdict per layer, in evaluation order.
+        missing_context: condition keys that a condition looked for and the request lacked.
+        warnings: disputed semantics used, unknown actions, assumptions made.
+    """
+
+    decision: str
+    principal: str
+    action: str
+    resource: str
+    statements: tuple[StatementRef, ...] = ()
+    layers: tuple[LayerVerdict, ...] = ()
+    missing_context: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    _prover: Callable[[], ProofNode] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == ALLOW
+
+    def blockers(self) -> tuple[LayerVerdict, ...]:
+        """The layers that stopped the request: each with an explicit deny or without an allow."""
+        return tuple(v for v in self.layers if v.verdict in ("deny", "no allow"))
+
+    def summary(self) -> str:
+        head = f"{self.decision}: {self.principal} {self.action} {self.resource}"
+        if self.decision == EXPLICIT_DENY:
+            return head + "\n  denied by " + "\n  denied by ".join(s.label() for s in self.statements)
+        if self.decision == IMPLICIT_DENY:
+            missing = [f"{v.layer} ({v.note})" if v.note else v.layer for v in self.blockers()]
+            return head + "\n  no allow in: " + ", ".join(missing or ["any policy"])
+        return head + "".join(f"\n  allowed by {s.label()}" for s in self.statements)
+
+    def explain(self, view: str = "full") -> str:
+        """The explanation as text: ``full`` (the proof tree), ``blockers`` or ``summary``."""
+        if view == "summary":
+            return self.summary()
+        if view == "blockers":
+            lines = [self.summary()]
+            for v in self.blockers():
+                lines.append(f"  layer {v.layer}: {v.verdict}" + (f" — {v.note}" if v.note else ""))
+                lines += [f"    {s.label()}" for s in v.statements]
+            if self.missing_context:
+                lines.append("  missing condition keys: " + ", ".join(self.missing_context))
+            return "\n".join(lines)
+        if view != "full":
+            raise ValueError(f"unknown explanation view {view!r}: full, blockers or summary")
+        parts = [self.explain("blockers"), "", "derivation:", self.proof().render("  ")]
+        if self.warnings:
+            parts += ["", "warnings:"] + [f"  {w}" for w in self.warnings]
+        return "\n".join(parts)
+
+    def proof(self) -> ProofNode:
+        """The proof tree of the decision, derived from the rules (computed on demand)."""
+        if self._prover is None:
+            return ProofNode(f"decision = {self.decision}", "")
+        return self._prover()
+
+    def to_json(self) -> dict:
+        return {
+            "decision": self.decision,
+            "principal": self.principal, "action": self.action, "resource": self.resource,
+            "statements": [s.to_json() for s in self.statements],
+            "layers": [v.to_json() for v in self.layers],
+            "missing_context": list(self.missing_context),
+            "warnings": list(self.warnings),
+        }

@@ -1,0 +1,732 @@
+"""Requests against a world: the rules of ``rules/*.dl`` run by the engine, and the request builtins.
+
+The AWS semantics live in the rule files. This module does what Datalog cannot: it reads the
+request (who is asking, through which kind of session), builds its context the way AWS does
+(``aws:PrincipalArn``, ``aws:PrincipalOrgID``, ``aws:ResourceTag/…`` from the world; keys the
+caller gives win), and offers the value-level builtins the rules call:
+
+==========================================  =======================================================
+``request(Req, Principal, Action, Resource)``  the requests being decided
+``request_principal_type(Req, T)``            user, assumed_role, federated_user, root, anonymous,
+                                              service or web_identity
+``request_identity(Req, P)``                  the IAM user or role whose policies apply
+``request_account(Req, A)``                   the principal's account
+``request_resource_account(Req, A)``          the resource's account
+``request_session_policy(Req, Pol)``          the session policy passed with the request
+``request_policy_holder(Req, R)``             the resource whose resource-based policy governs the
+                                              request (an S3 object's bucket)
+``request_name(Req, How)``                    the names a NotPrincipal must list to exempt the request
+``principal_named(Req, Type, Value, How)``    how a Principal entry names the request's principal
+``action_match(Pattern, Action)``             IAM action wildcards, case-insensitive
+``resource_matches(Req, Stmt, Pattern)``      ARN matching with policy variables substituted
+``condition_holds(Req, Cond)``                one condition under the request's context
+``kms_key(Resource)``                         the resource is a KMS key
+==========================================  =======================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable, Mapping, Sequence
+
+from .catalog import Catalog
+from .compile import policy_facts
+from .decision import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Decision, LayerVerdict, ProofNode, StatementRef
+from .dlcheck import BuiltinSpec
+from .engine import Engine
+from .grammar.ast import Policy
+from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Query, Rule, Var, parse_program
+from .grammar.diagnostics import Diagnostic, InvalidInput
+from .matching import evaluate_condition, resource_match, substitute, wildcard_match
+from .schema import RELATIONS
+
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_IAM_ARN = re.compile(r"arn:(aws[a-z-]*):iam::([0-9]{12}):(user|role|root)(.*)")
+_STS_ARN = re.compile(r"arn:(aws[a-z-]*):sts::([0-9]{12}):(assumed-role|federated-user)/(.+)")
+_KMS_KEY = re.compile(r"arn:aws[a-z-]*:kms:[^:]*:[0-9]*:key/.+")
+_WEB_IDENTITY_PROVIDERS = ("cognito-identity.amazonaws.com", "accounts.google.com", "graph.facebook.com",
+                           "www.amazon.com")
+
+BUILTIN_SPECS: dict[str, BuiltinSpec] = {
+    "request": BuiltinSpec(inputs=(), outputs=(0, 1, 2, 3)),
+    "request_principal_type": BuiltinSpec(inputs=(0,), outputs=(1,)),
+    "request_identity": BuiltinSpec(inputs=(0,), outputs=(1,)),
+    "request_account": BuiltinSpec(inputs=(0,), outputs=(1,)),
+    "request_resource_account": BuiltinSpec(inputs=(0,), outputs=(1,)),
+    "request_session_policy": BuiltinSpec(inputs=(0,), outputs=(1,)),
+    "request_policy_holder": BuiltinSpec(inputs=(0,), outputs=(1,)),
+    "request_name": BuiltinSpec(inputs=(0,), outputs=(1,)),
+    "principal_named": BuiltinSpec(inputs=(0, 1, 2), outputs=(3,)),
+    "action_match": BuiltinSpec(inputs=(0, 1)),
+    "resource_matches": BuiltinSpec(inputs=(0, 1, 2)),
+    "condition_holds": BuiltinSpec(inputs=(0, 1)),
+    "kms_key": BuiltinSpec(inputs=(0,)),
+}
+
+
+@lru_cache(maxsize=1)
+def rules() -> Program:
+    """The AWS evaluation rules: every ``rules/*.dl`` file, in name order, as one program."""
+    folder = resources.files(__package__).joinpath("rules")
+    programs = [parse_program(f.read_text(encoding="utf-8"), f"rules/{f.name}")
+                for f in sorted(folder.iterdir(), key=lambda f: f.name) if f.name.endswith(".dl")]
+    return Program(tuple(r for p in programs for r in p.rules), "rules", "")
+
+
+# ---------------------------------------------------------------------------------------------
+# The world, indexed for the builtins
+
+
+class WorldIndex:
+    """Python indexes over a world's facts, for the builtins and for building decisions."""
+
+    def __init__(self, facts: Iterable[tuple]):
+        by = defaultdict(list)
+        for f in facts:
+            by[f[0]].append(f[1:])
+        self.principals = {p: (t, a) for p, t, a in by["principal"]}
+        self.names = {p: (n, path) for p, n, path in by["principal_name"]}
+        self.principal_tags = defaultdict(list)
+        for p, k, v in by["principal_tag"]:
+            self.principal_tags[p].append((k, v))
+        self.roles_by_name = {(a, self.names[p][0]): p for p, (t, a) in self.principals.items() if t == "role"}
+        self.users_by_name = {(a, self.names[p][0]): p for p, (t, a) in self.principals.items() if t == "user"}
+        self.resources = {r: a for r, a in by["resource"]}
+        self.resource_tags = defaultdict(list)
+        for r, k, v in by["resource_tag"]:
+            self.resource_tags[r].append((k, v))
+        self.account_org = {a: o for a, o in by["account_org"]}
+        self.accounts = {a for a, _ in by["account"]}
+        self.parent = {a: n for a, n in by["account_parent"]}
+        self.parent.update({c: p for c, p in by["ou_parent"]})
+        self.policies = {p: (k, n) for p, k, n in by["policy"]}
+        self.versions = {p: v for p, v in by["policy_version"]}
+        self.statements = {s: (p, i, e) for s, p, i, e in by["statement"]}
+        self.sids = {s: sid for s, sid in by["statement_sid"]}
+        self.sources = {s: (f, line, col) for s, f, line, col in by["statement_source"]}
+        self.conditions = {c: (s, op, key) for c, s, op, key in by["statement_condition"]}
+        self.condition_values = defaultdict(list)
+        for c, v in by["condition_value"]:
+            self.condition_values[c].append(v)
+        self.boundaries = {p for p, _ in by["permissions_boundary"]}
+
+    def add_policy(self, pol_id: str, facts: list[tuple]) -> None:
+        """Index a policy added after load (a session policy)."""
+        for f in facts:
+            rel, args = f[0], f[1:]
+            if rel == "policy":
+                self.policies[args[0]] = (args[1], args[2])
+            elif rel == "policy_version":
+                self.versions[args[0]] = args[1]
+            elif rel == "statement":
+                self.statements[args[0]] = (args[1], args[2], args[3])
+            elif rel == "statement_sid":
+                self.sids[args[0]] = args[1]
+            elif rel == "statement_source":
+                self.sources[args[0]] = tuple(args[1:])
+            elif rel == "statement_condition":
+                self.conditions[args[0]] = tuple(args[1:])
+            elif rel == "condition_value":
+                self.condition_values[args[0]].append(args[1])
+
+    def org_path(self, acct: str) -> str | None:
+        """``o-…/r-…/ou-…/`` for a member account (aws:PrincipalOrgPaths / aws:ResourceOrgPaths)."""
+        org = self.account_org.get(acct)
+        if org is None:
+            return None
+        chain, node = [], self.parent.get(acct)
+        while node is not None:
+            chain.append(node)
+            node = self.parent.get(node)
+        return "/".join([org, *reversed(chain)]) + "/"
+
+    def statement_ref(self, stmt: str) -> StatementRef:
+        pol, index, effect = self.statements[stmt]
+        kind, name = self.policies.get(pol, ("?", pol))
+        file, line, col = self.sources.get(stmt, (None, None, None))
+        return StatementRef(stmt, pol, name, kind, index, effect, self.sids.get(stmt), file, line, col)
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests
+
+
+@dataclass
+class Request:
+    """One request, resolved against the world: who asks, through what, with which context."""
+
+    id: str
+    caller: str  # as evaluated: a user/root ARN, a session ARN, a service name, "anonymous"
+    action: str
+    resource: str
+    principal_type: str
+    account: str | None = None
+    identity: str | None = None  # the IAM user/role whose policies apply
+    role: str | None = None  # the role of an assumed-role session
+    federating_user: str | None = None
+    resource_account: str | None = None
+    session_policy: str | None = None
+    policy_holder: str | None = None
+    context: dict[str, tuple[str, tuple[str, ...], bool]] = field(default_factory=dict)  # lower key -> (key, values, given as list)
+    missing: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+    def names(self) -> list[str]:
+        return {"user": ["account", "caller"], "assumed_role": ["account", "role", "caller"],
+                "federated_user": ["account", "caller"], "root": ["account"]}.get(self.principal_type, ["caller"])
+
+
+def _values(value: Any) -> tuple[tuple[str, ...], bool]:
+    def one(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return str(v)
+
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(one(v) for v in value), True
+    return (one(value),), False
+
+
+class Evaluator:
+    """Decides requests against one world with the rules of ``rules/*.dl``.
+
+    One evaluator owns one :class:`~iamlogic.engine.Engine`, so two worlds never share facts;
+    calls are serialized by a lock, so threads may share an evaluator.
+    """
+
+    def __init__(self, facts: Sequence[tuple], catalog: Catalog | None = None):
+        self.catalog = catalog or Catalog.default()
+        self.index = WorldIndex(facts)
+        self._requests: dict[str, Request] = {}
+        self._counter = itertools.count(1)
+        self._lock = threading.RLock()
+        declared = {name: rel.arity for name, rel in RELATIONS.items()}
+        builtins = {name: (spec, getattr(self, f"_b_{name}")) for name, spec in BUILTIN_SPECS.items()}
+        self.engine = Engine(declared, builtins)
+        self.engine.add_facts(facts)
+        self.program = rules()
+        self.engine.add_program(self.program)
+        self._rules_by_head: dict[str, list[Rule]] = defaultdict(list)
+        for r in self.program.rules:
+            self._rules_by_head[r.head.relation].append(r)
+
+    # -- builtins -------------------------------------------------------------------------------
+    def _b_request(self, req, principal, action, resource):
+        reqs = [self._requests[req]] if req is not None and req in self._requests else (
+            [] if req is not None else list(self._requests.values()))
+        for r in reqs:
+            row = (r.id, r.caller, r.action, r.resource)
+            if all(b is None or b == v for b, v in zip((principal, action, resource), row[1:])):
+                yield row
+
+    def _attr(self, req, value, attr):
+        r = self._requests.get(req)
+        v = getattr(r, attr) if r is not None else None
+        if v is not None and (value is None or value == v):
+            yield (req, v)
+
+    def _b_request_principal_type(self, req, value):
+        return self._attr(req, value, "principal_type")
+
+    def _b_request_identity(self, req, value):
+        return self._attr(req, value, "identity")
+
+    def _b_request_account(self, req, value):
+        return self._attr(req, value, "account")
+
+    def _b_request_resource_account(self, req, value):
+        return self._attr(req, value, "resource_account")
+
+    def _b_request_session_policy(self, req, value):
+        return self._attr(req, value, "session_policy")
+
+    def _b_request_policy_holder(self, req, value):
+        return self._attr(req, value, "policy_holder")
+
+    def _b_request_name(self, req, value):
+        r = self._requests.get(req)
+        for how in r.names() if r else ():
+            if value is None or value == how:
+                yield (req, how)
+
+    def _b_principal_named(self, req, ptype, pvalue, how):
+        r = self._requests.get(req)
+        if r is None:
+            return
+        for found in self._named(r, ptype, pvalue):
+            if how is None or how == found:
+                yield (req, ptype, pvalue, found)
+
+    def _named(self, r: Request, ptype: str, value: str) -> list[str]:
+        """How one entry of a Principal element names the request's principal (aws-semantics §1.3)."""
+        out = []
+        if ptype == "AWS":
+            if value == "*":
+                return ["any"]
+            acct = value if _ACCOUNT.fullmatch(value) else None
+            m = _IAM_ARN.fullmatch(value)
+            if m and m.group(3) == "root" and not m.group(4):
+                acct = m.group(2)
+            if acct is not None and r.account == acct:
+                out.append("account")
+            if r.principal_type not in ("root",) and value == r.caller:
+                out.append("caller")
+            if r.principal_type == "assumed_role" and value == r.role:
+                out.append("role")
+            if r.principal_type == "federated_user" and value == r.federating_user:
+                out.append("federating_user")
+        elif ptype == "Service" and r.principal_type == "service" and value.lower() == r.caller.lower():
+            out.append("caller")
+        elif ptype == "Federated" and r.principal_type == "web_identity" and value == r.caller:
+            out.append("caller")
+        elif ptype == "CanonicalUser":
+            r.notes.append("a CanonicalUser principal was not matched: canonical user ids are not modelled")
+        return out
+
+    def _b_action_match(self, pattern, action):
+        return wildcard_match(pattern, action, ignore_case=True)
+
+    def _b_resource_matches(self, req, stmt, pattern):
+        r = self._requests.get(req)
+        if r is None:
+            return False
+        version = self.index.versions.get(self.index.statements[stmt][0])
+        escaped = substitute(pattern, self._lookup(r), version=version, wildcards=True)
+        if escaped is None:
+            return False
+        return resource_match(escaped, r.resource, escaped=True)
+
+    def _lookup(self, r: Request):
+        def lookup(key: str):
+            found = r.context.get(key.lower())
+            if found is None:
+                return None
+            info = self.catalog.condition_key(found[0])
+            if (info is not None and info.multivalued) or len(found[1]) != 1:
+                return None
+            return found[1]
+
+        return lookup
+
+    def _b_condition_holds(self, req, cond):
+        r = self._requests.get(req)
+        if r is None:
+            return False
+        stmt, operator, key = self.index.conditions[cond]
+        version = self.index.versions.get(self.index.statements[stmt][0])
+        found = r.context.get(key.lower())
+        info = self.catalog.condition_key(key)
+        multivalued = info.multivalued if info is not None else bool(found and found[2])
+        result = evaluate_condition(operator, tuple(self.index.condition_values.get(cond, ())),
+                                    found[1] if found else None, multivalued=multivalued,
+                                    lookup=self._lookup(r), version=version)
+        if result.missing_key:
+            r.missing.add(key)
+        for e in result.type_errors:
+            r.notes.append(f"condition {operator} {key}: {e}")
+        for c in result.choices:
+            r.notes.append(f"named choice used: {c}")
+        return bool(result.holds)
+
+    def _b_kms_key(self, resource):
+        return bool(_KMS_KEY.fullmatch(resource))
+
+    # -- requests -------------------------------------------------------------------------------
+    def resolve(self, principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None,
+                session_policy: Policy | None = None, federating_user: str | None = None) -> Request:
+        """Read a request against the world; raises InvalidInput for a principal it cannot place."""
+        req = Request(f"req{next(self._counter)}", principal, action, resource, "")
+        self._principal(req, principal, federating_user)
+        info = self.catalog.action(action)
+        if info is None:
+            req.notes.append(f"unknown action {action!r}: not in the AWS catalog"
+                             + (f" ({self.catalog.suggest_action(action)})" if self.catalog.suggest_action(action) else ""))
+        else:
+            req.action = info.name
+        req.resource_account = self._resource_account(req)
+        if session_policy is not None:
+            if req.principal_type not in ("assumed_role", "federated_user"):
+                raise InvalidInput([Diagnostic("E501", f"a session policy needs a session principal (an assumed-role "
+                                                       f"or federated-user ARN), not {principal}")])
+            req.session_policy = self._add_session_policy(session_policy)
+        self._context(req, context or {})
+        return req
+
+    def _principal(self, req: Request, text: str, federating_user: str | None) -> None:
+        idx = self.index
+        if text in ("anonymous", "*"):
+            req.principal_type, req.caller = "anonymous", "anonymous"
+            return
+        m = _IAM_ARN.fullmatch(text)
+        if m:
+            acct, kind, rest = m.group(2), m.group(3), m.group(4)
+            req.account = acct
+            if kind == "root":
+                req.principal_type, req.identity = "root", f"arn:aws:iam::{acct}:root"
+                return
+            if text not in idx.principals:
+                self._unknown_principal(req, text, acct)
+                req.principal_type = "user" if kind == "user" else "assumed_role"
+                req.identity = text if kind == "user" else None
+                if kind == "role":
+                    req.role = text
+                    req.caller = f"arn:aws:sts::{acct}:assumed-role/{rest.rsplit('/', 1)[-1]}/iamlogic"
+                return
+            if kind == "user":
+                req.principal_type, req.identity = "user", text
+            else:  # a role acts through a session: evaluate as one without session policy
+                req.principal_type, req.identity, req.role = "assumed_role", text, text
+                req.caller = f"arn:aws:sts::{acct}:assumed-role/{idx.names[text][0]}/iamlogic"
+                req.notes.append(f"a role acts through a session: evaluated as {req.caller}")
+            return
+        m = _STS_ARN.fullmatch(text)
+        if m:
+            acct, kind, rest = m.group(2), m.group(3), m.group(4)
+            req.account = acct
+            if kind == "assumed-role":
+                if "/" not in rest:
+                    raise InvalidInput([Diagnostic("E502", f"an assumed-role ARN names a role and a session: "
+                                                           f"arn:aws:sts::{acct}:assumed-role/ROLE/SESSION, not {text}")])
+                role_name = rest.split("/", 1)[0]
+                role = idx.roles_by_name.get((acct, role_name))
+                req.principal_type = "assumed_role"
+                if role is None:
+                    self._unknown_principal(req, f"role {role_name}", acct)
+                    role = f"arn:aws:iam::{acct}:role/{role_name}"
+                req.identity, req.role = role, role
+            else:
+                req.principal_type = "federated_user"
+                if federating_user is None:
+                    raise InvalidInput([Diagnostic(
+                        "E503", f"a federated-user session ({text}) needs the IAM user that called "
+                                "GetFederationToken (federating_user / --federating-user-arn)")])
+                if federating_user not in idx.principals:
+                    self._unknown_principal(req, federating_user, acct)
+                req.identity = req.federating_user = federating_user
+            return
+        if _ACCOUNT.fullmatch(text):
+            req.principal_type, req.account, req.identity = "root", text, f"arn:aws:iam::{text}:root"
+            req.caller = req.identity
+            return
+        if text in _WEB_IDENTITY_PROVIDERS or re.fullmatch(r"arn:aws[a-z-]*:iam::[0-9]{12}:(saml|oidc)-provider/.+", text):
+            req.principal_type = "web_identity"
+            return
+        if re.fullmatch(r"[a-z0-9.-]+\.amazonaws\.com(\.cn)?", text):
+            req.principal_type = "service"
+            return
+        # a unique user or role name
+        found = [p for p, (name, _) in idx.names.items() if name == text]
+        if len(found) == 1:
+            req.caller = found[0]
+            self._principal(req, found[0], federating_user)
+            return
+        names = sorted({n for n, _ in idx.names.values()})
+        from .grammar.diagnostics import did_you_mean
+
+        why = "is ambiguous: " + ", ".join(sorted(found)) if found else "is not a principal of the world"
+        raise InvalidInput([Diagnostic("E504", f"principal {text!r} {why}",
+                                       help=did_you_mean(text, names) if not found else "give the ARN")])
+
+    def _unknown_principal(self, req: Request, what: str, acct: str) -> None:
+        if acct in self.index.accounts:
+            from .grammar.diagnostics import did_you_mean
+
+            names = [p for p, (_, a) in self.index.principals.items() if a == acct]
+            raise InvalidInput([Diagnostic("E504", f"{what} is not a principal of account {acct}",
+                                           help=did_you_mean(what, names))])
+        req.notes.append(f"account {acct} is not in the world: the identity policies of {what} are unknown "
+                         "and evaluated as none")
+
+    def _holder(self, resource: str) -> str:
+        """The resource whose policy governs requests on ``resource``: an S3 object's bucket."""
+        if resource not in self.index.resources and resource.startswith("arn:") and ":s3:::" in resource:
+            bucket = resource.split("/", 1)[0]
+            if bucket in self.index.resources:
+                return bucket
+        return resource
+
+    def _resource_account(self, req: Request) -> str | None:
+        req.policy_holder = self._holder(req.resource)
+        owner = self.index.resources.get(req.policy_holder)
+        if owner is None and req.resource in self.index.principals:
+            owner = self.index.principals[req.resource][1]
+        if owner is None:
+            parts = req.resource.split(":", 5)
+            if len(parts) == 6 and _ACCOUNT.fullmatch(parts[4]):
+                owner = parts[4]
+        if owner is None and req.account is not None:
+            owner = req.account
+            if req.resource != "*":
+                req.notes.append(f"the owner of {req.resource} is not in the world or its ARN: taken to be the "
+                                 f"principal's account {req.account}")
+        return owner
+
+    def _add_session_policy(self, policy: Policy) -> str:
+        from .grammar.json_policy import policy_to_json
+        import json
+
+        digest = hashlib.sha1(json.dumps(policy_to_json(policy), sort_keys=True).encode()).hexdigest()[:12]
+        pol_id = f"session-policy:{digest}"
+        if pol_id not in self.index.policies:
+            facts = list(policy_facts(pol_id, "session", "session policy", policy))
+            self.engine.add_facts(facts)
+            self.index.add_policy(pol_id, facts)
+        return pol_id
+
+    def _context(self, req: Request, given: Mapping[str, Any]) -> None:
+        """The request context: keys derived from the world, then the caller's keys, which win."""
+        idx, ctx = self.index, {}
+
+        def put(key: str, value: Any) -> None:
+            values, as_list = _values(value)
+            ctx[key.lower()] = (key, values, as_list)
+
+        t = req.principal_type
+        if t in ("user", "assumed_role", "federated_user", "root"):
+            arn = {"user": req.identity, "assumed_role": req.role, "root": req.identity,
+                   "federated_user": req.caller}[t]
+            put("aws:PrincipalArn", arn)
+            put("aws:PrincipalAccount", req.account)
+            put("aws:PrincipalType", {"user": "User", "assumed_role": "AssumedRole",
+                                      "federated_user": "FederatedUser", "root": "Account"}[t])
+            put("aws:PrincipalIsAWSService", "false")
+            if req.account in idx.account_org:
+                put("aws:PrincipalOrgID", idx.account_org[req.account])
+                put("aws:PrincipalOrgPaths", [idx.org_path(req.account)])
+            if t == "user":
+                put("aws:username", idx.names.get(req.identity, (req.identity.rsplit("/", 1)[-1],))[0])
+            if t in ("user", "assumed_role"):
+                for k, v in idx.principal_tags.get(req.identity, ()):
+                    put(f"aws:PrincipalTag/{k}", v)
+        elif t == "service":
+            put("aws:PrincipalIsAWSService", "true")
+            put("aws:PrincipalServiceName", req.caller)
+        if req.resource_account is not None:
+            put("aws:ResourceAccount", req.resource_account)
+            if req.resource_account in idx.account_org:
+                put("aws:ResourceOrgID", idx.account_org[req.resource_account])
+                put("aws:ResourceOrgPaths", [idx.org_path(req.resource_account)])
+        tags = idx.resource_tags.get(req.resource) or idx.principal_tags.get(req.resource, ())
+        service = req.resource.split(":")[2] if req.resource.count(":") >= 5 else None
+        for k, v in tags:
+            put(f"aws:ResourceTag/{k}", v)
+            if service and service != "aws":
+                put(f"{service}:ResourceTag/{k}", v)
+        for key, value in given.items():
+            put(key, value)
+        req.context = ctx
+
+    # -- decisions ------------------------------------------------------------------------------
+    _DETAILS = {
+        "decision": "?- decision(Req, D).",
+        "denies": "?- denies(Req, Stmt, Layer).",
+        "allows": "?- allows(Req, Stmt, Layer).",
+        "scp_level": "?- scp_level(Req, Node).",
+        "scp_blocks": "?- scp_level_blocks(Req, Node).",
+        "rcp_level": "?- rcp_level(Req, Node).",
+        "rcp_blocks": "?- rcp_level_blocks(Req, Node).",
+        "grant": "?- resource_grant(Req, Stmt, How).",
+        "identity": "?- identity_allows(Req).",
+        "boundary_ok": "?- boundary_ok(Req).",
+        "has_boundary": "?- request_has_boundary(Req).",
+        "session_ok": "?- session_ok(Req).",
+        "session_principal": "?- session_principal(Req).",
+        "needs_resource": "?- needs_resource_allow(Req).",
+        "granted": "?- granted(Req).",
+    }
+
+    def decide(self, requests: list[Request]) -> list[Decision]:
+        """Decide requests together: each detail relation is asked once for all of them."""
+        with self._lock:
+            self._requests = {r.id: r for r in requests}
+            try:
+                rows = {name: self.engine.query(q) for name, q in self._DETAILS.items()}
+            finally:
+                self._requests = {}
+        grouped: dict[str, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
+        for name, found in rows.items():
+            for row in found:
+                grouped[row[0]][name].append(row[1:])
+        return [self._decision(r, grouped[r.id]) for r in requests]
+
+    def _decision(self, r: Request, g: dict[str, list[tuple]]) -> Decision:
+        idx = self.index
+        outcome = {d for (d,) in g["decision"]}
+        assert len(outcome) == 1, f"the rules gave {outcome or 'no'} decision for {r}"
+        outcome = outcome.pop()
+        ref = idx.statement_ref
+        by_layer: dict[str, dict[str, list[StatementRef]]] = defaultdict(lambda: defaultdict(list))
+        for stmt, layer in g["denies"]:
+            by_layer[layer]["deny"].append(ref(stmt))
+        for stmt, layer in g["allows"]:
+            by_layer[layer]["allow"].append(ref(stmt))
+
+        def verdict(layer: str, name: str, required: bool, note: str = "") -> LayerVerdict:
+            d, a = by_layer[layer]["deny"], by_layer[layer]["allow"]
+            if d:
+                return LayerVerdict(name, "deny", tuple(d))
+            if a:
+                return LayerVerdict(name, "allow", tuple(a))
+            return LayerVerdict(name, "no allow" if required else "not applicable", (), note)
+
+        layers = []
+        for kind in ("scp", "rcp"):
+            blocked = {n for (n,) in g[f"{kind}_blocks"]}
+            for (node,) in sorted(g[f"{kind}_level"], key=lambda n: self._depth(n[0])):
+                stmts_d = [s for s in by_layer[kind]["deny"] if self._attached(kind, node, s.policy_id)]
+                stmts_a = [s for s in by_layer[kind]["allow"] if self._attached(kind, node, s.policy_id)]
+                name = f"{kind.upper()} {self._node_name(node)}"
+                if stmts_d:
+                    layers.append(LayerVerdict(name, "deny", tuple(stmts_d)))
+                elif node in blocked:
+                    layers.append(LayerVerdict(name, "no allow", (), f"no {kind.upper()} at this level allows it"))
+                else:
+                    layers.append(LayerVerdict(name, "allow", tuple(stmts_a)))
+        needs_resource = bool(g["needs_resource"])
+        grants = g["grant"]
+        res = verdict("resource", "resource-based policy", needs_resource or r.principal_type in
+                      ("anonymous", "service", "web_identity") or (r.account != r.resource_account))
+        if res.verdict == "allow" and grants:
+            res = LayerVerdict(res.layer, "allow", res.statements,
+                               "names the principal as " + ", ".join(sorted({h for _, h in grants})))
+        layers.append(res)
+        has_identity = r.principal_type in ("user", "assumed_role", "federated_user", "root")
+        if has_identity:
+            ident = verdict("identity", "identity-based policies", True)
+            if r.principal_type == "root" and ident.verdict != "deny":
+                ident = LayerVerdict("identity-based policies", "allow", ident.statements, "the root user has full access")
+            layers.append(ident)
+        if g["has_boundary"]:
+            layers.append(verdict("boundary", "permissions boundary", True))
+        if g["session_principal"]:
+            note = "" if r.session_policy else (
+                "a role session without session policy keeps the role's permissions"
+                if r.principal_type == "assumed_role" else "a federated-user session without session policy has no permissions")
+            if r.session_policy:
+                layers.append(verdict("session", "session policy", True))
+            else:
+                layers.append(LayerVerdict("session policy", "allow" if g["session_ok"] else "no allow", (), note))
+        if outcome == EXPLICIT_DENY:
+            statements = tuple(ref(s) for s, _ in sorted(set(g["denies"])))
+        elif outcome == ALLOW:
+            statements = tuple(ref(s) for s, _ in sorted(set(g["allows"])))
+        else:
+            statements = ()
+        if outcome == IMPLICIT_DENY and needs_resource and not grants:
+            r.notes.append("a role trust policy or KMS key policy must allow the principal explicitly; none does")
+        notes = tuple(dict.fromkeys(r.notes))
+        return Decision(outcome, r.caller, r.action, r.resource, statements, tuple(layers),
+                        tuple(sorted(r.missing)), notes, _prover=lambda: self.prove_decision(r, outcome))
+
+    def _depth(self, node: str) -> int:
+        depth, parent = 0, self.index.parent.get(node)
+        while parent is not None:
+            depth, parent = depth + 1, self.index.parent.get(parent)
+        return -depth
+
+    def _attached(self, kind: str, node: str, pol: str) -> bool:
+        return (node, pol) in self.engine.materialize(f"{kind}_attached")
+
+    def _node_name(self, node: str) -> str:
+        if node in self.index.accounts:
+            return f"account {node}"
+        return node
+
+    # -- proofs ---------------------------------------------------------------------------------
+    def prove_decision(self, r: Request, outcome: str) -> ProofNode:
+        """The derivation of ``decision(Req, outcome)``, found by re-deriving it rule by rule."""
+        with self._lock:
+            self._requests = {r.id: r}
+            try:
+                node = self._prove(Atom("decision", (Const(r.id), Const(outcome))), depth=0)
+            finally:
+                self._requests = {}
+        return node or ProofNode(f"decision({r.id}, {outcome})", "not derivable")
+
+    def _prove(self, atom: Atom, depth: int) -> ProofNode | None:
+        text = self._atom_text(atom)
+        rel = atom.relation
+        if rel in RELATIONS:
+            return ProofNode(text, "fact", source=self._excerpt(atom))
+        if rel in BUILTIN_SPECS:
+            return ProofNode(text, "builtin")
+        if depth > 40:
+            return ProofNode(text, "…")
+        for rule in self._rules_by_head.get(rel, ()):
+            binding = _unify(rule.head.args, atom.args)
+            if binding is None:
+                continue
+            body = _rename_anonymous(tuple(_subst(lit, binding) for lit in rule.body))
+            query = Query(body)
+            answers = self.engine.query(query)
+            if not answers:
+                continue
+            solution = {**dict(zip(query.variables, answers[0]))}
+            children = []
+            for lit in body:
+                ground = _subst(lit, {k: Const(v) for k, v in solution.items()})
+                if isinstance(ground, Atom):
+                    child = self._prove(ground, depth + 1)
+                    children.append(child or ProofNode(self._atom_text(ground), "?"))
+                elif isinstance(ground, Negation):
+                    children.append(ProofNode(f"not {self._atom_text(ground.atom)}", "negation: no derivation exists"))
+                else:
+                    children.append(ProofNode(str(ground), "comparison"))
+            span = rule.span
+            where = f"rule {span.file}:{span.line}" if span else "rule"
+            return ProofNode(text, where, tuple(children))
+        return None
+
+    def _atom_text(self, atom: Atom) -> str:
+        return str(atom)
+
+    def _excerpt(self, atom: Atom) -> str | None:
+        if atom.relation == "statement" and atom.args and isinstance(atom.args[0], Const):
+            ref = self.index.statement_ref(atom.args[0].value) if atom.args[0].value in self.index.statements else None
+            return ref.label() if ref else None
+        return None
+
+
+def _unify(params: tuple, args: tuple) -> dict | None:
+    binding: dict[str, Any] = {}
+    for p, a in zip(params, args):
+        if isinstance(p, Var):
+            if p.name == "_":
+                continue
+            if p.name in binding and binding[p.name] != a:
+                return None
+            binding[p.name] = a
+        elif isinstance(a, Const) and a.value != p.value:
+            return None
+    return binding
+
+
+def _subst(lit, binding: dict):
+    def term(t):
+        return binding.get(t.name, t) if isinstance(t, Var) and t.name != "_" else t
+
+    if isinstance(lit, Atom):
+        return Atom(lit.relation, tuple(term(t) for t in lit.args))
+    if isinstance(lit, Negation):
+        return Negation(_subst(lit.atom, binding))
+    if isinstance(lit, Comparison):
+        return Comparison(lit.op, term(lit.left), term(lit.right))
+    return lit
+
+
+def _rename_anonymous(body: tuple) -> tuple:
+    """Give each ``_`` of positive literals a name, so a proof can show what it stood for."""
+    counter = itertools.count(1)
+
+    def atom(a: Atom) -> Atom:
+        return Atom(a.relation, tuple(Var(f"_A{next(counter)}") if isinstance(t, Var) and t.name == "_" else t
+                                      for t in a.args))
+
+    return tuple(atom(lit) if isinstance(lit, Atom) else lit for lit in body)
