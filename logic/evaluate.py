@@ -508,6 +508,8 @@ class Evaluator:
         elif t == "service":
             put("aws:PrincipalIsAWSService", "true")
             put("aws:PrincipalServiceName", req.caller)
+        elif t == "anonymous":
+            put("aws:PrincipalType", "Anonymous")
         if req.resource_account is not None:
             put("aws:ResourceAccount", req.resource_account)
             if req.resource_account in idx.account_org:
@@ -519,7 +521,21 @@ class Evaluator:
             put(f"aws:ResourceTag/{k}", v)
             if service and service != "aws":
                 put(f"{service}:ResourceTag/{k}", v)
+        if t == "root":
+            put("aws:userid", req.account)
+        elif t == "federated_user":
+            put("aws:userid", f"{req.account}:{req.caller.rsplit('/', 1)[-1]}")
+        # The caller supplies what the world cannot: environment keys, session tags (which override
+        # the principal's tags), tags of resources the world does not declare. Properties of the
+        # principal and the resource that the world determines cannot be overridden.
+        derived = set(ctx)
         for key, value in given.items():
+            low = key.lower()
+            if low in derived and not low.startswith("aws:principaltag/"):
+                if _values(value)[0] != ctx[low][1]:
+                    req.notes.append(f"context key {key} is determined by the world "
+                                     f"({', '.join(ctx[low][1])}); the value given was not used")
+                continue
             put(key, value)
         req.context = ctx
 

@@ -176,3 +176,164 @@ def world_models() -> st.SearchStrategy[WorldModel]:
     return st.builds(WorldModel, st.lists(organizations(), max_size=1).map(tuple),
                      st.lists(accounts(), max_size=2).map(tuple),
                      st.lists(named_policies(), max_size=1).map(tuple))
+
+
+# ---------------------------------------------------------------------------------------------
+# Valid worlds and requests consistent with them (every reference resolves)
+
+ACCOUNT_POOL = ("111111111111", "222222222222", "333333333333")
+ACTION_POOL = ("s3:GetObject", "s3:PutObject", "s3:ListBucket", "sqs:SendMessage", "sts:AssumeRole",
+               "iam:CreateUser", "kms:Decrypt")
+ACTION_PATTERNS = ACTION_POOL + ("*", "s3:*", "s3:Get*", "sqs:*", "iam:*", "s3:?etObject")
+CONTEXT_KEYS = {
+    "aws:SourceIp": ("10.0.0.5", "192.0.2.7", "2001:db8::1"),
+    "aws:MultiFactorAuthPresent": ("true", "false"),
+    "aws:RequestedRegion": ("eu-west-1", "us-east-1"),
+}
+
+
+def _resource_pool(accounts) -> tuple[str, ...]:
+    pool = ["*"]
+    for i, _ in enumerate(accounts):
+        pool += [f"arn:aws:s3:::bucket{i}", f"arn:aws:s3:::bucket{i}/*", f"arn:aws:s3:::bucket{i}/data/${{aws:username}}"]
+    pool += [f"arn:aws:sqs:us-east-1:{a}:queue" for a in accounts]
+    pool += [f"arn:aws:iam::{a}:role/*" for a in accounts]
+    pool += [f"arn:aws:kms:us-east-1:{a}:key/k1" for a in accounts]
+    return tuple(pool)
+
+
+@st.composite
+def _conditions(draw) -> tuple[Condition, ...]:
+    options = [
+        Condition("IpAddress", "aws:SourceIp", ("10.0.0.0/8",)),
+        Condition("NotIpAddress", "aws:SourceIp", ("10.0.0.0/8", "2001:db8::/32")),
+        Condition("Bool", "aws:MultiFactorAuthPresent", ("true",)),
+        Condition("BoolIfExists", "aws:MultiFactorAuthPresent", ("false",)),
+        Condition("StringEquals", "aws:PrincipalTag/team", ("red",)),
+        Condition("StringNotEquals", "aws:PrincipalTag/team", ("red", "blue")),
+        Condition("StringEquals", "aws:PrincipalOrgID", ("o-a1b2c3d4e5",)),
+        Condition("StringNotEqualsIfExists", "aws:PrincipalOrgID", ("o-a1b2c3d4e5",)),
+        Condition("StringLike", "aws:RequestedRegion", ("eu-*",)),
+        Condition("ForAnyValue:StringEquals", "aws:PrincipalOrgPaths", ("o-a1b2c3d4e5/*",)),
+        Condition("ForAnyValue:StringLike", "aws:PrincipalOrgPaths", ("o-a1b2c3d4e5/*",)),
+        Condition("Null", "aws:SourceIp", ("true",)),
+        Condition("StringEquals", "aws:ResourceTag/team", ("${aws:PrincipalTag/team}",)),
+        Condition("ArnLike", "aws:PrincipalArn", ("arn:aws:iam::*:role/*",)),
+    ]
+    if draw(st.integers(0, 2)) > 0:
+        return ()
+    picked = draw(st.lists(st.sampled_from(options), min_size=1, max_size=2, unique=True))
+    ops = list(dict.fromkeys(c.operator for c in picked))
+    return tuple(c for o in ops for c in picked if c.operator == o)
+
+
+@st.composite
+def _statement(draw, kind: str, accounts, principals_pool) -> Statement:
+    effect = draw(st.sampled_from(["Allow", "Allow", "Allow", "Deny"])) if kind not in ("trust", "rcp") else "Allow"
+    if kind == "scp" and draw(st.booleans()):
+        effect = "Deny"
+    kw = {}
+    if kind == "trust":
+        kw["action"] = ("sts:AssumeRole",)
+    elif draw(st.integers(0, 5)) == 0:
+        kw["not_action"] = tuple(draw(st.lists(st.sampled_from(ACTION_PATTERNS[1:]), min_size=1, max_size=2, unique=True)))
+    else:
+        kw["action"] = tuple(draw(st.lists(st.sampled_from(ACTION_PATTERNS), min_size=1, max_size=2, unique=True)))
+    if kind != "trust":
+        res = tuple(draw(st.lists(st.sampled_from(_resource_pool(accounts)), min_size=1, max_size=2, unique=True)))
+        kw["not_resource" if draw(st.integers(0, 6)) == 0 else "resource"] = res
+    if kind in ("resource", "trust", "key", "rcp"):
+        if kind == "rcp":
+            kw["principal"] = (Principal("AWS", "*"),)
+        elif effect == "Deny" and draw(st.integers(0, 3)) == 0:
+            kw["not_principal"] = tuple(draw(st.lists(st.sampled_from(principals_pool), min_size=1, max_size=3, unique=True)))
+        else:
+            kw["principal"] = tuple(draw(st.lists(st.sampled_from(principals_pool), min_size=1, max_size=2, unique=True)))
+        if "principal" in kw:
+            kw["principal"] = tuple(p for t in PRINCIPAL_TYPES for p in kw["principal"] if p.type == t)
+        if "not_principal" in kw:
+            kw["not_principal"] = tuple(p for t in PRINCIPAL_TYPES for p in kw["not_principal"] if p.type == t)
+    return Statement(effect, conditions=draw(_conditions()), **kw)
+
+
+def _policy(kind: str, accounts, principals_pool, max_size: int = 3):
+    return st.lists(_statement(kind, accounts, principals_pool), min_size=1, max_size=max_size).map(
+        lambda s: Policy(tuple(s)))
+
+
+@st.composite
+def valid_world_models(draw) -> WorldModel:
+    """Small worlds whose references all resolve: an organization (sometimes), 2–3 accounts with
+    users, groups, roles, managed policies, boundaries, buckets, queues and KMS keys with
+    resource-based policies, SCPs and RCPs — built to exercise every layer of the evaluation."""
+    n = draw(st.integers(2, 3))
+    accounts = ACCOUNT_POOL[:n]
+    principals_pool = [Principal("AWS", "*"), Principal("Service", "events.amazonaws.com")]
+    for a in accounts:
+        principals_pool += [Principal("AWS", a), Principal("AWS", f"arn:aws:iam::{a}:root"),
+                            Principal("AWS", f"arn:aws:iam::{a}:user/u0"),
+                            Principal("AWS", f"arn:aws:iam::{a}:role/r0"),
+                            Principal("AWS", f"arn:aws:sts::{a}:assumed-role/r0/s")]
+    acct_models = []
+    for i, a in enumerate(accounts):
+        team = st.sampled_from([(), (("team", "red"),), (("team", "blue"),)])
+        pols = (NamedPolicy("p0", draw(_policy("identity", accounts, principals_pool))),
+                NamedPolicy("b0", draw(_policy("identity", accounts, principals_pool, 2))))
+        users = (User("u0", tags=draw(team), groups=("g0",) if draw(st.booleans()) else (),
+                      managed=("p0",) if draw(st.booleans()) else (),
+                      inline=(NamedPolicy("own", draw(_policy("identity", accounts, principals_pool))),),
+                      boundary="b0" if draw(st.integers(0, 3)) == 0 else None),)
+        groups = (Group("g0", managed=("p0",)),)
+        roles = (Role("r0", tags=draw(team), trust=draw(_policy("trust", accounts, principals_pool, 2)),
+                      inline=(NamedPolicy("own", draw(_policy("identity", accounts, principals_pool))),),
+                      boundary="b0" if draw(st.integers(0, 3)) == 0 else None,
+                      service_linked=draw(st.integers(0, 6)) == 0),)
+        resources = (
+            Resource(f"arn:aws:s3:::bucket{i}", tags=draw(team),
+                     policy=draw(st.one_of(st.none(), _policy("resource", accounts, principals_pool)))),
+            Resource(f"arn:aws:sqs:us-east-1:{a}:queue",
+                     policy=draw(st.one_of(st.none(), _policy("resource", accounts, principals_pool)))),
+            Resource(f"arn:aws:kms:us-east-1:{a}:key/k1", policy=draw(_policy("key", accounts, principals_pool))),
+        )
+        acct_models.append(Account(a, f"acct{i}", (), users, groups, roles, pols, resources))
+    orgs = ()
+    if draw(st.integers(0, 4)) > 0:
+        scps = [("scp", NamedPolicy(f"s{j}", draw(_policy("scp", accounts, principals_pool, 2)))) for j in range(2)]
+        rcp_deny = Policy((Statement("Deny", action=("s3:*", "sqs:*", "kms:*"), resource=("*",),
+                                     principal=(Principal("AWS", "*"),), conditions=draw(_conditions())),))
+        rcps = [("rcp", NamedPolicy("r0", rcp_deny))] if draw(st.booleans()) else []
+        names = [p.name for _, p in scps]
+
+        def atts(allow_rcp: bool):
+            out = [Attachment("scp", s) for s in draw(st.lists(st.sampled_from(names), max_size=2, unique=True))]
+            if draw(st.integers(0, 4)) == 0:
+                out.append(Attachment("scp", "FullAWSAccess", True))
+            if allow_rcp and rcps and draw(st.booleans()):
+                out.append(Attachment("rcp", "r0"))
+            return tuple(out)
+
+        members = list(accounts[1:])
+        under_ou = members[: draw(st.integers(0, len(members)))]
+        ou = OrgNode("ou", "Workloads", None, atts(True), tuple(AccountRef(a, atts(False)) for a in under_ou))
+        root = OrgNode("root", "Root", "r-a1b2", atts(True), tuple(AccountRef(a) for a in members if a not in under_ou),
+                       (ou,))
+        orgs = (Organization("o-a1b2c3d4e5", accounts[0], root, tuple(scps + rcps)),)
+    return WorldModel(orgs, tuple(acct_models), ())
+
+
+@st.composite
+def requests_for(draw, model: WorldModel) -> dict:
+    """A request consistent with a world from :func:`valid_world_models`."""
+    accounts = [a.id for a in model.accounts]
+    a = draw(st.sampled_from(accounts))
+    principal = draw(st.sampled_from([
+        f"arn:aws:iam::{a}:user/u0", f"arn:aws:iam::{a}:role/r0", f"arn:aws:sts::{a}:assumed-role/r0/s",
+        f"arn:aws:iam::{a}:root", "anonymous", "events.amazonaws.com"]))
+    b = draw(st.sampled_from(accounts))
+    i = accounts.index(b)
+    resource = draw(st.sampled_from([
+        f"arn:aws:s3:::bucket{i}", f"arn:aws:s3:::bucket{i}/data/u0", f"arn:aws:s3:::bucket{i}/x",
+        f"arn:aws:sqs:us-east-1:{b}:queue", f"arn:aws:iam::{b}:role/r0", f"arn:aws:kms:us-east-1:{b}:key/k1", "*"]))
+    context = {k: draw(st.sampled_from(v)) for k, v in CONTEXT_KEYS.items() if draw(st.booleans())}
+    return {"principal": principal, "action": draw(st.sampled_from(ACTION_POOL)), "resource": resource,
+            "context": context}
