@@ -94,6 +94,59 @@ def cmd_facts(args) -> int:
     return EXIT_OK
 
 
+def parse_context(items: Sequence[str] | None) -> dict[str, object]:
+    """``KEY=VALUE`` pairs; a key given twice becomes a list (a multivalued key); ``KEY=[a,b]`` too."""
+    context: dict[str, object] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput([Diagnostic("E505", f"context entry {item!r} is not KEY=VALUE")])
+        values: object = [v.strip() for v in value[1:-1].split(",") if v.strip()] if (
+            value.startswith("[") and value.endswith("]")) else value
+        if key in context:
+            prev = context[key]
+            context[key] = (prev if isinstance(prev, list) else [prev]) + (values if isinstance(values, list) else [values])
+        else:
+            context[key] = values
+    return context
+
+
+def print_decision(decision, view: str, fmt: str) -> None:
+    if fmt == "json":
+        data = decision.to_json()
+        data["explanation"] = decision.proof().to_json() if view == "full" else decision.explain(view)
+        print(json.dumps(data, indent=2))
+    else:
+        print(decision.explain(view))
+
+
+def cmd_check(args) -> int:
+    from .world import load
+
+    world = load(args.world)
+    for w in world.warnings:
+        print(w.render(world.sources), file=sys.stderr)
+    session = None
+    if args.session_policy:
+        session = _read_policy_arg(args.session_policy)
+    decision = world.check(args.principal, args.action, args.resource, parse_context(args.context),
+                           session_policy=session, federating_user=args.federating_user)
+    print_decision(decision, args.explain, args.format)
+    return EXIT_OK if decision.allowed else EXIT_DENIED
+
+
+def _read_policy_arg(value: str) -> str:
+    """A policy given on the command line: inline JSON, or ``file://path``."""
+    if value.startswith("file://"):
+        path = value[len("file://"):]
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return fh.read()
+        except OSError as exc:
+            raise InvalidInput([Diagnostic("E320", f"cannot read '{path}': {exc.strerror}")]) from None
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iamlogic", description="AWS access questions answered by logic.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +163,25 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("paths", nargs="+", help="the world's .iaml files")
     f.add_argument("--relation", action="append", help="print only this relation (repeatable)")
     f.set_defaults(run=cmd_facts)
+
+    c = sub.add_parser("check", help="decide one request against a world (exit 0 allowed, 2 denied)")
+    c.add_argument("world", nargs="+", help="the world's .iaml files")
+    c.add_argument("--principal", required=True,
+                   help="user/role/root ARN, assumed-role or federated-user session ARN, account id, "
+                        "service principal, 'anonymous', or a unique user or role name")
+    c.add_argument("--action", required=True)
+    c.add_argument("--resource", required=True)
+    c.add_argument("--context", action="append", metavar="KEY=VALUE",
+                   help="a condition key of the request (repeat a key, or KEY=[a,b], for a multivalued key)")
+    c.add_argument("--session-policy", help="the session policy: JSON text or file://path")
+    c.add_argument("--federating-user", help="for a federated-user session: the IAM user that federated")
+    c.add_argument("--explain", choices=("full", "blockers", "summary"), default="summary")
+    c.add_argument("--format", choices=("text", "json"), default="text")
+    c.set_defaults(run=cmd_check)
+
+    from .simulate import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -116,6 +116,7 @@ class WorldIndex:
         for c, v in by["condition_value"]:
             self.condition_values[c].append(v)
         self.boundaries = {p for p, _ in by["permissions_boundary"]}
+        self.node_names = {n: name for n, name in by["ou_name"]}
 
     def add_policy(self, pol_id: str, facts: list[tuple]) -> None:
         """Index a policy added after load (a session policy)."""
@@ -653,7 +654,8 @@ class Evaluator:
     def _node_name(self, node: str) -> str:
         if node in self.index.accounts:
             return f"account {node}"
-        return node
+        name = self.index.node_names.get(node)
+        return f"{name} ({node})" if name else node
 
     # -- proofs ---------------------------------------------------------------------------------
     def prove_decision(self, r: Request, outcome: str) -> ProofNode:
