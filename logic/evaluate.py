@@ -663,14 +663,17 @@ class Evaluator:
         with self._lock:
             self._requests = {r.id: r}
             try:
-                node = self._prove(Atom("decision", (Const(r.id), Const(outcome))), depth=0)
+                node = self._prove(Atom("decision", (Const(r.id), Const(outcome))), depth=0, seen=set())
             finally:
                 self._requests = {}
         return node or ProofNode(f"decision({r.id}, {outcome})", "not derivable")
 
-    def _prove(self, atom: Atom, depth: int) -> ProofNode | None:
+    def _prove(self, atom: Atom, depth: int, seen: set[str]) -> ProofNode | None:
         text = self._atom_text(atom)
         rel = atom.relation
+        if text in seen and rel in self._rules_by_head:
+            return ProofNode(text, "derived above")
+        seen.add(text)
         if rel in RELATIONS:
             return ProofNode(text, "fact", source=self._excerpt(atom))
         if rel in BUILTIN_SPECS:
@@ -691,7 +694,7 @@ class Evaluator:
             for lit in body:
                 ground = _subst(lit, {k: Const(v) for k, v in solution.items()})
                 if isinstance(ground, Atom):
-                    child = self._prove(ground, depth + 1)
+                    child = self._prove(ground, depth + 1, seen)
                     children.append(child or ProofNode(self._atom_text(ground), "?"))
                 elif isinstance(ground, Negation):
                     children.append(ProofNode(f"not {self._atom_text(ground.atom)}", "negation: no derivation exists"))

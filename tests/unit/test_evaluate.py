@@ -1,0 +1,147 @@
+"""Deciding requests: principal forms, the same-account principal table, sessions, isolation."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from iamlogic import InvalidInput, World
+from iamlogic.grammar.ast import WorldModel
+from iamlogic.grammar.world import parse_world
+
+WORLD = '''
+account 111122223333 "dev" {
+  user alice { tags { team = "red" } }
+  user bounded { boundary OnlyEc2 }
+  user federator { policy P { allow s3:* on * } }
+  role Worker { trust { allow sts:AssumeRole principal aws "arn:aws:iam::111122223333:root" } }
+  role BoundedWorker {
+    boundary OnlyEc2
+    trust { allow sts:AssumeRole principal aws "arn:aws:iam::111122223333:root" }
+  }
+  policy OnlyEc2 { allow ec2:* on * }
+  resource "arn:aws:s3:::by-user" { policy {
+    allow s3:GetObject on "arn:aws:s3:::by-user/*" principal aws "arn:aws:iam::111122223333:user/alice",
+      aws "arn:aws:iam::111122223333:user/bounded"
+  } }
+  resource "arn:aws:s3:::by-role" { policy {
+    allow s3:GetObject on "arn:aws:s3:::by-role/*" principal aws "arn:aws:iam::111122223333:role/Worker",
+      aws "arn:aws:iam::111122223333:role/BoundedWorker"
+  } }
+  resource "arn:aws:s3:::by-session" { policy {
+    allow s3:GetObject on "arn:aws:s3:::by-session/*"
+      principal aws "arn:aws:sts::111122223333:assumed-role/BoundedWorker/s1"
+  } }
+  resource "arn:aws:s3:::by-account" { policy {
+    allow s3:GetObject on "arn:aws:s3:::by-account/*" principal aws "111122223333"
+  } }
+  resource "arn:aws:s3:::by-federated" { policy {
+    allow s3:GetObject on "arn:aws:s3:::by-federated/*" principal aws "arn:aws:sts::111122223333:federated-user/fed"
+  } }
+  resource "arn:aws:s3:::public" { policy { allow s3:GetObject on "arn:aws:s3:::public/*" principal * } }
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    wf, diags = parse_world(WORLD)
+    assert not diags.has_errors(), diags.render({"<input>": WORLD})
+    return World(WorldModel(accounts=wf.accounts))
+
+
+SESSION_EC2_ONLY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}
+
+
+# aws-semantics §1.3: which implicit denies a same-account resource-policy allow overcomes.
+@pytest.mark.parametrize("principal,resource,kw,expected", [
+    # IAM user ARN named: no identity policy needed, the boundary does not limit
+    ("arn:aws:iam::111122223333:user/alice", "by-user", {}, "Allow"),
+    ("arn:aws:iam::111122223333:user/bounded", "by-user", {}, "Allow"),
+    # role ARN named: identity not needed; the boundary and the session policy limit
+    ("arn:aws:sts::111122223333:assumed-role/Worker/s1", "by-role", {}, "Allow"),
+    ("arn:aws:sts::111122223333:assumed-role/BoundedWorker/s1", "by-role", {}, "ImplicitDeny"),
+    ("arn:aws:sts::111122223333:assumed-role/Worker/s1", "by-role", {"session_policy": SESSION_EC2_ONLY}, "ImplicitDeny"),
+    # role session ARN named: nothing limits
+    ("arn:aws:sts::111122223333:assumed-role/BoundedWorker/s1", "by-session", {}, "Allow"),
+    ("arn:aws:sts::111122223333:assumed-role/BoundedWorker/s1", "by-session", {"session_policy": SESSION_EC2_ONLY}, "Allow"),
+    ("arn:aws:sts::111122223333:assumed-role/BoundedWorker/other", "by-session", {}, "ImplicitDeny"),
+    # federated-user session ARN named: nothing limits, not even a session policy that does not allow
+    ("arn:aws:sts::111122223333:federated-user/fed", "by-federated",
+     {"federating_user": "arn:aws:iam::111122223333:user/federator", "session_policy": SESSION_EC2_ONLY}, "Allow"),
+    # the account named: it delegates, the identity policy must allow
+    ("arn:aws:iam::111122223333:user/alice", "by-account", {}, "ImplicitDeny"),
+    ("arn:aws:iam::111122223333:user/federator", "by-account", {}, "Allow"),
+    # "*": public
+    ("anonymous", "public", {}, "Allow"),
+    ("arn:aws:iam::111122223333:user/bounded", "public", {}, "Allow"),
+])
+def test_same_account_principal_table(world, principal, resource, kw, expected):
+    d = world.check(principal, "s3:GetObject", f"arn:aws:s3:::{resource}/k", **kw)
+    assert d.decision == expected, d.explain("blockers")
+
+
+def test_federated_user_without_session_policy_has_no_permissions(world):
+    fed = "arn:aws:sts::111122223333:federated-user/fed"
+    user = "arn:aws:iam::111122223333:user/federator"
+    assert world.check(fed, "s3:ListBucket", "*", federating_user=user).decision == "ImplicitDeny"
+    s3 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:List*", "Resource": "*"}]}
+    assert world.check(fed, "s3:ListBucket", "*", federating_user=user, session_policy=s3).decision == "Allow"
+    assert world.check(fed, "ec2:DescribeInstances", "*", federating_user=user,
+                       session_policy=SESSION_EC2_ONLY).decision == "ImplicitDeny"
+
+
+def test_principal_forms(world):
+    assert world.check("alice", "s3:GetObject", "arn:aws:s3:::by-user/k").principal.endswith(":user/alice")
+    assert world.check("111122223333", "s3:GetObject", "*").decision == "Allow"  # the root user
+    with pytest.raises(InvalidInput):
+        world.check("arn:aws:iam::111122223333:user/nobody", "s3:GetObject", "*")
+    with pytest.raises(InvalidInput):
+        world.check("arn:aws:sts::111122223333:federated-user/fed", "s3:GetObject", "*")  # who federated?
+    with pytest.raises(InvalidInput):
+        world.check("alice", "s3:GetObject", "*", session_policy=SESSION_EC2_ONLY)  # not a session
+
+
+def test_trust_policy_must_name_the_principal(world):
+    assert world.check("111122223333", "sts:AssumeRole", "arn:aws:iam::111122223333:role/Worker").decision == "Allow"
+    d = world.check("arn:aws:iam::111122223333:user/federator", "sts:AssumeRole", "arn:aws:iam::111122223333:role/Worker")
+    assert d.decision == "ImplicitDeny"  # the trust policy names the account: the identity policy must allow
+
+
+def test_check_and_check_many_agree(world):
+    reqs = [("alice", a, r) for a in ("s3:GetObject", "ec2:RunInstances")
+            for r in ("*", "arn:aws:s3:::by-user/k", "arn:aws:s3:::public/x")]
+    many = [d.decision for d in world.check_many(reqs)]
+    assert many == [world.check(*r).decision for r in reqs]
+
+
+def test_decision_explanations(world):
+    d = world.check("alice", "s3:GetObject", "arn:aws:s3:::by-user/k")
+    assert d.statements and "by-user" in d.statements[0].policy_name
+    assert "derivation:" in d.explain("full") and "decision(" in d.explain("full")
+    deny = world.check("alice", "s3:PutObject", "arn:aws:s3:::by-user/k")
+    assert deny.decision == "ImplicitDeny" and not deny.statements
+    assert {v.layer for v in deny.blockers()} >= {"identity-based policies"}
+
+
+def test_two_worlds_never_mix_even_across_threads():
+    def make(allowed: str) -> World:
+        w = World()
+        w.add_account("111122223333", "dev").add_user("alice", policies={"p": {
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": allowed, "Resource": "*"}]}})
+        return w
+
+    a, b = make("s3:GetObject"), make("ec2:RunInstances")
+    results = {}
+
+    def run(name, w, action):
+        results[name] = [w.check("alice", action, "*").decision for _ in range(5)]
+
+    threads = [threading.Thread(target=run, args=("a", a, "s3:GetObject")),
+               threading.Thread(target=run, args=("b", b, "s3:GetObject"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {"a": ["Allow"] * 5, "b": ["ImplicitDeny"] * 5}
