@@ -2,7 +2,7 @@
 
 Ranges: ``E0xx`` JSON syntax; ``E1xx``/``W1xx`` policy structure (grammar/json_policy.py);
 ``E2xx``/``W2xx`` policy kind and catalog validation (logic/validate.py); ``E3xx``/``W3xx`` the world
-language (grammar/world.py, logic/world.py). The Datalog dialect's ``E4xx``/``W4xx`` codes are listed in
+language (grammar/world.py, logic/world.py); ``E5xx`` requests and command-line input. The Datalog dialect's ``E4xx``/``W4xx`` codes are listed in
 ``iamlogic.dlcheck.CODES``. A code never changes meaning once released; a
 retired code is not reused.
 """
@@ -92,9 +92,18 @@ CODES: dict[str, str] = {
     "E327": "resource ARN names another account than the one declaring it",
     "E328": "organization without exactly one management account",
     "E329": "organization with more than one root",
+    "E330": "import in a world given as text (no folder to read from)",
     "E331": "resource with more than one resource-based policy",
     "E332": "account id not 12 digits (library API)",
     "E334": "two OUs with the same name under one parent",
     "E335": "organization declared twice",
     "W301": "role without a trust policy",
+    # Requests and command-line input (logic/evaluate.py, logic/cli.py, logic/simulate.py)
+    "E501": "session policy given for a principal that is not a session",
+    "E502": "assumed-role ARN without a session name",
+    "E503": "federated-user session without the IAM user that federated",
+    "E504": "unknown or ambiguous principal",
+    "E505": "context entry not in KEY=VALUE form",
+    "E510": "unsupported: an option combination the simulator cannot express honestly",
+    "E511": "malformed option value",
 }

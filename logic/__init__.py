@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .grammar.ast import Policy
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
-from .world import World, load
+from .world import World, load, loads
 
 __all__ = [
     "Diagnostic",
@@ -24,6 +24,7 @@ __all__ = [
     "Span",
     "World",
     "load",
+    "loads",
     "parse_policy",
     "validate_policy",
 ]

@@ -186,7 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: usage errors are invalid input (3), --help is success
+        return EXIT_INVALID if exc.code not in (0, None) else EXIT_OK
     try:
         return args.run(args)
     except InvalidInput as exc:

@@ -193,8 +193,11 @@ PASSES: list[tuple[str, Callable[[_Compilation], Iterator[Fact]]]] = [
 ]
 
 
-def compile_world(model: WorldModel, catalog: Catalog | None = None) -> list[Fact]:
+def compile_world(model: WorldModel, catalog: Catalog | None = None, *, with_catalog: bool = True) -> list[Fact]:
     """Compile a checked world model into its sorted, de-duplicated facts.
+
+    ``with_catalog=False`` leaves out the catalog expansion (``action_pattern_covers``), which the
+    engine answers from the catalog directly.
 
     >>> from iamlogic.grammar.ast import Account, WorldModel
     >>> compile_world(WorldModel(accounts=(Account("111122223333", "dev"),)))
@@ -204,7 +207,8 @@ def compile_world(model: WorldModel, catalog: Catalog | None = None) -> list[Fac
     facts: list[Fact] = []
     for _name, run in PASSES:
         facts.extend(run(comp))
-    facts.extend(comp.catalog_facts(facts))
+    if with_catalog:
+        facts.extend(comp.catalog_facts(facts))
     for f in facts:
         rel = RELATIONS.get(f[0])
         if rel is None or rel.arity != len(f) - 1:

@@ -68,6 +68,9 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     "resource_matches": BuiltinSpec(inputs=(0, 1, 2)),
     "condition_holds": BuiltinSpec(inputs=(0, 1)),
     "kms_key": BuiltinSpec(inputs=(0,)),
+    # Declared in the schema as facts (``iamlogic facts`` prints them); the engine answers it from
+    # the catalog instead of loading tens of thousands of facts for a pattern like "*".
+    "action_pattern_covers": BuiltinSpec(inputs=(0,), outputs=(1,)),
 }
 
 
@@ -208,10 +211,10 @@ class Evaluator:
         self._requests: dict[str, Request] = {}
         self._counter = itertools.count(1)
         self._lock = threading.RLock()
-        declared = {name: rel.arity for name, rel in RELATIONS.items()}
+        declared = {name: rel.arity for name, rel in RELATIONS.items() if name not in BUILTIN_SPECS}
         builtins = {name: (spec, getattr(self, f"_b_{name}")) for name, spec in BUILTIN_SPECS.items()}
         self.engine = Engine(declared, builtins)
-        self.engine.add_facts(facts)
+        self.engine.add_facts(f for f in facts if f[0] in declared)
         self.program = rules()
         self.engine.add_program(self.program)
         self._rules_by_head: dict[str, list[Rule]] = defaultdict(list)
@@ -335,6 +338,11 @@ class Evaluator:
         for c in result.choices:
             r.notes.append(f"named choice used: {c}")
         return bool(result.holds)
+
+    def _b_action_pattern_covers(self, pattern, action):
+        for a in self.catalog.expand(pattern):
+            if action is None or a == action:
+                yield (pattern, a)
 
     def _b_kms_key(self, resource):
         return bool(_KMS_KEY.fullmatch(resource))

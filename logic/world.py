@@ -315,6 +315,24 @@ def load(paths: Iterable[str] | str) -> "World":
     return World(model, sources=sources, warnings=diags.warnings)
 
 
+def loads(text: str, name: str = "<world>") -> "World":
+    """Build a :class:`World` from ``.iaml`` text (imports and ``file`` references are read
+    relative to the current folder). Raises InvalidInput on errors."""
+    from .grammar.world import parse_world
+
+    sources: dict[str, str] = {}
+    wf, diags = parse_world(text, name, base_dir=".", sources=sources)
+    if wf is not None and wf.imports:
+        diags.add("E330", "import is not available in a world given as text; use iamlogic.load(paths)",
+                  wf.imports[0].span)
+    model = WorldModel(wf.organizations, wf.accounts, wf.aws_policies) if wf is not None else WorldModel()
+    if not diags.has_errors():
+        diags.extend(check_world(model))
+    if diags.has_errors():
+        raise InvalidInput(diags.sorted(), sources)
+    return World(model, sources=sources, warnings=diags.warnings)
+
+
 def as_policy(doc: Policy | dict | str, what: str = "<policy>") -> Policy:
     """A policy from an AST value, a JSON-shaped dict, or JSON text. Raises InvalidInput on errors."""
     if isinstance(doc, Policy):
@@ -534,9 +552,13 @@ class World:
     def evaluator(self):
         """The evaluator of this world (built on first use, rebuilt after the world changes)."""
         if self._evaluator is None:
+            from .compile import compile_world
             from .evaluate import Evaluator
 
-            self._evaluator = Evaluator(self.facts())
+            errors = [d for d in self.diagnostics() if d.is_error]
+            if errors:
+                raise InvalidInput(errors, self.sources)
+            self._evaluator = Evaluator(compile_world(self.model, with_catalog=False))
         return self._evaluator
 
     def check(self, principal: str, action: str, resource: str, context: dict[str, Any] | None = None, *,

@@ -6,6 +6,8 @@ policies, sessions, conditions); each world is asked a batch of requests consist
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +30,7 @@ def _disagreements(world: World, requests: list[dict]) -> list[str]:
     return out
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=400 if os.environ.get("IAMLOGIC_HYPOTHESIS_PROFILE") == "deep" else 80, deadline=None)
 @given(valid_world_models(), st.data())
 def test_rules_agree_with_reference_on_generated_worlds(model, data):
     world = World(model)

@@ -137,3 +137,13 @@ def test_every_example_world_validates():
             load([str(world)])
         except InvalidInput as exc:  # pragma: no cover - the message is the point
             pytest.fail(exc.render())
+
+
+def test_loads_builds_a_world_from_text_and_refuses_imports():
+    from iamlogic import loads
+
+    w = loads('account 111122223333 "dev" { user alice }')
+    assert w.model.accounts[0].users[0].name == "alice"
+    with pytest.raises(InvalidInput) as info:
+        loads('import "other.iaml"\naccount 111122223333 "dev"')
+    assert [d.code for d in info.value.diagnostics] == ["E330"]
