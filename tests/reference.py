@@ -524,6 +524,9 @@ def reference_decide(model: WorldModel, principal: str, action: str, resource: s
         return ALLOW if principal_ok and namings else IMPLICIT_DENY
     # §1.2 step 4 and the §1.3 table: which implicit denies a resource-policy Allow lifts.
     resource_ok = any(all(side[k] for k in STILL_LIMITS[n]) for n in namings)
+    if target.kind == "trust":  # "If a permissions boundary is set for the user, then it must allow
+        # the sts:AssumeRole action" (id_roles_update-role-trust-policy.html)
+        resource_ok = resource_ok and side["boundary"]
     if target.kind in ("trust", "key"):  # must allow explicitly (§1.8)
         return ALLOW if resource_ok else IMPLICIT_DENY
     return ALLOW if resource_ok or principal_ok else IMPLICIT_DENY
