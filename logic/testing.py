@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from .grammar.json_policy import BASE_OPERATORS
 from .grammar.ast import (
     PRINCIPAL_TYPES,
     Account,
@@ -34,13 +35,6 @@ from .grammar.ast import (
     WorldModel,
 )
 
-BASE_OPERATORS = (
-    "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "StringLike",
-    "StringNotLike", "NumericEquals", "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals",
-    "NumericGreaterThan", "NumericGreaterThanEquals", "DateEquals", "DateNotEquals", "DateLessThan",
-    "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals", "Bool", "BinaryEquals", "IpAddress",
-    "NotIpAddress", "ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike", "Null",
-)
 
 #: Any text a policy may hold (no lone surrogates: they cannot be written to a UTF-8 file).
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
