@@ -43,7 +43,7 @@ from .dlcheck import BuiltinSpec
 from .engine import Engine
 from .grammar.ast import Policy
 from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Query, Rule, Var, parse_program
-from .grammar.diagnostics import Diagnostic, InvalidInput
+from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput
 from .matching import evaluate_condition, resource_match, substitute, wildcard_match
 from .schema import RELATIONS
 
@@ -351,6 +351,10 @@ class Evaluator:
     def resolve(self, principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None,
                 session_policy: Policy | None = None, federating_user: str | None = None) -> Request:
         """Read a request against the world; raises InvalidInput for a principal it cannot place."""
+        with self._lock:
+            return self._resolve(principal, action, resource, context, session_policy, federating_user)
+
+    def _resolve(self, principal, action, resource, context, session_policy, federating_user) -> Request:
         req = Request(f"req{next(self._counter)}", principal, action, resource, "")
         self._principal(req, principal, federating_user)
         info = self.catalog.action(action)
@@ -583,9 +587,11 @@ class Evaluator:
 
     def _decision(self, r: Request, g: dict[str, list[tuple]]) -> Decision:
         idx = self.index
-        outcome = {d for (d,) in g["decision"]}
-        assert len(outcome) == 1, f"the rules gave {outcome or 'no'} decision for {r}"
-        outcome = outcome.pop()
+        outcomes = {d for (d,) in g["decision"]}
+        if len(outcomes) != 1:  # the rules make exactly one; anything else is a defect, never an answer
+            raise IamlogicError(f"internal error: the rules gave {sorted(outcomes) or 'no'} decision for "
+                                f"{r.caller} {r.action} {r.resource}")
+        outcome = outcomes.pop()
         ref = idx.statement_ref
         by_layer: dict[str, dict[str, list[StatementRef]]] = defaultdict(lambda: defaultdict(list))
         for stmt, layer in g["denies"]:
