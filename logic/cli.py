@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .simulate import add_commands
 
     add_commands(sub)
+    from .repl import add_commands as add_repl_commands
+
+    add_repl_commands(sub)
     from .verify import add_commands as add_verify_commands
 
     add_verify_commands(sub)

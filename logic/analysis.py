@@ -1,0 +1,868 @@
+"""Analyses over a world: who can, what can, an access matrix, the diff of two worlds, external access.
+
+Every answer here is made of decisions returned by :meth:`iamlogic.World.check_many`; this module
+only chooses which requests to ask and reads the world's facts to choose them. It never decides a
+request itself, so an analysis cannot disagree with ``check``.
+
+What each analysis asks, and so what it can see (its *scope*):
+
+- **Principals of a world** (:func:`world_principals`): every IAM user, every role (asked as a
+  session of the role without session policy, as ``check`` does), every account's root user, and
+  ``anonymous``.
+- **Principals named by the world** (:func:`named_principals`): the Principal entries of resource
+  policies, trust policies and key policies that are not principals of the world: accounts and
+  ARNs of accounts outside the world, role sessions, service principals, web-identity providers.
+  A principal of an account outside the world has identity policies the world does not know;
+  ``check`` evaluates them as none, which would hide every grant a resource policy makes to it.
+  The analyses therefore ask about such principals in a copy of the world where their account is
+  declared and grants them every identity permission (``allow * on *``) — what the resource's side
+  lets them do, the assumption IAM Access Analyzer makes — and add a warning saying so to their
+  decisions.
+- **Actions**: the action patterns of the world's statements (Action and NotAction, every policy
+  kind), each expanded against the AWS action catalog (:class:`iamlogic.catalog.Catalog`); only
+  catalog actions are asked. A pattern whose service part has a wildcard (``*``, ``*:Get*``) is
+  not expanded (``*`` alone is 20,000+ actions): when one is present, one *representative* catalog
+  action of a service no policy names stands for the actions no policy names.
+- **Resources**: the resources the world declares, ``*``, and the ARNs that Resource elements
+  write (a wildcard kept as a literal character: ``arn:aws:s3:::b/*`` stands for an object of
+  ``b`` that every pattern covering that text covers); values with policy variables are left out.
+
+Cost: the engine decides about 25–50 requests a second (see ``iamlogic.engine``). An analysis
+asks principals × actions × resources requests, in batches; give ``principals=``, ``actions=`` or
+``resources=`` to narrow it.
+
+>>> import iamlogic
+>>> w = iamlogic.loads('''
+... account 111122223333 "dev" {
+...   user alice { policy P { allow sqs:SendMessage on * } }
+...   user bob
+... }''')
+>>> [p for p, d in who_can(w, "sqs:SendMessage", "arn:aws:sqs:us-east-1:111122223333:q")]
+['arn:aws:iam::111122223333:root', 'arn:aws:iam::111122223333:user/alice']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any, Iterable, Mapping, Sequence
+
+from .catalog import Catalog
+from .decision import ALLOW, Decision, LayerVerdict, StatementRef
+from .grammar.diagnostics import InvalidInput
+
+__all__ = [
+    "ANONYMOUS",
+    "Blockers",
+    "Change",
+    "ExternalAccess",
+    "FailedCondition",
+    "access_matrix",
+    "actions_for_resource",
+    "diff",
+    "external_access",
+    "named_principals",
+    "new_access",
+    "policy_actions",
+    "sample_resources",
+    "what_can",
+    "who_can",
+    "why_not",
+    "world_principals",
+]
+
+ANONYMOUS = "anonymous"
+#: How many requests one call of ``check_many`` decides.
+BATCH = 250
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_IAM_ARN = re.compile(r"arn:(aws[a-z-]*):iam::([0-9]{12}):(user|role)(/.*)")
+_ROOT_ARN = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):root")
+_STS_ARN = re.compile(r"arn:(aws[a-z-]*):sts::([0-9]{12}):assumed-role/([^/]+)/(.+)")
+#: Condition keys the world determines (iamlogic.evaluate builds them; a request cannot supply them).
+_WORLD_KEYS = re.compile(r"(?i)aws:(Principal(Arn|Account|OrgID|OrgPaths|Type|IsAWSService|ServiceName)|username|userid|"
+                         r"Resource(Account|OrgID|OrgPaths|Tag/.*))$|[a-z0-9-]+:ResourceTag/.*$")
+_PATH_LIKE = re.compile(r"Path|ObjectName|LogGroupName|LogStreamName")
+_ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+#: Statement kinds whose Principal element grants access.
+_GRANTING_KINDS = ("resource", "trust", "key")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the world (facts only: never a decision)
+
+
+def _evaluator(world):
+    return world.evaluator()
+
+
+def _facts(world, relation: str) -> frozenset[tuple]:
+    return _evaluator(world).engine.materialize(relation)
+
+
+def _policy_kind(world, stmt: str) -> str | None:
+    idx = _evaluator(world).index
+    pol = idx.statements.get(stmt, (None,))[0]
+    return idx.policies.get(pol, (None,))[0]
+
+
+def world_principals(world) -> list[str]:
+    """Every principal the world declares: users, roles, account roots (ARNs), then ``anonymous``.
+
+    >>> import iamlogic
+    >>> world_principals(iamlogic.loads('account 111122223333 "dev" { user alice }'))
+    ['arn:aws:iam::111122223333:root', 'arn:aws:iam::111122223333:user/alice', 'anonymous']
+    """
+    idx = _evaluator(world).index
+    return sorted(idx.principals, key=lambda p: (idx.principals[p][1], p)) + [ANONYMOUS]
+
+
+def _account_of(principal: str) -> str | None:
+    if _ACCOUNT.fullmatch(principal):
+        return principal
+    for regex, group in ((_ROOT_ARN, 1), (_IAM_ARN, 2), (_STS_ARN, 2)):
+        m = regex.fullmatch(principal)
+        if m:
+            return m.group(group)
+    return None
+
+
+def named_principals(world) -> list[str]:
+    """Principals that the world's resource, trust and key policies name but does not declare.
+
+    Accounts are given as their root ARN; ``*`` and values with wildcards are left out (every
+    analysis asks ``anonymous``, and :func:`external_access` a principal of an unnamed account).
+    A name the evaluator cannot place (a user ARN of a declared account that the account does
+    not declare) is left out too.
+    """
+    ev = _evaluator(world)
+    declared = set(ev.index.principals)
+    out: dict[str, None] = {}
+    for stmt, ptype, value in sorted(_facts(world, "statement_principal")):
+        if _policy_kind(world, stmt) not in _GRANTING_KINDS or "*" in value or "?" in value:
+            continue
+        if ptype == "AWS" and _ACCOUNT.fullmatch(value):
+            value = f"arn:aws:iam::{value}:root"
+        if ptype == "CanonicalUser" or value in declared:
+            continue
+        try:
+            ev.resolve(value, "sts:GetCallerIdentity", "*")
+        except InvalidInput:
+            continue
+        out.setdefault(value)
+    return list(out)
+
+
+def _outsiders(world, principals: Iterable[str]) -> dict[str, str]:
+    """The principals of ``principals`` whose account the world does not declare → that account."""
+    accounts = _evaluator(world).index.accounts
+    out = {}
+    for p in principals:
+        acct = _account_of(p)
+        if acct is not None and acct not in accounts:
+            out[p] = acct
+    return out
+
+
+def _outsider_account(world, taken: Iterable[str] = ()) -> str:
+    """An account id that the world neither declares nor names: it stands for 'any account
+    outside the world'."""
+    used = set(taken) | set(_evaluator(world).index.accounts)
+    used |= {a for _, _, v in _facts(world, "statement_principal") if (a := _account_of(v))}
+    n = 999999999999
+    while str(n) in used:
+        n -= 1
+    return str(n)
+
+
+def _names_everyone(world) -> bool:
+    """Whether an Allow statement of a resource, trust or key policy names ``*`` (any AWS principal)."""
+    idx = _evaluator(world).index
+    return any(ptype == "AWS" and value == "*" and _policy_kind(world, stmt) in _GRANTING_KINDS
+               and idx.statements.get(stmt, ("", 0, ""))[2] == "Allow"
+               for stmt, ptype, value in _facts(world, "statement_principal"))
+
+
+def policy_actions(world) -> tuple[list[str], bool]:
+    """The catalog actions the world's statements name (Action and NotAction patterns expanded),
+    and whether some pattern has a wildcard in its service part (so was not expanded)."""
+    catalog = _evaluator(world).catalog
+    found: dict[str, None] = {}
+    wildcard = False
+    for _stmt, pattern in sorted(_facts(world, "statement_action") | _facts(world, "statement_not_action")):
+        service = pattern.partition(":")[0]
+        if "*" in service or "?" in service or ":" not in pattern:
+            wildcard = True
+            continue
+        for action in catalog.expand(pattern):
+            found.setdefault(action)
+    return list(found), wildcard
+
+
+def _representative_action(catalog: Catalog, named: Iterable[str]) -> str | None:
+    """A catalog action of a service that no named action belongs to (deterministic)."""
+    services = {a.partition(":")[0].lower() for a in named} | {"sts"}
+    for candidate in ("ec2:DescribeInstances", "sns:Publish", "logs:GetLogEvents", "cloudwatch:GetMetricData",
+                      "sqs:SendMessage", "s3:GetObject"):
+        if candidate.partition(":")[0] not in services and catalog.action(candidate):
+            return candidate
+    for action in catalog.expand("*"):
+        if action.partition(":")[0].lower() not in services:
+            return action
+    return None
+
+
+def sample_resources(world) -> list[str]:
+    """``*``, the resources the world declares, and the ARNs Resource elements write (no variables)."""
+    out: dict[str, None] = {"*": None}
+    for res in sorted(_evaluator(world).index.resources):
+        out.setdefault(res)
+    for _stmt, pattern in sorted(_facts(world, "statement_resource")):
+        if pattern.startswith("arn:") and "${" not in pattern:
+            out.setdefault(pattern)
+    return list(out)
+
+
+@lru_cache(maxsize=4)
+def _resource_formats(catalog: Catalog) -> list[tuple[re.Pattern[str], tuple[str, ...]]]:
+    """Each ARN format of the catalog as a regex, with the actions that take such a resource."""
+    by_format: dict[str, list[str]] = {}
+    for action in catalog.expand("*"):
+        info = catalog.action(action)
+        for _type, _required, arn in info.resource_types:
+            if arn:
+                by_format.setdefault(arn, []).append(info.name)
+    out = []
+    for fmt, actions in by_format.items():
+        parts = re.split(r"(\$\{[^}]*\})", fmt)
+        regex = []
+        for i, part in enumerate(parts):
+            if part.startswith("${") and part.endswith("}"):
+                if part == "${Partition}":
+                    regex.append("aws[a-z-]*")
+                elif all(not p for p in parts[i + 1:]):
+                    # The last placeholder: a path-like name may hold '/', other names may not.
+                    regex.append(".+" if _PATH_LIKE.search(part) else "[^/]+")
+                else:
+                    regex.append("[^:/]*")
+            else:
+                regex.append(re.escape(part))
+        out.append((re.compile("".join(regex)), tuple(dict.fromkeys(actions))))
+    return out
+
+
+def actions_for_resource(resource: str, catalog: Catalog | None = None,
+                         services: Iterable[str] | None = None) -> list[str]:
+    """The catalog actions that take ``resource``: those with a resource type whose ARN format
+    matches it; for ``*``, every action of ``services``.
+
+    >>> "s3:GetObject" in actions_for_resource("arn:aws:s3:::b/k"), "s3:ListBucket" in actions_for_resource("arn:aws:s3:::b/k")
+    (True, False)
+    """
+    catalog = catalog or Catalog.default()
+    wanted = {s.lower() for s in services} if services is not None else None
+    if resource == "*":
+        if wanted is None:
+            return []
+        return [a for s in sorted(wanted) for a in catalog.expand(f"{s}:*")]
+    out: dict[str, None] = {}
+    for regex, actions in _resource_formats(catalog):
+        if regex.fullmatch(resource):
+            for a in actions:
+                if wanted is None or a.partition(":")[0].lower() in wanted:
+                    out.setdefault(a)
+    return list(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Asking (every decision comes from World.check_many)
+
+
+def _augmented(world, outsiders: Mapping[str, str], extra_accounts: Iterable[str] = ()):
+    """A copy of ``world`` declaring each outside account, whose named users and roles hold every
+    identity permission. Returns None when there is nothing to add."""
+    from .world import World
+
+    accounts: dict[str, list[str]] = {}
+    for principal, acct in outsiders.items():
+        accounts.setdefault(acct, []).append(principal)
+    for acct in extra_accounts:
+        accounts.setdefault(acct, [])
+    if not accounts:
+        return None
+    copy = World(world.model, sources=world.sources)
+    for acct, principals in sorted(accounts.items()):
+        builder = copy.add_account(acct, f"outside-{acct}")
+        users: dict[tuple[str, str], None] = {}
+        roles: dict[tuple[str, str], None] = {}
+        for p in principals:
+            m = _IAM_ARN.fullmatch(p)
+            if m:
+                path, _, name = m.group(4).rpartition("/")
+                (users if m.group(3) == "user" else roles).setdefault((name, path + "/"))
+            m = _STS_ARN.fullmatch(p)
+            if m:
+                roles.setdefault((m.group(3), "/"))
+        for name, path in users:
+            builder.add_user(name, path=path, policies={"OutsideTheWorld": _ADMIN})
+        for name, path in roles:
+            builder.add_role(name, path=path, policies={"OutsideTheWorld": _ADMIN},
+                             trust={"Version": "2012-10-17", "Statement": [{
+                                 "Effect": "Allow", "Action": "sts:AssumeRole",
+                                 "Principal": {"AWS": f"arn:aws:iam::{acct}:root"}}]})
+    return copy
+
+
+class _Asker:
+    """Decides (principal, action, resource) triples against one world with ``check_many``.
+
+    Principals of accounts outside the world are asked in the augmented copy; principals the
+    world cannot place are answered ``None``.
+    """
+
+    def __init__(self, world, outsiders: Mapping[str, str] = (), extra_accounts: Iterable[str] = ()):
+        self.world = world
+        self.outsiders = dict(outsiders)
+        self._extra = tuple(extra_accounts)
+        self._copy = None
+        self._valid: dict[str, bool] = {}
+
+    def _target(self, principal: str):
+        if principal in self.outsiders or _account_of(principal) in self._extra:
+            if self._copy is None:
+                self._copy = _augmented(self.world, self.outsiders, self._extra)
+            return self._copy
+        return self.world
+
+    def _placeable(self, principal: str, action: str, resource: str) -> bool:
+        if principal not in self._valid:
+            try:
+                self._target(principal).evaluator().resolve(principal, action, resource)
+                self._valid[principal] = True
+            except InvalidInput:
+                self._valid[principal] = False
+        return self._valid[principal]
+
+    def ask(self, triples: Sequence[tuple[str, str, str]], context: Mapping[str, Any] | None = None
+            ) -> list[Decision | None]:
+        out: list[Decision | None] = [None] * len(triples)
+        groups: dict[int, tuple[Any, list[int]]] = {}
+        for i, (p, a, r) in enumerate(triples):
+            if not self._placeable(p, a, r):
+                continue
+            target = self._target(p)
+            groups.setdefault(id(target), (target, []))[1].append(i)
+        for target, indexes in groups.values():
+            for start in range(0, len(indexes), BATCH):
+                chunk = indexes[start:start + BATCH]
+                found = target.check_many([(triples[i][0], triples[i][1], triples[i][2], dict(context or {}))
+                                           for i in chunk])
+                for i, d in zip(chunk, found):
+                    if target is not self.world:
+                        acct = _account_of(triples[i][0])
+                        note = (f"account {acct} stands for any account outside the world (a policy names '*')"
+                                if acct in self._extra else
+                                f"account {acct} is outside the world: its principal is assumed to hold every "
+                                "identity permission, so this shows what the resource's side allows")
+                        d = replace(d, warnings=d.warnings + (note,))
+                    out[i] = d
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# who can, what can, the access matrix
+
+
+def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None = None
+            ) -> list[tuple[str, Decision]]:
+    """Every principal allowed to do ``action`` on ``resource``, with its decision.
+
+    Principals asked: :func:`world_principals` (users, roles as sessions, account roots,
+    ``anonymous``) and :func:`named_principals` (accounts and ARNs the resource, trust and key
+    policies name, service principals, role sessions); a principal of an account outside the world
+    is asked as holding every identity permission (see the module docstring). When an Allow of a
+    resource, trust or key policy names ``*``, the root of one account that no policy names is
+    asked too: it stands for any account outside the world. Each decision carries
+    its deciding statements (:attr:`Decision.statements`) and layers.
+
+    Args:
+        world: a :class:`~iamlogic.World`.
+        action: ``service:Action``.
+        resource: an ARN, or ``*``.
+        context: condition keys every request carries (``aws:SourceIp``, …).
+
+    Returns:
+        ``(principal, decision)`` for every allowed principal, in the order above.
+    """
+    principals = world_principals(world)
+    named = [p for p in named_principals(world) if p not in principals]
+    outsiders = _outsiders(world, named)
+    extra: tuple[str, ...] = ()
+    if _names_everyone(world):
+        extra = (_outsider_account(world, outsiders.values()),)
+        named.append(f"arn:aws:iam::{extra[0]}:root")
+    asker = _Asker(world, outsiders, extra)
+    everyone = principals + named
+    decisions = asker.ask([(p, action, resource) for p in everyone], context)
+    return [(p, d) for p, d in zip(everyone, decisions) if d is not None and d.allowed]
+
+
+def what_can(world, principal: str, resource: str, context: Mapping[str, Any] | None = None, *,
+             services: Iterable[str] | None = None) -> dict[str, dict[str, list[str]]]:
+    """The catalog actions ``principal`` may do on ``resource``, by service and access level.
+
+    Scope (what is asked, honestly): for a resource ARN, every catalog action that takes a
+    resource of that ARN's shape (a resource type whose ARN format matches it, in any service:
+    ``sts:AssumeRole`` for a role ARN); for ``*``, every action of the services the world's
+    policies name with a concrete service prefix (``s3:Get*`` names ``s3``; ``*`` names none).
+    ``services`` narrows (for an ARN) or sets (for ``*``) the services asked. Actions outside this
+    scope are not asked, so not reported, even when a wildcard statement would allow them.
+
+    Returns:
+        ``{service: {access_level: [action, ...]}}`` of the allowed actions, sorted.
+
+    Raises:
+        InvalidInput: the principal cannot be placed in the world (E504, …).
+    """
+    ev = _evaluator(world)
+    if resource == "*" and services is None:
+        named, _wildcard = policy_actions(world)
+        services = sorted({a.partition(":")[0] for a in named})
+    actions = actions_for_resource(resource, ev.catalog, services)
+    out: dict[str, dict[str, list[str]]] = {}
+    if not actions:
+        ev.resolve(principal, "sts:GetCallerIdentity", resource)  # still report an unknown principal
+        return out
+    asker = _Asker(world, _outsiders(world, [principal]))
+    if not asker._placeable(principal, actions[0], resource):
+        ev.resolve(principal, actions[0], resource)  # raises the evaluator's own diagnostic
+    decisions = asker.ask([(principal, a, resource) for a in actions], context)
+    for action, d in zip(actions, decisions):
+        if d is not None and d.allowed:
+            info = ev.catalog.action(action)
+            out.setdefault(info.service, {}).setdefault(info.access_level or "Unknown", []).append(info.name)
+    return {s: {lvl: sorted(acts) for lvl, acts in sorted(levels.items())} for s, levels in sorted(out.items())}
+
+
+def access_matrix(world, principals: Iterable[str], actions: Iterable[str], resources: Iterable[str],
+                  context: Mapping[str, Any] | None = None) -> dict[tuple[str, str, str], Decision]:
+    """The decision of every (principal, action, resource), in that nesting order.
+
+    Raises:
+        InvalidInput: a principal cannot be placed in the world.
+
+    >>> import iamlogic
+    >>> w = iamlogic.loads('account 111122223333 "dev" { user alice { policy P { allow s3:GetObject on * } } }')
+    >>> m = access_matrix(w, ["alice"], ["s3:GetObject", "s3:PutObject"], ["*"])
+    >>> [(a, d.decision) for (p, a, r), d in m.items()]
+    [('s3:GetObject', 'Allow'), ('s3:PutObject', 'ImplicitDeny')]
+    """
+    triples = [(p, a, r) for p in principals for a in actions for r in resources]
+    decisions: list[Decision] = []
+    for start in range(0, len(triples), BATCH):
+        chunk = triples[start:start + BATCH]
+        decisions += world.check_many([(p, a, r, dict(context or {})) for p, a, r in chunk])
+    return dict(zip(triples, decisions))
+
+
+# ---------------------------------------------------------------------------------------------
+# diff
+
+
+@dataclass(frozen=True)
+class Change:
+    """One request whose decision differs between two worlds.
+
+    ``before``/``after`` are ``Allow``, ``ExplicitDeny``, ``ImplicitDeny``, or None when the
+    principal does not exist in that world.
+    """
+
+    principal: str
+    action: str
+    resource: str
+    before: str | None
+    after: str | None
+    decision_before: Decision | None = field(default=None, compare=False, repr=False)
+    decision_after: Decision | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def grants(self) -> bool:
+        """New access: allowed after, not before."""
+        return self.after == ALLOW and self.before != ALLOW
+
+    @property
+    def revokes(self) -> bool:
+        """Access lost: allowed before, not after."""
+        return self.before == ALLOW and self.after != ALLOW
+
+    @property
+    def kind(self) -> str:
+        return "new access" if self.grants else "access removed" if self.revokes else "denial changed"
+
+    def to_json(self) -> dict:
+        out = {"kind": self.kind, "principal": self.principal, "action": self.action, "resource": self.resource,
+               "before": self.before, "after": self.after}
+        decisive = self.decision_after if self.after == ALLOW or self.before != ALLOW else self.decision_before
+        if decisive is not None:
+            out["statements"] = [s.to_json() for s in decisive.statements]
+        return out
+
+
+def diff(world_before, world_after, principals: Iterable[str] | None = None, actions: Iterable[str] | None = None,
+         resources: Iterable[str] | None = None, context: Mapping[str, Any] | None = None) -> list[Change]:
+    """Every (principal, action, resource) whose decision changes from one world to the other.
+
+    Both directions are reported (:attr:`Change.grants`, :attr:`Change.revokes`), and a change
+    between the two kinds of denial too. The offline counterpart of IAM Access Analyzer's
+    CheckNoNewAccess: ``any(c.grants for c in diff(old, new))``.
+
+    Default scope (each part can be given instead):
+
+    - principals: :func:`world_principals` and :func:`named_principals` of both worlds; a principal
+      of an account outside a world is asked as holding every identity permission there;
+    - actions: :func:`policy_actions` of both worlds (patterns expanded against the catalog, only
+      catalog actions), plus one representative action of an unnamed service when a pattern with a
+      wildcard service part (``*``) was not expanded;
+    - resources: :func:`sample_resources` of both worlds (``*``, declared resources, the ARNs that
+      Resource elements write).
+
+    Returns:
+        The changes, sorted by principal, action and resource.
+    """
+    if principals is None:
+        ps: dict[str, None] = {}
+        for w in (world_before, world_after):
+            for p in world_principals(w) + named_principals(w):
+                ps.setdefault(p)
+        principals = list(ps)
+    else:
+        principals = list(principals)
+    if actions is None:
+        acts: dict[str, None] = {}
+        wildcard = False
+        for w in (world_before, world_after):
+            named, wild = policy_actions(w)
+            wildcard |= wild
+            for a in named:
+                acts.setdefault(a)
+        if wildcard:
+            extra = _representative_action(_evaluator(world_before).catalog, acts)
+            if extra:
+                acts.setdefault(extra)
+        actions = list(acts)
+    else:
+        actions = list(actions)
+    if resources is None:
+        res: dict[str, None] = {}
+        for w in (world_before, world_after):
+            for r in sample_resources(w):
+                res.setdefault(r)
+        resources = list(res)
+    else:
+        resources = list(resources)
+    triples = [(p, a, r) for p in principals for a in actions for r in resources]
+    if not triples:
+        return []
+    # The same principals are outside in both worlds' copies, so their modelling cannot differ.
+    outside = {**_outsiders(world_before, principals), **_outsiders(world_after, principals)}
+    declared = set(_evaluator(world_before).index.accounts) | set(_evaluator(world_after).index.accounts)
+    outside = {p: a for p, a in outside.items() if a not in declared}
+    before = _Asker(world_before, outside).ask(triples, context)
+    after = _Asker(world_after, outside).ask(triples, context)
+    changes = []
+    for (p, a, r), d0, d1 in zip(triples, before, after):
+        v0 = d0.decision if d0 is not None else None
+        v1 = d1.decision if d1 is not None else None
+        if v0 != v1:
+            changes.append(Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1))
+    return sorted(changes, key=lambda c: (c.principal, c.action, c.resource))
+
+
+def new_access(changes: Iterable[Change]) -> list[Change]:
+    """The changes that grant access (allowed after, not before)."""
+    return [c for c in changes if c.grants]
+
+
+# ---------------------------------------------------------------------------------------------
+# external access
+
+
+@dataclass(frozen=True)
+class ExternalAccess:
+    """A principal outside a resource's account that the resource's policy lets in.
+
+    ``scope`` is ``public`` (anonymous), ``outside organization`` (an account in no organization or
+    another one, or outside the world), or ``outside account`` (another account of the same
+    organization). ``target`` is the ARN asked: the resource, or an ARN its policy writes
+    (``arn:aws:s3:::b/*`` for the objects of bucket ``b``).
+    """
+
+    resource: str
+    target: str
+    principal: str
+    action: str
+    scope: str
+    decision: Decision = field(compare=False, repr=False)
+
+    def to_json(self) -> dict:
+        return {"resource": self.resource, "target": self.target, "principal": self.principal,
+                "action": self.action, "scope": self.scope,
+                "statements": [s.to_json() for s in self.decision.statements]}
+
+
+def external_access(world) -> list[ExternalAccess]:
+    """For each resource with a resource-based policy (and each role, by its trust policy), the
+    principals outside its account, outside its organization, and anonymous that are allowed.
+
+    Scope: the actions the resource's own policy names (its Action patterns expanded against the
+    catalog; a pattern with a wildcard service part stands for the actions of the resource's own
+    service, ``sts`` for a role), on the resource and on the ARNs its statements write under it.
+    Principals: every principal of the world in another account, the accounts and ARNs the policies
+    name from outside the world (as holding every identity permission), one account that no policy
+    names (it stands for any account outside the world, and catches ``Principal: *``), and
+    ``anonymous``.
+    """
+    ev = _evaluator(world)
+    idx = ev.index
+    holders: dict[str, str] = {}  # resource -> policy id
+    for res, pol in sorted(_facts(world, "resource_policy")):
+        holders.setdefault(res, pol)
+    for role, pol in sorted(_facts(world, "role_trust_policy")):
+        holders.setdefault(role, pol)
+    if not holders:
+        return []
+    stmts_of: dict[str, list[str]] = {}
+    for stmt, (pol, _i, effect) in idx.statements.items():
+        if effect == "Allow":
+            stmts_of.setdefault(pol, []).append(stmt)
+    actions_of: dict[str, list[str]] = {}
+    resources_of: dict[str, list[str]] = {}
+    for stmt, pattern in _facts(world, "statement_action"):
+        actions_of.setdefault(stmt, []).append(pattern)
+    for stmt, pattern in _facts(world, "statement_resource"):
+        resources_of.setdefault(stmt, []).append(pattern)
+
+    named = named_principals(world)
+    outsiders = _outsiders(world, named)
+    anyone = _outsider_account(world, outsiders.values())
+    anyone_root = f"arn:aws:iam::{anyone}:root"
+    asker = _Asker(world, outsiders, (anyone,))
+    in_world = [p for p in world_principals(world) if p != ANONYMOUS]
+
+    def account_of_resource(res: str) -> str | None:
+        return idx.resources.get(res) or (idx.principals.get(res, (None, None))[1])
+
+    triples: list[tuple[str, str, str]] = []
+    meta: list[tuple[str, str]] = []  # (resource, scope)
+    for res, pol in sorted(holders.items()):
+        owner = account_of_resource(res)
+        org = idx.account_org.get(owner)
+        service = "sts" if res in idx.principals else (res.split(":")[2] if res.count(":") >= 5 else None)
+        acts: dict[str, None] = {}
+        targets: dict[str, None] = {res: None}
+        for stmt in sorted(stmts_of.get(pol, ())):
+            for pattern in sorted(actions_of.get(stmt, ())):
+                prefix, sep, name = pattern.partition(":")
+                if sep and "*" not in prefix and "?" not in prefix:
+                    expanded = ev.catalog.expand(pattern)
+                elif service:  # a wildcard service part: the actions of the resource's own service
+                    expanded = ev.catalog.expand(f"{service}:{name or '*'}")
+                else:
+                    expanded = ()
+                for a in expanded:
+                    acts.setdefault(a)
+            for pattern in sorted(resources_of.get(stmt, ())):
+                if pattern.startswith(res) and pattern != res and "${" not in pattern:
+                    targets.setdefault(pattern)
+
+        def scope_of(acct: str) -> str:
+            return "outside account" if org is not None and idx.account_org.get(acct) == org else "outside organization"
+
+        principals: list[tuple[str, str]] = []
+        for p in in_world + [n for n in named if n not in in_world]:
+            acct = _account_of(p)
+            if acct is None or acct == owner:  # services and web identities are not other accounts
+                continue
+            principals.append((p, scope_of(acct)))
+        principals += [(anyone_root, "outside organization"), (ANONYMOUS, "public")]
+        for p, scope in principals:
+            for a in acts:
+                for t in targets:
+                    triples.append((p, a, t))
+                    meta.append((res, scope))
+    decisions = asker.ask(triples, None)
+    out = []
+    for (p, a, t), (res, scope), d in zip(triples, meta, decisions):
+        if d is not None and d.allowed:
+            out.append(ExternalAccess(res, t, p, d.action, scope, d))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# why not
+
+
+@dataclass(frozen=True)
+class FailedCondition:
+    """A condition that did not hold, in a statement that would otherwise have applied."""
+
+    statement: StatementRef
+    operator: str
+    key: str
+    values: tuple[str, ...]
+    request_values: tuple[str, ...] | None  # None: the request lacked the key
+
+    def describe(self) -> str:
+        wanted = ", ".join(f'"{v}"' for v in self.values)
+        have = ("the request lacks the key" if self.request_values is None
+                else "the request has " + ", ".join(f'"{v}"' for v in self.request_values))
+        return f"{self.operator} {self.key} [{wanted}]: {have}"
+
+    def to_json(self) -> dict:
+        return {"statement": self.statement.to_json(), "operator": self.operator, "key": self.key,
+                "values": list(self.values),
+                "request_values": None if self.request_values is None else list(self.request_values)}
+
+
+@dataclass(frozen=True)
+class Blockers:
+    """What stands between a request and an allow, and the smallest changes that would lift it.
+
+    Attributes:
+        decision: the decision, from :meth:`World.check`.
+        layers: the layers that blocked it (an explicit deny, or no allow), as in
+            :meth:`Decision.blockers`.
+        failed_conditions: conditions that failed in statements that matched the request
+            otherwise (the Allow statements that nearly applied, and the Deny statements that did
+            not apply only because of a condition).
+        suggestions: one sentence per change that would remove a blocker; every blocker needs its
+            own change, so together they are what would allow the request.
+    """
+
+    decision: Decision
+    layers: tuple[LayerVerdict, ...]
+    failed_conditions: tuple[FailedCondition, ...]
+    suggestions: tuple[str, ...]
+
+    def render(self) -> str:
+        d = self.decision
+        if d.allowed:
+            return d.summary() + "\n  nothing blocks it"
+        lines = [f"{d.decision}: {d.principal} {d.action} {d.resource}", "blocked by:"]
+        for v in self.layers:
+            lines.append(f"  {v.layer}: {v.verdict}" + (f" — {v.note}" if v.note else ""))
+            lines += [f"    {s.label()}" for s in v.statements]
+        allow_misses = [f for f in self.failed_conditions if f.statement.effect == "Allow"]
+        if allow_misses:
+            lines.append("conditions that failed in Allow statements that otherwise match:")
+            for f in allow_misses:
+                lines += [f"  {f.statement.label()}", f"    {f.describe()}"]
+        if d.missing_context:
+            lines.append("condition keys the request lacked: " + ", ".join(d.missing_context))
+        if self.suggestions:
+            lines.append("would allow it:")
+            lines += [f"  - {s}" for s in self.suggestions]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        return {"decision": self.decision.to_json(), "blocked_by": [v.to_json() for v in self.layers],
+                "failed_conditions": [f.to_json() for f in self.failed_conditions],
+                "suggestions": list(self.suggestions)}
+
+
+def _near_misses(world, principal: str, action: str, resource: str, context) -> tuple[FailedCondition, ...]:
+    """Statements whose Action, Resource and Principal match the request but a condition fails.
+
+    This asks the rules' own relations (``action_ok``, ``resource_ok``, ``principal_ok``,
+    ``condition_holds``) for one request, inside the evaluator's request scope as
+    ``Evaluator.prove_decision`` does. It explains; it never decides. Should the evaluator's
+    internals change shape, the explanation goes without this part rather than fail.
+    """
+    from .grammar.datalog import Atom, Const, Negation, Query, Var
+
+    ev = _evaluator(world)
+    try:
+        req = ev.resolve(principal, action, resource, context or {})
+        r, s, c = Const(req.id), Var("S"), Var("C")
+        query = Query((
+            Atom("candidate", (r, s, Var("L"))), Atom("action_ok", (r, s)), Atom("resource_ok", (r, s)),
+            Atom("principal_ok", (r, s)), Atom("statement_condition", (c, s, Var("Op"), Var("K"))),
+            Negation(Atom("condition_holds", (r, c))),
+        ))
+        with ev._lock:
+            ev._requests = {req.id: req}
+            try:
+                rows = ev.engine.query(query)
+            finally:
+                ev._requests = {}
+    except (AttributeError, TypeError):
+        return ()
+    names = query.variables  # S, L, C, Op, K
+    out: dict[tuple[str, str], FailedCondition] = {}
+    for row in rows:
+        b = dict(zip(names, row))
+        found = req.context.get(str(b["K"]).lower())
+        out.setdefault((b["S"], b["C"]), FailedCondition(
+            ev.index.statement_ref(b["S"]), b["Op"], b["K"], tuple(ev.index.condition_values.get(b["C"], ())),
+            tuple(found[1]) if found else None))
+    return tuple(out[k] for k in sorted(out))
+
+
+def why_not(world, principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None
+            ) -> Blockers:
+    """What blocks a request: each layer without an allow, each Deny that applies, each condition
+    that failed (and on which key), and the smallest changes that would allow it.
+
+    The decision comes from :meth:`World.check`; the failed conditions from the rules' relations
+    for that request. Suggestions are written from the blockers, one per blocker: remove or narrow
+    each Deny, add an allow to each layer that has none, supply each missing condition key.
+
+    Raises:
+        InvalidInput: the principal cannot be placed in the world.
+    """
+    d = world.check(principal, action, resource, dict(context or {}))
+    if d.allowed:
+        return Blockers(d, (), (), ())
+    ev = _evaluator(world)
+    req = ev.resolve(principal, action, resource, dict(context or {}))
+    failed = _near_misses(world, principal, action, resource, dict(context or {}))
+    suggestions: list[str] = []
+    denying = {s.id for s in d.statements} if d.decision != ALLOW else set()
+    for s in d.statements:
+        suggestions.append(f"remove or narrow {s.label()}")
+    ident = req.identity or d.principal
+    holder = req.policy_holder or d.resource
+    for v in d.blockers():
+        if v.verdict != "no allow":
+            continue
+        if v.layer.startswith(("SCP ", "RCP ")):
+            kind, _, node = v.layer.partition(" ")
+            suggestions.append(f"attach an {kind} allowing {d.action} at {node}"
+                               + (" (or attach FullAWSAccess there again)" if kind == "SCP" else ""))
+        elif v.layer == "identity-based policies":
+            suggestions.append(f"add `allow {d.action} on \"{d.resource}\"` to an identity policy of {ident}")
+        elif v.layer == "resource-based policy":
+            what = "the trust policy of" if holder in ev.index.principals else "the resource policy of"
+            who = req.role if req.principal_type == "assumed_role" and req.role else (
+                "*" if d.principal == ANONYMOUS else d.principal)
+            named = "principal *" if who == "*" else (f'principal service "{who}"' if req.principal_type == "service"
+                                                     else f'principal aws "{who}"')
+            suggestions.append(f"add `allow {d.action} on \"{d.resource}\" {named}` to {what} {holder}")
+        elif v.layer == "permissions boundary":
+            suggestions.append(f"add {d.action} on \"{d.resource}\" to the permissions boundary of {ident}")
+        elif v.layer == "session policy":
+            suggestions.append(f"pass a session policy that allows {d.action} on \"{d.resource}\"")
+    for f in failed:
+        if f.statement.effect == "Allow" and f.statement.id not in denying:
+            if _WORLD_KEYS.match(f.key):
+                suggestions.append(f"{f.key} is determined by the world, not by the request: {f.statement.label()} "
+                                   f"admits only principals and resources for which {f.operator} {f.key} holds")
+            elif f.request_values is None:
+                suggestions.append(f"supply {f.key} (with {f.key}=...) so that {f.operator} {f.key} holds for "
+                                   f"{f.statement.label()}")
+            else:
+                suggestions.append(f"make {f.operator} {f.key} hold for {f.statement.label()}")
+    for key in d.missing_context:
+        if not any(f.key.lower() == key.lower() for f in failed) and not _WORLD_KEYS.match(key):
+            suggestions.append(f"supply {key} (with {key}=...)")
+    return Blockers(d, d.blockers(), failed, tuple(dict.fromkeys(suggestions)))

@@ -1,0 +1,777 @@
+"""The REPL and the ``repl``, ``query`` and ``diff`` commands: a face over the library.
+
+All the work is in :class:`Session`: :meth:`Session.handle` takes one line of the query language
+(:mod:`iamlogic.grammar.query`) and returns the rendered answer as text. It never raises on any
+input: errors come back as diagnostics with a caret under the input. It knows no terminal, so it
+is tested line by line; :func:`run_repl` wraps it in prompt_toolkit (history, completion, Ctrl-C
+cancels the line, Ctrl-D leaves), and rich draws tables and colours when it prints to a terminal.
+
+>>> s = Session()
+>>> print(s.handle("can alice s3:GetObject *"))
+<input>:1:1: E610: no world is loaded
+    can alice s3:GetObject *
+    ^^^^^^^^^^^^^^^^^^^^^^^^
+  help: load one with :load FILE... (or start with iamlogic repl WORLD.iaml)
+>>> s.handle(":explain full")
+'explain: full'
+
+Exit codes of ``iamlogic query``: 0 answered (allowed, for ``can``), 2 denied (``can``), 3 invalid
+input. ``iamlogic diff``: 1 when new access appears, 0 otherwise, 3 invalid input.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from typing import Any, Iterable, Sequence
+
+from .analysis import (
+    ANONYMOUS,
+    diff,
+    new_access,
+    policy_actions,
+    sample_resources,
+    what_can,
+    who_can,
+    why_not,
+)
+from .catalog import Catalog
+from .decision import ALLOW, ProofNode
+from .grammar.arn import parse_arn
+from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
+from .grammar.query import (
+    COMMANDS,
+    EXPLAIN_VIEWS,
+    FORMATS,
+    QUERY_FORMS,
+    Can,
+    DatalogQuery,
+    Help,
+    Load,
+    Quit,
+    Reload,
+    SetExplain,
+    SetFormat,
+    ShowRelations,
+    ShowWorld,
+    WhatCan,
+    WhoCan,
+    Why,
+    WhyNot,
+    Word,
+    help_text,
+    parse_line,
+)
+
+__all__ = ["Session", "add_commands", "history_path", "run_repl"]
+
+EXIT_OK, EXIT_NEW_ACCESS, EXIT_DENIED, EXIT_INVALID = 0, 1, 2, 3
+INPUT = "<input>"
+#: Rows of a Datalog answer shown as a table (JSON output has them all).
+MAX_ROWS = 200
+_COLOURS = {"Allow": "bold green", "ExplicitDeny": "bold red", "ImplicitDeny": "bold yellow"}
+
+
+def history_path() -> str:
+    """Where the REPL keeps its history: ``$IAMLOGIC_HISTORY``, else ``~/.iamlogic_history``."""
+    return os.environ.get("IAMLOGIC_HISTORY") or os.path.join(os.path.expanduser("~"), ".iamlogic_history")
+
+
+class _Text:
+    """Plain rendering: aligned columns, no colour."""
+
+    rich = False
+
+    def __init__(self, width: int = 100):
+        self.width = width
+
+    def decision(self, word: str) -> str:
+        return word
+
+    def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> str:
+        header = [str(c) for c in columns]
+        body = [[_cell(v).split("\n") for v in row] for row in rows]  # a cell may hold several lines
+        widths = [max([len(header[i])] + [len(part) for row in body for part in row[i]]) for i in range(len(header))]
+        lines = [title] if title else []
+        lines.append("  ".join(c.ljust(w) for c, w in zip(header, widths)).rstrip())
+        lines.append("  ".join("-" * w for w in widths))
+        for row in body:
+            for k in range(max(len(cell) for cell in row)):
+                parts = [cell[k] if k < len(cell) else "" for cell in row]
+                lines.append("  ".join(p.ljust(w) for p, w in zip(parts, widths)).rstrip())
+        return "\n".join(lines)
+
+    def proof(self, node: ProofNode) -> str:
+        return node.render("  ")
+
+    def colour_head(self, text: str) -> str:
+        return text
+
+
+class _Rich(_Text):
+    """rich rendering, for a terminal: tables, trees and colour, returned as ANSI text."""
+
+    rich = True
+
+    def _render(self, renderable) -> str:
+        from rich.console import Console
+
+        buf = io.StringIO()
+        Console(file=buf, force_terminal=True, width=self.width, highlight=False).print(renderable)
+        return buf.getvalue().rstrip("\n")
+
+    def decision(self, word: str) -> str:
+        from rich.text import Text
+
+        return self._render(Text(word, style=_COLOURS.get(word, "bold")))
+
+    def table(self, columns, rows, title=None) -> str:
+        from rich.table import Table
+        from rich.text import Text
+
+        # Text values, never markup: "[...]" in an ARN or a judgement is data, not a style
+        t = Table(title=Text(title) if title else None, title_justify="left", show_lines=False)
+        for c in columns:
+            t.add_column(Text(str(c)), overflow="fold")
+        for row in rows:
+            t.add_row(*(Text(_cell(v)) for v in row))
+        return self._render(t)
+
+    def proof(self, node: ProofNode) -> str:
+        from rich.text import Text
+        from rich.tree import Tree
+
+        def label(n: ProofNode) -> Text:
+            t = Text(n.judgement)
+            if n.rule:
+                t.append(f"   [{n.rule}]", style="dim")
+            if n.source:
+                t.append(f"\n| {n.source}", style="cyan")
+            return t
+
+        def grow(tree, n: ProofNode):
+            for c in n.children:
+                grow(tree.add(label(c)), c)
+
+        root = Tree(label(node))
+        grow(root, node)
+        return self._render(root)
+
+    def colour_head(self, text: str) -> str:
+        head, sep, rest = text.partition(":")
+        if head in _COLOURS:
+            return self.decision(head) + sep + rest
+        return text
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value) if not isinstance(value, int) else str(value)
+
+
+class Session:
+    """One REPL session: a world, settings, and :meth:`handle` for each line.
+
+    Args:
+        paths: world files to load at the start (``:load`` them later otherwise).
+        world: a :class:`~iamlogic.World` to start with instead (built in memory).
+        format: ``table`` (text) or ``json``.
+        explain: the view ``can`` shows: ``summary`` (default), ``blockers`` or ``full``.
+        rich: draw tables, trees and colours with rich (ANSI text, for a terminal).
+        width: the width rich draws to.
+
+    Attributes:
+        world: the loaded :class:`~iamlogic.World`, or None.
+        status: the exit code the last line earns in ``iamlogic query`` (0, 2 or 3).
+        done: set by ``:quit``.
+        banner: what loading ``paths`` printed.
+    """
+
+    def __init__(self, paths: Sequence[str] = (), *, world=None, format: str = "table", explain: str = "summary",
+                 rich: bool = False, width: int = 100):
+        self.world = world
+        self.paths: list[str] = []
+        self.format = format
+        self.explain = explain
+        self.out = _Rich(width) if rich else _Text(width)
+        self.status = EXIT_OK
+        self.done = False
+        self._line = ""
+        self._vocab: dict[str, list[str]] | None = None
+        self.banner = self._load(list(paths)) if paths else ""
+
+    # -- the one entry point -------------------------------------------------------------------
+
+    def handle(self, line: str) -> str:
+        """Answer one line: a query or a command. Never raises on any input."""
+        self._line = line if isinstance(line, str) else str(line)
+        self.status = EXIT_OK
+        if not self._line.strip():
+            return ""
+        try:
+            stmt = parse_line(self._line, INPUT)
+            return self._dispatch(stmt)
+        except InvalidInput as exc:
+            return self._errors(exc.diagnostics, exc.sources)
+        except IamlogicError as exc:  # an engine failure: a message, never a traceback
+            self.status = EXIT_INVALID
+            return self._plain_error(f"error: {exc}")
+        except RecursionError as exc:
+            self.status = EXIT_INVALID
+            return self._plain_error(f"error: the query is too deep to answer ({exc})")
+        except Exception as exc:  # noqa: BLE001 - the REPL must survive every line
+            self.status = EXIT_INVALID
+            return self._plain_error(f"internal error: {type(exc).__name__}: {exc}")
+
+    # -- rendering helpers ---------------------------------------------------------------------
+
+    def _json(self, value: Any) -> str:
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+    def _errors(self, diagnostics: Iterable[Diagnostic], sources: dict[str, str] | None = None) -> str:
+        diagnostics = list(diagnostics)
+        if any(d.is_error for d in diagnostics):
+            self.status = EXIT_INVALID
+        if self.format == "json":
+            return self._json({"errors": [d.to_json() for d in diagnostics]})
+        srcs = {**(sources or {}), INPUT: self._line}
+        return "\n".join(d.render(srcs) for d in diagnostics)
+
+    def _plain_error(self, message: str) -> str:
+        if self.format == "json":
+            return self._json({"errors": [{"code": None, "severity": "error", "message": message}]})
+        return message
+
+    def _line_span(self) -> Span:
+        text = self._line.rstrip()
+        start = len(text) - len(text.lstrip()) + 1
+        return Span(INPUT, 1, start, 1, len(text) + 1) if "\n" not in text else Span(INPUT, 1, start)
+
+    def _need_world(self) -> None:
+        if self.world is None:
+            raise InvalidInput([Diagnostic("E610", "no world is loaded", self._line_span(),
+                                           help="load one with :load FILE... (or start with iamlogic repl WORLD.iaml)")])
+
+    # -- checks of the words of a request -------------------------------------------------------
+
+    def _check_resource(self, word: Word) -> None:
+        value = word.value
+        if value == "*":
+            return
+        if isinstance(parse_arn(value), str):
+            problem = parse_arn(value) if value.startswith("arn:") else None
+            raise InvalidInput([Diagnostic(
+                "E611", f"malformed resource '{value}'" + (f": {problem}" if problem else ""), word.span,
+                help="a resource is '*' or an ARN: arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE")])
+
+    def _action_warnings(self, word: Word) -> list[Diagnostic]:
+        catalog = Catalog.default()
+        if catalog.action(word.value) is not None:
+            return []
+        hint = catalog.suggest_action(word.value)
+        return [Diagnostic("W613", f"unknown action '{word.value}': not in the AWS action catalog", word.span,
+                           help=hint)]
+
+    def _with_principal_span(self, exc: InvalidInput, word: Word | None) -> InvalidInput:
+        """Point the evaluator's principal errors (E501–E504, which have no span) at the word."""
+        if word is None:
+            return exc
+        diags = [Diagnostic(d.code, d.message, word.span, d.help) if d.span is None and d.code.startswith("E50") else d
+                 for d in exc.diagnostics]
+        return InvalidInput(diags, exc.sources)
+
+    def _warned(self, warnings: list[Diagnostic], text: str) -> str:
+        if not warnings:
+            return text
+        if self.format == "json":
+            data = json.loads(text)
+            if isinstance(data, dict):
+                data["diagnostics"] = [w.to_json() for w in warnings]
+            return self._json(data)
+        return self._errors(warnings) + "\n" + text
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def _dispatch(self, stmt) -> str:
+        if isinstance(stmt, (Can, Why, WhyNot)):
+            return self._request(stmt)
+        if isinstance(stmt, WhoCan):
+            return self._who_can(stmt)
+        if isinstance(stmt, WhatCan):
+            return self._what_can(stmt)
+        if isinstance(stmt, DatalogQuery):
+            return self._datalog(stmt)
+        if isinstance(stmt, Load):
+            return self._load([w.value for w in stmt.paths])
+        if isinstance(stmt, Reload):
+            if not self.paths:
+                raise InvalidInput([Diagnostic("E610", "no world is loaded: nothing to reload", self._line_span(),
+                                               help="load one with :load FILE...")])
+            return self._load(list(self.paths))
+        if isinstance(stmt, ShowWorld):
+            return self._show_world()
+        if isinstance(stmt, ShowRelations):
+            return self._show_relations()
+        if isinstance(stmt, SetExplain):
+            self.explain = stmt.view
+            return self._setting("explain", stmt.view)
+        if isinstance(stmt, SetFormat):
+            self.format = stmt.format
+            return self._setting("format", stmt.format)
+        if isinstance(stmt, Help):
+            text = help_text(stmt.topic)
+            return self._json({"help": text}) if self.format == "json" else text
+        if isinstance(stmt, Quit):
+            self.done = True
+            return ""
+        raise TypeError(f"unhandled statement {stmt!r}")
+
+    def _setting(self, name: str, value: str) -> str:
+        return self._json({name: value}) if self.format == "json" else f"{name}: {value}"
+
+    # -- world ---------------------------------------------------------------------------------
+
+    def _load(self, paths: list[str]) -> str:
+        from .world import load
+
+        paths = [os.path.expanduser(p) for p in paths]
+        try:
+            world = load(paths)
+            world.evaluator()  # compile now, so that the first query does not pay for it
+        except InvalidInput as exc:
+            self.status = EXIT_INVALID
+            if self.format == "json":
+                return self._json({"errors": [d.to_json() for d in exc.diagnostics]})
+            return exc.render() + "\n(the world was not changed)"
+        self.world, self.paths = world, list(paths)
+        self._vocab = None
+        idx = world.evaluator().index
+        n_users = sum(1 for t, _ in idx.principals.values() if t == "user")
+        n_roles = sum(1 for t, _ in idx.principals.values() if t == "role")
+        if self.format == "json":
+            return self._json({"loaded": paths, "accounts": len(idx.accounts), "users": n_users, "roles": n_roles,
+                               "resources": len(idx.resources),
+                               "diagnostics": [w.to_json() for w in world.warnings]})
+        lines = [w.render(world.sources) for w in world.warnings]
+        lines.append(f"loaded {', '.join(paths)}: {len(idx.accounts)} account(s), {n_users} user(s), "
+                     f"{n_roles} role(s), {len(idx.resources)} resource(s)")
+        return "\n".join(lines)
+
+    def _show_world(self) -> str:
+        self._need_world()
+        w = self.world
+        idx = w.evaluator().index
+        model = w.model
+        accounts = []
+        for a in model.accounts:
+            accounts.append({"id": a.id, "name": a.name, "organization": idx.account_org.get(a.id),
+                             "path": idx.org_path(a.id)})
+        principals = sorted(idx.principals)
+        by_kind: dict[str, int] = {}
+        for kind, _name in idx.policies.values():
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+        ous = sorted(n for n in idx.node_names if n.startswith("ou-"))
+        data = {
+            "files": self.paths,
+            "organizations": [{"id": o.id, "management": o.management} for o in model.organizations],
+            "accounts": accounts,
+            "ous": [{"id": n, "name": idx.node_names[n]} for n in ous],
+            "principals": [{"arn": p, "type": idx.principals[p][0]} for p in principals],
+            "policies": dict(sorted(by_kind.items())),
+            "resources": sorted(idx.resources),
+        }
+        if self.format == "json":
+            return self._json(data)
+        lines = [f"world: {', '.join(self.paths) or '(built in memory)'}"]
+        for o in data["organizations"]:
+            lines.append(f"organization {o['id']} (management {o['management']}), {len(ous)} OU(s): "
+                         + ", ".join(f"{idx.node_names[n]}" for n in ous))
+        lines.append(self.out.table(["account", "name", "organization path"],
+                                    [[a["id"], a["name"], a["path"] or "-"] for a in accounts],
+                                    f"accounts ({len(accounts)})"))
+        lines.append(self.out.table(["principal", "type"], [[p["arn"], p["type"]] for p in data["principals"]],
+                                    f"principals ({len(principals)})"))
+        lines.append("policies: " + (", ".join(f"{n} {k}" for k, n in data["policies"].items()) or "none"))
+        lines.append(f"resources ({len(data['resources'])}): " + (", ".join(data["resources"]) or "none"))
+        return "\n".join(lines)
+
+    def _show_relations(self) -> str:
+        from .evaluate import BUILTIN_SPECS, rules
+        from .dlcheck import derived_relations
+        from .schema import RELATIONS
+
+        rows = []
+        for name, rel in RELATIONS.items():
+            kind = "builtin" if name in BUILTIN_SPECS else "fact"
+            rows.append([name, rel.arity, kind, f"{name}({', '.join(rel.args)}): {rel.legend}"])
+        first_rule: dict[str, str] = {}
+        for rule in rules().rules:
+            if rule.span:
+                first_rule.setdefault(rule.head.relation, rule.span.file)
+        for name, arity in sorted(derived_relations(rules()).items()):
+            rows.append([name, arity, "derived", f"derived by {first_rule.get(name, 'the rules')}"])
+        for name, spec in sorted(BUILTIN_SPECS.items()):
+            if name not in RELATIONS:
+                rows.append([name, spec.arity, "builtin", "computed in Python (request-scoped: empty outside a decision)"
+                             if name.startswith("request") else "computed in Python"])
+        if self.format == "json":
+            return self._json([{"relation": r[0], "arity": r[1], "kind": r[2], "legend": r[3]} for r in rows])
+        return self.out.table(["relation", "arity", "kind", "legend"], rows)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _request(self, q) -> str:
+        self._need_world()
+        self._check_resource(q.resource)
+        warnings = self._action_warnings(q.action)
+        context = q.context_dict()
+        try:
+            if isinstance(q, WhyNot):
+                blockers = why_not(self.world, q.principal.value, q.action.value, q.resource.value, context)
+                text = self._json(blockers.to_json()) if self.format == "json" else self._colour(blockers.render())
+                return self._warned(warnings, text)
+            d = self.world.check(q.principal.value, q.action.value, q.resource.value, context)
+        except InvalidInput as exc:
+            raise self._with_principal_span(exc, q.principal) from None
+        if isinstance(q, Can) and not d.allowed:
+            self.status = EXIT_DENIED
+        if self.format == "json":
+            data = d.to_json()
+            if isinstance(q, Why):
+                data["explanation"] = d.proof().to_json()
+            elif self.explain != "summary":
+                data["explanation"] = d.proof().to_json() if self.explain == "full" else d.explain(self.explain)
+            return self._warned(warnings, self._json(data))
+        if isinstance(q, Why):
+            text = self._colour(d.explain("blockers")) + "\n\nderivation:\n" + self.out.proof(d.proof())
+            if d.warnings:
+                text += "\n\nwarnings:\n" + "\n".join(f"  {w}" for w in d.warnings)
+        elif self.explain == "full":
+            text = self._colour(d.explain("blockers")) + "\n\nderivation:\n" + self.out.proof(d.proof())
+        else:
+            text = self._colour(d.explain(self.explain))
+        return self._warned(warnings, text)
+
+    def _colour(self, text: str) -> str:
+        first, sep, rest = text.partition("\n")
+        return self.out.colour_head(first) + sep + rest
+
+    def _who_can(self, q: WhoCan) -> str:
+        self._need_world()
+        self._check_resource(q.resource)
+        warnings = self._action_warnings(q.action)
+        found = who_can(self.world, q.action.value, q.resource.value, q.context_dict())
+        action = found[0][1].action if found else q.action.value
+        if self.format == "json":
+            return self._warned(warnings, self._json({
+                "action": action, "resource": q.resource.value,
+                "principals": [{"principal": p, "as": d.principal, "decision": d.decision,
+                                "statements": [s.to_json() for s in d.statements], "warnings": list(d.warnings)}
+                               for p, d in found]}))
+        if not found:
+            return self._warned(warnings, f"no principal of the world can {action} on {q.resource.value}")
+        rows = []
+        for p, d in found:
+            via = [s.label() for s in d.statements if s.policy_kind not in ("scp", "rcp")] or [
+                next((v.note for v in d.layers if v.note), "allowed")]
+            rows.append([p, "\n".join(via)])
+        title = f"{len(found)} principal(s) can {action} on {q.resource.value}"
+        return self._warned(warnings, self.out.table(["principal", "allowed by"], rows, title))
+
+    def _what_can(self, q: WhatCan) -> str:
+        self._need_world()
+        self._check_resource(q.resource)
+        try:
+            found = what_can(self.world, q.principal.value, q.resource.value, q.context_dict())
+        except InvalidInput as exc:
+            raise self._with_principal_span(exc, q.principal) from None
+        scope = ("the catalog actions that take this resource" if q.resource.value != "*" else
+                 "the actions of the services the world's policies name")
+        if self.format == "json":
+            return self._json({"principal": q.principal.value, "resource": q.resource.value, "scope": scope,
+                               "actions": found})
+        if not found:
+            return f"{q.principal.value} can do nothing on {q.resource.value} (asked: {scope})"
+        rows = [[service, level, ", ".join(acts)] for service, levels in found.items() for level, acts in levels.items()]
+        n = sum(len(a) for levels in found.values() for a in levels.values())
+        title = f"{q.principal.value} can do {n} action(s) on {q.resource.value} (asked: {scope})"
+        return self.out.table(["service", "access level", "actions"], rows, title)
+
+    def _datalog(self, q: DatalogQuery) -> str:
+        self._need_world()
+        rows = self.world.evaluator().engine.query(q.query)
+        columns = list(q.query.variables)
+        if self.format == "json":
+            return self._json({"columns": columns, "rows": [list(r) for r in rows]})
+        if not columns:
+            return "yes" if rows else "no"
+        if not rows:
+            return "no answers"
+        shown = rows[:MAX_ROWS]
+        text = self.out.table(columns, shown, f"{len(rows)} answer(s)")
+        if len(rows) > MAX_ROWS:
+            text += f"\n… {len(rows) - MAX_ROWS} more (:format json shows every row)"
+        return text
+
+    # -- completion ----------------------------------------------------------------------------
+
+    def vocabulary(self) -> dict[str, list[str]]:
+        """The words tab completion offers: commands, query words, principals, actions, resources,
+        condition keys and relation names of the loaded world."""
+        from .evaluate import BUILTIN_SPECS, rules
+        from .dlcheck import derived_relations
+        from .schema import RELATIONS
+
+        if self._vocab is not None:
+            return self._vocab
+        vocab = {
+            "commands": list(COMMANDS),
+            "forms": ["can", "why", "why not", "who can", "what can", "?-"],
+            "relations": sorted({*RELATIONS, *derived_relations(rules()), *BUILTIN_SPECS}),
+            "explain": list(EXPLAIN_VIEWS), "format": list(FORMATS),
+            "principals": [], "actions": [], "resources": [], "keys": [],
+        }
+        if self.world is not None:
+            idx = self.world.evaluator().index
+            names = sorted({n for n, _ in idx.names.values()})
+            vocab["principals"] = names + sorted(idx.principals) + sorted(idx.accounts) + [ANONYMOUS]
+            vocab["actions"] = sorted(policy_actions(self.world)[0])
+            vocab["resources"] = sample_resources(self.world)
+            vocab["keys"] = sorted({key for (_s, _op, key) in idx.conditions.values()})
+        self._vocab = vocab
+        return vocab
+
+    def complete(self, text_before_cursor: str) -> list[str]:
+        """Completions of the word before the cursor, for the words before it."""
+        vocab = self.vocabulary()
+        stripped = text_before_cursor.lstrip()
+        words = stripped.split()
+        current = "" if not stripped or stripped[-1].isspace() else words[-1]
+        before = words[:-1] if current else words
+        if stripped.startswith("?-"):
+            current = _last_identifier(stripped)
+            pool = vocab["relations"]
+        elif not before:
+            pool = vocab["commands"] + ["can", "why", "who", "what", "?-"]
+        elif before[0] == ":explain":
+            pool = vocab["explain"]
+        elif before[0] == ":format":
+            pool = vocab["format"]
+        elif before[0] in (":help",):
+            pool = list(QUERY_FORMS) + vocab["commands"]
+        elif before[0].startswith(":"):
+            pool = []
+        elif "with" in [b.lower() for b in before]:
+            pool = vocab["keys"]
+        else:
+            pool = self._position_pool(before, vocab)
+        low = current.lower()
+        return [c for c in dict.fromkeys(pool) if c.lower().startswith(low) and c != current]
+
+    @staticmethod
+    def _position_pool(before: list[str], vocab: dict[str, list[str]]) -> list[str]:
+        head = [b.lower() for b in before]
+        if head[0] == "who":
+            slots, rest = [["can"], "actions", "resources"], head[1:]
+        elif head[0] == "what":
+            slots, rest = [["can"], "principals", ["do"], ["on"], "resources"], head[1:]
+        elif head[0] == "why" and len(head) > 1 and head[1] == "not":
+            slots, rest = ["principals", "actions", "resources"], head[2:]
+        elif head[0] == "why":
+            slots, rest = [["not"] + vocab["principals"], "actions", "resources"], head[1:]
+        elif head[0] == "can":
+            slots, rest = ["principals", "actions", "resources"], head[1:]
+        else:
+            return []
+        if len(rest) >= len(slots):
+            return ["with"]
+        slot = slots[len(rest)]
+        return slot if isinstance(slot, list) else vocab[slot]
+
+
+def _last_identifier(text: str) -> str:
+    i = len(text)
+    while i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
+        i -= 1
+    return text[i:]
+
+
+# ---------------------------------------------------------------------------------------------
+# The terminal face
+
+
+def run_repl(paths: Sequence[str] = (), *, input=None, output=None, stdout=None) -> int:
+    """The interactive REPL: prompt_toolkit for input, :class:`Session` for answers.
+
+    History is kept in :func:`history_path`; Tab completes commands, principals, actions, resource
+    ARNs, condition keys and relation names; Ctrl-C cancels the line; Ctrl-D (or ``:quit``) leaves.
+    ``input``/``output`` are prompt_toolkit's, for tests (``create_pipe_input``).
+    """
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.completion import Completer, Completion
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+    stdout = stdout or sys.stdout
+    tty = hasattr(stdout, "isatty") and stdout.isatty() and input is None
+    width = 100
+    try:
+        width = os.get_terminal_size(stdout.fileno()).columns if tty else 100
+    except (OSError, ValueError, AttributeError):
+        pass
+    session = Session(rich=tty, width=width)
+    if paths:
+        session.banner = session._load(list(paths))
+
+    class _Complete(Completer):
+        def get_completions(self, document, complete_event):
+            text = document.text_before_cursor
+            current = text.split()[-1] if text.strip() and not text[-1].isspace() else ""
+            if text.lstrip().startswith("?-"):
+                current = _last_identifier(text)
+            for word in session.complete(text):
+                yield Completion(word, start_position=-len(current))
+
+    try:
+        path = history_path()
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "ab"):
+            pass  # fail here, not at the first line, when the file cannot be written
+        history = FileHistory(path)
+    except OSError:
+        history = InMemoryHistory()
+    prompt = PromptSession(history=history, completer=_Complete(), complete_while_typing=False,
+                           input=input, output=output)
+    print("iamlogic REPL: :help lists queries and commands; Ctrl-D leaves.", file=stdout)
+    if session.banner:
+        print(session.banner, file=stdout)
+    while not session.done:
+        try:
+            line = prompt.prompt("iamlogic> ")
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            break
+        try:
+            answer = session.handle(line)
+        except KeyboardInterrupt:
+            answer = "interrupted"
+        if answer:
+            print(answer, file=stdout, flush=True)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+def cmd_repl(args) -> int:
+    return run_repl(args.world)
+
+
+def cmd_query(args) -> int:
+    if len(args.args) < 2:
+        print("iamlogic query: give the world's files, then the query: iamlogic query WORLD.iaml \"can alice "
+              "s3:GetObject *\"", file=sys.stderr)
+        return EXIT_INVALID
+    *paths, query = args.args
+    session = Session(format="json" if args.format == "json" else "table", explain=args.explain)
+    loaded = session._load(paths)
+    if session.world is None:
+        print(loaded, file=sys.stderr if args.format != "json" else sys.stdout)
+        return EXIT_INVALID
+    for w in session.world.warnings:
+        print(w.render(session.world.sources), file=sys.stderr)
+    answer = session.handle(query)
+    if answer:
+        print(answer)
+    return session.status
+
+
+def _diff_text(c) -> str:
+    mark = {"new access": "+", "access removed": "-"}.get(c.kind, "~")
+    line = f"{mark} {c.kind}: {c.principal} {c.action} {c.resource} ({c.before or 'absent'} -> {c.after or 'absent'})"
+    decisive = c.decision_after if c.after == ALLOW else c.decision_before if c.before == ALLOW else c.decision_after
+    if decisive is not None:
+        line += "".join(f"\n    {'allowed' if decisive.allowed else 'denied'} by {s.label()}"
+                        for s in decisive.statements if s.policy_kind not in ("scp", "rcp") or not decisive.allowed)
+    return line
+
+
+def cmd_diff(args) -> int:
+    from .world import load
+
+    if not args.old or not args.new:
+        print("iamlogic diff: give the old world's files, then --, then the new world's: "
+              "iamlogic diff old.iaml -- new.iaml", file=sys.stderr)
+        return EXIT_INVALID
+    before, after = load(args.old), load(args.new)
+    changes = diff(before, after, args.principal, args.action, args.resource)
+    for c in changes:
+        print(json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c))
+    granted = new_access(changes)
+    print(f"{len(changes)} change(s): {len(granted)} new access, "
+          f"{sum(1 for c in changes if c.revokes)} removed, "
+          f"{sum(1 for c in changes if not c.grants and not c.revokes)} denial(s) changed", file=sys.stderr)
+    return EXIT_NEW_ACCESS if granted else EXIT_OK
+
+
+def _split_at_double_dash(parser):
+    """``diff OLD... -- NEW...``: argparse drops ``--``, so the diff parser splits there itself.
+
+    After ``--`` every word is a new world's file, but an option (``--format json``) and its
+    value, which still count as options.
+    """
+    original = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        new: list[str] = []
+        if "--" in args:
+            i = args.index("--")
+            head, rest = args[:i], args[i + 1:]
+            j = 0
+            while j < len(rest):
+                word = rest[j]
+                if word.startswith("--") and word != "--":
+                    head.append(word)
+                    if "=" not in word and j + 1 < len(rest):  # every diff option takes a value
+                        head.append(rest[j + 1])
+                        j += 1
+                else:
+                    new.append(word)
+                j += 1
+            args = head
+        ns, extras = original(args, namespace)
+        ns.new = new
+        return ns, extras
+
+    parser.parse_known_args = parse_known_args
+    return parser
+
+
+def add_commands(sub) -> None:
+    """Register ``repl``, ``query`` and ``diff`` on the CLI's sub-parsers."""
+    r = sub.add_parser("repl", help="interactive queries over a world (can, why, why not, who can, what can, ?-)")
+    r.add_argument("world", nargs="*", help="the world's .iaml files (or :load them later)")
+    r.set_defaults(run=cmd_repl)
+
+    q = sub.add_parser("query", help="answer one query of the REPL's language (exit 0 ok/allowed, 2 denied, 3 invalid)",
+                       description="iamlogic query WORLD.iaml... \"who can s3:GetObject arn:aws:s3:::b/k\"")
+    q.add_argument("args", nargs="+", metavar="WORLD... QUERY", help="the world's .iaml files, then the query")
+    q.add_argument("--format", choices=("text", "json"), default="text")
+    q.add_argument("--explain", choices=EXPLAIN_VIEWS, default="summary", help="the view `can` shows")
+    q.set_defaults(run=cmd_query)
+
+    d = sub.add_parser("diff", help="requests whose decision changes between two worlds (exit 1 on new access)",
+                       description="iamlogic diff OLD.iaml... -- NEW.iaml...: every (principal, action, resource) "
+                                   "whose decision changes, both ways. Exit 1 when new access appears.")
+    d.add_argument("old", nargs="*", metavar="OLD", help="the old world's files; then --, then the new world's")
+    d.add_argument("--format", choices=("text", "json"), default="text", help="json: one JSON object a line")
+    d.add_argument("--principal", action="append", help="ask only this principal (repeatable)")
+    d.add_argument("--action", action="append", help="ask only this action (repeatable)")
+    d.add_argument("--resource", action="append", help="ask only this resource (repeatable)")
+    d.set_defaults(run=cmd_diff)
+    _split_at_double_dash(d)

@@ -1,0 +1,342 @@
+"""The analyses: who_can, what_can, access_matrix, diff, external_access, why_not (logic/analysis.py).
+
+Every analysis must agree with World.check: the property test at the end checks it on generated
+worlds; the other tests pin exact answers on small worlds.
+"""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import iamlogic
+from iamlogic import analysis
+from iamlogic.analysis import (
+    ANONYMOUS,
+    Change,
+    access_matrix,
+    actions_for_resource,
+    diff,
+    external_access,
+    named_principals,
+    new_access,
+    policy_actions,
+    sample_resources,
+    what_can,
+    who_can,
+    why_not,
+    world_principals,
+)
+from iamlogic.grammar.diagnostics import InvalidInput
+from iamlogic.testing import requests_for, valid_world_models
+from iamlogic.world import World
+
+from ..conftest import EXAMPLES
+
+A, B, OUT = "111111111111", "222222222222", "999999999999"
+
+SMALL = f'''
+organization "o-a1b2c3d4e5" {{
+  management "{A}"
+  root "r-a1b2" {{ account "{B}" }}
+}}
+account {A} "a" {{
+  user alice {{ policy P {{ sid "Send" allow sqs:Send*, sqs:DeleteMessage on * sid "NoDelete" deny sqs:DeleteMessage on * }} }}
+  user bob
+  role Auditor {{
+    trust {{ allow sts:AssumeRole principal aws "{B}" }}
+    policy R {{ allow sqs:GetQueueAttributes on * }}
+  }}
+  resource "arn:aws:sqs:us-east-1:{A}:q" {{
+    policy {{
+      sid "PartnerSend" allow sqs:SendMessage on "arn:aws:sqs:us-east-1:{A}:q"
+        principal aws "arn:aws:iam::{OUT}:user/partner"
+    }}
+  }}
+  resource "arn:aws:s3:::public-a" {{
+    policy {{ sid "Public" allow s3:GetObject on "arn:aws:s3:::public-a/*" principal * }}
+  }}
+}}
+account {B} "b" {{
+  user carol {{ policy C {{ allow sts:AssumeRole, sqs:SendMessage on * }} }}
+}}
+'''
+
+
+@pytest.fixture(scope="module")
+def small():
+    return iamlogic.loads(SMALL, "small.iaml")
+
+
+@pytest.fixture(scope="module")
+def cross():
+    return iamlogic.load([str(EXAMPLES / "cross-account" / "world.iaml")])
+
+
+def test_doctests():
+    assert doctest.testmod(analysis).failed == 0
+
+
+# -- reading the world -------------------------------------------------------------------------
+
+
+def test_principals_of_the_world_and_named_ones(small):
+    assert world_principals(small) == [
+        f"arn:aws:iam::{A}:role/Auditor", f"arn:aws:iam::{A}:root", f"arn:aws:iam::{A}:user/alice",
+        f"arn:aws:iam::{A}:user/bob", f"arn:aws:iam::{B}:root", f"arn:aws:iam::{B}:user/carol", ANONYMOUS]
+    # B is declared (its root is a principal of the world); the partner is outside the world
+    assert named_principals(small) == [f"arn:aws:iam::{OUT}:user/partner"]
+
+
+def test_policy_actions_and_sample_resources(small):
+    actions, wildcard = policy_actions(small)
+    assert {"sqs:SendMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sts:AssumeRole",
+            "s3:GetObject"} <= set(actions)
+    assert all(a.startswith(("sqs:", "sts:", "s3:")) for a in actions)
+    assert wildcard  # FullAWSAccess (allow * on *) is attached in the organization
+    assert sample_resources(small)[:1] == ["*"]
+    assert "arn:aws:s3:::public-a/*" in sample_resources(small)
+
+
+def test_actions_for_resource():
+    obj = actions_for_resource("arn:aws:s3:::b/k")
+    assert "s3:GetObject" in obj and "s3:ListBucket" not in obj
+    assert "s3:ListBucket" in actions_for_resource("arn:aws:s3:::b")
+    assert "sts:AssumeRole" in actions_for_resource("arn:aws:iam::111122223333:role/path/R")
+    assert actions_for_resource("*") == []
+    assert actions_for_resource("*", services=["sts"]) and all(
+        a.startswith("sts:") for a in actions_for_resource("*", services=["sts"]))
+    assert actions_for_resource("not-an-arn") == []
+
+
+# -- who can -----------------------------------------------------------------------------------
+
+
+def test_who_can_exact_on_the_cross_account_example(cross):
+    found = who_can(cross, "s3:PutObject", "arn:aws:s3:::b-reports/r.csv")
+    assert [p for p, _ in found] == ["arn:aws:iam::222222222222:user/dana", "arn:aws:iam::333333333333:role/CrossRole",
+                                     "arn:aws:iam::333333333333:root"]
+    dana = dict(found)["arn:aws:iam::222222222222:user/dana"]
+    assert {s.sid for s in dana.statements} == {"WriteReportsInB", "AllowDanaPut"}
+    for p, d in found:
+        assert cross.check(p, "s3:PutObject", "arn:aws:s3:::b-reports/r.csv").decision == d.decision == "Allow"
+
+
+def test_who_can_includes_principals_outside_the_world_and_anonymous(small):
+    q = f"arn:aws:sqs:us-east-1:{A}:q"
+    found = dict(who_can(small, "sqs:SendMessage", q))
+    assert set(found) == {f"arn:aws:iam::{A}:user/alice", f"arn:aws:iam::{A}:root",
+                          f"arn:aws:iam::{OUT}:user/partner"}
+    partner = found[f"arn:aws:iam::{OUT}:user/partner"]
+    assert "PartnerSend" in {s.sid for s in partner.statements}
+    assert any("outside the world" in w for w in partner.warnings)
+    # carol (account B) is allowed by her identity policy but the queue's policy does not name her
+    assert f"arn:aws:iam::{B}:user/carol" not in found
+    public = dict(who_can(small, "s3:GetObject", "arn:aws:s3:::public-a/index.html"))
+    assert ANONYMOUS in public and f"arn:aws:iam::{B}:root" in public
+    assert {s.sid for s in public[ANONYMOUS].statements} == {"Public"}
+    # "principal *" lets in any account: one account no policy names stands for them
+    anyone = public["arn:aws:iam::999999999998:root"]
+    assert any("stands for any account outside the world" in w for w in anyone.warnings)
+
+
+def test_who_can_trust_policy_and_context(small):
+    role = f"arn:aws:iam::{A}:role/Auditor"
+    found = dict(who_can(small, "sts:AssumeRole", role))
+    assert set(found) == {f"arn:aws:iam::{B}:root", f"arn:aws:iam::{B}:user/carol"}
+
+
+def test_who_can_on_an_empty_world():
+    assert who_can(World(), "s3:GetObject", "arn:aws:s3:::b/k") == []
+    assert world_principals(World()) == [ANONYMOUS]
+
+
+# -- what can ----------------------------------------------------------------------------------
+
+
+def test_what_can_groups_by_service_and_access_level(small):
+    q = f"arn:aws:sqs:us-east-1:{A}:q"
+    assert what_can(small, "alice", q) == {"sqs": {"Write": ["sqs:SendMessage"]}}
+    assert what_can(small, "bob", q) == {}
+    assert what_can(small, f"arn:aws:iam::{OUT}:user/partner", q) == {"sqs": {"Write": ["sqs:SendMessage"]}}
+    # on "*", the services the world's policies name (sqs, sts, s3); a narrower set when given
+    assert what_can(small, "alice", "*", services=["sqs"]) == {"sqs": {"Write": ["sqs:SendMessage"]}}
+
+
+def test_what_can_unknown_principal_is_invalid_input(small):
+    with pytest.raises(InvalidInput) as info:
+        what_can(small, "mallory", f"arn:aws:sqs:us-east-1:{A}:q")
+    assert info.value.diagnostics[0].code == "E504"
+
+
+def test_access_matrix(small):
+    m = access_matrix(small, ["alice", "bob"], ["sqs:SendMessage", "sqs:DeleteMessage"], ["*"])
+    assert [(p, a, d.decision) for (p, a, _r), d in m.items()] == [
+        ("alice", "sqs:SendMessage", "Allow"), ("alice", "sqs:DeleteMessage", "ExplicitDeny"),
+        ("bob", "sqs:SendMessage", "ImplicitDeny"), ("bob", "sqs:DeleteMessage", "ImplicitDeny")]
+
+
+# -- diff --------------------------------------------------------------------------------------
+
+BASE = f'''
+account {A} "a" {{
+  user alice {{ policy P {{ sid "Get" allow s3:GetObject on "arn:aws:s3:::data/*" }} }}
+  user bob {{ policy P {{ sid "List" allow s3:ListBucket on "arn:aws:s3:::data" }} }}
+  resource "arn:aws:s3:::data" {{ policy {{ sid "Own" allow s3:GetObject on "arn:aws:s3:::data/*" principal aws "{A}" }} }}
+}}
+'''
+
+
+def _brute_force(w0, w1, scope):
+    d0 = w0.check_many(scope)
+    d1 = w1.check_many(scope)
+    return {(p, a, r) for (p, a, r), x, y in zip(scope, d0, d1) if x.decision != y.decision}
+
+
+def test_diff_reports_exactly_the_changed_triples_both_ways():
+    before = iamlogic.loads(BASE, "before.iaml")
+    after = iamlogic.loads(BASE.replace('sid "Get" allow s3:GetObject', 'sid "Get" allow s3:GetObject, s3:PutObject'),
+                           "after.iaml")
+    principals = world_principals(before)
+    actions = ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]
+    resources = sample_resources(before)
+    scope = [(p, a, r) for p in principals for a in actions for r in resources]
+    changes = diff(before, after, principals, actions, resources)
+    assert {(c.principal, c.action, c.resource) for c in changes} == _brute_force(before, after, scope) == {
+        (f"arn:aws:iam::{A}:user/alice", "s3:PutObject", "arn:aws:s3:::data/*")}
+    (c,) = changes
+    assert (c.before, c.after, c.grants, c.revokes, c.kind) == ("ImplicitDeny", "Allow", True, False, "new access")
+    assert c.to_json()["statements"][0]["sid"] == "Get"
+    assert new_access(changes) == changes
+    # the other direction: the statement removed again
+    back = diff(after, before, principals, actions, resources)
+    assert [(x.principal, x.action, x.resource, x.before, x.after, x.revokes, x.kind) for x in back] == [
+        (c.principal, c.action, c.resource, "Allow", "ImplicitDeny", True, "access removed")]
+    assert new_access(back) == []
+
+
+def test_diff_default_scope_finds_a_removed_deny_and_a_new_user():
+    before = iamlogic.loads(BASE.replace('user bob {', 'user bob { policy D { sid "NoGet" deny s3:GetObject on * } '),
+                            "before.iaml")
+    after = iamlogic.loads(BASE.replace('user alice {', 'user dave { policy P { allow s3:ListBucket on * } }\n  '
+                                        'user alice {'), "after.iaml")
+    changes = diff(before, after)
+    got = {(c.principal.rsplit(":", 1)[1], c.action, c.resource, c.before, c.after) for c in changes}
+    # the bucket policy names the account, so bob still needs an identity allow
+    assert ("user/bob", "s3:GetObject", "arn:aws:s3:::data/*", "ExplicitDeny", "ImplicitDeny") in got
+    assert ("user/bob", "s3:GetObject", "*", "ExplicitDeny", "ImplicitDeny") in got
+    assert ("user/dave", "s3:ListBucket", "*", None, "Allow") in got
+    assert all(c.grants == (c.after == "Allow") for c in changes)
+    # the default scope is exact: compare with every request of that scope
+    principals = list(dict.fromkeys(world_principals(before) + world_principals(after)))
+    actions = list(dict.fromkeys(policy_actions(before)[0] + policy_actions(after)[0]))
+    resources = list(dict.fromkeys(sample_resources(before) + sample_resources(after)))
+    common = [p for p in principals if "dave" not in p]
+    scope = [(p, a, r) for p in common for a in actions for r in resources]
+    assert {(c.principal, c.action, c.resource) for c in changes if "dave" not in c.principal} == _brute_force(
+        before, after, scope)
+
+
+def test_diff_of_a_world_with_itself_is_empty(small):
+    assert diff(small, small, actions=["sqs:SendMessage", "sts:AssumeRole"], resources=["*"]) == []
+
+
+def test_change_json_and_order():
+    c = Change("p", "s3:GetObject", "*", "Allow", None)
+    assert c.to_json() == {"kind": "access removed", "principal": "p", "action": "s3:GetObject", "resource": "*",
+                           "before": "Allow", "after": None}
+
+
+# -- external access ---------------------------------------------------------------------------
+
+
+def test_external_access(small):
+    found = external_access(small)
+    by = {(f.resource, f.principal, f.action, f.scope) for f in found}
+    q = f"arn:aws:sqs:us-east-1:{A}:q"
+    assert (q, f"arn:aws:iam::{OUT}:user/partner", "sqs:SendMessage", "outside organization") in by
+    assert ("arn:aws:s3:::public-a", ANONYMOUS, "s3:GetObject", "public") in by
+    assert ("arn:aws:s3:::public-a", f"arn:aws:iam::{B}:root", "s3:GetObject", "outside account") in by
+    role = f"arn:aws:iam::{A}:role/Auditor"
+    assert (role, f"arn:aws:iam::{B}:user/carol", "sts:AssumeRole", "outside account") in by
+    assert all(f.scope != "public" or f.resource == "arn:aws:s3:::public-a" for f in found)
+    # principals of the resource's own account are never external
+    assert not any(f.principal.startswith(f"arn:aws:iam::{A}:") for f in found)
+    public = next(f for f in found if f.principal == ANONYMOUS)
+    assert public.target == "arn:aws:s3:::public-a/*" and public.to_json()["statements"][0]["sid"] == "Public"
+    for f in found:
+        assert f.decision.allowed
+
+
+def test_external_access_of_an_org_only_bucket():
+    w = iamlogic.load([str(EXAMPLES / "organization" / "world.iaml")])
+    found = external_access(w)
+    assert found and all(f.scope == "outside account" for f in found if f.resource == "arn:aws:s3:::reports-a")
+    assert not any(f.principal == ANONYMOUS for f in found)
+
+
+# -- why not -----------------------------------------------------------------------------------
+
+
+def test_why_not_explicit_deny_and_missing_allow(small):
+    b = why_not(small, "alice", "sqs:DeleteMessage", "*")
+    assert b.decision.decision == "ExplicitDeny"
+    assert [v.verdict for v in b.layers] == ["deny"]
+    assert any("NoDelete" in s and s.startswith("remove or narrow") for s in b.suggestions)
+    b = why_not(small, "bob", "sqs:SendMessage", "*")
+    assert [v.layer for v in b.layers] == ["identity-based policies"]
+    assert b.suggestions == (f'add `allow sqs:SendMessage on "*"` to an identity policy of arn:aws:iam::{A}:user/bob',)
+    assert "would allow it" in b.render() and b.to_json()["suggestions"] == list(b.suggestions)
+    ok = why_not(small, "alice", "sqs:SendMessage", "*")
+    assert ok.decision.allowed and ok.suggestions == () and "nothing blocks it" in ok.render()
+
+
+def test_why_not_names_the_failed_condition_and_key():
+    w = iamlogic.loads(f'''
+account {A} "a" {{
+  user ivan {{ policy P {{ sid "Office" allow s3:GetObject on * when IpAddress aws:SourceIp "10.0.0.0/8" }} }}
+}}''')
+    b = why_not(w, "ivan", "s3:GetObject", "arn:aws:s3:::x/k")
+    (f,) = b.failed_conditions
+    assert (f.statement.sid, f.operator, f.key, f.values, f.request_values) == (
+        "Office", "IpAddress", "aws:SourceIp", ("10.0.0.0/8",), None)
+    assert any(s.startswith("supply aws:SourceIp") for s in b.suggestions)
+    b = why_not(w, "ivan", "s3:GetObject", "arn:aws:s3:::x/k", {"aws:SourceIp": "192.0.2.1"})
+    assert b.failed_conditions[0].request_values == ("192.0.2.1",)
+    assert "the request has \"192.0.2.1\"" in b.render()
+
+
+# -- agreement with check() --------------------------------------------------------------------
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.data())
+def test_who_can_and_what_can_agree_with_check(data):
+    model = data.draw(valid_world_models())
+    world = World(model)
+    req = data.draw(requests_for(model))
+    action, resource, context = req["action"], req["resource"], req["context"]
+    found = who_can(world, action, resource, context)
+    reported = {p for p, _ in found}
+    for p, d in found:
+        assert d.allowed
+        # outside the world, who_can asks with every identity permission: check() cannot know them
+        if not any("outside the world" in w for w in d.warnings):
+            assert world.check(p, action, resource, context).decision == d.decision == "Allow"
+    others = [p for p in world_principals(world) if p not in reported]
+    for p, d in zip(others, world.check_many([(p, action, resource, context) for p in others])):
+        assert not d.allowed, p
+    # what_can: every action it reports is allowed, and a sample of those it does not report is not.
+    # (On the account's queue: sqs has 20 actions, and the generated policies name sqs:* and
+    # sqs:SendMessage; an s3 bucket would cost 60 requests an example.)
+    principal = req["principal"]
+    queue = next(r for r in sample_resources(world) if r.startswith("arn:aws:sqs:"))
+    allowed = what_can(world, principal, queue, context, services=["sqs"])
+    reported_actions = [a for levels in allowed.values() for acts in levels.values() for a in acts]
+    unreported = [a for a in actions_for_resource(queue, services=["sqs"]) if a not in reported_actions]
+    sample = reported_actions + unreported[:: max(1, len(unreported) // 4)]
+    for a, d in zip(sample, world.check_many([(principal, a, queue, context) for a in sample])):
+        assert d.allowed == (a in reported_actions), (principal, a, queue)
