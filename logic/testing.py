@@ -1,8 +1,19 @@
 """hypothesis strategies that build iamlogic values, for property tests of the engine and of your own worlds.
 
-Requires the ``test`` extra (``pip install 'iamlogic[test]'``). Strategies build AST values, not
-text, so every generated value is well formed by construction; print it with
-:mod:`iamlogic.grammar.printer` or :func:`iamlogic.grammar.json_policy.policy_to_json` to get text.
+Strategies build AST values, not text, so every generated value is well formed by construction;
+print it with :mod:`iamlogic.grammar.printer` or :func:`iamlogic.grammar.json_policy.policy_to_json`
+to get text.
+
+- From the AWS catalog: :func:`catalog_actions`, :func:`arns` (concrete ARNs of the catalog's
+  resource types), :func:`condition_blocks` (every operator, IfExists and set qualifiers, with keys
+  and values that fit), :func:`policies_of_kind` (policies valid as identity, boundary, session,
+  scp, rcp, resource, key or trust policies).
+- Whole worlds: :func:`valid_world_models` (organizations with SCP/RCP levels, accounts, users,
+  groups, roles, boundaries, buckets, queues and KMS keys with resource policies; every reference
+  resolves) and :func:`requests_for` (requests whose principals, actions and resources exist in
+  the world, with the context keys its conditions use).
+- Syntax only (for parser and printer tests): :func:`policies`, :func:`statements`,
+  :func:`world_models`.
 
 >>> from hypothesis import given
 >>> from iamlogic.testing import policies
@@ -331,3 +342,134 @@ def requests_for(draw, model: WorldModel) -> dict:
     context = {k: draw(st.sampled_from(v)) for k, v in CONTEXT_KEYS.items() if draw(st.booleans())}
     return {"principal": principal, "action": draw(st.sampled_from(ACTION_POOL)), "resource": resource,
             "context": context}
+
+
+# ---------------------------------------------------------------------------------------------
+# Catalog-based strategies: actions, ARNs, condition blocks with fitting values, policies by kind
+
+SERVICES = ("s3", "ec2", "iam", "sts", "sqs", "sns", "kms", "dynamodb", "lambda", "secretsmanager")
+REGIONS = ("us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2")
+
+
+def _catalog():
+    from .catalog import Catalog
+
+    return Catalog.default()
+
+
+def catalog_actions(services: tuple[str, ...] = SERVICES) -> st.SearchStrategy[str]:
+    """Actions of the AWS catalog (canonical spelling), from the given services."""
+    cat = _catalog()
+    return st.sampled_from(sorted(a for s in services for a in cat.expand(f"{s}:*")))
+
+
+def _fill(template: str, draw) -> str:
+    def value(m) -> str:
+        name = m.group(1)
+        if name == "Partition":
+            return "aws"
+        if name == "Region":
+            return draw(st.sampled_from(REGIONS))
+        if name == "Account":
+            return draw(st.sampled_from(ACCOUNT_POOL))
+        return draw(st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True))
+
+    import re
+
+    return re.sub(r"\$\{([A-Za-z]+)\}", value, template)
+
+
+@st.composite
+def arns(draw, services: tuple[str, ...] = SERVICES) -> str:
+    """A concrete ARN of a resource type of the catalog, e.g. ``arn:aws:sqs:eu-west-1:111111111111:queue-a``."""
+    cat = _catalog()
+    action = cat.action(draw(catalog_actions(services).filter(lambda a: any(f for _, _, f in cat.action(a).resource_types))))
+    template = draw(st.sampled_from([f for _, _, f in action.resource_types if f]))
+    return _fill(template, draw)
+
+
+#: Condition keys by value type, with values that fit them (global keys of the IAM guide).
+KEYS_BY_FAMILY = {
+    "String": ("aws:username", "aws:PrincipalTag/team", "aws:RequestedRegion", "aws:PrincipalOrgID"),
+    "Numeric": ("aws:MultiFactorAuthAge", "s3:max-keys"),
+    "Date": ("aws:CurrentTime", "aws:TokenIssueTime"),
+    "Bool": ("aws:SecureTransport", "aws:MultiFactorAuthPresent"),
+    "Binary": ("aws:username",),
+    "Ip": ("aws:SourceIp",),
+    "Arn": ("aws:SourceArn", "aws:PrincipalArn"),
+    "Null": ("aws:SourceIp", "aws:TokenIssueTime", "aws:PrincipalTag/team"),
+}
+
+
+def values_for(family: str) -> st.SearchStrategy[str]:
+    """Values that fit an operator family (and the keys of :data:`KEYS_BY_FAMILY`)."""
+    import base64
+
+    return {
+        "String": st.sampled_from(["alice", "red", "eu-west-1", "o-a1b2c3d4e5", "a*", "r?d"]),
+        "Numeric": st.integers(0, 7200).map(str),
+        "Date": st.sampled_from(["2026-01-01T00:00:00Z", "2026-06-30", "1767225600"]),
+        "Bool": st.sampled_from(["true", "false"]),
+        "Binary": st.sampled_from(["alice", "bob"]).map(lambda s: base64.b64encode(s.encode()).decode()),
+        "Ip": st.sampled_from(["10.0.0.0/8", "192.0.2.0/24", "203.0.113.7", "2001:db8::/32"]),
+        "Arn": st.sampled_from(["arn:aws:sqs:*:111111111111:*", "arn:aws:iam::*:role/r0",
+                                "arn:aws:s3:::bucket0"]),
+        "Null": st.sampled_from(["true", "false"]),
+    }[family]
+
+
+def _family(base: str) -> str:
+    for prefix, family in (("String", "String"), ("Numeric", "Numeric"), ("Date", "Date"), ("Bool", "Bool"),
+                           ("Binary", "Binary"), ("IpAddress", "Ip"), ("NotIpAddress", "Ip"), ("Arn", "Arn"),
+                           ("Null", "Null")):
+        if base.startswith(prefix):
+            return family
+    raise ValueError(base)
+
+
+@st.composite
+def condition_blocks(draw) -> tuple[Condition, ...]:
+    """A Condition element: any operator (with IfExists and set qualifiers), a key of fitting
+    type, and fitting values — grouped by operator as JSON expresses them."""
+    picked: dict[tuple[str, str], Condition] = {}
+    for _ in range(draw(st.integers(1, 3))):
+        base = draw(st.sampled_from(BASE_OPERATORS))
+        family = _family(base)
+        qualifier = "" if family == "Null" else draw(st.sampled_from(["", "", "ForAllValues:", "ForAnyValue:"]))
+        key = draw(st.sampled_from(KEYS_BY_FAMILY[family]))
+        if qualifier:  # set operators belong on multivalued keys
+            key = "aws:PrincipalOrgPaths" if family in ("String", "Null") else key
+        operator = f"{qualifier}{base}{'IfExists' if family != 'Null' and draw(st.booleans()) else ''}"
+        values = tuple(draw(st.lists(values_for(family), min_size=1, max_size=2, unique=True)))
+        picked.setdefault((operator, key.lower()), Condition(operator, key, values))
+    ops = list(dict.fromkeys(op for op, _ in picked))
+    return tuple(c for o in ops for (op, _), c in picked.items() if op == o)
+
+
+@st.composite
+def policies_of_kind(draw, kind: str) -> Policy:
+    """A policy valid as ``kind`` (identity, boundary, session, scp, resource, key, trust, rcp)."""
+    principals = [Principal("AWS", "*"), Principal("AWS", "111111111111"),
+                  Principal("AWS", "arn:aws:iam::222222222222:role/r0"), Principal("Service", "events.amazonaws.com")]
+    statements = []
+    for _ in range(draw(st.integers(1, 3))):
+        kw: dict = {}
+        effect = draw(st.sampled_from(["Allow", "Deny"]))
+        if kind == "trust":
+            effect, kw["action"] = "Allow", ("sts:AssumeRole",)
+        elif kind == "rcp":
+            effect, kw["action"] = "Deny", tuple(draw(st.lists(st.sampled_from(["s3:*", "sqs:*", "kms:Decrypt"]),
+                                                              min_size=1, max_size=2, unique=True)))
+        else:
+            kw["action"] = tuple(draw(st.lists(catalog_actions(), min_size=1, max_size=2, unique=True)))
+        if kind != "trust":
+            kw["resource"] = ("*",) if kind in ("key", "rcp") else tuple(
+                draw(st.lists(st.one_of(st.just("*"), arns()), min_size=1, max_size=2, unique=True)))
+        if kind in ("resource", "key", "trust"):
+            chosen = draw(st.lists(st.sampled_from(principals), min_size=1, max_size=2, unique=True))
+            kw["principal"] = tuple(p for t in PRINCIPAL_TYPES for p in chosen if p.type == t)
+        elif kind == "rcp":
+            kw["principal"] = (Principal("AWS", "*"),)
+        conditions = draw(st.one_of(st.just(()), condition_blocks()))
+        statements.append(Statement(effect, conditions=conditions, **kw))
+    return Policy(tuple(statements))
