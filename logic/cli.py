@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .verify import add_commands as add_verify_commands
 
     add_verify_commands(sub)
+    from .graph import add_commands as add_graph_commands
+
+    add_graph_commands(sub)
     return parser
 
 
