@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .graph import add_commands as add_graph_commands
 
     add_graph_commands(sub)
+    from .privesc import add_commands as add_privesc_commands
+
+    add_privesc_commands(sub)
     return parser
 
 

@@ -1,0 +1,129 @@
+"""Privilege escalation: principals that can grant themselves more than they have.
+
+Each finding is one path, proved by decisions of :meth:`World.check_many` (nothing here
+re-implements evaluation). The techniques checked, with the IAM actions they rest on:
+
+- ``modify-own-policy``: ``iam:CreatePolicyVersion`` on a customer-managed policy attached to the
+  principal (directly or through a group) — a new default version can say ``allow * on *``;
+- ``attach-to-self`` / ``put-inline-on-self``: ``iam:AttachUserPolicy`` / ``iam:PutUserPolicy`` on
+  its own user, ``iam:AttachRolePolicy`` / ``iam:PutRolePolicy`` on its own role;
+- ``join-group``: ``iam:AddUserToGroup`` on a group with policies the user does not hold;
+- ``rewrite-trust``: ``iam:UpdateAssumeRolePolicy`` on a role it cannot assume today;
+- ``pass-role-to-code``: ``iam:PassRole`` on a role together with a service action that runs code
+  with it (Lambda, EC2, CloudFormation, CodeBuild, SageMaker, Glue, ECS, Data Pipeline);
+- ``assume-role``: ``sts:AssumeRole`` into a role (every role reachable, with its path);
+- ``create-user-without-boundary``: ``iam:CreateUser`` allowed with no ``iam:PermissionsBoundary``
+  in the request, when the principal itself has a permissions boundary.
+
+Sources: the IAM actions' documentation (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html)
+and the IAM guide on permissions boundaries for delegated administration
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .graph import role_reachability
+
+#: Service actions that run code with a passed role (iam:PassRole into a service that runs code).
+RUNS_CODE = ("lambda:CreateFunction", "ec2:RunInstances", "cloudformation:CreateStack", "codebuild:CreateProject",
+             "sagemaker:CreateNotebookInstance", "glue:CreateDevEndpoint", "ecs:RunTask",
+             "datapipeline:CreatePipeline")
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One way a principal can give itself more: the technique, the steps, and what they act on."""
+
+    principal: str
+    technique: str
+    steps: tuple[str, ...]  # "action on resource" for each allowed request, or the role path
+
+    def render(self) -> str:
+        return f"{self.principal}: {self.technique}: " + " ; ".join(self.steps)
+
+
+def escalations(world) -> list[Escalation]:
+    """Every escalation path of every user and role of the world (the root users are left out:
+    they hold every permission already)."""
+    ev = world.evaluator()
+    idx = ev.index
+    facts = ev.engine
+    principals = sorted(p for p, (t, _) in idx.principals.items() if t in ("user", "role"))
+    identity = facts.materialize("identity_policy")
+    group_member = facts.materialize("group_member")
+    group_policy = facts.materialize("group_policy")
+    managed = {p for p, (k, _) in idx.policies.items() if ":policy/" in p and not p.startswith("arn:aws:iam::aws:")}
+    groups = sorted({g for _, g in group_policy} | {g for _, g in group_member})
+    roles = sorted(p for p, (t, _) in idx.principals.items() if t == "role")
+
+    asks: list[tuple[str, str, str, str, tuple]] = []  # (principal, technique, action, resource, extra)
+    for p in principals:
+        kind = idx.principals[p][0]
+        own = {pol for who, pol in identity if who == p}
+        own |= {pol for g, pol in group_policy if (p, g) in group_member}
+        for pol in sorted(own & managed):
+            asks.append((p, "modify-own-policy", "iam:CreatePolicyVersion", pol, ()))
+        if kind == "user":
+            asks.append((p, "attach-to-self", "iam:AttachUserPolicy", p, ()))
+            asks.append((p, "put-inline-on-self", "iam:PutUserPolicy", p, ()))
+            for g in groups:
+                if (p, g) not in group_member and any(gg == g for gg, _ in group_policy):
+                    asks.append((p, "join-group", "iam:AddUserToGroup", g, ()))
+            if p in idx.boundaries:
+                asks.append((p, "create-user-without-boundary", "iam:CreateUser",
+                             f"arn:aws:iam::{idx.principals[p][1]}:user/new-user", ()))
+        else:
+            asks.append((p, "attach-to-self", "iam:AttachRolePolicy", p, ()))
+            asks.append((p, "put-inline-on-self", "iam:PutRolePolicy", p, ()))
+        for r in roles:
+            if r != p:
+                asks.append((p, "rewrite-trust", "iam:UpdateAssumeRolePolicy", r, ()))
+                asks.append((p, "pass-role-to-code", "iam:PassRole", r, ()))
+    decisions = world.check_many([(p, a, r) for p, _, a, r, _ in asks])
+    allowed = {(p, a, r) for (p, _, a, r, _), d in zip(asks, decisions) if d.allowed}
+
+    found: list[Escalation] = []
+    _, paths = role_reachability(world)
+    reachable = {p: {path[-1] for path in ps} for p, ps in paths.items()}
+    code_asks = sorted({(p, a) for (p, t, _, _, _) in asks if t == "pass-role-to-code" for a in RUNS_CODE})
+    code_ok = {k for k, d in zip(code_asks, world.check_many([(p, a, "*") for p, a in code_asks])) if d.allowed}
+    for p, technique, action, resource, _ in asks:
+        if (p, action, resource) not in allowed:
+            continue
+        if technique == "rewrite-trust" and resource in reachable.get(p, ()):
+            continue  # it can assume the role already: see assume-role
+        if technique == "pass-role-to-code":
+            runners = [a for a in RUNS_CODE if (p, a) in code_ok]
+            if not runners:
+                continue
+            found.append(Escalation(p, technique, (f"{action} on {resource}", f"{runners[0]} on *")))
+            continue
+        found.append(Escalation(p, technique, (f"{action} on {resource}",)))
+    for p, ps in sorted(paths.items()):
+        if idx.principals.get(p, ("",))[0] in ("user", "role"):
+            found += [Escalation(p, "assume-role", tuple(path[1:])) for path in ps]
+    return found
+
+
+def add_commands(sub) -> None:
+    """``iamlogic escalations WORLD... [--format text|json]``: exit 1 when any path exists."""
+    e = sub.add_parser("escalations", help="list every privilege escalation path of the world's users and roles")
+    e.add_argument("world", nargs="+")
+    e.add_argument("--format", choices=("text", "json"), default="text")
+    e.set_defaults(run=_cmd)
+
+
+def _cmd(args) -> int:
+    import json
+
+    from .world import load
+
+    found = escalations(load(args.world))
+    if args.format == "json":
+        print(json.dumps([{"principal": f.principal, "technique": f.technique, "steps": list(f.steps)}
+                          for f in found], indent=2))
+    else:
+        print("\n".join(f.render() for f in found) or "no escalation path found")
+    return 1 if found else 0

@@ -1,0 +1,45 @@
+"""Privilege escalation paths."""
+
+from __future__ import annotations
+
+from iamlogic import loads
+from iamlogic.privesc import escalations
+
+WORLD = '''
+account 111122223333 "dev" {
+  user dev {
+    attach DevPolicy
+    boundary DevBoundary
+  }
+  user safe { policy P { allow s3:GetObject on * } }
+  user delegated {
+    boundary DevBoundary
+    policy P {
+      allow iam:CreateUser on * when StringEquals iam:PermissionsBoundary "arn:aws:iam::111122223333:policy/DevBoundary"
+    }
+  }
+  role Admin {
+    trust { allow sts:AssumeRole principal aws "arn:aws:iam::111122223333:root" }
+    policy P { allow * on * }
+  }
+  role Worker { trust { allow sts:AssumeRole principal service "lambda.amazonaws.com" } }
+  policy DevPolicy {
+    allow iam:CreatePolicyVersion on "arn:aws:iam::111122223333:policy/DevPolicy"
+    allow iam:PassRole, lambda:CreateFunction on *
+    allow iam:CreateUser on *
+    allow sts:AssumeRole on "arn:aws:iam::111122223333:role/Admin"
+  }
+  policy DevBoundary { allow iam:*, lambda:*, sts:*, s3:* on * }
+}
+'''
+
+
+def test_every_technique_found_and_nothing_for_safe_principals():
+    found = {(f.principal.rsplit("/", 1)[-1], f.technique) for f in escalations(loads(WORLD))}
+    assert ("dev", "modify-own-policy") in found
+    assert ("dev", "pass-role-to-code") in found
+    assert ("dev", "create-user-without-boundary") in found
+    assert ("dev", "assume-role") in found
+    assert not {f for f in found if f[0] in ("safe", "delegated")}
+    # Admin can do anything, to itself too
+    assert ("Admin", "attach-to-self") in found
