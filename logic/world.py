@@ -23,7 +23,7 @@ from typing import Any, Iterable
 from .grammar import ast
 from .grammar.arn import parse_arn
 from .grammar.ast import Account, AccountRef, Attachment, Group, NamedPolicy, Organization, OrgNode, Policy, Resource, Role, User, WorldModel
-from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput, Span, did_you_mean
+from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput, did_you_mean
 from .grammar.json_policy import parse_policy_text
 from .grammar.printer import print_world
 from .grammar.world import load_world_files

@@ -18,7 +18,7 @@ import pytest
 from iamlogic.cli import _fact_text
 from iamlogic.grammar.diagnostics import Diagnostics, InvalidInput
 from iamlogic.grammar.world import load_world_files
-from iamlogic.world import check_world, load
+from iamlogic.world import load
 
 HERE = Path(__file__).parent
 UPDATE = os.environ.get("IAMLOGIC_UPDATE_GOLDEN") == "1"

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iamlogic import World, loads
-from iamlogic.grammar.ast import NamedPolicy, Organization, OrgNode, Policy, Role, Statement, User, WorldModel
+from iamlogic.grammar.ast import Policy, Statement, WorldModel
 from iamlogic.grammar.printer import print_world
 from iamlogic.testing import requests_for, valid_world_models
 
