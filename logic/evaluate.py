@@ -42,7 +42,7 @@ from .decision import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Decision, LayerVerdic
 from .dlcheck import BuiltinSpec
 from .engine import Engine
 from .grammar.ast import Policy
-from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Query, Rule, Var, parse_program
+from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Query, Rule, Var, parse_program, parse_query
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput
 from .matching import evaluate_condition, resource_match, substitute, wildcard_match
 from .schema import RELATIONS
@@ -72,6 +72,12 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     # the catalog instead of loading tens of thousands of facts for a pattern like "*".
     "action_pattern_covers": BuiltinSpec(inputs=(0,), outputs=(1,)),
 }
+
+
+@lru_cache(maxsize=1)
+def _detail_queries() -> dict[str, Query]:
+    """The queries a decision is read from, parsed once."""
+    return {name: parse_query(text) for name, text in Evaluator._DETAILS.items()}
 
 
 @lru_cache(maxsize=1)
@@ -576,7 +582,7 @@ class Evaluator:
         with self._lock:
             self._requests = {r.id: r for r in requests}
             try:
-                rows = {name: self.engine.query(q) for name, q in self._DETAILS.items()}
+                rows = {name: self.engine.query(q) for name, q in _detail_queries().items()}
             finally:
                 self._requests = {}
         grouped: dict[str, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))

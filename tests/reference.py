@@ -26,7 +26,8 @@ R3  ``Principal: "*"`` (and an Allow+NotPrincipal that does not exclude the call
 R4  NotPrincipal excludes the caller only if every level of its identity is listed: account (id or
     root ARN), then role ARN and session ARN, or user ARN, or federated-user ARN (§1.9, the
     "account → role → session" check). Deny+NotPrincipal applies to every caller that has a
-    permissions boundary, whatever is listed (§1.5).
+    permissions boundary, whatever is listed (§1.5). A role given by its ARN acts through a session
+    whose ARN is unknown, so a NotPrincipal never exempts it.
 R5  Owner of the resource: the account that declares it in the world; an S3 object
     ``arn:aws:s3:::b/key`` belongs to a declared bucket ``arn:aws:s3:::b`` and is governed by its
     bucket policy (the bucket's tags are NOT the object's ResourceTag); a role or user of the world
@@ -143,7 +144,9 @@ class Caller:
     @property
     def levels(self) -> tuple[str, ...]:
         """The identity levels a NotPrincipal must all list to exclude the caller (R4)."""
-        return {"user": ("account", "user"), "root": ("account",), "role": ("account", "role"),
+        # A role acts through a session whose ARN is unknown here, so no NotPrincipal can list it
+        # and a role-ARN caller is never exempt ("unknown-session").
+        return {"user": ("account", "user"), "root": ("account",), "role": ("account", "role", "unknown-session"),
                 "session": ("account", "role", "session"), "federated": ("account", "federated"),
                 "service": ("service",), "anonymous": ("anonymous",)}[self.kind]
 

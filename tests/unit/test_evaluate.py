@@ -145,3 +145,21 @@ def test_two_worlds_never_mix_even_across_threads():
     for t in threads:
         t.join()
     assert results == {"a": ["Allow"] * 5, "b": ["ImplicitDeny"] * 5}
+
+
+def test_not_principal_never_exempts_a_role_given_by_its_arn():
+    """Regression (found by the benchmark): a request comes from a session of the role, and a
+    Deny + NotPrincipal that lists the account and the role but not the session still applies."""
+    from tests.reference import reference_decide
+
+    w = World()
+    a = w.add_account("111122223333", "dev")
+    a.add_role("r0", trust={"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                                     "Principal": {"AWS": "arn:aws:iam::111122223333:root"}}]})
+    queue = "arn:aws:sqs:us-east-1:111122223333:jobs1"
+    a.add_resource(queue, policy={"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Action": "sqs:DeleteMessage", "Resource": queue,
+        "NotPrincipal": {"AWS": ["arn:aws:iam::111122223333:root", "arn:aws:iam::111122223333:role/r0"]}}]})
+    role = "arn:aws:iam::111122223333:role/r0"
+    assert w.check(role, "sqs:DeleteMessage", queue).decision == "ExplicitDeny"
+    assert reference_decide(w.model, role, "sqs:DeleteMessage", queue) == "ExplicitDeny"

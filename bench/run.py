@@ -1,0 +1,630 @@
+"""The benchmark of issue 6: iamlogic's decisions timed, side by side with the plain reference
+evaluator and cedarpy, answers compared.
+
+    python bench/run.py --size S --requests 1000 [--compare reference,cedar] [--jobs N]
+
+Prints the world, the request mix, a table of figures (Markdown, as pasted into bench/README.md)
+and the ratios. Every time is measured with ``time.perf_counter_ns`` on this machine. A figure
+that would take longer than ``--budget`` seconds (default 600) at the measured speed is taken on
+a sample — the first k requests of the (randomly ordered) mix — and the table says
+"sampled k of N"; totals computed from a sample say "extrapolated". Nothing is extrapolated
+silently.
+
+Answers are compared: iamlogic's batch against its own single decisions, iamlogic against the
+reference evaluator (every request iamlogic decided), and iamlogic, the reference and cedarpy
+(whole policy set and sliced per principal) on the requests inside the Cedar subset (see
+bench/cedar.py). Every mismatch is printed with the request that reproduces it and counted; any
+mismatch makes the script exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # for tests.reference
+
+import worlds  # noqa: E402
+from worlds import REGION, generate, matrix_axes, request_key, unique_requests, who_can_target, zipf_requests  # noqa: E402
+
+from iamlogic.world import World  # noqa: E402
+
+ns = time.perf_counter_ns
+WHO_CAN_CONTEXT = {"aws:RequestedRegion": REGION, "aws:SecureTransport": "true",
+                   "aws:MultiFactorAuthPresent": "true", "aws:SourceIp": "10.1.2.3"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Formatting
+
+
+def fmt_ns(v: float | None) -> str:
+    if v is None:
+        return "—"
+    if v < 1_000:
+        return f"{v:.0f} ns"
+    if v < 1_000_000:
+        return f"{v / 1e3:.1f} µs"
+    if v < 1_000_000_000:
+        return f"{v / 1e6:.1f} ms"
+    if v < 600e9:
+        return f"{v / 1e9:.2f} s"
+    if v < 2 * 3600e9:
+        return f"{v / 60e9:.0f} min"
+    if v < 3 * 86400e9:
+        return f"{v / 3600e9:.1f} h"
+    return f"{v / 86400e9:,.0f} days"
+
+
+def fmt_rate(per_s: float | None) -> str:
+    if per_s is None:
+        return "—"
+    if per_s >= 1000:
+        return f"{per_s:,.0f}/s"
+    return f"{per_s:.1f}/s"
+
+
+def fmt_bytes(b: float | None) -> str:
+    if b is None:
+        return "—"
+    return f"{b / 2**20:,.0f} MiB"
+
+
+def pct(values: list[int], q: float) -> float:
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = min(len(s) - 1, max(0, round(q * (len(s) - 1))))
+    return s[k]
+
+
+def vm(field: str) -> int | None:
+    """VmRSS / VmHWM of this process in bytes (Linux), None elsewhere."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
+        return True
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing with a budget
+
+
+class Timed:
+    """Per-call times of ``fn`` over a prefix of ``items``, no longer than about ``budget`` seconds."""
+
+    def __init__(self, name: str, items: list, fn, budget: float, pilot: int = 5, minimum: int = 20):
+        self.name, self.total = name, len(items)
+        self.times: list[int] = []
+        self.cpu_times: list[int] = []  # process CPU time of each call (robust to other processes)
+        self.results: list = []
+        start, cpu0 = ns(), time.process_time_ns()
+        cap = len(items)
+        for i, item in enumerate(items):
+            if i >= cap:
+                break
+            t0, c0 = ns(), time.process_time_ns()
+            r = fn(item)
+            self.times.append(ns() - t0)
+            self.cpu_times.append(time.process_time_ns() - c0)
+            self.results.append(r)
+            if i + 1 == pilot and len(items) > pilot:
+                per = sum(self.times) / len(self.times)
+                if per * len(items) > budget * 1e9:
+                    cap = max(minimum, int(budget * 1e9 / per))
+            if ns() - start > 1.5 * budget * 1e9 and i + 1 >= minimum:
+                break
+        self.n = len(self.times)
+        self.wall = ns() - start
+        self.cpu_share = (time.process_time_ns() - cpu0) / self.wall if self.wall else float("nan")
+
+    @property
+    def sampled(self) -> bool:
+        return self.n < self.total
+
+    def note(self) -> str:
+        return f" (sampled {self.n} of {self.total})" if self.sampled else ""
+
+    def share(self) -> str:
+        return f"CPU share {self.cpu_share:.0%}, CPU-time p50 {fmt_ns(pct(self.cpu_times, .5))}"
+
+    def p(self, q: float) -> float:
+        return pct(self.times, q)
+
+    def mean(self) -> float:
+        return statistics.fmean(self.times) if self.times else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# Deciders
+
+
+def engine_answer(d) -> tuple[str, tuple[str, ...]]:
+    return d.decision, tuple(sorted({s.id for s in d.statements}))
+
+
+_WORKER_WORLD = None
+
+
+def _worker_batch(chunk):
+    return [engine_answer(d) for d in _WORKER_WORLD.check_many(chunk)]
+
+
+def parallel_batch(world: World, chunks: list[list], jobs: int) -> tuple[list, int]:
+    """check_many over ``chunks`` in ``jobs`` forked processes (each has a copy of the loaded world)."""
+    global _WORKER_WORLD
+    _WORKER_WORLD = world
+    ctx = mp.get_context("fork")
+    t0 = ns()
+    with ctx.Pool(jobs) as pool:
+        out = pool.map(_worker_batch, chunks, chunksize=1)
+    return [a for c in out for a in c], ns() - t0
+
+
+def reference_decider(model):
+    """tests.reference.reference_decide, with its world index built once instead of per call."""
+    import tests.reference as ref
+
+    original = ref._World
+    cache: dict[int, object] = {}
+
+    def cached_world(m):
+        w = cache.get(id(m))
+        if w is None:
+            w = cache[id(m)] = original(m)
+        return w
+
+    ref._World = cached_world
+    t0 = ns()
+    cached_world(model)
+    build = ns() - t0
+
+    def decide(req):
+        return ref.reference_decide(model, req[0], req[1], req[2], req[3])
+
+    return decide, build
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+class Mismatches:
+    def __init__(self):
+        self.items: dict[str, list[str]] = defaultdict(list)
+
+    def add(self, kind: str, text: str) -> None:
+        self.items[kind].append(text)
+
+    def total(self) -> int:
+        return sum(len(v) for v in self.items.values())
+
+    def report(self) -> None:
+        if not self.items:
+            print("\nAnswer mismatches: none.")
+            return
+        print(f"\nAnswer mismatches: {self.total()}")
+        for kind, texts in self.items.items():
+            print(f"  {kind}: {len(texts)}")
+            for t in texts[:10]:
+                print(f"    {t}")
+            if len(texts) > 10:
+                print(f"    … {len(texts) - 10} more")
+
+
+def req_text(req) -> str:
+    return json.dumps({"principal": req[0], "action": req[1], "resource": req[2], "context": req[3]})
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", default="S", choices=list(worlds.SIZES))
+    ap.add_argument("--requests", type=int, default=10_000, help="unique requests, and warm requests (default 10000)")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--compare", default="reference,cedar", help="comma list of reference, cedar; 'none' for neither")
+    ap.add_argument("--jobs", type=int, default=1, help="processes for the parallel batch figure (default 1: skipped)")
+    ap.add_argument("--chunk", type=int, default=100, help="requests per check_many call (default 100)")
+    ap.add_argument("--budget", type=float, default=600.0, help="seconds one figure may take before it is sampled")
+    ap.add_argument("--profile", action="store_true", help="cProfile one decision and print the top entries")
+    ap.add_argument("--json", help="also write the figures to this JSON file")
+    args = ap.parse_args(argv)
+    compare = set() if args.compare == "none" else {c.strip() for c in args.compare.split(",") if c.strip()}
+    mism = Mismatches()
+    fig: dict = {"size": args.size, "requests": args.requests, "seed": args.seed, "jobs": args.jobs,
+                 "python": platform.python_version(), "cpus": os.cpu_count()}
+    command = "python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    print(f"# iamlogic benchmark — {command}")
+    print(f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f} at start, budget {args.budget:.0f} s a figure\n")
+
+    # -- world and requests --------------------------------------------------------------------
+    t0 = ns()
+    gen = generate(args.size, args.seed)
+    t_gen = ns() - t0
+    st = gen.stats
+    print(f"World {args.size} (seed {args.seed}, generated in {fmt_ns(t_gen)}): {st['accounts']} accounts, "
+          f"{st['ous']} OUs in {st['ou_levels']} level(s), {st['principals']} principals ({st['users']} users, "
+          f"{st['roles']} roles, {st['groups']} groups), {st['statements']:,} statements "
+          f"({st['with_conditions']:,} = {st['with_conditions'] / st['statements']:.0%} with conditions), "
+          f"{st['scps']} SCPs attached at every level, {st['resources']} resources "
+          f"({st['resource_policies']} with resource policies), boundaries on {st['boundaries']} principals "
+          f"({st['boundaries'] / st['principals']:.0%}).")
+    fig["world"] = st
+    cold = unique_requests(gen, args.requests)
+    warm = zipf_requests(cold, args.requests)
+    distinct_warm = len({request_key(r) for r in warm})
+    print(f"Requests: {len(cold):,} unique (cold); {len(warm):,} Zipf(1.1)-repeated (warm) over "
+          f"{distinct_warm:,} distinct.")
+
+    if args.size in ("XS", "S"):
+        t0 = ns()
+        diags = World(gen.model).diagnostics()
+        errors = [d for d in diags if d.is_error]
+        print(f"Validation: {len(errors)} errors, {len(diags) - len(errors)} warnings "
+              f"({fmt_ns(ns() - t0)}).")
+        if errors:
+            for d in errors[:20]:
+                print(f"  {d.code} {d.message}")
+            return 1
+
+    # -- load ----------------------------------------------------------------------------------
+    gc.collect()
+    rss_before = vm("VmRSS")
+    peak_ok = reset_peak()
+    t0 = ns()
+    world = World(gen.model)
+    world.evaluator()
+    t_load = ns() - t0
+    peak = vm("VmHWM") if peak_ok else None
+    # The parts, measured again apart (the world's own load above is the figure).
+    from iamlogic.compile import compile_world
+    from iamlogic.world import check_world
+
+    t0 = ns()
+    check_world(gen.model)
+    t_check = ns() - t0
+    t0 = ns()
+    facts = compile_world(gen.model, with_catalog=False)
+    t_compile = ns() - t0
+    n_facts = len(facts)
+    del facts
+    print(f"Load: {fmt_ns(t_load)} (of which validation ≈ {fmt_ns(t_check)}, compile ≈ {fmt_ns(t_compile)} "
+          f"to {n_facts:,} facts, engine ≈ {fmt_ns(t_load - t_check - t_compile)}); peak RSS "
+          f"{fmt_bytes(peak)}, {fmt_bytes(peak - rss_before) if peak and rss_before else '—'} above the RSS "
+          f"before loading.")
+    fig.update(load_ns=t_load, validate_ns=t_check, compile_ns=t_compile, facts=n_facts, peak_rss=peak,
+               peak_rss_above=(peak - rss_before) if peak and rss_before else None)
+
+    # -- iamlogic ------------------------------------------------------------------------------
+    t0 = ns()
+    first = world.check(*cold[0])
+    t_first = ns() - t0
+    fig["first_ns"] = t_first
+    print(f"First decision: {fmt_ns(t_first)} ({first.decision})")
+
+    if args.profile:
+        import cProfile
+        import pstats
+
+        world.check(*cold[1])
+        prof = cProfile.Profile()
+        prof.enable()
+        world.check(*cold[2])
+        prof.disable()
+        print("\ncProfile of one decision (iamlogic World.check), top 30 by cumulative time:")
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+        print("top 20 by own time:")
+        pstats.Stats(prof).sort_stats("tottime").print_stats(20)
+
+    answers: dict[tuple, tuple] = {}  # request key -> engine answer
+    req_by_key: dict[tuple, tuple] = {}
+
+    def check_one(req):
+        a = engine_answer(world.check(*req))
+        k = request_key(req)
+        answers.setdefault(k, a)
+        req_by_key[k] = req
+        return a
+
+    e_cold = Timed("cold", cold, check_one, args.budget)
+    print(f"iamlogic cold: {e_cold.n} decisions{e_cold.note()}, p50 {fmt_ns(e_cold.p(.5))}, "
+          f"p99 {fmt_ns(e_cold.p(.99))} ({e_cold.share()}, load average {os.getloadavg()[0]:.1f})")
+    e_warm = Timed("warm", warm, check_one, args.budget)
+    print(f"iamlogic warm: {e_warm.n} decisions{e_warm.note()}, p50 {fmt_ns(e_warm.p(.5))}, "
+          f"p99 {fmt_ns(e_warm.p(.99))} ({e_warm.share()}, load average {os.getloadavg()[0]:.1f})")
+
+    # batch: check_many on chunks of the unique requests
+    chunks = [cold[i:i + args.chunk] for i in range(0, len(cold), args.chunk)]
+
+    def batch_one(chunk):
+        return [engine_answer(d) for d in world.check_many(chunk)]
+
+    e_batch = Timed("batch", chunks, batch_one, args.budget, pilot=1, minimum=1)
+    batch_n = sum(len(c) for c in chunks[:e_batch.n])
+    batch_rate = batch_n / (sum(e_batch.times) / 1e9)
+    for chunk, res in zip(chunks, e_batch.results):
+        for req, a in zip(chunk, res):
+            k = request_key(req)
+            if k in answers and answers[k] != a:
+                mism.add("iamlogic check_many vs check", f"{req_text(req)}: batch {a} single {answers[k]}")
+            answers.setdefault(k, a)
+            req_by_key[k] = req
+    print(f"iamlogic batch (CPU share {e_batch.cpu_share:.0%}): {batch_n} decisions in chunks of {args.chunk}"
+          f"{' (sampled ' + str(batch_n) + ' of ' + str(len(cold)) + ')' if batch_n < len(cold) else ''}: "
+          f"{fmt_rate(batch_rate)}")
+    fig.update(cold_p50=e_cold.p(.5), cold_p99=e_cold.p(.99), cold_n=e_cold.n, warm_p50=e_warm.p(.5),
+               warm_p99=e_warm.p(.99), warm_n=e_warm.n, batch_rate=batch_rate, batch_n=batch_n)
+
+    par_rate = None
+    if args.jobs > 1:
+        # the requests of the (possibly sampled) batch figure, split so that every process has work
+        reqs = [r for c in chunks[:e_batch.n] for r in c]
+        size = max(1, min(args.chunk, -(-len(reqs) // args.jobs)))
+        par_chunks = [reqs[i:i + size] for i in range(0, len(reqs), size)]
+        par_res, par_wall = parallel_batch(world, par_chunks, args.jobs)
+        par_n = sum(len(c) for c in par_chunks)
+        par_rate = par_n / (par_wall / 1e9)
+        for req, a in zip([r for c in par_chunks for r in c], par_res):
+            k = request_key(req)
+            if k in answers and answers[k] != a:
+                mism.add("iamlogic parallel check_many vs check", f"{req_text(req)}: {a} vs {answers[k]}")
+        print(f"iamlogic batch, {args.jobs} processes: {par_n} decisions in {fmt_ns(par_wall)} wall "
+              f"(pool start-up included): {fmt_rate(par_rate)}")
+        fig["parallel_rate"] = par_rate
+
+    # who-can: one action and resource, every principal, one check_many
+    action, resource = who_can_target(gen, cold)
+    who_reqs = [(p, action, resource, WHO_CAN_CONTEXT) for p in gen.principals]
+    pilot = who_reqs[:20]
+    t0 = ns()
+    world.check_many(pilot)
+    per = 2 * (ns() - t0) / len(pilot)  # a larger check_many costs more per request than the pilot
+    if per * len(who_reqs) <= args.budget * 1e9:
+        t0 = ns()
+        who_ans = [engine_answer(d) for d in world.check_many(who_reqs)]
+        t_who = ns() - t0
+        who_label = ""
+        who_done = who_reqs
+    else:
+        k = max(10, int(args.budget * 1e9 / per))
+        who_done = who_reqs[:k]
+        t0 = ns()
+        who_ans = [engine_answer(d) for d in world.check_many(who_done)]
+        t_who = (ns() - t0) * len(who_reqs) / len(who_done)
+        who_label = f" (extrapolated from {len(who_done)} of {len(who_reqs)} principals)"
+    who_allowed = sum(1 for a in who_ans if a[0] == "Allow")
+    for req, a in zip(who_done, who_ans):
+        k = request_key(req)
+        answers.setdefault(k, a)
+        req_by_key[k] = req
+    print(f"iamlogic who-can {action} on {resource}: {who_allowed} of {len(who_done)} principals allowed; "
+          f"{fmt_ns(t_who)}{who_label}")
+    fig.update(who_can_ns=t_who, who_can_extrapolated=bool(who_label), who_can_target=[action, resource])
+
+    # the full access matrix (principals × named actions × declared resources)
+    mp_, ma_, mr_ = matrix_axes(gen)
+    cells = len(mp_) * len(ma_) * len(mr_)
+    rate = par_rate or batch_rate
+    t_matrix = cells / rate * 1e9
+    print(f"Access matrix: {len(mp_)} principals × {len(ma_)} actions × {len(mr_)} resources = {cells:,} "
+          f"decisions; at {fmt_rate(rate)} that is {fmt_ns(t_matrix)} (extrapolated from the batch "
+          f"throughput{', ' + str(args.jobs) + ' processes' if par_rate else ''})")
+    fig.update(matrix_cells=cells, matrix_ns_extrapolated=t_matrix)
+
+    # -- the mix ----------------------------------------------------------------------------
+    mix_engine = Counter(answers[request_key(r)][0] for r in cold if request_key(r) in answers)
+    print(f"Mix (iamlogic, {sum(mix_engine.values())} unique requests decided): "
+          + ", ".join(f"{k} {v} ({v / sum(mix_engine.values()):.0%})" for k, v in sorted(mix_engine.items())))
+    fig["mix_engine"] = dict(mix_engine)
+
+    # -- reference -----------------------------------------------------------------------------
+    ref = None
+    if "reference" in compare:
+        decide, t_ref_build = reference_decider(gen.model)
+        ref_answers: dict[tuple, str] = {}
+
+        def ref_one(req):
+            a = decide(req)
+            ref_answers[request_key(req)] = a
+            return a
+
+        r_cold = Timed("ref cold", cold, ref_one, args.budget)
+        r_warm = Timed("ref warm", warm, decide, args.budget)
+        ref = dict(build=t_ref_build, cold=r_cold, warm=r_warm)
+        print(f"reference: index {fmt_ns(t_ref_build)}; cold {r_cold.n}{r_cold.note()} p50 {fmt_ns(r_cold.p(.5))} "
+              f"p99 {fmt_ns(r_cold.p(.99))}; warm p50 {fmt_ns(r_warm.p(.5))} p99 {fmt_ns(r_warm.p(.99))}")
+        mix_ref = Counter(ref_answers.values())
+        print(f"Mix (reference, {sum(mix_ref.values())} unique requests): "
+              + ", ".join(f"{k} {v} ({v / sum(mix_ref.values()):.0%})" for k, v in sorted(mix_ref.items())))
+        fig.update(ref_build=t_ref_build, ref_cold_p50=r_cold.p(.5), ref_cold_p99=r_cold.p(.99),
+                   ref_warm_p50=r_warm.p(.5), ref_warm_p99=r_warm.p(.99), mix_reference=dict(mix_ref))
+        for k, a in answers.items():
+            req = req_by_key[k]
+            ra = ref_answers.get(k) or decide(req)
+            ref_answers[k] = ra
+            if ra != a[0]:
+                mism.add("iamlogic vs reference", f"{req_text(req)}: iamlogic {a[0]}, reference {ra}")
+        missing = [m for m in ("Allow", "ExplicitDeny", "ImplicitDeny") if m not in mix_ref]
+        if missing:
+            print(f"WARNING: the request mix has no {', '.join(missing)}")
+
+    # -- cedar ---------------------------------------------------------------------------------
+    ced = None
+    if "cedar" in compare:
+        from cedar import CedarWorld
+
+        t0 = ns()
+        cw = CedarWorld(gen.model)
+        t_translate = ns() - t0
+        t0 = ns()
+        cw.build()
+        t_parse = ns() - t0
+        t0 = ns()
+        for p in gen.principals:
+            cw.sliced(p)
+        t_slice = ns() - t0
+        print(f"cedar: {len(cw.policies):,} Cedar policies from the identity statements "
+              f"({cw.skipped:,} identity statements not translatable); translation {fmt_ns(t_translate)}, "
+              f"parse (policy set + entities) {fmt_ns(t_parse)}, {len(gen.principals)} per-principal slices "
+              f"{fmt_ns(t_slice)}")
+        subset = {}
+        reasons = Counter()
+        for req in cold:
+            ok, why = cw.in_subset(req[0], req[1], req[2])
+            subset[request_key(req)] = ok
+            reasons[why or "in subset"] += 1
+        n_in = reasons["in subset"]
+        print(f"Cedar subset: {n_in} of {len(cold)} unique requests ({n_in / len(cold):.0%}); outside: "
+              + ", ".join(f"{k} {v}" for k, v in reasons.most_common() if k != "in subset"))
+        c_whole = Timed("cedar whole", cold, lambda r: cw.decide(r[0], r[1], r[2], cw.whole), args.budget)
+        c_sliced = Timed("cedar sliced", cold, lambda r: cw.decide(r[0], r[1], r[2], cw.sliced(r[0])), args.budget)
+        c_warm_w = Timed("cedar whole warm", warm, lambda r: cw.decide(r[0], r[1], r[2], cw.whole), args.budget)
+        c_warm_s = Timed("cedar sliced warm", warm, lambda r: cw.decide(r[0], r[1], r[2], cw.sliced(r[0])),
+                         args.budget)
+        chunk_reqs = [[cw.cedar_request(r[0], r[1], r[2]) for r in c] for c in chunks]
+        import cedarpy
+
+        t0 = ns()
+        nb = 0
+        for c in chunk_reqs:
+            cedarpy.is_authorized_batch(c, cw.whole, cw.entities)
+            nb += len(c)
+            if ns() - t0 > args.budget * 1e9:
+                break
+        c_batch_rate = nb / ((ns() - t0) / 1e9)
+        print(f"cedarpy whole set: cold p50 {fmt_ns(c_whole.p(.5))} p99 {fmt_ns(c_whole.p(.99))}{c_whole.note()}; "
+              f"warm p50 {fmt_ns(c_warm_w.p(.5))}; is_authorized_batch {fmt_rate(c_batch_rate)}")
+        print(f"cedarpy sliced:    cold p50 {fmt_ns(c_sliced.p(.5))} p99 {fmt_ns(c_sliced.p(.99))}{c_sliced.note()}; "
+              f"warm p50 {fmt_ns(c_warm_s.p(.5))}")
+        ced = dict(translate=t_translate, parse=t_parse, slice=t_slice, whole=c_whole, sliced=c_sliced,
+                   warm_whole=c_warm_w, warm_sliced=c_warm_s, batch_rate=c_batch_rate, subset=n_in)
+        fig.update(cedar_policies=len(cw.policies), cedar_subset=n_in, cedar_translate=t_translate,
+                   cedar_parse=t_parse, cedar_slice=t_slice, cedar_whole_p50=c_whole.p(.5),
+                   cedar_whole_p99=c_whole.p(.99), cedar_sliced_p50=c_sliced.p(.5),
+                   cedar_sliced_p99=c_sliced.p(.99), cedar_batch_rate=c_batch_rate)
+        compared = Counter()
+        subset_mix = Counter()
+        for req, whole_a, sliced_a in zip(cold, c_whole.results, c_sliced.results):
+            k = request_key(req)
+            if whole_a != sliced_a:
+                mism.add("cedar whole vs sliced", f"{req_text(req)}: whole {whole_a} sliced {sliced_a}")
+            if not subset[k]:
+                continue
+            compared["cedar"] += 1
+            subset_mix[whole_a[0]] += 1
+            if k in answers:
+                compared["iamlogic"] += 1
+                dec, stmts = answers[k]
+                ids = cw.identity_statement_ids(req[0])
+                mine = (dec, tuple(s for s in stmts if s in ids))
+                if mine != whole_a:
+                    mism.add("iamlogic vs cedar", f"{req_text(req)}: iamlogic {mine}, cedar {whole_a}")
+            if ref is not None:
+                compared["reference"] += 1
+                ra = ref_answers.get(k) or decide(req)
+                if ra != whole_a[0]:
+                    mism.add("reference vs cedar", f"{req_text(req)}: reference {ra}, cedar {whole_a[0]}")
+        print(f"Compared on the Cedar subset: cedar {compared['cedar']} answers, of which iamlogic "
+              f"{compared['iamlogic']} (decision and deciding identity statements), reference "
+              f"{compared['reference']} (decision); Cedar's answers there: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(subset_mix.items())) + ".")
+        fig["cedar_compared"] = dict(compared)
+
+    # -- the table -----------------------------------------------------------------------------
+    print_table(args, fig, e_cold, e_warm, batch_rate, batch_n, len(cold), par_rate, t_who, who_label,
+                t_matrix, cells, ref, ced)
+    mism.report()
+    fig["mismatches"] = {k: len(v) for k, v in mism.items.items()}
+    if args.json:
+        Path(args.json).write_text(json.dumps(fig, indent=2, default=str))
+    return 1 if mism.total() else 0
+
+
+def print_table(args, fig, e_cold, e_warm, batch_rate, batch_n, n_cold, par_rate, t_who, who_label,
+                t_matrix, cells, ref, ced) -> None:
+    rows = []
+    na = "—"
+
+    def row(name, eng, r=na, cw=na, cs=na, target=na):
+        rows.append((name, eng, r, cw, cs, target))
+
+    load_r = f"{fmt_ns(ref['build'])} (index)" if ref else na
+    row("load + compile", fmt_ns(fig["load_ns"]), load_r,
+        f"{fmt_ns(ced['translate'] + ced['parse'])} (translate + parse)" if ced else na,
+        f"+{fmt_ns(ced['slice'])} (all slices)" if ced else na, "≤ 15 s (L ≤ 150 s)")
+    row("peak memory (RSS)", f"{fmt_bytes(fig['peak_rss'])} ({fmt_bytes(fig['peak_rss_above'])} for the load)",
+        target="≤ 1 GiB (L ≤ 8 GiB)")
+    row("first decision", fmt_ns(fig["first_ns"]))
+    row("cold p50", fmt_ns(e_cold.p(.5)) + e_cold.note(), fmt_ns(ref["cold"].p(.5)) if ref else na,
+        fmt_ns(ced["whole"].p(.5)) if ced else na, fmt_ns(ced["sliced"].p(.5)) if ced else na, "≤ 25 µs")
+    row("cold p99", fmt_ns(e_cold.p(.99)) + e_cold.note(), fmt_ns(ref["cold"].p(.99)) if ref else na,
+        fmt_ns(ced["whole"].p(.99)) if ced else na, fmt_ns(ced["sliced"].p(.99)) if ced else na, "≤ 250 µs")
+    row("warm p50 (Zipf repeats)", fmt_ns(e_warm.p(.5)) + e_warm.note(), fmt_ns(ref["warm"].p(.5)) if ref else na,
+        fmt_ns(ced["warm_whole"].p(.5)) if ced else na, fmt_ns(ced["warm_sliced"].p(.5)) if ced else na)
+    row("warm p99", fmt_ns(e_warm.p(.99)) + e_warm.note(), fmt_ns(ref["warm"].p(.99)) if ref else na,
+        fmt_ns(ced["warm_whole"].p(.99)) if ced else na, fmt_ns(ced["warm_sliced"].p(.99)) if ced else na)
+    row("repeated-request throughput", fmt_rate(1e9 / e_warm.mean()), fmt_rate(1e9 / ref["warm"].mean()) if ref else na,
+        fmt_rate(1e9 / ced["warm_whole"].mean()) if ced else na,
+        fmt_rate(1e9 / ced["warm_sliced"].mean()) if ced else na, "≥ 500,000/s")
+    row(f"batch throughput (check_many, {args.chunk} a call)",
+        fmt_rate(batch_rate) + (f" (sampled {batch_n} of {n_cold})" if batch_n < n_cold else ""),
+        fmt_rate(1e9 / ref["cold"].mean()) + " (one by one)" if ref else na,
+        fmt_rate(ced["batch_rate"]) + " (is_authorized_batch)" if ced else na, na, "≥ 50,000/s")
+    if par_rate:
+        row(f"batch throughput, {args.jobs} processes", fmt_rate(par_rate))
+    row("who-can (1 action × 1 resource × all principals)", fmt_ns(t_who) + who_label, target="≤ 1 s")
+    row(f"access matrix ({cells:,} decisions)", fmt_ns(t_matrix) + " (extrapolated)",
+        target="≤ 60 s on 2 cores (M)")
+    print(f"\n## {args.size}: {fig['world']['statements']:,} statements, {fig['world']['principals']:,} principals, "
+          f"{args.requests:,} requests\n")
+    print("| figure | iamlogic (pyDatalog) | reference (plain Python) | cedarpy, whole set | cedarpy, sliced | "
+          "target (issue 6, M) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    contended = " (below 100 %: other processes competed for the CPU)" if e_cold.cpu_share < 0.9 else ""
+    print(f"\nMachine: {os.cpu_count()} CPUs; iamlogic cold figure ran with {e_cold.share()}{contended}; "
+          f"load average {os.getloadavg()[0]:.1f} at the end.")
+    if ced:
+        print(f"\nCedar: {fig['cedar_policies']:,} policies; answers compared on the {ced['subset']:,} requests of the "
+              "Cedar subset (times are over every request).")
+    print("\nRatios (cold p50; > 1 means iamlogic is slower):")
+    e50 = e_cold.p(.5)
+    if ref:
+        print(f"  iamlogic / reference:            {e50 / ref['cold'].p(.5):,.0f}×")
+    if ced:
+        print(f"  iamlogic / cedarpy sliced:       {e50 / ced['sliced'].p(.5):,.0f}×   (target ≤ 1/3)")
+        print(f"  iamlogic / cedarpy whole set:    {e50 / ced['whole'].p(.5):,.1f}×   (target ≤ 1/100)")
+        print(f"  cedarpy whole / cedarpy sliced:  {ced['whole'].p(.5) / ced['sliced'].p(.5):,.1f}×")
+        if ref:
+            print(f"  cedarpy sliced / reference:      {ced['sliced'].p(.5) / ref['cold'].p(.5):,.1f}×")
+    print(f"  iamlogic cold p50 / target 25 µs: {e50 / 25_000:,.0f}×")
+    print(f"  iamlogic batch / target 50,000/s: 1/{50_000 / batch_rate:,.0f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
