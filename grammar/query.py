@@ -54,6 +54,7 @@ from .diagnostics import Diagnostic, InvalidInput, Span, did_you_mean, span_fiel
 __all__ = [
     "CODES",
     "COMMANDS",
+    "Graph",
     "Can",
     "Command",
     "ContextEntry",
@@ -129,6 +130,8 @@ COMMANDS: dict[str, _CommandSpec] = {
     ":relations": _CommandSpec(":relations", "the relations a Datalog query may use, with arity and legend"),
     ":explain": _CommandSpec(":explain full|blockers|summary", "the explanation `can` shows", 1, 1, EXPLAIN_VIEWS),
     ":format": _CommandSpec(":format table|json", "how answers are printed", 1, 1, FORMATS),
+    ":graph": _CommandSpec(":graph org|reach [FILE]", "the organization tree, or who can assume whom, as DOT "
+                           "(written to FILE when given)", 1, 2),
     ":help": _CommandSpec(":help [TOPIC]", "this help, or the help of one query form or command", 0, None),
     ":quit": _CommandSpec(":quit", "leave (Ctrl-D does too)"),
 }
@@ -284,6 +287,15 @@ class SetFormat:
     """``:format table|json``"""
 
     format: str
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class Graph:
+    """``:graph org|reach [FILE]``"""
+
+    picture: str
+    file: str | None = None
     span: Span | None = span_field()
 
 
@@ -465,6 +477,13 @@ class _ToAst(Transformer):
             return SetExplain(choice, span) if name == ":explain" else SetFormat(choice, span)
         if name == ":load":
             return Load(tuple(args), span)
+        if name == ":graph":
+            picture = args[0].value.lower()
+            if picture not in ("org", "reach"):
+                self.diagnostics.append(Diagnostic("E606", f":graph draws org or reach, not '{args[0].value}'",
+                                                   args[0].span, help=f"usage: {spec.usage}"))
+                return None
+            return Graph(picture, args[1].value if len(args) > 1 else None, span)
         if name == ":help":
             return Help(" ".join(a.value.lower() for a in args) if args else None, span)
         return {":reload": Reload, ":world": ShowWorld, ":relations": ShowRelations, ":quit": Quit}[name](span)

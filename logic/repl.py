@@ -48,6 +48,7 @@ from .grammar.query import (
     QUERY_FORMS,
     Can,
     DatalogQuery,
+    Graph,
     Help,
     Load,
     Quit,
@@ -321,6 +322,8 @@ class Session:
         if isinstance(stmt, SetFormat):
             self.format = stmt.format
             return self._setting("format", stmt.format)
+        if isinstance(stmt, Graph):
+            return self._graph(stmt)
         if isinstance(stmt, Help):
             text = help_text(stmt.topic)
             return self._json({"help": text}) if self.format == "json" else text
@@ -328,6 +331,17 @@ class Session:
             self.done = True
             return ""
         raise TypeError(f"unhandled statement {stmt!r}")
+
+    def _graph(self, stmt: "Graph") -> str:
+        from .graph import org_graph, reach_graph
+
+        self._need_world()
+        dot = (org_graph if stmt.picture == "org" else reach_graph)(self.world)
+        if stmt.file is None:
+            return self._json({"graph": dot}) if self.format == "json" else dot.rstrip("\n")
+        with open(stmt.file, "w", encoding="utf-8") as fh:
+            fh.write(dot)
+        return f"wrote {stmt.file}"
 
     def _setting(self, name: str, value: str) -> str:
         return self._json({name: value}) if self.format == "json" else f"{name}: {value}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 import os
 import random
 import sys
@@ -378,3 +379,15 @@ def test_end_to_end_in_a_pseudo_terminal(tmp_path):
         child.close()
     assert child.exitstatus == 0
     assert "who can s3:GetObject" in (tmp_path / ".iamlogic_history").read_text()
+
+
+def test_graph_command_draws_and_writes(tmp_path):
+    from iamlogic.repl import Session
+
+    s = Session(paths=[str(Path(__file__).resolve().parents[2] / "examples" / "organization" / "world.iaml")])
+    assert s.handle(":graph org").startswith("digraph organization")
+    assert "role/Deployer" in s.handle(":graph reach")
+    out = tmp_path / "org.dot"
+    assert s.handle(f":graph org {out}") == f"wrote {out}"
+    assert out.read_text().startswith("digraph")
+    assert "E606" in s.handle(":graph tree")
