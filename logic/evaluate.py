@@ -689,7 +689,7 @@ class Evaluator:
         return node or ProofNode(f"decision({r.id}, {outcome})", "not derivable")
 
     def _prove(self, atom: Atom, depth: int, seen: set[str]) -> ProofNode | None:
-        text = self._atom_text(atom)
+        text = str(atom)
         rel = atom.relation
         if text in seen and rel in self._rules_by_head:
             return ProofNode(text, "derived above")
@@ -715,18 +715,15 @@ class Evaluator:
                 ground = _subst(lit, {k: Const(v) for k, v in solution.items()})
                 if isinstance(ground, Atom):
                     child = self._prove(ground, depth + 1, seen)
-                    children.append(child or ProofNode(self._atom_text(ground), "?"))
+                    children.append(child or ProofNode(str(ground), "?"))
                 elif isinstance(ground, Negation):
-                    children.append(ProofNode(f"not {self._atom_text(ground.atom)}", "negation: no derivation exists"))
+                    children.append(ProofNode(f"not {ground.atom}", "negation: no derivation exists"))
                 else:
                     children.append(ProofNode(str(ground), "comparison"))
             span = rule.span
             where = f"rule {span.file}:{span.line}" if span else "rule"
             return ProofNode(text, where, tuple(children))
         return None
-
-    def _atom_text(self, atom: Atom) -> str:
-        return str(atom)
 
     def _excerpt(self, atom: Atom) -> str | None:
         if atom.relation == "statement" and atom.args and isinstance(atom.args[0], Const):

@@ -64,7 +64,7 @@ def test_vacuous_scp_level_without_policies_blocks():
     """'Every level allows' over a level with no SCP at all: nothing allows, so the request is denied."""
     d = _org_world([]).check("alice", "s3:GetObject", "*")
     assert d.decision == "ImplicitDeny"
-    assert [v.layer for v in d.blockers()] == ["SCP Workloads (" + d.blockers()[0].layer.split("(")[1]]
+    assert [(v.layer.split(" (")[0], v.verdict) for v in d.blockers()] == [("SCP Workloads", "no allow")]
 
 
 def test_scp_level_with_an_allow_passes():

@@ -119,16 +119,21 @@ account 222222222222 "dev"
 
 
 def test_kms_key_policies_are_validated_as_key_policies():
-    wf, _ = parse_world('''
-account 111122223333 "dev" {
-  resource "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab" {
-    policy { allow kms:Decrypt on * }
-  }
-}''')
+    """The same document is a key policy on a KMS key (whose Resource should be "*", W228) and an
+    ordinary resource policy on a queue."""
     from iamlogic.grammar.ast import WorldModel
 
-    codes = {d.code for d in check_world(WorldModel(accounts=wf.accounts))}
-    assert "E206" in codes or any(c.startswith("E2") for c in codes)
+    def codes(arn: str) -> list[str]:
+        wf, _ = parse_world(f'''
+account 111122223333 "dev" {{
+  resource "{arn}" {{
+    policy {{ allow kms:Decrypt on "{arn}" principal aws "arn:aws:iam::111122223333:root" }}
+  }}
+}}''')
+        return [d.code for d in check_world(WorldModel(accounts=wf.accounts))]
+
+    assert "W228" in codes("arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    assert "W228" not in codes("arn:aws:sqs:us-east-1:111122223333:jobs")
 
 
 def test_every_example_world_validates():
