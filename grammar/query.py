@@ -4,12 +4,13 @@ Forms (keywords are case-insensitive whole words)::
 
     can P A R [with KEY=VALUE, ...]        the decision, with the deciding statements
     why P A R [with ...]                   the proof tree of the decision
+    why P A R [with ...] --graph [FILE]    the proof tree as a picture (same as :graph why)
     why not P A R [with ...]               what blocks the request, and what would allow it
     who can A R [with ...]                 every principal that is allowed
     what can P do on R [with ...]          the actions P may do on R, by service and access level
     ?- BODY                                read-only Datalog (the dialect of grammar/datalog.py)
     :load FILE...  :reload  :world  :relations  :explain full|blockers|summary
-    :format table|json  :help [TOPIC]  :quit
+    :format table|json  :graph org|reach [FILE]  :graph why P A R [with ...] [FILE]  :help [TOPIC]  :quit
 
 ``P``, ``A`` and ``R`` are bare words (no blanks, quotes, commas or brackets) or quoted strings
 (``"..."`` or ``'...'``, escapes ``\\"`` ``\\'`` ``\\\\`` ``\\n`` ``\\t``). A context value is a word, a
@@ -105,7 +106,7 @@ FORMATS = ("table", "json")
 #: Each query form: the word it starts with, and its usage line.
 QUERY_FORMS: dict[str, str] = {
     "can": "can PRINCIPAL ACTION RESOURCE [with KEY=VALUE, ...]",
-    "why": "why PRINCIPAL ACTION RESOURCE [with KEY=VALUE, ...]",
+    "why": "why PRINCIPAL ACTION RESOURCE [with KEY=VALUE, ...] [--graph [FILE]]",
     "why not": "why not PRINCIPAL ACTION RESOURCE [with KEY=VALUE, ...]",
     "who": "who can ACTION RESOURCE [with KEY=VALUE, ...]",
     "what": "what can PRINCIPAL do on RESOURCE [with KEY=VALUE, ...]",
@@ -130,8 +131,10 @@ COMMANDS: dict[str, _CommandSpec] = {
     ":relations": _CommandSpec(":relations", "the relations a Datalog query may use, with arity and legend"),
     ":explain": _CommandSpec(":explain full|blockers|summary", "the explanation `can` shows", 1, 1, EXPLAIN_VIEWS),
     ":format": _CommandSpec(":format table|json", "how answers are printed", 1, 1, FORMATS),
-    ":graph": _CommandSpec(":graph org|reach [FILE]", "the organization tree, or who can assume whom, as DOT "
-                           "(written to FILE when given)", 1, 2),
+    ":graph": _CommandSpec(":graph org|reach|why [P A R [with ...]] [FILE]",
+                           "a picture as DOT: the organization tree, who can assume whom, or the proof of "
+                           "`why P A R` (written to FILE when given: Mermaid for .mmd/.mermaid, SVG for .svg "
+                           "when Graphviz is installed, else DOT)", 1, 2),
     ":help": _CommandSpec(":help [TOPIC]", "this help, or the help of one query form or command", 0, None),
     ":quit": _CommandSpec(":quit", "leave (Ctrl-D does too)"),
 }
@@ -292,11 +295,13 @@ class SetFormat:
 
 @dataclass(frozen=True)
 class Graph:
-    """``:graph org|reach [FILE]``"""
+    """``:graph org|reach [FILE]``, or ``:graph why P A R [with ...] [FILE]`` and
+    ``why P A R [with ...] --graph [FILE]`` (``picture == "why"``, the request in ``why``)."""
 
     picture: str
     file: str | None = None
     span: Span | None = span_field()
+    why: Why | None = None
 
 
 @dataclass(frozen=True)
@@ -314,13 +319,20 @@ class Quit:
     span: Span | None = span_field()
 
 
-Command = Union[Load, Reload, ShowWorld, ShowRelations, SetExplain, SetFormat, Help, Quit]
+Command = Union[Load, Reload, ShowWorld, ShowRelations, SetExplain, SetFormat, Graph, Help, Quit]
 Statement = Union[Can, Why, WhyNot, WhoCan, WhatCan, DatalogQuery, Command]
 
 
 # ---------------------------------------------------------------------------------------------
 # Parsing
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _GraphFlag:
+    """``--graph [FILE]`` at the end of a ``why`` (becomes a :class:`Graph`)."""
+
+    file: str | None
 
 
 @lru_cache(maxsize=1)
@@ -418,7 +430,25 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def why(self, meta, children):
         (p, a, r), ctx = self._parts(children)
-        return Why(p, a, r, ctx, self._span(meta))
+        flag = next((c for c in children if isinstance(c, _GraphFlag)), None)
+        why = Why(p, a, r, ctx, self._span(meta))
+        return why if flag is None else Graph("why", flag.file, why.span, why)
+
+    def graph_flag(self, children):
+        return _GraphFlag(children[1].value if len(children) > 1 else None)
+
+    @v_args(meta=True)
+    def graph_why(self, meta, children):
+        words, ctx = self._parts(children)
+        span = self._span(meta)
+        if any(isinstance(c, Token) and c.type == "NOT" for c in children):
+            self.diagnostics.append(Diagnostic(
+                "E606", ":graph why draws the proof of an answer; `why not` has none", self._tspan(children[0]),
+                help="draw the decision's proof with :graph why P A R; `why not P A R` lists what blocks it"))
+            return None
+        p, a, r, *rest = words
+        why = Why(p, a, r, ctx, span)
+        return Graph("why", rest[0].value if rest else None, span, why)
 
     @v_args(meta=True)
     def why_not(self, meta, children):
@@ -480,7 +510,7 @@ class _ToAst(Transformer):
         if name == ":graph":
             picture = args[0].value.lower()
             if picture not in ("org", "reach"):
-                self.diagnostics.append(Diagnostic("E606", f":graph draws org or reach, not '{args[0].value}'",
+                self.diagnostics.append(Diagnostic("E606", f":graph draws org, reach or why, not '{args[0].value}'",
                                                    args[0].span, help=f"usage: {spec.usage}"))
                 return None
             return Graph(picture, args[1].value if len(args) > 1 else None, span)
@@ -498,6 +528,7 @@ _TERMINALS = {
     "KEY": "a condition key",
     "COMMAND": "a command (:help lists them)",
     "DATALOG": "'?-'",
+    "GRAPH_WHY": "':graph why'", "GRAPH_FLAG": "'--graph'",
     "CAN": "'can'", "WHY": "'why'", "NOT": "'not'", "WHO": "'who'", "WHAT": "'what'",
     "DO": "'do'", "ON": "'on'", "WITH": "'with'",
     "EQUAL": "'='", "COMMA": "','", "LSQB": "'['", "RSQB": "']'",
@@ -529,6 +560,8 @@ def _form(text: str) -> str | None:
 
 
 def _usage(text: str, fallback: str | None) -> str | None:
+    if text.lstrip().lower().startswith(":graph"):
+        return f"usage: {COMMANDS[':graph'].usage}"
     form = _form(text)
     return f"usage: {QUERY_FORMS[form]}" if form else fallback
 
@@ -646,7 +679,9 @@ def help_text(topic: str | None = None) -> str:
     lines = ["Queries:"]
     lines += [f"  {usage}" for usage in QUERY_FORMS.values()]
     lines += ["", "  PRINCIPAL: a user or role name, an ARN, an account id, a service principal, anonymous",
-              "  words with blanks or keywords in them are quoted: \"my role\"", "", "Commands:"]
+              "  words with blanks or keywords in them are quoted: \"my role\"",
+              "  a line ending with \\ continues on the next; a ?- query continued over lines ends at '.'",
+              "  (or at an empty line)", "", "Commands:"]
     width = max(len(c.usage) for c in COMMANDS.values())
     lines += [f"  {c.usage.ljust(width)}  {c.summary}" for c in COMMANDS.values()]
     return "\n".join(lines)

@@ -773,30 +773,20 @@ class Blockers:
 def _near_misses(world, principal: str, action: str, resource: str, context) -> tuple[FailedCondition, ...]:
     """Statements whose Action, Resource and Principal match the request but a condition fails.
 
-    This asks the rules' own relations (``action_ok``, ``resource_ok``, ``principal_ok``,
-    ``condition_holds``) for one request, inside the evaluator's request scope as
-    ``Evaluator.prove_decision`` does. It explains; it never decides. Should the evaluator's
-    internals change shape, the explanation goes without this part rather than fail.
+    This asks the rules' own relations (``conditions_reached``: Action, Resource and Principal
+    match; ``condition_holds``) for one request, through :meth:`Evaluator.query`. It explains; it
+    never decides.
     """
     from .grammar.datalog import Atom, Const, Negation, Query, Var
 
     ev = _evaluator(world)
-    try:
-        req = ev.resolve(principal, action, resource, context or {})
-        r, s, c = Const(req.id), Var("S"), Var("C")
-        query = Query((
-            Atom("candidate", (r, s, Var("L"))), Atom("action_ok", (r, s)), Atom("resource_ok", (r, s)),
-            Atom("principal_ok", (r, s)), Atom("statement_condition", (c, s, Var("Op"), Var("K"))),
-            Negation(Atom("condition_holds", (r, c))),
-        ))
-        with ev._lock:
-            ev._requests = {req.id: req}
-            try:
-                rows = ev.engine.query(query)
-            finally:
-                ev._requests = {}
-    except (AttributeError, TypeError):
-        return ()
+    req = ev.resolve(principal, action, resource, context or {})
+    r, s, c = Const(req.id), Var("S"), Var("C")
+    query = Query((
+        Atom("conditions_reached", (r, s)), Atom("candidate", (r, s, Var("L"))),
+        Atom("statement_condition", (c, s, Var("Op"), Var("K"))), Negation(Atom("condition_holds", (r, c))),
+    ))
+    rows = ev.query(query, [req])
     names = query.variables  # S, L, C, Op, K
     out: dict[tuple[str, str], FailedCondition] = {}
     for row in rows:

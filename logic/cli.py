@@ -194,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .privesc import add_commands as add_privesc_commands
 
     add_privesc_commands(sub)
+    from .batch import add_commands as add_batch_commands
+
+    add_batch_commands(sub)
     return parser
 
 

@@ -107,7 +107,7 @@ def _is_value(value: Any) -> bool:
     return type(value) is str or type(value) is int  # bool, float and subclasses are refused
 
 
-def _row_key(row: tuple) -> tuple:
+def row_key(row: tuple) -> tuple:
     """Sort key for answer rows that may mix str and int: integers first, each in natural order."""
     return tuple((0, v, "") if type(v) is int else (1, 0, v) for v in row)
 
@@ -432,7 +432,7 @@ def _ask(literal) -> Any:
 def _rows(raw: Any) -> list[tuple]:
     if raw is True:
         return [()]
-    return sorted({tuple(row) for row in raw or ()}, key=_row_key)
+    return sorted({tuple(row) for row in raw or ()}, key=row_key)
 
 
 def _primitive(name: str, spec: BuiltinSpec, function: BuiltinFunction):

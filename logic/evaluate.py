@@ -40,7 +40,7 @@ from .catalog import Catalog
 from .compile import policy_facts
 from .decision import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Decision, LayerVerdict, ProofNode, StatementRef
 from .dlcheck import BuiltinSpec
-from .engine import Engine
+from .engine import Engine, row_key
 from .grammar.ast import Policy
 from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Query, Rule, Var, parse_program, parse_query
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput
@@ -72,6 +72,27 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     # the catalog instead of loading tens of thousands of facts for a pattern like "*".
     "action_pattern_covers": BuiltinSpec(inputs=(0,), outputs=(1,)),
 }
+
+
+#: The builtins that read the request: every relation that calls one depends on the request.
+REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
+                             if name not in ("action_match", "kms_key", "action_pattern_covers"))
+
+
+@lru_cache(maxsize=1)
+def compiled_rules():
+    """The request-dependent rules compiled into Python, or None when the compiler refuses them."""
+    from .compiled import CompiledRules, Unsupported
+
+    declared = {name: rel.arity for name, rel in RELATIONS.items() if name not in BUILTIN_SPECS}
+    entries = {}
+    for name, query in _detail_queries().items():
+        (atom,) = query.body
+        entries[name] = atom
+    try:
+        return CompiledRules(rules(), declared, BUILTIN_SPECS, REQUEST_BUILTINS, entries)
+    except Unsupported:
+        return None
 
 
 @lru_cache(maxsize=1)
@@ -121,6 +142,9 @@ class WorldIndex:
         self.sids = {s: sid for s, sid in by["statement_sid"]}
         self.sources = {s: (f, line, col) for s, f, line, col in by["statement_source"]}
         self.conditions = {c: (s, op, key) for c, s, op, key in by["statement_condition"]}
+        self.conditions_of: dict[str, list[str]] = defaultdict(list)
+        for c, s, _, _ in by["statement_condition"]:
+            self.conditions_of[s].append(c)
         self.condition_values = defaultdict(list)
         for c, v in by["condition_value"]:
             self.condition_values[c].append(v)
@@ -143,6 +167,7 @@ class WorldIndex:
                 self.sources[args[0]] = tuple(args[1:])
             elif rel == "statement_condition":
                 self.conditions[args[0]] = tuple(args[1:])
+                self.conditions_of[args[1]].append(args[0])
             elif rel == "condition_value":
                 self.condition_values[args[0]].append(args[1])
 
@@ -187,13 +212,36 @@ class Request:
     context: dict[str, tuple[str, tuple[str, ...], bool]] = field(default_factory=dict)  # lower key -> (key, values, given as list)
     missing: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    conditions: dict[str, Any] = field(default_factory=dict, repr=False)  # condition id -> its result
 
     def names(self) -> list[str]:
         return {"user": ["account", "caller"], "assumed_role": ["account", "role", "caller"],
                 "federated_user": ["account", "caller"], "root": ["account"]}.get(self.principal_type, ["caller"])
 
 
-def _values(value: Any) -> tuple[tuple[str, ...], bool]:
+class DecisionCache:
+    """Decisions of one evaluator by request (see ``World.check_many``); a world that changes gets
+    a new evaluator, so a cached decision is never one of another world. Bounded: cleared when full."""
+
+    def __init__(self, limit: int = 1 << 18):
+        self._found: dict = {}
+        self.limit = limit
+        self.get = self._found.get
+
+    def put(self, key, decision) -> None:
+        if len(self._found) >= self.limit:
+            self._found.clear()
+        self._found[key] = decision
+
+    def clear(self) -> None:
+        self._found.clear()
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+
+def context_values(value: Any) -> tuple[tuple[str, ...], bool]:
+    """A context value as conditions read it: its values as strings, and whether it was a list."""
     def one(v):
         if isinstance(v, bool):
             return "true" if v else "false"
@@ -211,9 +259,16 @@ class Evaluator:
     calls are serialized by a lock, so threads may share an evaluator.
     """
 
-    def __init__(self, facts: Sequence[tuple], catalog: Catalog | None = None):
+    def __init__(self, facts: Sequence[tuple], catalog: Catalog | None = None, *, compiled: bool = True):
         self.catalog = catalog or Catalog.default()
         self.index = WorldIndex(facts)
+        self._rows: dict[str, list[tuple]] = defaultdict(list)
+        for f in facts:
+            self._rows[f[0]].append(tuple(f[1:]))
+        self._compiled = compiled_rules() if compiled else None
+        self._solver = None
+        self.__attachments = None
+        self.decisions = DecisionCache()
         self._requests: dict[str, Request] = {}
         self._counter = itertools.count(1)
         self._lock = threading.RLock()
@@ -327,23 +382,35 @@ class Evaluator:
 
     def _b_condition_holds(self, req, cond):
         r = self._requests.get(req)
-        if r is None:
-            return False
-        stmt, operator, key = self.index.conditions[cond]
-        version = self.index.versions.get(self.index.statements[stmt][0])
-        found = r.context.get(key.lower())
-        info = self.catalog.condition_key(key)
-        multivalued = info.multivalued if info is not None else bool(found and found[2])
-        result = evaluate_condition(operator, tuple(self.index.condition_values.get(cond, ())),
-                                    found[1] if found else None, multivalued=multivalued,
-                                    lookup=self._lookup(r), version=version)
-        if result.missing_key:
-            r.missing.add(key)
-        for e in result.type_errors:
-            r.notes.append(f"condition {operator} {key}: {e}")
-        for c in result.choices:
-            r.notes.append(f"named choice used: {c}")
-        return bool(result.holds)
+        return r is not None and bool(self._condition(r, cond).holds)
+
+    def _condition(self, r: Request, cond: str):
+        """One condition under the request's context (evaluated once per request)."""
+        result = r.conditions.get(cond)
+        if result is None:
+            stmt, operator, key = self.index.conditions[cond]
+            version = self.index.versions.get(self.index.statements[stmt][0])
+            found = r.context.get(key.lower())
+            info = self.catalog.condition_key(key)
+            multivalued = info.multivalued if info is not None else bool(found and found[2])
+            result = r.conditions[cond] = evaluate_condition(
+                operator, tuple(self.index.condition_values.get(cond, ())), found[1] if found else None,
+                multivalued=multivalued, lookup=self._lookup(r), version=version)
+        return result
+
+    def _condition_report(self, r: Request, reached: Iterable[str]) -> None:
+        """Missing keys, type errors and named choices of the conditions of the statements the
+        request reached (Action, Resource and Principal matched), whatever order rules ran in."""
+        for stmt in sorted(reached):
+            for cond in self.index.conditions_of.get(stmt, ()):
+                _, operator, key = self.index.conditions[cond]
+                result = self._condition(r, cond)
+                if result.missing_key:
+                    r.missing.add(key)
+                for e in result.type_errors:
+                    r.notes.append(f"condition {operator} {key}: {e}")
+                for c in result.choices:
+                    r.notes.append(f"named choice used: {c}")
 
     def _b_action_pattern_covers(self, pattern, action):
         for a in self.catalog.expand(pattern):
@@ -497,6 +564,10 @@ class Evaluator:
             facts = list(policy_facts(pol_id, "session", "session policy", policy))
             self.engine.add_facts(facts)
             self.index.add_policy(pol_id, facts)
+            for f in facts:
+                self._rows[f[0]].append(tuple(f[1:]))
+            self._solver = None
+            self.decisions.clear()
         return pol_id
 
     def _context(self, req: Request, given: Mapping[str, Any]) -> None:
@@ -504,7 +575,7 @@ class Evaluator:
         idx, ctx = self.index, {}
 
         def put(key: str, value: Any) -> None:
-            values, as_list = _values(value)
+            values, as_list = context_values(value)
             ctx[key.lower()] = (key, values, as_list)
 
         t = req.principal_type
@@ -551,7 +622,7 @@ class Evaluator:
         for key, value in given.items():
             low = key.lower()
             if low in derived and not low.startswith("aws:principaltag/"):
-                if _values(value)[0] != ctx[low][1]:
+                if context_values(value)[0] != ctx[low][1]:
                     req.notes.append(f"context key {key} is determined by the world "
                                      f"({', '.join(ctx[low][1])}); the value given was not used")
                 continue
@@ -575,10 +646,19 @@ class Evaluator:
         "session_principal": "?- session_principal(Req).",
         "needs_resource": "?- needs_resource_allow(Req).",
         "granted": "?- granted(Req).",
+        "reached": "?- conditions_reached(Req, Stmt).",
     }
 
-    def decide(self, requests: list[Request]) -> list[Decision]:
-        """Decide requests together: each detail relation is asked once for all of them."""
+    @property
+    def path(self) -> str:
+        """How decisions are computed: ``compiled`` (the rules compiled into Python) or ``engine``."""
+        return "compiled" if self._compiled is not None else "engine"
+
+    def decide(self, requests: list[Request], *, engine: bool = False) -> list[Decision]:
+        """Decide requests: by the compiled rules, or with ``engine=True`` (or when the rules could
+        not be compiled) by asking pyDatalog each detail relation once for all of them."""
+        if self._compiled is not None and not engine:
+            return self._decide_compiled(requests)
         with self._lock:
             self._requests = {r.id: r for r in requests}
             try:
@@ -591,6 +671,41 @@ class Evaluator:
                 grouped[row[0]][name].append(row[1:])
         return [self._decision(r, grouped[r.id]) for r in requests]
 
+    def query(self, query: Query | str, requests: Iterable[Request] = ()) -> list[tuple]:
+        """Answer a read-only Datalog query over the world's facts and every rule, by the engine.
+
+        The requests given (from :meth:`resolve`) are in scope: their ``id`` is the ``Req`` that
+        the request builtins and the request-dependent relations (``candidate``, ``action_ok``,
+        ``condition_holds``, ``decision``, …) know. Without requests those relations are empty.
+        Text is parsed by iamlogic's Datalog grammar, never run as Python.
+        """
+        with self._lock:
+            self._requests = {r.id: r for r in requests}
+            try:
+                return self.engine.query(query)
+            finally:
+                self._requests = {}
+
+    def _decide_compiled(self, requests: list[Request]) -> list[Decision]:
+        with self._lock:
+            if self._solver is None:
+                builtins = {name: getattr(self, f"_b_{name}") for name in BUILTIN_SPECS}
+                self._solver = self._compiled.bind(self._table, builtins, REQUEST_BUILTINS)
+            self._requests = {r.id: r for r in requests}
+            try:
+                found = [self._solver.solve(r.id) for r in requests]
+            finally:
+                self._requests = {}
+        return [self._decision(r, {name: sorted(rows, key=row_key) if len(rows) > 1 else rows
+                                   for name, rows in g.items()})
+                for r, g in zip(requests, found)]
+
+    def _table(self, relation: str) -> Iterable[tuple]:
+        """Every tuple of a declared relation, or of a request-independent one (from the engine)."""
+        if relation in self.engine.declared:
+            return self._rows.get(relation, ())
+        return self.engine.materialize(relation)
+
     def _decision(self, r: Request, g: dict[str, list[tuple]]) -> Decision:
         idx = self.index
         outcomes = {d for (d,) in g["decision"]}
@@ -598,6 +713,7 @@ class Evaluator:
             raise IamlogicError(f"internal error: the rules gave {sorted(outcomes) or 'no'} decision for "
                                 f"{r.caller} {r.action} {r.resource}")
         outcome = outcomes.pop()
+        self._condition_report(r, (stmt for (stmt,) in g["reached"]))
         ref = idx.statement_ref
         by_layer: dict[str, dict[str, list[StatementRef]]] = defaultdict(lambda: defaultdict(list))
         for stmt, layer in g["denies"]:
@@ -669,7 +785,13 @@ class Evaluator:
         return -depth
 
     def _attached(self, kind: str, node: str, pol: str) -> bool:
-        return (node, pol) in self.engine.materialize(f"{kind}_attached")
+        return (node, pol) in self._attachments[kind]
+
+    @property
+    def _attachments(self) -> dict[str, frozenset[tuple]]:
+        if self.__attachments is None:  # SCP/RCP attachments never change after load
+            self.__attachments = {k: frozenset(self._rows.get(f"{k}_attached", ())) for k in ("scp", "rcp")}
+        return self.__attachments
 
     def _node_name(self, node: str) -> str:
         if node in self.index.accounts:

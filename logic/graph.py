@@ -1,4 +1,8 @@
-"""Pictures of a world: the organization tree and who can become whom, as Graphviz DOT or Mermaid.
+"""Pictures: the organization tree, who can become whom, and the proof of a decision, as Graphviz
+DOT or Mermaid (SVG from DOT when Graphviz's ``dot`` program is installed).
+
+Labels are data (ARNs, Sids, quoted judgements, policy text): they are escaped for each format by
+:func:`_dot_label` and :func:`_mermaid_label`, never pasted in as markup.
 
 :func:`role_reachability` computes the edges "principal P may assume role R" (the role's trust
 policy AND P's own permissions, SCPs and boundary: a full decision for ``sts:AssumeRole``),
@@ -13,6 +17,7 @@ import subprocess
 from collections import deque
 from dataclasses import dataclass
 
+from .decision import ProofNode
 from .world import FULL_AWS_ACCESS, RCP_FULL_AWS_ACCESS, resolve
 
 
@@ -65,24 +70,48 @@ def _id(text: str) -> str:
     return "n" + hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def _q(text: str) -> str:
-    """A DOT string; the label's line breaks are written ``\\n`` already and stay as they are."""
-    return '"' + text.replace('"', "'") + '"'
+def _lines(label) -> list[str]:
+    """A label's lines: a label is a sequence of lines (a str is one label line)."""
+    lines = [label] if isinstance(label, str) else list(label)
+    return [part for line in lines for part in str(line).replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+
+
+def _dot_label(label) -> str:
+    """A DOT string for a label: backslashes and quotes escaped, so ``\\N``, ``\\l`` or a closing
+    quote in the data stay text; lines joined with DOT's ``\\n``."""
+    def esc(line: str) -> str:
+        return line.replace("\\", "\\\\").replace('"', '\\"')
+
+    return '"' + NEWLINE.join(esc(line) for line in _lines(label)) + '"'
+
+
+#: Characters Mermaid would read as markup in a label, as its entity codes (``#`` first).
+_MERMAID_ESCAPES = (("#", "#35;"), ('"', "#quot;"), ("&", "#amp;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;"))
+
+
+def _mermaid_label(label) -> str:
+    """A quoted Mermaid label: markup characters as entity codes, lines joined with ``<br/>``."""
+    def esc(line: str) -> str:
+        for ch, code in _MERMAID_ESCAPES:
+            line = line.replace(ch, code)
+        return line
+
+    return '"' + "<br/>".join(esc(line) for line in _lines(label)) + '"'
 
 
 def org_graph(world, fmt: str = "dot") -> str:
     """The organization tree: root, OUs and accounts, each with the SCPs and RCPs attached to it."""
     model = world.model
     r = resolve(model)
-    nodes: list[tuple[str, str]] = []
+    nodes: list[tuple[str, tuple[str, ...]]] = []
     links: list[tuple[str, str]] = []
     for org in model.organizations:
-        def label(kind_name: str, atts) -> str:
+        def label(kind_name: str, atts) -> tuple[str, ...]:
             scps = [a.policy for a in atts if a.kind == "scp" and not a.detach]
             if not any(a.detach for a in atts):
                 scps = [FULL_AWS_ACCESS] + scps
             rcps = [RCP_FULL_AWS_ACCESS] + [a.policy for a in atts if a.kind == "rcp"]
-            return f"{kind_name}\\nSCP: {', '.join(scps)}\\nRCP: {', '.join(rcps)}"
+            return (kind_name, f"SCP: {', '.join(scps)}", f"RCP: {', '.join(rcps)}")
 
         def walk(node, parent: str | None) -> None:
             nid = r.node_ids[id(node)]
@@ -100,7 +129,7 @@ def org_graph(world, fmt: str = "dot") -> str:
         walk(org.root, None)
         mgmt = r.account_ref(org.management)
         if mgmt is not None and r.placement.get(mgmt.id) and r.placement[mgmt.id].ref is None:
-            nodes.append((mgmt.id, f"management account {mgmt.name} ({mgmt.id})\\nnot filtered by SCPs"))
+            nodes.append((mgmt.id, (f"management account {mgmt.name} ({mgmt.id})", "not filtered by SCPs")))
             links.append((r.node_ids[id(org.root)], mgmt.id))
     return _render(nodes, links, fmt, "organization")
 
@@ -112,16 +141,41 @@ def reach_graph(world, fmt: str = "dot") -> str:
     return _render([(n, n) for n in names], [(e.source, e.role) for e in edges], fmt, "reach")
 
 
+def proof_graph(node: ProofNode, fmt: str = "dot") -> str:
+    """The proof tree of a decision (:meth:`Decision.proof`): one box per judgement, with the rule
+    that derived it and, for a statement, its source; an arrow from each judgement to what it rests on.
+
+    A judgement met again lower in the tree (``[derived above]``) is its own box, so the picture is
+    the tree that ``why`` prints, line for line.
+    """
+    nodes: list[tuple[str, tuple[str, ...]]] = []
+    links: list[tuple[str, str]] = []
+
+    def walk(n: ProofNode, key: str) -> None:
+        label = [n.judgement] + ([f"[{n.rule}]"] if n.rule else []) + ([f"| {n.source}"] if n.source else [])
+        nodes.append((key, tuple(label)))
+        for i, child in enumerate(n.children):
+            child_key = f"{key}.{i}"
+            links.append((key, child_key))
+            walk(child, child_key)
+
+    walk(node, "proof")
+    return _render(nodes, links, fmt, "proof")
+
+
+FORMATS = ("dot", "mermaid", "svg")
+
+
 def _render(nodes, links, fmt: str, name: str) -> str:
     if fmt == "mermaid":
         out = ["graph TD"]
-        out += [f'  {_id(n)}["{label.replace(chr(34), "#quot;").replace(NEWLINE, "<br/>")}"]' for n, label in nodes]
+        out += [f"  {_id(n)}[{_mermaid_label(label)}]" for n, label in nodes]
         out += [f"  {_id(a)} --> {_id(b)}" for a, b in links]
         return "\n".join(out) + "\n"
     if fmt != "dot":
         raise ValueError(f"unknown graph format {fmt!r}: dot or mermaid")
     out = [f"digraph {name} {{", "  node [shape=box, fontname=Helvetica];"]
-    out += [f"  {_id(n)} [label={_q(label)}];" for n, label in nodes]
+    out += [f"  {_id(n)} [label={_dot_label(label)}];" for n, label in nodes]
     out += [f"  {_id(a)} -> {_id(b)};" for a, b in links]
     return "\n".join(out + ["}"]) + "\n"
 
@@ -135,12 +189,18 @@ def to_svg(dot: str) -> bytes | None:
 
 
 def add_commands(sub) -> None:
-    """``iamlogic graph org|reach WORLD... [--format dot|mermaid|svg] [--output FILE]``."""
-    g = sub.add_parser("graph", help="draw the organization tree or who can assume whom")
-    g.add_argument("picture", choices=("org", "reach"))
+    """``iamlogic graph org|reach|why WORLD... [--format dot|mermaid|svg] [--output FILE]``; ``why``
+    draws the proof of one request, given as ``iamlogic check`` takes it (``--principal``,
+    ``--action``, ``--resource``, ``--context``)."""
+    g = sub.add_parser("graph", help="draw the organization tree, who can assume whom, or the proof of a decision")
+    g.add_argument("picture", choices=("org", "reach", "why"))
     g.add_argument("world", nargs="+")
-    g.add_argument("--format", choices=("dot", "mermaid", "svg"), default="dot")
+    g.add_argument("--format", choices=FORMATS, default="dot")
     g.add_argument("--output", help="write to this file instead of standard output")
+    g.add_argument("--principal", help="why: the request's principal (as iamlogic check takes it)")
+    g.add_argument("--action", help="why: the request's action")
+    g.add_argument("--resource", help="why: the request's resource")
+    g.add_argument("--context", action="append", metavar="KEY=VALUE", help="why: a condition key of the request")
     g.set_defaults(run=_cmd_graph)
 
 
@@ -149,8 +209,24 @@ def _cmd_graph(args) -> int:
 
     from .world import load
 
+    request = (args.principal, args.action, args.resource)
+    if args.picture == "why" and None in request:
+        print("iamlogic graph why: give the request: --principal P --action A --resource R [--context KEY=VALUE]",
+              file=sys.stderr)
+        return 3
+    if args.picture != "why" and (any(request) or args.context):
+        print(f"iamlogic graph {args.picture}: --principal, --action, --resource and --context are for "
+              "graph why", file=sys.stderr)
+        return 3
     world = load(args.world)
-    text = (org_graph if args.picture == "org" else reach_graph)(world, "mermaid" if args.format == "mermaid" else "dot")
+    fmt = "mermaid" if args.format == "mermaid" else "dot"
+    if args.picture == "why":
+        from .cli import parse_context
+
+        decision = world.check(args.principal, args.action, args.resource, parse_context(args.context))
+        text = proof_graph(decision.proof(), fmt)
+    else:
+        text = (org_graph if args.picture == "org" else reach_graph)(world, fmt)
     data: bytes = text.encode()
     if args.format == "svg":
         svg = to_svg(text)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import subprocess
 import sys
 from typing import Any, Iterable, Sequence
 
@@ -66,10 +68,13 @@ from .grammar.query import (
     parse_line,
 )
 
-__all__ = ["Session", "add_commands", "history_path", "run_repl"]
+__all__ = ["Session", "add_commands", "completion_word", "history_path", "join_continuations", "needs_more",
+           "run_repl"]
 
 EXIT_OK, EXIT_NEW_ACCESS, EXIT_DENIED, EXIT_INVALID = 0, 1, 2, 3
 INPUT = "<input>"
+PROMPT = "iamlogic> "
+CONTINUATION_PROMPT = "     ...> "  # as wide as PROMPT, so continued lines line up
 #: Rows of a Datalog answer shown as a table (JSON output has them all).
 MAX_ROWS = 200
 _COLOURS = {"Allow": "bold green", "ExplicitDeny": "bold red", "ImplicitDeny": "bold yellow"}
@@ -167,6 +172,12 @@ class _Rich(_Text):
         return text
 
 
+def _graph_format(file: str | None) -> str:
+    """The picture's format, from the file's name: ``.mmd``/``.mermaid`` Mermaid, ``.svg`` SVG, else DOT."""
+    ext = os.path.splitext(file or "")[1].lower()
+    return {".mmd": "mermaid", ".mermaid": "mermaid", ".svg": "svg"}.get(ext, "dot")
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -213,7 +224,7 @@ class Session:
         if not self._line.strip():
             return ""
         try:
-            stmt = parse_line(self._line, INPUT)
+            stmt = parse_line(join_continuations(self._line), INPUT)
             return self._dispatch(stmt)
         except InvalidInput as exc:
             return self._errors(exc.diagnostics, exc.sources)
@@ -333,15 +344,46 @@ class Session:
         raise TypeError(f"unhandled statement {stmt!r}")
 
     def _graph(self, stmt: "Graph") -> str:
-        from .graph import org_graph, reach_graph
+        from .graph import org_graph, proof_graph, reach_graph, to_svg
 
         self._need_world()
-        dot = (org_graph if stmt.picture == "org" else reach_graph)(self.world)
+        fmt = _graph_format(stmt.file)
+        text_fmt = "mermaid" if fmt == "mermaid" else "dot"
+        warnings: list[Diagnostic] = []
+        if stmt.picture == "why":
+            q = stmt.why
+            self._check_resource(q.resource)
+            warnings = self._action_warnings(q.action)
+            try:
+                d = self.world.check(q.principal.value, q.action.value, q.resource.value, q.context_dict())
+            except InvalidInput as exc:
+                raise self._with_principal_span(exc, q.principal) from None
+            text = proof_graph(d.proof(), text_fmt)
+        else:
+            text = (org_graph if stmt.picture == "org" else reach_graph)(self.world, text_fmt)
         if stmt.file is None:
-            return self._json({"graph": dot}) if self.format == "json" else dot.rstrip("\n")
-        with open(stmt.file, "w", encoding="utf-8") as fh:
-            fh.write(dot)
-        return f"wrote {stmt.file}"
+            out = self._json({"graph": text}) if self.format == "json" else text.rstrip("\n")
+            return self._warned(warnings, out)
+        data = text.encode("utf-8")
+        if fmt == "svg":
+            try:
+                svg = to_svg(text)
+            except (OSError, subprocess.SubprocessError) as exc:
+                self.status = EXIT_INVALID
+                return self._plain_error(f"error: {stmt.file} was not written: Graphviz's dot failed ({exc})")
+            if svg is None:
+                self.status = EXIT_INVALID
+                return self._plain_error(f"error: {stmt.file} was not written: SVG needs Graphviz's dot program; "
+                                         "write a .dot or .mmd file instead")
+            data = svg
+        try:
+            with open(stmt.file, "wb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            self.status = EXIT_INVALID
+            return self._plain_error(f"error: cannot write {stmt.file}: {exc.strerror or exc}")
+        done = f"wrote {stmt.file}"
+        return self._warned(warnings, self._json({"wrote": stmt.file}) if self.format == "json" else done)
 
     def _setting(self, name: str, value: str) -> str:
         return self._json({name: value}) if self.format == "json" else f"{name}: {value}"
@@ -516,7 +558,7 @@ class Session:
 
     def _datalog(self, q: DatalogQuery) -> str:
         self._need_world()
-        rows = self.world.evaluator().engine.query(q.query)
+        rows = self.world.evaluator().query(q.query)
         columns = list(q.query.variables)
         if self.format == "json":
             return self._json({"columns": columns, "rows": [list(r) for r in rows]})
@@ -559,14 +601,19 @@ class Session:
         return vocab
 
     def complete(self, text_before_cursor: str) -> list[str]:
-        """Completions of the word before the cursor, for the words before it."""
+        """Completions of the word before the cursor, for the words before it.
+
+        After ``with``: condition keys, those of the action asked about first (from the catalog),
+        then the keys the world's conditions test, the action's service's keys, and the AWS global
+        keys. A templated key (``aws:ResourceTag/${TagKey}``) is offered up to its tag part.
+        """
         vocab = self.vocabulary()
-        stripped = text_before_cursor.lstrip()
+        text = join_continuations(text_before_cursor)
+        stripped = text.lstrip()
         words = stripped.split()
-        current = "" if not stripped or stripped[-1].isspace() else words[-1]
-        before = words[:-1] if current else words
+        current = completion_word(text)
+        before = words[:-1] if stripped and not stripped[-1].isspace() else words
         if stripped.startswith("?-"):
-            current = _last_identifier(stripped)
             pool = vocab["relations"]
         elif not before:
             pool = vocab["commands"] + ["can", "why", "who", "what", "?-"]
@@ -576,14 +623,53 @@ class Session:
             pool = vocab["format"]
         elif before[0] in (":help",):
             pool = list(QUERY_FORMS) + vocab["commands"]
+        elif before[0] == ":graph":
+            if len(before) == 1:
+                pool = ["org", "reach", "why"]
+            elif before[1].lower() == "why":
+                pool = self._query_pool(before[1:], vocab, graph=True)
+            else:
+                pool = []
         elif before[0].startswith(":"):
             pool = []
-        elif "with" in [b.lower() for b in before]:
-            pool = vocab["keys"]
         else:
-            pool = self._position_pool(before, vocab)
+            pool = self._query_pool(before, vocab)
         low = current.lower()
         return [c for c in dict.fromkeys(pool) if c.lower().startswith(low) and c != current]
+
+    def _query_pool(self, before: list[str], vocab: dict[str, list[str]], graph: bool = False) -> list[str]:
+        head = [b.lower() for b in before]
+        if "with" in head:
+            return self._key_pool(head[:head.index("with")], before, vocab)
+        pool = self._position_pool(before, vocab)
+        if graph and pool == ["with", "--graph"]:
+            return ["with"]  # :graph why P A R [with ...] [FILE]
+        return pool
+
+    @staticmethod
+    def _key_pool(head: list[str], before: list[str], vocab: dict[str, list[str]]) -> list[str]:
+        """Condition keys for a ``with`` clause: the action's, the world's, its service's, the global ones."""
+        from .catalog import GLOBAL_CONDITION_KEYS
+
+        catalog = Catalog.default()
+        action = None
+        if head[:1] == ["why"] and head[1:2] == ["not"]:
+            action = before[3] if len(head) > 3 else None
+        elif head[:1] in (["can"], ["why"], ["who"]):
+            action = before[2] if len(head) > 2 else None
+        action_keys: tuple[str, ...] = ()
+        service_keys: tuple[str, ...] = ()
+        if action and ":" in action:
+            info = catalog.action(action)
+            action_keys = info.condition_keys if info else ()
+            service_keys = catalog.service_condition_keys(info.service if info else action.partition(":")[0])
+        keys = [*action_keys, *vocab["keys"], *service_keys, *(name for name, _type in GLOBAL_CONDITION_KEYS)]
+        out: dict[str, str] = {}
+        for key in keys:
+            m = _KEY_PLACEHOLDER.search(key)
+            key = key[:m.start()] if m else key
+            out.setdefault(key.lower(), key)
+        return list(out.values())
 
     @staticmethod
     def _position_pool(before: list[str], vocab: dict[str, list[str]]) -> list[str]:
@@ -596,6 +682,8 @@ class Session:
             slots, rest = ["principals", "actions", "resources"], head[2:]
         elif head[0] == "why":
             slots, rest = [["not"] + vocab["principals"], "actions", "resources"], head[1:]
+            if len(rest) >= len(slots):
+                return ["with", "--graph"]
         elif head[0] == "can":
             slots, rest = ["principals", "actions", "resources"], head[1:]
         else:
@@ -604,6 +692,109 @@ class Session:
             return ["with"]
         slot = slots[len(rest)]
         return slot if isinstance(slot, list) else vocab[slot]
+
+    def needs_more(self, text: str) -> bool:
+        """Whether the REPL reads another line before answering ``text``: see :func:`needs_more`."""
+        return needs_more(text)
+
+
+#: The placeholder of a templated condition key: ``${TagKey}``, ``<key>``.
+_KEY_PLACEHOLDER = re.compile(r"\$\{[^}]*\}|<[^>]*>")
+
+
+def completion_word(text: str) -> str:
+    """The word the cursor is in, which a completion replaces: the identifier at the end of a
+    ``?-`` query; in a ``with`` clause, the key after the last comma or bracket; else the last
+    blank-separated word."""
+    text = join_continuations(text)
+    if text.lstrip().startswith("?-"):
+        return _last_identifier(text)
+    if not text.strip() or text[-1].isspace():
+        return ""
+    words = text.split()
+    word = words[-1]
+    if "with" in (w.lower() for w in words[:-1]):
+        word = re.split(r"[,\[]", word)[-1]
+    return word
+
+
+# ---------------------------------------------------------------------------------------------
+# Multi-line input
+
+
+_CONTINUED = re.compile(r"\\(?=[ \t]*\n)")
+
+
+def join_continuations(text: str) -> str:
+    r"""The text a continued input means: each backslash that ends a line becomes a blank.
+
+    Newlines stay, and every other character keeps its place, so the line and column of a
+    diagnostic are those of the text as typed.
+
+    >>> join_continuations("can dana \\\ns3:GetObject *")
+    'can dana  \ns3:GetObject *'
+    """
+    return _CONTINUED.sub(" ", text)
+
+
+def _datalog_tail(text: str) -> tuple[int, str]:
+    """The bracket depth at the end of a ``?-`` query, and its code with strings and comments removed."""
+    depth, code, i, in_string = 0, [], 0, False
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            if ch == "\\" and i + 1 < len(text) and text[i + 1] != "\n":
+                i += 2
+                continue
+            if ch in '"\n':  # a string closes on its line (else the parser reports it)
+                in_string = False
+                code.append('""')
+            i += 1
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch in "%#":  # a comment, to the end of the line
+            while i < len(text) and text[i] != "\n":
+                i += 1
+            continue
+        else:
+            depth += ch == "("
+            depth -= ch == ")"
+            code.append(ch)
+        i += 1
+    return depth, "".join(code)
+
+
+def needs_more(text: str) -> bool:
+    r"""Whether the REPL should read another line before answering ``text`` (the lines so far).
+
+    - A line ending with a backslash continues on the next one.
+    - A ``?-`` query continues while a bracket is open, or after a ``,`` or ``not``; once it spans
+      several lines it continues until it ends with ``.``. A one-line query needs no ``.``.
+    - An empty line ends any input, complete or not (the parser then says what is missing).
+
+    >>> needs_more("can dana \\"), needs_more("?- principal(P,"), needs_more("?- account(A, _)")
+    (True, True, False)
+    >>> needs_more("?- principal(P, _, A),\n  not group_member(P, _)"), needs_more("?- a(X),\n b(X).")
+    (True, False)
+    """
+    lines = text.split("\n")
+    if len(lines) > 1 and not lines[-1].strip():
+        return False
+    if lines[-1].rstrip(" \t").endswith("\\"):
+        return True
+    body = join_continuations(text).lstrip()
+    if not body.startswith("?-"):
+        return False
+    depth, code = _datalog_tail(body[2:])
+    code = code.rstrip()
+    if depth > 0:
+        return True
+    if code.endswith("."):
+        return False
+    if not code or code.endswith((",", "(", "-", "=", "<", ">", "!")) or re.search(r"(^|[^A-Za-z0-9_])not$", code):
+        return True
+    return "\n" in text.rstrip()
 
 
 def _last_identifier(text: str) -> str:
@@ -622,6 +813,9 @@ def run_repl(paths: Sequence[str] = (), *, input=None, output=None, stdout=None)
 
     History is kept in :func:`history_path`; Tab completes commands, principals, actions, resource
     ARNs, condition keys and relation names; Ctrl-C cancels the line; Ctrl-D (or ``:quit``) leaves.
+    An input continues over several lines (prompt ``...>``) while :func:`needs_more` says so: after a
+    line ending with a backslash, and in a ``?-`` query until its ``.``; the lines are answered as
+    one text, so a diagnostic points at the line and column typed.
     ``input``/``output`` are prompt_toolkit's, for tests (``create_pipe_input``).
     """
     from prompt_toolkit import PromptSession
@@ -639,12 +833,12 @@ def run_repl(paths: Sequence[str] = (), *, input=None, output=None, stdout=None)
     if paths:
         session.banner = session._load(list(paths))
 
+    pending: list[str] = []  # the lines of an input continued over several lines
+
     class _Complete(Completer):
         def get_completions(self, document, complete_event):
-            text = document.text_before_cursor
-            current = text.split()[-1] if text.strip() and not text[-1].isspace() else ""
-            if text.lstrip().startswith("?-"):
-                current = _last_identifier(text)
+            text = "\n".join([*pending, document.text_before_cursor])
+            current = completion_word(text)
             for word in session.complete(text):
                 yield Completion(word, start_position=-len(current))
 
@@ -663,13 +857,19 @@ def run_repl(paths: Sequence[str] = (), *, input=None, output=None, stdout=None)
         print(session.banner, file=stdout)
     while not session.done:
         try:
-            line = prompt.prompt("iamlogic> ")
+            line = prompt.prompt(CONTINUATION_PROMPT if pending else PROMPT)
         except KeyboardInterrupt:
+            pending.clear()  # Ctrl-C drops the whole input, continued lines and all
             continue
         except EOFError:
             break
+        pending.append(line)
+        text = "\n".join(pending)
+        if session.needs_more(text):
+            continue
+        pending.clear()
         try:
-            answer = session.handle(line)
+            answer = session.handle(text)
         except KeyboardInterrupt:
             answer = "interrupted"
         if answer:

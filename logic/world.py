@@ -205,6 +205,26 @@ def _check_attachments(r: Resolved, org: Organization, atts: Iterable[Attachment
             d.add("E323", f"unknown {a.kind.upper()} '{a.policy}'", a.span, help=did_you_mean(a.policy, names))
 
 
+def context_values(value: Any) -> tuple[tuple[str, ...], bool]:
+    from .evaluate import context_values as values
+
+    return values(value)
+
+
+def _request_key(principal: str, action: str, resource: str, context, federating_user) -> tuple:
+    """The request as given, as a key of the decision cache. Context values that are not strings
+    are keyed as the evaluator reads them (``True`` and ``1`` differ), so two requests share a key
+    only when they are the same request (the same context given in another key order is another
+    key: a miss, never a wrong answer). Requests with a session policy are not cached."""
+    if context:
+        context = tuple(context.items())
+        for _, v in context:
+            if type(v) is not str:
+                context = tuple((k, v if type(v) is str else context_values(v)) for k, v in context)
+                break
+    return principal, action, resource, context or None, federating_user
+
+
 def check_world(model: WorldModel) -> list[Diagnostic]:
     """Every problem of a whole world: references, duplicates, placements, and each policy by its kind."""
     d = Diagnostics()
@@ -581,6 +601,10 @@ class World:
         Returns:
             A :class:`~iamlogic.decision.Decision`.
         """
+        if session_policy is None and self._evaluator is not None:
+            found = self._evaluator.decisions.get(_request_key(principal, action, resource, context, federating_user))
+            if found is not None:
+                return found
         return self.check_many([dict(principal=principal, action=action, resource=resource, context=context,
                                      session_policy=session_policy, federating_user=federating_user)])[0]
 
@@ -588,12 +612,27 @@ class World:
         """Decide many requests at once: dicts with the arguments of :meth:`check`, or
         ``(principal, action, resource[, context])`` tuples."""
         ev = self.evaluator()
+        cache = ev.decisions
+        out: list = []
+        todo: list[tuple[int, Any]] = []
         resolved = []
         for r in requests:
             if not isinstance(r, dict):
                 r = dict(zip(("principal", "action", "resource", "context"), r))
             sp = r.get("session_policy")
+            key = None if sp is not None else _request_key(r["principal"], r["action"], r["resource"],
+                                                           r.get("context"), r.get("federating_user"))
+            found = cache.get(key) if key is not None else None
+            out.append(found)
+            if found is not None:
+                continue
+            todo.append((len(out) - 1, key))
             resolved.append(ev.resolve(r["principal"], r["action"], r["resource"], r.get("context"),
                                        as_policy(sp, "<session policy>") if sp is not None else None,
                                        r.get("federating_user")))
-        return ev.decide(resolved)
+        if resolved:
+            for (i, key), d in zip(todo, ev.decide(resolved)):
+                out[i] = d
+                if key is not None:
+                    cache.put(key, d)
+        return out

@@ -1,0 +1,518 @@
+"""The request-time rules compiled into Python: the fast decision path.
+
+``rules/*.dl`` stay the one statement of the AWS semantics. pyDatalog answers any query over
+them, but one pyDatalog query costs hundreds of microseconds, and a decision needs several. This
+module reads the same rules (their parsed AST) and splits them in two:
+
+- **request-independent** relations (no request builtin below them: ``org_level``,
+  ``member_account``, ``has_not_action``, …) are materialized once per world, by the engine that
+  runs the rules, and indexed by the argument positions the rules look them up by;
+- **request-dependent** relations (``candidate``, ``allows``, ``decision``, …) become Python
+  functions, one per call pattern (which arguments are bound when the rules call it), evaluated
+  top-down in the order the rule bodies are written, like the engine does, and memoized per
+  request. Negation, comparisons and builtins keep their meaning; the builtins are the very
+  functions the engine calls.
+
+The generated source holds only names this module makes (``f3``, ``v7``) and integer indexes:
+constants of the rules are reached as ``K[i]``, relations as ``X[i]`` (an index) and builtins as
+``B[i]``. No text of a rule, a policy or a request ever becomes code.
+
+Request-dependent relations must not be recursive (the rules' are not); a program where they are
+raises :class:`Unsupported`, and the caller uses the engine instead.
+
+A differential test (``tests/properties/test_fastpath.py``) checks on generated worlds and
+requests that this path and the engine give the same decision, the same deciding statements,
+the same layer verdicts and the same missing keys.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from typing import Any, Callable, Iterable, Mapping
+
+from .dlcheck import BuiltinSpec, derived_relations
+from .engine import EngineError
+from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Rule, Var
+
+__all__ = ["CompiledRules", "Unsupported"]
+
+_PY_OPERATORS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_MISS = object()
+
+
+class Unsupported(Exception):
+    """The program has a shape the compiler does not handle; use the engine."""
+
+
+def _builtin(fn: Callable, slot: str, per_request: bool, limit: int = 1 << 20) -> tuple[Callable, Callable]:
+    """A builtin as two functions of ``(M, *args)``: its rows (the engine's protocol: rows, or a
+    bool when every argument is bound) and whether it has any. A builtin is a function of its
+    arguments and of the request: its answers are kept in the request's memo ``M``, or, when it
+    does not read the request, in a memo of its own."""
+    shared: dict = {}
+
+    def answers(M, args):
+        memo = M if per_request else shared
+        key = (slot, args)
+        found = memo.get(key, _MISS)
+        if found is _MISS:
+            found = fn(*args)
+            if found is True:
+                found = (args,)
+            elif found is False:
+                found = ()
+            else:
+                found = tuple(found)
+            if not per_request and len(shared) >= limit:
+                shared.clear()
+            memo[key] = found
+        return found
+
+    def rows(M, *args):
+        return answers(M, args)
+
+    def test(M, *args):
+        return bool(answers(M, args))
+
+    return rows, test
+
+
+class _Generator:
+    """Writes the Python source of the request-dependent relations, one function per call pattern."""
+
+    def __init__(self, rules_by_head: Mapping[str, list[Rule]], dependent: set[str], tables: set[str],
+                 builtins: Mapping[str, BuiltinSpec], request_builtins: frozenset[str],
+                 extensions: frozenset[str] = frozenset()):
+        self.rules_by_head = rules_by_head
+        self.request_builtins = request_builtins
+        # relations whose whole extension for the request is computed anyway (some rule asks for
+        # it with only the request bound): a call with more arguments bound is a lookup into it
+        self.extensions = extensions
+        self.ext_specs: list[tuple[tuple[int, ...], str]] = []
+        self._ext_slot: dict[tuple, int] = {}
+        self.dependent = dependent
+        self.tables = tables
+        self.builtins = builtins
+        self.consts: list[Any] = []
+        self._const_slot: dict[tuple, int] = {}
+        self.indexes: list[tuple[str, tuple[int, ...], str]] = []
+        self._index_slot: dict[tuple, int] = {}
+        self.builtin_order: list[str] = []
+        self._builtin_slot: dict[str, int] = {}
+        self.functions: dict[tuple[str, tuple[bool, ...], str], str] = {}
+        self._pending: list[tuple[str, tuple[bool, ...], str]] = []
+        self._names = itertools.count()
+
+    # -- slots ------------------------------------------------------------------------------------
+    def const(self, value: Any) -> str:
+        key = (type(value).__name__, value)
+        if key not in self._const_slot:
+            self._const_slot[key] = len(self.consts)
+            self.consts.append(value)
+        return f"K[{self._const_slot[key]}]"
+
+    def index(self, relation: str, positions: tuple[int, ...], mode: str) -> str:
+        key = (relation, positions, mode)
+        if key not in self._index_slot:
+            self._index_slot[key] = len(self.indexes)
+            self.indexes.append(key)
+        return f"X[{self._index_slot[key]}]"
+
+    def ext(self, relation: str, bound: dict[int, str], mode: str) -> str:
+        """A lookup into the request's extension of ``relation`` by its bound arguments after the first."""
+        positions = tuple(sorted(i for i in bound if i != 0))
+        key = (relation, positions, mode)
+        if key not in self._ext_slot:
+            self._ext_slot[key] = len(self.ext_specs)
+            self.ext_specs.append((positions, mode))
+        whole = self.function(relation, (True,) + (False,) * (len(self.rules_by_head[relation][0].head.args) - 1), "all")
+        return f"EXT(M, {self._ext_slot[key]}, {whole}, {bound[0]})"
+
+    def _uses_extension(self, relation: str, bound: dict[int, str], arity: int) -> bool:
+        return relation in self.extensions and 0 in bound and len(bound) > 1
+
+    def builtin(self, name: str) -> int:
+        if name not in self._builtin_slot:
+            self._builtin_slot[name] = len(self.builtin_order)
+            self.builtin_order.append(name)
+        return self._builtin_slot[name]
+
+    def function(self, relation: str, adornment: tuple[bool, ...], kind: str) -> str:
+        key = (relation, adornment, kind)
+        if key not in self.functions:
+            self.functions[key] = f"f{len(self.functions)}"
+            self._pending.append(key)
+        return self.functions[key]
+
+    def fresh(self, prefix: str = "v") -> str:
+        return f"{prefix}{next(self._names)}"
+
+    # -- source -----------------------------------------------------------------------------------
+    def source(self) -> str:
+        out = ["def build(K, X, B, EMPTY):"]
+        done: set = set()
+        while self._pending:
+            key = self._pending.pop(0)
+            if key in done:
+                continue
+            done.add(key)
+            out.extend("    " + line for line in self._function(*key))
+        names = ", ".join(f"{name!r}: {name}" for name in self.functions.values())
+        out.append(f"    return {{{names}}}")
+        self.source_text = "\n".join(out) + "\n"
+        return self.source_text
+
+    def _function(self, relation: str, adornment: tuple[bool, ...], kind: str) -> list[str]:
+        name = self.functions[(relation, adornment, kind)]
+        params = [f"a{i}" for i, bound in enumerate(adornment) if bound]
+        key = f"({name[1:]}, {', '.join(params)}{',' if len(params) == 1 else ''})" if params else f"({name[1:]},)"
+        lines = [f"def {name}(M{''.join(', ' + p for p in params)}):",
+                 f"    k = {key}",
+                 "    r = M.get(k, MISS)",
+                 "    if r is not MISS:",
+                 "        return r"]
+        if kind == "all":
+            lines.append("    out = set()")
+        for rule in self.rules_by_head[relation]:
+            lines.extend(self._rule(rule, adornment, kind, indent=1))
+        if kind == "all":
+            lines += ["    M[k] = out", "    return out"]
+        else:
+            lines += ["    M[k] = False", "    return False"]
+        return lines
+
+    def _rule(self, rule: Rule, adornment: tuple[bool, ...], kind: str, indent: int) -> list[str]:
+        lines: list[str] = []
+        env: dict[str, str] = {}
+        pad = "    " * indent
+        for i, (term, bound) in enumerate(zip(rule.head.args, adornment)):
+            if not bound:
+                continue
+            if isinstance(term, Const):
+                lines.append(f"{pad}if a{i} == {self.const(term.value)}:")
+                indent += 1
+                pad = "    " * indent
+            elif term.is_anonymous:
+                raise Unsupported(f"'_' in the head of {rule}")
+            elif term.name in env:
+                lines.append(f"{pad}if a{i} == {env[term.name]}:")
+                indent += 1
+                pad = "    " * indent
+            else:
+                env[term.name] = f"a{i}"
+        indent = self._body(rule, self._hoisted(rule, set(env)), env, indent, lines)
+        pad = "    " * indent
+        if kind == "all":
+            parts = []
+            for i, term in enumerate(rule.head.args):
+                if adornment[i]:
+                    parts.append(f"a{i}")
+                elif isinstance(term, Const):
+                    parts.append(self.const(term.value))
+                elif term.name in env:
+                    parts.append(env[term.name])
+                else:
+                    raise Unsupported(f"head variable {term.name} of {rule} is not bound by its body")
+            lines.append(f"{pad}out.add(({', '.join(parts)}{',' if len(parts) == 1 else ''}))")
+        else:
+            lines += [f"{pad}M[k] = True", f"{pad}return True"]
+        return lines
+
+    def _hoisted(self, rule: Rule, bound: set[str]) -> list:
+        """The body with the request's own attributes read first: a positive call of a request
+        builtin whose inputs the head binds does not depend on the loops before it, so it is
+        moved ahead of them (a conjunction means the same in any order that binds inputs first)."""
+        first, rest = [], []
+        for lit in rule.body:
+            spec = self.builtins.get(lit.relation) if isinstance(lit, Atom) else None
+            if spec is not None and lit.relation in self.request_builtins and all(
+                    isinstance(lit.args[i], Const) or (not lit.args[i].is_anonymous and lit.args[i].name in bound)
+                    for i in spec.inputs):
+                first.append(lit)
+            else:
+                rest.append(lit)
+        return first + rest
+
+    def _body(self, rule: Rule, body: list, env: dict[str, str], indent: int, lines: list[str]) -> int:
+        for lit in body:
+            pad = "    " * indent
+            if isinstance(lit, Comparison):
+                indent = self._comparison(rule, lit, env, indent, lines)
+            elif isinstance(lit, Negation):
+                cond = self._exists(rule, lit.atom, env)
+                lines.append(f"{pad}if not {cond}:")
+                indent += 1
+            else:
+                indent = self._atom(rule, lit, env, indent, lines)
+        return indent
+
+    def _term(self, term, env: dict[str, str]) -> str | None:
+        """The expression of a bound term, None for an unbound or anonymous variable."""
+        if isinstance(term, Const):
+            return self.const(term.value)
+        if term.is_anonymous:
+            return None
+        return env.get(term.name)
+
+    def _comparison(self, rule: Rule, lit: Comparison, env: dict[str, str], indent: int, lines: list[str]) -> int:
+        pad = "    " * indent
+        left, right = self._term(lit.left, env), self._term(lit.right, env)
+        if lit.op == "=" and (left is None) != (right is None):
+            var, value = (lit.left, right) if left is None else (lit.right, left)
+            if var.is_anonymous:
+                return indent
+            env[var.name] = name = self.fresh()
+            lines.append(f"{pad}{name} = {value}")
+            return indent
+        if left is None or right is None:
+            raise Unsupported(f"comparison {lit} in {rule} with an unbound side")
+        lines.append(f"{pad}if {left} {_PY_OPERATORS[lit.op]} {right}:")
+        return indent + 1
+
+    def _shape(self, rule: Rule, atom: Atom, env: dict[str, str]):
+        """Bound argument expressions, new variables (position → name) and in-atom equalities."""
+        bound: dict[int, str] = {}
+        new: dict[int, str] = {}
+        same: list[tuple[int, str]] = []
+        first: dict[str, int] = {}
+        for i, term in enumerate(atom.args):
+            expr = self._term(term, env)
+            if expr is not None:
+                bound[i] = expr
+            elif isinstance(term, Var) and not term.is_anonymous:
+                if term.name in first:
+                    same.append((i, term.name))
+                else:
+                    first[term.name] = i
+                    new[i] = term.name
+        return bound, new, same
+
+    def _key(self, bound: dict[int, str]) -> str:
+        values = list(bound.values())
+        return values[0] if len(values) == 1 else f"({', '.join(values)}{',' if len(values) == 1 else ''})"
+
+    def _exists(self, rule: Rule, atom: Atom, env: dict[str, str]) -> str:
+        """A condition that is true when some tuple matches the bound arguments (free ones are ``_``)."""
+        bound, new, same = self._shape(rule, atom, env)
+        if new or same:
+            raise Unsupported(f"unbound variable in the negation {atom} of {rule}")
+        rel, positions = atom.relation, tuple(sorted(bound))
+        if rel in self.dependent and self._uses_extension(rel, bound, atom.arity):
+            return f"{self._key({i: e for i, e in bound.items() if i != 0})} in {self.ext(rel, bound, 'exists')}"
+        if rel in self.dependent:
+            adornment = tuple(i in bound for i in range(atom.arity))
+            args = "".join(f", {bound[i]}" for i in positions)
+            return f"{self.function(rel, adornment, 'any')}(M{args})"
+        if rel in self.tables:
+            if len(positions) == atom.arity:
+                return f"({', '.join(bound[i] for i in positions)}{',' if len(positions) == 1 else ''}) in " \
+                       f"{self.index(rel, positions, 'set')}"
+            if not positions:
+                return f"() in {self.index(rel, (), 'exists')}"
+            return f"{self._key(bound)} in {self.index(rel, positions, 'exists')}"
+        spec = self.builtins[rel]
+        missing = [i for i in spec.inputs if i not in bound]
+        if missing:
+            raise Unsupported(f"builtin {rel} called with input {missing[0] + 1} unbound in {rule}")
+        args = ", ".join(bound.get(i, "None") for i in range(atom.arity))
+        return f"B[{self.builtin(rel)}][1](M, {args})"
+
+    def _atom(self, rule: Rule, atom: Atom, env: dict[str, str], indent: int, lines: list[str]) -> int:
+        pad = "    " * indent
+        bound, new, same = self._shape(rule, atom, env)
+        if not new and not same:
+            lines.append(f"{pad}if {self._exists(rule, atom, env)}:")
+            return indent + 1
+        rel, positions = atom.relation, tuple(sorted(bound))
+        row = self.fresh("t")
+        checks: list[str] = []
+        if rel in self.dependent and self._uses_extension(rel, bound, atom.arity):
+            rest = {i: e for i, e in bound.items() if i != 0}
+            source = f"{self.ext(rel, bound, 'iter')}.get({self._key(rest)}, EMPTY)"
+        elif rel in self.dependent:
+            adornment = tuple(i in bound for i in range(atom.arity))
+            args = "".join(f", {bound[i]}" for i in positions)
+            source = f"{self.function(rel, adornment, 'all')}(M{args})"
+        elif rel in self.tables:
+            if positions:
+                source = f"{self.index(rel, positions, 'iter')}.get({self._key(bound)}, EMPTY)"
+            else:
+                source = self.index(rel, (), "iter")
+        else:
+            spec = self.builtins[rel]
+            missing = [i for i in spec.inputs if i not in bound]
+            if missing:
+                raise Unsupported(f"builtin {rel} called with input {missing[0] + 1} unbound in {rule}")
+            args = ", ".join(bound.get(i, "None") for i in range(atom.arity))
+            source = f"B[{self.builtin(rel)}][0](M, {args})"
+            # a builtin is given its bound outputs, and must filter on them; check anyway
+            checks += [f"{row}[{i}] == {bound[i]}" for i in spec.outputs if i in bound]
+        lines.append(f"{pad}for {row} in {source}:")
+        indent += 1
+        pad = "    " * indent
+        for i, var in new.items():
+            env[var] = name = self.fresh()
+            lines.append(f"{pad}{name} = {row}[{i}]")
+        checks += [f"{row}[{i}] == {env[var]}" for i, var in same]
+        if checks:
+            lines.append(f"{pad}if {' and '.join(checks)}:")
+            indent += 1
+        return indent
+
+
+class CompiledRules:
+    """A program's request-dependent rules as Python functions, for a fixed set of entry queries.
+
+    Args:
+        program: the rules.
+        declared: the extensional relations (name → arity).
+        builtins: name → spec, for every builtin the rules call.
+        request_builtins: the builtins that read the request (everything that calls one, directly
+            or through another relation, is request-dependent).
+        entries: name → the atom to answer, e.g. ``decision(Req, D)``; its first argument is the
+            request, bound when solving, the others free variables.
+
+    Raises:
+        Unsupported: recursion among request-dependent relations, a builtin or negation called
+            with an unbound argument, or an entry whose first argument is not a variable.
+    """
+
+    def __init__(self, program: Program, declared: Mapping[str, int], builtins: Mapping[str, BuiltinSpec],
+                 request_builtins: Iterable[str], entries: Mapping[str, Atom]):
+        rules_by_head: dict[str, list[Rule]] = defaultdict(list)
+        for rule in program.rules:
+            rules_by_head[rule.head.relation].append(rule)
+        derived = derived_relations(program)
+        uses: dict[str, set[str]] = defaultdict(set)
+        for rule in program.rules:
+            for lit in rule.body:
+                atom = lit.atom if isinstance(lit, Negation) else lit
+                if isinstance(atom, Atom):
+                    uses[rule.head.relation].add(atom.relation)
+        request_builtins = frozenset(request_builtins)
+        dependent: set[str] = set(request_builtins)
+        changed = True
+        while changed:
+            changed = False
+            for rel in derived:
+                if rel not in dependent and uses[rel] & dependent:
+                    dependent.add(rel)
+                    changed = True
+        self.dependent = frozenset(dependent & set(derived))
+        self.independent = frozenset(set(derived) - self.dependent)
+        self._check_acyclic(uses)
+        tables = set(declared) | set(self.independent)
+        for atom in entries.values():
+            if not atom.args or not isinstance(atom.args[0], Var) or atom.relation not in self.dependent:
+                raise Unsupported(f"entry {atom}: the first argument must be the request of a request-dependent relation")
+        for rel in self.dependent:
+            if any(not rule.head.args or not isinstance(rule.head.args[0], Var) or rule.head.args[0].is_anonymous
+                   or any(t == rule.head.args[0] for t in rule.head.args[1:]) for rule in rules_by_head[rel]):
+                raise Unsupported(f"{rel}: a request-dependent relation takes the request first")
+
+        def generate(extensions: frozenset[str]) -> tuple[_Generator, dict[str, tuple[str, int]]]:
+            gen = _Generator(rules_by_head, set(self.dependent), tables, builtins, frozenset(request_builtins),
+                             extensions)
+            found = {name: (gen.function(atom.relation, (True,) + (False,) * (atom.arity - 1), "all"), atom.arity)
+                     for name, atom in entries.items()}
+            gen.source()
+            return gen, found
+
+        first, _ = generate(frozenset())
+        whole = frozenset(rel for (rel, adornment, kind) in first.functions
+                          if kind == "all" and adornment[0] and not any(adornment[1:]))
+        gen, self.entries = generate(whole)
+        self.source = gen.source_text
+        self.consts = tuple(gen.consts)
+        self.indexes = tuple(gen.indexes)
+        self.builtin_names = tuple(gen.builtin_order)
+        ext_specs = tuple(gen.ext_specs)
+
+        def ext(M, slot, whole_fn, req):
+            key = ("x", slot, req)
+            found = M.get(key)
+            if found is None:
+                positions, mode = ext_specs[slot]
+                found = M[key] = _build_index(list(whole_fn(M, req)), positions, mode)
+            return found
+
+        namespace: dict[str, Any] = {"MISS": _MISS, "EXT": ext}
+        exec(compile(self.source, "<iamlogic: compiled rules>", "exec"), namespace)  # generated names only
+        self._build = namespace["build"]
+
+    def _check_acyclic(self, uses: Mapping[str, set[str]]) -> None:
+        state: dict[str, int] = {}
+
+        def visit(rel: str, path: list[str]) -> None:
+            state[rel] = 1
+            for dep in uses.get(rel, ()):
+                if dep not in self.dependent:
+                    continue
+                if state.get(dep) == 1:
+                    raise Unsupported("recursion among request-dependent relations: "
+                                      + " → ".join([*path[path.index(dep):], dep]) if dep in path else dep)
+                if dep not in state:
+                    visit(dep, [*path, dep])
+            state[rel] = 2
+
+        for rel in sorted(self.dependent):
+            if rel not in state:
+                visit(rel, [rel])
+
+    def bind(self, table: Callable[[str], Iterable[tuple]], builtins: Mapping[str, Callable],
+             request_builtins: Iterable[str]) -> "Solver":
+        """The functions over one world's tables (``table(name)`` gives every tuple of a declared
+        or request-independent relation) and builtins (the engine's builtin functions)."""
+        return Solver(self, table, builtins, frozenset(request_builtins))
+
+
+class Solver:
+    """Answers the entries of :class:`CompiledRules` for one request at a time."""
+
+    def __init__(self, compiled: CompiledRules, table: Callable[[str], Iterable[tuple]],
+                 builtins: Mapping[str, Callable], request_builtins: frozenset[str]):
+        rows: dict[str, list[tuple]] = {}
+        for rel, _, _ in compiled.indexes:
+            if rel not in rows:
+                rows[rel] = [tuple(t) for t in table(rel)]
+        indexes = [_build_index(rows[rel], positions, mode) for rel, positions, mode in compiled.indexes]
+        wrapped = [_builtin(builtins[name], f"b{i}", name in request_builtins)
+                   for i, name in enumerate(compiled.builtin_names)]
+        self._functions = compiled._build(compiled.consts, indexes, wrapped, ())
+        self._entries = {name: (self._functions[fn], arity) for name, (fn, arity) in compiled.entries.items()}
+
+    def solve(self, req: Any, names: Iterable[str] | None = None) -> dict[str, list[tuple]]:
+        """The rows (without the request column) of each entry, for the request ``req``."""
+        memo: dict = {}
+        out = {}
+        try:
+            for name in names if names is not None else self._entries:
+                fn, _ = self._entries[name]
+                out[name] = [row[1:] for row in fn(memo, req)]
+        except (EngineError, Unsupported):
+            raise
+        except Exception as exc:  # a failing builtin fails the decision, never a silent "no answer"
+            raise EngineError(f"the compiled rules failed while answering: {type(exc).__name__}: {exc}") from exc
+        return out
+
+
+def _build_index(rows: list[tuple], positions: tuple[int, ...], mode: str):
+    if mode == "set":
+        return set(rows)
+    if mode == "exists":
+        if len(positions) == 1:
+            p = positions[0]
+            return {t[p] for t in rows}
+        return {tuple(t[p] for p in positions) for t in rows}
+    if not positions:
+        return rows
+    index: dict[Any, list[tuple]] = defaultdict(list)
+    if len(positions) == 1:
+        p = positions[0]
+        for t in rows:
+            index[t[p]].append(t)
+    else:
+        for t in rows:
+            index[tuple(t[p] for p in positions)].append(t)
+    return dict(index)

@@ -1,0 +1,73 @@
+"""``iamlogic batch``: JSON lines in, JSON lines out, in one or several processes."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from iamlogic.batch import read_requests, run_batch
+from iamlogic.cli import main
+from iamlogic.world import load
+
+from ..conftest import EXAMPLES
+
+WORLD = str(EXAMPLES / "organization" / "world.iaml")
+GOOD = [
+    {"principal": "alice", "action": "s3:GetObject", "resource": "arn:aws:s3:::reports-a/k"},
+    {"principal": "bob", "action": "redshift:CreateCluster", "resource": "*"},
+    {"principal": "anonymous", "action": "s3:GetObject", "resource": "arn:aws:s3:::reports-a/k",
+     "context": {"aws:SecureTransport": True}},
+]
+
+
+def _lines(items):
+    return [json.dumps(i) if not isinstance(i, str) else i for i in items]
+
+
+def test_every_line_is_answered_in_order_and_bad_lines_say_why():
+    lines = _lines([GOOD[0], "not json", "# a comment", "", {"principal": "nobody", "action": "s3:GetObject",
+                    "resource": "*"}, {"principal": "alice"}, {"principal": "a", "action": "b", "resource": "c",
+                                                                  "colour": "red"}, GOOD[1]])
+    out = io.StringIO()
+    decided, failed = run_batch(load([WORLD]), lines, out)
+    rows = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert [r["line"] for r in rows] == [1, 2, 5, 6, 7, 8]
+    assert (decided, failed) == (2, 4)
+    assert rows[0]["decision"] == "Allow" and rows[0]["statements"]
+    assert rows[1]["error"].startswith("not JSON")
+    assert "E504" in rows[2]["error"]
+    assert "action, resource must be given" in rows[3]["error"]
+    assert "unknown key(s) colour" in rows[4]["error"]
+    assert rows[5]["decision"] in ("ExplicitDeny", "ImplicitDeny")
+
+
+def test_answers_agree_with_check_and_two_processes_agree_with_one():
+    world = load([WORLD])
+    lines = _lines(GOOD * 400)  # several chunks
+    one, two = io.StringIO(), io.StringIO()
+    run_batch(world, lines, one, jobs=1)
+    run_batch(load([WORLD]), lines, two, jobs=2)
+    assert one.getvalue() == two.getvalue()
+    rows = [json.loads(x) for x in one.getvalue().splitlines()]
+    for r, g in zip(rows, GOOD):
+        assert r["decision"] == world.check(g["principal"], g["action"], g["resource"], g.get("context")).decision
+
+
+def test_read_requests_rejects_non_objects_and_bad_context():
+    found = list(read_requests(['[1, 2]', '{"principal": "a", "action": "b", "resource": "c", "context": [1]}']))
+    assert [e for _, _, e in found] == ["a request is a JSON object", "context must be an object of condition keys"]
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    good = tmp_path / "good.jsonl"
+    good.write_text("\n".join(_lines(GOOD)) + "\n")
+    assert main(["batch", WORLD, str(good), "--jobs", "2"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(_lines([GOOD[0], "{"])) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["batch", WORLD, str(bad), "--output", str(out)]) == 3
+    assert "1 request(s) could not be decided" in capsys.readouterr().err
+    assert len(out.read_text().splitlines()) == 2
+    assert main(["batch", WORLD]) == 3
+    assert main(["batch", WORLD, str(tmp_path / "missing.jsonl")]) == 3

@@ -1,0 +1,122 @@
+"""The compiled rules (the fast decision path), the decision cache and the scoped query API."""
+
+from __future__ import annotations
+
+import pytest
+
+from iamlogic import World, loads
+from iamlogic.compiled import CompiledRules, Unsupported
+from iamlogic.dlcheck import BuiltinSpec
+from iamlogic.evaluate import Evaluator, compiled_rules, rules
+from iamlogic.grammar.datalog import Atom, Var, parse_program, parse_query
+
+WORLD = '''
+account 111122223333 "dev" {
+  user alice {
+    policy P {
+      allow s3:GetObject on "arn:aws:s3:::b/*" when StringEquals custom:flag "1"
+      allow sqs:SendMessage on * when Bool aws:SecureTransport "true"
+    }
+  }
+  resource "arn:aws:s3:::b"
+}
+'''
+
+
+def test_the_shipped_rules_compile_and_decisions_use_them():
+    world = loads(WORLD)
+    assert world.evaluator().path == "compiled"
+    assert world.check("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": "1"}).decision == "Allow"
+
+
+def test_generated_source_holds_no_text_of_the_rules():
+    compiled = compiled_rules()
+    constants = {c for c in compiled.consts if isinstance(c, str)}
+    assert {"Allow", "ExplicitDeny", "identity", "resource"} <= constants
+    for text in constants:
+        assert repr(text) not in compiled.source and f'"{text}"' not in compiled.source
+    for rel in ("candidate", "statement_applies", "decision"):  # relation names are not in it either
+        assert rel not in compiled.source
+
+
+def test_request_independent_relations_are_tables_and_the_rest_functions():
+    compiled = compiled_rules()
+    assert {"org_level", "member_account", "has_not_action", "account_ancestor"} <= compiled.independent
+    assert {"candidate", "allows", "decision", "conditions_reached"} <= compiled.dependent
+
+
+def test_recursion_among_request_dependent_relations_is_refused():
+    program = parse_program("reach(R, X) :- req(R, X). reach(R, Y) :- reach(R, X), edge(X, Y).")
+    with pytest.raises(Unsupported, match="recursion"):
+        CompiledRules(program, {"edge": 2}, {"req": BuiltinSpec(inputs=(0,), outputs=(1,))}, {"req"},
+                      {"reach": Atom("reach", (Var("R"), Var("X")))})
+
+
+def test_an_evaluator_without_compiled_rules_uses_the_engine():
+    world = loads(WORLD)
+    from iamlogic.compile import compile_world
+
+    ev = Evaluator(compile_world(world.model, with_catalog=False), compiled=False)
+    assert ev.path == "engine"
+    r = ev.resolve("alice", "sqs:SendMessage", "*", {"aws:SecureTransport": "true"})
+    assert ev.decide([r])[0].decision == "Allow"
+
+
+def test_the_decision_cache_answers_a_repeated_request_with_the_same_decision():
+    world = loads(WORLD)
+    first = world.check("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": "1"})
+    assert world.check("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": "1"}) is first
+    assert len(world.evaluator().decisions) == 1
+
+
+def test_the_decision_cache_tells_true_from_1_and_lists_from_strings():
+    world = loads(WORLD)
+    assert world.check("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": 1}).decision == "Allow"
+    # True == 1 in Python; as a context value True is "true", which the condition does not match
+    assert world.check("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": True}).decision == "ImplicitDeny"
+    assert world.check("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": "2"}).decision == "ImplicitDeny"
+    for value in (["1"], "1", ["1", "2"], 1.0):  # each as a fresh world decides it
+        expected = loads(WORLD).check("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": value})
+        assert world.check("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": value}).decision == \
+            expected.decision, value
+
+
+def test_a_changed_world_never_answers_from_the_old_cache():
+    world = World()
+    world.add_account("111122223333", "dev").add_user("bob", policies={"P": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}})
+    assert world.check("bob", "s3:GetObject", "*").decision == "Allow"
+    world.add_aws_policy("Unused", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]})
+    world.add_account("444455556666", "other")
+    assert world.evaluator().decisions.get(("bob", "s3:GetObject", "*", None, None)) is None
+    assert world.check("bob", "s3:GetObject", "*").decision == "Allow"
+
+
+def test_session_policies_are_not_cached_and_are_decided_each_time():
+    world = loads(WORLD)
+    session = "arn:aws:sts::111122223333:assumed-role/R/s"
+    with pytest.raises(Exception):  # the role R is not in the world
+        world.check(session, "sqs:SendMessage", "*", session_policy={"Version": "2012-10-17", "Statement": []})
+    assert len(world.evaluator().decisions) == 0
+
+
+def test_query_scopes_requests_and_reads_every_relation():
+    world = loads(WORLD)
+    ev = world.evaluator()
+    r = ev.resolve("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": "1"})
+    rows = ev.query(parse_query(f'?- decision("{r.id}", D).'), [r])
+    assert rows == [("Allow",)]
+    assert ev.query(parse_query(f'?- decision("{r.id}", D).')) == []  # out of scope: no request
+    reached = ev.query(parse_query(f'?- conditions_reached("{r.id}", S).'), [r])
+    assert len(reached) == 1
+
+
+def test_the_fast_path_and_the_engine_report_the_same_missing_keys():
+    world = loads(WORLD)
+    ev = world.evaluator()
+    fast = ev.decide([ev.resolve("alice", "sqs:SendMessage", "*")])[0]
+    slow = ev.decide([ev.resolve("alice", "sqs:SendMessage", "*")], engine=True)[0]
+    assert fast.missing_context == slow.missing_context == ("aws:SecureTransport",)
+    # the s3 statement's condition is not reached (its action does not match): its key is not reported
+    assert "custom:flag" not in fast.missing_context
