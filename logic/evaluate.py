@@ -1,6 +1,9 @@
-"""Requests against a world: the rules of ``rules/*.dl`` run by the engine, and the request builtins.
+"""Requests against a world: the rules of ``rules/*.dl``, and the request builtins they call.
 
-The AWS semantics live in the rule files. This module does what Datalog cannot: it reads the
+The AWS semantics live in the rule files. Decisions are computed by those rules compiled into
+Python (:mod:`iamlogic.compiled`: request-independent relations materialized by the engine once,
+the request-dependent ones as functions); the engine (pyDatalog) answers proofs, ``?-`` queries
+and ``decide(..., engine=True)``, and a differential test holds the two to the same answers. This module does what Datalog cannot: it reads the
 request (who is asking, through which kind of session), builds its context the way AWS does
 (``aws:PrincipalArn``, ``aws:PrincipalOrgID``, ``aws:ResourceTag/…`` from the world; keys the
 caller gives win), and offers the value-level builtins the rules call:
@@ -256,7 +259,9 @@ class Evaluator:
     """Decides requests against one world with the rules of ``rules/*.dl``.
 
     One evaluator owns one :class:`~iamlogic.engine.Engine`, so two worlds never share facts;
-    calls are serialized by a lock, so threads may share an evaluator.
+    calls are serialized by a lock, so threads may share an evaluator. ``compiled=False`` decides
+    with the engine alone (the rules as pyDatalog runs them); so does a program the compiler
+    refuses. :attr:`decisions` is the cache ``World.check``/``check_many`` keep decisions in.
     """
 
     def __init__(self, facts: Sequence[tuple], catalog: Catalog | None = None, *, compiled: bool = True):
@@ -281,6 +286,8 @@ class Evaluator:
         self._rules_by_head: dict[str, list[Rule]] = defaultdict(list)
         for r in self.program.rules:
             self._rules_by_head[r.head.relation].append(r)
+        if self._compiled is not None:
+            self._bind()  # at load: the request-independent relations and every index
 
     # -- builtins -------------------------------------------------------------------------------
     def _b_request(self, req, principal, action, resource):
@@ -689,8 +696,7 @@ class Evaluator:
     def _decide_compiled(self, requests: list[Request]) -> list[Decision]:
         with self._lock:
             if self._solver is None:
-                builtins = {name: getattr(self, f"_b_{name}") for name in BUILTIN_SPECS}
-                self._solver = self._compiled.bind(self._table, builtins, REQUEST_BUILTINS)
+                self._bind()
             self._requests = {r.id: r for r in requests}
             try:
                 found = [self._solver.solve(r.id) for r in requests]
@@ -699,6 +705,12 @@ class Evaluator:
         return [self._decision(r, {name: sorted(rows, key=row_key) if len(rows) > 1 else rows
                                    for name, rows in g.items()})
                 for r, g in zip(requests, found)]
+
+    def _bind(self) -> None:
+        """Build the compiled rules' tables for this world (again after a session policy is added)."""
+        with self._lock:
+            builtins = {name: getattr(self, f"_b_{name}") for name in BUILTIN_SPECS}
+            self._solver = self._compiled.bind(self._table, builtins, REQUEST_BUILTINS)
 
     def _table(self, relation: str) -> Iterable[tuple]:
         """Every tuple of a declared relation, or of a request-independent one (from the engine)."""
