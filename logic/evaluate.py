@@ -3,10 +3,12 @@
 The AWS semantics live in the rule files. Decisions are computed by those rules compiled into
 Python (:mod:`iamlogic.compiled`: request-independent relations materialized by the engine once,
 the request-dependent ones as functions); the engine (pyDatalog) answers proofs, ``?-`` queries
-and ``decide(..., engine=True)``, and a differential test holds the two to the same answers. This module does what Datalog cannot: it reads the
-request (who is asking, through which kind of session), builds its context the way AWS does
-(``aws:PrincipalArn``, ``aws:PrincipalOrgID``, ``aws:ResourceTag/…`` from the world; keys the
-caller gives win), and offers the value-level builtins the rules call:
+and ``decide(..., engine=True)``, and a differential test holds the two to the same answers.
+
+This module does what Datalog cannot: it reads the request (who is asking, through which kind of
+session), builds its context the way AWS does (``aws:PrincipalArn``, ``aws:PrincipalOrgID``,
+``aws:ResourceTag/…`` from the world; keys the caller gives win), and offers the value-level
+builtins the rules call:
 
 ==========================================  =======================================================
 ``request(Req, Principal, Action, Resource)``  the requests being decided
@@ -47,7 +49,7 @@ from .engine import Engine, row_key
 from .grammar.ast import Policy
 from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Query, Rule, Var, parse_program, parse_query
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput
-from .matching import evaluate_condition, resource_match, substitute, wildcard_match
+from .matching import context_values, evaluate_condition, resource_match, substitute, wildcard_match
 from .schema import RELATIONS
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
@@ -241,18 +243,6 @@ class DecisionCache:
 
     def __len__(self) -> int:
         return len(self._found)
-
-
-def context_values(value: Any) -> tuple[tuple[str, ...], bool]:
-    """A context value as conditions read it: its values as strings, and whether it was a list."""
-    def one(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        return str(v)
-
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return tuple(one(v) for v in value), True
-    return (one(value),), False
 
 
 class Evaluator:

@@ -48,6 +48,7 @@ from typing import NamedTuple
 
 __all__ = [
     "NAMED_CHOICES",
+    "context_values",
     "NamedChoice",
     "ConditionResult",
     "ParsedOperator",
@@ -241,6 +242,23 @@ class ParsedOperator(NamedTuple):
     qualifier: str | None
     base: str
     if_exists: bool
+
+
+def context_values(value) -> tuple[tuple[str, ...], bool]:
+    """A context value as the request gives it, as conditions read it: its values as strings
+    (``True`` is ``"true"``), and whether it was given as a list.
+
+    >>> context_values(True), context_values(["a", 1])
+    ((('true',), False), (('a', '1'), True))
+    """
+    def one(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return str(v)
+
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(one(v) for v in value), True
+    return (one(value),), False
 
 
 @lru_cache(maxsize=1024)

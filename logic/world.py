@@ -22,6 +22,7 @@ from typing import Any, Iterable
 
 from .grammar import ast
 from .grammar.arn import parse_arn
+from .matching import context_values
 from .grammar.ast import Account, AccountRef, Attachment, Group, NamedPolicy, Organization, OrgNode, Policy, Resource, Role, User, WorldModel
 from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput, did_you_mean
 from .grammar.json_policy import parse_policy_text
@@ -203,12 +204,6 @@ def _check_attachments(r: Resolved, org: Organization, atts: Iterable[Attachment
             names = [n for (o, k, n) in r.org_policies if o == org.id and k == a.kind]
             names += [n for n, (k, _) in BUILTIN_POLICIES.items() if k == a.kind]
             d.add("E323", f"unknown {a.kind.upper()} '{a.policy}'", a.span, help=did_you_mean(a.policy, names))
-
-
-def context_values(value: Any) -> tuple[tuple[str, ...], bool]:
-    from .evaluate import context_values as values
-
-    return values(value)
 
 
 def _request_key(principal: str, action: str, resource: str, context, federating_user) -> tuple:
