@@ -39,43 +39,27 @@ __all__ = ["CompiledRules", "Unsupported"]
 
 _PY_OPERATORS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _MISS = object()
+_WORLD_MEMO_LIMIT = 1 << 20  # answers of builtins that do not read the request, kept for the world
 
 
 class Unsupported(Exception):
     """The program has a shape the compiler does not handle; use the engine."""
 
 
-def _builtin(fn: Callable, slot: str, per_request: bool, limit: int = 1 << 20) -> tuple[Callable, Callable]:
-    """A builtin as two functions of ``(M, *args)``: its rows (the engine's protocol: rows, or a
-    bool when every argument is bound) and whether it has any. A builtin is a function of its
-    arguments and of the request: its answers are kept in the request's memo ``M``, or, when it
-    does not read the request, in a memo of its own."""
-    shared: dict = {}
+def _rows(fn: Callable) -> Callable:
+    """A builtin's answers as a tuple of rows, from the engine's protocol (rows, or a bool when
+    every argument is bound). The generated code keeps them: per request in the request's memo
+    when the builtin reads the request, else in the world's."""
 
-    def answers(M, args):
-        memo = M if per_request else shared
-        key = (slot, args)
-        found = memo.get(key, _MISS)
-        if found is _MISS:
-            found = fn(*args)
-            if found is True:
-                found = (args,)
-            elif found is False:
-                found = ()
-            else:
-                found = tuple(found)
-            if not per_request and len(shared) >= limit:
-                shared.clear()
-            memo[key] = found
-        return found
+    def rows(*args):
+        found = fn(*args)
+        if found is True:
+            return (args,)
+        if found is False:
+            return ()
+        return tuple(found)
 
-    def rows(M, *args):
-        return answers(M, args)
-
-    def test(M, *args):
-        return bool(answers(M, args))
-
-    return rows, test
+    return rows
 
 
 class _Generator:
@@ -103,6 +87,7 @@ class _Generator:
         self.functions: dict[tuple[str, tuple[bool, ...], str], str] = {}
         self._pending: list[tuple[str, tuple[bool, ...], str]] = []
         self._names = itertools.count()
+        self._constant_call: dict[tuple, int] = {}
 
     # -- slots ------------------------------------------------------------------------------------
     def const(self, value: Any) -> str:
@@ -119,7 +104,7 @@ class _Generator:
             self.indexes.append(key)
         return f"X[{self._index_slot[key]}]"
 
-    def ext(self, relation: str, bound: dict[int, str], mode: str) -> str:
+    def ext(self, relation: str, bound: dict[int, str], mode: str) -> tuple[int, str]:
         """A lookup into the request's extension of ``relation`` by its bound arguments after the first."""
         positions = tuple(sorted(i for i in bound if i != 0))
         key = (relation, positions, mode)
@@ -127,7 +112,7 @@ class _Generator:
             self._ext_slot[key] = len(self.ext_specs)
             self.ext_specs.append((positions, mode))
         whole = self.function(relation, (True,) + (False,) * (len(self.rules_by_head[relation][0].head.args) - 1), "all")
-        return f"EXT(M, {self._ext_slot[key]}, {whole}, {bound[0]})"
+        return self._ext_slot[key], whole
 
     def _uses_extension(self, relation: str, bound: dict[int, str], arity: int) -> bool:
         return relation in self.extensions and 0 in bound and len(bound) > 1
@@ -150,7 +135,7 @@ class _Generator:
 
     # -- source -----------------------------------------------------------------------------------
     def source(self) -> str:
-        out = ["def build(K, X, B, EMPTY):"]
+        out = ["def build(K, X, B, G, EMPTY):"]
         done: set = set()
         while self._pending:
             key = self._pending.pop(0)
@@ -166,7 +151,8 @@ class _Generator:
     def _function(self, relation: str, adornment: tuple[bool, ...], kind: str) -> list[str]:
         name = self.functions[(relation, adornment, kind)]
         params = [f"a{i}" for i, bound in enumerate(adornment) if bound]
-        key = f"({name[1:]}, {', '.join(params)}{',' if len(params) == 1 else ''})" if params else f"({name[1:]},)"
+        rest = params[1:] if adornment[0] else params  # one request a solve: the request is no key
+        key = f"({name[1:]}, {', '.join(rest)})" if rest else name[1:]
         lines = [f"def {name}(M{''.join(', ' + p for p in params)}):",
                  f"    k = {key}",
                  "    r = M.get(k, MISS)",
@@ -240,7 +226,7 @@ class _Generator:
             if isinstance(lit, Comparison):
                 indent = self._comparison(rule, lit, env, indent, lines)
             elif isinstance(lit, Negation):
-                cond = self._exists(rule, lit.atom, env)
+                cond = self._exists(rule, lit.atom, env, pad, lines)
                 lines.append(f"{pad}if not {cond}:")
                 indent += 1
             else:
@@ -292,14 +278,16 @@ class _Generator:
         values = list(bound.values())
         return values[0] if len(values) == 1 else f"({', '.join(values)}{',' if len(values) == 1 else ''})"
 
-    def _exists(self, rule: Rule, atom: Atom, env: dict[str, str]) -> str:
-        """A condition that is true when some tuple matches the bound arguments (free ones are ``_``)."""
+    def _exists(self, rule: Rule, atom: Atom, env: dict[str, str], pad: str, lines: list[str]) -> str:
+        """A condition that is true when some tuple matches the bound arguments (free ones are
+        ``_``); lines it needs first are appended to ``lines``."""
         bound, new, same = self._shape(rule, atom, env)
         if new or same:
             raise Unsupported(f"unbound variable in the negation {atom} of {rule}")
         rel, positions = atom.relation, tuple(sorted(bound))
         if rel in self.dependent and self._uses_extension(rel, bound, atom.arity):
-            return f"{self._key({i: e for i, e in bound.items() if i != 0})} in {self.ext(rel, bound, 'exists')}"
+            found = self._ext_lookup(rel, bound, "exists", pad, lines)
+            return f"{self._key({i: e for i, e in bound.items() if i != 0})} in {found}"
         if rel in self.dependent:
             adornment = tuple(i in bound for i in range(atom.arity))
             args = "".join(f", {bound[i]}" for i in positions)
@@ -311,25 +299,61 @@ class _Generator:
             if not positions:
                 return f"() in {self.index(rel, (), 'exists')}"
             return f"{self._key(bound)} in {self.index(rel, positions, 'exists')}"
+        return self._builtin_call(rule, atom, bound, pad, lines)
+
+    def _builtin_call(self, rule: Rule, atom: Atom, bound: dict[int, str], pad: str, lines: list[str]) -> str:
+        """The rows of a builtin call (a tuple), memoized: per request when it reads the request,
+        else for the world."""
+        rel = atom.relation
         spec = self.builtins[rel]
         missing = [i for i in spec.inputs if i not in bound]
         if missing:
             raise Unsupported(f"builtin {rel} called with input {missing[0] + 1} unbound in {rule}")
-        args = ", ".join(bound.get(i, "None") for i in range(atom.arity))
-        return f"B[{self.builtin(rel)}][1](M, {args})"
+        slot = self.builtin(rel)
+        values = [bound.get(i, "None") for i in range(atom.arity)]
+        args = ", ".join(values)
+        rows = self.fresh("r")
+        if rel in self.request_builtins:
+            # one request a solve: the request is no key; a call whose other arguments are
+            # constants gets a key of its own
+            memo, rest = "M", values[1:]
+            if all(v == "None" or v.startswith("K[") for v in rest):
+                key = str(self._constant_call.setdefault((slot, tuple(rest)), -1_000_000 - len(self._constant_call)))
+            else:
+                key = f"({-1 - slot}, {', '.join(rest)})"
+        else:
+            memo, key = "G", f"({-1 - slot}, {args})"
+        if not key.lstrip("-").isdigit():
+            name = self.fresh("k")
+            lines.append(f"{pad}{name} = {key}")
+            key = name
+        lines += [f"{pad}{rows} = {memo}.get({key}, MISS)",
+                  f"{pad}if {rows} is MISS:",
+                  f"{pad}    {rows} = {memo}[{key}] = B[{slot}]({args})"]
+        return rows
+
+    def _ext_lookup(self, rel: str, bound: dict[int, str], mode: str, pad: str, lines: list[str]) -> str:
+        """The request's extension of ``rel``, indexed by the bound arguments after the first."""
+        slot, whole = self.ext(rel, bound, mode)
+        found = self.fresh("e")
+        lines += [f"{pad}{found} = M.get({-1 - slot})",
+                  f"{pad}if {found} is None:",
+                  f"{pad}    {found} = EXT(M, {slot}, {whole}, {bound[0]})"]
+        return found
 
     def _atom(self, rule: Rule, atom: Atom, env: dict[str, str], indent: int, lines: list[str]) -> int:
         pad = "    " * indent
         bound, new, same = self._shape(rule, atom, env)
         if not new and not same:
-            lines.append(f"{pad}if {self._exists(rule, atom, env)}:")
+            cond = self._exists(rule, atom, env, pad, lines)
+            lines.append(f"{pad}if {cond}:")
             return indent + 1
         rel, positions = atom.relation, tuple(sorted(bound))
         row = self.fresh("t")
         checks: list[str] = []
         if rel in self.dependent and self._uses_extension(rel, bound, atom.arity):
             rest = {i: e for i, e in bound.items() if i != 0}
-            source = f"{self.ext(rel, bound, 'iter')}.get({self._key(rest)}, EMPTY)"
+            source = f"{self._ext_lookup(rel, bound, 'iter', pad, lines)}.get({self._key(rest)}, EMPTY)"
         elif rel in self.dependent:
             adornment = tuple(i in bound for i in range(atom.arity))
             args = "".join(f", {bound[i]}" for i in positions)
@@ -340,14 +364,9 @@ class _Generator:
             else:
                 source = self.index(rel, (), "iter")
         else:
-            spec = self.builtins[rel]
-            missing = [i for i in spec.inputs if i not in bound]
-            if missing:
-                raise Unsupported(f"builtin {rel} called with input {missing[0] + 1} unbound in {rule}")
-            args = ", ".join(bound.get(i, "None") for i in range(atom.arity))
-            source = f"B[{self.builtin(rel)}][0](M, {args})"
+            source = self._builtin_call(rule, atom, bound, pad, lines)
             # a builtin is given its bound outputs, and must filter on them; check anyway
-            checks += [f"{row}[{i}] == {bound[i]}" for i in spec.outputs if i in bound]
+            checks += [f"{row}[{i}] == {bound[i]}" for i in self.builtins[rel].outputs if i in bound]
         lines.append(f"{pad}for {row} in {source}:")
         indent += 1
         pad = "    " * indent
@@ -407,9 +426,17 @@ class CompiledRules:
             if not atom.args or not isinstance(atom.args[0], Var) or atom.relation not in self.dependent:
                 raise Unsupported(f"entry {atom}: the first argument must be the request of a request-dependent relation")
         for rel in self.dependent:
-            if any(not rule.head.args or not isinstance(rule.head.args[0], Var) or rule.head.args[0].is_anonymous
-                   or any(t == rule.head.args[0] for t in rule.head.args[1:]) for rule in rules_by_head[rel]):
-                raise Unsupported(f"{rel}: a request-dependent relation takes the request first")
+            for rule in rules_by_head[rel]:
+                req = rule.head.args[0] if rule.head.args else None
+                if not isinstance(req, Var) or req.is_anonymous or req in rule.head.args[1:]:
+                    raise Unsupported(f"{rel}: a request-dependent relation takes the request first")
+                # one request a solve: every request-dependent call passes the head's request on
+                for lit in rule.body:
+                    atom = lit.atom if isinstance(lit, Negation) else lit
+                    if isinstance(atom, Atom) and atom.relation in dependent and (
+                            not atom.args or atom.args[0] != req):
+                        raise Unsupported(f"{atom} in {rule}: a request-dependent call must pass the "
+                                          f"request {req} first")
 
         def generate(extensions: frozenset[str]) -> tuple[_Generator, dict[str, tuple[str, int]]]:
             gen = _Generator(rules_by_head, set(self.dependent), tables, builtins, frozenset(request_builtins),
@@ -420,21 +447,42 @@ class CompiledRules:
             return gen, found
 
         first, _ = generate(frozenset())
-        whole = frozenset(rel for (rel, adornment, kind) in first.functions
-                          if kind == "all" and adornment[0] and not any(adornment[1:]))
-        gen, self.entries = generate(whole)
+        whole = {rel for (rel, adornment, kind) in first.functions
+                 if kind == "all" and adornment[0] and not any(adornment[1:])}
+
+        def cheap(rel: str) -> bool:
+            """Computing the whole extension costs no builtin call that depends on the statement
+            at hand (resource matching, conditions, principal names stay demand-driven)."""
+            for rule in rules_by_head[rel]:
+                for lit in rule.body:
+                    atom = lit.atom if isinstance(lit, Negation) else lit
+                    if not isinstance(atom, Atom) or atom.relation in tables or atom.relation in whole:
+                        continue
+                    if atom.relation in request_builtins:  # a cheap one reads the request alone
+                        if all(isinstance(atom.args[i], Const) for i in builtins[atom.relation].inputs if i):
+                            continue
+                        return False
+                    if atom.relation in self.dependent:
+                        return False
+            return True
+
+        grown = True
+        while grown:  # also whole: relations made only of whole ones, tables and cheap builtins
+            grown = False
+            for rel in sorted(self.dependent - whole):
+                if cheap(rel):
+                    whole.add(rel)
+                    grown = True
+        gen, self.entries = generate(frozenset(whole))
         self.source = gen.source_text
         self.consts = tuple(gen.consts)
         self.indexes = tuple(gen.indexes)
         self.builtin_names = tuple(gen.builtin_order)
         ext_specs = tuple(gen.ext_specs)
 
-        def ext(M, slot, whole_fn, req):
-            key = ("x", slot, req)
-            found = M.get(key)
-            if found is None:
-                positions, mode = ext_specs[slot]
-                found = M[key] = _build_index(list(whole_fn(M, req)), positions, mode)
+        def ext(M, slot, whole_fn, req):  # one request a solve: the slot is the key
+            positions, mode = ext_specs[slot]
+            found = M[-1 - slot] = _build_index(list(whole_fn(M, req)), positions, mode)
             return found
 
         namespace: dict[str, Any] = {"MISS": _MISS, "EXT": ext}
@@ -460,32 +508,33 @@ class CompiledRules:
             if rel not in state:
                 visit(rel, [rel])
 
-    def bind(self, table: Callable[[str], Iterable[tuple]], builtins: Mapping[str, Callable],
-             request_builtins: Iterable[str]) -> "Solver":
+    def bind(self, table: Callable[[str], Iterable[tuple]], builtins: Mapping[str, Callable]) -> "Solver":
         """The functions over one world's tables (``table(name)`` gives every tuple of a declared
         or request-independent relation) and builtins (the engine's builtin functions)."""
-        return Solver(self, table, builtins, frozenset(request_builtins))
+        return Solver(self, table, builtins)
 
 
 class Solver:
     """Answers the entries of :class:`CompiledRules` for one request at a time."""
 
     def __init__(self, compiled: CompiledRules, table: Callable[[str], Iterable[tuple]],
-                 builtins: Mapping[str, Callable], request_builtins: frozenset[str]):
+                 builtins: Mapping[str, Callable]):
         rows: dict[str, list[tuple]] = {}
         for rel, _, _ in compiled.indexes:
             if rel not in rows:
                 rows[rel] = [tuple(t) for t in table(rel)]
         indexes = [_build_index(rows[rel], positions, mode) for rel, positions, mode in compiled.indexes]
-        wrapped = [_builtin(builtins[name], f"b{i}", name in request_builtins)
-                   for i, name in enumerate(compiled.builtin_names)]
-        self._functions = compiled._build(compiled.consts, indexes, wrapped, ())
+        self._world_memo: dict = {}
+        wrapped = [_rows(builtins[name]) for name in compiled.builtin_names]
+        self._functions = compiled._build(compiled.consts, indexes, wrapped, self._world_memo, ())
         self._entries = {name: (self._functions[fn], arity) for name, (fn, arity) in compiled.entries.items()}
 
     def solve(self, req: Any, names: Iterable[str] | None = None) -> dict[str, list[tuple]]:
         """The rows (without the request column) of each entry, for the request ``req``."""
         memo: dict = {}
         out = {}
+        if len(self._world_memo) > _WORLD_MEMO_LIMIT:
+            self._world_memo.clear()
         try:
             for name in names if names is not None else self._entries:
                 fn, _ = self._entries[name]

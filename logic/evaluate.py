@@ -100,6 +100,11 @@ def compiled_rules():
         return None
 
 
+@lru_cache(maxsize=1 << 16)
+def _escaped_resource_match(pattern: str, resource: str) -> bool:
+    return resource_match(pattern, resource, escaped=True)
+
+
 @lru_cache(maxsize=1)
 def _detail_queries() -> dict[str, Query]:
     """The queries a decision is read from, parsed once."""
@@ -359,11 +364,13 @@ class Evaluator:
         r = self._requests.get(req)
         if r is None:
             return False
+        if "$" not in pattern and "\\" not in pattern:  # no variable: the pattern is its own escaped form
+            return _escaped_resource_match(pattern, r.resource)
         version = self.index.versions.get(self.index.statements[stmt][0])
         escaped = substitute(pattern, self._lookup(r), version=version, wildcards=True)
         if escaped is None:
             return False
-        return resource_match(escaped, r.resource, escaped=True)
+        return _escaped_resource_match(escaped, r.resource)
 
     def _lookup(self, r: Request):
         def lookup(key: str):
@@ -700,7 +707,7 @@ class Evaluator:
         """Build the compiled rules' tables for this world (again after a session policy is added)."""
         with self._lock:
             builtins = {name: getattr(self, f"_b_{name}") for name in BUILTIN_SPECS}
-            self._solver = self._compiled.bind(self._table, builtins, REQUEST_BUILTINS)
+            self._solver = self._compiled.bind(self._table, builtins)
 
     def _table(self, relation: str) -> Iterable[tuple]:
         """Every tuple of a declared relation, or of a request-independent one (from the engine)."""
