@@ -160,6 +160,7 @@ class WorldIndex:
             self.condition_values[c].append(v)
         self.boundaries = {p for p, _ in by["permissions_boundary"]}
         self.node_names = {n: name for n, name in by["ou_name"]}
+        self._refs: dict[str, StatementRef] = {}
 
     def add_policy(self, pol_id: str, facts: list[tuple]) -> None:
         """Index a policy added after load (a session policy)."""
@@ -193,6 +194,12 @@ class WorldIndex:
         return "/".join([org, *reversed(chain)]) + "/"
 
     def statement_ref(self, stmt: str) -> StatementRef:
+        found = self._refs.get(stmt)
+        if found is None:
+            found = self._refs[stmt] = self._statement_ref(stmt)
+        return found
+
+    def _statement_ref(self, stmt: str) -> StatementRef:
         pol, index, effect = self.statements[stmt]
         kind, name = self.policies.get(pol, ("?", pol))
         file, line, col = self.sources.get(stmt, (None, None, None))
@@ -268,6 +275,8 @@ class Evaluator:
         self._compiled = compiled_rules() if compiled else None
         self._solver = None
         self.__attachments = None
+        self._depths: dict[str, int] = {}
+        self._node_names: dict[str, str] = {}
         self.decisions = DecisionCache()
         self._requests: dict[str, Request] = {}
         self._counter = itertools.count(1)
@@ -788,10 +797,13 @@ class Evaluator:
                         tuple(sorted(r.missing)), notes, _prover=lambda: self.prove_decision(r, outcome))
 
     def _depth(self, node: str) -> int:
-        depth, parent = 0, self.index.parent.get(node)
-        while parent is not None:
-            depth, parent = depth + 1, self.index.parent.get(parent)
-        return -depth
+        found = self._depths.get(node)
+        if found is None:
+            depth, parent = 0, self.index.parent.get(node)
+            while parent is not None:
+                depth, parent = depth + 1, self.index.parent.get(parent)
+            found = self._depths[node] = -depth
+        return found
 
     def _attached(self, kind: str, node: str, pol: str) -> bool:
         return (node, pol) in self._attachments[kind]
@@ -803,6 +815,12 @@ class Evaluator:
         return self.__attachments
 
     def _node_name(self, node: str) -> str:
+        found = self._node_names.get(node)
+        if found is None:
+            found = self._node_names[node] = self._name_node(node)
+        return found
+
+    def _name_node(self, node: str) -> str:
         if node in self.index.accounts:
             return f"account {node}"
         name = self.index.node_names.get(node)
