@@ -9,9 +9,17 @@ module reads the same rules (their parsed AST) and splits them in two:
   runs the rules, and indexed by the argument positions the rules look them up by;
 - **request-dependent** relations (``candidate``, ``allows``, ``decision``, …) become Python
   functions, one per call pattern (which arguments are bound when the rules call it), evaluated
-  top-down in the order the rule bodies are written, like the engine does, and memoized per
-  request. Negation, comparisons and builtins keep their meaning; the builtins are the very
-  functions the engine calls.
+  top-down in the order the rule bodies are written (a request builtin that reads only the request
+  is read first), and memoized per request. A relation whose whole extension for the request is
+  asked for anyway, or that is made only of such relations, tables and builtins that read nothing
+  but the request, is computed whole once and looked up by its bound arguments; the others
+  (resource matching, conditions, principal names) stay demand-driven, so a condition is evaluated
+  only for a statement whose Action, Resource and Principal matched. Negation, comparisons and
+  builtins keep their meaning; the builtins are the very functions the engine calls, their
+  answers kept per request (or per world when they do not read the request).
+
+One solve decides one request: every request-dependent call passes the head's request on (checked
+at compile time), so memo keys leave the request out.
 
 The generated source holds only names this module makes (``f3``, ``v7``) and integer indexes:
 constants of the rules are reached as ``K[i]``, relations as ``X[i]`` (an index) and builtins as
@@ -475,6 +483,8 @@ class CompiledRules:
                     grown = True
         gen, self.entries = generate(frozenset(whole))
         self.source = gen.source_text
+        #: generated function name → (relation, which arguments are bound, "all" or "any"): for profiles
+        self.functions = {name: key for key, name in gen.functions.items()}
         self.consts = tuple(gen.consts)
         self.indexes = tuple(gen.indexes)
         self.builtin_names = tuple(gen.builtin_order)
