@@ -38,7 +38,7 @@ def test_every_line_is_answered_in_order_and_bad_lines_say_why():
     assert "E504" in rows[2]["error"]
     assert "action, resource must be given" in rows[3]["error"]
     assert "unknown key(s) colour" in rows[4]["error"]
-    assert rows[5]["decision"] in ("ExplicitDeny", "ImplicitDeny")
+    assert rows[5]["decision"] == "ExplicitDeny" and "DenyRedshift" in rows[5]["statements"][0]
 
 
 def test_answers_agree_with_check_and_two_processes_agree_with_one():

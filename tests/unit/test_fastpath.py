@@ -93,12 +93,26 @@ def test_a_changed_world_never_answers_from_the_old_cache():
     assert world.check("bob", "s3:GetObject", "*").decision == "Allow"
 
 
-def test_session_policies_are_not_cached_and_are_decided_each_time():
-    world = loads(WORLD)
+def test_requests_with_a_session_policy_are_never_answered_from_the_cache():
+    world = loads(WORLD_WITH_ROLE)
     session = "arn:aws:sts::111122223333:assumed-role/R/s"
-    with pytest.raises(Exception):  # the role R is not in the world
-        world.check(session, "sqs:SendMessage", "*", session_policy={"Version": "2012-10-17", "Statement": []})
-    assert len(world.evaluator().decisions) == 0
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}
+    deny = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}
+    assert world.check(session, "sqs:SendMessage", "*", session_policy=allow).decision == "Allow"
+    assert world.check(session, "sqs:SendMessage", "*", session_policy=deny).decision == "ImplicitDeny"
+    assert world.check(session, "sqs:SendMessage", "*").decision == "Allow"  # no session policy: the role's
+    assert world.check(session, "sqs:SendMessage", "*", session_policy=deny).decision == "ImplicitDeny"
+    assert len(world.evaluator().decisions) == 1
+
+
+WORLD_WITH_ROLE = '''
+account 111122223333 "dev" {
+  role R {
+    trust { allow sts:AssumeRole principal aws "arn:aws:iam::111122223333:root" }
+    policy P { allow sqs:* on * }
+  }
+}
+'''
 
 
 def test_query_scopes_requests_and_reads_every_relation():
