@@ -446,10 +446,10 @@ class CompiledRules:
                         raise Unsupported(f"{atom} in {rule}: a request-dependent call must pass the "
                                           f"request {req} first")
 
-        def generate(extensions: frozenset[str]) -> tuple[_Generator, dict[str, tuple[str, int]]]:
+        def generate(extensions: frozenset[str]) -> tuple[_Generator, dict[str, str]]:
             gen = _Generator(rules_by_head, set(self.dependent), tables, builtins, frozenset(request_builtins),
                              extensions)
-            found = {name: (gen.function(atom.relation, (True,) + (False,) * (atom.arity - 1), "all"), atom.arity)
+            found = {name: gen.function(atom.relation, (True,) + (False,) * (atom.arity - 1), "all")
                      for name, atom in entries.items()}
             gen.source()
             return gen, found
@@ -537,17 +537,16 @@ class Solver:
         self._world_memo: dict = {}
         wrapped = [_rows(builtins[name]) for name in compiled.builtin_names]
         self._functions = compiled._build(compiled.consts, indexes, wrapped, self._world_memo, ())
-        self._entries = {name: (self._functions[fn], arity) for name, (fn, arity) in compiled.entries.items()}
+        self._entries = {name: self._functions[fn] for name, fn in compiled.entries.items()}
 
-    def solve(self, req: Any, names: Iterable[str] | None = None) -> dict[str, list[tuple]]:
+    def solve(self, req: Any) -> dict[str, list[tuple]]:
         """The rows (without the request column) of each entry, for the request ``req``."""
         memo: dict = {}
         out = {}
         if len(self._world_memo) > _WORLD_MEMO_LIMIT:
             self._world_memo.clear()
         try:
-            for name in names if names is not None else self._entries:
-                fn, _ = self._entries[name]
+            for name, fn in self._entries.items():
                 out[name] = [row[1:] for row in fn(memo, req)]
         except (EngineError, Unsupported):
             raise

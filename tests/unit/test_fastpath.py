@@ -7,7 +7,7 @@ import pytest
 from iamlogic import World, loads
 from iamlogic.compiled import CompiledRules, Unsupported
 from iamlogic.dlcheck import BuiltinSpec
-from iamlogic.evaluate import Evaluator, compiled_rules, rules
+from iamlogic.evaluate import Evaluator, compiled_rules
 from iamlogic.grammar.datalog import Atom, Var, parse_program, parse_query
 
 WORLD = '''
