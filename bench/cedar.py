@@ -210,13 +210,6 @@ class CedarWorld:
             self.by_policy[pol_id] = ids
         self._levels_cache: dict[tuple[str, str], list[list[Policy]] | None] = {}
         self._sliced: dict[str, object] = {}
-        self._nodes = {}
-        for org in m.organizations:
-            stack = [org.root]
-            while stack:
-                n = stack.pop()
-                self._nodes[self.r.node_ids[id(n)]] = n
-                stack.extend(n.children)
 
     def _identity(self, acct: Account, owner: str, inline, managed, seen: dict) -> list[str]:
         ids = []
@@ -301,7 +294,7 @@ class CedarWorld:
                 chain = [place.node_id]
                 while chain[0] in self.r.node_parent:
                     chain.insert(0, self.r.node_parent[chain[0]])
-                atts = [self._nodes[n].attachments for n in chain] + [place.ref.attachments if place.ref else ()]
+                atts = [self.r.nodes[n].attachments for n in chain] + [place.ref.attachments if place.ref else ()]
                 levels = []
                 for a_list in atts:
                     names = [a.policy for a in a_list if a.kind == kind and not a.detach]

@@ -128,9 +128,10 @@ class WorldIndex:
     """Python indexes over a world's facts, for the builtins and for building decisions."""
 
     def __init__(self, facts: Iterable[tuple]):
-        by = defaultdict(list)
+        self.rows: dict[str, list[tuple]] = defaultdict(list)  # relation -> its tuples (the compiled rules' tables)
+        by = self.rows
         for f in facts:
-            by[f[0]].append(f[1:])
+            by[f[0]].append(tuple(f[1:]))
         self.principals = {p: (t, a) for p, t, a in by["principal"]}
         self.names = {p: (n, path) for p, n, path in by["principal_name"]}
         self.principal_tags = defaultdict(list)
@@ -160,12 +161,24 @@ class WorldIndex:
             self.condition_values[c].append(v)
         self.boundaries = {p for p, _ in by["permissions_boundary"]}
         self.node_names = {n: name for n, name in by["ou_name"]}
+        self.attached = {k: frozenset(by[f"{k}_attached"]) for k in ("scp", "rcp")}  # (node, policy)
+        self.depth: dict[str, int] = {}  # organization level (root, OU, account) -> nodes above it
+        self.level_names: dict[str, str] = {}  # level -> how a decision names it
+        for node in {*self.accounts, *self.parent, *self.parent.values()}:
+            depth, above = 0, self.parent.get(node)
+            while above is not None:
+                depth, above = depth + 1, self.parent.get(above)
+            self.depth[node] = depth
+            name = self.node_names.get(node)
+            self.level_names[node] = (f"account {node}" if node in self.accounts
+                                      else f"{name} ({node})" if name else node)
         self._refs: dict[str, StatementRef] = {}
 
     def add_policy(self, pol_id: str, facts: list[tuple]) -> None:
         """Index a policy added after load (a session policy)."""
         for f in facts:
-            rel, args = f[0], f[1:]
+            rel, args = f[0], tuple(f[1:])
+            self.rows[rel].append(args)
             if rel == "policy":
                 self.policies[args[0]] = (args[1], args[2])
             elif rel == "policy_version":
@@ -269,14 +282,8 @@ class Evaluator:
     def __init__(self, facts: Sequence[tuple], catalog: Catalog | None = None, *, compiled: bool = True):
         self.catalog = catalog or Catalog.default()
         self.index = WorldIndex(facts)
-        self._rows: dict[str, list[tuple]] = defaultdict(list)
-        for f in facts:
-            self._rows[f[0]].append(tuple(f[1:]))
         self._compiled = compiled_rules() if compiled else None
         self._solver = None
-        self.__attachments = None
-        self._depths: dict[str, int] = {}
-        self._node_names: dict[str, str] = {}
         self.decisions = DecisionCache()
         self._requests: dict[str, Request] = {}
         self._counter = itertools.count(1)
@@ -577,8 +584,6 @@ class Evaluator:
             facts = list(policy_facts(pol_id, "session", "session policy", policy))
             self.engine.add_facts(facts)
             self.index.add_policy(pol_id, facts)
-            for f in facts:
-                self._rows[f[0]].append(tuple(f[1:]))
             self._solver = None
             self.decisions.clear()
         return pol_id
@@ -721,7 +726,7 @@ class Evaluator:
     def _table(self, relation: str) -> Iterable[tuple]:
         """Every tuple of a declared relation, or of a request-independent one (from the engine)."""
         if relation in self.engine.declared:
-            return self._rows.get(relation, ())
+            return self.index.rows.get(relation, ())
         return self.engine.materialize(relation)
 
     def _decision(self, r: Request, g: dict[str, list[tuple]]) -> Decision:
@@ -750,10 +755,11 @@ class Evaluator:
         layers = []
         for kind in ("scp", "rcp"):
             blocked = {n for (n,) in g[f"{kind}_blocks"]}
-            for (node,) in sorted(g[f"{kind}_level"], key=lambda n: self._depth(n[0])):
-                stmts_d = [s for s in by_layer[kind]["deny"] if self._attached(kind, node, s.policy_id)]
-                stmts_a = [s for s in by_layer[kind]["allow"] if self._attached(kind, node, s.policy_id)]
-                name = f"{kind.upper()} {self._node_name(node)}"
+            for (node,) in sorted(g[f"{kind}_level"], key=lambda n: -idx.depth[n[0]]):
+                attached = idx.attached[kind]
+                stmts_d = [s for s in by_layer[kind]["deny"] if (node, s.policy_id) in attached]
+                stmts_a = [s for s in by_layer[kind]["allow"] if (node, s.policy_id) in attached]
+                name = f"{kind.upper()} {idx.level_names[node]}"
                 if stmts_d:
                     layers.append(LayerVerdict(name, "deny", tuple(stmts_d)))
                 elif node in blocked:
@@ -795,36 +801,6 @@ class Evaluator:
         notes = tuple(dict.fromkeys(r.notes))
         return Decision(outcome, r.caller, r.action, r.resource, statements, tuple(layers),
                         tuple(sorted(r.missing)), notes, _prover=lambda: self.prove_decision(r, outcome))
-
-    def _depth(self, node: str) -> int:
-        found = self._depths.get(node)
-        if found is None:
-            depth, parent = 0, self.index.parent.get(node)
-            while parent is not None:
-                depth, parent = depth + 1, self.index.parent.get(parent)
-            found = self._depths[node] = -depth
-        return found
-
-    def _attached(self, kind: str, node: str, pol: str) -> bool:
-        return (node, pol) in self._attachments[kind]
-
-    @property
-    def _attachments(self) -> dict[str, frozenset[tuple]]:
-        if self.__attachments is None:  # SCP/RCP attachments never change after load
-            self.__attachments = {k: frozenset(self._rows.get(f"{k}_attached", ())) for k in ("scp", "rcp")}
-        return self.__attachments
-
-    def _node_name(self, node: str) -> str:
-        found = self._node_names.get(node)
-        if found is None:
-            found = self._node_names[node] = self._name_node(node)
-        return found
-
-    def _name_node(self, node: str) -> str:
-        if node in self.index.accounts:
-            return f"account {node}"
-        name = self.index.node_names.get(node)
-        return f"{name} ({node})" if name else node
 
     # -- proofs ---------------------------------------------------------------------------------
     def prove_decision(self, r: Request, outcome: str) -> ProofNode:

@@ -88,6 +88,7 @@ class Resolved:
     account_by_name: dict[str, Account] = field(default_factory=dict)
     placement: dict[str, Placement] = field(default_factory=dict)  # account id -> where it sits
     node_ids: dict[int, str] = field(default_factory=dict)  # id(OrgNode) -> node id
+    nodes: dict[str, OrgNode] = field(default_factory=dict)  # node id -> OrgNode
     node_parent: dict[str, str] = field(default_factory=dict)  # OU id -> parent node id
     org_policies: dict[tuple[str, str, str], NamedPolicy] = field(default_factory=dict)  # (org, kind, name)
     aws_policies: dict[str, NamedPolicy] = field(default_factory=dict)
@@ -161,6 +162,7 @@ def _index_tree(r: Resolved, org: Organization, d: Diagnostics) -> None:
 
     def walk(node: OrgNode, node_id: str, depth: int, path: str) -> None:
         r.node_ids[id(node)] = node_id
+        r.nodes[node_id] = node
         if depth > MAX_OU_DEPTH:
             d.add("E318", f"OU '{node.name}' is {depth} levels below the root; AWS allows {MAX_OU_DEPTH}", node.span)
         _check_attachments(r, org, node.attachments, d)

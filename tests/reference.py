@@ -94,13 +94,7 @@ class _World:
 
     def __init__(self, model: WorldModel):
         self.r: Resolved = resolve(model)
-        self.nodes = {}
-        for org in model.organizations:
-            stack = [org.root]
-            while stack:
-                node = stack.pop()
-                self.nodes[self.r.node_ids[id(node)]] = node
-                stack.extend(node.children)
+        self.nodes = self.r.nodes
 
     def account(self, acct_id: str | None) -> Account | None:
         return self.r.accounts.get(acct_id) if acct_id else None

@@ -698,3 +698,11 @@ def test_dates_compare_as_instants(moment, offset_minutes):
     assert match_value("DateEquals", local, epoch) is True
     assert match_value("DateEquals", utc.strftime("%Y-%m-%dT%H:%M:%SZ"), local) is True
     assert match_value("DateLessThan", epoch, str(int(epoch) + 1)) is True
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="$\\", blacklist_categories=("Cs",)), max_size=40),
+       st.sampled_from([None, "2008-10-17", "2012-10-17"]))
+def test_a_pattern_without_variable_or_backslash_is_its_own_escaped_form(pattern, version):
+    # the evaluator matches such Resource patterns without substituting (and caches the match)
+    lookup = matching.make_lookup({"aws:username": "alice"})
+    assert matching.substitute(pattern, lookup, version=version, wildcards=True) == pattern
