@@ -61,6 +61,8 @@ def _rows(fn: Callable) -> Callable:
 
     def rows(*args):
         found = fn(*args)
+        if type(found) is tuple:
+            return found
         if found is True:
             return (args,)
         if found is False:
@@ -96,6 +98,7 @@ class _Generator:
         self._pending: list[tuple[str, tuple[bool, ...], str]] = []
         self._names = itertools.count()
         self._constant_call: dict[tuple, int] = {}
+        self._tails: list[list[str]] = []  # source of the request-independent runs of rule bodies
 
     # -- slots ------------------------------------------------------------------------------------
     def const(self, value: Any) -> str:
@@ -151,6 +154,8 @@ class _Generator:
                 continue
             done.add(key)
             out.extend("    " + line for line in self._function(*key))
+        for tail in self._tails:
+            out.extend("    " + line for line in tail)
         names = ", ".join(f"{name!r}: {name}" for name in self.functions.values())
         out.append(f"    return {{{names}}}")
         self.source_text = "\n".join(out) + "\n"
@@ -228,7 +233,82 @@ class _Generator:
                 rest.append(lit)
         return first + rest
 
-    def _body(self, rule: Rule, body: list, env: dict[str, str], indent: int, lines: list[str]) -> int:
+    def _independent(self, lit) -> bool:
+        """A literal whose answers do not depend on the request: a table, or a builtin that does not
+        read the request (pure: its answers are already kept for the world), or a comparison."""
+        if isinstance(lit, Comparison):
+            return True
+        atom = lit.atom if isinstance(lit, Negation) else lit
+        return atom.relation in self.tables or (atom.relation in self.builtins
+                                                and atom.relation not in self.request_builtins)
+
+    def _segment_at(self, body: list) -> tuple[int, int] | None:
+        """The first run of request-independent literals worth keeping for the world: two literals
+        or more, one of them positive, after a request-dependent literal."""
+        i = 0
+        while i < len(body):
+            if not self._independent(body[i]) or i == 0:
+                i += 1
+                continue
+            j = i
+            while j < len(body) and self._independent(body[j]):
+                j += 1
+            if j - i >= 2 and any(isinstance(lit, Atom) for lit in body[i:j]):
+                return i, j
+            i = j
+        return None
+
+    @staticmethod
+    def _variables(lit) -> list[str]:
+        atom = lit.atom if isinstance(lit, Negation) else lit
+        terms = (atom.left, atom.right) if isinstance(atom, Comparison) else atom.args
+        return [t.name for t in terms if isinstance(t, Var) and not t.is_anonymous]
+
+    def _segment(self, rule: Rule, segment: list, later: list, env: dict[str, str], indent: int,
+                 lines: list[str]) -> int:
+        """A run of request-independent literals, answered by a function of the variables bound
+        before it and kept for the world: rows of the variables it binds that are used after it
+        (by later literals or the head)."""
+        used: list[str] = []
+        for lit in segment:
+            used += [n for n in self._variables(lit) if n in env and n not in used]
+        after = {n for lit in later for n in self._variables(lit)}
+        after |= {t.name for t in rule.head.args if isinstance(t, Var) and not t.is_anonymous}
+        outputs: list[str] = []
+        for lit in segment:
+            outputs += [n for n in self._variables(lit) if n not in env and n in after and n not in outputs]
+        slot = len(self._tails)
+        name = f"t{slot}"
+        inner_env = {v: f"p{i}" for i, v in enumerate(used)}
+        body_lines: list[str] = []
+        depth = self._body(rule, segment, inner_env, 1, body_lines, segments=False)
+        row = ", ".join(inner_env[v] for v in outputs)
+        body_lines.append("    " * depth + f"out.add(({row}{',' if len(outputs) == 1 else ''}))")
+        self._tails.append([f"def {name}({', '.join(inner_env[v] for v in used)}):", "    out = set()",
+                            *body_lines, "    return tuple(out)"])
+        pad = "    " * indent
+        key, rows, t = self.fresh("k"), self.fresh("r"), self.fresh("t")
+        args = ", ".join(env[v] for v in used)
+        lines += [f"{pad}{key} = ({-2_000_000 - slot}, {args})" if used else f"{pad}{key} = {-2_000_000 - slot}",
+                  f"{pad}{rows} = G.get({key}, MISS)",
+                  f"{pad}if {rows} is MISS:",
+                  f"{pad}    {rows} = G[{key}] = {name}({args})",
+                  f"{pad}for {t} in {rows}:"]
+        indent += 1
+        pad = "    " * indent
+        for i, v in enumerate(outputs):
+            env[v] = fresh = self.fresh()
+            lines.append(f"{pad}{fresh} = {t}[{i}]")
+        return indent
+
+    def _body(self, rule: Rule, body: list, env: dict[str, str], indent: int, lines: list[str],
+              segments: bool = True) -> int:
+        found = self._segment_at(body) if segments else None
+        if found is not None:
+            i, j = found
+            indent = self._body(rule, body[:i], env, indent, lines, segments=False)
+            indent = self._segment(rule, body[i:j], body[j:], env, indent, lines)
+            return self._body(rule, body[j:], env, indent, lines)
         for lit in body:
             pad = "    " * indent
             if isinstance(lit, Comparison):

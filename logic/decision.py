@@ -86,7 +86,7 @@ class ProofNode:
         return d
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Decision:
     """The answer to one request.
 
@@ -95,7 +95,8 @@ class Decision:
         principal, action, resource: the request as evaluated (action in the catalog's spelling).
         statements: the deciding statements: the Deny statements that applied for an explicit deny,
             the Allow statements that applied for an allow, none for an implicit deny.
-        layers: one verdict per layer, in evaluation order.
+        layers: one verdict per layer, in evaluation order (assembled on first access from the
+            relations the decision derived; ``layers`` may be given as a function that does so).
         missing_context: condition keys that a condition looked for and the request lacked.
         warnings: disputed semantics used, unknown actions, assumptions made.
     """
@@ -105,10 +106,33 @@ class Decision:
     action: str
     resource: str
     statements: tuple[StatementRef, ...] = ()
-    layers: tuple[LayerVerdict, ...] = ()
+    _layers: tuple[LayerVerdict, ...] | Callable[[], tuple[LayerVerdict, ...]] = field(default=(), repr=False)
     missing_context: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     _prover: Callable[[], ProofNode] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def layers(self) -> tuple[LayerVerdict, ...]:
+        found = self._layers
+        if callable(found):
+            found = tuple(found())
+            object.__setattr__(self, "_layers", found)
+        return found
+
+    def _fields(self) -> tuple:
+        return (self.decision, self.principal, self.action, self.resource, self.statements, self.layers,
+                self.missing_context, self.warnings)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Decision) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (f"Decision(decision={self.decision!r}, principal={self.principal!r}, action={self.action!r}, "
+                f"resource={self.resource!r}, statements={self.statements!r}, layers={self.layers!r}, "
+                f"missing_context={self.missing_context!r}, warnings={self.warnings!r})")
 
     @property
     def allowed(self) -> bool:

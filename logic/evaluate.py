@@ -84,6 +84,9 @@ REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
                              if name not in ("action_match", "kms_key", "action_pattern_covers"))
 
 
+_PART_LIMIT = 1 << 16  # principals and resources kept resolved per evaluator
+
+
 @lru_cache(maxsize=1)
 def compiled_rules():
     """The request-dependent rules compiled into Python, or None when the compiler refuses them."""
@@ -172,7 +175,7 @@ class WorldIndex:
             name = self.node_names.get(node)
             self.level_names[node] = (f"account {node}" if node in self.accounts
                                       else f"{name} ({node})" if name else node)
-        self._refs: dict[str, StatementRef] = {}
+        self._refs: dict[str, StatementRef] = {s: self._statement_ref(s) for s in self.statements}
 
     def add_policy(self, pol_id: str, facts: list[tuple]) -> None:
         """Index a policy added after load (a session policy)."""
@@ -287,6 +290,8 @@ class Evaluator:
         self.decisions = DecisionCache()
         self._requests: dict[str, Request] = {}
         self._counter = itertools.count(1)
+        self._principal_parts: dict[tuple, tuple] = {}  # (principal, federating user) -> what the world says of it
+        self._resource_parts: dict[tuple, tuple] = {}  # (resource, principal's account) -> its holder, owner, keys
         self._lock = threading.RLock()
         declared = {name: rel.arity for name, rel in RELATIONS.items() if name not in BUILTIN_SPECS}
         builtins = {name: (spec, getattr(self, f"_b_{name}")) for name, spec in BUILTIN_SPECS.items()}
@@ -299,21 +304,21 @@ class Evaluator:
             self._rules_by_head[r.head.relation].append(r)
         if self._compiled is not None:
             self._bind()  # at load: the request-independent relations and every index
+        for arn in self.index.principals:  # at load: what the world says of each of its principals
+            self._principal_part(arn, None)
 
     # -- builtins -------------------------------------------------------------------------------
+    # Request builtins answer with a tuple of rows (the compiled rules keep it as it is).
     def _b_request(self, req, principal, action, resource):
-        reqs = [self._requests[req]] if req is not None and req in self._requests else (
-            [] if req is not None else list(self._requests.values()))
-        for r in reqs:
-            row = (r.id, r.caller, r.action, r.resource)
-            if all(b is None or b == v for b, v in zip((principal, action, resource), row[1:])):
-                yield row
+        reqs = (self._requests[req],) if req is not None and req in self._requests else (
+            () if req is not None else tuple(self._requests.values()))
+        return tuple(row for row in ((r.id, r.caller, r.action, r.resource) for r in reqs)
+                     if all(b is None or b == v for b, v in zip((principal, action, resource), row[1:])))
 
     def _attr(self, req, value, attr):
         r = self._requests.get(req)
         v = getattr(r, attr) if r is not None else None
-        if v is not None and (value is None or value == v):
-            yield (req, v)
+        return ((req, v),) if v is not None and (value is None or value == v) else ()
 
     def _b_request_principal_type(self, req, value):
         return self._attr(req, value, "principal_type")
@@ -335,9 +340,7 @@ class Evaluator:
 
     def _b_request_name(self, req, value):
         r = self._requests.get(req)
-        for how in r.names() if r else ():
-            if value is None or value == how:
-                yield (req, how)
+        return tuple((req, how) for how in (r.names() if r else ()) if value is None or value == how)
 
     def _b_principal_named(self, req, ptype, pvalue, how):
         r = self._requests.get(req)
@@ -448,22 +451,49 @@ class Evaluator:
             return self._resolve(principal, action, resource, context, session_policy, federating_user)
 
     def _resolve(self, principal, action, resource, context, session_policy, federating_user) -> Request:
-        req = Request(f"req{next(self._counter)}", principal, action, resource, "")
-        self._principal(req, principal, federating_user)
+        # What the world says of the principal and of the resource is read once per world and kept
+        # (the world of an evaluator never changes); each request gets its own copy.
+        part = self._principal_parts.get((principal, federating_user))
+        if part is None:
+            part = self._principal_part(principal, federating_user)
+        caller, ptype, account, identity, role, fed, notes, pre, post = part
+        req = Request(f"req{next(self._counter)}", caller, action, resource, ptype, account, identity, role, fed)
+        req.notes.extend(notes)
         info = self.catalog.action(action)
         if info is None:
             req.notes.append(f"unknown action {action!r}: not in the AWS catalog"
                              + (f" ({self.catalog.suggest_action(action)})" if self.catalog.suggest_action(action) else ""))
         else:
             req.action = info.name
-        req.resource_account = self._resource_account(req)
+        rkey = (resource, account)
+        rpart = self._resource_parts.get(rkey)
+        if rpart is None:
+            rpart = self._resource_part(resource, account)
+            if len(self._resource_parts) > _PART_LIMIT:
+                self._resource_parts.clear()
+            self._resource_parts[rkey] = rpart
+        req.policy_holder, req.resource_account, rnotes, rctx = rpart
+        req.notes.extend(rnotes)
         if session_policy is not None:
             if req.principal_type not in ("assumed_role", "federated_user"):
                 raise InvalidInput([Diagnostic("E501", f"a session policy needs a session principal (an assumed-role "
                                                        f"or federated-user ARN), not {principal}")])
             req.session_policy = self._add_session_policy(session_policy)
-        self._context(req, context or {})
+        self._context(req, pre, rctx, post, context or {})
         return req
+
+    def _principal_part(self, principal: str, federating_user: str | None) -> tuple:
+        """What the world says of a principal (its type, identity, account, notes, context keys),
+        kept for the evaluator."""
+        probe = Request("", principal, "", "", "")
+        self._principal(probe, principal, federating_user)
+        pre, post = self._principal_context(probe)
+        part = (probe.caller, probe.principal_type, probe.account, probe.identity, probe.role,
+                probe.federating_user, tuple(probe.notes), pre, post)
+        if len(self._principal_parts) > _PART_LIMIT:
+            self._principal_parts.clear()
+        self._principal_parts[(principal, federating_user)] = part
+        return part
 
     def _principal(self, req: Request, text: str, federating_user: str | None) -> None:
         idx = self.index
@@ -558,21 +588,40 @@ class Evaluator:
                 return bucket
         return resource
 
-    def _resource_account(self, req: Request) -> str | None:
-        req.policy_holder = self._holder(req.resource)
-        owner = self.index.resources.get(req.policy_holder)
-        if owner is None and req.resource in self.index.principals:
-            owner = self.index.principals[req.resource][1]
+    def _resource_part(self, resource: str, account: str | None) -> tuple:
+        """The policy holder, the owner account, notes and context keys of a resource, for a principal
+        of ``account`` (the owner of a resource the world does not place)."""
+        idx, notes, ctx = self.index, [], {}
+        holder = self._holder(resource)
+        owner = idx.resources.get(holder)
+        if owner is None and resource in idx.principals:
+            owner = idx.principals[resource][1]
         if owner is None:
-            parts = req.resource.split(":", 5)
+            parts = resource.split(":", 5)
             if len(parts) == 6 and _ACCOUNT.fullmatch(parts[4]):
                 owner = parts[4]
-        if owner is None and req.account is not None:
-            owner = req.account
-            if req.resource != "*":
-                req.notes.append(f"the owner of {req.resource} is not in the world or its ARN: taken to be the "
-                                 f"principal's account {req.account}")
-        return owner
+        if owner is None and account is not None:
+            owner = account
+            if resource != "*":
+                notes.append(f"the owner of {resource} is not in the world or its ARN: taken to be the "
+                             f"principal's account {account}")
+
+        def put(key: str, value: Any) -> None:
+            values, as_list = context_values(value)
+            ctx[key.lower()] = (key, values, as_list)
+
+        if owner is not None:
+            put("aws:ResourceAccount", owner)
+            if owner in idx.account_org:
+                put("aws:ResourceOrgID", idx.account_org[owner])
+                put("aws:ResourceOrgPaths", [idx.org_path(owner)])
+        tags = idx.resource_tags.get(resource) or idx.principal_tags.get(resource, ())
+        service = resource.split(":")[2] if resource.count(":") >= 5 else None
+        for k, v in tags:
+            put(f"aws:ResourceTag/{k}", v)
+            if service and service != "aws":
+                put(f"{service}:ResourceTag/{k}", v)
+        return holder, owner, tuple(notes), ctx
 
     def _add_session_policy(self, policy: Policy) -> str:
         from .grammar.json_policy import policy_to_json
@@ -588,11 +637,12 @@ class Evaluator:
             self.decisions.clear()
         return pol_id
 
-    def _context(self, req: Request, given: Mapping[str, Any]) -> None:
-        """The request context: keys derived from the world, then the caller's keys, which win."""
-        idx, ctx = self.index, {}
+    def _principal_context(self, req: Request) -> tuple[dict, dict]:
+        """The context keys the world determines for the principal: those that AWS sets before
+        the resource's keys, and those after them."""
+        idx, pre, post = self.index, {}, {}
 
-        def put(key: str, value: Any) -> None:
+        def put(ctx: dict, key: str, value: Any) -> None:
             values, as_list = context_values(value)
             ctx[key.lower()] = (key, values, as_list)
 
@@ -600,51 +650,48 @@ class Evaluator:
         if t in ("user", "assumed_role", "federated_user", "root"):
             arn = {"user": req.identity, "assumed_role": req.role, "root": req.identity,
                    "federated_user": req.caller}[t]
-            put("aws:PrincipalArn", arn)
-            put("aws:PrincipalAccount", req.account)
-            put("aws:PrincipalType", {"user": "User", "assumed_role": "AssumedRole",
-                                      "federated_user": "FederatedUser", "root": "Account"}[t])
-            put("aws:PrincipalIsAWSService", "false")
+            put(pre, "aws:PrincipalArn", arn)
+            put(pre, "aws:PrincipalAccount", req.account)
+            put(pre, "aws:PrincipalType", {"user": "User", "assumed_role": "AssumedRole",
+                                           "federated_user": "FederatedUser", "root": "Account"}[t])
+            put(pre, "aws:PrincipalIsAWSService", "false")
             if req.account in idx.account_org:
-                put("aws:PrincipalOrgID", idx.account_org[req.account])
-                put("aws:PrincipalOrgPaths", [idx.org_path(req.account)])
+                put(pre, "aws:PrincipalOrgID", idx.account_org[req.account])
+                put(pre, "aws:PrincipalOrgPaths", [idx.org_path(req.account)])
             if t == "user":
-                put("aws:username", idx.names.get(req.identity, (req.identity.rsplit("/", 1)[-1],))[0])
+                put(pre, "aws:username", idx.names.get(req.identity, (req.identity.rsplit("/", 1)[-1],))[0])
             if t in ("user", "assumed_role"):
                 for k, v in idx.principal_tags.get(req.identity, ()):
-                    put(f"aws:PrincipalTag/{k}", v)
+                    put(pre, f"aws:PrincipalTag/{k}", v)
         elif t == "service":
-            put("aws:PrincipalIsAWSService", "true")
-            put("aws:PrincipalServiceName", req.caller)
+            put(pre, "aws:PrincipalIsAWSService", "true")
+            put(pre, "aws:PrincipalServiceName", req.caller)
         elif t == "anonymous":
-            put("aws:PrincipalType", "Anonymous")
-        if req.resource_account is not None:
-            put("aws:ResourceAccount", req.resource_account)
-            if req.resource_account in idx.account_org:
-                put("aws:ResourceOrgID", idx.account_org[req.resource_account])
-                put("aws:ResourceOrgPaths", [idx.org_path(req.resource_account)])
-        tags = idx.resource_tags.get(req.resource) or idx.principal_tags.get(req.resource, ())
-        service = req.resource.split(":")[2] if req.resource.count(":") >= 5 else None
-        for k, v in tags:
-            put(f"aws:ResourceTag/{k}", v)
-            if service and service != "aws":
-                put(f"{service}:ResourceTag/{k}", v)
+            put(pre, "aws:PrincipalType", "Anonymous")
         if t == "root":
-            put("aws:userid", req.account)
+            put(post, "aws:userid", req.account)
         elif t == "federated_user":
-            put("aws:userid", f"{req.account}:{req.caller.rsplit('/', 1)[-1]}")
+            put(post, "aws:userid", f"{req.account}:{req.caller.rsplit('/', 1)[-1]}")
+        return pre, post
+
+    def _context(self, req: Request, pre: dict, resource: dict, post: dict, given: Mapping[str, Any]) -> None:
+        """The request context: keys derived from the world (principal, resource), then the
+        caller's keys, which win where the world does not determine the key."""
+        ctx = {**pre, **resource, **post}
         # The caller supplies what the world cannot: environment keys, session tags (which override
         # the principal's tags), tags of resources the world does not declare. Properties of the
         # principal and the resource that the world determines cannot be overridden.
-        derived = set(ctx)
-        for key, value in given.items():
-            low = key.lower()
-            if low in derived and not low.startswith("aws:principaltag/"):
-                if context_values(value)[0] != ctx[low][1]:
-                    req.notes.append(f"context key {key} is determined by the world "
-                                     f"({', '.join(ctx[low][1])}); the value given was not used")
-                continue
-            put(key, value)
+        if given:
+            derived = set(ctx)
+            for key, value in given.items():
+                low = key.lower()
+                values, as_list = context_values(value)
+                if low in derived and not low.startswith("aws:principaltag/"):
+                    if values != ctx[low][1]:
+                        req.notes.append(f"context key {key} is determined by the world "
+                                         f"({', '.join(ctx[low][1])}); the value given was not used")
+                    continue
+                ctx[low] = (key, values, as_list)
         req.context = ctx
 
     # -- decisions ------------------------------------------------------------------------------
@@ -713,9 +760,7 @@ class Evaluator:
                 found = [self._solver.solve(r.id) for r in requests]
             finally:
                 self._requests = {}
-        return [self._decision(r, {name: sorted(rows, key=row_key) if len(rows) > 1 else rows
-                                   for name, rows in g.items()})
-                for r, g in zip(requests, found)]
+        return [self._decision(r, g) for r, g in zip(requests, found)]
 
     def _bind(self) -> None:
         """Build the compiled rules' tables for this world (again after a session policy is added)."""
@@ -730,18 +775,33 @@ class Evaluator:
         return self.engine.materialize(relation)
 
     def _decision(self, r: Request, g: dict[str, list[tuple]]) -> Decision:
-        idx = self.index
         outcomes = {d for (d,) in g["decision"]}
         if len(outcomes) != 1:  # the rules make exactly one; anything else is a defect, never an answer
             raise IamlogicError(f"internal error: the rules gave {sorted(outcomes) or 'no'} decision for "
                                 f"{r.caller} {r.action} {r.resource}")
         outcome = outcomes.pop()
         self._condition_report(r, (stmt for (stmt,) in g["reached"]))
+        ref = self.index.statement_ref
+        if outcome == EXPLICIT_DENY:
+            statements = tuple(ref(s) for s, _ in sorted(set(g["denies"])))
+        elif outcome == ALLOW:
+            statements = tuple(ref(s) for s, _ in sorted(set(g["allows"])))
+        else:
+            statements = ()
+        if outcome == IMPLICIT_DENY and g["needs_resource"] and not g["grant"]:
+            r.notes.append("a role trust policy or KMS key policy must allow the principal explicitly; none does")
+        notes = tuple(dict.fromkeys(r.notes))
+        return Decision(outcome, r.caller, r.action, r.resource, statements, lambda: self._layers(r, g),
+                        tuple(sorted(r.missing)), notes, _prover=lambda: self.prove_decision(r, outcome))
+
+    def _layers(self, r: Request, g: dict[str, list[tuple]]) -> list[LayerVerdict]:
+        """One verdict per layer, from the relations the decision derived (on first access)."""
+        idx = self.index
         ref = idx.statement_ref
         by_layer: dict[str, dict[str, list[StatementRef]]] = defaultdict(lambda: defaultdict(list))
-        for stmt, layer in g["denies"]:
+        for stmt, layer in sorted(g["denies"], key=row_key):
             by_layer[layer]["deny"].append(ref(stmt))
-        for stmt, layer in g["allows"]:
+        for stmt, layer in sorted(g["allows"], key=row_key):
             by_layer[layer]["allow"].append(ref(stmt))
 
         def verdict(layer: str, name: str, required: bool, note: str = "") -> LayerVerdict:
@@ -755,8 +815,8 @@ class Evaluator:
         layers = []
         for kind in ("scp", "rcp"):
             blocked = {n for (n,) in g[f"{kind}_blocks"]}
-            for (node,) in sorted(g[f"{kind}_level"], key=lambda n: -idx.depth[n[0]]):
-                attached = idx.attached[kind]
+            attached = idx.attached[kind]
+            for (node,) in sorted(g[f"{kind}_level"], key=lambda n: (-idx.depth[n[0]], row_key(n))):
                 stmts_d = [s for s in by_layer[kind]["deny"] if (node, s.policy_id) in attached]
                 stmts_a = [s for s in by_layer[kind]["allow"] if (node, s.policy_id) in attached]
                 name = f"{kind.upper()} {idx.level_names[node]}"
@@ -790,17 +850,7 @@ class Evaluator:
                 layers.append(verdict("session", "session policy", True))
             else:
                 layers.append(LayerVerdict("session policy", "allow" if g["session_ok"] else "no allow", (), note))
-        if outcome == EXPLICIT_DENY:
-            statements = tuple(ref(s) for s, _ in sorted(set(g["denies"])))
-        elif outcome == ALLOW:
-            statements = tuple(ref(s) for s, _ in sorted(set(g["allows"])))
-        else:
-            statements = ()
-        if outcome == IMPLICIT_DENY and needs_resource and not grants:
-            r.notes.append("a role trust policy or KMS key policy must allow the principal explicitly; none does")
-        notes = tuple(dict.fromkeys(r.notes))
-        return Decision(outcome, r.caller, r.action, r.resource, statements, tuple(layers),
-                        tuple(sorted(r.missing)), notes, _prover=lambda: self.prove_decision(r, outcome))
+        return layers
 
     # -- proofs ---------------------------------------------------------------------------------
     def prove_decision(self, r: Request, outcome: str) -> ProofNode:
