@@ -7,25 +7,30 @@ module reads the same rules (their parsed AST) and splits them in two:
 - **request-independent** relations (no request builtin below them: ``org_level``,
   ``member_account``, ``has_not_action``, …) are materialized once per world, by the engine that
   runs the rules, and indexed by the argument positions the rules look them up by;
-- **request-dependent** relations (``candidate``, ``allows``, ``decision``, …) become Python
-  functions, one per call pattern (which arguments are bound when the rules call it), evaluated
-  top-down in the order the rule bodies are written (a request builtin that reads only the request
-  is read first), and memoized per request. A relation whose whole extension for the request is
-  asked for anyway, or that is made only of such relations, tables and builtins that read nothing
-  but the request, is computed whole once and looked up by its bound arguments; the others
-  (resource matching, conditions, principal names) stay demand-driven, so a condition is evaluated
-  only for a statement whose Action, Resource and Principal matched. Negation, comparisons and
-  builtins keep their meaning; the builtins are the very functions the engine calls, their
-  answers kept per request (or per world when they do not read the request).
+- **request-dependent** relations (``request_policy``, ``allows``, ``decision``, …) become one
+  Python function, ``solve(q)``, that computes for one request every relation the entries need,
+  bottom-up, each after the relations it uses (the rules have no recursion among them, so this
+  order exists and every negation meets a complete relation). A relation is a flag (it has only
+  the request), a set of values or a set of tuples; the request column is left out, since one
+  solve is one request. A later rule that looks a relation up by some of its columns gets an
+  index of it, built once the relation is complete.
 
-One solve decides one request: every request-dependent call passes the head's request on (checked
-at compile time), so memo keys leave the request out.
+The rules decide how much work a request costs: their bodies are read in the order written (a
+request builtin that reads only the request is read once, at the start), and ``30-statements.dl``
+matches the elements of a statement in turn (Action, then Resource, Principal, Condition), so a
+condition is evaluated only for a statement whose Action, Resource and Principal matched.
 
-The generated source holds only names this module makes (``f3``, ``v7``) and integer indexes:
-constants of the rules are reached as ``K[i]``, relations as ``X[i]`` (an index) and builtins as
-``B[i]``. No text of a rule, a policy or a request ever becomes code.
+Answers that do not depend on the request are kept for the world: builtins that do not read the
+request, and runs of request-independent literals inside a rule body (which statements of a
+policy list an action), by the values bound before them. Builtins that read the request are the
+very functions the engine calls.
 
-Request-dependent relations must not be recursive (the rules' are not); a program where they are
+The generated source holds only names this module makes (``s3``, ``v7``) and integer indexes:
+constants of the rules are reached as ``K[i]``, tables as ``X[i]`` and builtins as ``B[i]``
+(rows) or ``F[i]`` (tests). No text of a rule, a policy or a request ever becomes code.
+
+A program with recursion among request-dependent relations, a builtin or negation called with
+an unbound argument, or a request-dependent call that does not pass the head's request on,
 raises :class:`Unsupported`, and the caller uses the engine instead.
 
 A differential test (``tests/properties/test_fastpath.py``) checks on generated worlds and
@@ -72,33 +77,45 @@ def _rows(fn: Callable) -> Callable:
     return rows
 
 
+def _flag(fn: Callable) -> Callable:
+    """A builtin without outputs as a test: the function itself when it is declared to return a
+    bool, else its answer (a bool, or rows) made one."""
+    if getattr(fn, "__annotations__", {}).get("return") in (bool, "bool"):
+        return fn
+
+    def flag(*args):
+        found = fn(*args)
+        if found is True or found is False:
+            return found
+        return any(True for _ in found)
+
+    return flag
+
+
 class _Generator:
-    """Writes the Python source of the request-dependent relations, one function per call pattern."""
+    """Writes the Python source of the request-dependent relations: one function that computes,
+    for one request, every relation the entries need, bottom-up, in dependency order."""
 
     def __init__(self, rules_by_head: Mapping[str, list[Rule]], dependent: set[str], tables: set[str],
-                 builtins: Mapping[str, BuiltinSpec], request_builtins: frozenset[str],
-                 extensions: frozenset[str] = frozenset()):
+                 builtins: Mapping[str, BuiltinSpec], request_builtins: frozenset[str], order: list[str]):
         self.rules_by_head = rules_by_head
         self.request_builtins = request_builtins
-        # relations whose whole extension for the request is computed anyway (some rule asks for
-        # it with only the request bound): a call with more arguments bound is a lookup into it
-        self.extensions = extensions
-        self.ext_specs: list[tuple[tuple[int, ...], str]] = []
-        self._ext_slot: dict[tuple, int] = {}
         self.dependent = dependent
         self.tables = tables
         self.builtins = builtins
+        self.order = order
+        self.slot = {rel: i for i, rel in enumerate(order)}
         self.consts: list[Any] = []
         self._const_slot: dict[tuple, int] = {}
         self.indexes: list[tuple[str, tuple[int, ...], str]] = []
         self._index_slot: dict[tuple, int] = {}
         self.builtin_order: list[str] = []
         self._builtin_slot: dict[str, int] = {}
-        self.functions: dict[tuple[str, tuple[bool, ...], str], str] = {}
-        self._pending: list[tuple[str, tuple[bool, ...], str]] = []
         self._names = itertools.count()
-        self._constant_call: dict[tuple, int] = {}
-        self._tails: list[list[str]] = []  # source of the request-independent runs of rule bodies
+        self._prologue: dict[tuple, str] = {}  # (builtin slot, constant arguments) -> its rows, read once
+        self._prologue_lines: list[str] = []
+        self._tails: list[list[str]] = []  # request-independent runs of rule bodies, kept for the world
+        self._lookups: dict[str, set[tuple[tuple[int, ...], str]]] = defaultdict(set)  # relation -> indexes of it
 
     # -- slots ------------------------------------------------------------------------------------
     def const(self, value: Any) -> str:
@@ -115,112 +132,93 @@ class _Generator:
             self.indexes.append(key)
         return f"X[{self._index_slot[key]}]"
 
-    def ext(self, relation: str, bound: dict[int, str], mode: str) -> tuple[int, str]:
-        """A lookup into the request's extension of ``relation`` by its bound arguments after the first."""
-        positions = tuple(sorted(i for i in bound if i != 0))
-        key = (relation, positions, mode)
-        if key not in self._ext_slot:
-            self._ext_slot[key] = len(self.ext_specs)
-            self.ext_specs.append((positions, mode))
-        whole = self.function(relation, (True,) + (False,) * (len(self.rules_by_head[relation][0].head.args) - 1), "all")
-        return self._ext_slot[key], whole
-
-    def _uses_extension(self, relation: str, bound: dict[int, str], arity: int) -> bool:
-        return relation in self.extensions and 0 in bound and len(bound) > 1
-
     def builtin(self, name: str) -> int:
         if name not in self._builtin_slot:
             self._builtin_slot[name] = len(self.builtin_order)
             self.builtin_order.append(name)
         return self._builtin_slot[name]
 
-    def function(self, relation: str, adornment: tuple[bool, ...], kind: str) -> str:
-        key = (relation, adornment, kind)
-        if key not in self.functions:
-            self.functions[key] = f"f{len(self.functions)}"
-            self._pending.append(key)
-        return self.functions[key]
-
     def fresh(self, prefix: str = "v") -> str:
         return f"{prefix}{next(self._names)}"
 
+    def width(self, relation: str) -> int:
+        """Columns of a request-dependent relation without the request: 0 is a flag, 1 a set of
+        values, more a set of tuples."""
+        return len(self.rules_by_head[relation][0].head.args) - 1
+
+    def var(self, relation: str) -> str:
+        return f"s{self.slot[relation]}"
+
+    def lookup(self, relation: str, positions: tuple[int, ...], mode: str) -> str:
+        """An index of a request-dependent relation by some of its columns (built once it is complete)."""
+        self._lookups[relation].add((positions, mode))
+        return f"i{self.slot[relation]}_{mode[0]}{'_'.join(map(str, positions))}"
+
     # -- source -----------------------------------------------------------------------------------
-    def source(self) -> str:
-        out = ["def build(K, X, B, G, EMPTY):"]
-        done: set = set()
-        while self._pending:
-            key = self._pending.pop(0)
-            if key in done:
-                continue
-            done.add(key)
-            out.extend("    " + line for line in self._function(*key))
+    def source(self, entries: list[str]) -> str:
+        parts: dict[str, list[str]] = {}
+        for rel in self.order:
+            v = self.var(rel)
+            part = parts[rel] = [f"{v} = {'False' if self.width(rel) == 0 else 'set()'}"]
+            for rule in self.rules_by_head[rel]:
+                lines = self._rule(rule)
+                if self.width(rel) == 0:  # a flag already raised needs no other rule
+                    part.append(f"if not {v}:")
+                    part.extend("    " + line for line in lines)
+                else:
+                    part.extend(lines)
+        body: list[str] = []
+        for rel in self.order:  # each relation, then the indexes later relations look it up by
+            body += parts[rel]
+            for positions, mode in sorted(self._lookups.get(rel, ())):
+                body.extend(self._index_lines(rel, positions, mode))
+        out = ["def build(K, X, B, F, G, EMPTY):"]
         for tail in self._tails:
             out.extend("    " + line for line in tail)
-        names = ", ".join(f"{name!r}: {name}" for name in self.functions.values())
-        out.append(f"    return {{{names}}}")
+        out.append("    def solve(q):")
+        out.extend("        " + line for line in self._prologue_lines + body)
+        results = ", ".join(self.var(rel) for rel in entries)
+        out.append(f"        return ({results}{',' if len(entries) == 1 else ''})")
+        out.append("    return solve")
         self.source_text = "\n".join(out) + "\n"
         return self.source_text
 
-    def _function(self, relation: str, adornment: tuple[bool, ...], kind: str) -> list[str]:
-        name = self.functions[(relation, adornment, kind)]
-        params = [f"a{i}" for i, bound in enumerate(adornment) if bound]
-        rest = params[1:] if adornment[0] else params  # one request a solve: the request is no key
-        key = f"({name[1:]}, {', '.join(rest)})" if rest else name[1:]
-        lines = [f"def {name}(M{''.join(', ' + p for p in params)}):",
-                 f"    k = {key}",
-                 "    r = M.get(k, MISS)",
-                 "    if r is not MISS:",
-                 "        return r"]
-        if kind == "all":
-            lines.append("    out = set()")
-        for rule in self.rules_by_head[relation]:
-            lines.extend(self._rule(rule, adornment, kind, indent=1))
-        if kind == "all":
-            lines += ["    M[k] = out", "    return out"]
-        else:
-            lines += ["    M[k] = False", "    return False"]
-        return lines
+    def _index_lines(self, rel: str, positions: tuple[int, ...], mode: str) -> list[str]:
+        name = self.lookup(rel, positions, mode)
+        row = self.fresh("t")
+        key = f"{row}[{positions[0]}]" if len(positions) == 1 else f"({', '.join(f'{row}[{p}]' for p in positions)})"
+        if mode == "exists":
+            return [f"{name} = {{{key} for {row} in {self.var(rel)}}}"]
+        return [f"{name} = {{}}",
+                f"for {row} in {self.var(rel)}:",
+                f"    {name}.setdefault({key}, []).append({row})"]
 
-    def _rule(self, rule: Rule, adornment: tuple[bool, ...], kind: str, indent: int) -> list[str]:
+    def _rule(self, rule: Rule) -> list[str]:
         lines: list[str] = []
-        env: dict[str, str] = {}
+        req = rule.head.args[0]
+        env: dict[str, str] = {req.name: "q"}
+        indent = self._body(rule, self._hoisted(rule, set(env)), env, 0, lines)
         pad = "    " * indent
-        for i, (term, bound) in enumerate(zip(rule.head.args, adornment)):
-            if not bound:
-                continue
+        parts = []
+        for term in rule.head.args[1:]:
             if isinstance(term, Const):
-                lines.append(f"{pad}if a{i} == {self.const(term.value)}:")
-                indent += 1
-                pad = "    " * indent
-            elif term.is_anonymous:
-                raise Unsupported(f"'_' in the head of {rule}")
-            elif term.name in env:
-                lines.append(f"{pad}if a{i} == {env[term.name]}:")
-                indent += 1
-                pad = "    " * indent
+                parts.append(self.const(term.value))
+            elif term.is_anonymous or term.name not in env:
+                raise Unsupported(f"head variable {term} of {rule} is not bound by its body")
             else:
-                env[term.name] = f"a{i}"
-        indent = self._body(rule, self._hoisted(rule, set(env)), env, indent, lines)
-        pad = "    " * indent
-        if kind == "all":
-            parts = []
-            for i, term in enumerate(rule.head.args):
-                if adornment[i]:
-                    parts.append(f"a{i}")
-                elif isinstance(term, Const):
-                    parts.append(self.const(term.value))
-                elif term.name in env:
-                    parts.append(env[term.name])
-                else:
-                    raise Unsupported(f"head variable {term.name} of {rule} is not bound by its body")
-            lines.append(f"{pad}out.add(({', '.join(parts)}{',' if len(parts) == 1 else ''}))")
+                parts.append(env[term.name])
+        v = self.var(rule.head.relation)
+        if not parts:
+            lines.append(f"{pad}{v} = True")
+        elif len(parts) == 1:
+            lines.append(f"{pad}{v}.add({parts[0]})")
         else:
-            lines += [f"{pad}M[k] = True", f"{pad}return True"]
+            lines.append(f"{pad}{v}.add(({', '.join(parts)}))")
         return lines
 
     def _hoisted(self, rule: Rule, bound: set[str]) -> list:
         """The body with the request's own attributes read first: a positive call of a request
-        builtin whose inputs the head binds does not depend on the loops before it, so it is
+        builtin whose inputs the head binds does not depend on the literals before it, so it is
         moved ahead of them (a conjunction means the same in any order that binds inputs first)."""
         first, rest = [], []
         for lit in rule.body:
@@ -278,7 +276,7 @@ class _Generator:
         for lit in segment:
             outputs += [n for n in self._variables(lit) if n not in env and n in after and n not in outputs]
         slot = len(self._tails)
-        name = f"t{slot}"
+        name = f"seg{slot}"
         inner_env = {v: f"p{i}" for i, v in enumerate(used)}
         body_lines: list[str] = []
         depth = self._body(rule, segment, inner_env, 1, body_lines, segments=False)
@@ -344,7 +342,7 @@ class _Generator:
         lines.append(f"{pad}if {left} {_PY_OPERATORS[lit.op]} {right}:")
         return indent + 1
 
-    def _shape(self, rule: Rule, atom: Atom, env: dict[str, str]):
+    def _shape(self, atom: Atom, env: dict[str, str]):
         """Bound argument expressions, new variables (position → name) and in-atom equalities."""
         bound: dict[int, str] = {}
         new: dict[int, str] = {}
@@ -362,36 +360,43 @@ class _Generator:
                     new[i] = term.name
         return bound, new, same
 
-    def _key(self, bound: dict[int, str]) -> str:
-        values = list(bound.values())
-        return values[0] if len(values) == 1 else f"({', '.join(values)}{',' if len(values) == 1 else ''})"
+    @staticmethod
+    def _key(values: list[str]) -> str:
+        return values[0] if len(values) == 1 else f"({', '.join(values)})"
+
+    def _dependent_args(self, rule: Rule, atom: Atom, bound: dict[int, str]) -> None:
+        if bound.get(0) != "q":
+            raise Unsupported(f"{atom} in {rule}: a request-dependent call must pass the request first")
 
     def _exists(self, rule: Rule, atom: Atom, env: dict[str, str], pad: str, lines: list[str]) -> str:
         """A condition that is true when some tuple matches the bound arguments (free ones are
         ``_``); lines it needs first are appended to ``lines``."""
-        bound, new, same = self._shape(rule, atom, env)
+        bound, new, same = self._shape(atom, env)
         if new or same:
             raise Unsupported(f"unbound variable in the negation {atom} of {rule}")
-        rel, positions = atom.relation, tuple(sorted(bound))
-        if rel in self.dependent and self._uses_extension(rel, bound, atom.arity):
-            found = self._ext_lookup(rel, bound, "exists", pad, lines)
-            return f"{self._key({i: e for i, e in bound.items() if i != 0})} in {found}"
+        rel = atom.relation
         if rel in self.dependent:
-            adornment = tuple(i in bound for i in range(atom.arity))
-            args = "".join(f", {bound[i]}" for i in positions)
-            return f"{self.function(rel, adornment, 'any')}(M{args})"
+            self._dependent_args(rule, atom, bound)
+            v, width = self.var(rel), self.width(rel)
+            cols = tuple(sorted(i - 1 for i in bound if i))
+            if width == 0 or not cols:
+                return f"bool({v})" if width else v
+            if len(cols) == width:
+                return f"{self._key([bound[i + 1] for i in cols])} in {v}"
+            return f"{self._key([bound[i + 1] for i in cols])} in {self.lookup(rel, cols, 'exists')}"
+        positions = tuple(sorted(bound))
         if rel in self.tables:
             if len(positions) == atom.arity:
                 return f"({', '.join(bound[i] for i in positions)}{',' if len(positions) == 1 else ''}) in " \
                        f"{self.index(rel, positions, 'set')}"
             if not positions:
                 return f"() in {self.index(rel, (), 'exists')}"
-            return f"{self._key(bound)} in {self.index(rel, positions, 'exists')}"
+            return f"{self._key([bound[i] for i in positions])} in {self.index(rel, positions, 'exists')}"
         return self._builtin_call(rule, atom, bound, pad, lines)
 
     def _builtin_call(self, rule: Rule, atom: Atom, bound: dict[int, str], pad: str, lines: list[str]) -> str:
-        """The rows of a builtin call (a tuple), memoized: per request when it reads the request,
-        else for the world."""
+        """The rows of a builtin call (a tuple): read once a solve when it reads the request alone,
+        kept for the world when it does not read the request, else called where it stands."""
         rel = atom.relation
         spec = self.builtins[rel]
         missing = [i for i in spec.inputs if i not in bound]
@@ -400,38 +405,33 @@ class _Generator:
         slot = self.builtin(rel)
         values = [bound.get(i, "None") for i in range(atom.arity)]
         args = ", ".join(values)
-        rows = self.fresh("r")
+        call = f"B[{slot}]({args})"
+        if not spec.outputs:  # a test: a flag, not rows
+            call = f"F[{slot}]({args})"
+        if rel in self.request_builtins and not spec.outputs and values[0] == "q":
+            return call  # the answer at hand, called where it stands
         if rel in self.request_builtins:
-            # one request a solve: the request is no key; a call whose other arguments are
-            # constants gets a key of its own
-            memo, rest = "M", values[1:]
-            if all(v == "None" or v.startswith("K[") for v in rest):
-                key = str(self._constant_call.setdefault((slot, tuple(rest)), -1_000_000 - len(self._constant_call)))
-            else:
-                key = f"({-1 - slot}, {', '.join(rest)})"
-        else:
-            memo, key = "G", f"({-1 - slot}, {args})"
-        if not key.lstrip("-").isdigit():
-            name = self.fresh("k")
-            lines.append(f"{pad}{name} = {key}")
-            key = name
-        lines += [f"{pad}{rows} = {memo}.get({key}, MISS)",
+            if values[0] != "q":
+                raise Unsupported(f"{atom} in {rule}: a request builtin must be given the request first")
+            if all(v == "None" or v.startswith("K[") for v in values[1:]):
+                key = (slot, tuple(values[1:]))
+                if key not in self._prologue:
+                    self._prologue[key] = name = self.fresh("r")
+                    self._prologue_lines.append(f"{name} = {call}")
+                return self._prologue[key]
+            rows = self.fresh("r")
+            lines.append(f"{pad}{rows} = {call}")
+            return rows
+        rows, key = self.fresh("r"), self.fresh("k")
+        lines += [f"{pad}{key} = ({-1 - slot}, {args})",
+                  f"{pad}{rows} = G.get({key}, MISS)",
                   f"{pad}if {rows} is MISS:",
-                  f"{pad}    {rows} = {memo}[{key}] = B[{slot}]({args})"]
+                  f"{pad}    {rows} = G[{key}] = {call}"]
         return rows
-
-    def _ext_lookup(self, rel: str, bound: dict[int, str], mode: str, pad: str, lines: list[str]) -> str:
-        """The request's extension of ``rel``, indexed by the bound arguments after the first."""
-        slot, whole = self.ext(rel, bound, mode)
-        found = self.fresh("e")
-        lines += [f"{pad}{found} = M.get({-1 - slot})",
-                  f"{pad}if {found} is None:",
-                  f"{pad}    {found} = EXT(M, {slot}, {whole}, {bound[0]})"]
-        return found
 
     def _atom(self, rule: Rule, atom: Atom, env: dict[str, str], indent: int, lines: list[str]) -> int:
         pad = "    " * indent
-        bound, new, same = self._shape(rule, atom, env)
+        bound, new, same = self._shape(atom, env)
         if not new and not same:
             cond = self._exists(rule, atom, env, pad, lines)
             lines.append(f"{pad}if {cond}:")
@@ -439,16 +439,22 @@ class _Generator:
         rel, positions = atom.relation, tuple(sorted(bound))
         row = self.fresh("t")
         checks: list[str] = []
-        if rel in self.dependent and self._uses_extension(rel, bound, atom.arity):
-            rest = {i: e for i, e in bound.items() if i != 0}
-            source = f"{self._ext_lookup(rel, bound, 'iter', pad, lines)}.get({self._key(rest)}, EMPTY)"
-        elif rel in self.dependent:
-            adornment = tuple(i in bound for i in range(atom.arity))
-            args = "".join(f", {bound[i]}" for i in positions)
-            source = f"{self.function(rel, adornment, 'all')}(M{args})"
+        offset = 0
+        if rel in self.dependent:
+            self._dependent_args(rule, atom, bound)
+            v, width, offset = self.var(rel), self.width(rel), 1
+            cols = tuple(sorted(i - 1 for i in bound if i))
+            if width == 1:  # a set of values: the row is the value
+                lines.append(f"{pad}for {row} in {v}:")
+                indent += 1
+                pad = "    " * indent
+                env[new[1]] = row
+                return indent
+            source = f"{self.lookup(rel, cols, 'iter')}.get({self._key([bound[i + 1] for i in cols])}, EMPTY)" \
+                if cols else v
         elif rel in self.tables:
             if positions:
-                source = f"{self.index(rel, positions, 'iter')}.get({self._key(bound)}, EMPTY)"
+                source = f"{self.index(rel, positions, 'iter')}.get({self._key([bound[i] for i in positions])}, EMPTY)"
             else:
                 source = self.index(rel, (), "iter")
         else:
@@ -460,8 +466,8 @@ class _Generator:
         pad = "    " * indent
         for i, var in new.items():
             env[var] = name = self.fresh()
-            lines.append(f"{pad}{name} = {row}[{i}]")
-        checks += [f"{row}[{i}] == {env[var]}" for i, var in same]
+            lines.append(f"{pad}{name} = {row}[{i - offset}]")
+        checks += [f"{row}[{i - offset}] == {env[var]}" for i, var in same]
         if checks:
             lines.append(f"{pad}if {' and '.join(checks)}:")
             indent += 1
@@ -526,56 +532,34 @@ class CompiledRules:
                         raise Unsupported(f"{atom} in {rule}: a request-dependent call must pass the "
                                           f"request {req} first")
 
-        def generate(extensions: frozenset[str]) -> tuple[_Generator, dict[str, str]]:
-            gen = _Generator(rules_by_head, set(self.dependent), tables, builtins, frozenset(request_builtins),
-                             extensions)
-            found = {name: gen.function(atom.relation, (True,) + (False,) * (atom.arity - 1), "all")
-                     for name, atom in entries.items()}
-            gen.source()
-            return gen, found
+        order: list[str] = []  # request-dependent relations the entries need, each after what it uses
+        seen: set[str] = set()
 
-        first, _ = generate(frozenset())
-        whole = {rel for (rel, adornment, kind) in first.functions
-                 if kind == "all" and adornment[0] and not any(adornment[1:])}
+        def visit(rel: str) -> None:
+            seen.add(rel)
+            for dep in sorted(uses.get(rel, ())):
+                if dep in self.dependent and dep not in seen:
+                    visit(dep)
+            order.append(rel)
 
-        def cheap(rel: str) -> bool:
-            """Computing the whole extension costs no builtin call that depends on the statement
-            at hand (resource matching, conditions, principal names stay demand-driven)."""
-            for rule in rules_by_head[rel]:
-                for lit in rule.body:
-                    atom = lit.atom if isinstance(lit, Negation) else lit
-                    if not isinstance(atom, Atom) or atom.relation in tables or atom.relation in whole:
-                        continue
-                    if atom.relation in request_builtins:  # a cheap one reads the request alone
-                        if all(isinstance(atom.args[i], Const) for i in builtins[atom.relation].inputs if i):
-                            continue
-                        return False
-                    if atom.relation in self.dependent:
-                        return False
-            return True
-
-        grown = True
-        while grown:  # also whole: relations made only of whole ones, tables and cheap builtins
-            grown = False
-            for rel in sorted(self.dependent - whole):
-                if cheap(rel):
-                    whole.add(rel)
-                    grown = True
-        gen, self.entries = generate(frozenset(whole))
-        self.source = gen.source_text
-        #: generated function name → (relation, which arguments are bound, "all" or "any"): for profiles
-        self.functions = {name: key for key, name in gen.functions.items()}
+        for atom in entries.values():
+            if atom.relation not in seen:
+                visit(atom.relation)
+        names = list(entries)
+        for name, atom in entries.items():
+            variables = [t for t in atom.args[1:] if isinstance(t, Var)]
+            if len(variables) != len(atom.args) - 1 or len({v.name for v in variables}) != len(variables) or any(
+                    v.is_anonymous for v in variables):
+                raise Unsupported(f"entry {atom}: its arguments after the request must be distinct variables")
+        gen = _Generator(rules_by_head, set(self.dependent), tables, builtins, request_builtins, order)
+        self.source = gen.source([entries[name].relation for name in names])
+        self.order = tuple(order)
         self.consts = tuple(gen.consts)
         self.indexes = tuple(gen.indexes)
         self.builtin_names = tuple(gen.builtin_order)
-        ext_specs = tuple(gen.ext_specs)
-
-        def ext(M, slot, whole_fn, req):  # one request a solve: the slot is the key
-            positions, mode = ext_specs[slot]
-            found = M[-1 - slot] = _build_index(list(whole_fn(M, req)), positions, mode)
-            return found
-
-        namespace: dict[str, Any] = {"MISS": _MISS, "EXT": ext}
+        self.entry_names = tuple(names)
+        self.widths = tuple(gen.width(entries[name].relation) for name in names)
+        namespace: dict[str, Any] = {"MISS": _MISS}
         exec(compile(self.source, "<iamlogic: compiled rules>", "exec"), namespace)  # generated names only
         self._build = namespace["build"]
 
@@ -616,22 +600,28 @@ class Solver:
         indexes = [_build_index(rows[rel], positions, mode) for rel, positions, mode in compiled.indexes]
         self._world_memo: dict = {}
         wrapped = [_rows(builtins[name]) for name in compiled.builtin_names]
-        self._functions = compiled._build(compiled.consts, indexes, wrapped, self._world_memo, ())
-        self._entries = {name: self._functions[fn] for name, fn in compiled.entries.items()}
+        flags = [_flag(builtins[name]) for name in compiled.builtin_names]
+        self._solve = compiled._build(compiled.consts, indexes, wrapped, flags, self._world_memo, ())
+        self._entries = tuple(zip(compiled.entry_names, compiled.widths))
 
     def solve(self, req: Any) -> dict[str, list[tuple]]:
         """The rows (without the request column) of each entry, for the request ``req``."""
-        memo: dict = {}
-        out = {}
         if len(self._world_memo) > _WORLD_MEMO_LIMIT:
             self._world_memo.clear()
         try:
-            for name, fn in self._entries.items():
-                out[name] = [row[1:] for row in fn(memo, req)]
+            found = self._solve(req)
         except (EngineError, Unsupported):
             raise
         except Exception as exc:  # a failing builtin fails the decision, never a silent "no answer"
             raise EngineError(f"the compiled rules failed while answering: {type(exc).__name__}: {exc}") from exc
+        out = {}
+        for (name, width), rows in zip(self._entries, found):
+            if width == 0:
+                out[name] = [()] if rows else []
+            elif width == 1:
+                out[name] = [(v,) for v in rows]
+            else:
+                out[name] = list(rows)
         return out
 
 

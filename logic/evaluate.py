@@ -162,6 +162,8 @@ class WorldIndex:
         self.condition_values = defaultdict(list)
         for c, v in by["condition_value"]:
             self.condition_values[c].append(v)
+        self.conditions_with_variables = {c for c, values in self.condition_values.items()
+                                          if any(not isinstance(v, str) or "$" in v for v in values)}
         self.boundaries = {p for p, _ in by["permissions_boundary"]}
         self.node_names = {n: name for n, name in by["ou_name"]}
         self.attached = {k: frozenset(by[f"{k}_attached"]) for k in ("scp", "rcp")}  # (node, policy)
@@ -197,6 +199,8 @@ class WorldIndex:
                 self.conditions_of[args[1]].append(args[0])
             elif rel == "condition_value":
                 self.condition_values[args[0]].append(args[1])
+                if not isinstance(args[1], str) or "$" in args[1]:
+                    self.conditions_with_variables.add(args[0])
 
     def org_path(self, acct: str) -> str | None:
         """``o-…/r-…/ou-…/`` for a member account (aws:PrincipalOrgPaths / aws:ResourceOrgPaths)."""
@@ -292,6 +296,8 @@ class Evaluator:
         self._counter = itertools.count(1)
         self._principal_parts: dict[tuple, tuple] = {}  # (principal, federating user) -> what the world says of it
         self._resource_parts: dict[tuple, tuple] = {}  # (resource, principal's account) -> its holder, owner, keys
+        self._condition_memo: dict[tuple, Any] = {}  # (condition without variables, its key's value) -> result
+        self._named_memo: dict[tuple, tuple] = {}  # (the principal, Principal entry) -> how the entry names it
         self._lock = threading.RLock()
         declared = {name: rel.arity for name, rel in RELATIONS.items() if name not in BUILTIN_SPECS}
         builtins = {name: (spec, getattr(self, f"_b_{name}")) for name, spec in BUILTIN_SPECS.items()}
@@ -345,10 +351,17 @@ class Evaluator:
     def _b_principal_named(self, req, ptype, pvalue, how):
         r = self._requests.get(req)
         if r is None:
-            return
-        for found in self._named(r, ptype, pvalue):
-            if how is None or how == found:
-                yield (req, ptype, pvalue, found)
+            return ()
+        if ptype == "CanonicalUser":  # never matched, with a warning
+            found = self._named(r, ptype, pvalue)
+        else:  # how an entry names a principal depends on the principal alone
+            key = (r.principal_type, r.account, r.caller, r.role, r.federating_user, ptype, pvalue)
+            found = self._named_memo.get(key)
+            if found is None:
+                if len(self._named_memo) > _PART_LIMIT:
+                    self._named_memo.clear()
+                found = self._named_memo[key] = tuple(self._named(r, ptype, pvalue))
+        return tuple((req, ptype, pvalue, f) for f in found if how is None or how == f)
 
     def _named(self, r: Request, ptype: str, value: str) -> list[str]:
         """How one entry of a Principal element names the request's principal (aws-semantics §1.3)."""
@@ -376,10 +389,10 @@ class Evaluator:
             r.notes.append("a CanonicalUser principal was not matched: canonical user ids are not modelled")
         return out
 
-    def _b_action_match(self, pattern, action):
+    def _b_action_match(self, pattern, action) -> bool:
         return wildcard_match(pattern, action, ignore_case=True)
 
-    def _b_resource_matches(self, req, stmt, pattern):
+    def _b_resource_matches(self, req, stmt, pattern) -> bool:
         r = self._requests.get(req)
         if r is None:
             return False
@@ -403,7 +416,7 @@ class Evaluator:
 
         return lookup
 
-    def _b_condition_holds(self, req, cond):
+    def _b_condition_holds(self, req, cond) -> bool:
         r = self._requests.get(req)
         return r is not None and bool(self._condition(r, cond).holds)
 
@@ -412,13 +425,22 @@ class Evaluator:
         result = r.conditions.get(cond)
         if result is None:
             stmt, operator, key = self.index.conditions[cond]
-            version = self.index.versions.get(self.index.statements[stmt][0])
             found = r.context.get(key.lower())
-            info = self.catalog.condition_key(key)
-            multivalued = info.multivalued if info is not None else bool(found and found[2])
-            result = r.conditions[cond] = evaluate_condition(
-                operator, tuple(self.index.condition_values.get(cond, ())), found[1] if found else None,
-                multivalued=multivalued, lookup=self._lookup(r), version=version)
+            # without policy variables, a condition's result depends on its key's value alone
+            memo = None if cond in self.index.conditions_with_variables else (cond, found)
+            result = self._condition_memo.get(memo) if memo is not None else None
+            if result is None:
+                version = self.index.versions.get(self.index.statements[stmt][0])
+                info = self.catalog.condition_key(key)
+                multivalued = info.multivalued if info is not None else bool(found and found[2])
+                result = evaluate_condition(
+                    operator, tuple(self.index.condition_values.get(cond, ())), found[1] if found else None,
+                    multivalued=multivalued, lookup=self._lookup(r), version=version)
+                if memo is not None:
+                    if len(self._condition_memo) > _PART_LIMIT:
+                        self._condition_memo.clear()
+                    self._condition_memo[memo] = result
+            r.conditions[cond] = result
         return result
 
     def _condition_report(self, r: Request, reached: Iterable[str]) -> None:
@@ -440,7 +462,7 @@ class Evaluator:
             if action is None or a == action:
                 yield (pattern, a)
 
-    def _b_kms_key(self, resource):
+    def _b_kms_key(self, resource) -> bool:
         return bool(_KMS_KEY.fullmatch(resource))
 
     # -- requests -------------------------------------------------------------------------------
