@@ -61,8 +61,7 @@ class Unsupported(Exception):
 
 def _rows(fn: Callable) -> Callable:
     """A builtin's answers as a tuple of rows, from the engine's protocol (rows, or a bool when
-    every argument is bound). The generated code keeps them: per request in the request's memo
-    when the builtin reads the request, else in the world's."""
+    every argument is bound)."""
 
     def rows(*args):
         found = fn(*args)

@@ -758,6 +758,22 @@ class Evaluator:
                 grouped[row[0]][name].append(row[1:])
         return [self._decision(r, grouped[r.id]) for r in requests]
 
+    def decide_one(self, principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None,
+                   session_policy: Policy | None = None, federating_user: str | None = None) -> Decision:
+        """Resolve and decide one request (what :meth:`resolve` and :meth:`decide` do, in one step)."""
+        with self._lock:
+            r = self._resolve(principal, action, resource, context, session_policy, federating_user)
+            if self._compiled is None:
+                return self.decide([r])[0]
+            if self._solver is None:
+                self._bind()
+            self._requests = {r.id: r}
+            try:
+                found = self._solver.solve(r.id)
+            finally:
+                self._requests = {}
+            return self._decision(r, found)
+
     def query(self, query: Query | str, requests: Iterable[Request] = ()) -> list[tuple]:
         """Answer a read-only Datalog query over the world's facts and every rule, by the engine.
 

@@ -383,7 +383,38 @@ def _same_char(a: str, b: str, ignore_case: bool) -> bool:
     return a == b or (ignore_case and a.casefold() == b.casefold())
 
 
+@lru_cache(maxsize=16384)
+def _plan(tokens: tuple[str | int, ...]) -> tuple[str, str, str]:
+    """How to match a token sequence without walking it: ``("equal", text, "")``,
+    ``("prefix", text, "")`` (text then one ``*``), ``("around", prefix, suffix)`` (one ``*`` between
+    literals), or ``("walk", "", "")`` for anything else (``?``, several ``*``)."""
+    stars = [i for i, t in enumerate(tokens) if type(t) is int]
+    if not stars:
+        return "equal", "".join(tokens), ""
+    if len(stars) == 1 and tokens[stars[0]] == _STAR:
+        i = stars[0]
+        prefix, suffix = "".join(tokens[:i]), "".join(tokens[i + 1:])
+        return ("prefix", prefix, "") if not suffix else ("around", prefix, suffix)
+    return "walk", "", ""
+
+
 def _match_tokens(tokens: tuple[str | int, ...], value: str, ignore_case: bool) -> bool:
+    """Glob match of a whole value: literal text, text then ``*`` and one ``*`` between literals
+    are compared directly (case-insensitively only for ASCII, where per-character case folding
+    is ``lower``); anything else is walked by :func:`_walk_tokens`."""
+    kind, a, b = _plan(tokens)
+    if kind != "walk" and (not ignore_case or (value.isascii() and a.isascii() and b.isascii())):
+        if ignore_case:
+            value, a, b = value.lower(), a.lower(), b.lower()
+        if kind == "equal":
+            return value == a
+        if kind == "prefix":
+            return value.startswith(a)
+        return len(value) >= len(a) + len(b) and value.startswith(a) and value.endswith(b)
+    return _walk_tokens(tokens, value, ignore_case)
+
+
+def _walk_tokens(tokens: tuple[str | int, ...], value: str, ignore_case: bool) -> bool:
     """Greedy glob match with backtracking to the last ``*`` — O(len(tokens)·len(value))."""
     p = v = 0
     star_p, star_v = -1, 0

@@ -598,10 +598,14 @@ class World:
         Returns:
             A :class:`~iamlogic.decision.Decision`.
         """
-        if session_policy is None and self._evaluator is not None:
-            found = self._evaluator.decisions.get(_request_key(principal, action, resource, context, federating_user))
-            if found is not None:
-                return found
+        if session_policy is None:
+            ev = self.evaluator()
+            key = _request_key(principal, action, resource, context, federating_user)
+            found = ev.decisions.get(key)
+            if found is None:
+                found = ev.decide_one(principal, action, resource, context, federating_user=federating_user)
+                ev.decisions.put(key, found)
+            return found
         return self.check_many([dict(principal=principal, action=action, resource=resource, context=context,
                                      session_policy=session_policy, federating_user=federating_user)])[0]
 

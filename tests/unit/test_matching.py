@@ -706,3 +706,25 @@ def test_a_pattern_without_variable_or_backslash_is_its_own_escaped_form(pattern
     # the evaluator matches such Resource patterns without substituting (and caches the match)
     lookup = matching.make_lookup({"aws:username": "alice"})
     assert matching.substitute(pattern, lookup, version=version, wildcards=True) == pattern
+
+
+# The direct comparisons of _match_tokens (literal, text then *, one * between literals) are the
+# walk's answers: the walk is the definition.
+_GLOB_ALPHABET = st.sampled_from(["a", "A", "b", ":", "/", "*", "?", "ß", "ſ", "K", "k", "é"])
+
+
+@given(st.lists(_GLOB_ALPHABET, max_size=8).map("".join), st.lists(_GLOB_ALPHABET, max_size=10).map("".join),
+       st.booleans())
+def test_direct_glob_comparisons_agree_with_the_walk(pattern, value, ignore_case):
+    tokens = matching._tokenize(pattern, False)
+    assert matching._match_tokens(tokens, value, ignore_case) == matching._walk_tokens(tokens, value, ignore_case)
+
+
+@pytest.mark.parametrize("pattern, value, ignore_case, expected", [
+    ("abc", "abc", False, True), ("abc", "abd", False, False), ("ab*", "abzz", False, True),
+    ("ab*", "a", False, False), ("a*c", "ac", False, True), ("a*c", "abcbc", False, True),
+    ("a*bc", "abc", False, True), ("ab*bc", "abc", False, False), ("IAM:*Key", "iam:ListKey", True, True),
+    ("s3:Get*", "S3:GETOBJECT", True, True), ("s3:Get*", "S3:GETOBJECT", False, False),
+])
+def test_direct_glob_comparisons(pattern, value, ignore_case, expected):
+    assert matching._match_tokens(matching._tokenize(pattern, False), value, ignore_case) is expected
