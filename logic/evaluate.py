@@ -295,7 +295,7 @@ class Evaluator:
         self._requests: dict[str, Request] = {}
         self._counter = itertools.count(1)
         self._principal_parts: dict[tuple, tuple] = {}  # (principal, federating user) -> what the world says of it
-        self._resource_parts: dict[tuple, tuple] = {}  # (resource, principal's account) -> its holder, owner, keys
+        self._resource_parts: dict = {}  # resource, or (resource, principal's account) -> its holder, owner, keys
         self._condition_memo: dict[tuple, Any] = {}  # (condition without variables, its key's value) -> result
         self._named_memo: dict[tuple, tuple] = {}  # (the principal, Principal entry) -> how the entry names it
         self._lock = threading.RLock()
@@ -310,8 +310,10 @@ class Evaluator:
             self._rules_by_head[r.head.relation].append(r)
         if self._compiled is not None:
             self._bind()  # at load: the request-independent relations and every index
-        for arn in self.index.principals:  # at load: what the world says of each of its principals
+        for arn in self.index.principals:  # at load: what the world says of its principals and resources
             self._principal_part(arn, None)
+        for arn in self.index.resources:
+            self._resource_part(arn, None)
 
     # -- builtins -------------------------------------------------------------------------------
     # Request builtins answer with a tuple of rows (the compiled rules keep it as it is).
@@ -487,13 +489,9 @@ class Evaluator:
                              + (f" ({self.catalog.suggest_action(action)})" if self.catalog.suggest_action(action) else ""))
         else:
             req.action = info.name
-        rkey = (resource, account)
-        rpart = self._resource_parts.get(rkey)
+        rpart = self._resource_parts.get(resource) or self._resource_parts.get((resource, account))
         if rpart is None:
             rpart = self._resource_part(resource, account)
-            if len(self._resource_parts) > _PART_LIMIT:
-                self._resource_parts.clear()
-            self._resource_parts[rkey] = rpart
         req.policy_holder, req.resource_account, rnotes, rctx = rpart
         req.notes.extend(rnotes)
         if session_policy is not None:
@@ -612,7 +610,7 @@ class Evaluator:
 
     def _resource_part(self, resource: str, account: str | None) -> tuple:
         """The policy holder, the owner account, notes and context keys of a resource, for a principal
-        of ``account`` (the owner of a resource the world does not place)."""
+        of ``account`` (the owner of a resource the world does not place), kept for the evaluator."""
         idx, notes, ctx = self.index, [], {}
         holder = self._holder(resource)
         owner = idx.resources.get(holder)
@@ -622,11 +620,14 @@ class Evaluator:
             parts = resource.split(":", 5)
             if len(parts) == 6 and _ACCOUNT.fullmatch(parts[4]):
                 owner = parts[4]
-        if owner is None and account is not None:
-            owner = account
-            if resource != "*":
-                notes.append(f"the owner of {resource} is not in the world or its ARN: taken to be the "
-                             f"principal's account {account}")
+        key = resource  # what follows depends on the principal's account only when the owner is unknown
+        if owner is None:
+            key = (resource, account)
+            if account is not None:
+                owner = account
+                if resource != "*":
+                    notes.append(f"the owner of {resource} is not in the world or its ARN: taken to be the "
+                                 f"principal's account {account}")
 
         def put(key: str, value: Any) -> None:
             values, as_list = context_values(value)
@@ -643,7 +644,11 @@ class Evaluator:
             put(f"aws:ResourceTag/{k}", v)
             if service and service != "aws":
                 put(f"{service}:ResourceTag/{k}", v)
-        return holder, owner, tuple(notes), ctx
+        part = holder, owner, tuple(notes), ctx
+        if len(self._resource_parts) > _PART_LIMIT:
+            self._resource_parts.clear()
+        self._resource_parts[key] = part
+        return part
 
     def _add_session_policy(self, policy: Policy) -> str:
         from .grammar.json_policy import policy_to_json

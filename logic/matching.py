@@ -354,12 +354,22 @@ def positive_form(base_operator: str) -> str:
 # Wildcards
 # --------------------------------------------------------------------------------------------
 
+_STAR_RUN = re.compile(r"\*{2,}")
 _STAR = 0  # token: any run of characters
 _ONE = 1  # token: exactly one character
 
 @lru_cache(maxsize=16384)
 def _tokenize(pattern: str, escaped: bool) -> tuple[str | int, ...]:
     """Pattern → tokens: one-character literal strings, ``_STAR`` or ``_ONE`` (runs of ``*`` merged)."""
+    if not escaped or "\\" not in pattern:  # no escapes: every character is its own token
+        if "*" not in pattern and "?" not in pattern:
+            return tuple(pattern)
+        return tuple(_STAR if c == "*" else _ONE if c == "?" else c for c in _STAR_RUN.sub("*", pattern))
+    return _tokenize_walk(pattern, escaped)
+
+
+def _tokenize_walk(pattern: str, escaped: bool) -> tuple[str | int, ...]:
+    """:func:`_tokenize` character by character (escapes read)."""
     out: list[str | int] = []
     i, n = 0, len(pattern)
     while i < n:
@@ -503,6 +513,13 @@ def _tokenize_literal(pattern: str) -> tuple[str | int, ...]:
 @lru_cache(maxsize=16384)
 def _arn_parts(pattern: str, escaped: bool) -> tuple[tuple[str | int, ...], ...]:
     """Pattern tokens split on the first five literal colons (the resource part keeps its colons)."""
+    if not escaped or "\\" not in pattern:  # no escapes: split the text, then tokenize each part
+        return tuple(_tokenize(part, False) for part in pattern.split(":", 5))
+    return _arn_parts_walk(pattern, escaped)
+
+
+def _arn_parts_walk(pattern: str, escaped: bool) -> tuple[tuple[str | int, ...], ...]:
+    """:func:`_arn_parts` token by token (escapes read)."""
     parts: list[tuple[str | int, ...]] = []
     current: list[str | int] = []
     for tok in _tokenize(pattern, escaped):

@@ -728,3 +728,9 @@ def test_direct_glob_comparisons_agree_with_the_walk(pattern, value, ignore_case
 ])
 def test_direct_glob_comparisons(pattern, value, ignore_case, expected):
     assert matching._match_tokens(matching._tokenize(pattern, False), value, ignore_case) is expected
+
+
+@given(st.lists(_GLOB_ALPHABET, max_size=12).map("".join), st.booleans())
+def test_tokens_of_a_pattern_without_escapes_are_the_walks(pattern, escaped):
+    assert matching._tokenize(pattern, escaped) == matching._tokenize_walk(pattern, escaped)
+    assert matching._arn_parts(pattern, escaped) == matching._arn_parts_walk(pattern, escaped)
