@@ -134,3 +134,17 @@ def test_the_fast_path_and_the_engine_report_the_same_missing_keys():
     assert fast.missing_context == slow.missing_context == ("aws:SecureTransport",)
     # the s3 statement's condition is not reached (its action does not match): its key is not reported
     assert "custom:flag" not in fast.missing_context
+
+
+def test_layer_verdicts_are_assembled_on_first_access_and_compare_by_value():
+    world = loads(WORLD)
+    ev = world.evaluator()
+    first = ev.decide_one("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": "1"})
+    second = ev.decide([ev.resolve("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": "1"})])[0]
+    assert callable(first._layers)  # not built yet
+    assert first == second and hash(first) == hash(second)
+    assert first.layers is first.layers  # built once
+    assert [v.layer for v in first.layers] == ["resource-based policy", "identity-based policies"]
+    assert first.layers[1].verdict == "allow" and first.layers[1].statements == first.statements
+    other = ev.decide_one("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": "2"})
+    assert other != first and other.layers[1].verdict == "no allow"
