@@ -180,8 +180,12 @@ def parallel_batch(world: World, chunks: list[list], jobs: int) -> tuple[list, i
     _WORKER_WORLD = world
     ctx = mp.get_context("fork")
     t0 = ns()
-    with ctx.Pool(jobs) as pool:
-        out = pool.map(_worker_batch, chunks, chunksize=1)
+    gc.freeze()  # as iamlogic batch does: the workers' collections leave the world's pages alone
+    try:
+        with ctx.Pool(jobs) as pool:
+            out = pool.map(_worker_batch, chunks, chunksize=1)
+    finally:
+        gc.unfreeze()
     return [a for c in out for a in c], ns() - t0
 
 

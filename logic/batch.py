@@ -20,6 +20,7 @@ loading, so the world is read once).
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing as mp
 import sys
@@ -103,11 +104,15 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1) -> tuple[
     chunks = [work[i:i + CHUNK] for i in range(0, len(work), CHUNK)]
     if jobs > 1 and len(chunks) > 1:
         _WORLD = world
+        # The loaded world goes to the permanent generation before forking, so that the workers'
+        # garbage collections do not touch its pages (and copy them): the use the gc docs name.
+        gc.freeze()
         try:
             with mp.get_context("fork").Pool(jobs) as pool:
                 answered = pool.map(_worker, chunks)
         finally:
             _WORLD = None
+            gc.unfreeze()
     else:
         answered = [decide_chunk(world, c) for c in chunks]
     for chunk in answered:
