@@ -61,7 +61,9 @@ class Unsupported(Exception):
 
 def _rows(fn: Callable) -> Callable:
     """A builtin's answers as a tuple of rows, from the engine's protocol (rows, or a bool when
-    every argument is bound)."""
+    every argument is bound): the function itself when it is declared to return a tuple."""
+    if getattr(fn, "__annotations__", {}).get("return") in (tuple, "tuple"):
+        return fn
 
     def rows(*args):
         found = fn(*args)

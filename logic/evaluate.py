@@ -37,8 +37,9 @@ import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
+from types import SimpleNamespace
 from typing import Any, Iterable, Mapping, Sequence
 
 from .catalog import Catalog
@@ -85,6 +86,16 @@ REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
 
 
 _PART_LIMIT = 1 << 16  # principals and resources kept resolved per evaluator
+# what a decision keeps to assemble its layer verdicts later (entries of Evaluator._DETAILS)
+_LAYER_RELATIONS = ("denies", "allows", "scp_level", "scp_blocks", "rcp_level", "rcp_blocks", "grant",
+                    "needs_resource", "has_boundary", "session_principal", "session_ok")
+
+
+def _frozen_context(context: Mapping[str, Any] | None) -> tuple | None:
+    """A request context as a tuple, lists as tuples (the request may be resolved again later)."""
+    if context is None:
+        return None
+    return tuple((k, tuple(v) if isinstance(v, (list, set, frozenset)) else v) for k, v in context.items())
 
 
 @lru_cache(maxsize=1)
@@ -250,6 +261,7 @@ class Request:
     missing: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     conditions: dict[str, Any] = field(default_factory=dict, repr=False)  # condition id -> its result
+    inputs: tuple = field(default=(), repr=False)  # the arguments it was resolved from (to resolve it again)
 
     def names(self) -> list[str]:
         return {"user": ["account", "caller"], "assumed_role": ["account", "role", "caller"],
@@ -316,41 +328,45 @@ class Evaluator:
             self._resource_part(arn, None)
 
     # -- builtins -------------------------------------------------------------------------------
-    # Request builtins answer with a tuple of rows (the compiled rules keep it as it is).
-    def _b_request(self, req, principal, action, resource):
-        reqs = (self._requests[req],) if req is not None and req in self._requests else (
-            () if req is not None else tuple(self._requests.values()))
-        return tuple(row for row in ((r.id, r.caller, r.action, r.resource) for r in reqs)
-                     if all(b is None or b == v for b, v in zip((principal, action, resource), row[1:])))
+    # Request builtins answer with a tuple of rows (declared, so the compiled rules take it as it is).
+    def _b_request(self, req, principal, action, resource) -> tuple:
+        if req is not None:
+            r = self._requests.get(req)
+            found = (r,) if r is not None else ()
+        else:
+            found = tuple(self._requests.values())
+        return tuple((r.id, r.caller, r.action, r.resource) for r in found
+                     if (principal is None or principal == r.caller) and (action is None or action == r.action)
+                     and (resource is None or resource == r.resource))
 
-    def _attr(self, req, value, attr):
+    def _attr(self, req, value, attr) -> tuple:
         r = self._requests.get(req)
         v = getattr(r, attr) if r is not None else None
         return ((req, v),) if v is not None and (value is None or value == v) else ()
 
-    def _b_request_principal_type(self, req, value):
+    def _b_request_principal_type(self, req, value) -> tuple:
         return self._attr(req, value, "principal_type")
 
-    def _b_request_identity(self, req, value):
+    def _b_request_identity(self, req, value) -> tuple:
         return self._attr(req, value, "identity")
 
-    def _b_request_account(self, req, value):
+    def _b_request_account(self, req, value) -> tuple:
         return self._attr(req, value, "account")
 
-    def _b_request_resource_account(self, req, value):
+    def _b_request_resource_account(self, req, value) -> tuple:
         return self._attr(req, value, "resource_account")
 
-    def _b_request_session_policy(self, req, value):
+    def _b_request_session_policy(self, req, value) -> tuple:
         return self._attr(req, value, "session_policy")
 
-    def _b_request_policy_holder(self, req, value):
+    def _b_request_policy_holder(self, req, value) -> tuple:
         return self._attr(req, value, "policy_holder")
 
-    def _b_request_name(self, req, value):
+    def _b_request_name(self, req, value) -> tuple:
         r = self._requests.get(req)
         return tuple((req, how) for how in (r.names() if r else ()) if value is None or value == how)
 
-    def _b_principal_named(self, req, ptype, pvalue, how):
+    def _b_principal_named(self, req, ptype, pvalue, how) -> tuple:
         r = self._requests.get(req)
         if r is None:
             return ()
@@ -482,6 +498,7 @@ class Evaluator:
             part = self._principal_part(principal, federating_user)
         caller, ptype, account, identity, role, fed, notes, pre, post = part
         req = Request(f"req{next(self._counter)}", caller, action, resource, ptype, account, identity, role, fed)
+        req.inputs = (principal, action, resource, _frozen_context(context), session_policy, federating_user)
         req.notes.extend(notes)
         info = self.catalog.action(action)
         if info is None:
@@ -834,11 +851,28 @@ class Evaluator:
         if outcome == IMPLICIT_DENY and g["needs_resource"] and not g["grant"]:
             r.notes.append("a role trust policy or KMS key policy must allow the principal explicitly; none does")
         notes = tuple(dict.fromkeys(r.notes))
-        return Decision(outcome, r.caller, r.action, r.resource, statements, lambda: self._layers(r, g),
-                        tuple(sorted(r.missing)), notes, _prover=lambda: self.prove_decision(r, outcome))
+        # A decision may live long in the cache: it keeps what its layers and its proof need as
+        # tuples of strings (which the garbage collector stops tracking), not the request.
+        facts = (r.principal_type, r.account, r.resource_account, r.session_policy,
+                 tuple((name, tuple(g[name])) for name in _LAYER_RELATIONS))
+        return Decision(outcome, r.caller, r.action, r.resource, statements, partial(self._layers, facts),
+                        tuple(sorted(r.missing)), notes, _prover=partial(self._prove_again, r.id, r.inputs, outcome))
 
-    def _layers(self, r: Request, g: dict[str, list[tuple]]) -> list[LayerVerdict]:
+    def _prove_again(self, req_id: str, inputs: tuple, outcome: str) -> ProofNode:
+        """The proof of a decision, for its request resolved again (under its own id) from the
+        arguments it was given."""
+        principal, action, resource, context, session_policy, federating_user = inputs
+        r = self.resolve(principal, action, resource, dict(context) if context is not None else None,
+                         session_policy, federating_user)
+        r.id = req_id
+        return self.prove_decision(r, outcome)
+
+    def _layers(self, facts: tuple) -> list[LayerVerdict]:
         """One verdict per layer, from the relations the decision derived (on first access)."""
+        principal_type, account, resource_account, session_policy, rows = facts
+        r = SimpleNamespace(principal_type=principal_type, account=account, resource_account=resource_account,
+                            session_policy=session_policy)
+        g = dict(rows)
         idx = self.index
         ref = idx.statement_ref
         by_layer: dict[str, dict[str, list[StatementRef]]] = defaultdict(lambda: defaultdict(list))

@@ -148,3 +148,24 @@ def test_layer_verdicts_are_assembled_on_first_access_and_compare_by_value():
     assert first.layers[1].verdict == "allow" and first.layers[1].statements == first.statements
     other = ev.decide_one("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": "2"})
     assert other != first and other.layers[1].verdict == "no allow"
+
+
+def test_a_cached_decision_keeps_no_request_and_proves_the_same_derivation_twice():
+    import gc
+
+    from iamlogic.evaluate import Request
+
+    world = loads(WORLD)
+    context = {"custom:flag": ["1", "2"], "aws:SecureTransport": True}
+    d = world.check("alice", "s3:GetObject", "arn:aws:s3:::b/k", context)
+    todo, seen = [d], set()
+    while todo:  # what the decision holds, short of the evaluator (which holds the whole world)
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, Evaluator) or isinstance(obj, type):
+            continue
+        seen.add(id(obj))
+        assert not isinstance(obj, Request)
+        todo.extend(gc.get_referents(obj))
+    context["custom:flag"].append("3")  # the caller's context may change afterwards
+    assert d.proof().render() == d.proof().render()
+    assert d.proof().judgement.startswith('decision("req') and d.proof().judgement.endswith(f'"{d.decision}")')
