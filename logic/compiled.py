@@ -476,7 +476,8 @@ class _Generator:
 
 
 class CompiledRules:
-    """A program's request-dependent rules as Python functions, for a fixed set of entry queries.
+    """A program's request-dependent rules as one Python function of the request, for a fixed set
+    of entry queries.
 
     Args:
         program: the rules.
@@ -489,7 +490,8 @@ class CompiledRules:
 
     Raises:
         Unsupported: recursion among request-dependent relations, a builtin or negation called
-            with an unbound argument, or an entry whose first argument is not a variable.
+            with an unbound argument, or an entry whose first argument is not a variable or whose
+            other arguments are not distinct variables.
     """
 
     def __init__(self, program: Program, declared: Mapping[str, int], builtins: Mapping[str, BuiltinSpec],

@@ -599,7 +599,7 @@ class World:
             A :class:`~iamlogic.decision.Decision`.
         """
         if session_policy is None:
-            ev = self.evaluator()
+            ev = self._evaluator or self.evaluator()
             key = _request_key(principal, action, resource, context, federating_user)
             found = ev.decisions.get(key)
             if found is None:
