@@ -169,3 +169,32 @@ def test_a_cached_decision_keeps_no_request_and_proves_the_same_derivation_twice
     context["custom:flag"].append("3")  # the caller's context may change afterwards
     assert d.proof().render() == d.proof().render()
     assert d.proof().judgement.startswith('decision("req') and d.proof().judgement.endswith(f'"{d.decision}")')
+
+
+def test_the_compiler_runs_any_program_of_the_supported_shape_bottom_up():
+    # builtins that answer by the engine's protocol without declaring it: rows from a generator,
+    # and a test answered with rows rather than a bool
+    program = parse_program(
+        "tag(R, T) :- req(R, X), label(X, T).\n"
+        "hot(R) :- tag(R, T), big(T).\n"
+        "cold(R) :- req(R, _), not hot(R).\n"
+        "pair(R, T, U) :- tag(R, T), tag(R, U), T != U.\n")
+    requests = {"r1": ["a", "b"], "r2": ["c"]}
+
+    def req(r, x):
+        return ((r, v) for v in requests.get(r, ()) if x is None or x == v)
+
+    def big(t):
+        return [(t,)] if t.startswith("big") else []
+
+    tables = {"label": [("a", "big-a"), ("b", "small-b"), ("b", "big-b2"), ("c", "small-c")]}
+    specs = {"req": BuiltinSpec(inputs=(0,), outputs=(1,)), "big": BuiltinSpec(inputs=(0,))}
+    entries = {"tag": Atom("tag", (Var("R"), Var("T"))), "hot": Atom("hot", (Var("R"),)),
+               "cold": Atom("cold", (Var("R"),)), "pair": Atom("pair", (Var("R"), Var("T"), Var("U")))}
+    compiled = CompiledRules(program, {"label": 2}, specs, {"req"}, entries)
+    solver = compiled.bind(lambda name: tables[name], {"req": req, "big": big})
+    r1, r2 = solver.solve("r1"), solver.solve("r2")
+    assert sorted(r1["tag"]) == [("big-a",), ("big-b2",), ("small-b",)]
+    assert r1["hot"] == [()] and r1["cold"] == []
+    assert r2["hot"] == [] and r2["cold"] == [()]
+    assert len(r1["pair"]) == 6 and r2["pair"] == []
