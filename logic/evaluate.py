@@ -85,7 +85,7 @@ REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
                              if name not in ("action_match", "kms_key", "action_pattern_covers"))
 
 
-_PART_LIMIT = 1 << 16  # principals and resources kept resolved per evaluator
+_PART_LIMIT = 1 << 16  # entries of each per-evaluator store (principals, resources, conditions, names)
 # what a decision keeps to assemble its layer verdicts later (entries of Evaluator._DETAILS)
 _LAYER_RELATIONS = ("denies", "allows", "scp_level", "scp_blocks", "rcp_level", "rcp_blocks", "grant",
                     "needs_resource", "has_boundary", "session_principal", "session_ok")
@@ -112,11 +112,6 @@ def compiled_rules():
         return CompiledRules(rules(), declared, BUILTIN_SPECS, REQUEST_BUILTINS, entries)
     except Unsupported:
         return None
-
-
-@lru_cache(maxsize=1 << 16)
-def _escaped_resource_match(pattern: str, resource: str) -> bool:
-    return resource_match(pattern, resource, escaped=True)
 
 
 @lru_cache(maxsize=1)
@@ -415,12 +410,12 @@ class Evaluator:
         if r is None:
             return False
         if "$" not in pattern and "\\" not in pattern:  # no variable: the pattern is its own escaped form
-            return _escaped_resource_match(pattern, r.resource)
+            return resource_match(pattern, r.resource, escaped=True)  # kept by resource_match
         version = self.index.versions.get(self.index.statements[stmt][0])
         escaped = substitute(pattern, self._lookup(r), version=version, wildcards=True)
         if escaped is None:
             return False
-        return _escaped_resource_match(escaped, r.resource)
+        return resource_match(escaped, r.resource, escaped=True)
 
     def _lookup(self, r: Request):
         def lookup(key: str):
