@@ -101,6 +101,8 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1) -> tuple[
             rows.append(None)
             work.append((n, request))
     world.evaluator()  # load before forking, so every worker starts with the world compiled
+    # Chunks of one principal and action: each process then reuses what it keeps for them.
+    work.sort(key=lambda w: (w[1]["principal"], w[1]["action"], w[1]["resource"]))
     chunks = [work[i:i + CHUNK] for i in range(0, len(work), CHUNK)]
     if jobs > 1 and len(chunks) > 1:
         _WORLD = world

@@ -116,6 +116,19 @@ def test_check_and_check_many_agree(world):
     assert many == [world.check(*r).decision for r in reqs]
 
 
+def test_check_many_answers_in_the_order_asked():
+    # decided grouped by principal and action, in parts: every answer still goes to its request
+    principals = ["bounded", "alice", "arn:aws:iam::111122223333:user/federator"]
+    actions = ["s3:GetObject", "ec2:RunInstances", "s3:PutObject"]
+    reqs = [(principals[i % 3], actions[i // 3 % 3], f"arn:aws:s3:::by-user/k{i}") for i in range(600)]
+    model = WorldModel(accounts=parse_world(WORLD)[0].accounts)
+    many = World(model).check_many(list(reversed(reqs)))
+    one_by_one = World(model)
+    for (principal, action, resource), d in zip(reversed(reqs), many):
+        assert (d.action, d.resource) == (action, resource)
+        assert d.decision == one_by_one.check(principal, action, resource).decision
+
+
 def test_decision_explanations(world):
     d = world.check("alice", "s3:GetObject", "arn:aws:s3:::by-user/k")
     assert d.statements and "by-user" in d.statements[0].policy_name
