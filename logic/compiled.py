@@ -607,18 +607,23 @@ class Solver:
         self._solve = compiled._build(compiled.consts, indexes, wrapped, flags, self._world_memo, ())
         self._entries = tuple(zip(compiled.entry_names, compiled.widths))
 
-    def solve(self, req: Any) -> dict[str, list[tuple]]:
-        """The rows (without the request column) of each entry, for the request ``req``."""
+    def solve_raw(self, req: Any) -> tuple:
+        """The entries for the request ``req``, in the order given, each as the generated function
+        makes it: a bool for an entry without columns after the request, a set of values for one
+        column, a set of tuples for more."""
         if len(self._world_memo) > _WORLD_MEMO_LIMIT:
             self._world_memo.clear()
         try:
-            found = self._solve(req)
+            return self._solve(req)
         except (EngineError, Unsupported):
             raise
         except Exception as exc:  # a failing builtin fails the decision, never a silent "no answer"
             raise EngineError(f"the compiled rules failed while answering: {type(exc).__name__}: {exc}") from exc
+
+    def solve(self, req: Any) -> dict[str, list[tuple]]:
+        """The rows (without the request column) of each entry, for the request ``req``."""
         out = {}
-        for (name, width), rows in zip(self._entries, found):
+        for (name, width), rows in zip(self._entries, self.solve_raw(req)):
             if width == 0:
                 out[name] = [()] if rows else []
             elif width == 1:

@@ -115,6 +115,21 @@ def compiled_rules():
 
 
 @lru_cache(maxsize=1)
+def _detail_widths() -> dict[str, int]:
+    """The columns after the request of each detail query."""
+    return {name: len(q.body[0].args) - 1 for name, q in _detail_queries().items()}
+
+
+def _raw(rows: list[tuple], width: int):
+    """Rows as the compiled rules give them: a bool, a set of values or a set of tuples."""
+    if width == 0:
+        return bool(rows)
+    if width == 1:
+        return {v for (v,) in rows}
+    return set(rows)
+
+
+@lru_cache(maxsize=1)
 def _detail_queries() -> dict[str, Query]:
     """The queries a decision is read from, parsed once."""
     return {name: parse_query(text) for name, text in Evaluator._DETAILS.items()}
@@ -236,7 +251,7 @@ class WorldIndex:
 # Requests
 
 
-@dataclass
+@dataclass(eq=False)
 class Request:
     """One request, resolved against the world: who asks, through what, with which context."""
 
@@ -322,20 +337,24 @@ class Evaluator:
         for arn in self.index.resources:
             self._resource_part(arn, None)
 
-    # -- builtins -------------------------------------------------------------------------------
+    # -- builtins ----------------------------------------------------------------------------------
     # Request builtins answer with a tuple of rows (declared, so the compiled rules take it as it is).
+    # The compiled rules pass the Request itself as ``req``; the engine passes its id.
+    def _req(self, req) -> "Request | None":
+        return req if req.__class__ is Request else self._requests.get(req)
+
     def _b_request(self, req, principal, action, resource) -> tuple:
         if req is not None:
-            r = self._requests.get(req)
-            found = (r,) if r is not None else ()
+            r = self._req(req)
+            found = ((req, r),) if r is not None else ()
         else:
-            found = tuple(self._requests.values())
-        return tuple((r.id, r.caller, r.action, r.resource) for r in found
+            found = tuple((r.id, r) for r in self._requests.values())
+        return tuple((q, r.caller, r.action, r.resource) for q, r in found
                      if (principal is None or principal == r.caller) and (action is None or action == r.action)
                      and (resource is None or resource == r.resource))
 
     def _attr(self, req, value, attr) -> tuple:
-        r = self._requests.get(req)
+        r = self._req(req)
         v = getattr(r, attr) if r is not None else None
         return ((req, v),) if v is not None and (value is None or value == v) else ()
 
@@ -358,11 +377,11 @@ class Evaluator:
         return self._attr(req, value, "policy_holder")
 
     def _b_request_name(self, req, value) -> tuple:
-        r = self._requests.get(req)
+        r = self._req(req)
         return tuple((req, how) for how in (r.names() if r else ()) if value is None or value == how)
 
     def _b_principal_named(self, req, ptype, pvalue, how) -> tuple:
-        r = self._requests.get(req)
+        r = self._req(req)
         if r is None:
             return ()
         if ptype == "CanonicalUser":  # never matched, with a warning
@@ -406,7 +425,7 @@ class Evaluator:
         return wildcard_match(pattern, action, ignore_case=True)
 
     def _b_resource_matches(self, req, stmt, pattern) -> bool:
-        r = self._requests.get(req)
+        r = self._req(req)
         if r is None:
             return False
         if "$" not in pattern and "\\" not in pattern:  # no variable: the pattern is its own escaped form
@@ -430,7 +449,7 @@ class Evaluator:
         return lookup
 
     def _b_condition_holds(self, req, cond) -> bool:
-        r = self._requests.get(req)
+        r = self._req(req)
         return r is not None and bool(self._condition(r, cond).holds)
 
     def _condition(self, r: Request, cond: str):
@@ -773,7 +792,8 @@ class Evaluator:
         for name, found in rows.items():
             for row in found:
                 grouped[row[0]][name].append(row[1:])
-        return [self._decision(r, grouped[r.id]) for r in requests]
+        return [self._decision(r, {name: _raw(grouped[r.id][name], width) for name, width in _detail_widths().items()})
+                for r in requests]
 
     def decide_one(self, principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None,
                    session_policy: Policy | None = None, federating_user: str | None = None) -> Decision:
@@ -784,12 +804,7 @@ class Evaluator:
                 return self.decide([r])[0]
             if self._solver is None:
                 self._bind()
-            self._requests = {r.id: r}
-            try:
-                found = self._solver.solve(r.id)
-            finally:
-                self._requests = {}
-            return self._decision(r, found)
+            return self._decision(r, dict(zip(self._compiled.entry_names, self._solver.solve_raw(r))))
 
     def query(self, query: Query | str, requests: Iterable[Request] = ()) -> list[tuple]:
         """Answer a read-only Datalog query over the world's facts and every rule, by the engine.
@@ -810,12 +825,9 @@ class Evaluator:
         with self._lock:
             if self._solver is None:
                 self._bind()
-            self._requests = {r.id: r for r in requests}
-            try:
-                found = [self._solver.solve(r.id) for r in requests]
-            finally:
-                self._requests = {}
-        return [self._decision(r, g) for r, g in zip(requests, found)]
+            found = [self._solver.solve_raw(r) for r in requests]
+        names = self._compiled.entry_names
+        return [self._decision(r, dict(zip(names, g))) for r, g in zip(requests, found)]
 
     def _bind(self) -> None:
         """Build the compiled rules' tables for this world (again after a session policy is added)."""
@@ -829,18 +841,20 @@ class Evaluator:
             return self.index.rows.get(relation, ())
         return self.engine.materialize(relation)
 
-    def _decision(self, r: Request, g: dict[str, list[tuple]]) -> Decision:
-        outcomes = {d for (d,) in g["decision"]}
+    def _decision(self, r: Request, g: dict[str, Any]) -> Decision:
+        """The decision of a request from the detail relations derived for it: each a bool (no
+        column after the request), a set of values (one) or a set of tuples (more)."""
+        outcomes = g["decision"]
         if len(outcomes) != 1:  # the rules make exactly one; anything else is a defect, never an answer
             raise IamlogicError(f"internal error: the rules gave {sorted(outcomes) or 'no'} decision for "
                                 f"{r.caller} {r.action} {r.resource}")
-        outcome = outcomes.pop()
-        self._condition_report(r, (stmt for (stmt,) in g["reached"]))
+        (outcome,) = outcomes
+        self._condition_report(r, g["reached"])
         ref = self.index.statement_ref
         if outcome == EXPLICIT_DENY:
-            statements = tuple(ref(s) for s, _ in sorted(set(g["denies"])))
+            statements = tuple(ref(s) for s, _ in sorted(g["denies"]))
         elif outcome == ALLOW:
-            statements = tuple(ref(s) for s, _ in sorted(set(g["allows"])))
+            statements = tuple(ref(s) for s, _ in sorted(g["allows"]))
         else:
             statements = ()
         if outcome == IMPLICIT_DENY and g["needs_resource"] and not g["grant"]:
@@ -849,7 +863,7 @@ class Evaluator:
         # A decision may live long in the cache: it keeps what its layers and its proof need as
         # tuples of strings (which the garbage collector stops tracking), not the request.
         facts = (r.principal_type, r.account, r.resource_account, r.session_policy,
-                 tuple((name, tuple(g[name])) for name in _LAYER_RELATIONS))
+                 tuple([v if v.__class__ is bool else tuple(v) for v in map(g.__getitem__, _LAYER_RELATIONS)]))
         return Decision(outcome, r.caller, r.action, r.resource, statements, partial(self._layers, facts),
                         tuple(sorted(r.missing)), notes, _prover=partial(self._prove_again, r.id, r.inputs, outcome))
 
@@ -867,7 +881,7 @@ class Evaluator:
         principal_type, account, resource_account, session_policy, rows = facts
         r = SimpleNamespace(principal_type=principal_type, account=account, resource_account=resource_account,
                             session_policy=session_policy)
-        g = dict(rows)
+        g = dict(zip(_LAYER_RELATIONS, rows))
         idx = self.index
         ref = idx.statement_ref
         by_layer: dict[str, dict[str, list[StatementRef]]] = defaultdict(lambda: defaultdict(list))
@@ -886,9 +900,9 @@ class Evaluator:
 
         layers = []
         for kind in ("scp", "rcp"):
-            blocked = {n for (n,) in g[f"{kind}_blocks"]}
+            blocked = set(g[f"{kind}_blocks"])
             attached = idx.attached[kind]
-            for (node,) in sorted(g[f"{kind}_level"], key=lambda n: (-idx.depth[n[0]], row_key(n))):
+            for node in sorted(g[f"{kind}_level"], key=lambda n: (-idx.depth[n], row_key((n,)))):
                 stmts_d = [s for s in by_layer[kind]["deny"] if (node, s.policy_id) in attached]
                 stmts_a = [s for s in by_layer[kind]["allow"] if (node, s.policy_id) in attached]
                 name = f"{kind.upper()} {idx.level_names[node]}"
