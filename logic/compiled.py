@@ -5,7 +5,7 @@ them, but one pyDatalog query costs hundreds of microseconds, and a decision nee
 module reads the same rules (their parsed AST) and splits them in two:
 
 - **request-independent** relations (no request builtin below them: ``org_level``,
-  ``member_account``, ``has_not_action``, …) are materialized once per world, by the engine that
+  ``member_account``, ``policy_action_key``, …) are materialized once per world, by the engine that
   runs the rules, and indexed by the argument positions the rules look them up by;
 - **request-dependent** relations (``request_policy``, ``allows``, ``decision``, …) become one
   Python function, ``solve(q)``, that computes for one request every relation the entries need,

@@ -23,6 +23,9 @@ builtins the rules call:
 ``request_name(Req, How)``                    the names a NotPrincipal must list to exempt the request
 ``principal_named(Req, Type, Value, How)``    how a Principal entry names the request's principal
 ``action_match(Pattern, Action)``             IAM action wildcards, case-insensitive
+``action_key(Text, Key)``                     the key an action name is looked up by (case folded),
+                                              for text without wildcards
+``action_glob(Pattern)``                      an Action pattern without a key: matched by action_match
 ``resource_matches(Req, Stmt, Pattern)``      ARN matching with policy variables substituted
 ``condition_holds(Req, Cond)``                one condition under the request's context
 ``kms_key(Resource)``                         the resource is a KMS key
@@ -50,7 +53,7 @@ from .engine import Engine, row_key
 from .grammar.ast import Policy
 from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Query, Rule, Var, parse_program, parse_query
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput
-from .matching import context_values, evaluate_condition, resource_match, substitute, wildcard_match
+from .matching import action_key, context_values, evaluate_condition, resource_match, substitute, wildcard_match
 from .schema import RELATIONS
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
@@ -71,6 +74,8 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     "request_name": BuiltinSpec(inputs=(0,), outputs=(1,)),
     "principal_named": BuiltinSpec(inputs=(0, 1, 2), outputs=(3,)),
     "action_match": BuiltinSpec(inputs=(0, 1)),
+    "action_key": BuiltinSpec(inputs=(0,), outputs=(1,)),
+    "action_glob": BuiltinSpec(inputs=(0,)),
     "resource_matches": BuiltinSpec(inputs=(0, 1, 2)),
     "condition_holds": BuiltinSpec(inputs=(0, 1)),
     "kms_key": BuiltinSpec(inputs=(0,)),
@@ -82,7 +87,8 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
 
 #: The builtins that read the request: every relation that calls one depends on the request.
 REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
-                             if name not in ("action_match", "kms_key", "action_pattern_covers"))
+                             if name not in ("action_match", "action_key", "action_glob", "kms_key",
+                                             "action_pattern_covers"))
 
 
 _PART_LIMIT = 1 << 16  # entries of each per-evaluator store (principals, resources, conditions, names)
@@ -423,6 +429,13 @@ class Evaluator:
 
     def _b_action_match(self, pattern, action) -> bool:
         return wildcard_match(pattern, action, ignore_case=True)
+
+    def _b_action_key(self, text, key) -> tuple:
+        found = action_key(text)
+        return ((text, found),) if found is not None and (key is None or key == found) else ()
+
+    def _b_action_glob(self, pattern) -> bool:
+        return action_key(pattern) is None
 
     def _b_resource_matches(self, req, stmt, pattern) -> bool:
         r = self._req(req)

@@ -483,6 +483,26 @@ def wildcard_match(pattern: str, value: str, *, ignore_case: bool = False,
     return _match_tokens(_tokenize(pattern, escaped), value, ignore_case)
 
 
+def action_key(text: str) -> str | None:
+    """The key an action name is looked up by: its characters case-folded one by one, or None for
+    text that :func:`wildcard_match` must compare itself (a ``*`` or ``?``, or a character whose
+    case folding is longer than one character).
+
+    For texts that both have a key, ``wildcard_match(a, b, ignore_case=True)`` holds exactly when
+    their keys are equal; a pattern with a key matches no text without one. So the statements
+    that list an action by its exact name can be found by key, and only the others need matching.
+
+    >>> action_key("S3:GetObject"), action_key("s3:Get*"), action_key("straße:Get")
+    ('s3:getobject', None, None)
+    """
+    if text.isascii():
+        return None if "*" in text or "?" in text else text.lower()
+    folded = [c.casefold() for c in text]
+    if "*" in folded or "?" in folded or any(len(f) != 1 for f in folded):
+        return None
+    return "".join(folded)
+
+
 def _unescape(pattern: str) -> str:
     """Escaped pattern → the literal text it denotes when wildcards are not in play."""
     return "".join(t if isinstance(t, str) else ("*" if t == _STAR else "?")

@@ -41,7 +41,7 @@ def test_generated_source_holds_no_text_of_the_rules():
 
 def test_request_independent_relations_are_tables_and_the_rest_functions():
     compiled = compiled_rules()
-    assert {"org_level", "member_account", "has_not_action", "account_ancestor"} <= compiled.independent
+    assert {"org_level", "member_account", "policy_action_key", "account_ancestor"} <= compiled.independent
     assert {"candidate", "allows", "decision", "conditions_reached"} <= compiled.dependent
 
 

@@ -27,6 +27,7 @@ import iamlogic.matching as matching
 from iamlogic.matching import (
     NAMED_CHOICES,
     ConditionResult,
+    action_key,
     arn_match,
     evaluate_condition,
     has_variables,
@@ -102,6 +103,41 @@ _W_ALPHABET = "ab*?:/.\\[]+$"
 @given(st.text(_W_ALPHABET, max_size=10), st.text("ab:/.\\[]+$*?", max_size=14))
 def test_wildcard_match_agrees_with_reference(pattern, value):
     assert wildcard_match(pattern, value) == _reference_wildcard(pattern, value)
+
+
+# letters that fold to the same text: one character each, or more (ß, ŉ, ﬁ fold to two)
+_FOLDS = [("a", "A"), ("k", "K", "\u212a"), ("s", "S", "\u017f"), ("\u00df",), ("\ufb01",), (":",), ("*",), ("?",)]
+
+
+@st.composite
+def _action_pairs(draw):
+    classes = draw(st.lists(st.sampled_from(_FOLDS), max_size=6))
+    pattern = "".join(draw(st.sampled_from(c)) for c in classes)
+    action = "".join(draw(st.sampled_from(c)) for c in classes)
+    if draw(st.booleans()):  # sometimes an unrelated action
+        action = draw(st.text("aAkKsS:\u00df\u212a\u017f", max_size=6))
+    return pattern, action
+
+
+@pytest.mark.parametrize("pattern,action,expected", [
+    ("S3:GetObject", "s3:getobject", True), ("\u00df", "ss", False), ("ss", "\u00df", False),
+    ("k", "\u212a", True), ("\u017f", "S", True), ("\ufb01", "fi", False), ("s3:*", "s3:x", True)])
+def test_action_key_examples(pattern, action, expected):
+    assert wildcard_match(pattern, action, ignore_case=True) is expected
+    pk, ak = action_key(pattern), action_key(action)
+    if pk is not None:
+        assert (ak is not None and pk == ak) is expected
+    else:  # left to wildcard_match: a wildcard, or a letter folding to more than one
+        assert any(c in pattern for c in "*?\u00df\ufb01")
+
+
+@given(_action_pairs())
+def test_action_key_finds_exactly_the_case_insensitive_matches(pair):
+    # the statements listing an action by name are found by key; the other patterns are matched
+    pattern, action = pair
+    pk, ak = action_key(pattern), action_key(action)
+    if pk is not None:
+        assert wildcard_match(pattern, action, ignore_case=True) == (ak is not None and pk == ak)
 
 
 @given(st.text("aAbB*?", max_size=8), st.text("aAbB", max_size=10))
