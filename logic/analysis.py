@@ -97,7 +97,7 @@ def _evaluator(world):
 
 
 def _facts(world, relation: str) -> frozenset[tuple]:
-    return _evaluator(world).engine.materialize(relation)
+    return _evaluator(world).facts(relation)
 
 
 def _policy_kind(world, stmt: str) -> str | None:

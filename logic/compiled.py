@@ -5,8 +5,9 @@ them, but one pyDatalog query costs hundreds of microseconds, and a decision nee
 module reads the same rules (their parsed AST) and splits them in two:
 
 - **request-independent** relations (no request builtin below them: ``org_level``,
-  ``member_account``, ``policy_action_key``, …) are materialized once per world, by the engine that
-  runs the rules, and indexed by the argument positions the rules look them up by;
+  ``member_account``, ``policy_action_key``, …) are computed once per world from its facts, by
+  the same rules evaluated bottom-up here (stratum by stratum, a recursive stratum until nothing
+  new is derived), and indexed by the argument positions the rules look them up by;
 - **request-dependent** relations (``request_policy``, ``allows``, ``decision``, …) become one
   Python function, ``solve(q)``, that computes for one request every relation the entries need,
   bottom-up, each after the relations it uses (the rules have no recursion among them, so this
@@ -34,8 +35,9 @@ an unbound argument, or a request-dependent call that does not pass the head's r
 raises :class:`Unsupported`, and the caller uses the engine instead.
 
 A differential test (``tests/properties/test_fastpath.py``) checks on generated worlds and
-requests that this path and the engine give the same decision, the same deciding statements,
-the same layer verdicts and the same missing keys.
+requests that this path and the engine (pyDatalog running every rule, the request-independent
+ones included) give the same decision, the same deciding statements, the same layer verdicts
+and the same missing keys.
 """
 
 from __future__ import annotations
@@ -556,6 +558,9 @@ class CompiledRules:
                 raise Unsupported(f"entry {atom}: its arguments after the request must be distinct variables")
         gen = _Generator(rules_by_head, set(self.dependent), tables, builtins, request_builtins, order)
         self.source = gen.source([entries[name].relation for name in names])
+        self.strata = _strata({rel for rel, _, _ in gen.indexes if rel in self.independent}, rules_by_head)
+        self._rules_by_head = {rel: tuple(rules_by_head[rel]) for stratum in self.strata for rel in stratum}
+        self._builtin_specs = dict(builtins)
         self.order = tuple(order)
         self.consts = tuple(gen.consts)
         self.indexes = tuple(gen.indexes)
@@ -587,8 +592,84 @@ class CompiledRules:
 
     def bind(self, table: Callable[[str], Iterable[tuple]], builtins: Mapping[str, Callable]) -> "Solver":
         """The functions over one world's tables (``table(name)`` gives every tuple of a declared
-        or request-independent relation) and builtins (the engine's builtin functions)."""
+        relation) and builtins (the engine's builtin functions). The request-independent relations
+        the functions read are computed here, bottom-up (see :meth:`materialize`)."""
         return Solver(self, table, builtins)
+
+    def materialize(self, table: Callable[[str], Iterable[tuple]], builtins: Mapping[str, Callable]) -> dict[str, set]:
+        """Every tuple of each request-independent relation the compiled rules read, computed from
+        the declared relations (``table(name)``) by the rules, one stratum after another: a
+        relation after those it uses, and the relations of a recursive stratum together, again
+        until nothing new is derived. Negation and comparison mean what they mean in the engine:
+        a negated relation is complete when it is read (no recursion goes through a negation)."""
+        rows: dict[str, set] = {}
+        indexes: dict[tuple, dict] = {}
+        rows_fn = {name: _rows(fn) for name, fn in builtins.items()}
+
+        def lookup(rel: str, positions: tuple[int, ...], key: tuple, growing: set[str]):
+            if rel not in rows:
+                rows[rel] = {tuple(t) for t in table(rel)}
+            if not positions:
+                return rows[rel]
+            if rel in growing:  # a relation of the stratum being computed: read as it stands
+                return [t for t in rows[rel] if tuple(t[p] for p in positions) == key]
+            index = indexes.get((rel, positions))
+            if index is None:
+                index = indexes[(rel, positions)] = defaultdict(list)
+                for t in rows[rel]:
+                    index[tuple(t[p] for p in positions)].append(t)
+            return index.get(key, ())
+
+        def solutions(rule: Rule, i: int, env: dict, growing: set[str]):
+            if i == len(rule.body):
+                yield env
+                return
+            lit = rule.body[i]
+            if isinstance(lit, Comparison):
+                left, right = _value(lit.left, env), _value(lit.right, env)
+                if lit.op == "=" and (left is _MISS) != (right is _MISS):
+                    var, value = (lit.left, right) if left is _MISS else (lit.right, left)
+                    yield from solutions(rule, i + 1, env if var.is_anonymous else {**env, var.name: value}, growing)
+                elif left is _MISS or right is _MISS:
+                    raise Unsupported(f"comparison {lit} in {rule} with an unbound side")
+                elif _COMPARE[lit.op](left, right):
+                    yield from solutions(rule, i + 1, env, growing)
+                return
+            atom = lit.atom if isinstance(lit, Negation) else lit
+            args = [_value(t, env) for t in atom.args]
+            if atom.relation in rows_fn:
+                spec = self._builtin_specs[atom.relation]
+                if any(args[k] is _MISS for k in spec.inputs):
+                    raise Unsupported(f"builtin {atom.relation} called with an unbound input in {rule}")
+                found = rows_fn[atom.relation](*(None if a is _MISS else a for a in args))
+            else:
+                positions = tuple(k for k, a in enumerate(args) if a is not _MISS)
+                found = lookup(atom.relation, positions, tuple(args[k] for k in positions), growing)
+            if isinstance(lit, Negation):
+                if not any(_unify(atom.args, args, t, env) is not None for t in found):
+                    yield from solutions(rule, i + 1, env, growing)
+                return
+            for t in found:
+                bound = _unify(atom.args, args, t, env)
+                if bound is not None:
+                    yield from solutions(rule, i + 1, bound, growing)
+
+        for stratum in self.strata:
+            growing = set(stratum)
+            for rel in stratum:
+                rows[rel] = set()
+            while True:
+                before = sum(len(rows[rel]) for rel in stratum)
+                for rel in stratum:
+                    for rule in self._rules_by_head[rel]:
+                        new = {tuple(_value(t, env) for t in rule.head.args) for env in solutions(rule, 0, {}, growing)}
+                        if any(_MISS in row for row in new):
+                            raise Unsupported(f"a head variable of {rule} is not bound by its body")
+                        rows[rel] |= new
+                if len(stratum) == 1 and not _recursive(stratum[0], self._rules_by_head) or \
+                        sum(len(rows[rel]) for rel in stratum) == before:
+                    break
+        return {rel: rows[rel] for stratum in self.strata for rel in stratum}
 
 
 class Solver:
@@ -596,10 +677,12 @@ class Solver:
 
     def __init__(self, compiled: CompiledRules, table: Callable[[str], Iterable[tuple]],
                  builtins: Mapping[str, Callable]):
+        derived = compiled.materialize(table, builtins)
+        self.tables = derived  # the request-independent relations, as computed for this world
         rows: dict[str, list[tuple]] = {}
         for rel, _, _ in compiled.indexes:
             if rel not in rows:
-                rows[rel] = [tuple(t) for t in table(rel)]
+                rows[rel] = list(derived[rel]) if rel in derived else [tuple(t) for t in table(rel)]
         indexes = [_build_index(rows[rel], positions, mode) for rel, positions, mode in compiled.indexes]
         self._world_memo: dict = {}
         wrapped = [_rows(builtins[name]) for name in compiled.builtin_names]
@@ -651,4 +734,98 @@ def _build_index(rows: list[tuple], positions: tuple[int, ...], mode: str):
     else:
         for t in rows:
             index[tuple(t[p] for p in positions)].append(t)
-    return dict(index)
+    # tuples of tuples of strings: the garbage collector stops tracking them, and then the index
+    return {key: tuple(found) for key, found in index.items()}
+
+
+_COMPARE = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def _value(term, env: dict):
+    """A term's value under ``env``; ``_MISS`` for an unbound or anonymous variable."""
+    if isinstance(term, Const):
+        return term.value
+    return _MISS if term.is_anonymous else env.get(term.name, _MISS)
+
+
+def _unify(terms: tuple, args: list, row: tuple, env: dict) -> dict | None:
+    """``env`` extended so that ``terms`` match ``row`` (``args``: their values, ``_MISS`` where
+    unbound), or None."""
+    if len(row) != len(terms):
+        return None
+    out = env
+    for term, value, got in zip(terms, args, row):
+        if value is not _MISS:
+            if got != value:
+                return None
+        elif not term.is_anonymous:
+            seen = out.get(term.name, _MISS)
+            if seen is _MISS:
+                if out is env:
+                    out = dict(env)
+                out[term.name] = got
+            elif seen != got:
+                return None
+    return out
+
+
+def _recursive(rel: str, rules_by_head: Mapping[str, tuple[Rule, ...]]) -> bool:
+    return any((lit.atom if isinstance(lit, Negation) else lit).relation == rel
+               for rule in rules_by_head.get(rel, ()) for lit in rule.body if not isinstance(lit, Comparison))
+
+
+def _strata(needed: set[str], rules_by_head: Mapping[str, list[Rule]]) -> list[list[str]]:
+    """The derived relations ``needed`` and those they use, as strongly connected components in an
+    order where each comes after the ones it uses.
+
+    Raises:
+        Unsupported: a negation inside a recursive component (no stratified order).
+    """
+    uses: dict[str, set[str]] = {}
+    todo = list(needed)
+    while todo:
+        rel = todo.pop()
+        if rel in uses:
+            continue
+        uses[rel] = {(lit.atom if isinstance(lit, Negation) else lit).relation
+                     for rule in rules_by_head.get(rel, ()) for lit in rule.body
+                     if not isinstance(lit, Comparison)} & set(rules_by_head)
+        todo.extend(uses[rel])
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(rel: str) -> None:  # Tarjan: components come out after those they reach
+        index[rel] = low[rel] = len(index)
+        stack.append(rel)
+        on_stack.add(rel)
+        for dep in sorted(uses[rel]):
+            if dep not in index:
+                visit(dep)
+                low[rel] = min(low[rel], low[dep])
+            elif dep in on_stack:
+                low[rel] = min(low[rel], index[dep])
+        if low[rel] == index[rel]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == rel:
+                    break
+            out.append(sorted(component))
+
+    for rel in sorted(uses):
+        if rel not in index:
+            visit(rel)
+    for component in out:
+        members = set(component)
+        for rel in component:
+            for rule in rules_by_head[rel]:
+                for lit in rule.body:
+                    if isinstance(lit, Negation) and lit.atom.relation in members:
+                        raise Unsupported(f"negation of {lit.atom.relation} inside its own recursion in {rule}")
+    return out

@@ -1,7 +1,7 @@
 """Requests against a world: the rules of ``rules/*.dl``, and the request builtins they call.
 
 The AWS semantics live in the rule files. Decisions are computed by those rules compiled into
-Python (:mod:`iamlogic.compiled`: request-independent relations materialized by the engine once,
+Python (:mod:`iamlogic.compiled`: request-independent relations computed once per world,
 the request-dependent ones as functions); the engine (pyDatalog) answers proofs, ``?-`` queries
 and ``decide(..., engine=True)``, and a differential test holds the two to the same answers.
 
@@ -308,8 +308,9 @@ class DecisionCache:
 class Evaluator:
     """Decides requests against one world with the rules of ``rules/*.dl``.
 
-    One evaluator owns one :class:`~iamlogic.engine.Engine`, so two worlds never share facts;
-    calls are serialized by a lock, so threads may share an evaluator. ``compiled=False`` decides
+    One evaluator owns one :class:`~iamlogic.engine.Engine` (built on first use, see
+    :attr:`engine`), so two worlds never share facts; calls are serialized by a lock, so threads
+    may share an evaluator. ``compiled=False`` decides
     with the engine alone (the rules as pyDatalog runs them); so does a program the compiler
     refuses. :attr:`decisions` is the cache ``World.check``/``check_many`` keep decisions in.
     """
@@ -327,21 +328,43 @@ class Evaluator:
         self._condition_memo: dict[tuple, Any] = {}  # (condition without variables, its key's value) -> result
         self._named_memo: dict[tuple, tuple] = {}  # (the principal, Principal entry) -> how the entry names it
         self._lock = threading.RLock()
-        declared = {name: rel.arity for name, rel in RELATIONS.items() if name not in BUILTIN_SPECS}
-        builtins = {name: (spec, getattr(self, f"_b_{name}")) for name, spec in BUILTIN_SPECS.items()}
-        self.engine = Engine(declared, builtins)
-        self.engine.add_facts(f for f in facts if f[0] in declared)
+        self._declared = {name: rel.arity for name, rel in RELATIONS.items() if name not in BUILTIN_SPECS}
+        self._engine: Engine | None = None
         self.program = rules()
-        self.engine.add_program(self.program)
         self._rules_by_head: dict[str, list[Rule]] = defaultdict(list)
         for r in self.program.rules:
             self._rules_by_head[r.head.relation].append(r)
         if self._compiled is not None:
             self._bind()  # at load: the request-independent relations and every index
+        else:
+            self.engine  # decisions need the engine: built at load
         for arn in self.index.principals:  # at load: what the world says of its principals and resources
             self._principal_part(arn, None)
         for arn in self.index.resources:
             self._resource_part(arn, None)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine (pyDatalog) over this world's facts and every rule, built on first use:
+        proofs, ``?-`` queries and ``decide(engine=True)`` need it; decisions by the compiled rules
+        do not, and a world loaded only to decide never holds it."""
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    builtins = {name: (spec, getattr(self, f"_b_{name}")) for name, spec in BUILTIN_SPECS.items()}
+                    engine = Engine(self._declared, builtins)
+                    engine.add_facts((rel, *row) for rel, rows in list(self.index.rows.items())
+                                     if rel in self._declared for row in rows)
+                    engine.add_program(self.program)
+                    self._engine = engine
+        return self._engine
+
+    def facts(self, relation: str) -> frozenset[tuple]:
+        """Every tuple of a relation: a declared one from the world's facts, a derived one from
+        the engine."""
+        if relation in self._declared:
+            return frozenset(self.index.rows.get(relation, ()))
+        return self.engine.materialize(relation)
 
     # -- builtins ----------------------------------------------------------------------------------
     # Request builtins answer with a tuple of rows (declared, so the compiled rules take it as it is).
@@ -702,8 +725,9 @@ class Evaluator:
         pol_id = f"session-policy:{digest}"
         if pol_id not in self.index.policies:
             facts = list(policy_facts(pol_id, "session", "session policy", policy))
-            self.engine.add_facts(facts)
             self.index.add_policy(pol_id, facts)
+            if self._engine is not None:
+                self._engine.add_facts(facts)
             self._solver = None
             self.decisions.clear()
         return pol_id
@@ -849,10 +873,8 @@ class Evaluator:
             self._solver = self._compiled.bind(self._table, builtins)
 
     def _table(self, relation: str) -> Iterable[tuple]:
-        """Every tuple of a declared relation, or of a request-independent one (from the engine)."""
-        if relation in self.engine.declared:
-            return self.index.rows.get(relation, ())
-        return self.engine.materialize(relation)
+        """Every tuple of a declared relation (the compiled rules compute the derived ones)."""
+        return self.index.rows.get(relation, ())
 
     def _decision(self, r: Request, g: dict[str, Any]) -> Decision:
         """The decision of a request from the detail relations derived for it: each a bool (no

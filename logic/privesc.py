@@ -49,11 +49,10 @@ def escalations(world) -> list[Escalation]:
     they hold every permission already)."""
     ev = world.evaluator()
     idx = ev.index
-    facts = ev.engine
     principals = sorted(p for p, (t, _) in idx.principals.items() if t in ("user", "role"))
-    identity = facts.materialize("identity_policy")
-    group_member = facts.materialize("group_member")
-    group_policy = facts.materialize("group_policy")
+    identity = ev.facts("identity_policy")
+    group_member = ev.facts("group_member")
+    group_policy = ev.facts("group_policy")
     managed = {p for p, (k, _) in idx.policies.items() if ":policy/" in p and not p.startswith("arn:aws:iam::aws:")}
     groups = sorted({g for _, g in group_policy} | {g for _, g in group_member})
     roles = sorted(p for p, (t, _) in idx.principals.items() if t == "role")

@@ -198,3 +198,39 @@ def test_the_compiler_runs_any_program_of_the_supported_shape_bottom_up():
     assert r1["hot"] == [()] and r1["cold"] == []
     assert r2["hot"] == [] and r2["cold"] == [()]
     assert len(r1["pair"]) == 6 and r2["pair"] == []
+
+
+def test_request_independent_relations_are_computed_bottom_up_by_strata():
+    # a recursive stratum until nothing new, then a negation of the complete relation
+    program = parse_program(
+        "path(X, Y) :- edge(X, Y).\n"
+        "path(X, Z) :- path(X, Y), edge(Y, Z).\n"
+        "cut(X, Y) :- node(X), node(Y), X != Y, not path(X, Y).\n"
+        "hit(R, Y) :- req(R, X), cut(X, Y).\n")
+    tables = {"edge": [(1, 2), (2, 3), (3, 1), (4, 4)], "node": [(1,), (2,), (3,), (4,)]}
+    specs = {"req": BuiltinSpec(inputs=(0,), outputs=(1,))}
+    compiled = CompiledRules(program, {"edge": 2, "node": 1}, specs, {"req"},
+                             {"hit": Atom("hit", (Var("R"), Var("Y")))})
+    assert compiled.strata == [["path"], ["cut"]]
+    found = compiled.materialize(lambda name: tables[name], {})
+    assert found["path"] == {(a, b) for a in (1, 2, 3) for b in (1, 2, 3)} | {(4, 4)}
+    assert found["cut"] == {(a, 4) for a in (1, 2, 3)} | {(4, a) for a in (1, 2, 3)}
+    solver = compiled.bind(lambda name: tables[name], {"req": lambda r, x: ((r, 4),) if x in (None, 4) else ()})
+    assert sorted(solver.solve("r")["hit"]) == [(1,), (2,), (3,)]
+
+
+def test_a_negation_inside_a_recursion_is_refused():
+    program = parse_program("odd(X) :- num(X), not even(X). even(X) :- num(X), not odd(X). "
+                            "pick(R, X) :- req(R, X), odd(X).")
+    with pytest.raises(Unsupported, match="negation"):
+        CompiledRules(program, {"num": 1}, {"req": BuiltinSpec(inputs=(0,), outputs=(1,))}, {"req"},
+                      {"pick": Atom("pick", (Var("R"), Var("X")))})
+
+
+def test_a_world_loaded_to_decide_does_not_build_the_engine_until_asked():
+    world = loads(WORLD)
+    ev = world.evaluator()
+    assert world.check("alice", "sqs:SendMessage", "*", {"aws:SecureTransport": "true"}).decision == "Allow"
+    assert ev._engine is None
+    assert ev.facts("principal") == ev.engine.materialize("principal")  # built on first use
+    assert ev._engine is not None
