@@ -317,7 +317,8 @@ def main(argv=None) -> int:
     n_facts = len(facts)
     del facts
     print(f"Load: {fmt_ns(t_load)} (of which validation ≈ {fmt_ns(t_check)}, compile ≈ {fmt_ns(t_compile)} "
-          f"to {n_facts:,} facts, engine ≈ {fmt_ns(t_load - t_check - t_compile)}); peak RSS "
+          f"to {n_facts:,} facts, evaluator ≈ {fmt_ns(t_load - t_check - t_compile)}: request-independent "
+          f"relations, indexes, principals and resources); peak RSS "
           f"{fmt_bytes(peak)}, {fmt_bytes(peak - rss_before) if peak and rss_before else '—'} above the RSS "
           f"before loading.")
     fig.update(load_ns=t_load, validate_ns=t_check, compile_ns=t_compile, facts=n_facts, peak_rss=peak,

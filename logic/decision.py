@@ -8,7 +8,7 @@ warnings. :meth:`Decision.explain` gives the proof tree that the Datalog rules d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 ALLOW, EXPLICIT_DENY, IMPLICIT_DENY = "Allow", "ExplicitDeny", "ImplicitDeny"
 
@@ -96,7 +96,7 @@ class Decision:
         statements: the deciding statements: the Deny statements that applied for an explicit deny,
             the Allow statements that applied for an allow, none for an implicit deny.
         layers: one verdict per layer, in evaluation order (assembled on first access from the
-            relations the decision derived; ``layers`` may be given as a function that does so).
+            relations the decision derived, when given as None with a source that derives them).
         missing_context: condition keys that a condition looked for and the request lacked.
         warnings: disputed semantics used, unknown actions, assumptions made.
     """
@@ -106,16 +106,18 @@ class Decision:
     action: str
     resource: str
     statements: tuple[StatementRef, ...] = ()
-    _layers: tuple[LayerVerdict, ...] | Callable[[], tuple[LayerVerdict, ...]] = field(default=(), repr=False)
+    _layers: tuple[LayerVerdict, ...] | None = field(default=(), repr=False)
     missing_context: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
-    _prover: Callable[[], ProofNode] | None = field(default=None, compare=False, repr=False)
+    # what derived the decision, asked for its layers (when ``_layers`` is None) and its proof:
+    # an object with ``layers()`` and ``proof()`` (one object, kept as long as the decision is)
+    _source: Any = field(default=None, compare=False, repr=False)
 
     @property
     def layers(self) -> tuple[LayerVerdict, ...]:
         found = self._layers
-        if callable(found):
-            found = tuple(found())
+        if found is None:
+            found = tuple(self._source.layers()) if self._source is not None else ()
             object.__setattr__(self, "_layers", found)
         return found
 
@@ -172,9 +174,9 @@ class Decision:
 
     def proof(self) -> ProofNode:
         """The proof tree of the decision, derived from the rules (computed on demand)."""
-        if self._prover is None:
+        if self._source is None:
             return ProofNode(f"decision = {self.decision}", "")
-        return self._prover()
+        return self._source.proof()
 
     def to_json(self) -> dict:
         return {

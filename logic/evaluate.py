@@ -40,7 +40,7 @@ import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import lru_cache
 from importlib import resources
 from types import SimpleNamespace
 from typing import Any, Iterable, Mapping, Sequence
@@ -303,6 +303,23 @@ class DecisionCache:
 
     def __len__(self) -> int:
         return len(self._found)
+
+
+class _Derivation:
+    """What a decision keeps to give its layer verdicts and its proof on demand: one small object
+    (the fewer objects a cached decision holds, the less the garbage collector has to walk)."""
+
+    __slots__ = ("_evaluator", "_facts", "_req_id", "_inputs", "_outcome")
+
+    def __init__(self, evaluator: "Evaluator", facts: tuple, req_id: str, inputs: tuple, outcome: str):
+        self._evaluator, self._facts, self._req_id, self._inputs, self._outcome = (
+            evaluator, facts, req_id, inputs, outcome)
+
+    def layers(self) -> list[LayerVerdict]:
+        return self._evaluator._layers(self._facts)
+
+    def proof(self) -> ProofNode:
+        return self._evaluator._prove_again(self._req_id, self._inputs, self._outcome)
 
 
 class Evaluator:
@@ -899,8 +916,8 @@ class Evaluator:
         # tuples of strings (which the garbage collector stops tracking), not the request.
         facts = (r.principal_type, r.account, r.resource_account, r.session_policy,
                  tuple([v if v.__class__ is bool else tuple(v) for v in map(g.__getitem__, _LAYER_RELATIONS)]))
-        return Decision(outcome, r.caller, r.action, r.resource, statements, partial(self._layers, facts),
-                        tuple(sorted(r.missing)), notes, _prover=partial(self._prove_again, r.id, r.inputs, outcome))
+        return Decision(outcome, r.caller, r.action, r.resource, statements, None, tuple(sorted(r.missing)), notes,
+                        _Derivation(self, facts, r.id, r.inputs, outcome))
 
     def _prove_again(self, req_id: str, inputs: tuple, outcome: str) -> ProofNode:
         """The proof of a decision, for its request resolved again (under its own id) from the

@@ -141,7 +141,7 @@ def test_layer_verdicts_are_assembled_on_first_access_and_compare_by_value():
     ev = world.evaluator()
     first = ev.decide_one("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": "1"})
     second = ev.decide([ev.resolve("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"custom:flag": "1"})])[0]
-    assert callable(first._layers)  # not built yet
+    assert first._layers is None  # not built yet
     assert first == second and hash(first) == hash(second)
     assert first.layers is first.layers  # built once
     assert [v.layer for v in first.layers] == ["resource-based policy", "identity-based policies"]
@@ -153,19 +153,24 @@ def test_layer_verdicts_are_assembled_on_first_access_and_compare_by_value():
 def test_a_cached_decision_keeps_no_request_and_proves_the_same_derivation_twice():
     import gc
 
+    from iamlogic.decision import StatementRef
     from iamlogic.evaluate import Request
 
     world = loads(WORLD)
     context = {"custom:flag": ["1", "2"], "aws:SecureTransport": True}
     d = world.check("alice", "s3:GetObject", "arn:aws:s3:::b/k", context)
-    todo, seen = [d], set()
+    todo, seen, held = [d], set(), []
     while todo:  # what the decision holds, short of the evaluator (which holds the whole world)
         obj = todo.pop()
         if id(obj) in seen or isinstance(obj, Evaluator) or isinstance(obj, type):
             continue
         seen.add(id(obj))
         assert not isinstance(obj, Request)
+        if gc.is_tracked(obj) and not isinstance(obj, (tuple, StatementRef)):
+            held.append(type(obj).__name__)
         todo.extend(gc.get_referents(obj))
+    # the decision and one object for its layers and proof: no closures, partials or bound methods
+    assert sorted(held) == ["Decision", "_Derivation"]
     context["custom:flag"].append("3")  # the caller's context may change afterwards
     assert d.proof().render() == d.proof().render()
     assert d.proof().judgement.startswith('decision("req') and d.proof().judgement.endswith(f'"{d.decision}")')
