@@ -42,7 +42,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from types import SimpleNamespace
 from typing import Any, Iterable, Mapping, Sequence
 
 from .catalog import Catalog
@@ -92,16 +91,16 @@ REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
 
 
 _PART_LIMIT = 1 << 16  # entries of each per-evaluator store (principals, resources, conditions, names)
-# what a decision keeps to assemble its layer verdicts later (entries of Evaluator._DETAILS)
-_LAYER_RELATIONS = ("denies", "allows", "scp_level", "scp_blocks", "rcp_level", "rcp_blocks", "grant",
-                    "needs_resource", "has_boundary", "session_principal", "session_ok")
 
-
-def _frozen_context(context: Mapping[str, Any] | None) -> tuple | None:
-    """A request context as a tuple, lists as tuples (the request may be resolved again later)."""
-    if context is None:
-        return None
-    return tuple((k, tuple(v) if isinstance(v, (list, set, frozenset)) else v) for k, v in context.items())
+def _inputs(principal: str, action: str, resource: str, context: Mapping[str, Any] | None,
+            session_policy: Policy | None, federating_user: str | None) -> tuple:
+    """The arguments a request was resolved from, to resolve it again: one flat tuple, the context
+    as key, value, key, value… (lists as tuples). A flat tuple of strings is one the garbage
+    collector stops tracking at its first pass."""
+    flat = [principal, action, resource, session_policy, federating_user]
+    for k, v in (context or {}).items():
+        flat += (k, tuple(v) if isinstance(v, (list, set, frozenset)) else v)
+    return tuple(flat)
 
 
 @lru_cache(maxsize=1)
@@ -306,17 +305,19 @@ class DecisionCache:
 
 
 class _Derivation:
-    """What a decision keeps to give its layer verdicts and its proof on demand: one small object
-    (the fewer objects a cached decision holds, the less the garbage collector has to walk)."""
+    """What a decision keeps to give its layer verdicts and its proof on demand: the arguments of
+    its request, to derive them again (the world of an evaluator never changes), by the path that
+    decided it. One small object and a flat tuple: the fewer objects a cached decision holds, the
+    less the garbage collector has to walk."""
 
-    __slots__ = ("_evaluator", "_facts", "_req_id", "_inputs", "_outcome")
+    __slots__ = ("_evaluator", "_req_id", "_inputs", "_outcome", "_engine")
 
-    def __init__(self, evaluator: "Evaluator", facts: tuple, req_id: str, inputs: tuple, outcome: str):
-        self._evaluator, self._facts, self._req_id, self._inputs, self._outcome = (
-            evaluator, facts, req_id, inputs, outcome)
+    def __init__(self, evaluator: "Evaluator", req_id: str, inputs: tuple, outcome: str, engine: bool):
+        self._evaluator, self._req_id, self._inputs, self._outcome, self._engine = (
+            evaluator, req_id, inputs, outcome, engine)
 
     def layers(self) -> list[LayerVerdict]:
-        return self._evaluator._layers(self._facts)
+        return self._evaluator._layers_again(self._req_id, self._inputs, self._engine)
 
     def proof(self) -> ProofNode:
         return self._evaluator._prove_again(self._req_id, self._inputs, self._outcome)
@@ -557,15 +558,17 @@ class Evaluator:
         with self._lock:
             return self._resolve(principal, action, resource, context, session_policy, federating_user)
 
-    def _resolve(self, principal, action, resource, context, session_policy, federating_user) -> Request:
+    def _resolve(self, principal, action, resource, context, session_policy, federating_user,
+                 req_id: str | None = None) -> Request:
         # What the world says of the principal and of the resource is read once per world and kept
         # (the world of an evaluator never changes); each request gets its own copy.
         part = self._principal_parts.get((principal, federating_user))
         if part is None:
             part = self._principal_part(principal, federating_user)
         caller, ptype, account, identity, role, fed, notes, pre, post = part
-        req = Request(f"req{next(self._counter)}", caller, action, resource, ptype, account, identity, role, fed)
-        req.inputs = (principal, action, resource, _frozen_context(context), session_policy, federating_user)
+        req = Request(req_id or f"req{next(self._counter)}", caller, action, resource, ptype, account, identity, role,
+                      fed)
+        req.inputs = _inputs(principal, action, resource, context, session_policy, federating_user)
         req.notes.extend(notes)
         info = self.catalog.action(action)
         if info is None:
@@ -834,20 +837,10 @@ class Evaluator:
     def decide(self, requests: list[Request], *, engine: bool = False) -> list[Decision]:
         """Decide requests: by the compiled rules, or with ``engine=True`` (or when the rules could
         not be compiled) by asking pyDatalog each detail relation once for all of them."""
-        if self._compiled is not None and not engine:
-            return self._decide_compiled(requests)
+        engine = engine or self._compiled is None
         with self._lock:
-            self._requests = {r.id: r for r in requests}
-            try:
-                rows = {name: self.engine.query(q) for name, q in _detail_queries().items()}
-            finally:
-                self._requests = {}
-        grouped: dict[str, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
-        for name, found in rows.items():
-            for row in found:
-                grouped[row[0]][name].append(row[1:])
-        return [self._decision(r, {name: _raw(grouped[r.id][name], width) for name, width in _detail_widths().items()})
-                for r in requests]
+            found = self._derive(requests, engine)
+        return [self._decision(r, g, engine) for r, g in zip(requests, found)]
 
     def decide_one(self, principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None,
                    session_policy: Policy | None = None, federating_user: str | None = None) -> Decision:
@@ -858,7 +851,27 @@ class Evaluator:
                 return self.decide([r])[0]
             if self._solver is None:
                 self._bind()
-            return self._decision(r, dict(zip(self._compiled.entry_names, self._solver.solve_raw(r))))
+            return self._decision(r, dict(zip(self._compiled.entry_names, self._solver.solve_raw(r))), False)
+
+    def _derive(self, requests: list[Request], engine: bool) -> list[dict[str, Any]]:
+        """The detail relations of each request (see :meth:`_decision`): by the compiled rules, or
+        by the engine, which is asked each detail relation once for all the requests."""
+        if not engine:
+            if self._solver is None:
+                self._bind()
+            names = self._compiled.entry_names
+            return [dict(zip(names, self._solver.solve_raw(r))) for r in requests]
+        self._requests = {r.id: r for r in requests}
+        try:
+            rows = {name: self.engine.query(q) for name, q in _detail_queries().items()}
+        finally:
+            self._requests = {}
+        grouped: dict[str, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
+        for name, found in rows.items():
+            for row in found:
+                grouped[row[0]][name].append(row[1:])
+        return [{name: _raw(grouped[r.id][name], width) for name, width in _detail_widths().items()}
+                for r in requests]
 
     def query(self, query: Query | str, requests: Iterable[Request] = ()) -> list[tuple]:
         """Answer a read-only Datalog query over the world's facts and every rule, by the engine.
@@ -875,14 +888,6 @@ class Evaluator:
             finally:
                 self._requests = {}
 
-    def _decide_compiled(self, requests: list[Request]) -> list[Decision]:
-        with self._lock:
-            if self._solver is None:
-                self._bind()
-            found = [self._solver.solve_raw(r) for r in requests]
-        names = self._compiled.entry_names
-        return [self._decision(r, dict(zip(names, g))) for r, g in zip(requests, found)]
-
     def _bind(self) -> None:
         """Build the compiled rules' tables for this world (again after a session policy is added)."""
         with self._lock:
@@ -893,9 +898,10 @@ class Evaluator:
         """Every tuple of a declared relation (the compiled rules compute the derived ones)."""
         return self.index.rows.get(relation, ())
 
-    def _decision(self, r: Request, g: dict[str, Any]) -> Decision:
-        """The decision of a request from the detail relations derived for it: each a bool (no
-        column after the request), a set of values (one) or a set of tuples (more)."""
+    def _decision(self, r: Request, g: dict[str, Any], engine: bool) -> Decision:
+        """The decision of a request from the detail relations derived for it (each a bool when it
+        has no column after the request, a set of values for one, a set of tuples for more), by the
+        engine or not."""
         outcomes = g["decision"]
         if len(outcomes) != 1:  # the rules make exactly one; anything else is a defect, never an answer
             raise IamlogicError(f"internal error: the rules gave {sorted(outcomes) or 'no'} decision for "
@@ -912,28 +918,30 @@ class Evaluator:
         if outcome == IMPLICIT_DENY and g["needs_resource"] and not g["grant"]:
             r.notes.append("a role trust policy or KMS key policy must allow the principal explicitly; none does")
         notes = tuple(dict.fromkeys(r.notes))
-        # A decision may live long in the cache: it keeps what its layers and its proof need as
-        # tuples of strings (which the garbage collector stops tracking), not the request.
-        facts = (r.principal_type, r.account, r.resource_account, r.session_policy,
-                 tuple([v if v.__class__ is bool else tuple(v) for v in map(g.__getitem__, _LAYER_RELATIONS)]))
+        # A decision may live long in the cache: for its layers and its proof it keeps the
+        # arguments of its request (derived again on demand), not the request.
         return Decision(outcome, r.caller, r.action, r.resource, statements, None, tuple(sorted(r.missing)), notes,
-                        _Derivation(self, facts, r.id, r.inputs, outcome))
+                        _Derivation(self, r.id, r.inputs, outcome, engine))
+
+    def _again(self, req_id: str, inputs: tuple) -> Request:
+        """A request resolved again, under its own id, from the arguments it was given."""
+        principal, action, resource, session_policy, federating_user = inputs[:5]
+        context = {inputs[i]: inputs[i + 1] for i in range(5, len(inputs), 2)} if len(inputs) > 5 else None
+        with self._lock:
+            return self._resolve(principal, action, resource, context, session_policy, federating_user, req_id)
 
     def _prove_again(self, req_id: str, inputs: tuple, outcome: str) -> ProofNode:
-        """The proof of a decision, for its request resolved again (under its own id) from the
-        arguments it was given."""
-        principal, action, resource, context, session_policy, federating_user = inputs
-        r = self.resolve(principal, action, resource, dict(context) if context is not None else None,
-                         session_policy, federating_user)
-        r.id = req_id
-        return self.prove_decision(r, outcome)
+        """The proof of a decision, for its request resolved again."""
+        return self.prove_decision(self._again(req_id, inputs), outcome)
 
-    def _layers(self, facts: tuple) -> list[LayerVerdict]:
-        """One verdict per layer, from the relations the decision derived (on first access)."""
-        principal_type, account, resource_account, session_policy, rows = facts
-        r = SimpleNamespace(principal_type=principal_type, account=account, resource_account=resource_account,
-                            session_policy=session_policy)
-        g = dict(zip(_LAYER_RELATIONS, rows))
+    def _layers_again(self, req_id: str, inputs: tuple, engine: bool) -> list[LayerVerdict]:
+        """The layer verdicts of a decision, from the relations derived again for its request."""
+        with self._lock:
+            r = self._again(req_id, inputs)
+            return self._layers(r, self._derive([r], engine)[0])
+
+    def _layers(self, r: Request, g: dict[str, Any]) -> list[LayerVerdict]:
+        """One verdict per layer, from the relations derived for a request."""
         idx = self.index
         ref = idx.statement_ref
         by_layer: dict[str, dict[str, list[StatementRef]]] = defaultdict(lambda: defaultdict(list))

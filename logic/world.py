@@ -213,13 +213,13 @@ def _request_key(principal: str, action: str, resource: str, context, federating
     are keyed as the evaluator reads them (``True`` and ``1`` differ), so two requests share a key
     only when they are the same request (the same context given in another key order is another
     key: a miss, never a wrong answer). Requests with a session policy are not cached."""
+    # one flat tuple (the context as key, value, key, value…): a flat tuple of strings is one the
+    # garbage collector stops tracking at its first pass
+    key = [principal, action, resource, federating_user]
     if context:
-        context = tuple(context.items())
-        for _, v in context:
-            if type(v) is not str:
-                context = tuple((k, v if type(v) is str else context_values(v)) for k, v in context)
-                break
-    return principal, action, resource, context or None, federating_user
+        for k, v in context.items():
+            key += (k, v if type(v) is str else context_values(v))
+    return tuple(key)
 
 
 def check_world(model: WorldModel) -> list[Diagnostic]:
