@@ -22,9 +22,9 @@ matches the elements of a statement in turn (Action, then Resource, Principal, C
 condition is evaluated only for a statement whose Action, Resource and Principal matched.
 
 Answers that do not depend on the request are kept for the world: builtins that do not read the
-request, and runs of request-independent literals inside a rule body (which statements of the
-policies of a request's principal list its action), by the values bound before them. Builtins that read the request are the
-very functions the engine calls.
+request, and runs of request-independent literals inside a rule body (which statements of a
+request's sources list its action), by the values bound before them. Builtins that read the
+request are the very functions the engine calls.
 
 The generated source holds only names this module makes (``s3``, ``v7``) and integer indexes:
 constants of the rules are reached as ``K[i]``, tables as ``X[i]`` and builtins as ``B[i]``

@@ -328,9 +328,9 @@ class Evaluator:
 
     One evaluator owns one :class:`~iamlogic.engine.Engine` (built on first use, see
     :attr:`engine`), so two worlds never share facts; calls are serialized by a lock, so threads
-    may share an evaluator. ``compiled=False`` decides
-    with the engine alone (the rules as pyDatalog runs them); so does a program the compiler
-    refuses. :attr:`decisions` is the cache ``World.check``/``check_many`` keep decisions in.
+    may share an evaluator. ``compiled=False`` decides with the engine alone (the rules as
+    pyDatalog runs them); so does a program the compiler refuses. :attr:`decisions` is the cache
+    ``World.check``/``check_many`` keep decisions in.
     """
 
     def __init__(self, facts: Sequence[tuple], catalog: Catalog | None = None, *, compiled: bool = True):
@@ -847,11 +847,8 @@ class Evaluator:
         """Resolve and decide one request (what :meth:`resolve` and :meth:`decide` do, in one step)."""
         with self._lock:
             r = self._resolve(principal, action, resource, context, session_policy, federating_user)
-            if self._compiled is None:
-                return self.decide([r])[0]
-            if self._solver is None:
-                self._bind()
-            return self._decision(r, dict(zip(self._compiled.entry_names, self._solver.solve_raw(r))), False)
+            engine = self._compiled is None
+            return self._decision(r, self._derive([r], engine)[0], engine)
 
     def _derive(self, requests: list[Request], engine: bool) -> list[dict[str, Any]]:
         """The detail relations of each request (see :meth:`_decision`): by the compiled rules, or
