@@ -656,6 +656,7 @@ class CompiledRules:
 
         for stratum in self.strata:
             growing = set(stratum)
+            recursive = len(stratum) > 1 or _recursive(stratum[0], self._rules_by_head)
             for rel in stratum:
                 rows[rel] = set()
             while True:
@@ -666,8 +667,7 @@ class CompiledRules:
                         if any(_MISS in row for row in new):
                             raise Unsupported(f"a head variable of {rule} is not bound by its body")
                         rows[rel] |= new
-                if len(stratum) == 1 and not _recursive(stratum[0], self._rules_by_head) or \
-                        sum(len(rows[rel]) for rel in stratum) == before:
+                if not recursive or sum(len(rows[rel]) for rel in stratum) == before:
                     break
         return {rel: rows[rel] for stratum in self.strata for rel in stratum}
 
