@@ -283,6 +283,19 @@ class Request:
                 "federated_user": ["account", "caller"], "root": ["account"]}.get(self.principal_type, ["caller"])
 
 
+def _request_attribute(attr: str):
+    """The request builtin that answers one attribute of the request: the row ``(req, value)``
+    when the request has it (and it equals ``value``, when given)."""
+
+    def builtin(self, req, value) -> tuple:
+        r = req if req.__class__ is Request else self._requests.get(req)
+        v = getattr(r, attr) if r is not None else None
+        return ((req, v),) if v is not None and (value is None or value == v) else ()
+
+    builtin.__name__ = f"_b_request_{attr}"
+    return builtin
+
+
 class DecisionCache:
     """Decisions of one evaluator by request (see ``World.check_many``); a world that changes gets
     a new evaluator, so a cached decision is never one of another world. Bounded: cleared when full."""
@@ -400,28 +413,12 @@ class Evaluator:
                      if (principal is None or principal == r.caller) and (action is None or action == r.action)
                      and (resource is None or resource == r.resource))
 
-    def _attr(self, req, value, attr) -> tuple:
-        r = self._req(req)
-        v = getattr(r, attr) if r is not None else None
-        return ((req, v),) if v is not None and (value is None or value == v) else ()
-
-    def _b_request_principal_type(self, req, value) -> tuple:
-        return self._attr(req, value, "principal_type")
-
-    def _b_request_identity(self, req, value) -> tuple:
-        return self._attr(req, value, "identity")
-
-    def _b_request_account(self, req, value) -> tuple:
-        return self._attr(req, value, "account")
-
-    def _b_request_resource_account(self, req, value) -> tuple:
-        return self._attr(req, value, "resource_account")
-
-    def _b_request_session_policy(self, req, value) -> tuple:
-        return self._attr(req, value, "session_policy")
-
-    def _b_request_policy_holder(self, req, value) -> tuple:
-        return self._attr(req, value, "policy_holder")
+    _b_request_principal_type = _request_attribute("principal_type")
+    _b_request_identity = _request_attribute("identity")
+    _b_request_account = _request_attribute("account")
+    _b_request_resource_account = _request_attribute("resource_account")
+    _b_request_session_policy = _request_attribute("session_policy")
+    _b_request_policy_holder = _request_attribute("policy_holder")
 
     def _b_request_name(self, req, value) -> tuple:
         r = self._req(req)

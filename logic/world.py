@@ -615,28 +615,30 @@ class World:
         ev = self.evaluator()
         cache = ev.decisions
         out: list = []
-        todo: list[tuple[int, Any, dict]] = []
+        todo: list[tuple] = []  # (principal, action, resource, position, key, context, session policy, federating user)
         for r in requests:
-            if not isinstance(r, dict):
-                r = dict(zip(("principal", "action", "resource", "context"), r))
-            sp = r.get("session_policy")
-            key = None if sp is not None else _request_key(r["principal"], r["action"], r["resource"],
-                                                           r.get("context"), r.get("federating_user"))
+            if isinstance(r, dict):
+                principal, action, resource = r["principal"], r["action"], r["resource"]
+                context, sp, fed = r.get("context"), r.get("session_policy"), r.get("federating_user")
+            else:
+                if not 3 <= len(r) <= 4:
+                    raise TypeError(f"a request is (principal, action, resource[, context]), not {len(r)} values")
+                principal, action, resource, *rest = r
+                context, sp, fed = (rest[0] if rest else None), None, None
+            key = None if sp is not None else _request_key(principal, action, resource, context, fed)
             found = cache.get(key) if key is not None else None
             out.append(found)
             if found is None:
-                todo.append((len(out) - 1, key, r))
+                todo.append((principal, action, resource, len(out) - 1, key, context, sp, fed))
         # Requests of one principal and action are decided together: what the evaluator keeps for
-        # them (and the memory it reads) is then reused while it is still at hand.
-        todo.sort(key=lambda t: (str(t[2]["principal"]), str(t[2]["action"]), str(t[2]["resource"])))
-        for start in range(0, len(todo), 256):  # a few at a time: fewer live requests at once
-            part = todo[start:start + 256]
-            resolved = [ev.resolve(r["principal"], r["action"], r["resource"], r.get("context"),
-                                   as_policy(r["session_policy"], "<session policy>")
-                                   if r.get("session_policy") is not None else None,
-                                   r.get("federating_user")) for _, _, r in part]
-            for (i, key, _), d in zip(part, ev.decide(resolved)):
-                out[i] = d
-                if key is not None:
-                    cache.put(key, d)
+        # them (and the memory it reads) is then reused while it is still at hand. Each request is
+        # decided as soon as it is resolved: few objects live long enough to reach the garbage
+        # collector's oldest generation, whose collections walk the whole world.
+        todo.sort(key=lambda t: (str(t[0]), str(t[1]), str(t[2])))
+        for principal, action, resource, i, key, context, sp, fed in todo:
+            d = ev.decide_one(principal, action, resource, context,
+                              as_policy(sp, "<session policy>") if sp is not None else None, fed)
+            out[i] = d
+            if key is not None:
+                cache.put(key, d)
         return out

@@ -129,6 +129,13 @@ def test_check_many_answers_in_the_order_asked():
         assert d.decision == one_by_one.check(principal, action, resource).decision
 
 
+def test_check_many_refuses_a_request_tuple_of_another_length(world):
+    with pytest.raises(TypeError, match="principal, action, resource"):
+        world.check_many([("alice", "s3:GetObject", "*", None, "extra")])
+    with pytest.raises(TypeError, match="principal, action, resource"):
+        world.check_many([("alice", "s3:GetObject")])
+
+
 def test_decision_explanations(world):
     d = world.check("alice", "s3:GetObject", "arn:aws:s3:::by-user/k")
     assert d.statements and "by-user" in d.statements[0].policy_name
