@@ -583,15 +583,32 @@ def arn_match(pattern: str, arn: str, *, escaped: bool = False) -> bool:
     >>> arn_match("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a:b/c.txt")
     True
     """
-    parts = _arn_parts(pattern, escaped)
+    plans = _arn_plans(pattern, escaped)
     values = arn.split(":", 5)
-    k = len(parts)
+    k = len(plans)
     if len(values) < k:
         return False
-    for i in range(k - 1):
-        if not _match_tokens(parts[i], values[i], False):
+    if len(values) > k:  # a short pattern: its last part is matched against the rest of the ARN
+        values[k - 1:] = [":".join(values[k - 1:])]
+    for (kind, a, b, tokens), value in zip(plans, values):
+        if kind == "equal":
+            if value != a:
+                return False
+        elif kind == "prefix":
+            if not value.startswith(a):
+                return False
+        elif kind == "around":
+            if len(value) < len(a) + len(b) or not value.startswith(a) or not value.endswith(b):
+                return False
+        elif not _walk_tokens(tokens, value, False):
             return False
-    return _match_tokens(parts[-1], ":".join(values[k - 1:]), False)
+    return True
+
+
+@lru_cache(maxsize=16384)
+def _arn_plans(pattern: str, escaped: bool) -> tuple[tuple[str, str, str, tuple[str | int, ...]], ...]:
+    """How to match each part of an ARN pattern (case-sensitively): :func:`_plan` and its tokens."""
+    return tuple(_plan(tokens) + (tokens,) for tokens in _arn_parts(pattern, escaped))
 
 
 @lru_cache(maxsize=65536)

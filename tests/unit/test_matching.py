@@ -229,6 +229,17 @@ def test_arn_match_implies_stringlike(pattern_segments, pattern_resource, arn_se
         assert wildcard_match(pattern, arn)
 
 
+@given(st.text("ab*?/:", max_size=14), st.text("ab/:", max_size=14))
+def test_arn_match_is_a_wildcard_match_part_by_part(pattern, arn):
+    # OPS §ARN: pattern and ARN split on their first five colons, each part matched on its own; a
+    # pattern with fewer parts matches its last part against the rest of the ARN (short patterns).
+    parts, values = pattern.split(":", 5), arn.split(":", 5)
+    k = len(parts)
+    expected = len(values) >= k and all(wildcard_match(p, v) for p, v in zip(parts[:-1], values)) and \
+        wildcard_match(parts[-1], ":".join(values[k - 1:]))
+    assert arn_match(pattern, arn) == expected
+
+
 @given(st.lists(st.text("ab/", max_size=3), min_size=6, max_size=6),
        st.lists(st.text("ab/", max_size=3), min_size=6, max_size=6))
 def test_arn_match_without_wildcards_is_equality(a, b):
