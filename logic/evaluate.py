@@ -285,10 +285,11 @@ class Request:
 
 def _request_attribute(attr: str):
     """The request builtin that answers one attribute of the request: the row ``(req, value)``
-    when the request has it (and it equals ``value``, when given)."""
+    when the request has it (and it equals ``value``, when given). It reads the request as
+    :meth:`Evaluator._req` does, without the call: these run several times in every decision."""
 
     def builtin(self, req, value) -> tuple:
-        r = req if req.__class__ is Request else self._requests.get(req)
+        r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
         v = getattr(r, attr) if r is not None else None
         return ((req, v),) if v is not None and (value is None or value == v) else ()
 
