@@ -605,10 +605,28 @@ def arn_match(pattern: str, arn: str, *, escaped: bool = False) -> bool:
     return True
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=65536)
 def _arn_plans(pattern: str, escaped: bool) -> tuple[tuple[str, str, str, tuple[str | int, ...]], ...]:
-    """How to match each part of an ARN pattern (case-sensitively): :func:`_plan` and its tokens."""
+    """How to match each part of an ARN pattern (case-sensitively): :func:`_plan` and its tokens
+    (kept per part: ARN patterns share most of their parts)."""
+    if not escaped or "\\" not in pattern:
+        return tuple(_part_plan(part) for part in pattern.split(":", 5))
     return tuple(_plan(tokens) + (tokens,) for tokens in _arn_parts(pattern, escaped))
+
+
+@lru_cache(maxsize=65536)
+def _part_plan(part: str) -> tuple[str, str, str, tuple[str | int, ...]]:
+    """:func:`_plan` of one part of an unescaped ARN pattern, and its tokens, read off the text
+    when it has no ``?`` and at most one run of ``*`` (the tokens then go unused)."""
+    if "?" not in part:
+        if "*" not in part:
+            return "equal", part, "", ()
+        merged = _STAR_RUN.sub("*", part) if "**" in part else part
+        if merged.count("*") == 1:
+            prefix, _, suffix = merged.partition("*")
+            return ("prefix", prefix, "", ()) if not suffix else ("around", prefix, suffix, ())
+    tokens = _tokenize(part, False)
+    return _plan(tokens) + (tokens,)
 
 
 @lru_cache(maxsize=65536)

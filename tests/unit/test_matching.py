@@ -21,7 +21,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 import iamlogic.matching as matching
 from iamlogic.matching import (
@@ -230,6 +230,9 @@ def test_arn_match_implies_stringlike(pattern_segments, pattern_resource, arn_se
 
 
 @given(st.text("ab*?/:", max_size=14), st.text("ab/:", max_size=14))
+@example("a*b*", "ab")  # two stars in one part: walked, not read as prefix and suffix
+@example("b:a**b:*a", "b:ab:aa")  # a run of stars is one star
+@example("a?:b", "ab:b")
 def test_arn_match_is_a_wildcard_match_part_by_part(pattern, arn):
     # OPS §ARN: pattern and ARN split on their first five colons, each part matched on its own; a
     # pattern with fewer parts matches its last part against the rest of the ARN (short patterns).
