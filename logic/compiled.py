@@ -27,8 +27,9 @@ request's sources list its action), by the values bound before them. Builtins th
 request are the very functions the engine calls.
 
 The generated source holds only names this module makes (``s3``, ``v7``) and integer indexes:
-constants of the rules are reached as ``K[i]``, tables as ``X[i]`` and builtins as ``B[i]``
-(rows) or ``F[i]`` (tests). No text of a rule, a policy or a request ever becomes code.
+constants of the rules are reached as ``Ki`` (``K[i]``, bound once when the function is built),
+tables as ``Xi`` and builtins as ``Bi`` (rows) or ``Fi`` (tests). No text of a rule, a policy or
+a request ever becomes code.
 
 A program with recursion among request-dependent relations, a builtin or negation called with
 an unbound argument, or a request-dependent call that does not pass the head's request on,
@@ -110,6 +111,7 @@ class _Generator:
         self.slot = {rel: i for i, rel in enumerate(order)}
         self.consts: list[Any] = []
         self._const_slot: dict[tuple, int] = {}
+        self._const_names: set[str] = set()
         self.indexes: list[tuple[str, tuple[int, ...], str]] = []
         self._index_slot: dict[tuple, int] = {}
         self.builtin_order: list[str] = []
@@ -126,14 +128,16 @@ class _Generator:
         if key not in self._const_slot:
             self._const_slot[key] = len(self.consts)
             self.consts.append(value)
-        return f"K[{self._const_slot[key]}]"
+        name = f"K{self._const_slot[key]}"
+        self._const_names.add(name)
+        return name
 
     def index(self, relation: str, positions: tuple[int, ...], mode: str) -> str:
         key = (relation, positions, mode)
         if key not in self._index_slot:
             self._index_slot[key] = len(self.indexes)
             self.indexes.append(key)
-        return f"X[{self._index_slot[key]}]"
+        return f"X{self._index_slot[key]}"
 
     def builtin(self, name: str) -> int:
         if name not in self._builtin_slot:
@@ -176,6 +180,12 @@ class _Generator:
             for positions, mode in sorted(self._lookups.get(rel, ())):
                 body.extend(self._index_lines(rel, positions, mode))
         out = ["def build(K, X, B, F, G, EMPTY):"]
+        # every constant, index and builtin bound to a name of its own once, when built
+        out += [f"    K{i} = K[{i}]" for i in range(len(self.consts))]
+        out += [f"    X{i} = X[{i}]" for i in range(len(self.indexes))]
+        out += [f"    B{i} = B[{i}]" for i in range(len(self.builtin_order))]
+        out += [f"    F{i} = F[{i}]" for i in range(len(self.builtin_order))]
+        out.append("    G_get = G.get")
         for tail in self._tails:
             out.extend("    " + line for line in tail)
         out.append("    def solve(q):")
@@ -291,7 +301,7 @@ class _Generator:
         key, rows, t = self.fresh("k"), self.fresh("r"), self.fresh("t")
         args = ", ".join(env[v] for v in used)
         lines += [f"{pad}{key} = ({-2_000_000 - slot}, {args})" if used else f"{pad}{key} = {-2_000_000 - slot}",
-                  f"{pad}{rows} = G.get({key}, MISS)",
+                  f"{pad}{rows} = G_get({key}, MISS)",
                   f"{pad}if {rows} is MISS:",
                   f"{pad}    {rows} = G[{key}] = {name}({args})",
                   f"{pad}for {t} in {rows}:"]
@@ -408,15 +418,15 @@ class _Generator:
         slot = self.builtin(rel)
         values = [bound.get(i, "None") for i in range(atom.arity)]
         args = ", ".join(values)
-        call = f"B[{slot}]({args})"
+        call = f"B{slot}({args})"
         if not spec.outputs:  # a test: a flag, not rows
-            call = f"F[{slot}]({args})"
+            call = f"F{slot}({args})"
         if rel in self.request_builtins and not spec.outputs and values[0] == "q":
             return call  # the answer at hand, called where it stands
         if rel in self.request_builtins:
             if values[0] != "q":
                 raise Unsupported(f"{atom} in {rule}: a request builtin must be given the request first")
-            if all(v == "None" or v.startswith("K[") for v in values[1:]):
+            if all(v == "None" or v in self._const_names for v in values[1:]):
                 key = (slot, tuple(values[1:]))
                 if key not in self._prologue:
                     self._prologue[key] = name = self.fresh("r")
@@ -427,7 +437,7 @@ class _Generator:
             return rows
         rows, key = self.fresh("r"), self.fresh("k")
         lines += [f"{pad}{key} = ({-1 - slot}, {args})",
-                  f"{pad}{rows} = G.get({key}, MISS)",
+                  f"{pad}{rows} = G_get({key}, MISS)",
                   f"{pad}if {rows} is MISS:",
                   f"{pad}    {rows} = G[{key}] = {call}"]
         return rows
@@ -462,8 +472,10 @@ class _Generator:
                 source = self.index(rel, (), "iter")
         else:
             source = self._builtin_call(rule, atom, bound, pad, lines)
-            # a builtin is given its bound outputs, and must filter on them; check anyway
-            checks += [f"{row}[{i}] == {bound[i]}" for i in self.builtins[rel].outputs if i in bound]
+            # a builtin is given its bound outputs, and must filter on them; check anyway (but for
+            # the request: a request builtin answers for the request it is given, and no other)
+            checks += [f"{row}[{i}] == {bound[i]}" for i in self.builtins[rel].outputs if i in bound
+                       and not (i == 0 and bound[i] == "q" and rel in self.request_builtins)]
         lines.append(f"{pad}for {row} in {source}:")
         indent += 1
         pad = "    " * indent

@@ -278,9 +278,13 @@ class Request:
     conditions: dict[str, Any] = field(default_factory=dict, repr=False)  # condition id -> its result
     inputs: tuple = field(default=(), repr=False)  # the arguments it was resolved from (to resolve it again)
 
-    def names(self) -> list[str]:
-        return {"user": ["account", "caller"], "assumed_role": ["account", "role", "caller"],
-                "federated_user": ["account", "caller"], "root": ["account"]}.get(self.principal_type, ["caller"])
+    def names(self) -> tuple[str, ...]:
+        return _NAMES.get(self.principal_type, ("caller",))
+
+
+# The names a request goes by, for NotPrincipal, by the type of its principal.
+_NAMES = {"user": ("account", "caller"), "assumed_role": ("account", "role", "caller"),
+          "federated_user": ("account", "caller"), "root": ("account",)}
 
 
 def _request_attribute(attr: str):
@@ -405,6 +409,8 @@ class Evaluator:
         return req if req.__class__ is Request else self._requests.get(req)
 
     def _b_request(self, req, principal, action, resource) -> tuple:
+        if req.__class__ is Request and principal is None and action is None and resource is None:
+            return ((req, req.caller, req.action, req.resource),)  # as the compiled rules ask
         if req is not None:
             r = self._req(req)
             found = ((req, r),) if r is not None else ()
@@ -795,11 +801,10 @@ class Evaluator:
         # the principal's tags), tags of resources the world does not declare. Properties of the
         # principal and the resource that the world determines cannot be overridden.
         if given:
-            derived = set(ctx)
             for key, value in given.items():
                 low = key.lower()
                 values, as_list = context_values(value)
-                if low in derived and not low.startswith("aws:principaltag/"):
+                if (low in pre or low in resource or low in post) and not low.startswith("aws:principaltag/"):
                     if values != ctx[low][1]:
                         req.notes.append(f"context key {key} is determined by the world "
                                          f"({', '.join(ctx[low][1])}); the value given was not used")

@@ -251,14 +251,17 @@ def context_values(value) -> tuple[tuple[str, ...], bool]:
     >>> context_values(True), context_values(["a", 1])
     ((('true',), False), (('a', '1'), True))
     """
-    def one(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        return str(v)
-
+    if type(value) is str:
+        return (value,), False
     if isinstance(value, (list, tuple, set, frozenset)):
-        return tuple(one(v) for v in value), True
-    return (one(value),), False
+        return tuple(_context_value(v) for v in value), True
+    return (_context_value(value),), False
+
+
+def _context_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
 
 
 @lru_cache(maxsize=1024)

@@ -80,3 +80,33 @@ def test_vacuous_no_deny_and_for_all_values_on_missing_key():
     assert w.check("alice", "ec2:CreateTags", "*").decision == "Allow"  # no keys: vacuously all allowed
     assert w.check("alice", "ec2:CreateTags", "*", {"aws:TagKeys": ["Env"]}).decision == "Allow"
     assert w.check("alice", "ec2:CreateTags", "*", {"aws:TagKeys": ["Env", "Owner"]}).decision == "ImplicitDeny"
+
+
+def test_statements_that_name_nothing_in_particular_apply_without_matching():
+    """Action "*" and Resource "*" without Principal, NotPrincipal or Condition: unconditional, and
+    applied to every request of its policy's source; any other element keeps the statement matched
+    element by element."""
+    w = World()
+    w.add_organization("o-a1b2c3d4e5", management="111111111111").add_ou("Workloads").place(
+        "222222222222", "Workloads")
+    w.add_account("111111111111", "management")
+    w.add_account("222222222222", "member").add_user("alice", policies={
+        "admin": ADMIN,
+        "guarded": {"Version": "2012-10-17", "Statement": [
+            {"Sid": "Tagged", "Effect": "Deny", "Action": "*", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:RequestTag/env": "prod"}}},
+            {"Sid": "Objects", "Effect": "Deny", "Action": "*", "Resource": "arn:aws:s3:::b/*"}]}})
+    ev = w.evaluator()
+    unconditional = {row[0] for row in ev.query("?- unconditional(S).")}
+    labels = {ev.index.statement_ref(s).label() for s in unconditional}
+    assert any("FullAWSAccess" in label for label in labels) and any("admin" in label for label in labels)
+    assert not any("Tagged" in label or "Objects" in label for label in labels)
+
+    d = w.check("alice", "ec2:RunInstances", "*")
+    assert d.decision == "Allow"
+    layers = {(v.layer.split(" (")[0], v.verdict) for v in d.layers}
+    assert ("SCP Root", "allow") in layers and ("SCP Workloads", "allow") in layers
+    assert any("FullAWSAccess" in s.label() for s in d.statements) and any("admin" in s.label() for s in d.statements)
+    assert w.check("alice", "ec2:RunInstances", "*", {"aws:RequestTag/env": "prod"}).decision == "ExplicitDeny"
+    assert w.check("alice", "s3:GetObject", "arn:aws:s3:::b/k").decision == "ExplicitDeny"
+    assert w.check("alice", "s3:GetObject", "arn:aws:s3:::c/k").decision == "Allow"
