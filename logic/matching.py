@@ -586,13 +586,20 @@ def arn_match(pattern: str, arn: str, *, escaped: bool = False) -> bool:
     >>> arn_match("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a:b/c.txt")
     True
     """
-    plans = _arn_plans(pattern, escaped)
-    values = arn.split(":", 5)
+    head, splits, plans = _arn_head_plans(pattern, escaped)
+    if head:  # the leading literal parts, compared at once
+        if not arn.startswith(head):
+            return False
+        arn = arn[len(head):]
     k = len(plans)
-    if len(values) < k:
-        return False
-    if len(values) > k:  # a short pattern: its last part is matched against the rest of the ARN
-        values[k - 1:] = [":".join(values[k - 1:])]
+    if k == 1:  # the last part of the pattern: the rest of the ARN
+        values = (arn,)
+    else:
+        values = arn.split(":", splits)
+        if len(values) < k:
+            return False
+        if len(values) > k:  # a short pattern: its last part is matched against the rest of the ARN
+            values[k - 1:] = [":".join(values[k - 1:])]
     for (kind, a, b, tokens), value in zip(plans, values):
         if kind == "equal":
             if value != a:
@@ -609,12 +616,22 @@ def arn_match(pattern: str, arn: str, *, escaped: bool = False) -> bool:
 
 
 @lru_cache(maxsize=65536)
-def _arn_plans(pattern: str, escaped: bool) -> tuple[tuple[str, str, str, tuple[str | int, ...]], ...]:
-    """How to match each part of an ARN pattern (case-sensitively): :func:`_plan` and its tokens
-    (kept per part: ARN patterns share most of their parts)."""
-    if not escaped or "\\" not in pattern:
-        return tuple(_part_plan(part) for part in pattern.split(":", 5))
-    return tuple(_plan(tokens) + (tokens,) for tokens in _arn_parts(pattern, escaped))
+def _arn_head_plans(pattern: str, escaped: bool) -> tuple[str, int, tuple]:
+    """An ARN pattern as its leading literal parts (``arn:aws:s3:::`` — each part with the colon
+    after it; never the last part), the splits left for the rest of the ARN, and the plans
+    (:func:`_plan` and its tokens) of the other parts: the ARN's first parts match the literal
+    ones exactly when the ARN starts with them, since a part holds no colon."""
+    if not escaped or "\\" not in pattern:  # no escapes: read off the text, each part kept once
+        parts = pattern.split(":", 5)
+        m, last = 0, len(parts) - 1
+        while m < last and "*" not in parts[m] and "?" not in parts[m]:
+            m += 1
+        return ":".join(parts[:m]) + ":" if m else "", 5 - m, tuple(map(_part_plan, parts[m:]))
+    plans = tuple(_plan(tokens) + (tokens,) for tokens in _arn_parts(pattern, escaped))
+    m = 0
+    while m < len(plans) - 1 and plans[m][0] == "equal":
+        m += 1
+    return "".join(plan[1] + ":" for plan in plans[:m]), 5 - m, plans[m:]
 
 
 @lru_cache(maxsize=65536)

@@ -243,6 +243,15 @@ def test_arn_match_is_a_wildcard_match_part_by_part(pattern, arn):
     assert arn_match(pattern, arn) == expected
 
 
+@given(st.text("ab*?/:", max_size=14), st.text("ab/:", max_size=14))
+@example("a:b:c:d:e:a*", "a:b:c:d:e:ab")
+def test_escaped_literal_characters_match_as_themselves_in_arns(pattern, arn):
+    # An escaped pattern (policy variables substituted) reads "\x" as the literal x: escaping
+    # characters that are literal anyway changes no match.
+    escaped = "".join("\\" + c if c in "a:" else c for c in pattern)
+    assert arn_match(escaped, arn, escaped=True) == arn_match(pattern, arn)
+
+
 @given(st.lists(st.text("ab/", max_size=3), min_size=6, max_size=6),
        st.lists(st.text("ab/", max_size=3), min_size=6, max_size=6))
 def test_arn_match_without_wildcards_is_equality(a, b):
