@@ -430,7 +430,13 @@ class _Generator:
                 key = (slot, tuple(values[1:]))
                 if key not in self._prologue:
                     self._prologue[key] = name = self.fresh("r")
-                    self._prologue_lines.append(f"{name} = {call}")
+                    if spec.outputs and all(v != "None" for v in values[1:]) and set(spec.inputs) <= {0}:
+                        # every output given: the row, when the request's rows (read once) hold it
+                        every = self._builtin_call(rule, Atom(rel, (atom.args[0],) + (Var("_"),) * (atom.arity - 1)),
+                                                   {0: "q"}, pad, lines)
+                        self._prologue_lines.append(f"{name} = (({args}),) if ({args}) in {every} else ()")
+                    else:
+                        self._prologue_lines.append(f"{name} = {call}")
                 return self._prologue[key]
             rows = self.fresh("r")
             lines.append(f"{pad}{rows} = {call}")
