@@ -253,8 +253,9 @@ def main(argv=None) -> int:
     ap.add_argument("--compare", default="reference,cedar", help="comma list of reference, cedar; 'none' for neither")
     ap.add_argument("--jobs", type=int, default=1, help="processes for the parallel batch figure (default 1: skipped)")
     ap.add_argument("--chunk", type=int, default=1000, help="requests per check_many call (default 1000)")
-    ap.add_argument("--matrix-principals", type=int, default=4,
-                    help="principals whose rows of the access matrix are decided (default 4)")
+    ap.add_argument("--matrix-principals", type=int, default=0,
+                    help="principals whose rows of the access matrix are decided (default: up to 4, "
+                         "at most 100,000 decisions)")
     ap.add_argument("--budget", type=float, default=600.0, help="seconds one figure may take before it is sampled")
     ap.add_argument("--profile", action="store_true", help="cProfile one decision and print the top entries")
     ap.add_argument("--json", help="also write the figures to this JSON file")
@@ -479,7 +480,9 @@ def main(argv=None) -> int:
     # decides them: by principal, action, resource) and extrapolated to every principal
     mp_, ma_, mr_ = matrix_axes(gen)
     cells = len(mp_) * len(ma_) * len(mr_)
-    sampled = sorted(random.Random(args.seed).sample(mp_, min(len(mp_), args.matrix_principals)))
+    per_principal = len(ma_) * len(mr_)
+    wanted = args.matrix_principals or max(1, min(4, 100_000 // max(1, per_principal)))
+    sampled = sorted(random.Random(args.seed).sample(mp_, min(len(mp_), wanted)))
     m_reqs = [(p, a, r, None) for p in sampled for a in ma_ for r in mr_]
     m_chunks = [m_reqs[i:i + args.chunk] for i in range(0, len(m_reqs), args.chunk)]
     uncached()
