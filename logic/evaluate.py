@@ -99,7 +99,7 @@ def _inputs(principal: str, action: str, resource: str, context: Mapping[str, An
     collector stops tracking at its first pass."""
     flat = [principal, action, resource, session_policy, federating_user]
     for k, v in (context or {}).items():
-        flat += (k, tuple(v) if isinstance(v, (list, set, frozenset)) else v)
+        flat += (k, v if type(v) is str or not isinstance(v, (list, set, frozenset)) else tuple(v))
     return tuple(flat)
 
 
@@ -256,7 +256,7 @@ class WorldIndex:
 # Requests
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Request:
     """One request, resolved against the world: who asks, through what, with which context."""
 
@@ -428,11 +428,11 @@ class Evaluator:
     _b_request_policy_holder = _request_attribute("policy_holder")
 
     def _b_request_name(self, req, value) -> tuple:
-        r = self._req(req)
+        r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
         return tuple((req, how) for how in (r.names() if r else ()) if value is None or value == how)
 
     def _b_principal_named(self, req, ptype, pvalue, how) -> tuple:
-        r = self._req(req)
+        r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
         if r is None:
             return ()
         if ptype == "CanonicalUser":  # never matched, with a warning
@@ -444,6 +444,8 @@ class Evaluator:
                 if len(self._named_memo) > _PART_LIMIT:
                     self._named_memo.clear()
                 found = self._named_memo[key] = tuple(self._named(r, ptype, pvalue))
+        if not found:
+            return ()
         return tuple((req, ptype, pvalue, f) for f in found if how is None or how == f)
 
     def _named(self, r: Request, ptype: str, value: str) -> list[str]:
@@ -483,7 +485,7 @@ class Evaluator:
         return action_key(pattern) is None
 
     def _b_resource_matches(self, req, stmt, pattern) -> bool:
-        r = self._req(req)
+        r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
         if r is None:
             return False
         if "$" not in pattern and "\\" not in pattern:  # no variable: the pattern is its own escaped form
@@ -507,7 +509,7 @@ class Evaluator:
         return lookup
 
     def _b_condition_holds(self, req, cond) -> bool:
-        r = self._req(req)
+        r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
         return r is not None and bool(self._condition(r, cond).holds)
 
     def _condition(self, r: Request, cond: str):
@@ -801,10 +803,11 @@ class Evaluator:
         # the principal's tags), tags of resources the world does not declare. Properties of the
         # principal and the resource that the world determines cannot be overridden.
         if given:
+            derived = set(ctx)
             for key, value in given.items():
                 low = key.lower()
                 values, as_list = context_values(value)
-                if (low in pre or low in resource or low in post) and not low.startswith("aws:principaltag/"):
+                if low in derived and not low.startswith("aws:principaltag/"):
                     if values != ctx[low][1]:
                         req.notes.append(f"context key {key} is determined by the world "
                                          f"({', '.join(ctx[low][1])}); the value given was not used")
@@ -850,8 +853,11 @@ class Evaluator:
         """Resolve and decide one request (what :meth:`resolve` and :meth:`decide` do, in one step)."""
         with self._lock:
             r = self._resolve(principal, action, resource, context, session_policy, federating_user)
-            engine = self._compiled is None
-            return self._decision(r, self._derive([r], engine)[0], engine)
+            if self._compiled is None:
+                return self._decision(r, self._derive([r], True)[0], True)
+            if self._solver is None:
+                self._bind()
+            return self._decision(r, dict(zip(self._compiled.entry_names, self._solver.solve_raw(r))), False)
 
     def _derive(self, requests: list[Request], engine: bool) -> list[dict[str, Any]]:
         """The detail relations of each request (see :meth:`_decision`): by the compiled rules, or
