@@ -52,7 +52,8 @@ from .engine import Engine, row_key
 from .grammar.ast import Policy
 from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Query, Rule, Var, parse_program, parse_query
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput
-from .matching import action_key, context_values, evaluate_condition, resource_match, substitute, wildcard_match
+from .matching import (action_key, context_values, evaluate_condition, plan_arn_pattern, resource_match, substitute,
+                       wildcard_match)
 from .schema import RELATIONS
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
@@ -378,6 +379,10 @@ class Evaluator:
             self._principal_part(arn, None)
         for arn in self.index.resources:
             self._resource_part(arn, None)
+        for relation in ("statement_resource", "statement_not_resource"):  # and how each ARN pattern is matched
+            for _, pattern in self.index.rows.get(relation, ()):
+                if "$" not in pattern and "\\" not in pattern:  # as _b_resource_matches reads it
+                    plan_arn_pattern(pattern, escaped=True)
 
     @property
     def engine(self) -> Engine:

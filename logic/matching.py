@@ -615,7 +615,14 @@ def arn_match(pattern: str, arn: str, *, escaped: bool = False) -> bool:
     return True
 
 
-@lru_cache(maxsize=65536)
+def plan_arn_pattern(pattern: str, *, escaped: bool = False) -> None:
+    """Work out (and keep) how :func:`arn_match` matches an ARN pattern, ahead of its first match:
+    an evaluator does it at load for the patterns of its world."""
+    if pattern != "*":
+        _arn_head_plans(pattern, escaped)
+
+
+@lru_cache(maxsize=1 << 18)
 def _arn_head_plans(pattern: str, escaped: bool) -> tuple[str, int, tuple]:
     """An ARN pattern as its leading literal parts (``arn:aws:s3:::`` — each part with the colon
     after it; never the last part), the splits left for the rest of the ARN, and the plans
