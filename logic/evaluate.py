@@ -858,11 +858,8 @@ class Evaluator:
         """Resolve and decide one request (what :meth:`resolve` and :meth:`decide` do, in one step)."""
         with self._lock:
             r = self._resolve(principal, action, resource, context, session_policy, federating_user)
-            if self._compiled is None:
-                return self._decision(r, self._derive([r], True)[0], True)
-            if self._solver is None:
-                self._bind()
-            return self._decision(r, dict(zip(self._compiled.entry_names, self._solver.solve_raw(r))), False)
+            engine = self._compiled is None
+            return self._decision(r, self._derive([r], engine)[0], engine)
 
     def _derive(self, requests: list[Request], engine: bool) -> list[dict[str, Any]]:
         """The detail relations of each request (see :meth:`_decision`): by the compiled rules, or

@@ -629,12 +629,9 @@ def _arn_head_plans(pattern: str, escaped: bool) -> tuple[str, int, tuple]:
     (:func:`_plan` and its tokens) of the other parts: the ARN's first parts match the literal
     ones exactly when the ARN starts with them, since a part holds no colon."""
     if not escaped or "\\" not in pattern:  # no escapes: read off the text, each part kept once
-        parts = pattern.split(":", 5)
-        m, last = 0, len(parts) - 1
-        while m < last and "*" not in parts[m] and "?" not in parts[m]:
-            m += 1
-        return ":".join(parts[:m]) + ":" if m else "", 5 - m, tuple(map(_part_plan, parts[m:]))
-    plans = tuple(_plan(tokens) + (tokens,) for tokens in _arn_parts(pattern, escaped))
+        plans = tuple(map(_part_plan, pattern.split(":", 5)))
+    else:
+        plans = tuple(_plan(tokens) + (tokens,) for tokens in _arn_parts(pattern, escaped))
     m = 0
     while m < len(plans) - 1 and plans[m][0] == "equal":
         m += 1
