@@ -111,7 +111,6 @@ class _Generator:
         self.slot = {rel: i for i, rel in enumerate(order)}
         self.consts: list[Any] = []
         self._const_slot: dict[tuple, int] = {}
-        self._const_names: set[str] = set()
         self.indexes: list[tuple[str, tuple[int, ...], str]] = []
         self._index_slot: dict[tuple, int] = {}
         self.builtin_order: list[str] = []
@@ -128,9 +127,7 @@ class _Generator:
         if key not in self._const_slot:
             self._const_slot[key] = len(self.consts)
             self.consts.append(value)
-        name = f"K{self._const_slot[key]}"
-        self._const_names.add(name)
-        return name
+        return f"K{self._const_slot[key]}"
 
     def index(self, relation: str, positions: tuple[int, ...], mode: str) -> str:
         key = (relation, positions, mode)
@@ -426,7 +423,7 @@ class _Generator:
         if rel in self.request_builtins:
             if values[0] != "q":
                 raise Unsupported(f"{atom} in {rule}: a request builtin must be given the request first")
-            if all(v == "None" or v in self._const_names for v in values[1:]):
+            if all(v == "None" or v.startswith("K") for v in values[1:]):  # constants are K0, K1, …
                 key = (slot, tuple(values[1:]))
                 if key not in self._prologue:
                     self._prologue[key] = name = self.fresh("r")

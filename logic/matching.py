@@ -628,29 +628,11 @@ def _arn_head_plans(pattern: str, escaped: bool) -> tuple[str, int, tuple]:
     after it; never the last part), the splits left for the rest of the ARN, and the plans
     (:func:`_plan` and its tokens) of the other parts: the ARN's first parts match the literal
     ones exactly when the ARN starts with them, since a part holds no colon."""
-    if not escaped or "\\" not in pattern:  # no escapes: read off the text, each part kept once
-        plans = tuple(map(_part_plan, pattern.split(":", 5)))
-    else:
-        plans = tuple(_plan(tokens) + (tokens,) for tokens in _arn_parts(pattern, escaped))
+    plans = tuple(_plan(tokens) + (tokens,) for tokens in _arn_parts(pattern, escaped))
     m = 0
     while m < len(plans) - 1 and plans[m][0] == "equal":
         m += 1
     return "".join(plan[1] + ":" for plan in plans[:m]), 5 - m, plans[m:]
-
-
-@lru_cache(maxsize=65536)
-def _part_plan(part: str) -> tuple[str, str, str, tuple[str | int, ...]]:
-    """:func:`_plan` of one part of an unescaped ARN pattern, and its tokens, read off the text
-    when it has no ``?`` and at most one run of ``*`` (the tokens then go unused)."""
-    if "?" not in part:
-        if "*" not in part:
-            return "equal", part, "", ()
-        merged = _STAR_RUN.sub("*", part) if "**" in part else part
-        if merged.count("*") == 1:
-            prefix, _, suffix = merged.partition("*")
-            return ("prefix", prefix, "", ()) if not suffix else ("around", prefix, suffix, ())
-    tokens = _tokenize(part, False)
-    return _plan(tokens) + (tokens,)
 
 
 @lru_cache(maxsize=65536)
