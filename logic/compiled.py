@@ -35,6 +35,10 @@ A program with recursion among request-dependent relations, a builtin or negatio
 an unbound argument, or a request-dependent call that does not pass the head's request on,
 raises :class:`Unsupported`, and the caller uses the engine instead.
 
+The solver reuses work across requests (:class:`Solver`): the function reads the request only
+through the request builtins, so requests whose builtin calls get the same answers get the same
+relations; it keeps a tree of the calls solves made and the relations they gave.
+
 A differential test (``tests/properties/test_fastpath.py``) checks on generated worlds and
 requests that this path and the engine (pyDatalog running every rule, the request-independent
 ones included) give the same decision, the same deciding statements, the same layer verdicts
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from operator import itemgetter
 from typing import Any, Callable, Iterable, Mapping
 
 from .dlcheck import BuiltinSpec, derived_relations
@@ -56,6 +61,8 @@ __all__ = ["CompiledRules", "Unsupported"]
 _PY_OPERATORS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _MISS = object()
 _WORLD_MEMO_LIMIT = 1 << 20  # answers of builtins that do not read the request, kept for the world
+_NONE = frozenset()
+_REUSE_LIMIT = 1 << 15  # leaves of a solver's tree of recorded calls (see Solver)
 
 
 class Unsupported(Exception):
@@ -118,8 +125,20 @@ class _Generator:
         self._names = itertools.count()
         self._prologue: dict[tuple, str] = {}  # (builtin slot, constant arguments) -> its rows, read once
         self._prologue_lines: list[str] = []
+        self.prologue_calls: list[tuple[str, int, str]] = []  # (its rows' name, builtin slot, arguments)
         self._tails: list[list[str]] = []  # request-independent runs of rule bodies, kept for the world
         self._lookups: dict[str, set[tuple[tuple[int, ...], str]]] = defaultdict(set)  # relation -> indexes of it
+        # what the rules read of each request builtin's answer: the columns after the request that
+        # some literal names (a variable or a constant); the rest no rule looks at (None: a test)
+        found: dict[str, set[int]] = defaultdict(set)
+        for rules in rules_by_head.values():
+            for rule in rules:
+                for lit in rule.body:
+                    atom = lit.atom if isinstance(lit, Negation) else lit
+                    if isinstance(atom, Atom) and atom.relation in request_builtins:
+                        found[atom.relation] |= {i for i, t in enumerate(atom.args) if i and (
+                            isinstance(t, Const) or not t.is_anonymous)}
+        self.reads = {name: tuple(sorted(found[name])) if builtins[name].outputs else None for name in found}
 
     # -- slots ------------------------------------------------------------------------------------
     def const(self, value: Any) -> str:
@@ -185,11 +204,31 @@ class _Generator:
         out.append("    G_get = G.get")
         for tail in self._tails:
             out.extend("    " + line for line in tail)
-        out.append("    def solve(q):")
+        # the request builtins read with the request alone, every solve, first: their answers are
+        # read once, by prologue(q), and given to solve
+        calls = ", ".join(f"B{slot}({args})" for _, slot, args in self.prologue_calls)
+        names = ", ".join(name for name, _, _ in self.prologue_calls)
+        one = "," if len(self.prologue_calls) == 1 else ""
+        out += ["    def prologue(q):", f"        return ({calls}{one})"]
+        # what the rules read of those answers (Solver): the columns some literal names, of each row
+        keys = []
+        for _, slot, _ in self.prologue_calls:
+            read = self.reads[self.builtin_order[slot]]
+            if read:
+                out.append(f"    I{slot} = itemgetter({', '.join(map(str, read))})")
+            keys.append(f"tuple(map(I{slot}, {{}}))" if read else "len({})")
+        out.append("    def prologue_key(pre):")
+        if self.prologue_calls:
+            out.append(f"        {names}{one} = pre")
+        key = ", ".join(k.format(name) for k, (name, _, _) in zip(keys, self.prologue_calls))
+        out += [f"        return ({key}{one})", "    def solve(q, pre):"]
+        if self.prologue_calls:
+            out.append(f"        {names}{one} = pre")
         out.extend("        " + line for line in self._prologue_lines + body)
-        results = ", ".join(self.var(rel) for rel in entries)
+        # an empty set is answered as the one empty frozenset: answers may be kept (see Solver)
+        results = ", ".join(self.var(rel) if self.width(rel) == 0 else f"{self.var(rel)} or NONE" for rel in entries)
         out.append(f"        return ({results}{',' if len(entries) == 1 else ''})")
-        out.append("    return solve")
+        out.append("    return prologue, prologue_key, solve")
         self.source_text = "\n".join(out) + "\n"
         return self.source_text
 
@@ -433,7 +472,7 @@ class _Generator:
                                                    {0: "q"}, pad, lines)
                         self._prologue_lines.append(f"{name} = (({args}),) if ({args}) in {every} else ()")
                     else:
-                        self._prologue_lines.append(f"{name} = {call}")
+                        self.prologue_calls.append((name, slot, args))
                 return self._prologue[key]
             rows = self.fresh("r")
             lines.append(f"{pad}{rows} = {call}")
@@ -580,9 +619,10 @@ class CompiledRules:
         self.consts = tuple(gen.consts)
         self.indexes = tuple(gen.indexes)
         self.builtin_names = tuple(gen.builtin_order)
+        self.request_reads = {name: gen.reads[name] for name in gen.builtin_order if name in request_builtins}
         self.entry_names = tuple(names)
         self.widths = tuple(gen.width(entries[name].relation) for name in names)
-        namespace: dict[str, Any] = {"MISS": _MISS}
+        namespace: dict[str, Any] = {"MISS": _MISS, "NONE": _NONE, "itemgetter": itemgetter}
         exec(compile(self.source, "<iamlogic: compiled rules>", "exec"), namespace)  # generated names only
         self._build = namespace["build"]
 
@@ -688,10 +728,31 @@ class CompiledRules:
 
 
 class Solver:
-    """Answers the entries of :class:`CompiledRules` for one request at a time."""
+    """Answers the entries of :class:`CompiledRules` for one request at a time.
+
+    **Reuse.** The generated function reads the request only through the request builtins, and
+    everything else it reads (the world's tables, the request-independent builtins) is the same
+    for every request. So its answer is a function of the answers its request-builtin calls get:
+    two requests whose calls get the same answers, call by call, get the same entries. The solver
+    keeps a tree of the calls solves made, each with what the rules read of its answer
+    (:attr:`CompiledRules.request_reads`), and the entries at the leaves. Its root is keyed by the
+    answers of the calls every solve makes first (the prologue: the request's action, its
+    principal's identity, type and account, the resource's account and policy holder, …); below
+    it, a node is one call (a Resource entry tested against the resource, a condition, a Principal
+    entry), with a branch for each answer seen.
+
+    A request walks the tree, making each call for itself, and takes the entries of the leaf it
+    reaches; when an answer leads where no request went before, it is solved, and its calls are
+    added to the tree. This is a decision cache keyed on exactly the request features the rules
+    read: a resource that no rule tells apart from another is decided with the other's work. A
+    request whose prologue answers were never seen before is solved without recording (most
+    requests of an unrepeated mix are such), and records the next time. The tree belongs to one
+    world (a world that changes gets a new solver), and is dropped when it holds
+    :data:`_REUSE_LIMIT` leaves.
+    """
 
     def __init__(self, compiled: CompiledRules, table: Callable[[str], Iterable[tuple]],
-                 builtins: Mapping[str, Callable]):
+                 builtins: Mapping[str, Callable], *, reuse: bool = True):
         derived = compiled.materialize(table, builtins)
         self.tables = derived  # the request-independent relations, as computed for this world
         rows: dict[str, list[tuple]] = {}
@@ -702,21 +763,62 @@ class Solver:
         self._world_memo: dict = {}
         wrapped = [_rows(builtins[name]) for name in compiled.builtin_names]
         flags = [_flag(builtins[name]) for name in compiled.builtin_names]
-        self._solve = compiled._build(compiled.consts, indexes, wrapped, flags, self._world_memo, ())
+        self._prologue, self._prologue_key, self._solve = compiled._build(
+            compiled.consts, indexes, wrapped, flags, self._world_memo, ())
         self._entries = tuple(zip(compiled.entry_names, compiled.widths))
+        # the same function, its request builtins recording their calls into self._trace
+        self._trace: list[tuple] = []
+        rec_rows, rec_flags = list(wrapped), list(flags)
+        for slot, name in enumerate(compiled.builtin_names):
+            if name in compiled.request_reads:
+                rec_rows[slot] = _recorder(wrapped[slot], _answer_key(compiled.request_reads[name]), self._trace)
+                rec_flags[slot] = _recorder(flags[slot], bool, self._trace)
+        _, _, self._record = compiled._build(compiled.consts, indexes, rec_rows, rec_flags, self._world_memo, ())
+        self.reuse = reuse
+        self._root: dict = {}  # prologue answers -> _SEEN, a node [builtin, arguments, answer key, {key: node}], or a leaf
+        self._leaves = 0
+        self.reused = self.solved = self.conflicts = 0
 
     def solve_raw(self, req: Any) -> tuple:
-        """The entries for the request ``req``, in the order given, each as the generated function
-        makes it: a bool for an entry without columns after the request, a set of values for one
-        column, a set of tuples for more."""
+        """The entries for the request ``req``, in the order given: a bool for an entry without
+        columns after the request, a set of values for one column, of tuples for more. Read-only:
+        a request may get the entries of another (see the class)."""
         if len(self._world_memo) > _WORLD_MEMO_LIMIT:
             self._world_memo.clear()
+        if self._leaves >= _REUSE_LIMIT:
+            self._root.clear()
+            self._leaves = 0
         try:
-            return self._solve(req)
+            pre = self._prologue(req)
+            if not self.reuse:
+                return self._solve(req, pre)
+            key = self._prologue_key(pre)
+            node = self._root.get(key)
+            if node is None:  # the first of its kind: solved, and remembered as seen
+                self._root[key] = _SEEN
+                self._leaves += 1
+                self.solved += 1
+                return self._solve(req, pre)
+            while node.__class__ is list:
+                fn, args, answer, below = node
+                node = below.get(answer(fn(req, *args)))
+            if node is not None and node is not _SEEN:
+                self.reused += 1
+                return node
+            self._trace.clear()
+            out = self._record(req, pre)
+            self.solved += 1
+            self._keep(key, out)
+            return out
         except (EngineError, Unsupported):
             raise
         except Exception as exc:  # a failing builtin fails the decision, never a silent "no answer"
             raise EngineError(f"the compiled rules failed while answering: {type(exc).__name__}: {exc}") from exc
+
+    def forget(self) -> None:
+        """Drop the tree of calls (the answers kept for requests)."""
+        self._root.clear()
+        self._leaves = 0
 
     def solve(self, req: Any) -> dict[str, list[tuple]]:
         """The rows (without the request column) of each entry, for the request ``req``."""
@@ -729,6 +831,60 @@ class Solver:
             else:
                 out[name] = list(rows)
         return out
+
+    def _keep(self, key: tuple, out: tuple) -> None:
+        """Add the calls just recorded, with ``out`` at their leaf, to the tree under ``key``."""
+        trace = self._trace
+        node, below, found, i = self._root.get(key), self._root, key, 0
+        if node is not _SEEN and node is not None:  # follow the calls the tree holds
+            for i, (fn, args, _, found) in enumerate(trace):
+                if node.__class__ is not list or node[0] is not fn or node[1] != args:
+                    return self._conflict()
+                below = node[3]
+                node = below.get(found)
+                if node is None:
+                    i += 1
+                    break
+            else:  # every call is in the tree already (as when two requests were solved in turn)
+                if node.__class__ is list:
+                    self._conflict()
+                return
+        tail = out  # the calls the tree lacks, from the last one back
+        for fn, args, answer, answered in reversed(trace[i:]):
+            tail = [fn, args, answer, {answered: tail}]
+        below[found] = tail
+        self._leaves += 1
+
+
+    def _conflict(self) -> None:
+        """The same answers led to another call: the function read the request some other way
+        than through its calls. The answer just computed stands; nothing more is reused."""
+        self.conflicts += 1
+        self.reuse = False
+        self._root.clear()
+
+
+_SEEN = object()  # a prologue key solved once, without recording
+
+
+def _answer_key(read: tuple[int, ...] | None) -> Callable:
+    """What the rules read of a request builtin's answer (rows, each starting with the request):
+    the columns ``read`` of each row, in order; how many rows there are when no column is read."""
+    if not read:
+        return len
+    get = itemgetter(*read)
+    return lambda rows: tuple(map(get, rows))
+
+
+def _recorder(fn: Callable, key: Callable, trace: list) -> Callable:
+    """``fn``, appending each call to ``trace``: (fn, arguments after the request, key, key of the answer)."""
+
+    def call(req, *args):
+        found = fn(req, *args)
+        trace.append((fn, args, key, key(found)))
+        return found
+
+    return call
 
 
 def _build_index(rows: list[tuple], positions: tuple[int, ...], mode: str):

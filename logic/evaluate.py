@@ -19,7 +19,8 @@ builtins the rules call:
 ``request_resource_account(Req, A)``          the resource's account
 ``request_session_policy(Req, Pol)``          the session policy passed with the request
 ``request_policy_holder(Req, R)``             the resource whose resource-based policy governs the
-                                              request (an S3 object's bucket)
+                                              request (an S3 object's bucket), when the world holds
+                                              such a policy for it or it is a role (trust policy)
 ``request_name(Req, How)``                    the names a NotPrincipal must list to exempt the request
 ``principal_named(Req, Type, Value, How)``    how a Principal entry names the request's principal
 ``action_match(Pattern, Action)``             IAM action wildcards, case-insensitive
@@ -28,7 +29,7 @@ builtins the rules call:
 ``action_glob(Pattern)``                      an Action pattern without a key: matched by action_match
 ``resource_matches(Req, Stmt, Pattern)``      ARN matching with policy variables substituted
 ``condition_holds(Req, Cond)``                one condition under the request's context
-``kms_key(Resource)``                         the resource is a KMS key
+``request_kms_key(Req)``                      the request's resource is a KMS key
 ==========================================  =======================================================
 """
 
@@ -78,7 +79,7 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     "action_glob": BuiltinSpec(inputs=(0,)),
     "resource_matches": BuiltinSpec(inputs=(0, 1, 2)),
     "condition_holds": BuiltinSpec(inputs=(0, 1)),
-    "kms_key": BuiltinSpec(inputs=(0,)),
+    "request_kms_key": BuiltinSpec(inputs=(0,)),
     # Declared in the schema as facts (``iamlogic facts`` prints them); the engine answers it from
     # the catalog instead of loading tens of thousands of facts for a pattern like "*".
     "action_pattern_covers": BuiltinSpec(inputs=(0,), outputs=(1,)),
@@ -87,7 +88,7 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
 
 #: The builtins that read the request: every relation that calls one depends on the request.
 REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
-                             if name not in ("action_match", "action_key", "action_glob", "kms_key",
+                             if name not in ("action_match", "action_key", "action_glob",
                                              "action_pattern_covers"))
 
 
@@ -192,6 +193,7 @@ class WorldIndex:
         self.conditions_with_variables = {c for c, values in self.condition_values.items()
                                           if any(not isinstance(v, str) or "$" in v for v in values)}
         self.boundaries = {p for p, _ in by["permissions_boundary"]}
+        self.policy_holders = {h for h, _ in by["resource_policy"]}
         self.node_names = {n: name for n, name in by["ou_name"]}
         self.attached = {k: frozenset(by[f"{k}_attached"]) for k in ("scp", "rcp")}  # (node, policy)
         self.depth: dict[str, int] = {}  # organization level (root, OU, account) -> nodes above it
@@ -272,7 +274,8 @@ class Request:
     federating_user: str | None = None
     resource_account: str | None = None
     session_policy: str | None = None
-    policy_holder: str | None = None
+    policy_holder: str | None = None  # the holder of the resource-based policy that governs it (or the role)
+    kms_key: bool = False
     context: dict[str, tuple[str, tuple[str, ...], bool]] = field(default_factory=dict)  # lower key -> (key, values, given as list)
     missing: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
@@ -559,8 +562,9 @@ class Evaluator:
             if action is None or a == action:
                 yield (pattern, a)
 
-    def _b_kms_key(self, resource) -> bool:
-        return bool(_KMS_KEY.fullmatch(resource))
+    def _b_request_kms_key(self, req) -> bool:
+        r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
+        return r is not None and r.kms_key
 
     # -- requests -------------------------------------------------------------------------------
     def resolve(self, principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None,
@@ -590,7 +594,7 @@ class Evaluator:
         rpart = self._resource_parts.get(resource) or self._resource_parts.get((resource, account))
         if rpart is None:
             rpart = self._resource_part(resource, account)
-        req.policy_holder, req.resource_account, rnotes, rctx = rpart
+        req.policy_holder, req.resource_account, req.kms_key, rnotes, rctx = rpart
         req.notes.extend(rnotes)
         if session_policy is not None:
             if req.principal_type not in ("assumed_role", "federated_user"):
@@ -742,7 +746,11 @@ class Evaluator:
             put(f"aws:ResourceTag/{k}", v)
             if service and service != "aws":
                 put(f"{service}:ResourceTag/{k}", v)
-        part = holder, owner, tuple(notes), ctx
+        # the holder only when a policy of it can govern the request: the rules read no more of the
+        # resource than they need (see rules/20-policies.dl)
+        if holder not in idx.policy_holders and idx.principals.get(holder, ("",))[0] != "role":
+            holder = None
+        part = holder, owner, bool(_KMS_KEY.fullmatch(resource)), tuple(notes), ctx
         if len(self._resource_parts) > _PART_LIMIT:
             self._resource_parts.clear()
         self._resource_parts[key] = part
@@ -839,6 +847,14 @@ class Evaluator:
         "granted": "?- granted(Req).",
         "reached": "?- conditions_reached(Req, Stmt).",
     }
+
+    def forget(self) -> None:
+        """Drop every answer kept for a request: the decision cache, and the compiled rules' tree
+        of calls (what the world says does not depend on requests, and stays)."""
+        with self._lock:
+            self.decisions.clear()
+            if self._solver is not None:
+                self._solver.forget()
 
     @property
     def path(self) -> str:

@@ -239,3 +239,88 @@ def test_a_world_loaded_to_decide_does_not_build_the_engine_until_asked():
     assert ev._engine is None
     assert ev.facts("principal") == ev.engine.materialize("principal")  # built on first use
     assert ev._engine is not None
+
+
+def _tagged_solver():
+    """A program whose answer depends on a request's kind and on which labels match it; requests
+    carry a note no rule reads."""
+    program = parse_program(
+        "hit(R, T) :- kind(R, K, _), label(K, T), match(R, T).\n"
+        "some(R) :- hit(R, _).\n"
+        "none(R) :- kind(R, _, _), not some(R).\n")
+    requests = {"r1": ("k1", {"a"}, "note-1"), "r2": ("k1", {"a"}, "note-2"), "r3": ("k1", {"b"}, "note-3"),
+                "r4": ("k2", {"a"}, "note-4"), "r5": ("k1", {"a", "b"}, "note-5")}
+    calls = []
+
+    def kind(r, k, note) -> tuple:
+        calls.append(("kind", r))
+        found = requests[r]
+        return ((r, found[0], found[2]),) if k in (None, found[0]) else ()
+
+    def match(r, t) -> bool:
+        calls.append(("match", r, t))
+        return t in requests[r][1]
+
+    specs = {"kind": BuiltinSpec(inputs=(0,), outputs=(1, 2)), "match": BuiltinSpec(inputs=(0, 1))}
+    entries = {"hit": Atom("hit", (Var("R"), Var("T"))), "none": Atom("none", (Var("R"),))}
+    compiled = CompiledRules(program, {"label": 2}, specs, {"kind", "match"}, entries)
+    tables = {"label": [("k1", "a"), ("k1", "b"), ("k2", "a")]}
+    return compiled, compiled.bind(lambda name: tables[name], {"kind": kind, "match": match}), calls
+
+
+def test_a_request_whose_calls_get_the_same_answers_reuses_the_entries_of_another():
+    compiled, solver, calls = _tagged_solver()
+    assert compiled.request_reads == {"kind": (1,), "match": None}  # the note is never read
+    expected = {"r1": ["a"], "r2": ["a"], "r3": ["b"], "r4": ["a"], "r5": ["a", "b"]}
+    for _ in range(3):  # seen, recorded, then reused
+        for r, hits in expected.items():
+            found = solver.solve(r)
+            assert sorted(t for (t,) in found["hit"]) == hits and found["none"] == [], r
+    assert solver.conflicts == 0 and solver.reused > 0
+    # a reused answer makes the calls the solve made, for the request asking, and nothing more
+    calls.clear()
+    before = solver.reused
+    assert solver.solve("r2")["hit"] == [("a",)]
+    assert solver.reused == before + 1
+    assert sorted(calls) == [("kind", "r2"), ("match", "r2", "a"), ("match", "r2", "b")]
+
+
+def test_a_request_that_answers_one_call_otherwise_is_solved_again():
+    _, solver, _ = _tagged_solver()
+    for r in ("r1", "r1", "r1"):
+        solver.solve(r)
+    solved = solver.solved
+    assert sorted(solver.solve("r5")["hit"]) == [("a",), ("b",)]
+    assert solver.solved == solved + 1  # "b" matches r5, not r1: a new branch of the tree
+    assert sorted(solver.solve("r3")["hit"]) == [("b",)]
+
+
+def test_a_solve_whose_calls_disagree_with_the_tree_stops_reuse_and_keeps_its_answer():
+    _, solver, _ = _tagged_solver()
+    for r in ("r1", "r1", "r1"):
+        solver.solve(r)
+    key = next(iter(solver._root))
+    solver._trace[:] = [(len, ("other",), bool, True)]  # as if the same answers had led to another call
+    solver._keep(key, ())
+    assert solver.conflicts == 1 and not solver.reuse and not solver._root
+    assert [t for (t,) in solver.solve("r1")["hit"]] == ["a"]
+
+
+def test_requests_on_resources_no_rule_tells_apart_share_their_work():
+    world = loads(WORLD)
+    ev = world.evaluator()
+    keys = [f"arn:aws:s3:::b/k{i}" for i in range(20)]
+    for _ in range(2):
+        ev.decisions.clear()
+        for k in keys:
+            assert world.check("alice", "s3:GetObject", k, {"custom:flag": "1"}).decision == "Allow"
+            assert world.check("alice", "s3:GetObject", k).decision == "ImplicitDeny"
+    solver = ev._solver
+    # the first request is solved (its kind seen), the next two recorded (the condition holds for
+    # one, not for the other), and the other 77 (of two rounds) reuse their work
+    assert solver.solved == 3 and solver.reused == 77 and solver.conflicts == 0
+    assert world.check("alice", "s3:GetObject", "arn:aws:s3:::c/k", {"custom:flag": "1"}).decision == "ImplicitDeny"
+    ev.forget()  # the decision cache and the tree: the next request is solved afresh
+    solved = solver.solved
+    assert world.check("alice", "s3:GetObject", keys[0], {"custom:flag": "1"}).decision == "Allow"
+    assert solver.solved == solved + 1 and len(ev.decisions) == 1
