@@ -777,6 +777,7 @@ class Solver:
         self.reuse = reuse
         self._root: dict = {}  # prologue answers -> _SEEN, a node [builtin, arguments, answer key, {key: node}], or a leaf
         self._leaves = 0
+        self._outputs: dict[tuple, tuple] = {}  # the entries at the leaves, each kept once
         self.reused = self.solved = self.conflicts = 0
 
     def solve_raw(self, req: Any) -> tuple:
@@ -786,8 +787,7 @@ class Solver:
         if len(self._world_memo) > _WORLD_MEMO_LIMIT:
             self._world_memo.clear()
         if self._leaves >= _REUSE_LIMIT:
-            self._root.clear()
-            self._leaves = 0
+            self.forget()
         try:
             pre = self._prologue(req)
             if not self.reuse:
@@ -808,6 +808,10 @@ class Solver:
             self._trace.clear()
             out = self._record(req, pre)
             self.solved += 1
+            # kept once however many leaves hold it: the fewer objects the tree holds, the less the
+            # garbage collector walks
+            out = tuple([frozenset(v) if v.__class__ is set else v for v in out])
+            out = self._outputs.setdefault(out, out)
             self._keep(key, out)
             return out
         except (EngineError, Unsupported):
@@ -818,6 +822,7 @@ class Solver:
     def forget(self) -> None:
         """Drop the tree of calls (the answers kept for requests)."""
         self._root.clear()
+        self._outputs.clear()
         self._leaves = 0
 
     def solve(self, req: Any) -> dict[str, list[tuple]]:
