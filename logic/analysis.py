@@ -821,7 +821,7 @@ def why_not(world, principal: str, action: str, resource: str, context: Mapping[
     for s in d.statements:
         suggestions.append(f"remove or narrow {s.label()}")
     ident = req.identity or d.principal
-    holder = req.policy_holder or d.resource
+    holder = req.policy_holder or ev._holder(d.resource)  # the resource whose policy would govern it
     for v in d.blockers():
         if v.verdict != "no allow":
             continue

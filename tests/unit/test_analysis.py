@@ -340,3 +340,17 @@ def test_who_can_and_what_can_agree_with_check(data):
     sample = reported_actions + unreported[:: max(1, len(unreported) // 4)]
     for a, d in zip(sample, world.check_many([(principal, a, queue, context) for a in sample])):
         assert d.allowed == (a in reported_actions), (principal, a, queue)
+
+
+def test_why_not_across_accounts_names_the_bucket_whose_policy_would_govern_an_object():
+    w = iamlogic.loads(f'''
+account {A} "a" {{
+  user ivan {{ policy P {{ allow s3:GetObject on "arn:aws:s3:::shared/*" }} }}
+}}
+account {B} "b" {{
+  resource "arn:aws:s3:::shared"
+}}''')
+    b = why_not(w, "ivan", "s3:GetObject", "arn:aws:s3:::shared/k")
+    assert [v.layer for v in b.layers if v.verdict == "no allow"] == ["resource-based policy"]
+    assert b.suggestions == (f'add `allow s3:GetObject on "arn:aws:s3:::shared/k" principal aws '
+                             f'"arn:aws:iam::{A}:user/ivan"` to the resource policy of arn:aws:s3:::shared',)
