@@ -216,7 +216,9 @@ class _Generator:
             read = self.reads[self.builtin_order[slot]]
             if read:
                 out.append(f"    I{slot} = itemgetter({', '.join(map(str, read))})")
-            keys.append(f"tuple(map(I{slot}, {{}}))" if read else "len({})")
+            # (one row, the usual answer, without building a map: the same key)
+            keys.append(f"((I{slot}({{0}}[0]),) if len({{0}}) == 1 else tuple(map(I{slot}, {{0}})))" if read
+                        else "len({0})")
         out.append("    def prologue_key(pre):")
         if self.prologue_calls:
             out.append(f"        {names}{one} = pre")
@@ -745,8 +747,8 @@ class Solver:
     reaches; when an answer leads where no request went before, it is solved, and its calls are
     added to the tree. This is a decision cache keyed on exactly the request features the rules
     read: a resource that no rule tells apart from another is decided with the other's work. A
-    request whose prologue answers were never seen before is solved without recording (most
-    requests of an unrepeated mix are such), and records the next time. The tree belongs to one
+    request whose hint (its caller and action) was not seen before is solved without the tree:
+    in a mix of unrelated requests most are such, and pay nothing for it. The tree belongs to one
     world (a world that changes gets a new solver), and is dropped when it holds
     :data:`_REUSE_LIMIT` leaves.
     """
@@ -775,15 +777,20 @@ class Solver:
                 rec_flags[slot] = _recorder(flags[slot], bool, self._trace)
         _, _, self._record = compiled._build(compiled.consts, indexes, rec_rows, rec_flags, self._world_memo, ())
         self.reuse = reuse
-        self._root: dict = {}  # prologue answers -> _SEEN, a node [builtin, arguments, answer key, {key: node}], or a leaf
+        self._root: dict = {}  # prologue answers -> a node [builtin, arguments, answer key, {key: node}], or a leaf
+        self._hints: set = set()
         self._leaves = 0
         self._outputs: dict[tuple, tuple] = {}  # the entries at the leaves, each kept once
         self.reused = self.solved = self.conflicts = 0
 
-    def solve_raw(self, req: Any) -> tuple:
+    def solve_raw(self, req: Any, hint: Any = None) -> tuple:
         """The entries for the request ``req``, in the order given: a bool for an entry without
         columns after the request, a set of values for one column, of tuples for more. Read-only:
-        a request may get the entries of another (see the class)."""
+        a request may get the entries of another (see the class).
+
+        ``hint``: requests with the same hint are likely to share work (the evaluator gives the
+        caller and the action). A request whose hint was not seen before is solved without the
+        tree; answers never depend on the hint."""
         if len(self._world_memo) > _WORLD_MEMO_LIMIT:
             self._world_memo.clear()
         if self._leaves >= _REUSE_LIMIT:
@@ -792,17 +799,17 @@ class Solver:
             pre = self._prologue(req)
             if not self.reuse:
                 return self._solve(req, pre)
-            key = self._prologue_key(pre)
-            node = self._root.get(key)
-            if node is None:  # the first of its kind: solved, and remembered as seen
-                self._root[key] = _SEEN
+            if hint is not None and hint not in self._hints:
+                self._hints.add(hint)
                 self._leaves += 1
                 self.solved += 1
                 return self._solve(req, pre)
+            key = self._prologue_key(pre)
+            node = self._root.get(key)
             while node.__class__ is list:
                 fn, args, answer, below = node
                 node = below.get(answer(fn(req, *args)))
-            if node is not None and node is not _SEEN:
+            if node is not None:
                 self.reused += 1
                 return node
             self._trace.clear()
@@ -823,6 +830,7 @@ class Solver:
         """Drop the tree of calls (the answers kept for requests)."""
         self._root.clear()
         self._outputs.clear()
+        self._hints.clear()
         self._leaves = 0
 
     def solve(self, req: Any) -> dict[str, list[tuple]]:
@@ -841,7 +849,7 @@ class Solver:
         """Add the calls just recorded, with ``out`` at their leaf, to the tree under ``key``."""
         trace = self._trace
         node, below, found, i = self._root.get(key), self._root, key, 0
-        if node is not _SEEN and node is not None:  # follow the calls the tree holds
+        if node is not None:  # follow the calls the tree holds
             for i, (fn, args, _, found) in enumerate(trace):
                 if node.__class__ is not list or node[0] is not fn or node[1] != args:
                     return self._conflict()
@@ -869,16 +877,14 @@ class Solver:
         self._root.clear()
 
 
-_SEEN = object()  # a prologue key solved once, without recording
-
-
 def _answer_key(read: tuple[int, ...] | None) -> Callable:
     """What the rules read of a request builtin's answer (rows, each starting with the request):
     the columns ``read`` of each row, in order; how many rows there are when no column is read."""
     if not read:
         return len
     get = itemgetter(*read)
-    return lambda rows: tuple(map(get, rows))
+    # (one row, the usual answer, without building a map: the same key)
+    return lambda rows: (get(rows[0]),) if len(rows) == 1 else tuple(map(get, rows))
 
 
 def _recorder(fn: Callable, key: Callable, trace: list) -> Callable:

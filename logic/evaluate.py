@@ -884,7 +884,9 @@ class Evaluator:
             if self._solver is None:
                 self._bind()
             names = self._compiled.entry_names
-            return [dict(zip(names, self._solver.solve_raw(r))) for r in requests]
+            solve = self._solver.solve_raw
+            # requests of one caller and action are the ones likely to share the solver's work
+            return [dict(zip(names, solve(r, (r.caller, r.action)))) for r in requests]
         self._requests = {r.id: r for r in requests}
         try:
             rows = {name: self.engine.query(q) for name, q in _detail_queries().items()}

@@ -36,8 +36,9 @@ def _disagreements(world: World, requests: list[dict]) -> list[str]:
         return [ev.resolve(r["principal"], r["action"], r["resource"], r.get("context")) for r in requests]
 
     slow = ev.decide(resolved(), engine=True)
-    # three passes: a request is solved the first time its kind is seen, recorded the second, and
-    # reuses the work of another with the same answers after that (Solver)
+    # three passes: the first request of a caller and action is solved without the solver's tree,
+    # the others record their calls into it or reuse the work of a request whose calls got the
+    # same answers (Solver)
     passes = [ev.decide(resolved()) for _ in range(3)]
     # the request-independent relations, computed by the compiled rules and by pyDatalog
     tables = [f"{rel}: compiled {sorted(rows ^ ev.engine.materialize(rel))[:3]} differ"

@@ -272,7 +272,7 @@ def test_a_request_whose_calls_get_the_same_answers_reuses_the_entries_of_anothe
     compiled, solver, calls = _tagged_solver()
     assert compiled.request_reads == {"kind": (1,), "match": None}  # the note is never read
     expected = {"r1": ["a"], "r2": ["a"], "r3": ["b"], "r4": ["a"], "r5": ["a", "b"]}
-    for _ in range(3):  # seen, recorded, then reused
+    for _ in range(3):  # recorded, then reused (no hint given: every request goes through the tree)
         for r, hits in expected.items():
             found = solver.solve(r)
             assert sorted(t for (t,) in found["hit"]) == hits and found["none"] == [], r
@@ -316,8 +316,9 @@ def test_requests_on_resources_no_rule_tells_apart_share_their_work():
             assert world.check("alice", "s3:GetObject", k, {"custom:flag": "1"}).decision == "Allow"
             assert world.check("alice", "s3:GetObject", k).decision == "ImplicitDeny"
     solver = ev._solver
-    # the first request is solved (its kind seen), the next two recorded (the condition holds for
-    # one, not for the other), and the other 77 (of two rounds) reuse their work
+    # the first request of alice and s3:GetObject is solved without the tree, the next two record
+    # their calls (the condition holds for one, not for the other), and the other 77 (of two
+    # rounds) reuse their work
     assert solver.solved == 3 and solver.reused == 77 and solver.conflicts == 0
     assert world.check("alice", "s3:GetObject", "arn:aws:s3:::c/k", {"custom:flag": "1"}).decision == "ImplicitDeny"
     ev.forget()  # the decision cache and the tree: the next request is solved afresh
