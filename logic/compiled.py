@@ -62,7 +62,7 @@ _PY_OPERATORS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">
 _MISS = object()
 _WORLD_MEMO_LIMIT = 1 << 20  # answers of builtins that do not read the request, kept for the world
 _NONE = frozenset()
-_REUSE_LIMIT = 1 << 15  # leaves of a solver's tree of recorded calls (see Solver)
+_REUSE_LIMIT = 1 << 15  # leaves and hints of a solver's tree of recorded calls (see Solver)
 
 
 class Unsupported(Exception):
@@ -750,7 +750,7 @@ class Solver:
     request whose hint (its caller and action) was not seen before is solved without the tree:
     in a mix of unrelated requests most are such, and pay nothing for it. The tree belongs to one
     world (a world that changes gets a new solver), and is dropped when it holds
-    :data:`_REUSE_LIMIT` leaves.
+    :data:`_REUSE_LIMIT` leaves and hints.
     """
 
     def __init__(self, compiled: CompiledRules, table: Callable[[str], Iterable[tuple]],
@@ -867,7 +867,6 @@ class Solver:
             tail = [fn, args, answer, {answered: tail}]
         below[found] = tail
         self._leaves += 1
-
 
     def _conflict(self) -> None:
         """The same answers led to another call: the function read the request some other way
