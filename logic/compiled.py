@@ -216,7 +216,7 @@ class _Generator:
             read = self.reads[self.builtin_order[slot]]
             if read:
                 out.append(f"    I{slot} = itemgetter({', '.join(map(str, read))})")
-            # (one row, the usual answer, without building a map: the same key)
+            # the key _answer_key makes, inline (a call less for each of the prologue's answers)
             keys.append(f"((I{slot}({{0}}[0]),) if len({{0}}) == 1 else tuple(map(I{slot}, {{0}})))" if read
                         else "len({0})")
         out.append("    def prologue_key(pre):")
