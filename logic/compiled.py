@@ -62,7 +62,7 @@ _PY_OPERATORS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">
 _MISS = object()
 _WORLD_MEMO_LIMIT = 1 << 20  # answers of builtins that do not read the request, kept for the world
 _NONE = frozenset()
-_REUSE_LIMIT = 1 << 15  # leaves and hints of a solver's tree of recorded calls (see Solver)
+_REUSE_LIMIT = 1 << 14  # leaves and hints of a solver's tree of recorded calls (about 4 KiB a leaf; see Solver)
 
 
 class Unsupported(Exception):
