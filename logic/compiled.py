@@ -754,7 +754,7 @@ class Solver:
     """
 
     def __init__(self, compiled: CompiledRules, table: Callable[[str], Iterable[tuple]],
-                 builtins: Mapping[str, Callable], *, reuse: bool = True):
+                 builtins: Mapping[str, Callable]):
         derived = compiled.materialize(table, builtins)
         self.tables = derived  # the request-independent relations, as computed for this world
         rows: dict[str, list[tuple]] = {}
@@ -776,7 +776,7 @@ class Solver:
                 rec_rows[slot] = _recorder(wrapped[slot], _answer_key(compiled.request_reads[name]), self._trace)
                 rec_flags[slot] = _recorder(flags[slot], bool, self._trace)
         _, _, self._record = compiled._build(compiled.consts, indexes, rec_rows, rec_flags, self._world_memo, ())
-        self.reuse = reuse
+        self.reuse = True  # until a conflict (see _conflict)
         self._root: dict = {}  # prologue answers -> a node [builtin, arguments, answer key, {key: node}], or a leaf
         self._hints: set = set()
         self._leaves = 0

@@ -563,7 +563,7 @@ class Evaluator:
                 yield (pattern, a)
 
     def _b_request_kms_key(self, req) -> bool:
-        r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
+        r = self._req(req)  # (once a request: not worth inlining)
         return r is not None and r.kms_key
 
     # -- requests -------------------------------------------------------------------------------
