@@ -108,20 +108,24 @@ class _Generator:
     for one request, every relation the entries need, bottom-up, in dependency order."""
 
     def __init__(self, rules_by_head: Mapping[str, list[Rule]], dependent: set[str], tables: set[str],
-                 builtins: Mapping[str, BuiltinSpec], request_builtins: frozenset[str], order: list[str]):
+                 builtins: Mapping[str, BuiltinSpec], request_builtins: frozenset[str], order: list[str],
+                 vector: bool = False, share: "_Generator | None" = None):
         self.rules_by_head = rules_by_head
         self.request_builtins = request_builtins
         self.dependent = dependent
         self.tables = tables
         self.builtins = builtins
         self.order = order
+        # vector: the function solves a set of requests at once (see _Vector); share: a generator
+        # whose constants, indexes and builtin slots this one uses too (one set for both functions)
+        self.vector = vector
         self.slot = {rel: i for i, rel in enumerate(order)}
-        self.consts: list[Any] = []
-        self._const_slot: dict[tuple, int] = {}
-        self.indexes: list[tuple[str, tuple[int, ...], str]] = []
-        self._index_slot: dict[tuple, int] = {}
-        self.builtin_order: list[str] = []
-        self._builtin_slot: dict[str, int] = {}
+        self.consts: list[Any] = share.consts if share else []
+        self._const_slot: dict[tuple, int] = share._const_slot if share else {}
+        self.indexes: list[tuple[str, tuple[int, ...], str]] = share.indexes if share else []
+        self._index_slot: dict[tuple, int] = share._index_slot if share else {}
+        self.builtin_order: list[str] = share.builtin_order if share else []
+        self._builtin_slot: dict[str, int] = share._builtin_slot if share else {}
         self._names = itertools.count()
         self._prologue: dict[tuple, str] = {}  # (builtin slot, constant arguments) -> its rows, read once
         self._prologue_lines: list[str] = []
@@ -182,11 +186,14 @@ class _Generator:
         parts: dict[str, list[str]] = {}
         for rel in self.order:
             v = self.var(rel)
-            part = parts[rel] = [f"{v} = {'False' if self.width(rel) == 0 else 'set()'}"]
+            if self.vector:  # a flag is the mask of the requests it holds for; a set maps each row to one
+                part = parts[rel] = [f"{v} = {'0' if self.width(rel) == 0 else '{}'}"]
+            else:
+                part = parts[rel] = [f"{v} = {'False' if self.width(rel) == 0 else 'set()'}"]
             for rule in self.rules_by_head[rel]:
                 lines = self._rule(rule)
-                if self.width(rel) == 0:  # a flag already raised needs no other rule
-                    part.append(f"if not {v}:")
+                if self.width(rel) == 0:  # a flag already raised (for every request) needs no other rule
+                    part.append(f"if {v} != ALL:" if self.vector else f"if not {v}:")
                     part.extend("    " + line for line in lines)
                 else:
                     part.extend(lines)
@@ -204,6 +211,14 @@ class _Generator:
         out.append("    G_get = G.get")
         for tail in self._tails:
             out.extend("    " + line for line in tail)
+        if self.vector:
+            out.append("    def solve(q, ALL):")
+            out += [f"        {name} = B{slot}(q, ALL{args[1:]})" for name, slot, args in self.prologue_calls]
+            out.extend("        " + line for line in self._prologue_lines + body)
+            out.append(f"        return ({', '.join(self.var(rel) for rel in entries)}{',' if len(entries) == 1 else ''})")
+            out.append("    return solve")
+            self.source_text = "\n".join(out) + "\n"
+            return self.source_text
         # the request builtins read with the request alone, every solve, first: their answers are
         # read once, by prologue(q), and given to solve
         calls = ", ".join(f"B{slot}({args})" for _, slot, args in self.prologue_calls)
@@ -238,6 +253,15 @@ class _Generator:
         name = self.lookup(rel, positions, mode)
         row = self.fresh("t")
         key = f"{row}[{positions[0]}]" if len(positions) == 1 else f"({', '.join(f'{row}[{p}]' for p in positions)})"
+        if self.vector:  # rows carry masks: an index gives (row, mask) pairs, or the union of their masks
+            mask, k = self.fresh("m"), self.fresh("k")
+            if mode == "exists" and not positions:
+                return [f"{name} = 0", f"for {mask} in {self.var(rel)}.values():", f"    {name} |= {mask}"]
+            if mode == "exists":
+                return [f"{name} = {{}}", f"for {row}, {mask} in {self.var(rel)}.items():", f"    {k} = {key}",
+                        f"    {name}[{k}] = {name}.get({k}, 0) | {mask}"]
+            return [f"{name} = {{}}", f"for {row}, {mask} in {self.var(rel)}.items():",
+                    f"    {name}.setdefault({key}, []).append(({row}, {mask}))"]
         if mode == "exists":
             return [f"{name} = {{{key} for {row} in {self.var(rel)}}}"]
         return [f"{name} = {{}}",
@@ -247,7 +271,7 @@ class _Generator:
     def _rule(self, rule: Rule) -> list[str]:
         lines: list[str] = []
         req = rule.head.args[0]
-        env: dict[str, str] = {req.name: "q"}
+        env: dict[str, str] = {req.name: "q", "#m": "ALL"}  # "#m": the mask of the requests at hand (vector)
         indent = self._body(rule, self._hoisted(rule, set(env)), env, 0, lines)
         pad = "    " * indent
         parts = []
@@ -259,7 +283,14 @@ class _Generator:
             else:
                 parts.append(env[term.name])
         v = self.var(rule.head.relation)
-        if not parts:
+        if self.vector:
+            m = env["#m"]
+            if not parts:
+                lines.append(f"{pad}{v} |= {m}")
+            else:
+                key = self._key(parts)
+                lines.append(f"{pad}{v}[{key}] = {v}.get({key}, 0) | {m}")
+        elif not parts:
             lines.append(f"{pad}{v} = True")
         elif len(parts) == 1:
             lines.append(f"{pad}{v}.add({parts[0]})")
@@ -363,8 +394,13 @@ class _Generator:
             if isinstance(lit, Comparison):
                 indent = self._comparison(rule, lit, env, indent, lines)
             elif isinstance(lit, Negation):
-                cond = self._exists(rule, lit.atom, env, pad, lines)
-                lines.append(f"{pad}if not {cond}:")
+                cond, mask = self._exists(rule, lit.atom, env, pad, lines)
+                if mask:  # the requests at hand for which no tuple matches
+                    m = self.fresh("m")
+                    lines += [f"{pad}{m} = {env['#m']} & ~{cond}", f"{pad}if {m}:"]
+                    env["#m"] = m
+                else:
+                    lines.append(f"{pad}if not {cond}:")
                 indent += 1
             else:
                 indent = self._atom(rule, lit, env, indent, lines)
@@ -419,9 +455,10 @@ class _Generator:
         if bound.get(0) != "q":
             raise Unsupported(f"{atom} in {rule}: a request-dependent call must pass the request first")
 
-    def _exists(self, rule: Rule, atom: Atom, env: dict[str, str], pad: str, lines: list[str]) -> str:
+    def _exists(self, rule: Rule, atom: Atom, env: dict[str, str], pad: str, lines: list[str]) -> tuple[str, bool]:
         """A condition that is true when some tuple matches the bound arguments (free ones are
-        ``_``); lines it needs first are appended to ``lines``."""
+        ``_``), and whether it is a mask (vector: the requests for which it is true); lines it needs
+        first are appended to ``lines``."""
         bound, new, same = self._shape(atom, env)
         if new or same:
             raise Unsupported(f"unbound variable in the negation {atom} of {rule}")
@@ -430,24 +467,38 @@ class _Generator:
             self._dependent_args(rule, atom, bound)
             v, width = self.var(rel), self.width(rel)
             cols = tuple(sorted(i - 1 for i in bound if i))
+            if self.vector:
+                if width == 0:
+                    return v, True
+                if not cols:
+                    return self.lookup(rel, (), "exists"), True
+                key = self._key([bound[i + 1] for i in cols])
+                return f"{v if len(cols) == width else self.lookup(rel, cols, 'exists')}.get({key}, 0)", True
             if width == 0 or not cols:
-                return f"bool({v})" if width else v
+                return (f"bool({v})" if width else v), False
             if len(cols) == width:
-                return f"{self._key([bound[i + 1] for i in cols])} in {v}"
-            return f"{self._key([bound[i + 1] for i in cols])} in {self.lookup(rel, cols, 'exists')}"
+                return f"{self._key([bound[i + 1] for i in cols])} in {v}", False
+            return f"{self._key([bound[i + 1] for i in cols])} in {self.lookup(rel, cols, 'exists')}", False
         positions = tuple(sorted(bound))
         if rel in self.tables:
             if len(positions) == atom.arity:
                 return f"({', '.join(bound[i] for i in positions)}{',' if len(positions) == 1 else ''}) in " \
-                       f"{self.index(rel, positions, 'set')}"
+                       f"{self.index(rel, positions, 'set')}", False
             if not positions:
-                return f"() in {self.index(rel, (), 'exists')}"
-            return f"{self._key([bound[i] for i in positions])} in {self.index(rel, positions, 'exists')}"
-        return self._builtin_call(rule, atom, bound, pad, lines)
+                return f"() in {self.index(rel, (), 'exists')}", False
+            return f"{self._key([bound[i] for i in positions])} in {self.index(rel, positions, 'exists')}", False
+        found = self._builtin_call(rule, atom, bound, pad, lines, env.get("#m", "ALL"))
+        if self.vector and rel in self.request_builtins:  # a test's mask, or the union of the rows' masks
+            return (found if not self.builtins[rel].outputs else f"ORM({found})"), True
+        return found, False
 
-    def _builtin_call(self, rule: Rule, atom: Atom, bound: dict[int, str], pad: str, lines: list[str]) -> str:
+    def _builtin_call(self, rule: Rule, atom: Atom, bound: dict[int, str], pad: str, lines: list[str],
+                      mask: str = "ALL") -> str:
         """The rows of a builtin call (a tuple): read once a solve when it reads the request alone,
-        kept for the world when it does not read the request, else called where it stands."""
+        kept for the world when it does not read the request, else called where it stands.
+
+        (vector: a request builtin is given the mask of the requests at hand after the requests,
+        and answers (row, mask) pairs, or a test the mask of the requests it holds for.)"""
         rel = atom.relation
         spec = self.builtins[rel]
         missing = [i for i in spec.inputs if i not in bound]
@@ -459,6 +510,8 @@ class _Generator:
         call = f"B{slot}({args})"
         if not spec.outputs:  # a test: a flag, not rows
             call = f"F{slot}({args})"
+        if self.vector and rel in self.request_builtins and values[0] == "q":
+            call = f"{call[:call.index('(')]}(q, {mask}{args[1:]})"
         if rel in self.request_builtins and not spec.outputs and values[0] == "q":
             return call  # the answer at hand, called where it stands
         if rel in self.request_builtins:
@@ -472,7 +525,12 @@ class _Generator:
                         # every output given: the row, when the request's rows (read once) hold it
                         every = self._builtin_call(rule, Atom(rel, (atom.args[0],) + (Var("_"),) * (atom.arity - 1)),
                                                    {0: "q"}, pad, lines)
-                        self._prologue_lines.append(f"{name} = (({args}),) if ({args}) in {every} else ()")
+                        if self.vector:
+                            t = self.fresh("t")
+                            self._prologue_lines.append(
+                                f"{name} = [{t} for {t} in {every} if {t}[0][1:] == ({args[3:]},)]")
+                        else:
+                            self._prologue_lines.append(f"{name} = (({args}),) if ({args}) in {every} else ()")
                     else:
                         self.prologue_calls.append((name, slot, args))
                 return self._prologue[key]
@@ -490,37 +548,57 @@ class _Generator:
         pad = "    " * indent
         bound, new, same = self._shape(atom, env)
         if not new and not same:
-            cond = self._exists(rule, atom, env, pad, lines)
-            lines.append(f"{pad}if {cond}:")
+            cond, mask = self._exists(rule, atom, env, pad, lines)
+            if mask:  # the requests at hand for which some tuple matches
+                m = self.fresh("m")
+                lines += [f"{pad}{m} = {env['#m']} & {cond}", f"{pad}if {m}:"]
+                env["#m"] = m
+            else:
+                lines.append(f"{pad}if {cond}:")
             return indent + 1
         rel, positions = atom.relation, tuple(sorted(bound))
         row = self.fresh("t")
         checks: list[str] = []
         offset = 0
+        masked = self.vector and (rel in self.dependent or rel in self.request_builtins)  # (row, mask) pairs
         if rel in self.dependent:
             self._dependent_args(rule, atom, bound)
             v, width, offset = self.var(rel), self.width(rel), 1
             cols = tuple(sorted(i - 1 for i in bound if i))
             if width == 1:  # a set of values: the row is the value
-                lines.append(f"{pad}for {row} in {v}:")
+                if self.vector:
+                    mt, m = self.fresh("m"), self.fresh("m")
+                    lines += [f"{pad}for {row}, {mt} in {v}.items():", f"{pad}    {m} = {env['#m']} & {mt}",
+                              f"{pad}    if {m}:"]
+                    env["#m"] = m
+                    indent += 1
+                else:
+                    lines.append(f"{pad}for {row} in {v}:")
                 indent += 1
                 pad = "    " * indent
                 env[new[1]] = row
                 return indent
             source = f"{self.lookup(rel, cols, 'iter')}.get({self._key([bound[i + 1] for i in cols])}, EMPTY)" \
-                if cols else v
+                if cols else (f"{v}.items()" if self.vector else v)
         elif rel in self.tables:
             if positions:
                 source = f"{self.index(rel, positions, 'iter')}.get({self._key([bound[i] for i in positions])}, EMPTY)"
             else:
                 source = self.index(rel, (), "iter")
         else:
-            source = self._builtin_call(rule, atom, bound, pad, lines)
+            source = self._builtin_call(rule, atom, bound, pad, lines, env.get("#m", "ALL"))
             # a builtin is given its bound outputs, and must filter on them; check anyway (but for
             # the request: a request builtin answers for the request it is given, and no other)
             checks += [f"{row}[{i}] == {bound[i]}" for i in self.builtins[rel].outputs if i in bound
                        and not (i == 0 and bound[i] == "q" and rel in self.request_builtins)]
-        lines.append(f"{pad}for {row} in {source}:")
+        if masked:
+            mt, m = self.fresh("m"), self.fresh("m")
+            lines += [f"{pad}for {row}, {mt} in {source}:", f"{pad}    {m} = {env['#m']} & {mt}",
+                      f"{pad}    if {m}:"]
+            env["#m"] = m
+            indent += 1
+        else:
+            lines.append(f"{pad}for {row} in {source}:")
         indent += 1
         pad = "    " * indent
         for i, var in new.items():
@@ -614,6 +692,10 @@ class CompiledRules:
                 raise Unsupported(f"entry {atom}: its arguments after the request must be distinct variables")
         gen = _Generator(rules_by_head, set(self.dependent), tables, builtins, request_builtins, order)
         self.source = gen.source([entries[name].relation for name in names])
+        # the same rules over a set of requests at once (Solver.solve_many), with the same slots
+        vgen = _Generator(rules_by_head, set(self.dependent), tables, builtins, request_builtins, order,
+                          vector=True, share=gen)
+        self.vector_source = vgen.source([entries[name].relation for name in names])
         self.strata = _strata({rel for rel, _, _ in gen.indexes if rel in self.independent}, rules_by_head)
         self._rules_by_head = {rel: tuple(rules_by_head[rel]) for stratum in self.strata for rel in stratum}
         self._builtin_specs = dict(builtins)
@@ -627,6 +709,9 @@ class CompiledRules:
         namespace: dict[str, Any] = {"MISS": _MISS, "NONE": _NONE, "itemgetter": itemgetter}
         exec(compile(self.source, "<iamlogic: compiled rules>", "exec"), namespace)  # generated names only
         self._build = namespace["build"]
+        namespace = {"MISS": _MISS, "ORM": _union}
+        exec(compile(self.vector_source, "<iamlogic: compiled rules, vector>", "exec"), namespace)  # generated names only
+        self._build_vector = namespace["build"]
 
     def _check_acyclic(self, uses: Mapping[str, set[str]]) -> None:
         state: dict[str, int] = {}
@@ -647,11 +732,19 @@ class CompiledRules:
             if rel not in state:
                 visit(rel, [rel])
 
-    def bind(self, table: Callable[[str], Iterable[tuple]], builtins: Mapping[str, Callable]) -> "Solver":
+    def bind(self, table: Callable[[str], Iterable[tuple]], builtins: Mapping[str, Callable],
+             shared: Mapping[str, tuple[int, ...]] | None = None,
+             vectors: Mapping[str, Callable] | None = None) -> "Solver":
         """The functions over one world's tables (``table(name)`` gives every tuple of a declared
         relation) and builtins (the engine's builtin functions). The request-independent relations
-        the functions read are computed here, bottom-up (see :meth:`materialize`)."""
-        return Solver(self, table, builtins)
+        the functions read are computed here, bottom-up (see :meth:`materialize`).
+
+        ``shared`` and ``vectors`` serve :meth:`Solver.solve_many`: the request builtins whose
+        answers every request given to it together shares (name → the columns after the request
+        that they agree on), and builtins that answer for such a set of requests at once (name →
+        a function of the :class:`_Vector`, the mask of the requests asked about and the
+        arguments, with the protocol of the generated vector function)."""
+        return Solver(self, table, builtins, shared or {}, vectors or {})
 
     def materialize(self, table: Callable[[str], Iterable[tuple]], builtins: Mapping[str, Callable]) -> dict[str, set]:
         """Every tuple of each request-independent relation the compiled rules read, computed from
@@ -754,7 +847,8 @@ class Solver:
     """
 
     def __init__(self, compiled: CompiledRules, table: Callable[[str], Iterable[tuple]],
-                 builtins: Mapping[str, Callable]):
+                 builtins: Mapping[str, Callable], shared: Mapping[str, tuple[int, ...]],
+                 vectors: Mapping[str, Callable]):
         derived = compiled.materialize(table, builtins)
         self.tables = derived  # the request-independent relations, as computed for this world
         rows: dict[str, list[tuple]] = {}
@@ -776,12 +870,25 @@ class Solver:
                 rec_rows[slot] = _recorder(wrapped[slot], _answer_key(compiled.request_reads[name]), self._trace)
                 rec_flags[slot] = _recorder(flags[slot], bool, self._trace)
         _, _, self._record = compiled._build(compiled.consts, indexes, rec_rows, rec_flags, self._world_memo, ())
+        # over a set of requests at once (solve_many): a builtin whose answer, as far as the rules
+        # read it, the set shares is asked once, any other for each request asked about
+        vec_rows, vec_flags = list(wrapped), list(flags)
+        for slot, name in enumerate(compiled.builtin_names):
+            if name in compiled.request_reads:
+                read = compiled.request_reads[name]
+                one = name in shared and set(read or ()) <= set(shared[name])
+                vec_rows[slot] = vectors.get(name) or _vector_rows(wrapped[slot], one)
+                vec_flags[slot] = vectors.get(name) or _vector_flag(flags[slot], one)
+        self._vector_memo: dict = {}
+        self._solve_vector = compiled._build_vector(compiled.consts, indexes, vec_rows, vec_flags,
+                                                    self._vector_memo, ())
         self.reuse = True  # until a conflict (see _conflict)
         self._root: dict = {}  # prologue answers -> a node [builtin, arguments, answer key, {key: node}], or a leaf
         self._hints: set = set()
         self._leaves = 0
         self._outputs: dict[tuple, tuple] = {}  # the entries at the leaves, each kept once
         self.reused = self.solved = self.conflicts = 0
+        self.together = 0  # requests solved by solve_many
 
     def solve_raw(self, req: Any, hint: Any = None) -> tuple:
         """The entries for the request ``req``, in the order given: a bool for an entry without
@@ -825,6 +932,67 @@ class Solver:
             raise
         except Exception as exc:  # a failing builtin fails the decision, never a silent "no answer"
             raise EngineError(f"the compiled rules failed while answering: {type(exc).__name__}: {exc}") from exc
+
+    def solve_many(self, requests: list, memo: dict | None = None) -> list[tuple]:
+        """The entries of each request (as :meth:`solve_raw` gives them), computed for all of them
+        at once: every relation maps each of its rows to the mask of the requests it holds for, so
+        what the requests share is computed once. The requests must agree on what the builtins
+        named ``shared`` (see :meth:`CompiledRules.bind`) answer; ``memo`` is kept by builtins that
+        answer for sets of requests (see ``vectors``), for as long as the caller gives it again."""
+        if len(self._vector_memo) > _WORLD_MEMO_LIMIT:
+            self._vector_memo.clear()
+        vec = _Vector(tuple(requests), {} if memo is None else memo)
+        self.together += len(vec.requests)
+        try:
+            found = self._solve_vector(vec, vec.all)
+        except (EngineError, Unsupported):
+            raise
+        except Exception as exc:  # a failing builtin fails the decision, never a silent "no answer"
+            raise EngineError(f"the compiled rules failed while answering: {type(exc).__name__}: {exc}") from exc
+        # the classes of requests no entry tells apart, each answered once
+        every = vec.all
+        masks: set[int] = set()
+        shape = []  # each entry: a flag's mask; or the rows every request has, and (row, mask) of the others
+        for entry in found:
+            if entry.__class__ is int:
+                masks.add(entry)
+                shape.append(entry)
+            else:
+                some = [(row, mask) for row, mask in entry.items() if mask != every]
+                masks.update(mask for _, mask in some)
+                shape.append((frozenset(entry) or _NONE) if not some else
+                             ([row for row, mask in entry.items() if mask == every], some))
+        masks.discard(every)
+        masks.discard(0)
+        # a label for each request, split by each mask: those of the mask's smaller side move to
+        # new labels, one for each label they had (a partition, refined)
+        n = len(vec.requests)
+        label = [0] * n
+        fresh = 1
+        for mask in masks:
+            moved: dict[int, int] = {}
+            for i in _indexes(every ^ mask if mask.bit_count() * 2 > n else mask):
+                new = moved.get(label[i])
+                if new is None:
+                    new = moved[label[i]] = fresh
+                    fresh += 1
+                label[i] = new
+        first: dict[int, int] = {}  # each label -> its first request
+        for i, k in enumerate(label):
+            if k not in first:
+                first[k] = i
+        for i, e in enumerate(shape):  # the rows of each label, beyond those of every request
+            if e.__class__ is tuple:
+                extra: dict[int, list] = {}
+                for row, mask in e[1]:
+                    for k in ({label[j] for j in _indexes(mask)} if mask.bit_count() <= 8 else
+                              [k for k, j in first.items() if mask >> j & 1]):
+                        extra.setdefault(k, []).append(row)
+                shape[i] = (frozenset(e[0]) or _NONE, e[0], extra)
+        answers = {k: tuple([e >> j & 1 == 1 if e.__class__ is int else e if e.__class__ is frozenset else
+                             frozenset(e[1] + e[2][k]) if k in e[2] else e[0] for e in shape])
+                   for k, j in first.items()}
+        return [answers[k] for k in label]
 
     def forget(self) -> None:
         """Drop the tree of calls (the answers kept for requests)."""
@@ -874,6 +1042,85 @@ class Solver:
         self.conflicts += 1
         self.reuse = False
         self._root.clear()
+
+
+class _Vector:
+    """Requests solved together (:meth:`Solver.solve_many`). Request ``i`` is bit ``1 << i`` of a
+    mask; a vector builtin is given the vector and the mask of the requests it is asked about."""
+
+    __slots__ = ("requests", "all", "pairs", "memo")
+
+    def __init__(self, requests: tuple, memo: dict):
+        self.requests = requests
+        self.all = (1 << len(requests)) - 1
+        self.pairs = [(1 << i, r) for i, r in enumerate(requests)]
+        self.memo = memo
+
+    def each(self, mask: int) -> list[tuple[int, Any]]:
+        """(bit, request) for each request of ``mask``."""
+        if mask == self.all:
+            return self.pairs
+        out, requests = [], self.requests
+        while mask:
+            low = mask & -mask
+            out.append((low, requests[low.bit_length() - 1]))
+            mask ^= low
+        return out
+
+
+def _indexes(mask: int) -> list[int]:
+    """The positions of the bits of ``mask``."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
+def _union(rows: list[tuple[tuple, int]]) -> int:
+    """The requests some (row, mask) pair holds for."""
+    out = 0
+    for _, mask in rows:
+        out |= mask
+    return out
+
+
+def _vector_rows(fn: Callable, one: bool) -> Callable:
+    """A request builtin (rows) over a vector: (row, mask) pairs, a row for each answer the
+    requests asked about give (by what follows the request). ``one``: they all give the same
+    answer, so one of them is asked."""
+    if one:
+        return lambda vec, mask, *args: [(row, mask) for row in fn(vec.requests[0], *args)]
+
+    def rows(vec, mask, *args):
+        found: dict = {}
+        for bit, req in vec.each(mask):
+            for row in fn(req, *args):
+                key = row[1:]
+                seen = found.get(key)
+                if seen is None:
+                    found[key] = [row, bit]
+                else:
+                    seen[1] |= bit
+        return [(row, m) for row, m in found.values()]
+
+    return rows
+
+
+def _vector_flag(fn: Callable, one: bool) -> Callable:
+    """A request builtin (a test) over a vector: the mask of the requests asked about it holds for."""
+    if one:
+        return lambda vec, mask, *args: mask if fn(vec.requests[0], *args) else 0
+
+    def flag(vec, mask, *args):
+        out = 0
+        for bit, req in vec.each(mask):
+            if fn(req, *args):
+                out |= bit
+        return out
+
+    return flag
 
 
 def _answer_key(read: tuple[int, ...] | None) -> Callable:

@@ -92,6 +92,15 @@ REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
                                              "action_pattern_covers"))
 
 
+# The request builtins whose answers requests of one principal and action share, as the rules read
+# them (name -> the columns after the request they agree on): Evaluator._derive solves such
+# requests together. The request's action; the principal's type (and so the names it goes by),
+# identity and account; the session policy. (The caller is not read by these columns; how a
+# Principal element names the caller is asked of each request.)
+_SHARED = {"request": (2,), "request_principal_type": (1,), "request_identity": (1,), "request_account": (1,),
+           "request_session_policy": (1,), "request_name": (1,)}
+_TOGETHER = 8  # requests of one principal and action solved together from this many on
+_VECTOR_MEMOS = 64  # sets of resources whose pattern matches are kept (Evaluator._v_resource_matches)
 _PART_LIMIT = 1 << 16  # entries of each per-evaluator store (principals, resources, conditions, names)
 
 def _inputs(principal: str, action: str, resource: str, context: Mapping[str, Any] | None,
@@ -305,6 +314,26 @@ def _request_attribute(attr: str):
     return builtin
 
 
+def _vector_attribute(attr: str):
+    """The request builtin of one attribute (see _request_attribute) over requests decided
+    together (Solver.solve_many): each value with the mask of the requests of ``mask`` that have it."""
+
+    def builtin(vec, mask: int, value) -> list:
+        found: dict = {}
+        for bit, r in vec.each(mask):
+            v = getattr(r, attr)
+            if v is not None and (value is None or value == v):
+                found[v] = found.get(v, 0) | bit
+        return [((None, v), m) for v, m in found.items()]
+
+    return builtin
+
+
+def _v_kms_key(vec, mask: int) -> int:
+    """request_kms_key over requests decided together: those of ``mask`` on a KMS key."""
+    return sum(bit for bit, r in vec.each(mask) if r.kms_key)
+
+
 class DecisionCache:
     """Decisions of one evaluator by request (see ``World.check_many``); a world that changes gets
     a new evaluator, so a cached decision is never one of another world. Bounded: cleared when full."""
@@ -367,6 +396,7 @@ class Evaluator:
         self._resource_parts: dict = {}  # resource, or (resource, principal's account) -> its holder, owner, keys
         self._condition_memo: dict[tuple, Any] = {}  # (condition without variables, its key's value) -> result
         self._named_memo: dict[tuple, tuple] = {}  # (the principal, Principal entry) -> how the entry names it
+        self._vector_memos: dict[tuple, dict] = {}  # resources decided together -> what is kept for them (solve_many)
         self._lock = threading.RLock()
         self._declared = {name: rel.arity for name, rel in RELATIONS.items() if name not in BUILTIN_SPECS}
         self._engine: Engine | None = None
@@ -561,6 +591,23 @@ class Evaluator:
         for a in self.catalog.expand(pattern):
             if action is None or a == action:
                 yield (pattern, a)
+
+    def _v_resource_matches(self, vec, mask: int, stmt, pattern) -> int:
+        """resource_matches over requests decided together (Solver.solve_many): the mask of those
+        of ``mask`` whose resource the pattern matches. Without variables a pattern's answer
+        depends on the resource alone, and is kept for the vector's resources (its memo)."""
+        if "$" in pattern or "\\" in pattern:
+            return sum(bit for bit, r in vec.each(mask) if self._b_resource_matches(r, stmt, pattern))
+        seen = vec.memo.get(pattern)
+        if seen is None:
+            seen = vec.memo[pattern] = [0, 0]  # the requests asked about, those matched
+        todo = mask & ~seen[0]
+        if todo:
+            for bit, r in vec.each(todo):
+                if resource_match(pattern, r.resource, escaped=True):
+                    seen[1] |= bit
+            seen[0] |= todo
+        return seen[1] & mask
 
     def _b_request_kms_key(self, req) -> bool:
         r = self._req(req)  # (once a request: not worth inlining)
@@ -861,12 +908,13 @@ class Evaluator:
         """How decisions are computed: ``compiled`` (the rules compiled into Python) or ``engine``."""
         return "compiled" if self._compiled is not None else "engine"
 
-    def decide(self, requests: list[Request], *, engine: bool = False) -> list[Decision]:
+    def decide(self, requests: list[Request], *, engine: bool = False, together: int = _TOGETHER) -> list[Decision]:
         """Decide requests: by the compiled rules, or with ``engine=True`` (or when the rules could
-        not be compiled) by asking pyDatalog each detail relation once for all of them."""
+        not be compiled) by asking pyDatalog each detail relation once for all of them.
+        ``together``: see :meth:`_derive`."""
         engine = engine or self._compiled is None
         with self._lock:
-            found = self._derive(requests, engine)
+            found = self._derive(requests, engine, together)
         return [self._decision(r, g, engine) for r, g in zip(requests, found)]
 
     def decide_one(self, principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None,
@@ -877,16 +925,48 @@ class Evaluator:
             engine = self._compiled is None
             return self._decision(r, self._derive([r], engine)[0], engine)
 
-    def _derive(self, requests: list[Request], engine: bool) -> list[dict[str, Any]]:
+    def decide_many(self, items: Sequence[tuple]) -> list[Decision]:
+        """Resolve and decide requests given as the arguments of :meth:`decide_one` (principal,
+        action, resource, context, session policy, federating user): those that share their
+        principal and action are decided together (see :meth:`_derive`)."""
+        with self._lock:
+            requests = [self._resolve(*item) for item in items]
+            engine = self._compiled is None
+            return [self._decision(r, g, engine) for r, g in zip(requests, self._derive(requests, engine))]
+
+    def _derive(self, requests: list[Request], engine: bool, together: int = _TOGETHER) -> list[dict[str, Any]]:
         """The detail relations of each request (see :meth:`_decision`): by the compiled rules, or
-        by the engine, which is asked each detail relation once for all the requests."""
+        by the engine, which is asked each detail relation once for all the requests.
+
+        By the compiled rules, requests that agree on what the shared request builtins answer
+        (:data:`_SHARED`: their principal and action) are solved together when there are at least
+        ``together`` of them (Solver.solve_many), each other request alone."""
         if not engine:
             if self._solver is None:
                 self._bind()
             names = self._compiled.entry_names
             solve = self._solver.solve_raw
-            # requests of one caller and action are the ones likely to share the solver's work
-            return [dict(zip(names, solve(r, (r.caller, r.action)))) for r in requests]
+            groups: dict[tuple, list[int]] = defaultdict(list)
+            if len(requests) >= together:
+                for i, r in enumerate(requests):
+                    groups[(r.action, r.principal_type, r.identity, r.account, r.session_policy)].append(i)
+            out: list = [None] * len(requests)
+            for members in groups.values():
+                if len(members) >= together:
+                    group = [requests[i] for i in members]
+                    resources = tuple(r.resource for r in group)
+                    memo = self._vector_memos.get(resources)
+                    if memo is None:
+                        if len(self._vector_memos) >= _VECTOR_MEMOS:
+                            self._vector_memos.clear()
+                        memo = self._vector_memos[resources] = {}
+                    for i, found in zip(members, self._solver.solve_many(group, memo)):
+                        out[i] = dict(zip(names, found))
+            for i, r in enumerate(requests):
+                if out[i] is None:
+                    # requests of one caller and action are the ones likely to share the solver's work
+                    out[i] = dict(zip(names, solve(r, (r.caller, r.action))))
+            return out
         self._requests = {r.id: r for r in requests}
         try:
             rows = {name: self.engine.query(q) for name, q in _detail_queries().items()}
@@ -918,7 +998,11 @@ class Evaluator:
         """Build the compiled rules' tables for this world (again after a session policy is added)."""
         with self._lock:
             builtins = {name: getattr(self, f"_b_{name}") for name in BUILTIN_SPECS}
-            self._solver = self._compiled.bind(self._table, builtins)
+            self._solver = self._compiled.bind(self._table, builtins, _SHARED, {
+                "resource_matches": self._v_resource_matches, "request_kms_key": _v_kms_key,
+                "request_policy_holder": _vector_attribute("policy_holder"),
+                "request_resource_account": _vector_attribute("resource_account")})
+            self._vector_memos.clear()
 
     def _table(self, relation: str) -> Iterable[tuple]:
         """Every tuple of a declared relation (the compiled rules compute the derived ones)."""

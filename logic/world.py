@@ -45,6 +45,7 @@ BUILTIN_POLICIES: dict[str, tuple[str, Policy]] = {
 BUILTIN_POLICY_IDS = {FULL_AWS_ACCESS: "p-FullAWSAccess", RCP_FULL_AWS_ACCESS: "p-RCPFullAWSAccess"}
 
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
+_CHECK_RUN = 1024  # requests check_many resolves, then decides, at a time
 
 
 def user_arn(acct: str, u: User) -> str:
@@ -630,15 +631,23 @@ class World:
             out.append(found)
             if found is None:
                 todo.append((principal, action, resource, len(out) - 1, key, context, sp, fed))
-        # Requests of one principal and action are decided together: what the evaluator keeps for
-        # them (and the memory it reads) is then reused while it is still at hand. Each request is
-        # decided as soon as it is resolved: few objects live long enough to reach the garbage
-        # collector's oldest generation, whose collections walk the whole world.
+        # Requests of one principal and action are decided together (Evaluator.decide_many): what
+        # they share is computed once. A run of requests is decided as soon as it is resolved: few
+        # objects live long enough to reach the garbage collector's oldest generation, whose
+        # collections walk the whole world.
         todo.sort(key=lambda t: (str(t[0]), str(t[1]), str(t[2])))
-        for principal, action, resource, i, key, context, sp, fed in todo:
-            d = ev.decide_one(principal, action, resource, context,
-                              as_policy(sp, "<session policy>") if sp is not None else None, fed)
-            out[i] = d
-            if key is not None:
-                cache.put(key, d)
+        start = 0
+        while start < len(todo):
+            end = min(start + _CHECK_RUN, len(todo))  # a run ends where a principal and action end
+            while end < len(todo) and todo[end][:2] == todo[end - 1][:2]:
+                end += 1
+            run = todo[start:end]
+            start = end
+            found = ev.decide_many([(principal, action, resource, context,
+                                     as_policy(sp, "<session policy>") if sp is not None else None, fed)
+                                    for principal, action, resource, _, _, context, sp, fed in run])
+            for (_, _, _, i, key, _, _, _), d in zip(run, found):
+                out[i] = d
+                if key is not None:
+                    cache.put(key, d)
         return out

@@ -3,7 +3,8 @@
 On generated worlds and requests, and on every example world, both paths must compute the same
 request-independent relations and give the same decision, the same deciding statements, the
 same verdict for every layer, the same missing context keys and the same notes; and so must the
-answers the compiled rules' solver reuses for requests whose calls got the same answers.
+answers the compiled rules' solver reuses for requests whose calls got the same answers, and those
+it computes for requests of one principal and action together.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def _disagreements(world: World, requests: list[dict]) -> list[str]:
     # the others record their calls into it or reuse the work of a request whose calls got the
     # same answers (Solver)
     passes = [ev.decide(resolved()) for _ in range(3)]
+    # and a fourth: requests of one principal and action solved together (Solver.solve_many)
+    passes.append(ev.decide(resolved(), together=1))
     # the request-independent relations, computed by the compiled rules and by pyDatalog
     tables = [f"{rel}: compiled {sorted(rows ^ ev.engine.materialize(rel))[:3]} differ"
               for rel, rows in ev._solver.tables.items() if rows != ev.engine.materialize(rel)]

@@ -325,3 +325,47 @@ def test_requests_on_resources_no_rule_tells_apart_share_their_work():
     solved = solver.solved
     assert world.check("alice", "s3:GetObject", keys[0], {"custom:flag": "1"}).decision == "Allow"
     assert solver.solved == solved + 1 and len(ev.decisions) == 1
+
+
+def _by_request(solver, found):
+    return [{name: sorted(rows) if isinstance(rows, (set, frozenset)) else rows
+             for (name, _), rows in zip(solver._entries, entries)} for entries in found]
+
+
+def test_requests_solved_together_get_the_entries_each_gets_alone():
+    compiled, solver, calls = _tagged_solver()
+    alone = _by_request(solver, [solver.solve_raw(r) for r in ("r1", "r2", "r3", "r4", "r5")])
+    assert alone[4]["hit"] == ["a", "b"] and alone[3]["none"] is False
+    calls.clear()
+    assert _by_request(solver, solver.solve_many(["r1", "r2", "r3", "r4", "r5"])) == alone
+    # a builtin not shared is asked of each request; match only of those whose kind has the label
+    assert sorted(c for c in calls if c[0] == "match") == [
+        ("match", r, t) for r in ("r1", "r2", "r3", "r4", "r5") for t in ("a", "b") if r != "r4" or t == "a"]
+    assert solver.together == 5
+
+
+def test_a_builtin_the_requests_share_is_asked_once():
+    compiled, _, calls = _tagged_solver()
+    requests = {"r1": ("k1", {"a"}, "note-1"), "r3": ("k1", {"b"}, "note-3"), "r5": ("k1", {"a", "b"}, "note-5")}
+    solver = compiled.bind(lambda name: {"label": [("k1", "a"), ("k1", "b"), ("k2", "a")]}[name], {
+        "kind": lambda r, k, note: ((r, requests[r][0], requests[r][2]),) if k in (None, requests[r][0]) else (),
+        "match": lambda r, t: calls.append(("match", r, t)) or t in requests[r][1]}, shared={"kind": (1,)})
+    found = _by_request(solver, solver.solve_many(["r1", "r3", "r5"]))
+    assert [f["hit"] for f in found] == [["a"], ["b"], ["a", "b"]]
+    assert found == _by_request(solver, [solver.solve_raw(r) for r in ("r1", "r3", "r5")])
+    # the note (column 2) is not read: a builtin is shared as far as the rules read it
+    assert compiled.request_reads["kind"] == (1,)
+
+
+def test_check_many_decides_the_requests_of_one_principal_and_action_together():
+    world = loads(WORLD)
+    ev = world.evaluator()
+    requests = [("alice", "s3:GetObject", f"arn:aws:s3:::{b}/k{i}", ctx)
+                for b in ("b", "c") for i in range(10) for ctx in ({"custom:flag": "1"}, None)]
+    together = world.check_many(requests)
+    assert ev._solver.together == len(requests)
+    ev.forget()
+    alone = [world.check(*r) for r in requests]
+    assert [(d.decision, d.statements, d.missing_context, d.warnings) for d in together] == [
+        (d.decision, d.statements, d.missing_context, d.warnings) for d in alone]
+    assert {d.decision for d in together} == {"Allow", "ImplicitDeny"}
