@@ -39,7 +39,7 @@ sys.path.insert(0, str(HERE.parent))  # for tests.reference
 import worlds  # noqa: E402
 from worlds import REGION, generate, matrix_axes, request_key, unique_requests, who_can_target, zipf_requests  # noqa: E402
 
-from iamlogic.world import World  # noqa: E402
+from iamlogic.world import World, runs  # noqa: E402
 
 ns = time.perf_counter_ns
 WHO_CAN_CONTEXT = {"aws:RequestedRegion": REGION, "aws:SecureTransport": "true",
@@ -485,7 +485,7 @@ def main(argv=None) -> int:
     wanted = args.matrix_principals or max(1, min(4, 100_000 // max(1, per_principal)))
     sampled = sorted(random.Random(args.seed).sample(mp_, min(len(mp_), wanted)))
     m_reqs = [(p, a, r, None) for p in sampled for a in ma_ for r in mr_]
-    m_chunks = [m_reqs[i:i + args.chunk] for i in range(0, len(m_reqs), args.chunk)]
+    m_chunks = runs(m_reqs, args.chunk, lambda r: r[:2])  # as iamlogic batch cuts them
     uncached()
     if args.jobs > 1:
         _, m_wall = parallel_batch(world, m_chunks, args.jobs)

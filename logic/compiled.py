@@ -39,6 +39,15 @@ The solver reuses work across requests (:class:`Solver`): the function reads the
 through the request builtins, so requests whose builtin calls get the same answers get the same
 relations; it keeps a tree of the calls solves made and the relations they gave.
 
+The same rules are compiled a second time over a set of requests (``Solver.solve_many``): request
+``i`` is bit ``1 << i`` of a mask, a flag is the mask of the requests it holds for, and a set maps
+each row to such a mask. A rule body carries the mask of the requests still at hand: a literal of
+a request-dependent relation or a request builtin narrows it (``m & mask``), a negation removes
+those for which a tuple exists (``m & ~mask``), and the head adds it. Request builtins get the
+mask and answer (row, mask) pairs, or a test the mask it holds for; one whose answer the requests
+share is asked once. So what requests of one principal and action have in common (their sources,
+the statements listing the action, the identity side) is computed once for all of them.
+
 A differential test (``tests/properties/test_fastpath.py``) checks on generated worlds and
 requests that this path and the engine (pyDatalog running every rule, the request-independent
 ones included) give the same decision, the same deciding statements, the same layer verdicts
@@ -56,7 +65,7 @@ from .dlcheck import BuiltinSpec, derived_relations
 from .engine import EngineError
 from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Rule, Var
 
-__all__ = ["CompiledRules", "Unsupported"]
+__all__ = ["CompiledRules", "Unsupported", "vector_rows"]
 
 _PY_OPERATORS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _MISS = object()
@@ -877,7 +886,7 @@ class Solver:
             if name in compiled.request_reads:
                 read = compiled.request_reads[name]
                 one = name in shared and set(read or ()) <= set(shared[name])
-                vec_rows[slot] = vectors.get(name) or _vector_rows(wrapped[slot], one)
+                vec_rows[slot] = vectors.get(name) or vector_rows(wrapped[slot], one)
                 vec_flags[slot] = vectors.get(name) or _vector_flag(flags[slot], one)
         self._vector_memo: dict = {}
         self._solve_vector = compiled._build_vector(compiled.consts, indexes, vec_rows, vec_flags,
@@ -981,12 +990,16 @@ class Solver:
         for i, k in enumerate(label):
             if k not in first:
                 first[k] = i
+        spread: dict[int, Iterable[int]] = {}  # a mask -> the labels of its requests
         for i, e in enumerate(shape):  # the rows of each label, beyond those of every request
             if e.__class__ is tuple:
                 extra: dict[int, list] = {}
                 for row, mask in e[1]:
-                    for k in ({label[j] for j in _indexes(mask)} if mask.bit_count() <= 8 else
-                              [k for k, j in first.items() if mask >> j & 1]):
+                    labels = spread.get(mask)
+                    if labels is None:
+                        labels = spread[mask] = ({label[j] for j in _indexes(mask)} if mask.bit_count() <= 8 else
+                                                 [k for k, j in first.items() if mask >> j & 1])
+                    for k in labels:
                         extra.setdefault(k, []).append(row)
                 shape[i] = (frozenset(e[0]) or _NONE, e[0], extra)
         answers = {k: tuple([e >> j & 1 == 1 if e.__class__ is int else e if e.__class__ is frozenset else
@@ -1086,7 +1099,7 @@ def _union(rows: list[tuple[tuple, int]]) -> int:
     return out
 
 
-def _vector_rows(fn: Callable, one: bool) -> Callable:
+def vector_rows(fn: Callable, one: bool) -> Callable:
     """A request builtin (rows) over a vector: (row, mask) pairs, a row for each answer the
     requests asked about give (by what follows the request). ``one``: they all give the same
     answer, so one of them is asked."""

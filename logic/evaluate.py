@@ -592,6 +592,15 @@ class Evaluator:
             if action is None or a == action:
                 yield (pattern, a)
 
+    def _v_principal_named(self, vec, mask: int, ptype, pvalue, how) -> list:
+        """principal_named over requests decided together: they share their principal (see
+        :meth:`_derive`), so the first of ``mask`` is asked for all (a CanonicalUser entry, which
+        leaves a note on each request, is asked of each)."""
+        if ptype == "CanonicalUser":
+            return self._v_principal_named_each(vec, mask, ptype, pvalue, how)
+        first = vec.requests[(mask & -mask).bit_length() - 1]
+        return [(row, mask) for row in self._b_principal_named(first, ptype, pvalue, how)]
+
     def _v_resource_matches(self, vec, mask: int, stmt, pattern) -> int:
         """resource_matches over requests decided together (Solver.solve_many): the mask of those
         of ``mask`` whose resource the pattern matches. Without variables a pattern's answer
@@ -930,17 +939,32 @@ class Evaluator:
         action, resource, context, session policy, federating user): those that share their
         principal and action are decided together (see :meth:`_derive`)."""
         with self._lock:
-            requests = [self._resolve(*item) for item in items]
             engine = self._compiled is None
-            return [self._decision(r, g, engine) for r, g in zip(requests, self._derive(requests, engine))]
+            groups: dict[tuple, list[int]] = defaultdict(list)
+            for i, item in enumerate(items):
+                groups[item[:2]].append(i)
+            out: list = [None] * len(items)
+            for members in groups.values():
+                if engine or len(members) < _TOGETHER:
+                    # each decided as soon as it is resolved: few objects live long enough to
+                    # reach the garbage collector's oldest generation
+                    for i in members:
+                        r = self._resolve(*items[i])
+                        out[i] = self._decision(r, self._derive([r], engine)[0], engine)
+                else:
+                    requests = [self._resolve(*items[i]) for i in members]
+                    for i, r, g in zip(members, requests, self._derive(requests, engine)):
+                        out[i] = self._decision(r, g, engine)
+            return out
 
     def _derive(self, requests: list[Request], engine: bool, together: int = _TOGETHER) -> list[dict[str, Any]]:
         """The detail relations of each request (see :meth:`_decision`): by the compiled rules, or
         by the engine, which is asked each detail relation once for all the requests.
 
-        By the compiled rules, requests that agree on what the shared request builtins answer
-        (:data:`_SHARED`: their principal and action) are solved together when there are at least
-        ``together`` of them (Solver.solve_many), each other request alone."""
+        By the compiled rules, requests of one principal and action (that agree on what the
+        shared request builtins of :data:`_SHARED` and ``principal_named`` answer) are solved
+        together when there are at least ``together`` of them (Solver.solve_many), each other
+        request alone."""
         if not engine:
             if self._solver is None:
                 self._bind()
@@ -949,7 +973,8 @@ class Evaluator:
             groups: dict[tuple, list[int]] = defaultdict(list)
             if len(requests) >= together:
                 for i, r in enumerate(requests):
-                    groups[(r.action, r.principal_type, r.identity, r.account, r.session_policy)].append(i)
+                    groups[(r.action, r.principal_type, r.identity, r.account, r.session_policy, r.caller, r.role,
+                            r.federating_user)].append(i)
             out: list = [None] * len(requests)
             for members in groups.values():
                 if len(members) >= together:
@@ -1000,9 +1025,13 @@ class Evaluator:
             builtins = {name: getattr(self, f"_b_{name}") for name in BUILTIN_SPECS}
             self._solver = self._compiled.bind(self._table, builtins, _SHARED, {
                 "resource_matches": self._v_resource_matches, "request_kms_key": _v_kms_key,
+                "principal_named": self._v_principal_named,
                 "request_policy_holder": _vector_attribute("policy_holder"),
                 "request_resource_account": _vector_attribute("resource_account")})
             self._vector_memos.clear()
+            from .compiled import vector_rows
+
+            self._v_principal_named_each = vector_rows(self._b_principal_named, False)
 
     def _table(self, relation: str) -> Iterable[tuple]:
         """Every tuple of a declared relation (the compiled rules compute the derived ones)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .grammar import ast
 from .grammar.arn import parse_arn
@@ -46,6 +46,20 @@ BUILTIN_POLICY_IDS = {FULL_AWS_ACCESS: "p-FullAWSAccess", RCP_FULL_AWS_ACCESS: "
 
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _CHECK_RUN = 1024  # requests check_many resolves, then decides, at a time
+
+
+def runs(items: list, size: int, key: Callable[[Any], Any]) -> list[list]:
+    """``items`` cut into runs of at least ``size`` (but the last), each ending where ``key``
+    changes: requests sorted by principal and action, cut so that those of one principal and
+    action stay together (they are decided together)."""
+    out, start = [], 0
+    while start < len(items):
+        end = min(start + size, len(items))
+        while end < len(items) and key(items[end]) == key(items[end - 1]):
+            end += 1
+        out.append(items[start:end])
+        start = end
+    return out
 
 
 def user_arn(acct: str, u: User) -> str:
@@ -612,7 +626,8 @@ class World:
 
     def check_many(self, requests: Iterable[dict[str, Any] | tuple]) -> list:
         """Decide many requests at once: dicts with the arguments of :meth:`check`, or
-        ``(principal, action, resource[, context])`` tuples."""
+        ``(principal, action, resource[, context])`` tuples. Requests of one principal and action
+        (8 or more) are decided together, what they share computed once (Evaluator.decide_many)."""
         ev = self.evaluator()
         cache = ev.decisions
         out: list = []
@@ -636,13 +651,7 @@ class World:
         # objects live long enough to reach the garbage collector's oldest generation, whose
         # collections walk the whole world.
         todo.sort(key=lambda t: (str(t[0]), str(t[1]), str(t[2])))
-        start = 0
-        while start < len(todo):
-            end = min(start + _CHECK_RUN, len(todo))  # a run ends where a principal and action end
-            while end < len(todo) and todo[end][:2] == todo[end - 1][:2]:
-                end += 1
-            run = todo[start:end]
-            start = end
+        for run in runs(todo, _CHECK_RUN, lambda t: t[:2]):
             found = ev.decide_many([(principal, action, resource, context,
                                      as_policy(sp, "<session policy>") if sp is not None else None, fed)
                                     for principal, action, resource, _, _, context, sp, fed in run])
