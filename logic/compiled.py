@@ -942,12 +942,14 @@ class Solver:
         except Exception as exc:  # a failing builtin fails the decision, never a silent "no answer"
             raise EngineError(f"the compiled rules failed while answering: {type(exc).__name__}: {exc}") from exc
 
-    def solve_many(self, requests: list, memo: dict | None = None) -> list[tuple]:
+    def solve_many(self, requests: list, memo: dict | None = None, only: Iterable[str] | None = None) -> list[tuple]:
         """The entries of each request (as :meth:`solve_raw` gives them), computed for all of them
         at once: every relation maps each of its rows to the mask of the requests it holds for, so
         what the requests share is computed once. The requests must agree on what the builtins
         named ``shared`` (see :meth:`CompiledRules.bind`) answer; ``memo`` is kept by builtins that
-        answer for sets of requests (see ``vectors``), for as long as the caller gives it again."""
+        answer for sets of requests (see ``vectors``), for as long as the caller gives it again.
+        ``only``: the entries the caller reads (the others are None: requests that differ only in
+        those are not told apart)."""
         if len(self._vector_memo) > _WORLD_MEMO_LIMIT:
             self._vector_memo.clear()
         vec = _Vector(tuple(requests), {} if memo is None else memo)
@@ -962,8 +964,13 @@ class Solver:
         every = vec.all
         masks: set[int] = set()
         shape = []  # each entry: a flag's mask; or the rows every request has, and (row, mask) of the others
+        if only is not None:
+            keep = set(only)
+            found = [e if name in keep else None for (name, _), e in zip(self._entries, found)]
         for entry in found:
-            if entry.__class__ is int:
+            if entry is None:
+                shape.append(None)
+            elif entry.__class__ is int:
                 masks.add(entry)
                 shape.append(entry)
             else:
@@ -1002,8 +1009,8 @@ class Solver:
                     for k in labels:
                         extra.setdefault(k, []).append(row)
                 shape[i] = (frozenset(e[0]) or _NONE, e[0], extra)
-        answers = {k: tuple([e >> j & 1 == 1 if e.__class__ is int else e if e.__class__ is frozenset else
-                             frozenset(e[1] + e[2][k]) if k in e[2] else e[0] for e in shape])
+        answers = {k: tuple([e >> j & 1 == 1 if e.__class__ is int else e if e.__class__ is frozenset or e is None
+                             else frozenset(e[1] + e[2][k]) if k in e[2] else e[0] for e in shape])
                    for k, j in first.items()}
         return [answers[k] for k in label]
 

@@ -100,6 +100,7 @@ REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
 _SHARED = {"request": (2,), "request_principal_type": (1,), "request_identity": (1,), "request_account": (1,),
            "request_session_policy": (1,), "request_name": (1,)}
 _TOGETHER = 8  # requests of one principal and action solved together from this many on
+_DECIDING = ("decision", "reached", "denies", "allows", "needs_resource", "grant")  # what _decision reads
 _VECTOR_MEMOS = 64  # sets of resources whose pattern matches are kept (Evaluator._v_resource_matches)
 _PART_LIMIT = 1 << 16  # entries of each per-evaluator store (principals, resources, conditions, names)
 
@@ -315,23 +316,29 @@ def _request_attribute(attr: str):
 
 
 def _vector_attribute(attr: str):
-    """The request builtin of one attribute (see _request_attribute) over requests decided
-    together (Solver.solve_many): each value with the mask of the requests of ``mask`` that have it."""
+    """The request builtin of one attribute of the resource's part of a request (see
+    _request_attribute) over requests decided together (Solver.solve_many): each value with the
+    mask of the requests of ``mask`` that have it.
+
+    What the world says of a resource depends on the resource and the principal's account alone
+    (Evaluator._resource_part), and requests decided together share their principal: the answer
+    for all of them is kept with the vector's resources (its memo), by the principal's account."""
 
     def builtin(vec, mask: int, value) -> list:
+        key = (attr, value, vec.requests[0].account) if mask == vec.all else None
+        if key is not None and key in vec.memo:
+            return vec.memo[key]
         found: dict = {}
         for bit, r in vec.each(mask):
             v = getattr(r, attr)
             if v is not None and (value is None or value == v):
                 found[v] = found.get(v, 0) | bit
-        return [((None, v), m) for v, m in found.items()]
+        rows = [((None, v), m) for v, m in found.items()]
+        if key is not None:
+            vec.memo[key] = rows
+        return rows
 
     return builtin
-
-
-def _v_kms_key(vec, mask: int) -> int:
-    """request_kms_key over requests decided together: those of ``mask`` on a KMS key."""
-    return sum(bit for bit, r in vec.each(mask) if r.kms_key)
 
 
 class DecisionCache:
@@ -923,7 +930,7 @@ class Evaluator:
         ``together``: see :meth:`_derive`."""
         engine = engine or self._compiled is None
         with self._lock:
-            found = self._derive(requests, engine, together)
+            found = self._derive(requests, engine, together, _DECIDING)
         return [self._decision(r, g, engine) for r, g in zip(requests, found)]
 
     def decide_one(self, principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None,
@@ -953,18 +960,20 @@ class Evaluator:
                         out[i] = self._decision(r, self._derive([r], engine)[0], engine)
                 else:
                     requests = [self._resolve(*items[i]) for i in members]
-                    for i, r, g in zip(members, requests, self._derive(requests, engine)):
+                    for i, r, g in zip(members, requests, self._derive(requests, engine, only=_DECIDING)):
                         out[i] = self._decision(r, g, engine)
             return out
 
-    def _derive(self, requests: list[Request], engine: bool, together: int = _TOGETHER) -> list[dict[str, Any]]:
+    def _derive(self, requests: list[Request], engine: bool, together: int = _TOGETHER,
+                only: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """The detail relations of each request (see :meth:`_decision`): by the compiled rules, or
         by the engine, which is asked each detail relation once for all the requests.
 
         By the compiled rules, requests of one principal and action (that agree on what the
         shared request builtins of :data:`_SHARED` and ``principal_named`` answer) are solved
         together when there are at least ``together`` of them (Solver.solve_many), each other
-        request alone."""
+        request alone. ``only``: the detail relations the caller reads (requests solved together
+        have None for the others)."""
         if not engine:
             if self._solver is None:
                 self._bind()
@@ -985,7 +994,7 @@ class Evaluator:
                         if len(self._vector_memos) >= _VECTOR_MEMOS:
                             self._vector_memos.clear()
                         memo = self._vector_memos[resources] = {}
-                    for i, found in zip(members, self._solver.solve_many(group, memo)):
+                    for i, found in zip(members, self._solver.solve_many(group, memo, only)):
                         out[i] = dict(zip(names, found))
             for i, r in enumerate(requests):
                 if out[i] is None:
@@ -1022,16 +1031,17 @@ class Evaluator:
     def _bind(self) -> None:
         """Build the compiled rules' tables for this world (again after a session policy is added)."""
         with self._lock:
+            from .compiled import vector_rows
+
             builtins = {name: getattr(self, f"_b_{name}") for name in BUILTIN_SPECS}
+            kms = _vector_attribute("kms_key")
+            self._v_principal_named_each = vector_rows(self._b_principal_named, False)
             self._solver = self._compiled.bind(self._table, builtins, _SHARED, {
-                "resource_matches": self._v_resource_matches, "request_kms_key": _v_kms_key,
-                "principal_named": self._v_principal_named,
+                "resource_matches": self._v_resource_matches, "principal_named": self._v_principal_named,
+                "request_kms_key": lambda vec, mask: sum(m for _, m in kms(vec, mask, True)),
                 "request_policy_holder": _vector_attribute("policy_holder"),
                 "request_resource_account": _vector_attribute("resource_account")})
             self._vector_memos.clear()
-            from .compiled import vector_rows
-
-            self._v_principal_named_each = vector_rows(self._b_principal_named, False)
 
     def _table(self, relation: str) -> Iterable[tuple]:
         """Every tuple of a declared relation (the compiled rules compute the derived ones)."""

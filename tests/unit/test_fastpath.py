@@ -369,3 +369,13 @@ def test_check_many_decides_the_requests_of_one_principal_and_action_together():
     assert [(d.decision, d.statements, d.missing_context, d.warnings) for d in together] == [
         (d.decision, d.statements, d.missing_context, d.warnings) for d in alone]
     assert {d.decision for d in together} == {"Allow", "ImplicitDeny"}
+
+
+def test_runs_end_where_the_key_changes_and_keep_equal_keys_together():
+    from iamlogic.world import runs
+
+    items = list("aaabbbbcdd")
+    assert runs(items, 2, lambda x: x) == [list("aaa"), list("bbbb"), list("cdd")]
+    assert runs(items, 5, lambda x: x) == [list("aaabbbb"), list("cdd")]
+    assert runs([], 3, lambda x: x) == []
+    assert sum(runs(items, 1, lambda x: x), []) == items
