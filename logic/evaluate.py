@@ -943,25 +943,28 @@ class Evaluator:
 
     def decide_many(self, items: Sequence[tuple]) -> list[Decision]:
         """Resolve and decide requests given as the arguments of :meth:`decide_one` (principal,
-        action, resource, context, session policy, federating user): those that share their
-        principal and action are decided together (see :meth:`_derive`)."""
+        action, resource, context, session policy, federating user): a run of consecutive
+        requests of one principal and action is decided together (see :meth:`_derive`)."""
         with self._lock:
             engine = self._compiled is None
-            groups: dict[tuple, list[int]] = defaultdict(list)
-            for i, item in enumerate(items):
-                groups[item[:2]].append(i)
-            out: list = [None] * len(items)
-            for members in groups.values():
-                if engine or len(members) < _TOGETHER:
+            out: list = []
+            i, n = 0, len(items)
+            while i < n:
+                principal, action = items[i][0], items[i][1]
+                j = i + 1
+                while j < n and items[j][0] == principal and items[j][1] == action:
+                    j += 1
+                if engine or j - i < _TOGETHER:
                     # each decided as soon as it is resolved: few objects live long enough to
                     # reach the garbage collector's oldest generation
-                    for i in members:
-                        r = self._resolve(*items[i])
-                        out[i] = self._decision(r, self._derive([r], engine)[0], engine)
+                    for item in items[i:j]:
+                        r = self._resolve(*item)
+                        out.append(self._decision(r, self._derive([r], engine)[0], engine))
                 else:
-                    requests = [self._resolve(*items[i]) for i in members]
-                    for i, r, g in zip(members, requests, self._derive(requests, engine, only=_DECIDING)):
-                        out[i] = self._decision(r, g, engine)
+                    requests = [self._resolve(*item) for item in items[i:j]]
+                    out += [self._decision(r, g, engine) for r, g in
+                            zip(requests, self._derive(requests, engine, only=_DECIDING))]
+                i = j
             return out
 
     def _derive(self, requests: list[Request], engine: bool, together: int = _TOGETHER,
@@ -979,11 +982,13 @@ class Evaluator:
                 self._bind()
             names = self._compiled.entry_names
             solve = self._solver.solve_raw
+            # (alone: requests of one caller and action are the ones likely to share the solver's work)
+            if len(requests) < together:
+                return [dict(zip(names, solve(r, (r.caller, r.action)))) for r in requests]
             groups: dict[tuple, list[int]] = defaultdict(list)
-            if len(requests) >= together:
-                for i, r in enumerate(requests):
-                    groups[(r.action, r.principal_type, r.identity, r.account, r.session_policy, r.caller, r.role,
-                            r.federating_user)].append(i)
+            for i, r in enumerate(requests):
+                groups[(r.action, r.principal_type, r.identity, r.account, r.session_policy, r.caller, r.role,
+                        r.federating_user)].append(i)
             out: list = [None] * len(requests)
             for members in groups.values():
                 if len(members) >= together:
@@ -998,7 +1003,6 @@ class Evaluator:
                         out[i] = dict(zip(names, found))
             for i, r in enumerate(requests):
                 if out[i] is None:
-                    # requests of one caller and action are the ones likely to share the solver's work
                     out[i] = dict(zip(names, solve(r, (r.caller, r.action))))
             return out
         self._requests = {r.id: r for r in requests}
