@@ -553,6 +553,17 @@ class _Generator:
                   f"{pad}    {rows} = G[{key}] = {call}"]
         return rows
 
+    def _loop(self, row: str, source: str, env: dict[str, str], pad: str, lines: list[str], masked: bool) -> int:
+        """A loop over ``source``, and the indentation it adds; over (row, mask) pairs when
+        ``masked`` (vector), narrowing the mask at hand to the row's."""
+        if not masked:
+            lines.append(f"{pad}for {row} in {source}:")
+            return 1
+        mt, m = self.fresh("m"), self.fresh("m")
+        lines += [f"{pad}for {row}, {mt} in {source}:", f"{pad}    {m} = {env['#m']} & {mt}", f"{pad}    if {m}:"]
+        env["#m"] = m
+        return 2
+
     def _atom(self, rule: Rule, atom: Atom, env: dict[str, str], indent: int, lines: list[str]) -> int:
         pad = "    " * indent
         bound, new, same = self._shape(atom, env)
@@ -575,16 +586,7 @@ class _Generator:
             v, width, offset = self.var(rel), self.width(rel), 1
             cols = tuple(sorted(i - 1 for i in bound if i))
             if width == 1:  # a set of values: the row is the value
-                if self.vector:
-                    mt, m = self.fresh("m"), self.fresh("m")
-                    lines += [f"{pad}for {row}, {mt} in {v}.items():", f"{pad}    {m} = {env['#m']} & {mt}",
-                              f"{pad}    if {m}:"]
-                    env["#m"] = m
-                    indent += 1
-                else:
-                    lines.append(f"{pad}for {row} in {v}:")
-                indent += 1
-                pad = "    " * indent
+                indent += self._loop(row, f"{v}.items()" if self.vector else v, env, pad, lines, self.vector)
                 env[new[1]] = row
                 return indent
             source = f"{self.lookup(rel, cols, 'iter')}.get({self._key([bound[i + 1] for i in cols])}, EMPTY)" \
@@ -600,15 +602,7 @@ class _Generator:
             # the request: a request builtin answers for the request it is given, and no other)
             checks += [f"{row}[{i}] == {bound[i]}" for i in self.builtins[rel].outputs if i in bound
                        and not (i == 0 and bound[i] == "q" and rel in self.request_builtins)]
-        if masked:
-            mt, m = self.fresh("m"), self.fresh("m")
-            lines += [f"{pad}for {row}, {mt} in {source}:", f"{pad}    {m} = {env['#m']} & {mt}",
-                      f"{pad}    if {m}:"]
-            env["#m"] = m
-            indent += 1
-        else:
-            lines.append(f"{pad}for {row} in {source}:")
-        indent += 1
+        indent += self._loop(row, source, env, pad, lines, masked)
         pad = "    " * indent
         for i, var in new.items():
             env[var] = name = self.fresh()

@@ -95,8 +95,9 @@ REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
 # The request builtins whose answers requests of one principal and action share, as the rules read
 # them (name -> the columns after the request they agree on): Evaluator._derive solves such
 # requests together. The request's action; the principal's type (and so the names it goes by),
-# identity and account; the session policy. (The caller is not read by these columns; how a
-# Principal element names the caller is asked of each request.)
+# identity and account; the session policy. (How a Principal entry names the caller is shared too,
+# by Evaluator._v_principal_named: _derive's groups also agree on the caller, role and federating
+# user it reads.)
 _SHARED = {"request": (2,), "request_principal_type": (1,), "request_identity": (1,), "request_account": (1,),
            "request_session_policy": (1,), "request_name": (1,)}
 _TOGETHER = 8  # requests of one principal and action solved together from this many on

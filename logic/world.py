@@ -45,7 +45,7 @@ BUILTIN_POLICIES: dict[str, tuple[str, Policy]] = {
 BUILTIN_POLICY_IDS = {FULL_AWS_ACCESS: "p-FullAWSAccess", RCP_FULL_AWS_ACCESS: "p-RCPFullAWSAccess"}
 
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
-_CHECK_RUN = 1024  # requests check_many resolves, then decides, at a time
+_CHECK_RUN = 1024  # requests check_many gives Evaluator.decide_many at a time (whole runs of a principal and action)
 
 
 def runs(items: list, size: int, key: Callable[[Any], Any]) -> list[list]:

@@ -344,17 +344,21 @@ def test_requests_solved_together_get_the_entries_each_gets_alone():
     assert solver.together == 5
 
 
-def test_a_builtin_the_requests_share_is_asked_once():
+@pytest.mark.parametrize("shared, asked", [((1,), ["r1"]), ((2,), ["r1", "r3", "r5"])])
+def test_a_builtin_the_requests_share_is_asked_once(shared, asked):
     compiled, _, calls = _tagged_solver()
     requests = {"r1": ("k1", {"a"}, "note-1"), "r3": ("k1", {"b"}, "note-3"), "r5": ("k1", {"a", "b"}, "note-5")}
     solver = compiled.bind(lambda name: {"label": [("k1", "a"), ("k1", "b"), ("k2", "a")]}[name], {
-        "kind": lambda r, k, note: ((r, requests[r][0], requests[r][2]),) if k in (None, requests[r][0]) else (),
-        "match": lambda r, t: calls.append(("match", r, t)) or t in requests[r][1]}, shared={"kind": (1,)})
+        "kind": lambda r, k, note: calls.append(("kind", r)) or (
+            ((r, requests[r][0], requests[r][2]),) if k in (None, requests[r][0]) else ()),
+        "match": lambda r, t: t in requests[r][1]}, shared={"kind": shared})
     found = _by_request(solver, solver.solve_many(["r1", "r3", "r5"]))
     assert [f["hit"] for f in found] == [["a"], ["b"], ["a", "b"]]
-    assert found == _by_request(solver, [solver.solve_raw(r) for r in ("r1", "r3", "r5")])
-    # the note (column 2) is not read: a builtin is shared as far as the rules read it
+    # the rules read the kind (column 1), not the note: declared shared in the kind, the builtin
+    # is asked once; declared shared only in the note, which they do not read, it is asked of each
     assert compiled.request_reads["kind"] == (1,)
+    assert [r for c, r in calls] == asked
+    assert found == _by_request(solver, [solver.solve_raw(r) for r in ("r1", "r3", "r5")])
 
 
 def test_check_many_decides_the_requests_of_one_principal_and_action_together():
