@@ -403,13 +403,7 @@ class _Generator:
             if isinstance(lit, Comparison):
                 indent = self._comparison(rule, lit, env, indent, lines)
             elif isinstance(lit, Negation):
-                cond, mask = self._exists(rule, lit.atom, env, pad, lines)
-                if mask:  # the requests at hand for which no tuple matches
-                    m = self.fresh("m")
-                    lines += [f"{pad}{m} = {env['#m']} & ~{cond}", f"{pad}if {m}:"]
-                    env["#m"] = m
-                else:
-                    lines.append(f"{pad}if not {cond}:")
+                self._test(*self._exists(rule, lit.atom, env, pad, lines), True, env, pad, lines)
                 indent += 1
             else:
                 indent = self._atom(rule, lit, env, indent, lines)
@@ -553,6 +547,16 @@ class _Generator:
                   f"{pad}    {rows} = G[{key}] = {call}"]
         return rows
 
+    def _test(self, cond: str, mask: bool, negated: bool, env: dict[str, str], pad: str, lines: list[str]) -> None:
+        """An ``if`` on ``cond`` (true when some tuple matches), or on its negation; a mask
+        (vector) instead narrows the mask at hand to the requests for which it holds (or not)."""
+        if not mask:
+            lines.append(f"{pad}if {'not ' if negated else ''}{cond}:")
+            return
+        m = self.fresh("m")
+        lines += [f"{pad}{m} = {env['#m']} & {'~' if negated else ''}{cond}", f"{pad}if {m}:"]
+        env["#m"] = m
+
     def _loop(self, row: str, source: str, env: dict[str, str], pad: str, lines: list[str], masked: bool) -> int:
         """A loop over ``source``, and the indentation it adds; over (row, mask) pairs when
         ``masked`` (vector), narrowing the mask at hand to the row's."""
@@ -568,13 +572,7 @@ class _Generator:
         pad = "    " * indent
         bound, new, same = self._shape(atom, env)
         if not new and not same:
-            cond, mask = self._exists(rule, atom, env, pad, lines)
-            if mask:  # the requests at hand for which some tuple matches
-                m = self.fresh("m")
-                lines += [f"{pad}{m} = {env['#m']} & {cond}", f"{pad}if {m}:"]
-                env["#m"] = m
-            else:
-                lines.append(f"{pad}if {cond}:")
+            self._test(*self._exists(rule, atom, env, pad, lines), False, env, pad, lines)
             return indent + 1
         rel, positions = atom.relation, tuple(sorted(bound))
         row = self.fresh("t")
