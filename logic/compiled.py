@@ -65,7 +65,7 @@ from .dlcheck import BuiltinSpec, derived_relations
 from .engine import EngineError
 from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Rule, Var
 
-__all__ = ["CompiledRules", "Unsupported", "vector_rows"]
+__all__ = ["CompiledRules", "Unsupported"]
 
 _PY_OPERATORS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _MISS = object()
@@ -878,9 +878,9 @@ class Solver:
             if name in compiled.request_reads:
                 read = compiled.request_reads[name]
                 one = name in shared and set(read or ()) <= set(shared[name])
-                vec_rows[slot] = vectors.get(name) or vector_rows(wrapped[slot], one)
+                vec_rows[slot] = vectors.get(name) or _vector_rows(wrapped[slot], one)
                 vec_flags[slot] = vectors.get(name) or _vector_flag(flags[slot], one)
-        self._vector_memo: dict = {}
+        self._vector_memo: dict = {}  # its own answers kept for the world (its segments are numbered apart)
         self._solve_vector = compiled._build_vector(compiled.consts, indexes, vec_rows, vec_flags,
                                                     self._vector_memo, ())
         self.reuse = True  # until a conflict (see _conflict)
@@ -1072,12 +1072,7 @@ class _Vector:
         """(bit, request) for each request of ``mask``."""
         if mask == self.all:
             return self.pairs
-        out, requests = [], self.requests
-        while mask:
-            low = mask & -mask
-            out.append((low, requests[low.bit_length() - 1]))
-            mask ^= low
-        return out
+        return [self.pairs[i] for i in _indexes(mask)]
 
 
 def _indexes(mask: int) -> list[int]:
@@ -1098,7 +1093,7 @@ def _union(rows: list[tuple[tuple, int]]) -> int:
     return out
 
 
-def vector_rows(fn: Callable, one: bool) -> Callable:
+def _vector_rows(fn: Callable, one: bool) -> Callable:
     """A request builtin (rows) over a vector: (row, mask) pairs, a row for each answer the
     requests asked about give (by what follows the request). ``one``: they all give the same
     answer, so one of them is asked."""

@@ -102,8 +102,15 @@ _SHARED = {"request": (2,), "request_principal_type": (1,), "request_identity": 
            "request_session_policy": (1,), "request_name": (1,)}
 _TOGETHER = 8  # requests of one principal and action solved together from this many on
 _DECIDING = ("decision", "reached", "denies", "allows", "needs_resource", "grant")  # what _decision reads
-_VECTOR_MEMOS = 64  # sets of resources whose pattern matches are kept (Evaluator._v_resource_matches)
+_VECTOR_MEMOS = 64  # sets of resources decided together whose pattern matches and parts are kept (Evaluator._derive)
 _PART_LIMIT = 1 << 16  # entries of each per-evaluator store (principals, resources, conditions, names)
+
+
+def _plain(pattern: str) -> bool:
+    """A Resource pattern without policy variables (nor escapes): it is its own escaped form, and
+    whether it matches depends on the resource alone."""
+    return "$" not in pattern and "\\" not in pattern
+
 
 def _inputs(principal: str, action: str, resource: str, context: Mapping[str, Any] | None,
             session_policy: Policy | None, federating_user: str | None) -> tuple:
@@ -422,7 +429,7 @@ class Evaluator:
             self._resource_part(arn, None)
         for relation in ("statement_resource", "statement_not_resource"):  # and how each ARN pattern is matched
             for _, pattern in self.index.rows.get(relation, ()):
-                if "$" not in pattern and "\\" not in pattern:  # as _b_resource_matches reads it
+                if _plain(pattern):  # as _b_resource_matches reads it
                     plan_arn_pattern(pattern, escaped=True)
 
     @property
@@ -534,7 +541,7 @@ class Evaluator:
         r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
         if r is None:
             return False
-        if "$" not in pattern and "\\" not in pattern:  # no variable: the pattern is its own escaped form
+        if "$" not in pattern and "\\" not in pattern:  # _plain(pattern), inline: every decision comes here
             return resource_match(pattern, r.resource, escaped=True)  # kept by resource_match
         version = self.index.versions.get(self.index.statements[stmt][0])
         escaped = substitute(pattern, self._lookup(r), version=version, wildcards=True)
@@ -605,7 +612,7 @@ class Evaluator:
         :meth:`_derive`), so the first of ``mask`` is asked for all (a CanonicalUser entry, which
         leaves a note on each request, is asked of each)."""
         if ptype == "CanonicalUser":
-            return self._v_principal_named_each(vec, mask, ptype, pvalue, how)
+            return [(row, bit) for bit, r in vec.each(mask) for row in self._b_principal_named(r, ptype, pvalue, how)]
         first = vec.requests[(mask & -mask).bit_length() - 1]
         return [(row, mask) for row in self._b_principal_named(first, ptype, pvalue, how)]
 
@@ -613,7 +620,7 @@ class Evaluator:
         """resource_matches over requests decided together (Solver.solve_many): the mask of those
         of ``mask`` whose resource the pattern matches. Without variables a pattern's answer
         depends on the resource alone, and is kept for the vector's resources (its memo)."""
-        if "$" in pattern or "\\" in pattern:
+        if not _plain(pattern):
             return sum(bit for bit, r in vec.each(mask) if self._b_resource_matches(r, stmt, pattern))
         seen = vec.memo.get(pattern)
         if seen is None:
@@ -956,8 +963,9 @@ class Evaluator:
                 while j < n and items[j][0] == principal and items[j][1] == action:
                     j += 1
                 if engine or j - i < _TOGETHER:
-                    # each decided as soon as it is resolved: few objects live long enough to
-                    # reach the garbage collector's oldest generation
+                    # each decided as soon as it is resolved (decide_one, inline: 1 % of a batch
+                    # of unique requests): few objects live long enough to reach the garbage
+                    # collector's oldest generation
                     for item in items[i:j]:
                         r = self._resolve(*item)
                         out.append(self._decision(r, self._derive([r], engine)[0], engine))
@@ -1036,11 +1044,8 @@ class Evaluator:
     def _bind(self) -> None:
         """Build the compiled rules' tables for this world (again after a session policy is added)."""
         with self._lock:
-            from .compiled import vector_rows
-
             builtins = {name: getattr(self, f"_b_{name}") for name in BUILTIN_SPECS}
             kms = _vector_attribute("kms_key")
-            self._v_principal_named_each = vector_rows(self._b_principal_named, False)
             self._solver = self._compiled.bind(self._table, builtins, _SHARED, {
                 "resource_matches": self._v_resource_matches, "principal_named": self._v_principal_named,
                 "request_kms_key": lambda vec, mask: sum(m for _, m in kms(vec, mask, True)),

@@ -647,9 +647,8 @@ class World:
             if found is None:
                 todo.append((principal, action, resource, len(out) - 1, key, context, sp, fed))
         # Requests of one principal and action are decided together (Evaluator.decide_many): what
-        # they share is computed once. A run of requests is decided as soon as it is resolved: few
-        # objects live long enough to reach the garbage collector's oldest generation, whose
-        # collections walk the whole world.
+        # they share is computed once. A run of them at a time: the evaluator's lock is let go
+        # between runs, for other threads.
         todo.sort(key=lambda t: (str(t[0]), str(t[1]), str(t[2])))
         for run in runs(todo, _CHECK_RUN, lambda t: t[:2]):
             found = ev.decide_many([(principal, action, resource, context,

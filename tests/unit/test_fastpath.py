@@ -383,3 +383,27 @@ def test_runs_end_where_the_key_changes_and_keep_equal_keys_together():
     assert runs(items, 5, lambda x: x) == [list("aaabbbb"), list("cdd")]
     assert runs([], 3, lambda x: x) == []
     assert sum(runs(items, 1, lambda x: x), []) == items
+
+
+def test_requests_decided_together_each_carry_the_note_of_a_canonical_user_entry():
+    world = loads('''
+account 111122223333 "dev" {
+  user alice {
+    policy P { allow s3:GetObject on * }
+  }
+  resource "arn:aws:s3:::b" {
+    policy {
+      allow s3:GetObject on "arn:aws:s3:::b/*"
+        principal canonical_user "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
+    }
+  }
+}
+''')
+    requests = [("alice", "s3:GetObject", f"arn:aws:s3:::b/k{i}") for i in range(10)]
+    together = world.check_many(requests)
+    assert world.evaluator()._solver.together == len(requests)
+    world.evaluator().forget()
+    alone = [world.check(*r) for r in requests]
+    assert all(any("CanonicalUser" in w for w in d.warnings) for d in together)
+    assert [(d.decision, d.statements, d.warnings) for d in together] == [
+        (d.decision, d.statements, d.warnings) for d in alone]
