@@ -28,6 +28,7 @@ import platform
 import random
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -39,7 +40,8 @@ sys.path.insert(0, str(HERE.parent))  # for tests.reference
 import worlds  # noqa: E402
 from worlds import REGION, generate, matrix_axes, request_key, unique_requests, who_can_target, zipf_requests  # noqa: E402
 
-from iamlogic.world import World, runs  # noqa: E402
+from iamlogic.batch import run_batch  # noqa: E402
+from iamlogic.world import World  # noqa: E402
 
 ns = time.perf_counter_ns
 WHO_CAN_CONTEXT = {"aws:RequestedRegion": REGION, "aws:SecureTransport": "true",
@@ -477,28 +479,37 @@ def main(argv=None) -> int:
     fig["who_can_analysis_ns"] = t_analysis
 
     # the full access matrix (principals × named actions × declared resources), decided for a
-    # sample of principals (each with every action and resource, in the order iamlogic batch
-    # decides them: by principal, action, resource) and extrapolated to every principal
+    # sample of principals (each with every action and resource) as the issue names it: a file of
+    # JSON lines through iamlogic batch (run_batch: read, decided in --jobs processes, answers
+    # written to a file), and extrapolated to every principal
     mp_, ma_, mr_ = matrix_axes(gen)
     cells = len(mp_) * len(ma_) * len(mr_)
     per_principal = len(ma_) * len(mr_)
     wanted = args.matrix_principals or max(1, min(4, 100_000 // max(1, per_principal)))
     sampled = sorted(random.Random(args.seed).sample(mp_, min(len(mp_), wanted)))
-    m_reqs = [(p, a, r, None) for p in sampled for a in ma_ for r in mr_]
-    m_chunks = runs(m_reqs, args.chunk, lambda r: r[:2])  # as iamlogic batch cuts them
-    uncached()
-    if args.jobs > 1:
-        _, m_wall = parallel_batch(world, m_chunks, args.jobs)
-    else:
+    m_reqs = [(p, a, r) for p in sampled for a in ma_ for r in mr_]
+    with tempfile.TemporaryDirectory() as tmp:
+        m_in, m_out = Path(tmp) / "matrix.jsonl", Path(tmp) / "answers.jsonl"
+        m_in.write_text("".join(json.dumps({"principal": p, "action": a, "resource": r}) + "\n"
+                                for p, a, r in m_reqs))
+        uncached()
         t0 = ns()
-        for chunk in m_chunks:
-            world.check_many(chunk)
+        with m_in.open(encoding="utf-8") as src, m_out.open("w", encoding="utf-8") as dst:
+            m_decided, m_failed = run_batch(world, src, dst, jobs=args.jobs)
         m_wall = ns() - t0
+        with m_out.open(encoding="utf-8") as dst:  # a sample of the answers against World.check
+            m_rows = [json.loads(line) for line in dst]
     uncached()
+    if m_failed or len(m_rows) != len(m_reqs):
+        mism.add("matrix", f"iamlogic batch answered {m_decided} of {len(m_reqs)} matrix requests ({m_failed} failed)")
+    for row in random.Random(args.seed).sample(m_rows, min(200, len(m_rows))):
+        d = world.check(row["principal"], row["action"], row["resource"])
+        if (row.get("decision"), row.get("statements")) != (d.decision, [s.label() for s in d.statements]):
+            mism.add("matrix", f"batch {row} != check {engine_answer(d)}")
     t_matrix = m_wall * len(mp_) / len(sampled)
     matrix_note = (f"measured on {len(sampled)} of {len(mp_)} principals ({len(m_reqs):,} decisions, "
-                   f"{fmt_rate(len(m_reqs) / (m_wall / 1e9))}{', ' + str(args.jobs) + ' processes' if args.jobs > 1 else ''}), "
-                   f"extrapolated")
+                   f"{fmt_rate(len(m_reqs) / (m_wall / 1e9))}, iamlogic batch with {args.jobs} process"
+                   f"{'es' if args.jobs > 1 else ''}, JSON lines in and out), extrapolated")
     print(f"Access matrix: {len(mp_)} principals × {len(ma_)} actions × {len(mr_)} resources = {cells:,} "
           f"decisions: {fmt_ns(t_matrix)} ({matrix_note}); at the batch throughput of unique requests it "
           f"would take {fmt_ns(cells / (par_rate or batch_rate) * 1e9)}")
@@ -673,7 +684,7 @@ def print_table(args, fig, e_cold, e_warm, batch_rate, batch_n, n_cold, par_rate
         row("who-can, `analysis.who_can` (also named principals and sessions)", fmt_ns(fig["who_can_analysis_ns"]),
             target="≤ 1 s")
     row(f"access matrix ({cells:,} decisions)",
-        f"{fmt_ns(t_matrix)} ({fig['matrix_sample_principals']} principals decided"
+        f"{fmt_ns(t_matrix)} ({fig['matrix_sample_principals']} principals decided by `iamlogic batch`"
         f"{', ' + str(args.jobs) + ' processes' if args.jobs > 1 else ''}, extrapolated)",
         target="≤ 60 s on 2 cores (M)")
     print(f"\n## {args.size}: {fig['world']['statements']:,} statements, {fig['world']['principals']:,} principals, "

@@ -14,10 +14,14 @@ Output, one JSON object a line, in input order: the request's ``line``, ``princi
 decided (a malformed line, an unknown principal). Exit status: 0 when every line was decided,
 3 when some line was not (each such line says why), 1 on any other failure.
 
-``--jobs N`` decides in N processes, each with its own copy of the loaded world (forked after
-loading, so the world is read once). Requests are decided sorted by principal, action and
-resource, in chunks that keep those of one principal and action together: they are decided
-together (``World.check_many``), which is what makes a file of access-matrix rows fast.
+The file is read, decided and written a block of :data:`BLOCK` lines at a time, so a file of
+any length (the access matrix of a whole organization) is decided in bounded memory, and the
+answers stream out in input order. ``--jobs N`` decides the blocks in N processes, each with its
+own copy of the loaded world (forked after loading, so the world is read once); each process
+reads its block's JSON and writes its answers' JSON. Within a block, requests are decided sorted
+by principal, action and resource, in chunks that keep those of one principal and action
+together: they are decided together (``World.check_many``), which is what makes a file of
+access-matrix rows fast.
 """
 
 from __future__ import annotations
@@ -26,108 +30,171 @@ import gc
 import json
 import multiprocessing as mp
 import sys
-from typing import Any, Iterable, Iterator, TextIO
+from itertools import islice
+from typing import Iterable, Iterator, TextIO
 
 from .grammar.diagnostics import InvalidInput
-from .world import runs
+from .world import as_policy, runs
 
-CHUNK = 500
+BLOCK = 20_000  # lines a process reads, decides and writes at a time
+CHUNK = 500  # requests given to World.check_many at a time (runs of one principal and action kept whole)
 _KEYS = {"principal", "action", "resource", "context", "session_policy", "federating_user"}
 
 _WORLD = None  # the world of a worker process
+_decode = json.JSONDecoder().decode  # json.loads without its checks of the argument's type
+
+
+def parse_request(text: str) -> tuple[dict | None, str | None]:
+    """``(request, None)``, ``(None, error)``, or ``(None, None)`` for a line to skip."""
+    text = text.strip()
+    if not text or text.startswith("#"):
+        return None, None
+    try:
+        item = _decode(text)
+    except json.JSONDecodeError as exc:
+        return None, f"not JSON: {exc.msg} at column {exc.colno}"
+    if not isinstance(item, dict):
+        return None, "a request is a JSON object"
+    if not item.keys() <= _KEYS:
+        return None, (f"unknown key(s) {', '.join(sorted(set(item) - _KEYS))}; "
+                      f"a request has {', '.join(sorted(_KEYS))}")
+    if not (type(item.get("principal")) is type(item.get("action")) is type(item.get("resource")) is str):
+        missing = [k for k in ("principal", "action", "resource") if not isinstance(item.get(k), str)]
+        return None, f"{', '.join(missing)} must be given as strings"
+    if item.get("context") is not None and not isinstance(item["context"], dict):
+        return None, "context must be an object of condition keys"
+    return item, None
 
 
 def read_requests(lines: Iterable[str]) -> Iterator[tuple[int, dict | None, str | None]]:
     """``(line number, request, None)`` or ``(line number, None, error)`` for each request line."""
     for n, text in enumerate(lines, 1):
-        text = text.strip()
-        if not text or text.startswith("#"):
+        item, error = parse_request(text)
+        if item is not None or error is not None:
+            yield n, item, error
+
+
+class _Writer:
+    """Answers as JSON lines, what ``json.dumps`` of the answer's object writes. The parts that
+    repeat (a principal, an action, a resource; a decision with its statements, missing keys and
+    warnings) are encoded once a block."""
+
+    def __init__(self):
+        self._strings: dict[str, str] = {}  # a resource -> its JSON
+        self._heads: dict[tuple, str] = {}  # (principal, action) -> their part of the answer
+        self._tails: dict[tuple, str] = {}
+
+    def _string(self, s: str) -> str:
+        found = self._strings.get(s)
+        if found is None:
+            found = self._strings[s] = json.dumps(s, ensure_ascii=False)
+        return found
+
+    def answer(self, n: int, request: dict, d) -> str:
+        key = (d.decision, d.statements, d.missing_context, d.warnings)
+        tail = self._tails.get(key)
+        if tail is None:
+            tail = self._tails[key] = json.dumps(
+                {"decision": d.decision, "statements": [s.label() for s in d.statements],
+                 "missing_context": list(d.missing_context), "warnings": list(d.warnings)},
+                ensure_ascii=False)[1:] + "\n"
+        pa = (request["principal"], request["action"])
+        head = self._heads.get(pa)
+        if head is None:
+            head = self._heads[pa] = (f'"principal": {json.dumps(pa[0], ensure_ascii=False)}, '
+                                      f'"action": {json.dumps(pa[1], ensure_ascii=False)}, "resource": ')
+        return f'{{"line": {n}, {head}{self._string(request["resource"])}, {tail}'
+
+    @staticmethod
+    def error(n: int, error: str) -> str:
+        return json.dumps({"line": n, "error": error}, ensure_ascii=False) + "\n"
+
+
+def decide_block(world, block: list[tuple[int, str]]) -> tuple[str, int, int]:
+    """Decide a block of numbered lines: (the answers' JSON lines, in the block's order; how
+    many requests were decided; how many could not be). A line repeated in the block is decided
+    once."""
+    answers: list[str | None] = []
+    todo: list[tuple[dict, list[tuple[int, int]]]] = []  # each request once, with (position in answers, line number) of each line of it
+    seen: dict[str, list[tuple[int, int]]] = {}
+    write = _Writer()
+    failed = 0
+    for n, text in block:
+        where = seen.get(text)
+        if where is not None:
+            where.append((len(answers), n))
+            answers.append(None)
             continue
+        item, error = parse_request(text)
+        if error is not None:
+            answers.append(write.error(n, error))
+            failed += 1
+        elif item is not None:
+            seen[text] = where = [(len(answers), n)]
+            todo.append((item, where))
+            answers.append(None)
+    todo.sort(key=lambda t: (t[0]["principal"], t[0]["action"], t[0]["resource"]))
+    ev = world.evaluator()
+    for chunk in runs(todo, CHUNK, lambda t: (t[0]["principal"], t[0]["action"])):
         try:
-            item = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield n, None, f"not JSON: {exc.msg} at column {exc.colno}"
-            continue
-        if not isinstance(item, dict):
-            yield n, None, "a request is a JSON object"
-            continue
-        unknown = sorted(set(item) - _KEYS)
-        missing = [k for k in ("principal", "action", "resource") if not isinstance(item.get(k), str)]
-        if unknown:
-            yield n, None, f"unknown key(s) {', '.join(unknown)}; a request has {', '.join(sorted(_KEYS))}"
-        elif missing:
-            yield n, None, f"{', '.join(missing)} must be given as strings"
-        elif item.get("context") is not None and not isinstance(item["context"], dict):
-            yield n, None, "context must be an object of condition keys"
-        else:
-            yield n, item, None
+            decisions = ev.decide_many([_arguments(r) for r, _ in chunk])
+        except InvalidInput:  # some request of the chunk cannot be placed: decide one by one to say which
+            decisions = []
+            for r, _ in chunk:
+                try:
+                    decisions.append(ev.decide_many([_arguments(r)])[0])
+                except InvalidInput as exc:
+                    decisions.append("; ".join(f"{d.code}: {d.message}" for d in exc.diagnostics))
+        for (r, where), d in zip(chunk, decisions):
+            failed += len(where) if isinstance(d, str) else 0
+            for i, n in where:
+                answers[i] = write.error(n, d) if isinstance(d, str) else write.answer(n, r, d)
+    return "".join(answers), len(answers) - failed, failed
 
 
-def _answer(n: int, request: dict, decision) -> dict[str, Any]:
-    return {"line": n, "principal": request["principal"], "action": request["action"],
-            "resource": request["resource"], "decision": decision.decision,
-            "statements": [s.label() for s in decision.statements],
-            "missing_context": list(decision.missing_context), "warnings": list(decision.warnings)}
+def _arguments(r: dict) -> tuple:
+    """The arguments of Evaluator.decide_one for a request read from a line."""
+    sp = r.get("session_policy")
+    return (r["principal"], r["action"], r["resource"], r.get("context"),
+            None if sp is None else as_policy(sp, "<session policy>"), r.get("federating_user"))
 
 
-def decide_chunk(world, chunk: list[tuple[int, dict]]) -> list[dict[str, Any]]:
-    """Decide a chunk of numbered requests; a request that cannot be decided gets an ``error``."""
-    try:
-        decisions = world.check_many([r for _, r in chunk])
-        return [_answer(n, r, d) for (n, r), d in zip(chunk, decisions)]
-    except InvalidInput:
-        pass  # some request of the chunk cannot be placed: decide one by one to say which
-    out = []
-    for n, r in chunk:
-        try:
-            out.append(_answer(n, r, world.check_many([r])[0]))
-        except InvalidInput as exc:
-            out.append({"line": n, "error": "; ".join(f"{d.code}: {d.message}" for d in exc.diagnostics)})
-    return out
+def _worker(block):
+    return decide_block(_WORLD, block)
 
 
-def _worker(chunk):
-    return decide_chunk(_WORLD, chunk)
+def _blocks(lines: Iterable[str]) -> Iterator[list[tuple[int, str]]]:
+    numbered = enumerate(lines, 1)
+    while block := list(islice(numbered, BLOCK)):
+        yield block
 
 
 def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1) -> tuple[int, int]:
     """Decide every request of ``lines`` and write the answers to ``out``; returns (decided, failed)."""
     global _WORLD
-    rows: list[dict | None] = []
-    work: list[tuple[int, dict]] = []
-    index: dict[int, int] = {}
-    for n, request, error in read_requests(lines):
-        index[n] = len(rows)
-        if error is not None:
-            rows.append({"line": n, "error": error})
-        else:
-            rows.append(None)
-            work.append((n, request))
     world.evaluator()  # load before forking, so every worker starts with the world compiled
-    # Chunks of whole runs of one principal and action: their requests are decided together.
-    work.sort(key=lambda w: (w[1]["principal"], w[1]["action"], w[1]["resource"]))
-    chunks = runs(work, CHUNK, lambda w: (w[1]["principal"], w[1]["action"]))
-    if jobs > 1 and len(chunks) > 1:
-        _WORLD = world
-        # The loaded world goes to the permanent generation before forking, so that the workers'
-        # garbage collections do not touch its pages (and copy them): the use the gc docs name.
-        gc.freeze()
-        try:
+    decided = failed = 0
+    # The loaded world goes to the permanent generation for the run: the garbage collections the
+    # answers cause do not walk it (nor, in forked workers, touch its pages and copy them): the
+    # use the gc docs name.
+    gc.freeze()
+    try:
+        if jobs > 1:
+            _WORLD = world
             with mp.get_context("fork").Pool(jobs) as pool:
-                answered = pool.map(_worker, chunks)
-        finally:
-            _WORLD = None
-            gc.unfreeze()
-    else:
-        answered = [decide_chunk(world, c) for c in chunks]
-    for chunk in answered:
-        for a in chunk:
-            rows[index[a["line"]]] = a
-    failed = 0
-    for row in rows:
-        failed += "error" in row
-        out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return len(rows) - failed, failed
+                # answers in order; the blocks are read as the workers take them
+                for text, d, f in pool.imap(_worker, _blocks(lines)):
+                    out.write(text)
+                    decided, failed = decided + d, failed + f
+        else:
+            for block in _blocks(lines):
+                text, d, f = decide_block(world, block)
+                out.write(text)
+                decided, failed = decided + d, failed + f
+    finally:
+        _WORLD = None
+        gc.unfreeze()
+    return decided, failed
 
 
 def cmd_batch(args) -> int:

@@ -71,3 +71,29 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert len(out.read_text().splitlines()) == 2
     assert main(["batch", WORLD]) == 3
     assert main(["batch", WORLD, str(tmp_path / "missing.jsonl")]) == 3
+
+
+def test_each_answer_is_the_json_of_its_object_and_blocks_do_not_change_answers(monkeypatch):
+    import iamlogic.batch as batch
+
+    world = load([WORLD])
+    odd = [dict(GOOD[0], resource='arn:aws:s3:::reports-a/ü "q"\\x'),
+           {"principal": "alice", "action": "s3:NoSuchAction", "resource": "*"},  # a warning
+           {"principal": "nobody", "action": "s3:GetObject", "resource": "*"}]  # an error, on each of its lines
+    lines = _lines((GOOD + odd) * 7 + ["", "not json"])
+    whole = io.StringIO()
+    assert run_batch(world, lines, whole) == (len(lines) - 1 - 8, 8)
+    for text in whole.getvalue().splitlines():
+        row = json.loads(text)
+        assert text == json.dumps(row, ensure_ascii=False)
+        if "error" not in row:
+            d = world.check(row["principal"], row["action"], row["resource"],
+                            json.loads(lines[row["line"] - 1]).get("context"))
+            assert (row["decision"], row["statements"], row["missing_context"], row["warnings"]) == (
+                d.decision, [s.label() for s in d.statements], list(d.missing_context), list(d.warnings))
+    assert any(json.loads(t)["warnings"] for t in whole.getvalue().splitlines()[:-1])
+    monkeypatch.setattr(batch, "BLOCK", 4)
+    for jobs in (1, 2):
+        small = io.StringIO()
+        assert run_batch(load([WORLD]), lines, small, jobs=jobs) == (len(lines) - 1 - 8, 8)
+        assert small.getvalue() == whole.getvalue()
