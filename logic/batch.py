@@ -219,6 +219,9 @@ def cmd_batch(args) -> int:
         out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
         try:
             decided, failed = run_batch(world, source, out, args.jobs)
+        except UnicodeDecodeError as exc:  # the answers before the line that could not be read are written
+            print(f"error: cannot read {args.requests}: not UTF-8 text ({exc.reason})", file=sys.stderr)
+            return EXIT_INVALID
         finally:
             if args.output:
                 out.close()

@@ -69,6 +69,11 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert main(["batch", WORLD, str(bad), "--output", str(out)]) == 3
     assert "1 request(s) could not be decided" in capsys.readouterr().err
     assert len(out.read_text().splitlines()) == 2
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(b'{"principal": "alice", "action": "s3:GetObject", "resource": "arn:aws:s3:::r/\xff"}\n')
+    for jobs in ("1", "2"):
+        assert main(["batch", WORLD, str(latin), "--jobs", jobs]) == 3
+        assert "not UTF-8 text" in capsys.readouterr().err
     assert main(["batch", WORLD]) == 3
     assert main(["batch", WORLD, str(tmp_path / "missing.jsonl")]) == 3
 
