@@ -20,8 +20,8 @@ answers stream out in input order. ``--jobs N`` decides the blocks in N processe
 own copy of the loaded world (forked after loading, so the world is read once); each process
 reads its block's JSON and writes its answers' JSON. Within a block, requests are decided sorted
 by principal, action and resource, in chunks that keep those of one principal and action
-together: they are decided together (``World.check_many``), which is what makes a file of
-access-matrix rows fast.
+together: they are decided together (``Evaluator.decide_many``), which is what makes a file of
+access-matrix rows fast. A line repeated within a block is decided once.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from .grammar.diagnostics import InvalidInput
 from .world import as_policy, runs
 
 BLOCK = 20_000  # lines a process reads, decides and writes at a time
-CHUNK = 500  # requests given to World.check_many at a time (runs of one principal and action kept whole)
+CHUNK = 500  # requests given to Evaluator.decide_many at a time (runs of one principal and action kept whole)
 _KEYS = {"principal", "action", "resource", "context", "session_policy", "federating_user"}
 
 _WORLD = None  # the world of a worker process
@@ -160,9 +160,10 @@ def _arguments(r: dict) -> tuple:
 
 
 def _decided(world, block: list[tuple[int, str]]) -> tuple[str, int, int]:
-    """decide_block with the garbage collector off: deciding makes no reference cycles, so
-    reference counting frees what a block made, and the collector would only walk, again and
-    again, what the evaluator keeps for the world (its memos). It is on again between blocks."""
+    """decide_block with the garbage collector off. Deciding makes no reference cycles (a block
+    of matrix rows and one of unrelated requests left no cyclic garbage), so reference counting
+    frees what a block made, and the collector would only walk, again and again, what the
+    evaluator keeps for the world (its memos). It is on again between blocks, for any cycle."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -189,7 +190,8 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1) -> tuple[
     decided = failed = 0
     # The loaded world goes to the permanent generation for the run: the garbage collections the
     # answers cause do not walk it (nor, in forked workers, touch its pages and copy them): the
-    # use the gc docs name.
+    # use the gc docs name. A caller that froze objects itself keeps them frozen.
+    frozen = gc.get_freeze_count()
     gc.freeze()
     try:
         if jobs > 1:
@@ -206,7 +208,8 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1) -> tuple[
                 decided, failed = decided + d, failed + f
     finally:
         _WORLD = None
-        gc.unfreeze()
+        if not frozen:
+            gc.unfreeze()
     return decided, failed
 
 

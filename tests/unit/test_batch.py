@@ -102,3 +102,24 @@ def test_each_answer_is_the_json_of_its_object_and_blocks_do_not_change_answers(
         small = io.StringIO()
         assert run_batch(load([WORLD]), lines, small, jobs=jobs) == (len(lines) - 1 - 8, 8)
         assert small.getvalue() == whole.getvalue()
+
+
+def test_the_garbage_collector_is_left_as_it_was():
+    import gc
+
+    world = load([WORLD])
+    assert gc.isenabled()
+    run_batch(world, _lines(GOOD), io.StringIO())
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        run_batch(world, _lines(GOOD), io.StringIO())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    gc.freeze()  # as a service does after loading its world
+    try:
+        run_batch(world, _lines(GOOD), io.StringIO())
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
