@@ -256,8 +256,8 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="processes for the parallel batch figure (default 1: skipped)")
     ap.add_argument("--chunk", type=int, default=1000, help="requests per check_many call (default 1000)")
     ap.add_argument("--matrix-principals", type=int, default=0,
-                    help="principals whose rows of the access matrix are decided (default: up to 4, "
-                         "at most 100,000 decisions)")
+                    help="principals whose rows of the access matrix are decided (default: up to 20, "
+                         "at most 500,000 decisions)")
     ap.add_argument("--budget", type=float, default=600.0, help="seconds one figure may take before it is sampled")
     ap.add_argument("--profile", action="store_true", help="cProfile one decision and print the top entries")
     ap.add_argument("--json", help="also write the figures to this JSON file")
@@ -485,7 +485,7 @@ def main(argv=None) -> int:
     mp_, ma_, mr_ = matrix_axes(gen)
     cells = len(mp_) * len(ma_) * len(mr_)
     per_principal = len(ma_) * len(mr_)
-    wanted = args.matrix_principals or max(1, min(4, 100_000 // max(1, per_principal)))
+    wanted = args.matrix_principals or max(1, min(20, 500_000 // max(1, per_principal)))
     sampled = sorted(random.Random(args.seed).sample(mp_, min(len(mp_), wanted)))
     m_reqs = [(p, a, r) for p in sampled for a in ma_ for r in mr_]
     with tempfile.TemporaryDirectory() as tmp:

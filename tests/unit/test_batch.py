@@ -123,3 +123,37 @@ def test_the_garbage_collector_is_left_as_it_was():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_session_policies_and_federating_users_are_read_from_lines():
+    from iamlogic import World
+    from iamlogic.grammar.ast import WorldModel
+    from iamlogic.grammar.world import parse_world
+
+    from .test_evaluate import SESSION_EC2_ONLY, WORLD as SESSIONS
+
+    wf, _ = parse_world(SESSIONS)
+    world = World(WorldModel(accounts=wf.accounts))
+    role = "arn:aws:sts::111122223333:assumed-role/Worker/s1"
+    fed = {"principal": "arn:aws:sts::111122223333:federated-user/fed",
+           "federating_user": "arn:aws:iam::111122223333:user/federator"}
+    items = [{"principal": role, "action": "s3:GetObject", "resource": "arn:aws:s3:::by-role/k"},
+             {"principal": role, "action": "s3:GetObject", "resource": "arn:aws:s3:::by-role/k",
+              "session_policy": SESSION_EC2_ONLY},
+             dict(fed, action="s3:ListBucket", resource="*"),
+             dict(fed, action="s3:ListBucket", resource="*", session_policy={
+                 "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:List*", "Resource": "*"}]}),
+             {"principal": "alice", "action": "s3:GetObject", "resource": "*", "session_policy": SESSION_EC2_ONLY},
+             dict(fed, action="s3:ListBucket", resource="*", session_policy={"Statement": "nonsense"})]
+    out = io.StringIO()
+    assert run_batch(world, _lines(items * 10), out) == (40, 20)
+    rows = [json.loads(x) for x in out.getvalue().splitlines()]
+    for row, item in zip(rows, items):
+        if "error" in row:
+            assert row["line"] in (5, 6)
+            continue
+        d = world.check(item["principal"], item["action"], item["resource"],
+                        session_policy=item.get("session_policy"), federating_user=item.get("federating_user"))
+        assert row["decision"] == d.decision
+    assert [r.get("decision", "error") for r in rows[:6]] == ["Allow", "ImplicitDeny", "ImplicitDeny", "Allow",
+                                                             "error", "error"]
