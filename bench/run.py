@@ -497,12 +497,17 @@ def main(argv=None) -> int:
         with m_in.open(encoding="utf-8") as src, m_out.open("w", encoding="utf-8") as dst:
             m_decided, m_failed = run_batch(world, src, dst, jobs=args.jobs)
         m_wall = ns() - t0
-        with m_out.open(encoding="utf-8") as dst:  # a sample of the answers against World.check
-            m_rows = [json.loads(line) for line in dst]
+        picked = set(random.Random(args.seed).sample(range(len(m_reqs)), min(200, len(m_reqs))))
+        with m_out.open(encoding="utf-8") as dst:  # a sample of the answers, to check against World.check
+            m_lines, m_rows = 0, []
+            for i, line in enumerate(dst):
+                m_lines += 1
+                if i in picked:
+                    m_rows.append(json.loads(line))
     uncached()
-    if m_failed or len(m_rows) != len(m_reqs):
+    if m_failed or m_lines != len(m_reqs):
         mism.add("matrix", f"iamlogic batch answered {m_decided} of {len(m_reqs)} matrix requests ({m_failed} failed)")
-    for row in random.Random(args.seed).sample(m_rows, min(200, len(m_rows))):
+    for row in m_rows:
         d = world.check(row["principal"], row["action"], row["resource"])
         if (row.get("decision"), row.get("statements")) != (d.decision, [s.label() for s in d.statements]):
             mism.add("matrix", f"batch {row} != check {engine_answer(d)}")

@@ -27,10 +27,10 @@ access-matrix rows fast. A line repeated within a block is decided once.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import multiprocessing as mp
 import sys
-from itertools import islice
 from typing import Iterable, Iterator, TextIO
 
 from .grammar.diagnostics import InvalidInput
@@ -179,7 +179,7 @@ def _worker(block):
 
 def _blocks(lines: Iterable[str]) -> Iterator[list[tuple[int, str]]]:
     numbered = enumerate(lines, 1)
-    while block := list(islice(numbered, BLOCK)):
+    while block := list(itertools.islice(numbered, BLOCK)):
         yield block
 
 
@@ -194,15 +194,18 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1) -> tuple[
     frozen = gc.get_freeze_count()
     gc.freeze()
     try:
-        if jobs > 1:
+        blocks = _blocks(lines)
+        first = list(itertools.islice(blocks, 2))  # one block is decided here: no processes to start
+        blocks = itertools.chain(first, blocks)
+        if jobs > 1 and len(first) > 1:
             _WORLD = world
             with mp.get_context("fork").Pool(jobs) as pool:
                 # answers in order; the blocks are read as the workers take them
-                for text, d, f in pool.imap(_worker, _blocks(lines)):
+                for text, d, f in pool.imap(_worker, blocks):
                     out.write(text)
                     decided, failed = decided + d, failed + f
         else:
-            for block in _blocks(lines):
+            for block in blocks:
                 text, d, f = _decided(world, block)
                 out.write(text)
                 decided, failed = decided + d, failed + f
