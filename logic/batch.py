@@ -66,14 +66,6 @@ def parse_request(text: str) -> tuple[dict | None, str | None]:
     return item, None
 
 
-def read_requests(lines: Iterable[str]) -> Iterator[tuple[int, dict | None, str | None]]:
-    """``(line number, request, None)`` or ``(line number, None, error)`` for each request line."""
-    for n, text in enumerate(lines, 1):
-        item, error = parse_request(text)
-        if item is not None or error is not None:
-            yield n, item, error
-
-
 class _Writer:
     """Answers as JSON lines, what ``json.dumps`` of the answer's object writes. The parts that
     repeat (a principal, an action, a resource; a decision with its statements, missing keys and

@@ -956,24 +956,19 @@ class Evaluator:
         with self._lock:
             engine = self._compiled is None
             out: list = []
-            i, n = 0, len(items)
-            while i < n:
-                principal, action = items[i][0], items[i][1]
-                j = i + 1
-                while j < n and items[j][0] == principal and items[j][1] == action:
-                    j += 1
-                if engine or j - i < _TOGETHER:
+            for _, run in itertools.groupby(items, key=lambda item: (item[0], item[1])):
+                run = list(run)
+                if engine or len(run) < _TOGETHER:
                     # each decided as soon as it is resolved (decide_one, inline: 1 % of a batch
                     # of unique requests): few objects live long enough to reach the garbage
                     # collector's oldest generation
-                    for item in items[i:j]:
+                    for item in run:
                         r = self._resolve(*item)
                         out.append(self._decision(r, self._derive([r], engine)[0], engine))
                 else:
-                    requests = [self._resolve(*item) for item in items[i:j]]
+                    requests = [self._resolve(*item) for item in run]
                     out += [self._decision(r, g, engine) for r, g in
                             zip(requests, self._derive(requests, engine, only=_DECIDING))]
-                i = j
             return out
 
     def _derive(self, requests: list[Request], engine: bool, together: int = _TOGETHER,

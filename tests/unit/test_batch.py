@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from iamlogic.batch import read_requests, run_batch
+from iamlogic.batch import parse_request, run_batch
 from iamlogic.cli import main
 from iamlogic.world import load
 
@@ -53,9 +53,11 @@ def test_answers_agree_with_check_and_two_processes_agree_with_one():
         assert r["decision"] == world.check(g["principal"], g["action"], g["resource"], g.get("context")).decision
 
 
-def test_read_requests_rejects_non_objects_and_bad_context():
-    found = list(read_requests(['[1, 2]', '{"principal": "a", "action": "b", "resource": "c", "context": [1]}']))
-    assert [e for _, _, e in found] == ["a request is a JSON object", "context must be an object of condition keys"]
+def test_parse_request_rejects_non_objects_and_bad_context_and_skips_blanks_and_comments():
+    found = [parse_request(t) for t in ['[1, 2]', '{"principal": "a", "action": "b", "resource": "c", "context": [1]}',
+                                        "  \n", "# {}"]]
+    assert found == [(None, "a request is a JSON object"), (None, "context must be an object of condition keys"),
+                     (None, None), (None, None)]
 
 
 def test_cli_exit_codes(tmp_path, capsys):
