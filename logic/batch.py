@@ -20,7 +20,7 @@ answers stream out in input order. ``--jobs N`` decides the blocks in N processe
 own copy of the loaded world (forked after loading, so the world is read once); each process
 reads its block's JSON and writes its answers' JSON. Within a block, requests are decided sorted
 by principal, action and resource, in chunks that keep those of one principal and action
-together: they are decided together (``Evaluator.decide_many``), which is what makes a file of
+together: they are decided together (``Evaluator.verdicts_many``), which is what makes a file of
 access-matrix rows fast. A line repeated within a block is decided once.
 """
 
@@ -37,11 +37,12 @@ from .grammar.diagnostics import InvalidInput
 from .world import as_policy, runs
 
 BLOCK = 20_000  # lines a process reads, decides and writes at a time
-CHUNK = 500  # requests given to Evaluator.decide_many at a time (runs of one principal and action kept whole)
+CHUNK = 500  # requests given to Evaluator.verdicts_many at a time (runs of one principal and action kept whole)
 _KEYS = {"principal", "action", "resource", "context", "session_policy", "federating_user"}
 
 _WORLD = None  # the world of a worker process
 _decode = json.JSONDecoder().decode  # json.loads without its checks of the argument's type
+_scan = json.JSONDecoder().scan_once  # (the value at an index, the index after it)
 
 
 def parse_request(text: str) -> tuple[dict | None, str | None]:
@@ -49,10 +50,15 @@ def parse_request(text: str) -> tuple[dict | None, str | None]:
     text = text.strip()
     if not text or text.startswith("#"):
         return None, None
-    try:
-        item = _decode(text)
-    except json.JSONDecodeError as exc:
-        return None, f"not JSON: {exc.msg} at column {exc.colno}"
+    try:  # the scanner json.loads runs, without its wrappers; a line it cannot read whole is read again by json.loads
+        item, end = _scan(text, 0)
+        if end != len(text):
+            raise ValueError
+    except (ValueError, StopIteration):
+        try:
+            item = _decode(text)
+        except json.JSONDecodeError as exc:
+            return None, f"not JSON: {exc.msg} at column {exc.colno}"
     if not isinstance(item, dict):
         return None, "a request is a JSON object"
     if not item.keys() <= _KEYS:
@@ -74,7 +80,7 @@ class _Writer:
     def __init__(self):
         self._strings: dict[str, str] = {}  # a resource -> its JSON
         self._heads: dict[tuple, str] = {}  # (principal, action) -> their part of the answer
-        self._tails: dict[tuple, str] = {}
+        self._tails: dict[int, tuple[tuple, str]] = {}  # id of a verdict -> (the verdict, its part of the answer)
 
     def _string(self, s: str) -> str:
         found = self._strings.get(s)
@@ -82,20 +88,22 @@ class _Writer:
             found = self._strings[s] = json.dumps(s, ensure_ascii=False)
         return found
 
-    def answer(self, n: int, request: dict, d) -> str:
-        key = (d.decision, d.statements, d.missing_context, d.warnings)
-        tail = self._tails.get(key)
-        if tail is None:
-            tail = self._tails[key] = json.dumps(
-                {"decision": d.decision, "statements": [s.label() for s in d.statements],
-                 "missing_context": list(d.missing_context), "warnings": list(d.warnings)},
-                ensure_ascii=False)[1:] + "\n"
+    def answer(self, n: int, request: dict, verdict: tuple) -> str:
+        """The answer to a request: ``verdict`` as ``Evaluator.verdicts_many`` gives it."""
+        # keyed by the verdict's identity (requests of a class share theirs), which the entry keeps alive
+        found = self._tails.get(id(verdict))
+        if found is None:
+            decision, statements, missing, warnings = verdict
+            found = self._tails[id(verdict)] = (verdict, json.dumps(
+                {"decision": decision, "statements": [s.label() for s in statements],
+                 "missing_context": list(missing), "warnings": list(warnings)},
+                ensure_ascii=False)[1:] + "\n")
         pa = (request["principal"], request["action"])
         head = self._heads.get(pa)
         if head is None:
             head = self._heads[pa] = (f'"principal": {json.dumps(pa[0], ensure_ascii=False)}, '
                                       f'"action": {json.dumps(pa[1], ensure_ascii=False)}, "resource": ')
-        return f'{{"line": {n}, {head}{self._string(request["resource"])}, {tail}'
+        return f'{{"line": {n}, {head}{self._string(request["resource"])}, {found[1]}'
 
     @staticmethod
     def error(n: int, error: str) -> str:
@@ -129,12 +137,12 @@ def decide_block(world, block: list[tuple[int, str]]) -> tuple[str, int, int]:
     ev = world.evaluator()
     for chunk in runs(todo, CHUNK, lambda t: (t[0]["principal"], t[0]["action"])):
         try:
-            decisions = ev.decide_many([_arguments(r) for r, _ in chunk])
+            decisions = ev.verdicts_many([_arguments(r) for r, _ in chunk])
         except InvalidInput:  # some request of the chunk cannot be placed: decide one by one to say which
             decisions = []
             for r, _ in chunk:
                 try:
-                    decisions.append(ev.decide_many([_arguments(r)])[0])
+                    decisions.append(ev.verdicts_many([_arguments(r)])[0])
                 except InvalidInput as exc:
                     decisions.append("; ".join(f"{d.code}: {d.message}" for d in exc.diagnostics))
         for (r, where), d in zip(chunk, decisions):

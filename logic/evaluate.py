@@ -102,6 +102,7 @@ _SHARED = {"request": (2,), "request_principal_type": (1,), "request_identity": 
            "request_session_policy": (1,), "request_name": (1,)}
 _TOGETHER = 8  # requests of one principal and action solved together from this many on
 _DECIDING = ("decision", "reached", "denies", "allows", "needs_resource", "grant")  # what _decision reads
+_LACKS_EXPLICIT_ALLOW = "a role trust policy or KMS key policy must allow the principal explicitly; none does"
 _VECTOR_MEMOS = 64  # sets of resources decided together whose pattern matches and parts are kept (Evaluator._derive)
 _PART_LIMIT = 1 << 16  # entries of each per-evaluator store (principals, resources, conditions, names)
 
@@ -971,44 +972,47 @@ class Evaluator:
                             zip(requests, self._derive(requests, engine, only=_DECIDING))]
             return out
 
+    def verdicts_many(self, items: Sequence[tuple]) -> list[tuple[str, tuple[StatementRef, ...], tuple[str, ...],
+                                                                   tuple[str, ...]]]:
+        """What :meth:`decide_many` decides, as tuples instead of :class:`Decision` objects: for
+        each request its decision, deciding statements, missing context keys and warnings.
+        Requests that the compiled rules do not tell apart (most of an access-matrix row) share
+        the work of their answer, and its tuple when they have the same missing keys and warnings."""
+        with self._lock:
+            if self._compiled is None:
+                return [(d.decision, d.statements, d.missing_context, d.warnings) for d in self.decide_many(items)]
+            names = self._compiled.entry_names
+            reached = names.index("reached")
+            out: list = []
+            for _, run in itertools.groupby(items, key=lambda item: (item[0], item[1])):
+                requests = [self._resolve(*item) for item in run]
+                classes: dict[int, tuple] = {}  # id of an entries tuple (alive in the list zipped) -> its verdict
+                for r, found in zip(requests, self._solved(requests, only=_DECIDING)):
+                    c = classes.get(id(found))
+                    if c is None:
+                        g = dict(zip(names, found))
+                        outcome, statements, lacks = self._class_verdict(r, g)
+                        plain = (outcome, statements, (), ())
+                        c = classes[id(found)] = (g, lacks, plain, {((), ()): plain})
+                    g, lacks, plain, variants = c
+                    if found[reached] or r.notes or lacks:  # the same tuple for the same missing keys and warnings
+                        parts = self._request_verdict(r, g, lacks)
+                        v = variants.get(parts)
+                        if v is None:
+                            v = variants[parts] = (plain[0], plain[1], *parts)
+                        out.append(v)
+                    else:
+                        out.append(plain)
+            return out
+
     def _derive(self, requests: list[Request], engine: bool, together: int = _TOGETHER,
                 only: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """The detail relations of each request (see :meth:`_decision`): by the compiled rules, or
-        by the engine, which is asked each detail relation once for all the requests.
-
-        By the compiled rules, requests of one principal and action (that agree on what the
-        shared request builtins of :data:`_SHARED` and ``principal_named`` answer) are solved
-        together when there are at least ``together`` of them (Solver.solve_many), each other
-        request alone. ``only``: the detail relations the caller reads (requests solved together
-        have None for the others)."""
+        """The detail relations of each request (see :meth:`_decision`): by the compiled rules
+        (:meth:`_solved`), or by the engine, which is asked each detail relation once for all the
+        requests. ``together`` and ``only``: see :meth:`_solved`."""
         if not engine:
-            if self._solver is None:
-                self._bind()
             names = self._compiled.entry_names
-            solve = self._solver.solve_raw
-            # (alone: requests of one caller and action are the ones likely to share the solver's work)
-            if len(requests) < together:
-                return [dict(zip(names, solve(r, (r.caller, r.action)))) for r in requests]
-            groups: dict[tuple, list[int]] = defaultdict(list)
-            for i, r in enumerate(requests):
-                groups[(r.action, r.principal_type, r.identity, r.account, r.session_policy, r.caller, r.role,
-                        r.federating_user)].append(i)
-            out: list = [None] * len(requests)
-            for members in groups.values():
-                if len(members) >= together:
-                    group = [requests[i] for i in members]
-                    resources = tuple(r.resource for r in group)
-                    memo = self._vector_memos.get(resources)
-                    if memo is None:
-                        if len(self._vector_memos) >= _VECTOR_MEMOS:
-                            self._vector_memos.clear()
-                        memo = self._vector_memos[resources] = {}
-                    for i, found in zip(members, self._solver.solve_many(group, memo, only)):
-                        out[i] = dict(zip(names, found))
-            for i, r in enumerate(requests):
-                if out[i] is None:
-                    out[i] = dict(zip(names, solve(r, (r.caller, r.action))))
-            return out
+            return [dict(zip(names, found)) for found in self._solved(requests, together, only)]
         self._requests = {r.id: r for r in requests}
         try:
             rows = {name: self.engine.query(q) for name, q in _detail_queries().items()}
@@ -1020,6 +1024,41 @@ class Evaluator:
                 grouped[row[0]][name].append(row[1:])
         return [{name: _raw(grouped[r.id][name], width) for name, width in _detail_widths().items()}
                 for r in requests]
+
+    def _solved(self, requests: list[Request], together: int = _TOGETHER,
+                only: Iterable[str] | None = None) -> list[tuple]:
+        """The entries of the compiled rules for each request (in the order of
+        ``CompiledRules.entry_names``). Requests of one principal and action (that agree on what
+        the shared request builtins of :data:`_SHARED` and ``principal_named`` answer) are solved
+        together when there are at least ``together`` of them (Solver.solve_many), each other
+        request alone. ``only``: the entries the caller reads (requests solved together have
+        None for the others). Requests that no entry tells apart may get the same tuple."""
+        if self._solver is None:
+            self._bind()
+        solve = self._solver.solve_raw
+        # (alone: requests of one caller and action are the ones likely to share the solver's work)
+        if len(requests) < together:
+            return [solve(r, (r.caller, r.action)) for r in requests]
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for i, r in enumerate(requests):
+            groups[(r.action, r.principal_type, r.identity, r.account, r.session_policy, r.caller, r.role,
+                    r.federating_user)].append(i)
+        out: list = [None] * len(requests)
+        for members in groups.values():
+            if len(members) >= together:
+                group = [requests[i] for i in members]
+                resources = tuple(r.resource for r in group)
+                memo = self._vector_memos.get(resources)
+                if memo is None:
+                    if len(self._vector_memos) >= _VECTOR_MEMOS:
+                        self._vector_memos.clear()
+                    memo = self._vector_memos[resources] = {}
+                for i, found in zip(members, self._solver.solve_many(group, memo, only)):
+                    out[i] = found
+        for i, r in enumerate(requests):
+            if out[i] is None:
+                out[i] = solve(r, (r.caller, r.action))
+        return out
 
     def query(self, query: Query | str, requests: Iterable[Request] = ()) -> list[tuple]:
         """Answer a read-only Datalog query over the world's facts and every rule, by the engine.
@@ -1056,12 +1095,22 @@ class Evaluator:
         """The decision of a request from the detail relations derived for it (each a bool when it
         has no column after the request, a set of values for one, a set of tuples for more), by the
         engine or not."""
+        outcome, statements, lacks = self._class_verdict(r, g)
+        missing, notes = self._request_verdict(r, g, lacks)
+        # A decision may live long in the cache: for its layers and its proof it keeps the
+        # arguments of its request (derived again on demand), not the request.
+        return Decision(outcome, r.caller, r.action, r.resource, statements, None, missing, notes,
+                        _Derivation(self, r.id, r.inputs, outcome, engine))
+
+    def _class_verdict(self, r: Request, g: Mapping[str, Any]) -> tuple[str, tuple[StatementRef, ...], bool]:
+        """What the detail relations alone say of a request's decision (requests with the same
+        relations share it): the outcome, the deciding statements, and whether the request lacks
+        the explicit allow that a role trust policy or a KMS key policy must give."""
         outcomes = g["decision"]
         if len(outcomes) != 1:  # the rules make exactly one; anything else is a defect, never an answer
             raise IamlogicError(f"internal error: the rules gave {sorted(outcomes) or 'no'} decision for "
                                 f"{r.caller} {r.action} {r.resource}")
         (outcome,) = outcomes
-        self._condition_report(r, g["reached"])
         ref = self.index.statement_ref
         if outcome == EXPLICIT_DENY:
             statements = tuple(ref(s) for s, _ in sorted(g["denies"]))
@@ -1069,13 +1118,15 @@ class Evaluator:
             statements = tuple(ref(s) for s, _ in sorted(g["allows"]))
         else:
             statements = ()
-        if outcome == IMPLICIT_DENY and g["needs_resource"] and not g["grant"]:
-            r.notes.append("a role trust policy or KMS key policy must allow the principal explicitly; none does")
-        notes = tuple(dict.fromkeys(r.notes))
-        # A decision may live long in the cache: for its layers and its proof it keeps the
-        # arguments of its request (derived again on demand), not the request.
-        return Decision(outcome, r.caller, r.action, r.resource, statements, None, tuple(sorted(r.missing)), notes,
-                        _Derivation(self, r.id, r.inputs, outcome, engine))
+        return outcome, statements, outcome == IMPLICIT_DENY and bool(g["needs_resource"]) and not g["grant"]
+
+    def _request_verdict(self, r: Request, g: Mapping[str, Any], lacks: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The missing context keys and the warnings of a request's decision (``lacks``: see
+        :meth:`_class_verdict`)."""
+        self._condition_report(r, g["reached"])
+        if lacks:
+            r.notes.append(_LACKS_EXPLICIT_ALLOW)
+        return tuple(sorted(r.missing)), tuple(dict.fromkeys(r.notes))
 
     def _again(self, req_id: str, inputs: tuple) -> Request:
         """A request resolved again, under its own id, from the arguments it was given."""

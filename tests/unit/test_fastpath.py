@@ -407,3 +407,51 @@ account 111122223333 "dev" {
     assert all(any("CanonicalUser" in w for w in d.warnings) for d in together)
     assert [(d.decision, d.statements, d.warnings) for d in together] == [
         (d.decision, d.statements, d.warnings) for d in alone]
+
+
+def test_verdicts_many_says_what_decide_many_decides_request_by_request():
+    world = loads('''
+account 111122223333 "dev" {
+  resource "arn:aws:ec2:eu-central-1:111122223333:instance/i-1" { tags { Project = "Data" } }
+  resource "arn:aws:ec2:eu-central-1:111122223333:instance/i-2" { tags { Project = "Web" } }
+  resource "arn:aws:s3:::b" {
+    policy {
+      allow s3:GetObject on "arn:aws:s3:::b/*"
+        principal canonical_user "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
+    }
+  }
+  role R {
+    trust { allow sts:AssumeRole principal aws "arn:aws:iam::111122223333:user/alice" }
+  }
+  role Q { trust { allow sts:AssumeRole principal service "ec2.amazonaws.com" } }
+  user alice {
+    policy P {
+      allow ec2:StartInstances on * when StringEquals ec2:ResourceTag/Project "Data"
+      deny ec2:StartInstances on * when NumericLessThan aws:MultiFactorAuthAge "300"
+      allow s3:GetObject on *
+      allow sts:AssumeRole on *
+    }
+  }
+}
+''')
+    ev = world.evaluator()
+    instances = [f"arn:aws:ec2:eu-central-1:111122223333:instance/i-{i}" for i in (1, 2, 3)]
+    items = [("alice", "ec2:StartInstances", r, c, None, None)
+             for r in instances for c in (None, {"aws:MultiFactorAuthAge": "60"}, {"aws:MultiFactorAuthAge": "x"})]
+    items *= 3  # a run long enough to be decided together
+    items += [("alice", "s3:GetObject", f"arn:aws:s3:::b/k{i}", None, None, None) for i in range(10)]
+    items += [("alice", "sts:AssumeRole", f"arn:aws:iam::111122223333:role/{r}", None, None, None) for r in "RQ"]
+    items += [("alice", "ec2:NoSuchAction", "*", None, None, None)]
+    verdicts = ev.verdicts_many(items)
+    ev.forget()
+    decisions = ev.decide_many(items)
+    assert verdicts == [(d.decision, d.statements, d.missing_context, d.warnings) for d in decisions]
+    kinds = {v[0] for v in verdicts}
+    assert kinds == {"Allow", "ExplicitDeny", "ImplicitDeny"}
+    assert any(v[2] for v in verdicts) and any("named choice" in w or "NumericLessThan" in w
+                                               for v in verdicts for w in v[3])
+    assert any("CanonicalUser" in w for v in verdicts for w in v[3])
+    assert any("trust policy or KMS key policy" in w for v in verdicts for w in v[3])
+    # requests no entry tells apart, with the same keys missing and the same warnings, share one tuple
+    first = verdicts[:9]
+    assert all(v is w for v, w in zip(first, verdicts[9:18]))
