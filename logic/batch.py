@@ -31,6 +31,7 @@ import itertools
 import json
 import multiprocessing as mp
 import sys
+from operator import itemgetter
 from typing import Iterable, Iterator, TextIO
 
 from .grammar.diagnostics import InvalidInput
@@ -88,8 +89,9 @@ class _Writer:
             found = self._strings[s] = json.dumps(s, ensure_ascii=False)
         return found
 
-    def answer(self, n: int, request: dict, verdict: tuple) -> str:
-        """The answer to a request: ``verdict`` as ``Evaluator.verdicts_many`` gives it."""
+    def answer(self, n: int, request: tuple, verdict: tuple) -> str:
+        """The answer to a request (the arguments of Evaluator.decide_one): ``verdict`` as
+        ``Evaluator.verdicts_many`` gives it."""
         # keyed by the verdict's identity (requests of a class share theirs), which the entry keeps alive
         found = self._tails.get(id(verdict))
         if found is None:
@@ -98,12 +100,12 @@ class _Writer:
                 {"decision": decision, "statements": [s.label() for s in statements],
                  "missing_context": list(missing), "warnings": list(warnings)},
                 ensure_ascii=False)[1:] + "\n")
-        pa = (request["principal"], request["action"])
+        pa = request[:2]
         head = self._heads.get(pa)
         if head is None:
             head = self._heads[pa] = (f'"principal": {json.dumps(pa[0], ensure_ascii=False)}, '
                                       f'"action": {json.dumps(pa[1], ensure_ascii=False)}, "resource": ')
-        return f'{{"line": {n}, {head}{self._string(request["resource"])}, {found[1]}'
+        return f'{{"line": {n}, {head}{self._string(request[2])}, {found[1]}'
 
     @staticmethod
     def error(n: int, error: str) -> str:
@@ -115,7 +117,9 @@ def decide_block(world, block: list[tuple[int, str]]) -> tuple[str, int, int]:
     many requests were decided; how many could not be). A line repeated in the block is decided
     once."""
     answers: list[str | None] = []
-    todo: list[tuple[dict, list[tuple[int, int]]]] = []  # each request once, with (position in answers, line number) of each line of it
+    # each request once: (principal, action, resource, its rank, the arguments of Evaluator.decide_one,
+    # [(position in answers, line number) of each line of it])
+    todo: list[tuple] = []
     seen: dict[str, list[tuple[int, int]]] = {}
     write = _Writer()
     failed = 0
@@ -126,30 +130,46 @@ def decide_block(world, block: list[tuple[int, str]]) -> tuple[str, int, int]:
             answers.append(None)
             continue
         item, error = parse_request(text)
+        if item is not None:
+            try:
+                args = _arguments(item)
+            except InvalidInput as exc:  # a session policy that is not one
+                item, error = None, _said(exc)
         if error is not None:
             answers.append(write.error(n, error))
             failed += 1
         elif item is not None:
             seen[text] = where = [(len(answers), n)]
-            todo.append((item, where))
+            todo.append((*args[:3], len(todo), args, where))
             answers.append(None)
-    todo.sort(key=lambda t: (t[0]["principal"], t[0]["action"], t[0]["resource"]))
+    todo.sort()  # by principal, action and resource (then as read: the rank tells every two apart)
     ev = world.evaluator()
-    for chunk in runs(todo, CHUNK, lambda t: (t[0]["principal"], t[0]["action"])):
+    for chunk in runs(todo, CHUNK, _PRINCIPAL_ACTION):
         try:
-            decisions = ev.verdicts_many([_arguments(r) for r, _ in chunk])
+            verdicts = ev.verdicts_many([t[4] for t in chunk])
         except InvalidInput:  # some request of the chunk cannot be placed: decide one by one to say which
-            decisions = []
-            for r, _ in chunk:
+            verdicts = []
+            for t in chunk:
                 try:
-                    decisions.append(ev.verdicts_many([_arguments(r)])[0])
+                    verdicts.append(ev.verdicts_many([t[4]])[0])
                 except InvalidInput as exc:
-                    decisions.append("; ".join(f"{d.code}: {d.message}" for d in exc.diagnostics))
-        for (r, where), d in zip(chunk, decisions):
-            failed += len(where) if isinstance(d, str) else 0
-            for i, n in where:
-                answers[i] = write.error(n, d) if isinstance(d, str) else write.answer(n, r, d)
+                    verdicts.append(_said(exc))
+        for (_, _, _, _, args, where), v in zip(chunk, verdicts):
+            if v.__class__ is str:
+                failed += len(where)
+                for i, n in where:
+                    answers[i] = write.error(n, v)
+            else:
+                for i, n in where:
+                    answers[i] = write.answer(n, args, v)
     return "".join(answers), len(answers) - failed, failed
+
+
+_PRINCIPAL_ACTION = itemgetter(0, 1)
+
+
+def _said(exc: InvalidInput) -> str:
+    return "; ".join(f"{d.code}: {d.message}" for d in exc.diagnostics)
 
 
 def _arguments(r: dict) -> tuple:

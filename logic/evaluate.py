@@ -42,6 +42,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -103,6 +104,7 @@ _SHARED = {"request": (2,), "request_principal_type": (1,), "request_identity": 
 _TOGETHER = 8  # requests of one principal and action solved together from this many on
 _DECIDING = ("decision", "reached", "denies", "allows", "needs_resource", "grant")  # what _decision reads
 _LACKS_EXPLICIT_ALLOW = "a role trust policy or KMS key policy must allow the principal explicitly; none does"
+_PRINCIPAL_ACTION = itemgetter(0, 1)  # of the arguments of Evaluator.decide_one
 _VECTOR_MEMOS = 64  # sets of resources decided together whose pattern matches and parts are kept (Evaluator._derive)
 _PART_LIMIT = 1 << 16  # entries of each per-evaluator store (principals, resources, conditions, names)
 
@@ -647,29 +649,41 @@ class Evaluator:
 
     def _resolve(self, principal, action, resource, context, session_policy, federating_user,
                  req_id: str | None = None) -> Request:
+        req = self._request(self._head(principal, action, federating_user), resource, context, session_policy,
+                            req_id)
+        req.inputs = _inputs(principal, action, resource, context, session_policy, federating_user)
+        return req
+
+    def _head(self, principal: str, action: str, federating_user: str | None) -> tuple:
+        """What a request's principal and action resolve to, which the requests of a row share:
+        (what the world says of the principal, see :meth:`_principal_part`; the action as the
+        catalog spells it; the notes of both; the principal as given)."""
         # What the world says of the principal and of the resource is read once per world and kept
         # (the world of an evaluator never changes); each request gets its own copy.
         part = self._principal_parts.get((principal, federating_user))
         if part is None:
             part = self._principal_part(principal, federating_user)
-        caller, ptype, account, identity, role, fed, notes, pre, post = part
+        info = self.catalog.action(action)
+        if info is not None:
+            return part, info.name, part[6], principal
+        suggestion = self.catalog.suggest_action(action)
+        return part, action, (*part[6], f"unknown action {action!r}: not in the AWS catalog"
+                                        + (f" ({suggestion})" if suggestion else "")), principal
+
+    def _request(self, head: tuple, resource, context, session_policy, req_id: str | None = None) -> Request:
+        """A request on ``resource`` by the principal and action of ``head`` (:meth:`_head`); its
+        ``inputs`` are left to the caller."""
+        (caller, ptype, account, identity, role, fed, _, pre, post), action, notes, principal = head
         req = Request(req_id or f"req{next(self._counter)}", caller, action, resource, ptype, account, identity, role,
                       fed)
-        req.inputs = _inputs(principal, action, resource, context, session_policy, federating_user)
         req.notes.extend(notes)
-        info = self.catalog.action(action)
-        if info is None:
-            req.notes.append(f"unknown action {action!r}: not in the AWS catalog"
-                             + (f" ({self.catalog.suggest_action(action)})" if self.catalog.suggest_action(action) else ""))
-        else:
-            req.action = info.name
         rpart = self._resource_parts.get(resource) or self._resource_parts.get((resource, account))
         if rpart is None:
             rpart = self._resource_part(resource, account)
         req.policy_holder, req.resource_account, req.kms_key, rnotes, rctx = rpart
         req.notes.extend(rnotes)
         if session_policy is not None:
-            if req.principal_type not in ("assumed_role", "federated_user"):
+            if ptype not in ("assumed_role", "federated_user"):
                 raise InvalidInput([Diagnostic("E501", f"a session policy needs a session principal (an assumed-role "
                                                        f"or federated-user ARN), not {principal}")])
             req.session_policy = self._add_session_policy(session_policy)
@@ -957,7 +971,7 @@ class Evaluator:
         with self._lock:
             engine = self._compiled is None
             out: list = []
-            for _, run in itertools.groupby(items, key=lambda item: (item[0], item[1])):
+            for _, run in itertools.groupby(items, key=_PRINCIPAL_ACTION):
                 run = list(run)
                 if engine or len(run) < _TOGETHER:
                     # each decided as soon as it is resolved (decide_one, inline: 1 % of a batch
@@ -984,10 +998,19 @@ class Evaluator:
             names = self._compiled.entry_names
             reached = names.index("reached")
             out: list = []
-            for _, run in itertools.groupby(items, key=lambda item: (item[0], item[1])):
-                requests = [self._resolve(*item) for item in run]
+            for (principal, action), run in itertools.groupby(items, key=_PRINCIPAL_ACTION):
+                heads: dict = {}  # federating user -> the head of its requests
+                requests = []
+                sessions = False
+                for _, _, resource, context, session_policy, fed in run:
+                    head = heads.get(fed)
+                    if head is None:
+                        head = heads[fed] = self._head(principal, action, fed)
+                    requests.append(self._request(head, resource, context, session_policy))
+                    sessions = sessions or session_policy is not None
+                uniform = len(heads) == 1 and not sessions
                 classes: dict[int, tuple] = {}  # id of an entries tuple (alive in the list zipped) -> its verdict
-                for r, found in zip(requests, self._solved(requests, only=_DECIDING)):
+                for r, found in zip(requests, self._solved(requests, only=_DECIDING, uniform=uniform)):
                     c = classes.get(id(found))
                     if c is None:
                         g = dict(zip(names, found))
@@ -1026,19 +1049,23 @@ class Evaluator:
                 for r in requests]
 
     def _solved(self, requests: list[Request], together: int = _TOGETHER,
-                only: Iterable[str] | None = None) -> list[tuple]:
+                only: Iterable[str] | None = None, uniform: bool = False) -> list[tuple]:
         """The entries of the compiled rules for each request (in the order of
         ``CompiledRules.entry_names``). Requests of one principal and action (that agree on what
         the shared request builtins of :data:`_SHARED` and ``principal_named`` answer) are solved
         together when there are at least ``together`` of them (Solver.solve_many), each other
         request alone. ``only``: the entries the caller reads (requests solved together have
-        None for the others). Requests that no entry tells apart may get the same tuple."""
+        None for the others). ``uniform``: the caller knows that the requests agree on those
+        answers (one principal, action and federating user, no session policy). Requests that no
+        entry tells apart may get the same tuple."""
         if self._solver is None:
             self._bind()
         solve = self._solver.solve_raw
         # (alone: requests of one caller and action are the ones likely to share the solver's work)
         if len(requests) < together:
             return [solve(r, (r.caller, r.action)) for r in requests]
+        if uniform:
+            return self._together(requests, only)
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, r in enumerate(requests):
             groups[(r.action, r.principal_type, r.identity, r.account, r.session_policy, r.caller, r.role,
@@ -1046,19 +1073,23 @@ class Evaluator:
         out: list = [None] * len(requests)
         for members in groups.values():
             if len(members) >= together:
-                group = [requests[i] for i in members]
-                resources = tuple(r.resource for r in group)
-                memo = self._vector_memos.get(resources)
-                if memo is None:
-                    if len(self._vector_memos) >= _VECTOR_MEMOS:
-                        self._vector_memos.clear()
-                    memo = self._vector_memos[resources] = {}
-                for i, found in zip(members, self._solver.solve_many(group, memo, only)):
+                for i, found in zip(members, self._together([requests[i] for i in members], only)):
                     out[i] = found
         for i, r in enumerate(requests):
             if out[i] is None:
                 out[i] = solve(r, (r.caller, r.action))
         return out
+
+    def _together(self, group: list[Request], only: Iterable[str] | None) -> list[tuple]:
+        """Solver.solve_many for requests that agree on the shared request builtins, with the memo
+        kept for their resources."""
+        resources = tuple(r.resource for r in group)
+        memo = self._vector_memos.get(resources)
+        if memo is None:
+            if len(self._vector_memos) >= _VECTOR_MEMOS:
+                self._vector_memos.clear()
+            memo = self._vector_memos[resources] = {}
+        return self._solver.solve_many(group, memo, only)
 
     def query(self, query: Query | str, requests: Iterable[Request] = ()) -> list[tuple]:
         """Answer a read-only Datalog query over the world's facts and every rule, by the engine.
