@@ -46,10 +46,12 @@ _decode = json.JSONDecoder().decode  # json.loads without its checks of the argu
 _scan = json.JSONDecoder().scan_once  # (the value at an index, the index after it)
 
 
-def parse_request(text: str) -> tuple[dict | None, str | None]:
-    """``(request, None)``, ``(None, error)``, or ``(None, None)`` for a line to skip."""
+def parse_request(text: str) -> tuple[tuple | None, str | None]:
+    """``(arguments, None)``, ``(None, error)``, or ``(None, None)`` for a line to skip. The
+    arguments are those of ``Evaluator.decide_one``: principal, action, resource, context,
+    session policy (a :class:`Policy`), federating user."""
     text = text.strip()
-    if not text or text.startswith("#"):
+    if not text or text[0] == "#":
         return None, None
     try:  # the scanner json.loads runs, without its wrappers; a line it cannot read whole is read again by json.loads
         item, end = _scan(text, 0)
@@ -60,17 +62,26 @@ def parse_request(text: str) -> tuple[dict | None, str | None]:
             item = _decode(text)
         except json.JSONDecodeError as exc:
             return None, f"not JSON: {exc.msg} at column {exc.colno}"
-    if not isinstance(item, dict):
+    if item.__class__ is not dict:
         return None, "a request is a JSON object"
     if not item.keys() <= _KEYS:
         return None, (f"unknown key(s) {', '.join(sorted(set(item) - _KEYS))}; "
                       f"a request has {', '.join(sorted(_KEYS))}")
-    if not (type(item.get("principal")) is type(item.get("action")) is type(item.get("resource")) is str):
+    principal, action, resource = item.get("principal"), item.get("action"), item.get("resource")
+    if not (type(principal) is type(action) is type(resource) is str):
         missing = [k for k in ("principal", "action", "resource") if not isinstance(item.get(k), str)]
         return None, f"{', '.join(missing)} must be given as strings"
-    if item.get("context") is not None and not isinstance(item["context"], dict):
+    context, policy, federating_user = item.get("context"), item.get("session_policy"), item.get("federating_user")
+    if context is not None and context.__class__ is not dict:
         return None, "context must be an object of condition keys"
-    return item, None
+    if federating_user is not None and federating_user.__class__ is not str:
+        return None, "federating_user must be given as a string"
+    if policy is not None:
+        try:
+            policy = as_policy(policy, "<session policy>")
+        except InvalidInput as exc:
+            return None, _said(exc)
+    return (principal, action, resource, context, policy, federating_user), None
 
 
 class _Writer:
@@ -112,10 +123,10 @@ class _Writer:
         return json.dumps({"line": n, "error": error}, ensure_ascii=False) + "\n"
 
 
-def decide_block(world, block: list[tuple[int, str]]) -> tuple[str, int, int]:
-    """Decide a block of numbered lines: (the answers' JSON lines, in the block's order; how
-    many requests were decided; how many could not be). A line repeated in the block is decided
-    once."""
+def decide_block(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
+    """Decide a block of lines (the number of its first line, its lines): (the answers' JSON
+    lines, in the block's order; how many requests were decided; how many could not be). A line
+    repeated in the block is decided once."""
     answers: list[str | None] = []
     # each request once: (principal, action, resource, its rank, the arguments of Evaluator.decide_one,
     # [(position in answers, line number) of each line of it])
@@ -123,22 +134,18 @@ def decide_block(world, block: list[tuple[int, str]]) -> tuple[str, int, int]:
     seen: dict[str, list[tuple[int, int]]] = {}
     write = _Writer()
     failed = 0
-    for n, text in block:
+    start, lines = block
+    for n, text in enumerate(lines, start):
         where = seen.get(text)
         if where is not None:
             where.append((len(answers), n))
             answers.append(None)
             continue
-        item, error = parse_request(text)
-        if item is not None:
-            try:
-                args = _arguments(item)
-            except InvalidInput as exc:  # a session policy that is not one
-                item, error = None, _said(exc)
+        args, error = parse_request(text)
         if error is not None:
             answers.append(write.error(n, error))
             failed += 1
-        elif item is not None:
+        elif args is not None:
             seen[text] = where = [(len(answers), n)]
             todo.append((*args[:3], len(todo), args, where))
             answers.append(None)
@@ -172,14 +179,7 @@ def _said(exc: InvalidInput) -> str:
     return "; ".join(f"{d.code}: {d.message}" for d in exc.diagnostics)
 
 
-def _arguments(r: dict) -> tuple:
-    """The arguments of Evaluator.decide_one for a request read from a line."""
-    sp = r.get("session_policy")
-    return (r["principal"], r["action"], r["resource"], r.get("context"),
-            None if sp is None else as_policy(sp, "<session policy>"), r.get("federating_user"))
-
-
-def _decided(world, block: list[tuple[int, str]]) -> tuple[str, int, int]:
+def _decided(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
     """decide_block with the garbage collector off. Deciding makes no reference cycles (a block
     of matrix rows and one of unrelated requests left no cyclic garbage), so reference counting
     frees what a block made, and the collector would only walk, again and again, what the
@@ -197,10 +197,14 @@ def _worker(block):
     return _decided(_WORLD, block)
 
 
-def _blocks(lines: Iterable[str]) -> Iterator[list[tuple[int, str]]]:
-    numbered = enumerate(lines, 1)
-    while block := list(itertools.islice(numbered, BLOCK)):
-        yield block
+def _blocks(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """The lines in blocks of BLOCK, each with the number of its first line (a list of strings is
+    what passes to a worker process the cheapest)."""
+    lines = iter(lines)
+    start = 1
+    while block := list(itertools.islice(lines, BLOCK)):
+        yield start, block
+        start += len(block)
 
 
 def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1) -> tuple[int, int]:

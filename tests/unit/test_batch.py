@@ -55,9 +55,13 @@ def test_answers_agree_with_check_and_two_processes_agree_with_one():
 
 def test_parse_request_rejects_non_objects_and_bad_context_and_skips_blanks_and_comments():
     found = [parse_request(t) for t in ['[1, 2]', '{"principal": "a", "action": "b", "resource": "c", "context": [1]}',
-                                        "  \n", "# {}"]]
+                                        '{"principal": "a", "action": "b", "resource": "c", "federating_user": 5}',
+                                        "  \n", "# {}", '{"principal": "a", "action": "b", "resource": "c"} x']]
     assert found == [(None, "a request is a JSON object"), (None, "context must be an object of condition keys"),
-                     (None, None), (None, None)]
+                     (None, "federating_user must be given as a string"), (None, None), (None, None),
+                     (None, "not JSON: Extra data at column 52")]
+    assert parse_request(' {"principal": "a", "action": "b", "resource": "c", "context": {"k": "v"}}\n') == (
+        ("a", "b", "c", {"k": "v"}, None, None), None)
 
 
 def test_cli_exit_codes(tmp_path, capsys):
