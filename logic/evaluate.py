@@ -42,8 +42,8 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import itemgetter
 from importlib import resources
+from operator import itemgetter
 from typing import Any, Iterable, Mapping, Sequence
 
 from .catalog import Catalog
@@ -961,8 +961,13 @@ class Evaluator:
         """Resolve and decide one request (what :meth:`resolve` and :meth:`decide` do, in one step)."""
         with self._lock:
             r = self._resolve(principal, action, resource, context, session_policy, federating_user)
-            engine = self._compiled is None
-            return self._decision(r, self._derive([r], engine)[0], engine)
+            if self._compiled is None:
+                return self._decision(r, self._derive([r], True)[0], True)
+            if self._solver is None:
+                self._bind()
+            # _derive of one request, inline: the path of every single decision
+            found = self._solver.solve_raw(r, (r.caller, r.action))
+            return self._decision(r, dict(zip(self._compiled.entry_names, found)), False)
 
     def decide_many(self, items: Sequence[tuple]) -> list[Decision]:
         """Resolve and decide requests given as the arguments of :meth:`decide_one` (principal,
@@ -1151,7 +1156,8 @@ class Evaluator:
             statements = ()
         return outcome, statements, outcome == IMPLICIT_DENY and bool(g["needs_resource"]) and not g["grant"]
 
-    def _request_verdict(self, r: Request, g: Mapping[str, Any], lacks: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def _request_verdict(self, r: Request, g: Mapping[str, Any],
+                         lacks: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The missing context keys and the warnings of a request's decision (``lacks``: see
         :meth:`_class_verdict`)."""
         self._condition_report(r, g["reached"])

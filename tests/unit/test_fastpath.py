@@ -60,6 +60,9 @@ def test_an_evaluator_without_compiled_rules_uses_the_engine():
     assert ev.path == "engine"
     r = ev.resolve("alice", "sqs:SendMessage", "*", {"aws:SecureTransport": "true"})
     assert ev.decide([r])[0].decision == "Allow"
+    d = world.check("alice", "sqs:SendMessage", "*", {"aws:SecureTransport": "true"})
+    assert ev.verdicts_many([("alice", "sqs:SendMessage", "*", {"aws:SecureTransport": "true"}, None, None)]) == [
+        (d.decision, d.statements, d.missing_context, d.warnings)]
 
 
 def test_the_decision_cache_answers_a_repeated_request_with_the_same_decision():
