@@ -64,6 +64,10 @@ def parse_request(text: str) -> tuple[tuple | None, str | None]:
             return None, f"not JSON: {exc.msg} at column {exc.colno}"
     if item.__class__ is not dict:
         return None, "a request is a JSON object"
+    if len(item) == 3:  # the common line: principal, action and resource alone
+        principal, action, resource = item.get("principal"), item.get("action"), item.get("resource")
+        if type(principal) is type(action) is type(resource) is str:
+            return (principal, action, resource, None, None, None), None
     if not item.keys() <= _KEYS:
         return None, (f"unknown key(s) {', '.join(sorted(set(item) - _KEYS))}; "
                       f"a request has {', '.join(sorted(_KEYS))}")
