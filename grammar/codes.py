@@ -99,12 +99,13 @@ CODES: dict[str, str] = {
     "E334": "two OUs with the same name under one parent",
     "E335": "organization declared twice",
     "W301": "role without a trust policy",
-    # Requests and command-line input (logic/evaluate.py, logic/cli.py, logic/simulate.py)
+    # Requests and command-line input (logic/evaluate.py, logic/matching.py, logic/cli.py, logic/simulate.py)
     "E501": "session policy given for a principal that is not a session",
     "E502": "assumed-role ARN without a session name",
     "E503": "federated-user session without the IAM user that federated",
     "E504": "unknown or ambiguous principal",
     "E505": "context entry not in KEY=VALUE form",
+    "E506": "context value that is not a string, a number, a boolean or a list of them",
     "E510": "unsupported: an option combination the simulator cannot express honestly",
     "E511": "malformed option value",
 }

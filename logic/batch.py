@@ -5,8 +5,9 @@ Input (``requests.jsonl``, ``-`` for standard input), one request a line::
     {"principal": "arn:aws:iam::111111111111:user/alice", "action": "s3:GetObject",
      "resource": "arn:aws:s3:::reports/q1.csv", "context": {"aws:SourceIp": "10.1.2.3"}}
 
-with optional ``session_policy`` (a policy document) and ``federating_user``. Blank lines and
-lines starting with ``#`` are skipped.
+with optional ``session_policy`` (a policy document) and ``federating_user``. A context value is
+a string, a number, a boolean or a list of them. Blank lines and lines starting with ``#`` are
+skipped.
 
 Output, one JSON object a line, in input order: the request's ``line``, ``principal``,
 ``action``, ``resource``, ``decision``, the deciding ``statements`` (``file:line:col`` labels),

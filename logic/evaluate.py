@@ -905,7 +905,7 @@ class Evaluator:
             derived = set(ctx)
             for key, value in given.items():
                 low = key.lower()
-                values, as_list = context_values(value)
+                values, as_list = context_values(value, key)
                 if low in derived and not low.startswith("aws:principaltag/"):
                     if values != ctx[low][1]:
                         req.notes.append(f"context key {key} is determined by the world "

@@ -46,6 +46,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
+from .grammar.diagnostics import Diagnostic, InvalidInput
+
 __all__ = [
     "NAMED_CHOICES",
     "context_values",
@@ -244,9 +246,11 @@ class ParsedOperator(NamedTuple):
     if_exists: bool
 
 
-def context_values(value) -> tuple[tuple[str, ...], bool]:
+def context_values(value, key: str | None = None) -> tuple[tuple[str, ...], bool]:
     """A context value as the request gives it, as conditions read it: its values as strings
-    (``True`` is ``"true"``), and whether it was given as a list.
+    (``True`` is ``"true"``), and whether it was given as a list. A value that is not a string,
+    a number, a boolean or a list of them (``None``, an object, a list in a list) is an input
+    error (E506), never read as its Python spelling; ``key`` names it in the message.
 
     >>> context_values(True), context_values(["a", 1])
     ((('true',), False), (('a', '1'), True))
@@ -254,14 +258,21 @@ def context_values(value) -> tuple[tuple[str, ...], bool]:
     if type(value) is str:
         return (value,), False
     if isinstance(value, (list, tuple, set, frozenset)):
-        return tuple(_context_value(v) for v in value), True
-    return (_context_value(value),), False
+        return tuple(_context_value(v, key) for v in value), True
+    return (_context_value(value, key),), False
 
 
-def _context_value(v) -> str:
+def _context_value(v, key: str | None) -> str:
+    if type(v) is str:
+        return v
     if isinstance(v, bool):
         return "true" if v else "false"
-    return str(v)
+    if isinstance(v, (int, float, Decimal)):
+        return str(v)
+    what = ("null" if v is None else "an object" if isinstance(v, Mapping) else
+            "a list inside a list" if isinstance(v, (list, tuple, set, frozenset)) else type(v).__name__)
+    raise InvalidInput([Diagnostic("E506", f"context key {key or '(unnamed)'}: a value is a string, a number, "
+                                           f"a boolean or a list of them, not {what}")])
 
 
 @lru_cache(maxsize=1024)

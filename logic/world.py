@@ -233,7 +233,7 @@ def _request_key(principal: str, action: str, resource: str, context, federating
     key = [principal, action, resource, federating_user]
     if context:
         for k, v in context.items():
-            key += (k, v if type(v) is str else context_values(v))
+            key += (k, v if type(v) is str else context_values(v, k))
     return tuple(key)
 
 

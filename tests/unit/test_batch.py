@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from iamlogic.batch import parse_request, run_batch
 from iamlogic.cli import main
+from iamlogic.grammar.diagnostics import InvalidInput
 from iamlogic.world import load
 
 from ..conftest import EXAMPLES
@@ -163,3 +166,21 @@ def test_session_policies_and_federating_users_are_read_from_lines():
         assert row["decision"] == d.decision
     assert [r.get("decision", "error") for r in rows[:6]] == ["Allow", "ImplicitDeny", "ImplicitDeny", "Allow",
                                                              "error", "error"]
+
+
+def test_a_context_value_that_is_not_a_string_number_boolean_or_list_of_them_is_an_error():
+    base = {"principal": "alice", "action": "s3:GetObject", "resource": "arn:aws:s3:::reports-a/k"}
+    bad = [{"aws:SourceIp": None}, {"aws:SourceIp": {"x": 1}}, {"aws:SourceIp": [["10.0.0.1"]]},
+           {"aws:SourceIp": [None]}]
+    good = [{"aws:SourceIp": "10.0.0.1"}, {"aws:MultiFactorAuthAge": 60}, {"aws:SecureTransport": True},
+            {"aws:SourceIp": ["10.0.0.1", "10.0.0.2"]}]
+    out = io.StringIO()
+    world = load([WORLD])
+    assert run_batch(world, _lines([dict(base, context=c) for c in bad + good]), out) == (4, 4)
+    rows = [json.loads(x) for x in out.getvalue().splitlines()]
+    for row in rows[:4]:
+        assert row["error"].startswith("E506: context key aws:") and "not " in row["error"]
+    assert all("decision" in row for row in rows[4:])
+    with pytest.raises(InvalidInput) as exc:
+        world.check(base["principal"], base["action"], base["resource"], {"aws:SourceIp": None})
+    assert "E506" in str(exc.value.diagnostics[0].code)
