@@ -41,6 +41,7 @@ from .world import as_policy, runs
 BLOCK = 20_000  # lines a process reads, decides and writes at a time
 CHUNK = 500  # requests given to Evaluator.verdicts_many at a time (runs of one principal and action kept whole)
 _KEYS = {"principal", "action", "resource", "context", "session_policy", "federating_user"}
+_PRINCIPAL_ACTION = itemgetter(0, 1)  # of a request kept in a block
 
 _WORLD = None  # the world of a worker process
 _decode = json.JSONDecoder().decode  # json.loads without its checks of the argument's type
@@ -175,9 +176,6 @@ def decide_block(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
                 for i, n in where:
                     answers[i] = write.answer(n, args, v)
     return "".join(answers), len(answers) - failed, failed
-
-
-_PRINCIPAL_ACTION = itemgetter(0, 1)
 
 
 def _said(exc: InvalidInput) -> str:
