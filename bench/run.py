@@ -509,7 +509,8 @@ def main(argv=None) -> int:
         mism.add("matrix", f"iamlogic batch answered {m_decided} of {len(m_reqs)} matrix requests ({m_failed} failed)")
     for row in m_rows:
         d = world.check(row["principal"], row["action"], row["resource"])
-        if (row.get("decision"), row.get("statements")) != (d.decision, [s.label() for s in d.statements]):
+        if (row.get("decision"), row.get("statements"), row.get("missing_context"), row.get("warnings")) != (
+                d.decision, [s.label() for s in d.statements], list(d.missing_context), list(d.warnings)):
             mism.add("matrix", f"batch {row} != check {engine_answer(d)}")
     t_matrix = m_wall * len(mp_) / len(sampled)
     matrix_note = (f"measured on {len(sampled)} of {len(mp_)} principals ({len(m_reqs):,} decisions, "

@@ -66,15 +66,14 @@ def parse_request(text: str) -> tuple[tuple | None, str | None]:
             return None, f"not JSON: {exc.msg} at column {exc.colno}"
     if item.__class__ is not dict:
         return None, "a request is a JSON object"
-    if len(item) == 3:  # the common line: principal, action and resource alone
-        principal, action, resource = item.get("principal"), item.get("action"), item.get("resource")
-        if type(principal) is type(action) is type(resource) is str:
-            return (principal, action, resource, None, None, None), None
+    principal, action, resource = item.get("principal"), item.get("action"), item.get("resource")
+    strings = type(principal) is type(action) is type(resource) is str
+    if strings and len(item) == 3:  # the common line: principal, action and resource alone
+        return (principal, action, resource, None, None, None), None
     if not item.keys() <= _KEYS:
         return None, (f"unknown key(s) {', '.join(sorted(set(item) - _KEYS))}; "
                       f"a request has {', '.join(sorted(_KEYS))}")
-    principal, action, resource = item.get("principal"), item.get("action"), item.get("resource")
-    if not (type(principal) is type(action) is type(resource) is str):
+    if not strings:
         missing = [k for k in ("principal", "action", "resource") if not isinstance(item.get(k), str)]
         return None, f"{', '.join(missing)} must be given as strings"
     context, policy, federating_user = item.get("context"), item.get("session_policy"), item.get("federating_user")

@@ -1,5 +1,6 @@
 """``iamlogic batch`` answers each line as ``World.check`` answers its request, on generated
-worlds, whatever the blocks a file is cut into and however often a line repeats."""
+worlds, whatever the blocks a file is cut into and however often a line repeats, and on a row
+of one principal and action that is solved together."""
 
 from __future__ import annotations
 
@@ -20,14 +21,22 @@ from iamlogic.testing import requests_for, valid_world_models
 def test_batch_answers_each_line_as_check_does(model, data):
     world = World(model)
     requests = [data.draw(requests_for(model)) for _ in range(12)]
+    # a row: the first request's principal, action and context on every resource drawn (a run
+    # long enough to be solved together, its requests answered by class)
+    resources = {r["resource"] for r in requests}
+    resources |= {f"arn:aws:s3:::bucket{i}/k{j}" for i in range(len(model.accounts)) for j in range(8)}
+    requests += [dict(requests[0], resource=res) for res in sorted(resources)]
     lines = [json.dumps(r) for r in requests]
     lines += data.draw(st.lists(st.sampled_from(lines), max_size=6))  # repeated lines
-    block, batch.BLOCK = batch.BLOCK, data.draw(st.integers(1, len(lines)))
+    size = data.draw(st.one_of(st.just(len(lines)), st.integers(1, len(lines))))  # often one block
+    block, batch.BLOCK = batch.BLOCK, size
     try:
         out = io.StringIO()
         decided, failed = batch.run_batch(world, lines, out)
     finally:
         batch.BLOCK = block
+    if size == len(lines):  # one block: the row was solved together
+        assert world.evaluator()._solver.together >= 8
     rows = [json.loads(x) for x in out.getvalue().splitlines()]
     assert [row["line"] for row in rows] == list(range(1, len(lines) + 1))
     assert (decided, failed) == (len(lines), 0)
