@@ -278,6 +278,9 @@ class _Generator:
                 f"    {name}.setdefault({key}, []).append({row})"]
 
     def _rule(self, rule: Rule) -> list[str]:
+        found = self._set_rule(rule)
+        if found is not None:
+            return found
         lines: list[str] = []
         req = rule.head.args[0]
         env: dict[str, str] = {req.name: "q", "#m": "ALL"}  # "#m": the mask of the requests at hand (vector)
@@ -306,6 +309,38 @@ class _Generator:
         else:
             lines.append(f"{pad}{v}.add(({', '.join(parts)}))")
         return lines
+
+    def _set_rule(self, rule: Rule) -> list[str] | None:
+        """A rule of one value (``r(Req, X)``) whose body only tests ``X`` against one-column
+        relations (of the request, or tables), some of them negated, one request-dependent
+        relation among the positive ones: its rows as one expression over sets, ``A & B - C``
+        (one request: in a vector the rows carry masks). None for any other rule."""
+        if self.vector or len(rule.head.args) != 2 or not isinstance(rule.head.args[1], Var):
+            return None
+        req, x = rule.head.args[0].name, rule.head.args[1]
+        if x.is_anonymous:
+            return None
+        keep, tables, drop = [], [], []
+        for lit in rule.body:
+            atom = lit.atom if isinstance(lit, Negation) else lit
+            if not isinstance(atom, Atom):
+                return None
+            args = atom.args
+            if atom.relation in self.dependent and len(args) == 2 and all(
+                    isinstance(a, Var) and not a.is_anonymous for a in args) and (args[0].name, args[1].name) == (req, x.name):
+                name = self.var(atom.relation)
+            elif atom.relation in self.tables and len(args) == 1 and isinstance(args[0], Var) \
+                    and args[0].name == x.name:
+                name = self.index(atom.relation, (0,), "exists")
+            else:
+                return None
+            (drop if lit is not atom else keep if atom.relation in self.dependent else tables).append(name)
+        if not keep:
+            return None
+        expr = " & ".join(keep + tables)
+        if drop:
+            expr = f"({expr}) - {' - '.join(drop)}" if len(keep) + len(tables) > 1 else f"{expr} - {' - '.join(drop)}"
+        return [f"{self.var(rule.head.relation)} |= {expr}"]
 
     def _hoisted(self, rule: Rule, bound: set[str]) -> list:
         """The body with the request's own attributes read first: a positive call of a request
@@ -484,9 +519,10 @@ class _Generator:
             return f"{self._key([bound[i + 1] for i in cols])} in {self.lookup(rel, cols, 'exists')}", False
         positions = tuple(sorted(bound))
         if rel in self.tables:
+            if atom.arity == 1 and positions:  # a one-column table: a set of its values
+                return f"{bound[0]} in {self.index(rel, (0,), 'exists')}", False
             if len(positions) == atom.arity:
-                return f"({', '.join(bound[i] for i in positions)}{',' if len(positions) == 1 else ''}) in " \
-                       f"{self.index(rel, positions, 'set')}", False
+                return f"({', '.join(bound[i] for i in positions)}) in {self.index(rel, positions, 'set')}", False
             if not positions:
                 return f"() in {self.index(rel, (), 'exists')}", False
             return f"{self._key([bound[i] for i in positions])} in {self.index(rel, positions, 'exists')}", False
@@ -600,6 +636,25 @@ class _Generator:
             # the request: a request builtin answers for the request it is given, and no other)
             checks += [f"{row}[{i}] == {bound[i]}" for i in self.builtins[rel].outputs if i in bound
                        and not (i == 0 and bound[i] == "q" and rel in self.request_builtins)]
+        width = None if checks else self.width(rel) if rel in self.dependent else atom.arity if rel in self.tables else None
+        if width and len(new) * 4 > width + 1:  # the row unpacked: fewer steps than reading its columns one by one
+            names = []
+            for i in range(offset, offset + width):
+                if i in new:
+                    env[new[i]] = name = self.fresh()
+                else:
+                    name = "_"
+                    for j, var in same:
+                        if j == i:
+                            name = self.fresh()
+                            checks.append(f"{name} == {env[var]}")
+                names.append(name)
+            target = ", ".join(names) + ("," if width == 1 else "")
+            indent += self._loop(f"({target})" if masked else target, source, env, pad, lines, masked)
+            if checks:
+                lines.append(f"{'    ' * indent}if {' and '.join(checks)}:")
+                indent += 1
+            return indent
         indent += self._loop(row, source, env, pad, lines, masked)
         pad = "    " * indent
         for i, var in new.items():
