@@ -411,19 +411,20 @@ class _Generator:
         self._tails.append([f"def {name}({', '.join(inner_env[v] for v in used)}):", "    out = set()",
                             *body_lines, "    return tuple(out)"])
         pad = "    " * indent
-        key, rows, t = self.fresh("k"), self.fresh("r"), self.fresh("t")
+        key, rows = self.fresh("k"), self.fresh("r")
         args = ", ".join(env[v] for v in used)
         lines += [f"{pad}{key} = ({-2_000_000 - slot}, {args})" if used else f"{pad}{key} = {-2_000_000 - slot}",
                   f"{pad}{rows} = G_get({key}, MISS)",
                   f"{pad}if {rows} is MISS:",
-                  f"{pad}    {rows} = G[{key}] = {name}({args})",
-                  f"{pad}for {t} in {rows}:"]
-        indent += 1
-        pad = "    " * indent
-        for i, v in enumerate(outputs):
+                  f"{pad}    {rows} = G[{key}] = {name}({args})"]
+        names = []
+        for v in outputs:
             env[v] = fresh = self.fresh()
-            lines.append(f"{pad}{fresh} = {t}[{i}]")
-        return indent
+            names.append(fresh)
+        # each row unpacked into the variables it binds
+        target = ", ".join(names) + ("," if len(names) == 1 else "") if names else self.fresh("t")
+        lines.append(f"{pad}for {target} in {rows}:")
+        return indent + 1
 
     def _body(self, rule: Rule, body: list, env: dict[str, str], indent: int, lines: list[str],
               segments: bool = True) -> int:
@@ -636,7 +637,7 @@ class _Generator:
             # the request: a request builtin answers for the request it is given, and no other)
             checks += [f"{row}[{i}] == {bound[i]}" for i in self.builtins[rel].outputs if i in bound
                        and not (i == 0 and bound[i] == "q" and rel in self.request_builtins)]
-        width = None if checks else self.width(rel) if rel in self.dependent else atom.arity if rel in self.tables else None
+        width = None if checks else self.width(rel) if rel in self.dependent else atom.arity
         if width and len(new) * 4 > width + 1:  # the row unpacked: fewer steps than reading its columns one by one
             names = []
             for i in range(offset, offset + width):

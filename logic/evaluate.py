@@ -43,7 +43,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Iterable, Mapping, Sequence
 
 from .catalog import Catalog
@@ -317,10 +317,17 @@ def _request_attribute(attr: str):
     when the request has it (and it equals ``value``, when given). It reads the request as
     :meth:`Evaluator._req` does, without the call: these run several times in every decision."""
 
+    get = attrgetter(attr)
+
     def builtin(self, req, value) -> tuple:
-        r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
-        v = getattr(r, attr) if r is not None else None
-        return ((req, v),) if v is not None and (value is None or value == v) else ()
+        if req.__class__ is Request:
+            v = get(req)
+        else:  # Evaluator._req, inlined
+            r = self._requests.get(req)
+            v = get(r) if r is not None else None
+        if v is None or value is not None and value != v:
+            return ()
+        return ((req, v),)
 
     builtin.__name__ = f"_b_request_{attr}"
     return builtin
@@ -594,8 +601,9 @@ class Evaluator:
     def _condition_report(self, r: Request, reached: Iterable[str]) -> None:
         """Missing keys, type errors and named choices of the conditions of the statements the
         request reached (Action, Resource and Principal matched), whatever order rules ran in."""
-        for stmt in sorted(reached):
-            for cond in self.index.conditions_of.get(stmt, ()):
+        conditions_of = self.index.conditions_of
+        for stmt in sorted(conditions_of.keys() & reached):
+            for cond in conditions_of[stmt]:
                 _, operator, key = self.index.conditions[cond]
                 result = self._condition(r, cond)
                 if result.missing_key:
@@ -905,7 +913,10 @@ class Evaluator:
             derived = set(ctx)
             for key, value in given.items():
                 low = key.lower()
-                values, as_list = context_values(value, key)
+                if value.__class__ is str:  # (context_values of a string, inline: most values are one)
+                    values, as_list = (value,), False
+                else:
+                    values, as_list = context_values(value, key)
                 if low in derived and not low.startswith("aws:principaltag/"):
                     if values != ctx[low][1]:
                         req.notes.append(f"context key {key} is determined by the world "
