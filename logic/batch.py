@@ -91,23 +91,26 @@ def parse_request(text: str) -> tuple[tuple | None, str | None]:
 
 class _Writer:
     """Answers as JSON lines, what ``json.dumps`` of the answer's object writes. The parts that
-    repeat (a principal, an action, a resource; a decision with its statements, missing keys and
-    warnings) are encoded once a block."""
+    repeat (a principal with an action, a resource; a decision with its statements, missing keys
+    and warnings) are encoded once a block."""
 
     def __init__(self):
         self._strings: dict[str, str] = {}  # a resource -> its JSON
         self._heads: dict[tuple, str] = {}  # (principal, action) -> their part of the answer
         self._tails: dict[int, tuple[tuple, str]] = {}  # id of a verdict -> (the verdict, its part of the answer)
 
-    def _string(self, s: str) -> str:
-        found = self._strings.get(s)
+    def head(self, principal: str, action: str) -> str:
+        """The part of an answer that a principal and an action write (for :meth:`answer`)."""
+        found = self._heads.get((principal, action))
         if found is None:
-            found = self._strings[s] = json.dumps(s, ensure_ascii=False)
+            found = self._heads[(principal, action)] = (
+                f'"principal": {json.dumps(principal, ensure_ascii=False)}, '
+                f'"action": {json.dumps(action, ensure_ascii=False)}, "resource": ')
         return found
 
-    def answer(self, n: int, request: tuple, verdict: tuple) -> str:
-        """The answer to a request (the arguments of Evaluator.decide_one): ``verdict`` as
-        ``Evaluator.verdicts_many`` gives it."""
+    def answer(self, n: int, head: str, resource: str, verdict: tuple) -> str:
+        """The answer of line ``n``: its principal and action as :meth:`head` writes them, its
+        resource, and ``verdict`` as ``Evaluator.verdicts_many`` gives it."""
         # keyed by the verdict's identity (requests of a class share theirs), which the entry keeps alive
         found = self._tails.get(id(verdict))
         if found is None:
@@ -116,12 +119,10 @@ class _Writer:
                 {"decision": decision, "statements": [s.label() for s in statements],
                  "missing_context": list(missing), "warnings": list(warnings)},
                 ensure_ascii=False)[1:] + "\n")
-        pa = request[:2]
-        head = self._heads.get(pa)
-        if head is None:
-            head = self._heads[pa] = (f'"principal": {json.dumps(pa[0], ensure_ascii=False)}, '
-                                      f'"action": {json.dumps(pa[1], ensure_ascii=False)}, "resource": ')
-        return f'{{"line": {n}, {head}{self._string(request[2])}, {found[1]}'
+        text = self._strings.get(resource)
+        if text is None:
+            text = self._strings[resource] = json.dumps(resource, ensure_ascii=False)
+        return f'{{"line": {n}, {head}{text}, {found[1]}'
 
     @staticmethod
     def error(n: int, error: str) -> str:
@@ -133,17 +134,18 @@ def decide_block(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
     lines, in the block's order; how many requests were decided; how many could not be). A line
     repeated in the block is decided once."""
     answers: list[str | None] = []
-    # each request once: (principal, action, resource, its rank, the arguments of Evaluator.decide_one,
-    # [(position in answers, line number) of each line of it])
+    # each request once: (principal, action, resource, its rank, the arguments of
+    # Evaluator.decide_one, the position of its answer, its line number)
     todo: list[tuple] = []
-    seen: dict[str, list[tuple[int, int]]] = {}
+    again: list[tuple[int, int, int]] = []  # a line read before in the block: (its rank, position, line number)
+    seen: dict[str, int] = {}  # a line -> its rank
     write = _Writer()
     failed = 0
     start, lines = block
     for n, text in enumerate(lines, start):
-        where = seen.get(text)
-        if where is not None:
-            where.append((len(answers), n))
+        rank = seen.get(text)
+        if rank is not None:
+            again.append((rank, len(answers), n))
             answers.append(None)
             continue
         args, error = parse_request(text)
@@ -151,11 +153,13 @@ def decide_block(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
             answers.append(write.error(n, error))
             failed += 1
         elif args is not None:
-            seen[text] = where = [(len(answers), n)]
-            todo.append((*args[:3], len(todo), args, where))
+            seen[text] = rank = len(todo)
+            todo.append((*args[:3], rank, args, len(answers), n))
             answers.append(None)
     todo.sort()  # by principal, action and resource (then as read: the rank tells every two apart)
+    ranked: list = [None] * len(todo) if again else []  # each rank's answer: (head, resource, verdict)
     ev = world.evaluator()
+    principal = action = head = None
     for chunk in runs(todo, CHUNK, _PRINCIPAL_ACTION):
         try:
             verdicts = ev.verdicts_many([t[4] for t in chunk])
@@ -166,14 +170,23 @@ def decide_block(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
                     verdicts.append(ev.verdicts_many([t[4]])[0])
                 except InvalidInput as exc:
                     verdicts.append(_said(exc))
-        for (_, _, _, _, args, where), v in zip(chunk, verdicts):
+        for (p, a, resource, rank, _, i, n), v in zip(chunk, verdicts):
+            if a != action or p != principal:
+                principal, action, head = p, a, write.head(p, a)
             if v.__class__ is str:
-                failed += len(where)
-                for i, n in where:
-                    answers[i] = write.error(n, v)
+                answers[i] = write.error(n, v)
+                failed += 1
             else:
-                for i, n in where:
-                    answers[i] = write.answer(n, args, v)
+                answers[i] = write.answer(n, head, resource, v)
+            if ranked:
+                ranked[rank] = (head, resource, v)
+    for rank, i, n in again:
+        head, resource, v = ranked[rank]
+        if v.__class__ is str:
+            answers[i] = write.error(n, v)
+            failed += 1
+        else:
+            answers[i] = write.answer(n, head, resource, v)
     return "".join(answers), len(answers) - failed, failed
 
 

@@ -682,20 +682,21 @@ class Evaluator:
         """A request on ``resource`` by the principal and action of ``head`` (:meth:`_head`); its
         ``inputs`` are left to the caller."""
         (caller, ptype, account, identity, role, fed, _, pre, post), action, notes, principal = head
-        req = Request(req_id or f"req{next(self._counter)}", caller, action, resource, ptype, account, identity, role,
-                      fed)
-        req.notes.extend(notes)
         rpart = self._resource_parts.get(resource) or self._resource_parts.get((resource, account))
         if rpart is None:
             rpart = self._resource_part(resource, account)
-        req.policy_holder, req.resource_account, req.kms_key, rnotes, rctx = rpart
-        req.notes.extend(rnotes)
+        holder, owner, kms_key, rnotes, rctx = rpart
+        # every field in one call (a request is made for every cell of an access matrix); the
+        # context: the keys the world derives (principal, resource), then the caller's (_given)
+        req = Request(req_id or f"req{next(self._counter)}", caller, action, resource, ptype, account, identity, role,
+                      fed, owner, None, holder, kms_key, {**pre, **rctx, **post}, set(), [*notes, *rnotes], {})
         if session_policy is not None:
             if ptype not in ("assumed_role", "federated_user"):
                 raise InvalidInput([Diagnostic("E501", f"a session policy needs a session principal (an assumed-role "
                                                        f"or federated-user ARN), not {principal}")])
             req.session_policy = self._add_session_policy(session_policy)
-        self._context(req, pre, rctx, post, context or {})
+        if context:
+            self._given(req, context)
         return req
 
     def _principal_part(self, principal: str, federating_user: str | None) -> tuple:
@@ -902,28 +903,26 @@ class Evaluator:
             put(post, "aws:userid", f"{req.account}:{req.caller.rsplit('/', 1)[-1]}")
         return pre, post
 
-    def _context(self, req: Request, pre: dict, resource: dict, post: dict, given: Mapping[str, Any]) -> None:
-        """The request context: keys derived from the world (principal, resource), then the
-        caller's keys, which win where the world does not determine the key."""
-        ctx = {**pre, **resource, **post}
+    def _given(self, req: Request, given: Mapping[str, Any]) -> None:
+        """The caller's context keys, added to the keys the world derives for the request
+        (principal, resource): they win where the world does not determine the key."""
+        ctx = req.context
         # The caller supplies what the world cannot: environment keys, session tags (which override
         # the principal's tags), tags of resources the world does not declare. Properties of the
         # principal and the resource that the world determines cannot be overridden.
-        if given:
-            derived = set(ctx)
-            for key, value in given.items():
-                low = key.lower()
-                if value.__class__ is str:  # (context_values of a string, inline: most values are one)
-                    values, as_list = (value,), False
-                else:
-                    values, as_list = context_values(value, key)
-                if low in derived and not low.startswith("aws:principaltag/"):
-                    if values != ctx[low][1]:
-                        req.notes.append(f"context key {key} is determined by the world "
-                                         f"({', '.join(ctx[low][1])}); the value given was not used")
-                    continue
-                ctx[low] = (key, values, as_list)
-        req.context = ctx
+        derived = set(ctx)
+        for key, value in given.items():
+            low = key.lower()
+            if value.__class__ is str:  # (context_values of a string, inline: most values are one)
+                values, as_list = (value,), False
+            else:
+                values, as_list = context_values(value, key)
+            if low in derived and not low.startswith("aws:principaltag/"):
+                if values != ctx[low][1]:
+                    req.notes.append(f"context key {key} is determined by the world "
+                                     f"({', '.join(ctx[low][1])}); the value given was not used")
+                continue
+            ctx[low] = (key, values, as_list)
 
     # -- decisions ------------------------------------------------------------------------------
     _DETAILS = {

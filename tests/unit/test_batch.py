@@ -44,6 +44,19 @@ def test_every_line_is_answered_in_order_and_bad_lines_say_why():
     assert rows[5]["decision"] == "ExplicitDeny" and "DenyRedshift" in rows[5]["statements"][0]
 
 
+def test_a_repeated_line_is_answered_in_each_of_its_places_and_counted_each_time():
+    bad = {"principal": "nobody", "action": "s3:GetObject", "resource": "*"}
+    lines = _lines([GOOD[0], bad, GOOD[1], GOOD[0], bad, "not json", "not json", GOOD[0]])
+    out = io.StringIO()
+    decided, failed = run_batch(load([WORLD]), lines, out)
+    rows = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert [r["line"] for r in rows] == list(range(1, 9))
+    assert (decided, failed) == (4, 4)
+    assert rows[3] == dict(rows[0], line=4) and rows[7] == dict(rows[0], line=8)
+    assert rows[4] == dict(rows[1], line=5) and "E504" in rows[4]["error"]
+    assert rows[6] == dict(rows[5], line=7)
+
+
 def test_answers_agree_with_check_and_two_processes_agree_with_one():
     world = load([WORLD])
     lines = _lines(GOOD * 400)  # several chunks
