@@ -120,10 +120,18 @@ def _inputs(principal: str, action: str, resource: str, context: Mapping[str, An
     """The arguments a request was resolved from, to resolve it again: one flat tuple, the context
     as key, value, key, value… (lists as tuples). A flat tuple of strings is one the garbage
     collector stops tracking at its first pass."""
+    if not context:
+        return principal, action, resource, session_policy, federating_user
+    if set(map(type, context.values())) == _STR:  # strings alone, the usual context: as they are
+        return (principal, action, resource, session_policy, federating_user, *itertools.chain.from_iterable(
+            context.items()))
     flat = [principal, action, resource, session_policy, federating_user]
-    for k, v in (context or {}).items():
+    for k, v in context.items():
         flat += (k, v if type(v) is str or not isinstance(v, (list, set, frozenset)) else tuple(v))
     return tuple(flat)
+
+
+_STR = {str}
 
 
 @lru_cache(maxsize=1)
@@ -492,7 +500,12 @@ class Evaluator:
 
     def _b_request_name(self, req, value) -> tuple:
         r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
-        return tuple((req, how) for how in (r.names() if r else ()) if value is None or value == how)
+        if r is None:
+            return ()
+        names = r.names()
+        if value is None:  # (every name, as the compiled rules ask: one row a name)
+            return tuple(zip((req,) * len(names), names))
+        return ((req, value),) if value in names else ()
 
     def _b_principal_named(self, req, ptype, pvalue, how) -> tuple:
         r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
@@ -1017,30 +1030,37 @@ class Evaluator:
                 heads: dict = {}  # federating user -> the head of its requests
                 requests = []
                 sessions = False
+                make = self._request
                 for _, _, resource, context, session_policy, fed in run:
                     head = heads.get(fed)
                     if head is None:
                         head = heads[fed] = self._head(principal, action, fed)
-                    requests.append(self._request(head, resource, context, session_policy))
-                    sessions = sessions or session_policy is not None
+                    requests.append(make(head, resource, context, session_policy))
+                    if session_policy is not None:
+                        sessions = True
                 uniform = len(heads) == 1 and not sessions
-                classes: dict[int, tuple] = {}  # id of an entries tuple (alive in the list zipped) -> its verdict
+                # id of an entries tuple (alive in the list zipped) -> (its verdict without missing keys
+                # and warnings, or None when its conditions or its lack of an explicit allow may give
+                # some; the detail relations; that lack; each verdict by its missing keys and warnings)
+                classes: dict[int, tuple] = {}
                 for r, found in zip(requests, self._solved(requests, only=_DECIDING, uniform=uniform)):
                     c = classes.get(id(found))
                     if c is None:
                         g = dict(zip(names, found))
                         outcome, statements, lacks = self._class_verdict(r, g)
                         plain = (outcome, statements, (), ())
-                        c = classes[id(found)] = (g, lacks, plain, {((), ()): plain})
-                    g, lacks, plain, variants = c
-                    if found[reached] or r.notes or lacks:  # the same tuple for the same missing keys and warnings
+                        c = classes[id(found)] = (None if found[reached] or lacks else plain, g, lacks,
+                                                  {((), ()): plain})
+                    if c[0] is not None and not r.notes:
+                        out.append(c[0])
+                    else:  # the same tuple for the same missing keys and warnings
+                        _, g, lacks, variants = c
                         parts = self._request_verdict(r, g, lacks)
                         v = variants.get(parts)
                         if v is None:
+                            plain = variants[((), ())]
                             v = variants[parts] = (plain[0], plain[1], *parts)
                         out.append(v)
-                    else:
-                        out.append(plain)
             return out
 
     def _derive(self, requests: list[Request], engine: bool, together: int = _TOGETHER,
