@@ -120,18 +120,10 @@ def _inputs(principal: str, action: str, resource: str, context: Mapping[str, An
     """The arguments a request was resolved from, to resolve it again: one flat tuple, the context
     as key, value, key, value… (lists as tuples). A flat tuple of strings is one the garbage
     collector stops tracking at its first pass."""
-    if not context:
-        return principal, action, resource, session_policy, federating_user
-    if set(map(type, context.values())) == _STR:  # strings alone, the usual context: as they are
-        return (principal, action, resource, session_policy, federating_user, *itertools.chain.from_iterable(
-            context.items()))
     flat = [principal, action, resource, session_policy, federating_user]
-    for k, v in context.items():
+    for k, v in (context or {}).items():
         flat += (k, v if type(v) is str or not isinstance(v, (list, set, frozenset)) else tuple(v))
     return tuple(flat)
-
-
-_STR = {str}
 
 
 @lru_cache(maxsize=1)
@@ -504,7 +496,7 @@ class Evaluator:
             return ()
         names = r.names()
         if value is None:  # (every name, as the compiled rules ask: one row a name)
-            return tuple(zip((req,) * len(names), names))
+            return tuple([(req, how) for how in names])
         return ((req, value),) if value in names else ()
 
     def _b_principal_named(self, req, ptype, pvalue, how) -> tuple:

@@ -16,7 +16,6 @@ the users, groups, roles, policies and resources in them. :func:`load` reads ``.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
@@ -231,17 +230,11 @@ def _request_key(principal: str, action: str, resource: str, context, federating
     key: a miss, never a wrong answer). Requests with a session policy are not cached."""
     # one flat tuple (the context as key, value, key, value…): a flat tuple of strings is one the
     # garbage collector stops tracking at its first pass
-    if not context:
-        return principal, action, resource, federating_user
-    if set(map(type, context.values())) == _STR:  # strings alone, the usual context: as they are
-        return (principal, action, resource, federating_user, *itertools.chain.from_iterable(context.items()))
     key = [principal, action, resource, federating_user]
-    for k, v in context.items():
-        key += (k, v if type(v) is str else context_values(v, k))
+    if context:
+        for k, v in context.items():
+            key += (k, v if type(v) is str else context_values(v, k))
     return tuple(key)
-
-
-_STR = {str}
 
 
 def check_world(model: WorldModel) -> list[Diagnostic]:
