@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from iamlogic import World, loads
@@ -206,6 +208,28 @@ def test_the_compiler_runs_any_program_of_the_supported_shape_bottom_up():
     assert r1["hot"] == [()] and r1["cold"] == []
     assert r2["hot"] == [] and r2["cold"] == [()]
     assert len(r1["pair"]) == 6 and r2["pair"] == []
+
+
+def test_a_rule_that_only_tests_one_value_is_one_set_expression_and_means_the_same():
+    program = parse_program(
+        "seen(R, X) :- req(R, X).\n"
+        "gone(R, X) :- req(R, X), bad(X).\n"
+        "kept(R, X) :- seen(R, X), listed(X), not gone(R, X), not banned(X).\n"
+        "kept(R, X) :- seen(R, X), extra(X).\n"
+        "lone(R, X) :- seen(R, X), not listed(X).\n")
+    tables = {"listed": [("a",), ("b",), ("c",), ("d",)], "banned": [("b",)], "bad": [("c",)], "extra": [("e",)]}
+    specs = {"req": BuiltinSpec(inputs=(0,), outputs=(1,))}
+    entries = {name: Atom(name, (Var("R"), Var("X"))) for name in ("kept", "lone")}
+    compiled = CompiledRules(program, {name: 1 for name in tables}, specs, {"req"}, entries)
+    assert re.search(r"\bs\d+ \|= \(s\d+ & X\d+\) - s\d+ - X\d+\n", compiled.source)
+    assert re.search(r"\bs\d+ \|= s\d+ - X\d+\n", compiled.source)
+    solver = compiled.bind(lambda name: tables[name], {
+        "req": lambda r, x: tuple((r, v) for v in ("abcde" if r == "r" else "") if x in (None, v))})
+    found = solver.solve("r")
+    assert sorted(found["kept"]) == [("a",), ("d",), ("e",)]
+    assert found["lone"] == [("e",)]
+    alone = _by_request(solver, [solver.solve_raw("r")])[0]
+    assert _by_request(solver, solver.solve_many(["r", "q"])) == [alone, {"kept": [], "lone": []}]
 
 
 def test_request_independent_relations_are_computed_bottom_up_by_strata():
