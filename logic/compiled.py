@@ -312,8 +312,8 @@ class _Generator:
 
     def _set_rule(self, rule: Rule) -> list[str] | None:
         """A rule of one value (``r(Req, X)``) whose body only tests ``X`` against one-column
-        relations (of the request, or tables), some of them negated, one request-dependent
-        relation among the positive ones: its rows as one expression over sets, ``A & B - C``
+        relations (of the request, or tables), some of them negated, at least one positive
+        relation of the request among them: its rows as one expression over sets, ``A & B - C``
         (one request: in a vector the rows carry masks). None for any other rule."""
         if self.vector or len(rule.head.args) != 2 or not isinstance(rule.head.args[1], Var):
             return None
@@ -327,7 +327,7 @@ class _Generator:
                 return None
             args = atom.args
             if atom.relation in self.dependent and len(args) == 2 and all(
-                    isinstance(a, Var) and not a.is_anonymous for a in args) and (args[0].name, args[1].name) == (req, x.name):
+                    isinstance(a, Var) and not a.is_anonymous and a.name == want for a, want in zip(args, (req, x.name))):
                 name = self.var(atom.relation)
             elif atom.relation in self.tables and len(args) == 1 and isinstance(args[0], Var) \
                     and args[0].name == x.name:
