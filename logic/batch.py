@@ -108,9 +108,12 @@ class _Writer:
                 f'"action": {json.dumps(action, ensure_ascii=False)}, "resource": ')
         return found
 
-    def answer(self, n: int, head: str, resource: str, verdict: tuple) -> str:
+    def answer(self, n: int, head: str, resource: str, verdict: tuple | str) -> str:
         """The answer of line ``n``: its principal and action as :meth:`head` writes them, its
-        resource, and ``verdict`` as ``Evaluator.verdicts_many`` gives it."""
+        resource, and ``verdict`` as ``Evaluator.verdicts_many`` gives it; or the error that
+        ``verdict`` is, when it is a string."""
+        if verdict.__class__ is str:
+            return self.error(n, verdict)
         # keyed by the verdict's identity (requests of a class share theirs), which the entry keeps alive
         found = self._tails.get(id(verdict))
         if found is None:
@@ -173,20 +176,14 @@ def decide_block(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
         for (p, a, resource, rank, _, i, n), v in zip(chunk, verdicts):
             if a != action or p != principal:
                 principal, action, head = p, a, write.head(p, a)
-            if v.__class__ is str:
-                answers[i] = write.error(n, v)
-                failed += 1
-            else:
-                answers[i] = write.answer(n, head, resource, v)
+            answers[i] = write.answer(n, head, resource, v)
+            failed += v.__class__ is str
             if ranked:
                 ranked[rank] = (head, resource, v)
     for rank, i, n in again:
         head, resource, v = ranked[rank]
-        if v.__class__ is str:
-            answers[i] = write.error(n, v)
-            failed += 1
-        else:
-            answers[i] = write.answer(n, head, resource, v)
+        answers[i] = write.answer(n, head, resource, v)
+        failed += v.__class__ is str
     return "".join(answers), len(answers) - failed, failed
 
 

@@ -639,16 +639,15 @@ class _Generator:
                        and not (i == 0 and bound[i] == "q" and rel in self.request_builtins)]
         width = None if checks else self.width(rel) if rel in self.dependent else atom.arity
         if width and len(new) * 4 > width + 1:  # the row unpacked: fewer steps than reading its columns one by one
-            names = []
+            names, again = [], dict(same)  # (again: a position whose variable an earlier one binds)
             for i in range(offset, offset + width):
                 if i in new:
                     env[new[i]] = name = self.fresh()
+                elif i in again:
+                    name = self.fresh()
+                    checks.append(f"{name} == {env[again[i]]}")
                 else:
                     name = "_"
-                    for j, var in same:
-                        if j == i:
-                            name = self.fresh()
-                            checks.append(f"{name} == {env[var]}")
                 names.append(name)
             target = ", ".join(names) + ("," if width == 1 else "")
             indent += self._loop(f"({target})" if masked else target, source, env, pad, lines, masked)
