@@ -649,6 +649,25 @@ class Evaluator:
             seen[0] |= todo
         return seen[1] & mask
 
+    def _v_condition_holds(self, vec, mask: int, cond) -> int:
+        """condition_holds over requests decided together: the mask of those of ``mask`` whose
+        context the condition holds for. Without policy variables a condition's result is a
+        function of its key's value (see :meth:`_condition`), so the requests are asked by value."""
+        idx = self.index
+        if cond in idx.conditions_with_variables:
+            return sum(bit for bit, r in vec.each(mask) if self._condition(r, cond).holds)
+        low = idx.conditions[cond][2].lower()
+        by_value: dict = {}  # a value of the key (None: absent) -> whether the condition holds
+        out = 0
+        for bit, r in vec.each(mask):
+            found = r.context.get(low)
+            holds = by_value.get(found)
+            if holds is None:
+                holds = by_value[found] = bool(self._condition(r, cond).holds)
+            if holds:
+                out |= bit
+        return out
+
     def _b_request_kms_key(self, req) -> bool:
         r = self._req(req)  # (once a request: not worth inlining)
         return r is not None and r.kms_key
@@ -1033,7 +1052,9 @@ class Evaluator:
                 uniform = len(heads) == 1 and not sessions
                 # id of an entries tuple (alive in the list zipped) -> (its verdict without missing keys
                 # and warnings, or None when its conditions or its lack of an explicit allow may give
-                # some; the detail relations; that lack; each verdict by its missing keys and warnings)
+                # some; the detail relations; that lack; each verdict by its missing keys and warnings;
+                # the context keys its conditions read, or None; each verdict by the request's values
+                # of those keys and its notes)
                 classes: dict[int, tuple] = {}
                 for r, found in zip(requests, self._solved(requests, only=_DECIDING, uniform=uniform)):
                     c = classes.get(id(found))
@@ -1042,18 +1063,41 @@ class Evaluator:
                         outcome, statements, lacks = self._class_verdict(r, g)
                         plain = (outcome, statements, (), ())
                         c = classes[id(found)] = (None if found[reached] or lacks else plain, g, lacks,
-                                                  {((), ()): plain})
+                                                  {((), ()): plain}, self._report_keys(found[reached]), {})
                     if c[0] is not None and not r.notes:
                         out.append(c[0])
-                    else:  # the same tuple for the same missing keys and warnings
-                        _, g, lacks, variants = c
-                        parts = self._request_verdict(r, g, lacks)
-                        v = variants.get(parts)
-                        if v is None:
-                            plain = variants[((), ())]
-                            v = variants[parts] = (plain[0], plain[1], *parts)
-                        out.append(v)
+                        continue
+                    _, g, lacks, variants, keys, by_values = c
+                    if keys is not None:
+                        # what the condition report reads of a request: the values of those keys (each
+                        # condition's result is a function of its key's value) and the request's notes
+                        seen = (*map(r.context.get, keys), *r.notes)
+                        v = by_values.get(seen)
+                        if v is not None:
+                            out.append(v)
+                            continue
+                    parts = self._request_verdict(r, g, lacks)
+                    v = variants.get(parts)  # the same tuple for the same missing keys and warnings
+                    if v is None:
+                        plain = variants[((), ())]
+                        v = variants[parts] = (plain[0], plain[1], *parts)
+                    if keys is not None:
+                        by_values[seen] = v
+                    out.append(v)
             return out
+
+    def _report_keys(self, reached: Iterable[str]) -> tuple[str, ...] | None:
+        """The context keys (lower case) that the condition report of a request that reached
+        ``reached`` reads (see :meth:`_condition_report`), or None when a condition there has
+        policy variables (its result then depends on other keys too)."""
+        idx = self.index
+        keys: dict[str, None] = {}
+        for stmt in idx.conditions_of.keys() & reached:
+            for cond in idx.conditions_of[stmt]:
+                if cond in idx.conditions_with_variables:
+                    return None
+                keys[idx.conditions[cond][2].lower()] = None
+        return tuple(keys)
 
     def _derive(self, requests: list[Request], engine: bool, together: int = _TOGETHER,
                 only: Iterable[str] | None = None) -> list[dict[str, Any]]:
@@ -1140,6 +1184,7 @@ class Evaluator:
             kms = _vector_attribute("kms_key")
             self._solver = self._compiled.bind(self._table, builtins, _SHARED, {
                 "resource_matches": self._v_resource_matches, "principal_named": self._v_principal_named,
+                "condition_holds": self._v_condition_holds,
                 "request_kms_key": lambda vec, mask: sum(m for _, m in kms(vec, mask, True)),
                 "request_policy_holder": _vector_attribute("policy_holder"),
                 "request_resource_account": _vector_attribute("resource_account")})

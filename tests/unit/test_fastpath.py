@@ -482,3 +482,30 @@ account 111122223333 "dev" {
     # requests no entry tells apart, with the same keys missing and the same warnings, share one tuple
     first = verdicts[:9]
     assert all(v is w for v, w in zip(first, verdicts[9:18]))
+
+
+def test_requests_decided_together_evaluate_a_condition_with_policy_variables_each_for_itself():
+    # The condition's key has one value on every request; the variable's value (the principal's
+    # tag, which a session tag in the context overrides) differs. Conditions without variables
+    # are evaluated once for each value of their key, which would give all these one answer.
+    world = loads('''
+account 111122223333 "dev" {
+  user alice {
+    tags { team = "data" }
+    policy P {
+      allow s3:PutObject on * when StringEquals aws:RequestTag/team "${aws:PrincipalTag/team}"
+      allow s3:GetObject on * when StringEquals aws:RequestTag/team "web"
+    }
+  }
+}
+''')
+    ev = world.evaluator()
+    items = [("alice", action, f"arn:aws:s3:::b/k{i}",
+              {"aws:RequestTag/team": "web", **({"aws:PrincipalTag/team": "web"} if i % 2 else {})}, None, None)
+             for action in ("s3:PutObject", "s3:GetObject") for i in range(10)]
+    verdicts = ev.verdicts_many(items)
+    assert ev._solver.together == len(items)
+    assert [v[0] for v in verdicts[:10]] == ["ImplicitDeny", "Allow"] * 5
+    assert {v[0] for v in verdicts[10:]} == {"Allow"}
+    ev.forget()
+    assert verdicts == [(d.decision, d.statements, d.missing_context, d.warnings) for d in ev.decide_many(items)]
