@@ -35,6 +35,7 @@ import sys
 from operator import itemgetter
 from typing import Iterable, Iterator, TextIO
 
+from .evaluate import collector_paused
 from .grammar.diagnostics import InvalidInput
 from .world import as_policy, runs
 
@@ -192,17 +193,9 @@ def _said(exc: InvalidInput) -> str:
 
 
 def _decided(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
-    """decide_block with the garbage collector off. Deciding makes no reference cycles (a block
-    of matrix rows and one of unrelated requests left no cyclic garbage), so reference counting
-    frees what a block made, and the collector would only walk, again and again, what the
-    evaluator keeps for the world (its memos). It is on again between blocks, for any cycle."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
+    """decide_block with the garbage collector paused (it is on again between blocks, for any cycle)."""
+    with collector_paused():
         return decide_block(world, block)
-    finally:
-        if was:
-            gc.enable()
 
 
 def _worker(block):

@@ -35,11 +35,13 @@ builtins the rules call:
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import itertools
 import re
 import threading
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -107,6 +109,31 @@ _LACKS_EXPLICIT_ALLOW = "a role trust policy or KMS key policy must allow the pr
 _PRINCIPAL_ACTION = itemgetter(0, 1)  # of the arguments of Evaluator.decide_one
 _VECTOR_MEMOS = 64  # sets of resources decided together whose pattern matches and parts are kept (Evaluator._derive)
 _PART_LIMIT = 1 << 16  # entries of each per-evaluator store (principals, resources, conditions, names)
+
+
+_paused = threading.Lock()
+_pauses = [0, False]  # blocks of collector_paused under way (in any thread); whether the collector was on before
+
+
+@contextmanager
+def collector_paused():
+    """The garbage collector off for the block, and as it was before once the last such block
+    under way in any thread ends. Deciding makes no reference cycles, so reference counting frees
+    what decisions leave behind; the collector would only walk, again and again, what the
+    evaluator keeps (its memos, the decision cache) and the decisions being made. A cycle made
+    meanwhile is collected once the collector runs again."""
+    with _paused:
+        if _pauses[0] == 0:
+            _pauses[1] = gc.isenabled()
+            gc.disable()
+        _pauses[0] += 1
+    try:
+        yield
+    finally:
+        with _paused:
+            _pauses[0] -= 1
+            if _pauses[0] == 0 and _pauses[1]:
+                gc.enable()
 
 
 def _plain(pattern: str) -> bool:

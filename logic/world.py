@@ -627,8 +627,16 @@ class World:
     def check_many(self, requests: Iterable[dict[str, Any] | tuple]) -> list:
         """Decide many requests at once: dicts with the arguments of :meth:`check`, or
         ``(principal, action, resource[, context])`` tuples. Requests of one principal and action
-        (8 or more) are decided together, what they share computed once (Evaluator.decide_many)."""
+        (8 or more) are decided together, what they share computed once (Evaluator.decide_many).
+        The garbage collector is paused meanwhile (:func:`iamlogic.evaluate.collector_paused`)."""
+        from .evaluate import collector_paused
+
         ev = self.evaluator()
+        with collector_paused():
+            return self._check_many(ev, requests)
+
+    @staticmethod
+    def _check_many(ev, requests: Iterable[dict[str, Any] | tuple]) -> list:
         cache = ev.decisions
         out: list = []
         todo: list[tuple] = []  # (principal, action, resource, position, key, context, session policy, federating user)

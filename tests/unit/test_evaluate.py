@@ -183,3 +183,33 @@ def test_not_principal_never_exempts_a_role_given_by_its_arn():
     role = "arn:aws:iam::111122223333:role/r0"
     assert w.check(role, "sqs:DeleteMessage", queue).decision == "ExplicitDeny"
     assert reference_decide(w.model, role, "sqs:DeleteMessage", queue) == "ExplicitDeny"
+
+
+def test_check_many_pauses_the_garbage_collector_and_leaves_it_as_it_was(world, monkeypatch):
+    import gc
+
+    from iamlogic.evaluate import collector_paused
+
+    seen = []
+    requests = [("alice", "s3:GetObject", "arn:aws:s3:::b/k")]
+    ev = world.evaluator()
+    original = ev.decide_many
+    monkeypatch.setattr(ev, "decide_many", lambda items: seen.append(gc.isenabled()) or original(items))
+    assert gc.isenabled()
+    world.check_many(requests)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        world.evaluator().forget()
+        world.check_many(requests)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    # pauses that overlap (two threads deciding at once): the collector is on again only after the last
+    first, second = collector_paused(), collector_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
