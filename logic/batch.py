@@ -20,8 +20,8 @@ any length (the access matrix of a whole organization) is decided in bounded mem
 answers stream out in input order. ``--jobs N`` decides the blocks in N processes, each with its
 own copy of the loaded world (forked after loading, so the world is read once); each process
 reads its block's JSON and writes its answers' JSON. Within a block, requests are decided sorted
-by principal, action and resource, in chunks that keep those of one principal and action
-together: they are decided together (``Evaluator.verdicts_many``), which is what makes a file of
+by principal and action (as read within them), in chunks that keep those of one principal and
+action together: they are decided together (``Evaluator.verdicts_many``), which is what makes a file of
 access-matrix rows fast. A line repeated within a block is decided once.
 """
 
@@ -160,7 +160,7 @@ def decide_block(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
             seen[text] = rank = len(todo)
             todo.append((*args[:3], rank, args, len(answers), n))
             answers.append(None)
-    todo.sort()  # by principal, action and resource (then as read: the rank tells every two apart)
+    todo.sort(key=_PRINCIPAL_ACTION)  # by principal and action; as read within them (the sort is stable)
     ranked: list = [None] * len(todo) if again else []  # each rank's answer: (head, resource, verdict)
     ev = world.evaluator()
     principal = action = head = None
