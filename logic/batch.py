@@ -21,8 +21,8 @@ answers stream out in input order. ``--jobs N`` decides the blocks in N processe
 own copy of the loaded world (forked after loading, so the world is read once); each process
 reads its block's JSON and writes its answers' JSON. Within a block, requests are decided sorted
 by principal and action (as read within them), in chunks that keep those of one principal and
-action together: they are decided together (``Evaluator.verdicts_many``), which is what makes a file of
-access-matrix rows fast. A line repeated within a block is decided once.
+action together: they are decided together (``Evaluator.verdicts_many``), which is what makes a
+file of access-matrix rows fast. A line repeated within a block is decided once.
 """
 
 from __future__ import annotations

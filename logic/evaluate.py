@@ -118,10 +118,10 @@ _pauses = [0, False]  # blocks of collector_paused under way (in any thread); wh
 @contextmanager
 def collector_paused():
     """The garbage collector off for the block, and as it was before once the last such block
-    under way in any thread ends. Deciding makes no reference cycles, so reference counting frees
-    what decisions leave behind; the collector would only walk, again and again, what the
-    evaluator keeps (its memos, the decision cache) and the decisions being made. A cycle made
-    meanwhile is collected once the collector runs again."""
+    under way in any thread ends. Deciding leaves no cyclic garbage (blocks of matrix rows and of
+    unrelated requests left none), so reference counting frees what decisions leave behind; the
+    collector would only walk, again and again, what the evaluator keeps (its memos, the decision
+    cache) and the decisions being made. A cycle made meanwhile is collected once it runs again."""
     with _paused:
         if _pauses[0] == 0:
             _pauses[1] = gc.isenabled()
