@@ -279,6 +279,11 @@ class WorldIndex:
                 if not isinstance(args[1], str) or "$" in args[1]:
                     self.conditions_with_variables.add(args[0])
 
+    def value_key(self, cond: str) -> str | None:
+        """The context key (lower case) whose value alone decides condition ``cond``; None when
+        the condition has policy variables (other keys count too)."""
+        return None if cond in self.conditions_with_variables else self.conditions[cond][2].lower()
+
     def org_path(self, acct: str) -> str | None:
         """``o-…/r-…/ou-…/`` for a member account (aws:PrincipalOrgPaths / aws:ResourceOrgPaths)."""
         org = self.account_org.get(acct)
@@ -680,10 +685,9 @@ class Evaluator:
         """condition_holds over requests decided together: the mask of those of ``mask`` whose
         context the condition holds for. Without policy variables a condition's result is a
         function of its key's value (see :meth:`_condition`), so the requests are asked by value."""
-        idx = self.index
-        if cond in idx.conditions_with_variables:
+        low = self.index.value_key(cond)
+        if low is None:
             return sum(bit for bit, r in vec.each(mask) if self._condition(r, cond).holds)
-        low = idx.conditions[cond][2].lower()
         by_value: dict = {}  # a value of the key (None: absent) -> whether the condition holds
         out = 0
         for bit, r in vec.each(mask):
@@ -1121,9 +1125,10 @@ class Evaluator:
         keys: dict[str, None] = {}
         for stmt in idx.conditions_of.keys() & reached:
             for cond in idx.conditions_of[stmt]:
-                if cond in idx.conditions_with_variables:
+                low = idx.value_key(cond)
+                if low is None:
                     return None
-                keys[idx.conditions[cond][2].lower()] = None
+                keys[low] = None
         return tuple(keys)
 
     def _derive(self, requests: list[Request], engine: bool, together: int = _TOGETHER,
