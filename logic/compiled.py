@@ -989,6 +989,21 @@ class Solver:
         except Exception as exc:  # a failing builtin fails the decision, never a silent "no answer"
             raise EngineError(f"the compiled rules failed while answering: {type(exc).__name__}: {exc}") from exc
 
+    def warm(self, req: Any) -> bool:
+        """Solve ``req`` for the answers the solver keeps for the world (its entries are dropped,
+        and the tree of calls is left as it is): a later request that asks the same of the world
+        finds them. False, without solving, once that memo is half full (the other half is left
+        to requests: solve_raw empties a full memo)."""
+        if len(self._world_memo) >= _WORLD_MEMO_LIMIT // 2:
+            return False
+        try:
+            self._solve(req, self._prologue(req))
+        except (EngineError, Unsupported):
+            raise
+        except Exception as exc:  # as solve_raw: a failing builtin is an error, never "no answer"
+            raise EngineError(f"the compiled rules failed while answering: {type(exc).__name__}: {exc}") from exc
+        return True
+
     def solve_many(self, requests: list, memo: dict | None = None, only: Iterable[str] | None = None) -> list[tuple]:
         """The entries of each request (as :meth:`solve_raw` gives them), computed for all of them
         at once: every relation maps each of its rows to the mask of the requests it holds for, so

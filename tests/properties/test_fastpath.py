@@ -61,6 +61,18 @@ def test_compiled_rules_agree_with_the_engine_on_generated_worlds(model, data):
     assert not problems, "\n".join(problems)
 
 
+@settings(max_examples=100 if os.environ.get("IAMLOGIC_HYPOTHESIS_PROFILE") == "deep" else 15, deadline=None)
+@given(valid_world_models(), st.data())
+def test_a_prepared_world_agrees_with_the_engine(model, data):
+    # World.prepare solves requests of its own first: the answers it keeps for the world are the
+    # ones the requests then read
+    world = World(model)
+    world.prepare()
+    requests = [data.draw(requests_for(model)) for _ in range(REQUESTS_PER_WORLD)]
+    problems = _disagreements(world, requests)
+    assert not problems, "\n".join(problems)
+
+
 @settings(max_examples=200 if os.environ.get("IAMLOGIC_HYPOTHESIS_PROFILE") == "deep" else 25, deadline=None)
 @given(valid_world_models(), st.data())
 def test_requests_that_share_their_principal_and_action_agree_with_the_engine(model, data):

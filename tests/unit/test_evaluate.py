@@ -185,6 +185,28 @@ def test_not_principal_never_exempts_a_role_given_by_its_arn():
     assert reference_decide(w.model, role, "sqs:DeleteMessage", queue) == "ExplicitDeny"
 
 
+def test_prepare_works_out_what_requests_alike_ask_of_the_world():
+    wf, _ = parse_world(WORLD)
+    world = World(WorldModel(accounts=wf.accounts))
+    before = {(p, a, r): world.check(p, a, r).decision
+              for p in ("alice", "bounded", "Worker") for a in ("s3:GetObject", "ec2:RunInstances")
+              for r in ("arn:aws:s3:::by-user/k", "arn:aws:s3:::public/k")}
+    fresh = World(WorldModel(accounts=wf.accounts)).evaluator()
+    fresh.decide_one("alice", "s3:GetObject", "arn:aws:s3:::by-user/k")
+    world = World(WorldModel(accounts=wf.accounts))
+    solved = world.prepare()
+    ev = world.evaluator()
+    kept = dict(ev._solver._world_memo)
+    # every principal with every action named (s3:GetObject, sts:AssumeRole), and every resource with a policy
+    assert solved == len(ev.index.principals) * 2 + len(ev.index.policy_holders) * 2
+    # a request of a principal and an action named, on a resource with a policy: the statements
+    # of its sources that list the action are known; what is left is its own (the statement that applied)
+    world.check("alice", "s3:GetObject", "arn:aws:s3:::by-user/k")
+    new = ev._solver._world_memo.keys() - kept.keys()
+    assert len(new) < len(fresh._solver._world_memo), new
+    assert {(p, a, r): world.check(p, a, r).decision for p, a, r in before} == before
+
+
 def test_check_many_pauses_the_garbage_collector_and_leaves_it_as_it_was(world, monkeypatch):
     import gc
 
