@@ -23,8 +23,10 @@ condition is evaluated only for a statement whose Action, Resource and Principal
 
 Answers that do not depend on the request are kept for the world: builtins that do not read the
 request, and runs of request-independent literals inside a rule body (which statements of a
-request's sources list its action), by the values bound before them. Builtins that read the
-request are the very functions the engine calls.
+request's sources list its action), by the values bound before them; a table at the start of
+such a run that only tests values bound before it is read in place, first (few of a request's
+sources have a NotAction statement: the others are passed over before any answer is looked up).
+Builtins that read the request are the very functions the engine calls.
 
 The generated source holds only names this module makes (``s3``, ``v7``) and integer indexes:
 constants of the rules are reached as ``Ki`` (``K[i]``, bound once when the function is built),
@@ -284,7 +286,7 @@ class _Generator:
         lines: list[str] = []
         req = rule.head.args[0]
         env: dict[str, str] = {req.name: "q", "#m": "ALL"}  # "#m": the mask of the requests at hand (vector)
-        indent = self._body(rule, self._hoisted(rule, set(env)), env, 0, lines)
+        indent = self._body(rule, list(rule.body), env, 0, lines)
         pad = "    " * indent
         parts = []
         for term in rule.head.args[1:]:
@@ -342,21 +344,6 @@ class _Generator:
             expr = f"({expr}) - {' - '.join(drop)}" if len(keep) + len(tables) > 1 else f"{expr} - {' - '.join(drop)}"
         return [f"{self.var(rule.head.relation)} |= {expr}"]
 
-    def _hoisted(self, rule: Rule, bound: set[str]) -> list:
-        """The body with the request's own attributes read first: a positive call of a request
-        builtin whose inputs the head binds does not depend on the literals before it, so it is
-        moved ahead of them (a conjunction means the same in any order that binds inputs first)."""
-        first, rest = [], []
-        for lit in rule.body:
-            spec = self.builtins.get(lit.relation) if isinstance(lit, Atom) else None
-            if spec is not None and lit.relation in self.request_builtins and all(
-                    isinstance(lit.args[i], Const) or (not lit.args[i].is_anonymous and lit.args[i].name in bound)
-                    for i in spec.inputs):
-                first.append(lit)
-            else:
-                rest.append(lit)
-        return first + rest
-
     def _independent(self, lit) -> bool:
         """A literal whose answers do not depend on the request: a table, or a builtin that does not
         read the request (pure: its answers are already kept for the world), or a comparison."""
@@ -366,12 +353,18 @@ class _Generator:
         return atom.relation in self.tables or (atom.relation in self.builtins
                                                 and atom.relation not in self.request_builtins)
 
-    def _segment_at(self, body: list) -> tuple[int, int] | None:
+    def _segment_at(self, body: list, bound: Iterable[str]) -> tuple[int, int] | None:
         """The first run of request-independent literals worth keeping for the world: two literals
-        or more, one of them positive, after a request-dependent literal."""
+        or more, one of them positive, after a request-dependent literal. A table the run would
+        start with, whose variables are all bound before it (``bound``, or by the literals before),
+        is left out of the run: a test answered at once, before the answer kept is looked up."""
+        bound = set(bound)
         i = 0
         while i < len(body):
-            if not self._independent(body[i]) or i == 0:
+            lit = body[i]
+            if i == 0 or not self._independent(lit) or (
+                    isinstance(lit, Atom) and lit.relation in self.tables and set(self._variables(lit)) <= bound):
+                bound.update(self._variables(lit))
                 i += 1
                 continue
             j = i
@@ -379,6 +372,8 @@ class _Generator:
                 j += 1
             if j - i >= 2 and any(isinstance(lit, Atom) for lit in body[i:j]):
                 return i, j
+            for lit in body[i:j]:
+                bound.update(self._variables(lit))
             i = j
         return None
 
@@ -428,7 +423,7 @@ class _Generator:
 
     def _body(self, rule: Rule, body: list, env: dict[str, str], indent: int, lines: list[str],
               segments: bool = True) -> int:
-        found = self._segment_at(body) if segments else None
+        found = self._segment_at(body, env) if segments else None
         if found is not None:
             i, j = found
             indent = self._body(rule, body[:i], env, indent, lines, segments=False)
