@@ -991,12 +991,7 @@ class Solver:
         to requests: solve_raw empties a full memo)."""
         if len(self._world_memo) >= _WORLD_MEMO_LIMIT // 2:
             return False
-        try:
-            self._solve(req, self._prologue(req))
-        except (EngineError, Unsupported):
-            raise
-        except Exception as exc:  # as solve_raw: a failing builtin is an error, never "no answer"
-            raise EngineError(f"the compiled rules failed while answering: {type(exc).__name__}: {exc}") from exc
+        self._solve(req, self._prologue(req))
         return True
 
     def solve_many(self, requests: list, memo: dict | None = None, only: Iterable[str] | None = None) -> list[tuple]:

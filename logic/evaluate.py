@@ -1010,8 +1010,8 @@ class Evaluator:
     def prepare(self) -> int:
         """Work out before the first request what the world answers to every request alike: for
         each principal of the world and each action its policies name (without wildcards), and
-        for each resource with a resource-based policy or trust policy, the statements that list
-        the action (see :class:`~iamlogic.compiled.Solver`). A request then pays only for what
+        for each resource with a resource-based policy, the statements that list the action (see
+        :class:`~iamlogic.compiled.Solver`; a role's trust policy is left to the first request). A request then pays only for what
         is its own. No decision changes. Returns the number of requests solved for it: stops
         early, with what it has, once the memo of those answers is half full (about half a
         million answers; see :meth:`~iamlogic.compiled.Solver.warm`)."""
