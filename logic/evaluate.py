@@ -1011,10 +1011,10 @@ class Evaluator:
         """Work out before the first request what the world answers to every request alike: for
         each principal of the world and each action its policies name (without wildcards), and
         for each resource with a resource-based policy, the statements that list the action (see
-        :class:`~iamlogic.compiled.Solver`; a role's trust policy is left to the first request). A request then pays only for what
-        is its own. No decision changes. Returns the number of requests solved for it: stops
-        early, with what it has, once the memo of those answers is half full (about half a
-        million answers; see :meth:`~iamlogic.compiled.Solver.warm`)."""
+        :class:`~iamlogic.compiled.Solver`; a role's trust policy is left to the first request).
+        A request then pays only for what is its own. No decision changes. Returns the number of
+        requests solved for it: stops early, with what it has, once the memo of those answers is
+        half full (about half a million answers; see :meth:`~iamlogic.compiled.Solver.warm`)."""
         with self._lock:
             if self._compiled is None:
                 return 0
@@ -1026,13 +1026,13 @@ class Evaluator:
             principals = sorted(self.index.principals)
             # (the resource side: any principal asks; the statements kept depend on the policy alone)
             asks = [(p, a, "*") for p in principals for a in actions]
-            asks += [(principals[0], a, holder) for holder in sorted(self.index.policy_holders)
-                     for a in actions] if principals else []
+            if principals:
+                asks += [(principals[0], a, holder) for holder in sorted(self.index.policy_holders) for a in actions]
             solved = 0
             for principal, action, resource in asks:
                 try:
                     r = self._resolve(principal, action, resource, None, None, None)
-                except InvalidInput:
+                except InvalidInput:  # a request of its own that cannot be placed warms nothing; no answer is given
                     continue
                 if not self._solver.warm(r):
                     break
