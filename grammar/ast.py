@@ -110,6 +110,7 @@ class User:
     inline: tuple[NamedPolicy, ...] = ()
     managed: tuple[str, ...] = ()
     boundary: str | None = None
+    unique_id: str | None = None  # AIDA…: the user's aws:userid
     span: Span | None = span_field()
 
 
@@ -132,6 +133,7 @@ class Role:
     managed: tuple[str, ...] = ()
     boundary: str | None = None
     service_linked: bool = False
+    unique_id: str | None = None  # AROA…: the role's id, first part of its sessions' aws:userid
     span: Span | None = span_field()
 
 

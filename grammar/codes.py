@@ -98,6 +98,8 @@ CODES: dict[str, str] = {
     "E332": "account id not 12 digits (library API)",
     "E334": "two OUs with the same name under one parent",
     "E335": "organization declared twice",
+    "E336": "malformed unique id of a user (AIDA…) or a role (AROA…)",
+    "E337": "unique id declared for two principals",
     "W301": "role without a trust policy",
     # Requests and command-line input (logic/evaluate.py, logic/matching.py, logic/cli.py, logic/simulate.py)
     "E501": "session policy given for a principal that is not a session",
@@ -106,6 +108,7 @@ CODES: dict[str, str] = {
     "E504": "unknown or ambiguous principal",
     "E505": "context entry not in KEY=VALUE form",
     "E506": "context value that is not a string, a number, a boolean or a list of them",
+    "E507": "unsupported: a condition or policy variable reads a key AWS always sets that the world does not give",
     "E510": "unsupported: an option combination the simulator cannot express honestly",
     "E511": "malformed option value",
 }

@@ -116,6 +116,7 @@ def _block(header: str, body: list[str], indent: str) -> list[str]:
 def _user(u: User, ind: str) -> list[str]:
     i = ind + "  "
     body = [f"{i}path {_q(u.path)}"] if u.path != "/" else []
+    body += [f"{i}id {_q(u.unique_id)}"] if u.unique_id is not None else []
     body += _tags(u.tags, i)
     if u.groups:
         body.append(f"{i}groups " + ", ".join(_name(g) for g in u.groups))
@@ -139,6 +140,7 @@ def _group(g: Group, ind: str) -> list[str]:
 def _role(r: Role, ind: str) -> list[str]:
     i = ind + "  "
     body = [f"{i}path {_q(r.path)}"] if r.path != "/" else []
+    body += [f"{i}id {_q(r.unique_id)}"] if r.unique_id is not None else []
     body += _tags(r.tags, i)
     if r.service_linked:
         body.append(f"{i}service_linked")

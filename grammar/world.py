@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -38,6 +39,11 @@ from .diagnostics import Diagnostic, Diagnostics, Span
 from . import json_policy
 
 _PRINCIPAL_TYPES = {"aws": "AWS", "service": "Service", "federated": "Federated", "canonical_user": "CanonicalUser"}
+
+#: A user's and a role's unique id: a prefix, then capital letters and digits, 16 to 128 characters in
+#: all (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-prefixes;
+#: the length from https://docs.aws.amazon.com/IAM/latest/APIReference/API_User.html).
+_UNIQUE_ID = {"user": re.compile(r"AIDA[A-Z0-9]{12,124}"), "role": re.compile(r"AROA[A-Z0-9]{12,124}")}
 
 #: Keywords of the language, for messages.
 KEYWORDS = (
@@ -194,12 +200,16 @@ class _ToAst(Transformer):
 
     def _principal_parts(self, ch, allowed, what, meta):
         fields = {"path": "/", "tags": (), "groups": (), "inline": [], "managed": (), "boundary": None,
-                  "trust": None, "service_linked": False}
+                  "trust": None, "service_linked": False, "unique_id": None}
         for kind, value, span in ch[1:]:
             if kind not in allowed:  # the grammar lets only a boundary through where it does not belong
                 self.diags.add("E317", "a permissions boundary can be set on users and roles, not on groups",
                                span, help="set the boundary on each user of the group instead")
                 continue
+            if kind == "unique_id" and not _UNIQUE_ID[what].fullmatch(value):
+                self.diags.add("E336", f"malformed unique id of a {what}: {value!r}", span,
+                               help=f"a {what}'s unique id is {_UNIQUE_ID[what].pattern[:4]} followed by 12 to 124 "
+                                    "capital letters and digits (IAM identifiers: unique ID prefixes)")
             if kind == "inline":
                 fields["inline"].append(value)
             elif kind in ("tags", "groups", "managed"):
@@ -210,9 +220,10 @@ class _ToAst(Transformer):
         return fields
 
     def user(self, meta, ch):
-        f = self._principal_parts(ch, {"path", "tags", "groups", "boundary", "inline", "managed"}, "user", meta)
+        f = self._principal_parts(ch, {"path", "unique_id", "tags", "groups", "boundary", "inline", "managed"},
+                                  "user", meta)
         return ("user", User(ch[0], f["path"], f["tags"], f["groups"], f["inline"], f["managed"], f["boundary"],
-                             self._span(meta)))
+                             f["unique_id"], self._span(meta)))
 
     def group(self, meta, ch):
         f = self._principal_parts(ch, {"path", "inline", "managed"}, "group", meta)
@@ -220,12 +231,15 @@ class _ToAst(Transformer):
 
     def role(self, meta, ch):
         f = self._principal_parts(
-            ch, {"path", "tags", "trust", "inline", "managed", "boundary", "service_linked"}, "role", meta)
+            ch, {"path", "unique_id", "tags", "trust", "inline", "managed", "boundary", "service_linked"}, "role", meta)
         return ("role", Role(ch[0], f["path"], f["tags"], f["trust"], f["inline"], f["managed"], f["boundary"],
-                             f["service_linked"], self._span(meta)))
+                             f["service_linked"], f["unique_id"], self._span(meta)))
 
     def path(self, meta, ch):
         return ("path", _string(ch[0]), self._span(meta))
+
+    def unique_id(self, meta, ch):
+        return ("unique_id", _string(ch[0]), self._span(meta))
 
     def groups(self, meta, ch):
         return ("groups", tuple(ch), self._span(meta))

@@ -101,6 +101,8 @@ class _Compilation:
                 arn = user_arn(acct.id, u)
                 yield ("principal", arn, "user", acct.id)
                 yield ("principal_name", arn, u.name, u.path)
+                if u.unique_id is not None:
+                    yield ("principal_id", arn, u.unique_id)
                 yield from (("principal_tag", arn, k, v) for k, v in u.tags)
                 yield from (("group_member", arn, group_arn(acct.id, groups[g])) for g in u.groups if g in groups)
                 yield from self._identity_policies("identity_policy", arn, acct, u.inline, u.managed)
@@ -109,6 +111,8 @@ class _Compilation:
                 arn = role_arn(acct.id, role)
                 yield ("principal", arn, "role", acct.id)
                 yield ("principal_name", arn, role.name, role.path)
+                if role.unique_id is not None:
+                    yield ("principal_id", arn, role.unique_id)
                 yield from (("principal_tag", arn, k, v) for k, v in role.tags)
                 if role.service_linked:
                     yield ("role_service_linked", arn)

@@ -65,6 +65,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .dlcheck import BuiltinSpec, derived_relations
 from .engine import EngineError
+from .grammar.diagnostics import IamlogicError
 from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Rule, Var
 
 __all__ = ["CompiledRules", "Unsupported"]
@@ -979,7 +980,7 @@ class Solver:
             out = self._outputs.setdefault(out, out)
             self._keep(key, out)
             return out
-        except (EngineError, Unsupported):
+        except (IamlogicError, Unsupported):
             raise
         except Exception as exc:  # a failing builtin fails the decision, never a silent "no answer"
             raise EngineError(f"the compiled rules failed while answering: {type(exc).__name__}: {exc}") from exc
@@ -1008,7 +1009,7 @@ class Solver:
         self.together += len(vec.requests)
         try:
             found = self._solve_vector(vec, vec.all)
-        except (EngineError, Unsupported):
+        except (IamlogicError, Unsupported):
             raise
         except Exception as exc:  # a failing builtin fails the decision, never a silent "no answer"
             raise EngineError(f"the compiled rules failed while answering: {type(exc).__name__}: {exc}") from exc

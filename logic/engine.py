@@ -457,7 +457,7 @@ def _primitive(name: str, spec: BuiltinSpec, function: BuiltinFunction):
                 rows = [tuple(args)] if result else []
             else:
                 rows = [tuple(row) if isinstance(row, (tuple, list)) else row for row in result]
-        except EngineError:
+        except IamlogicError:  # a builtin's own error (input the world cannot answer) goes through as it is
             raise
         except Exception as exc:  # a failing builtin fails the query: never a silent "no answer"
             raise EngineError(f"builtin {name!r} failed on {tuple(args)!r}: {type(exc).__name__}: {exc}") from exc

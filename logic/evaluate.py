@@ -55,7 +55,7 @@ from .dlcheck import BuiltinSpec
 from .engine import Engine, row_key
 from .grammar.ast import Policy
 from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Query, Rule, Var, parse_program, parse_query
-from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput
+from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
 from .matching import (action_key, context_values, evaluate_condition, plan_arn_pattern, resource_match, substitute,
                        wildcard_match)
 from .schema import RELATIONS
@@ -136,6 +136,22 @@ def collector_paused():
                 gc.enable()
 
 
+class Undeclared(tuple):
+    """The value of a context key that AWS always sets and the world does not give (the unique id
+    in a user's or a role session's ``aws:userid``), as a request's context holds it: what is
+    missing, and how to give it. A condition or policy variable that reads it is an error (E507),
+    never a missing key: AWS would have compared the value."""
+
+    __slots__ = ()
+
+
+def _undeclared(key: str, found: Undeclared, ref: StatementRef) -> InvalidInput:
+    return InvalidInput([Diagnostic(
+        "E507", f"unsupported: {ref.label() if ref.file is None else ref.label().rsplit(' (', 1)[0]} reads "
+                f"{key}, and {found[0]} is not in the world", Span(ref.file, ref.line, ref.col) if ref.file else None,
+        help=f"{found[1]}, or give the key as context ({key}=…)")])
+
+
 def _plain(pattern: str) -> bool:
     """A Resource pattern without policy variables (nor escapes): it is its own escaped form, and
     whether it matches depends on the resource alone."""
@@ -213,6 +229,7 @@ class WorldIndex:
             by[f[0]].append(tuple(f[1:]))
         self.principals = {p: (t, a) for p, t, a in by["principal"]}
         self.names = {p: (n, path) for p, n, path in by["principal_name"]}
+        self.unique_ids = dict(by["principal_id"])
         self.principal_tags = defaultdict(list)
         for p, k, v in by["principal_tag"]:
             self.principal_tags[p].append((k, v))
@@ -591,16 +608,41 @@ class Evaluator:
         if "$" not in pattern and "\\" not in pattern:  # _plain(pattern), inline: every decision comes here
             return resource_match(pattern, r.resource, escaped=True)  # kept by resource_match
         version = self.index.versions.get(self.index.statements[stmt][0])
-        escaped = substitute(pattern, self._lookup(r), version=version, wildcards=True)
+        try:
+            escaped = substitute(pattern, self._lookup(r, stmt), version=version, wildcards=True)
+        except InvalidInput:  # a variable the world does not give (Undeclared)
+            if not self._may_match(r, stmt, pattern, version):
+                return False  # whatever its value
+            raise
         if escaped is None:
             return False
         return resource_match(escaped, r.resource, escaped=True)
 
-    def _lookup(self, r: Request):
+    def _may_match(self, r: Request, stmt: str, pattern: str, version: str | None) -> bool:
+        """Whether some value of the variables the world does not give could make ``pattern`` match
+        the request's resource: each read as ``*``. True (cannot tell) when one stands before the
+        ARN's resource part, where a value holding ``:`` would move the segments."""
+        hole, known = "\x00", self._lookup(r, stmt)
+
+        def lookup(key: str):
+            found = r.context.get(key.lower())
+            return (hole,) if found is not None and found[1].__class__ is Undeclared else known(key)
+
+        escaped = substitute(pattern, lookup, version=version, wildcards=True)
+        if escaped is None:  # another variable does not resolve: the pattern matches nothing
+            return False
+        if escaped.count(":", 0, escaped.index(hole)) < 5:
+            return True
+        return resource_match(escaped.replace(hole, "*"), r.resource, escaped=True)
+
+    def _lookup(self, r: Request, stmt: str):
+        """The policy variables' values for ``r``, as a statement reads them."""
         def lookup(key: str):
             found = r.context.get(key.lower())
             if found is None:
                 return None
+            if found[1].__class__ is Undeclared:
+                raise _undeclared(key, found[1], self.index.statement_ref(stmt))
             info = self.catalog.condition_key(found[0])
             if (info is not None and info.multivalued) or len(found[1]) != 1:
                 return None
@@ -618,6 +660,8 @@ class Evaluator:
         if result is None:
             stmt, operator, key = self.index.conditions[cond]
             found = r.context.get(key.lower())
+            if found is not None and found[1].__class__ is Undeclared:
+                raise _undeclared(key, found[1], self.index.statement_ref(stmt))
             # without policy variables, a condition's result depends on its key's value alone
             memo = None if cond in self.index.conditions_with_variables else (cond, found)
             result = self._condition_memo.get(memo) if memo is not None else None
@@ -627,7 +671,7 @@ class Evaluator:
                 multivalued = info.multivalued if info is not None else bool(found and found[2])
                 result = evaluate_condition(
                     operator, tuple(self.index.condition_values.get(cond, ())), found[1] if found else None,
-                    multivalued=multivalued, lookup=self._lookup(r), version=version)
+                    multivalued=multivalued, lookup=self._lookup(r, stmt), version=version)
                 if memo is not None:
                     if len(self._condition_memo) > _PART_LIMIT:
                         self._condition_memo.clear()
@@ -759,7 +803,8 @@ class Evaluator:
         kept for the evaluator."""
         probe = Request("", principal, "", "", "")
         self._principal(probe, principal, federating_user)
-        pre, post = self._principal_context(probe)
+        by_role = probe.principal_type == "assumed_role" and probe.caller != principal  # a role ARN or name
+        pre, post = self._principal_context(probe, by_role)
         part = (probe.caller, probe.principal_type, probe.account, probe.identity, probe.role,
                 probe.federating_user, tuple(probe.notes), pre, post)
         if len(self._principal_parts) > _PART_LIMIT:
@@ -921,9 +966,10 @@ class Evaluator:
             self.decisions.clear()
         return pol_id
 
-    def _principal_context(self, req: Request) -> tuple[dict, dict]:
+    def _principal_context(self, req: Request, by_role: bool = False) -> tuple[dict, dict]:
         """The context keys the world determines for the principal: those that AWS sets before
-        the resource's keys, and those after them."""
+        the resource's keys, and those after them. ``by_role``: the principal was given as a role,
+        whose session (and its name) is not known."""
         idx, pre, post = self.index, {}, {}
 
         def put(ctx: dict, key: str, value: Any) -> None:
@@ -952,10 +998,27 @@ class Evaluator:
             put(pre, "aws:PrincipalServiceName", req.caller)
         elif t == "anonymous":
             put(pre, "aws:PrincipalType", "Anonymous")
-        if t == "root":
+        if t == "anonymous":
+            put(post, "aws:userid", "anonymous")
+        elif t == "root":
             put(post, "aws:userid", req.account)
         elif t == "federated_user":
             put(post, "aws:userid", f"{req.account}:{req.caller.rsplit('/', 1)[-1]}")
+        elif t in ("user", "assumed_role"):
+            # a user's unique id; a role session's is the role's, then the session's name (IAM guide:
+            # reference_policies_variables, "Information available in requests")
+            owner = req.identity if t == "user" else req.role
+            uid = idx.unique_ids.get(owner)
+            if by_role:
+                missing = (f"the name of the session of {owner} (given as a role)",
+                           "give the session's ARN as the principal (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION)")
+            elif uid is None:
+                missing = (f"the unique id of {owner}",
+                           f"declare it (id \"{'AIDA' if t == 'user' else 'AROA'}…\" in the {t.split('_')[-1]}'s block)")
+            if by_role or uid is None:
+                post["aws:userid"] = ("aws:userid", Undeclared(missing), False)
+            else:
+                put(post, "aws:userid", uid if t == "user" else f"{uid}:{req.caller.rsplit('/', 1)[-1]}")
         return pre, post
 
     def _given(self, req: Request, given: Mapping[str, Any]) -> None:
@@ -972,7 +1035,7 @@ class Evaluator:
                 values, as_list = (value,), False
             else:
                 values, as_list = context_values(value, key)
-            if low in derived and not low.startswith("aws:principaltag/"):
+            if low in derived and not low.startswith("aws:principaltag/") and ctx[low][1].__class__ is not Undeclared:
                 if values != ctx[low][1]:
                     req.notes.append(f"context key {key} is determined by the world "
                                      f"({', '.join(ctx[low][1])}); the value given was not used")
@@ -1034,8 +1097,11 @@ class Evaluator:
                     r = self._resolve(principal, action, resource, None, None, None)
                 except InvalidInput:  # a request of its own that cannot be placed warms nothing; no answer is given
                     continue
-                if not self._solver.warm(r):
-                    break
+                try:
+                    if not self._solver.warm(r):
+                        break
+                except InvalidInput:  # it reads what the world does not give (E507): what it reached is kept
+                    pass
                 solved += 1
             return solved
 

@@ -46,6 +46,7 @@ _DECLARATIONS = [
     ("principal", ("P", "Type", "Acct"), "principal P is a Type (user, role, root) of account Acct"),
     ("principal_name", ("P", "Name", "Path"), "principal P has name Name and path Path"),
     ("principal_tag", ("P", "Key", "Value"), "principal P carries tag Key=Value"),
+    ("principal_id", ("P", "Id"), "user or role P has the unique id Id (AIDA…, AROA…)"),
     ("group", ("Group", "Acct", "Name"), "Group is a group of account Acct called Name"),
     ("group_member", ("P", "Group"), "user P is a member of Group"),
     ("role_service_linked", ("P",), "role P is a service-linked role"),

@@ -200,7 +200,8 @@ CONTEXT_KEYS = {
 def _resource_pool(accounts) -> tuple[str, ...]:
     pool = ["*"]
     for i, _ in enumerate(accounts):
-        pool += [f"arn:aws:s3:::bucket{i}", f"arn:aws:s3:::bucket{i}/*", f"arn:aws:s3:::bucket{i}/data/${{aws:username}}"]
+        pool += [f"arn:aws:s3:::bucket{i}", f"arn:aws:s3:::bucket{i}/*", f"arn:aws:s3:::bucket{i}/data/${{aws:username}}",
+                 f"arn:aws:s3:::bucket{i}/data/${{aws:userid}}"]
     pool += [f"arn:aws:sqs:us-east-1:{a}:queue" for a in accounts]
     pool += [f"arn:aws:iam::{a}:role/*" for a in accounts]
     pool += [f"arn:aws:kms:us-east-1:{a}:key/k1" for a in accounts]
@@ -224,6 +225,8 @@ def _conditions(draw) -> tuple[Condition, ...]:
         Condition("Null", "aws:SourceIp", ("true",)),
         Condition("StringEquals", "aws:ResourceTag/team", ("${aws:PrincipalTag/team}",)),
         Condition("ArnLike", "aws:PrincipalArn", ("arn:aws:iam::*:role/*",)),
+        Condition("StringLike", "aws:userid", ("AIDA*",)),
+        Condition("StringNotLike", "aws:userid", ("AROA*:s",)),
     ]
     if draw(st.integers(0, 2)) > 0:
         return ()
@@ -284,12 +287,12 @@ def valid_world_models(draw) -> WorldModel:
         team = st.sampled_from([(), (("team", "red"),), (("team", "blue"),)])
         pols = (NamedPolicy("p0", draw(_policy("identity", accounts, principals_pool))),
                 NamedPolicy("b0", draw(_policy("identity", accounts, principals_pool, 2))))
-        users = (User("u0", tags=draw(team), groups=("g0",) if draw(st.booleans()) else (),
+        users = (User("u0", unique_id=f"AIDA{a}", tags=draw(team), groups=("g0",) if draw(st.booleans()) else (),
                       managed=("p0",) if draw(st.booleans()) else (),
                       inline=(NamedPolicy("own", draw(_policy("identity", accounts, principals_pool))),),
                       boundary="b0" if draw(st.integers(0, 3)) == 0 else None),)
         groups = (Group("g0", managed=("p0",)),)
-        roles = (Role("r0", tags=draw(team), trust=draw(_policy("trust", accounts, principals_pool, 2)),
+        roles = (Role("r0", unique_id=f"AROA{a}", tags=draw(team), trust=draw(_policy("trust", accounts, principals_pool, 2)),
                       inline=(NamedPolicy("own", draw(_policy("identity", accounts, principals_pool))),),
                       boundary="b0" if draw(st.integers(0, 3)) == 0 else None,
                       service_linked=draw(st.integers(0, 6)) == 0),)
@@ -338,8 +341,12 @@ def requests_for(draw, model: WorldModel) -> dict:
     i = accounts.index(b)
     resource = draw(st.sampled_from([
         f"arn:aws:s3:::bucket{i}", f"arn:aws:s3:::bucket{i}/data/u0", f"arn:aws:s3:::bucket{i}/x",
+        f"arn:aws:s3:::bucket{i}/data/AIDA{a}", f"arn:aws:s3:::bucket{i}/data/AROA{a}:s",
         f"arn:aws:sqs:us-east-1:{b}:queue", f"arn:aws:iam::{b}:role/r0", f"arn:aws:kms:us-east-1:{b}:key/k1", "*"]))
     context = {k: draw(st.sampled_from(v)) for k, v in CONTEXT_KEYS.items() if draw(st.booleans())}
+    # always given: the session of a role given by its ARN has no aws:userid in the world (E507),
+    # and analyses ask every principal with one request's context
+    context["aws:userid"] = f"AROA{a}:s"
     return {"principal": principal, "action": draw(st.sampled_from(ACTION_POOL)), "resource": resource,
             "context": context}
 

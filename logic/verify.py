@@ -99,6 +99,7 @@ determines (``aws:PrincipalArn``, ``aws:PrincipalOrgID``, ``aws:PrincipalTag/*``
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -442,6 +443,12 @@ _DERIVED = re.compile(r"(aws:(principalarn|principalaccount|principalorgid|princ
 _KIND_ORDER = {"root": 0, "user": 1, "role": 2, "service": 3, "web_identity": 4, "anonymous": 5}
 
 
+def _synthetic_id(prefix: str, name: str) -> str:
+    """A unique id for a principal the checks add (the world's own give theirs, or none): one no
+    declared principal has, as a stand-in for any other principal's."""
+    return prefix + hashlib.sha256(name.encode()).hexdigest()[:17].upper()
+
+
 def _rule_action_patterns() -> set[str]:
     """Action patterns the rules themselves test (``trust_action("sts:AssumeRole*")``)."""
     from importlib import resources
@@ -538,12 +545,16 @@ class _Analysis:
                     name = SYNTHETIC_USER
                     while any(u.name == name for u in acct.users):
                         name += "-"
-                    accounts[i] = replace(acct, users=acct.users + (User(name, inline=(NamedPolicy(OUTSIDE_POLICY, _ADMIN),)),))
-                    self.synthetic_users[acct.id] = f"arn:aws:iam::{acct.id}:user/{name}"
+                    arn = f"arn:aws:iam::{acct.id}:user/{name}"
+                    accounts[i] = replace(acct, users=acct.users + (
+                        User(name, inline=(NamedPolicy(OUTSIDE_POLICY, _ADMIN),), unique_id=_synthetic_id("AIDA", arn)),))
+                    self.synthetic_users[acct.id] = arn
         for acct in sorted(set(extra_users) | set(extra_roles)):
             pol = (NamedPolicy(OUTSIDE_POLICY, _ADMIN),)
-            users = tuple(User(n, path=p, inline=pol) for n, p in sorted(extra_users.get(acct, {}).items()))
-            roles = tuple(Role(n, path=p, inline=pol) for n, p in sorted(extra_roles.get(acct, {}).items()))
+            users = tuple(User(n, path=p, inline=pol, unique_id=_synthetic_id("AIDA", f"{acct}:user{p}{n}"))
+                          for n, p in sorted(extra_users.get(acct, {}).items()))
+            roles = tuple(Role(n, path=p, inline=pol, unique_id=_synthetic_id("AROA", f"{acct}:role{p}{n}"))
+                          for n, p in sorted(extra_roles.get(acct, {}).items()))
             accounts.append(Account(acct, f"iamlogic-outside-{acct}", users=users, roles=roles))
         if accounts != list(model.accounts):
             from .world import World

@@ -246,8 +246,18 @@ def check_world(model: WorldModel) -> list[Diagnostic]:
             d.extend(validate_policy(p.document, kind))
     for p in model.aws_policies:
         d.extend(validate_policy(p.document, "identity"))
+    ids: dict[str, str] = {}
     for acct in r.accounts.values():
         _check_account(r, acct, d)
+        for kind, items in (("user", acct.users), ("role", acct.roles)):
+            for item in items:
+                if item.unique_id is None:
+                    continue
+                where = f"{kind} {item.name} of account {acct.id}"
+                if item.unique_id in ids and ids[item.unique_id] != where:
+                    d.add("E337", f"unique id {item.unique_id} is declared for {ids[item.unique_id]} and {where}",
+                          item.span)
+                ids.setdefault(item.unique_id, where)
     # A policy may be reported through two paths (attached and used as a boundary): keep one of each.
     unique = list(dict.fromkeys(d.items))
     return unique
@@ -473,8 +483,10 @@ class AccountBuilder(_Builder):
 
     def add_user(self, name: str, *, path: str = "/", tags: dict[str, str] | None = None,
                  groups: Iterable[str] = (), policies: dict[str, Any] | None = None,
-                 attach: Iterable[str] = (), boundary: str | None = None) -> "AccountBuilder":
-        u = User(name, path, tuple((tags or {}).items()), tuple(groups), self._inline(policies), tuple(attach), boundary)
+                 attach: Iterable[str] = (), boundary: str | None = None,
+                 unique_id: str | None = None) -> "AccountBuilder":
+        u = User(name, path, tuple((tags or {}).items()), tuple(groups), self._inline(policies), tuple(attach), boundary,
+                 unique_id)
         return self._edit(users=(u,))
 
     def add_group(self, name: str, *, path: str = "/", policies: dict[str, Any] | None = None,
@@ -484,9 +496,9 @@ class AccountBuilder(_Builder):
     def add_role(self, name: str, *, path: str = "/", tags: dict[str, str] | None = None,
                  trust: Policy | dict | str | None = None, policies: dict[str, Any] | None = None,
                  attach: Iterable[str] = (), boundary: str | None = None,
-                 service_linked: bool = False) -> "AccountBuilder":
+                 service_linked: bool = False, unique_id: str | None = None) -> "AccountBuilder":
         role = Role(name, path, tuple((tags or {}).items()), as_policy(trust, f"{name} trust") if trust is not None else None,
-                    self._inline(policies), tuple(attach), boundary, service_linked)
+                    self._inline(policies), tuple(attach), boundary, service_linked, unique_id)
         return self._edit(roles=(role,))
 
     def add_policy(self, name: str, document: Policy | dict | str) -> "AccountBuilder":

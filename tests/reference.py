@@ -38,16 +38,18 @@ R6  A role's trust policy is its resource policy for ``sts:AssumeRole*``, ``sts:
     ``sts:SetSourceIdentity``; for other actions on a role there is no resource policy. A declared
     resource ``arn:…:kms:…:key/…`` has a key policy. Both must allow explicitly (§1.2 step 4).
 R7  Context keys (names case-insensitive; values str or list). The caller's values are used for
-    environment keys (aws:SourceIp, aws:SecureTransport, …), aws:userid of users and role
-    sessions, aws:PrincipalTag/* of session principals (session tags override the role's tags,
+    environment keys (aws:SourceIp, aws:SecureTransport, …), aws:userid where the world does
+    not give it, aws:PrincipalTag/* of session principals (session tags override the role's tags,
     §1.8) and aws:ResourceTag/* of resources whose tags the world does not declare; the keys the
     world decides (WORLD_KEYS, other tags) ignore the caller. Derived: aws:PrincipalArn (user ARN,
     role ARN for role sessions, root ARN, federated-user ARN), aws:PrincipalAccount,
     aws:PrincipalOrgID, aws:PrincipalOrgPaths (``o-id/r-id/ou-…/``), aws:PrincipalTag/K (user or
     role tags; none for federated users), aws:PrincipalType (User, AssumedRole, FederatedUser,
-    Account; ``Anonymous`` for anonymous, which gets no other principal key; absent for service
-    principals), aws:username (IAM users), aws:userid only where the world determines it (root:
-    the account id; federated user: ``ACCOUNT:NAME``; the AIDA…/AROA… ids are not in the world),
+    Account; ``Anonymous`` for anonymous, which gets no other principal key but aws:userid; absent
+    for service principals), aws:username (IAM users), aws:userid (anonymous: ``anonymous``; root:
+    the account id; federated user: ``ACCOUNT:NAME``; user: its declared AIDA… id; role session:
+    ``AROA…:SESSION``; a value the world does not give — an id not declared, the session of a role
+    given by its ARN — is taken from the caller, else reading it raises :class:`Undeclared`),
     aws:PrincipalIsAWSService ("true"/"false", absent for anonymous), aws:PrincipalServiceName,
     aws:ResourceAccount, aws:ResourceOrgID, aws:ResourceOrgPaths, and aws:ResourceTag/K plus
     ``<service>:ResourceTag/K`` for a declared resource (or a role/user of the world).
@@ -127,6 +129,7 @@ class Caller:
     principal_arn: str | None = None  # aws:PrincipalArn
     names: dict[str, str] = field(default_factory=dict)  # naming level → ARN (user, role, session, …)
     tags: tuple = ()
+    userid: str | None = None  # aws:userid, where the world gives it
     identity: list[Policy] = field(default_factory=list)
     boundary: Policy | None = None
     service_linked: bool = False
@@ -199,6 +202,7 @@ def _caller(world: _World, principal: str, federating_user: str | None) -> Calle
         if user is not None:
             c.tags, c.identity = user.tags, _user_policies(world, acct, user)
             c.boundary = _boundary(world, acct, user.boundary)
+            c.userid = user.unique_id
     elif service == "iam" and rest.startswith("role/"):  # R1: a session of the role
         c.kind = "role"
         _with_role(world, c, acct, next((r for r in _roles(acct) if role_arn(account, r) == principal), None),
@@ -209,6 +213,8 @@ def _caller(world: _World, principal: str, federating_user: str | None) -> Calle
         role = next((r for r in _roles(acct) if r.name == role_name), None)
         arn = role_arn(account, role) if role else f"arn:aws:iam::{account}:role/{role_name}"
         _with_role(world, c, acct, role, arn)
+        if role is not None and role.unique_id is not None:
+            c.userid = f"{role.unique_id}:{rest.split('/', 2)[2]}"
     elif service == "sts" and rest.startswith("federated-user/"):
         c.kind, c.names["federated"] = "federated", principal
         if federating_user:  # R2: the user who called GetFederationToken
@@ -266,6 +272,13 @@ def _target(world: _World, arn: str, action: str, caller: Caller) -> Target:
 # The request context (R7) and statement matching
 
 
+class Undeclared(Exception):
+    """A policy read a key AWS always sets whose value the world does not give (R7)."""
+
+
+UNDECLARED = ("<not in the world>",)  # its value in a request's context
+
+
 class Request:
     def __init__(self, action: str, resource: str, context: dict[str, tuple[str, ...]]):
         self.action, self.resource, self.context = action, resource, context
@@ -276,7 +289,10 @@ class Request:
         return info is not None and info.multivalued
 
     def values(self, key: str) -> tuple[str, ...] | None:
-        return self.context.get(key.casefold())
+        found = self.context.get(key.casefold())
+        if found is UNDECLARED:
+            raise Undeclared(key)
+        return found
 
     def variable(self, key: str) -> tuple[str, ...] | None:
         """Policy variables: multivalued keys cannot be variables (§1.10)."""
@@ -319,6 +335,7 @@ def _context(world: _World, caller: Caller, target: Target, given: dict | None) 
 
     if caller.kind == "anonymous":
         put("aws:PrincipalType", "Anonymous")
+        put("aws:userid", "anonymous")
     elif caller.kind == "service":
         put("aws:PrincipalIsAWSService", "true")
         put("aws:PrincipalServiceName", caller.arn)
@@ -337,6 +354,8 @@ def _context(world: _World, caller: Caller, target: Target, given: dict | None) 
             put("aws:userid", caller.account)
         if caller.kind == "federated":
             put("aws:userid", f"{caller.account}:{caller.arn.rsplit('/', 1)[1]}")
+        if caller.userid is not None:
+            put("aws:userid", caller.userid)
     if target.account:
         put("aws:ResourceAccount", target.account)
         for key, value in _org_keys(world, target.account, "Resource"):
@@ -354,6 +373,8 @@ def _context(world: _World, caller: Caller, target: Target, given: dict | None) 
     for key, values in derived.items():
         if not (key.startswith("aws:principaltag/") and key in context):  # session tags win (§1.8)
             context[key] = tuple(values)
+    if caller.kind in ("user", "role", "session") and "aws:userid" not in context:
+        context["aws:userid"] = UNDECLARED
     return context
 
 

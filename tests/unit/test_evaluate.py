@@ -235,3 +235,100 @@ def test_check_many_pauses_the_garbage_collector_and_leaves_it_as_it_was(world, 
     assert not gc.isenabled()
     second.__exit__(None, None, None)
     assert gc.isenabled()
+
+
+USERID_WORLD = '''
+account 111122223333 "dev" {
+  user alice {
+    id "AIDAJQABLZS4A3QDU576Q"
+    policy P {
+      allow s3:GetObject on *
+      deny s3:GetObject on "arn:aws:s3:::secret/*" when StringLike aws:userid "AIDA*"
+    }
+  }
+  user bob {
+    policy P {
+      allow s3:GetObject on *
+      deny s3:GetObject on "arn:aws:s3:::secret/*" when StringLike aws:userid "AIDA*"
+    }
+  }
+  role app {
+    id "AROAJQABLZS4A3QDU576Q"
+    trust { allow sts:AssumeRole principal aws "111122223333" }
+    policy P { allow s3:GetObject on "arn:aws:s3:::home/${aws:userid}/*" }
+  }
+  role anon {
+    trust { allow sts:AssumeRole principal aws "111122223333" }
+    policy P { allow s3:GetObject on "arn:aws:s3:::home/${aws:userid}/*" }
+  }
+  role lister {
+    trust { allow sts:AssumeRole principal aws "111122223333" }
+    policy P { allow s3:ListBucket on * when StringLike aws:userid "AROA*" }
+  }
+  resource "arn:aws:s3:::drop" { policy {
+    allow s3:PutObject on "arn:aws:s3:::drop/*" principal * when StringEquals aws:userid "anonymous"
+  } }
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def userid_world() -> World:
+    wf, diags = parse_world(USERID_WORLD)
+    assert not diags.has_errors(), diags.render({"<input>": USERID_WORLD})
+    return World(WorldModel(accounts=wf.accounts))
+
+
+def test_aws_userid_is_the_declared_unique_id_of_a_user_and_of_a_role_session(userid_world):
+    """IAM guide, reference_policies_variables ("Information available in requests"): aws:userid
+    is a user's unique id, ROLE-ID:SESSION-NAME for a role session, and "anonymous" for an
+    anonymous caller."""
+    w, session = userid_world, "arn:aws:sts::111122223333:assumed-role/app/s1"
+    assert w.check("alice", "s3:GetObject", "arn:aws:s3:::secret/k").decision == "ExplicitDeny"
+    assert w.check("alice", "s3:GetObject", "arn:aws:s3:::open/k").decision == "Allow"
+    assert w.check(session, "s3:GetObject", "arn:aws:s3:::home/AROAJQABLZS4A3QDU576Q:s1/k").decision == "Allow"
+    assert w.check(session, "s3:GetObject", "arn:aws:s3:::home/AROAJQABLZS4A3QDU576Q:s2/k").decision == "ImplicitDeny"
+    assert w.check("anonymous", "s3:PutObject", "arn:aws:s3:::drop/k").decision == "Allow"
+    # the world decides the key: a value given for it is not used
+    d = w.check("alice", "s3:GetObject", "arn:aws:s3:::secret/k", {"aws:userid": "x"})
+    assert d.decision == "ExplicitDeny" and any("determined by the world" in n for n in d.warnings)
+
+
+@pytest.mark.parametrize("principal,resource,says,elsewhere", [
+    ("bob", "arn:aws:s3:::secret/k", "the unique id of arn:aws:iam::111122223333:user/bob", "Allow"),
+    ("arn:aws:sts::111122223333:assumed-role/anon/s1", "arn:aws:s3:::home/x/k",
+     "the unique id of arn:aws:iam::111122223333:role/anon", "ImplicitDeny"),
+    ("arn:aws:iam::111122223333:role/app", "arn:aws:s3:::home/x/k", "the name of the session of", "ImplicitDeny"),
+])
+def test_a_policy_that_reads_a_unique_id_the_world_does_not_give_is_an_error(userid_world, principal, resource, says,
+                                                                               elsewhere):
+    """Never decided as a missing key: AWS always sets aws:userid for users and role sessions, so a
+    Deny that reads it would be passed over where AWS applies it."""
+    w = userid_world
+    for decide in (lambda: w.check(principal, "s3:GetObject", resource),
+                   lambda: w.check_many([(principal, "s3:GetObject", resource)]),
+                   lambda: w.evaluator().decide([w.evaluator().resolve(principal, "s3:GetObject", resource)],
+                                                engine=True)):
+        with pytest.raises(InvalidInput) as exc:
+            decide()
+        diag = exc.value.diagnostics[0]
+        assert diag.code == "E507" and says in diag.message and "reads aws:userid" in diag.message
+        assert diag.span is not None and diag.span.file == "<input>"
+    # decided where no value could change the answer: bob's Deny is on another resource, and no
+    # aws:userid makes home/${aws:userid}/* match open/k
+    assert w.check(principal, "s3:GetObject", "arn:aws:s3:::open/k").decision == elsewhere
+    # the key given by the caller is used
+    given = "AIDAEXAMPLE0000000000" if principal == "bob" else "AROAEXAMPLE000000000:s1"
+    expected = "ExplicitDeny" if principal == "bob" else "ImplicitDeny"
+    assert w.check(principal, "s3:GetObject", resource, {"aws:userid": given}).decision == expected
+
+
+def test_prepare_passes_over_its_requests_that_read_what_the_world_does_not_give():
+    """World.prepare asks for each role given as a role, whose session's aws:userid is unknown."""
+    wf, _ = parse_world(USERID_WORLD)
+    w = World(WorldModel(accounts=wf.accounts))
+    assert w.prepare() > 0
+    session = "arn:aws:sts::111122223333:assumed-role/app/s1"
+    assert w.check(session, "s3:GetObject", "arn:aws:s3:::home/AROAJQABLZS4A3QDU576Q:s1/k").decision == "Allow"
+    with pytest.raises(InvalidInput):
+        w.check("arn:aws:iam::111122223333:role/lister", "s3:ListBucket", "arn:aws:s3:::b")

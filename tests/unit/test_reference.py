@@ -523,6 +523,46 @@ def test_caller_given_environment_keys():
     ])
 
 
+USERIDS = world("""
+account 711111111111 "ids" {
+  user ann {
+    id "AIDAEXAMPLEANN000001"
+    policy P { allow s3:GetObject on "arn:aws:s3:::home/${aws:userid}/*" }
+  }
+  user ben { policy P { allow s3:GetObject on "arn:aws:s3:::home/${aws:userid}/*" } }
+  role app {
+    id "AROAEXAMPLEAPP000001"
+    trust { allow sts:AssumeRole principal aws "711111111111" }
+    policy P { allow s3:GetObject on * when StringLike aws:userid "AROAEXAMPLEAPP000001:batch-*" }
+  }
+  resource "arn:aws:s3:::drop" { policy {
+    allow s3:PutObject on "arn:aws:s3:::drop/*" principal * when StringEquals aws:userid "anonymous"
+  } }
+}
+""")
+
+
+def test_aws_userid_of_each_kind_of_principal():
+    """R7: a user's declared id, ROLE-ID:SESSION for a role session, "anonymous" for anonymous;
+    a value the world does not give is the caller's, and reading it without one raises."""
+    from ..reference import Undeclared
+
+    ann, ben, app = "arn:aws:iam::711111111111:user/ann", "arn:aws:iam::711111111111:user/ben", \
+        "arn:aws:sts::711111111111:assumed-role/app/"
+    check(USERIDS, [
+        (ann, GET, "arn:aws:s3:::home/AIDAEXAMPLEANN000001/k", A, {}),
+        (ann, GET, "arn:aws:s3:::home/AIDAOTHER/k", I, {"context": {"aws:userid": "AIDAOTHER"}}),  # world wins
+        (ben, GET, "arn:aws:s3:::home/AIDAEXAMPLEBEN000001/k", A, {"context": {"aws:userid": "AIDAEXAMPLEBEN000001"}}),
+        (app + "batch-1", GET, "arn:aws:s3:::x/k", A, {}),
+        (app + "web-1", GET, "arn:aws:s3:::x/k", I, {}),
+        ("anonymous", "s3:PutObject", "arn:aws:s3:::drop/k", A, {}),
+    ])
+    with pytest.raises(Undeclared):
+        reference_decide(USERIDS, ben, GET, "arn:aws:s3:::home/x/k")
+    with pytest.raises(Undeclared):  # a role given by its ARN: the session's name is not known
+        reference_decide(USERIDS, "arn:aws:iam::711111111111:role/app", GET, "arn:aws:s3:::x/k")
+
+
 # ---------------------------------------------------------------------------------------------
 # 10. Service principals: granted only by resource policies, never subject to SCPs
 
