@@ -50,6 +50,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .catalog import Catalog
 from .decision import ALLOW, Decision, LayerVerdict, StatementRef
+from .evaluate import Undeclared
 from .grammar.diagnostics import InvalidInput
 
 __all__ = [
@@ -794,8 +795,18 @@ def _near_misses(world, principal: str, action: str, resource: str, context) -> 
         found = req.context.get(str(b["K"]).lower())
         out.setdefault((b["S"], b["C"]), FailedCondition(
             ev.index.statement_ref(b["S"]), b["Op"], b["K"], tuple(ev.index.condition_values.get(b["C"], ())),
-            tuple(found[1]) if found else None))
+            _shown(ev, found)))
     return tuple(out[k] for k in sorted(out))
+
+
+def _shown(ev, found) -> tuple[str, ...] | None:
+    """A request's values of a key, as a failed condition shows them: the ``aws:userid`` of a
+    role given by its ARN (a condition decided whatever its session's name) as ``ROLE-ID:<session>``."""
+    if not found:
+        return None
+    if found[1].__class__ is Undeclared:
+        return (f"{ev.index.unique_ids[found[1][0]]}:<session>",)
+    return tuple(found[1])
 
 
 def why_not(world, principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None

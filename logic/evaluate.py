@@ -56,8 +56,8 @@ from .engine import Engine, row_key
 from .grammar.ast import Policy
 from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Query, Rule, Var, parse_program, parse_query
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
-from .matching import (action_key, context_values, evaluate_condition, plan_arn_pattern, resource_match, substitute,
-                       wildcard_match)
+from .matching import (ConditionResult, action_key, condition_on_unknown_suffix, context_values, evaluate_condition,
+                       plan_arn_pattern, resource_match, substitute, wildcard_match)
 from .schema import RELATIONS
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
@@ -137,19 +137,28 @@ def collector_paused():
 
 
 class Undeclared(tuple):
-    """The value of a context key that AWS always sets and the world does not give (the unique id
-    in a user's or a role session's ``aws:userid``), as a request's context holds it: what is
-    missing, and how to give it. A condition or policy variable that reads it is an error (E507),
-    never a missing key: AWS would have compared the value."""
+    """The value of a context key that AWS always sets and the world does not give, as a
+    request's context holds it: ``(principal, given_as_role)``, for the unique id of a user or a
+    role session in ``aws:userid`` (or the session's name, when a role is given as the principal).
+    A condition or policy variable that reads it is an error (E507), never a missing key: AWS
+    would have compared the value."""
 
     __slots__ = ()
 
 
 def _undeclared(key: str, found: Undeclared, ref: StatementRef) -> InvalidInput:
-    return InvalidInput([Diagnostic(
-        "E507", f"unsupported: {ref.label() if ref.file is None else ref.label().rsplit(' (', 1)[0]} reads "
-                f"{key}, and {found[0]} is not in the world", Span(ref.file, ref.line, ref.col) if ref.file else None,
-        help=f"{found[1]}, or give the key as context ({key}=…)")])
+    owner, by_role = found
+    if by_role:
+        what = f"the name of the session of {owner} (given as a role)"
+        how = "give the session's ARN as the principal (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION)"
+    else:
+        kind = "user" if ":user/" in owner else "role"
+        what = f"the unique id of {owner}"
+        how = f"declare it (id \"{'AIDA' if kind == 'user' else 'AROA'}…\" in the {kind}'s block)"
+    label = ref.label() if ref.file is None else ref.label().rsplit(" (", 1)[0]
+    return InvalidInput([Diagnostic("E507", f"unsupported: {label} reads {key}, and {what} is not in the world",
+                                    Span(ref.file, ref.line, ref.col) if ref.file else None,
+                                    help=f"{how}, or give the key as context ({key}=…)")])
 
 
 def _plain(pattern: str) -> bool:
@@ -661,7 +670,11 @@ class Evaluator:
             stmt, operator, key = self.index.conditions[cond]
             found = r.context.get(key.lower())
             if found is not None and found[1].__class__ is Undeclared:
-                raise _undeclared(key, found[1], self.index.statement_ref(stmt))
+                result = self._undeclared_condition(operator, cond, found[1])
+                if result is None:
+                    raise _undeclared(key, found[1], self.index.statement_ref(stmt))
+                r.conditions[cond] = result
+                return result
             # without policy variables, a condition's result depends on its key's value alone
             memo = None if cond in self.index.conditions_with_variables else (cond, found)
             result = self._condition_memo.get(memo) if memo is not None else None
@@ -678,6 +691,17 @@ class Evaluator:
                     self._condition_memo[memo] = result
             r.conditions[cond] = result
         return result
+
+    def _undeclared_condition(self, operator: str, cond: str, found: Undeclared) -> ConditionResult | None:
+        """A condition on the ``aws:userid`` of a role given by its ARN, decided when the role's id
+        is declared and the answer is the same whatever the session's name (``StringNotLike
+        "ROLE-ID:*"``); None when it is not."""
+        owner, by_role = found
+        uid = self.index.unique_ids.get(owner) if by_role else None
+        if uid is None:
+            return None
+        holds = condition_on_unknown_suffix(operator, tuple(self.index.condition_values.get(cond, ())), f"{uid}:")
+        return None if holds is None else ConditionResult(holds)
 
     def _condition_report(self, r: Request, reached: Iterable[str]) -> None:
         """Missing keys, type errors and named choices of the conditions of the statements the
@@ -1009,14 +1033,8 @@ class Evaluator:
             # reference_policies_variables, "Information available in requests")
             owner = req.identity if t == "user" else req.role
             uid = idx.unique_ids.get(owner)
-            if by_role:
-                missing = (f"the name of the session of {owner} (given as a role)",
-                           "give the session's ARN as the principal (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION)")
-            elif uid is None:
-                missing = (f"the unique id of {owner}",
-                           f"declare it (id \"{'AIDA' if t == 'user' else 'AROA'}…\" in the {t.split('_')[-1]}'s block)")
             if by_role or uid is None:
-                post["aws:userid"] = ("aws:userid", Undeclared(missing), False)
+                post["aws:userid"] = ("aws:userid", Undeclared((owner, by_role)), False)
             else:
                 put(post, "aws:userid", uid if t == "user" else f"{uid}:{req.caller.rsplit('/', 1)[-1]}")
         return pre, post

@@ -1315,3 +1315,55 @@ def evaluate_condition(operator: str, policy_values: str | Sequence[str],
     else:
         holds = passes(request[0])
     return result(holds, errors, unresolved)
+
+
+def condition_on_unknown_suffix(operator: str, policy_values: Sequence[str], prefix: str) -> bool | None:
+    """Whether a condition holds on a single string value known only to start with ``prefix``
+    and go on with at least one unknown character: the session of a role given by its ARN has
+    ``aws:userid`` ``ROLE-ID:SESSION``, its name unknown. ``None`` when the answer depends on the
+    unknown part, or the operator is not a plain String one (qualifiers, policy variables).
+
+    ``StringLike "ROLE-ID:*"`` holds whatever the session's name, ``StringEquals "OTHER:x"``
+    never does; ``StringLike "ROLE-ID:batch-*"`` depends on it.
+
+    >>> condition_on_unknown_suffix("StringNotLike", ("AROAEXAMPLE:*", "111122223333"), "AROAEXAMPLE:")
+    False
+    >>> condition_on_unknown_suffix("StringLike", ("AROAEXAMPLE:batch-*",), "AROAEXAMPLE:") is None
+    True
+    """
+    try:
+        op = parse_operator(operator)
+    except ValueError:
+        return None
+    base = op.base.removeprefix("StringNot").removeprefix("String")
+    if op.qualifier is not None or not op.base.startswith("String") or any("${" in v for v in policy_values):
+        return None
+    fold = base == "EqualsIgnoreCase"
+    known = prefix.casefold() if fold else prefix
+
+    def always(value: str) -> bool:  # every value prefix+S matches
+        if base != "Like":
+            return False
+        star = value.find("*")
+        return star >= 0 and not value[star:].strip("*") and star <= len(known) and fits(value[:star])
+
+    def never(value: str) -> bool:  # no value prefix+S matches
+        if base != "Like":
+            v = value.casefold() if fold else value
+            return not (v.startswith(known) and len(v) > len(known))
+        star = value.find("*")
+        head = value if star < 0 else value[:star]
+        return not fits(head) or (star < 0 and len(value) <= len(known))
+
+    def fits(head: str) -> bool:  # the pattern's text before any '*' agrees with what is known
+        return all(c == "?" or c == k for c, k in zip(head, known))
+
+    if base not in ("Equals", "EqualsIgnoreCase", "Like"):
+        return None
+    if any(always(v) for v in policy_values):
+        matched = True
+    elif all(never(v) for v in policy_values):
+        matched = False
+    else:
+        return None
+    return not matched if op.base.startswith("StringNot") else matched

@@ -332,3 +332,41 @@ def test_prepare_passes_over_its_requests_that_read_what_the_world_does_not_give
     assert w.check(session, "s3:GetObject", "arn:aws:s3:::home/AROAJQABLZS4A3QDU576Q:s1/k").decision == "Allow"
     with pytest.raises(InvalidInput):
         w.check("arn:aws:iam::111122223333:role/lister", "s3:ListBucket", "arn:aws:s3:::b")
+
+
+ROLE_ONLY_BUCKET = '''
+account 111122223333 "dev" {
+  role app {
+    id "AROAJQABLZS4A3QDU576Q"
+    trust { allow sts:AssumeRole principal aws "111122223333" }
+    policy P { allow s3:* on * }
+  }
+  role other {
+    id "AROAOTHERXS4A3QDU576Q"
+    trust { allow sts:AssumeRole principal aws "111122223333" }
+    policy P { allow s3:* on * }
+  }
+  resource "arn:aws:s3:::b" { policy {
+    deny s3:* on "arn:aws:s3:::b/*" principal *
+      when StringNotLike aws:userid ["AROAJQABLZS4A3QDU576Q:*", "111122223333"]
+    deny s3:PutObject on "arn:aws:s3:::b/*" principal * when StringLike aws:userid "AROAJQABLZS4A3QDU576Q:ci-*"
+  } }
+}
+'''
+
+
+def test_a_role_given_by_its_arn_is_decided_where_its_session_name_does_not_matter():
+    """The bucket policy that lets one role in (StringNotLike ROLE-ID:*) holds whatever the
+    session's name; a condition on the name itself cannot be decided for a role given by its ARN."""
+    wf, _ = parse_world(ROLE_ONLY_BUCKET)
+    w = World(WorldModel(accounts=wf.accounts))
+    app, other = "arn:aws:iam::111122223333:role/app", "arn:aws:iam::111122223333:role/other"
+    assert w.check(app, "s3:GetObject", "arn:aws:s3:::b/k").decision == "Allow"
+    d = w.check(other, "s3:GetObject", "arn:aws:s3:::b/k")
+    assert d.decision == "ExplicitDeny" and [s.index for s in d.statements] == [0]
+    assert w.check("arn:aws:iam::111122223333:root", "s3:GetObject", "arn:aws:s3:::b/k").decision == "Allow"
+    with pytest.raises(InvalidInput, match="E507"):
+        w.check(app, "s3:PutObject", "arn:aws:s3:::b/k")
+    assert w.check("arn:aws:sts::111122223333:assumed-role/app/ci-7", "s3:PutObject",
+                   "arn:aws:s3:::b/k").decision == "ExplicitDeny"
+    assert w.check("arn:aws:sts::111122223333:assumed-role/app/web", "s3:PutObject", "arn:aws:s3:::b/k").decision == "Allow"

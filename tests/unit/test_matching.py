@@ -793,3 +793,32 @@ def test_direct_glob_comparisons(pattern, value, ignore_case, expected):
 def test_tokens_of_a_pattern_without_escapes_are_the_walks(pattern, escaped):
     assert matching._tokenize(pattern, escaped) == matching._tokenize_walk(pattern, escaped)
     assert matching._arn_parts(pattern, escaped) == matching._arn_parts_walk(pattern, escaped)
+
+
+_ID_TEXT = st.text("AB:*?", max_size=6)
+
+
+@given(st.sampled_from(["StringLike", "StringNotLike", "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase",
+                        "StringNotEqualsIgnoreCase", "StringLikeIfExists", "ForAnyValue:StringLike"]),
+       st.lists(_ID_TEXT, min_size=1, max_size=3), st.text("AB:", max_size=4), st.lists(st.text("AB:ab", min_size=1,
+                                                                                                  max_size=5), max_size=8))
+def test_a_condition_on_an_unknown_suffix_is_decided_only_when_every_suffix_agrees(operator, values, prefix, suffixes):
+    found = matching.condition_on_unknown_suffix(operator, tuple(values), prefix)
+    if found is None:
+        return
+    for suffix in suffixes:
+        got = matching.evaluate_condition(operator, tuple(values), (prefix + suffix,)).holds
+        assert got == found, (operator, values, prefix, suffix)
+
+
+def test_a_condition_on_an_unknown_suffix_decides_the_usual_forms():
+    decide = matching.condition_on_unknown_suffix
+    assert decide("StringNotLike", ("AROAX:*", "111122223333"), "AROAX:") is False
+    assert decide("StringNotLike", ("AROAY:*",), "AROAX:") is True
+    assert decide("StringLike", ("AROA?:*",), "AROAX:") is True
+    assert decide("StringEquals", ("AROAY:s",), "AROAX:") is False
+    assert decide("StringEquals", ("AROAX:s",), "AROAX:") is None  # the session may be called s
+    assert decide("StringLike", ("AROAX:ci-*",), "AROAX:") is None
+    assert decide("StringLike", ("${aws:username}",), "AROAX:") is None  # a policy variable
+    assert decide("ForAnyValue:StringLike", ("*",), "AROAX:") is None  # a set qualifier
+    assert decide("NumericEquals", ("1",), "AROAX:") is None
