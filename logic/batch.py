@@ -189,7 +189,9 @@ def decide_block(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
 
 
 def _said(exc: InvalidInput) -> str:
-    return "; ".join(f"{d.code}: {d.message}" for d in exc.diagnostics)
+    """The diagnostics of a line that could not be decided, each with its file:line:col where it has one."""
+    return "; ".join(f"{d.span}: {d.code}: {d.message}" if d.span else f"{d.code}: {d.message}"
+                     for d in exc.diagnostics)
 
 
 def _decided(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:

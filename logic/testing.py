@@ -200,8 +200,8 @@ CONTEXT_KEYS = {
 def _resource_pool(accounts) -> tuple[str, ...]:
     pool = ["*"]
     for i, _ in enumerate(accounts):
-        pool += [f"arn:aws:s3:::bucket{i}", f"arn:aws:s3:::bucket{i}/*", f"arn:aws:s3:::bucket{i}/data/${{aws:username}}",
-                 f"arn:aws:s3:::bucket{i}/data/${{aws:userid}}"]
+        pool += [f"arn:aws:s3:::bucket{i}", f"arn:aws:s3:::bucket{i}/*",
+                 f"arn:aws:s3:::bucket{i}/data/${{aws:username}}", f"arn:aws:s3:::bucket{i}/data/${{aws:userid}}"]
     pool += [f"arn:aws:sqs:us-east-1:{a}:queue" for a in accounts]
     pool += [f"arn:aws:iam::{a}:role/*" for a in accounts]
     pool += [f"arn:aws:kms:us-east-1:{a}:key/k1" for a in accounts]
@@ -292,7 +292,8 @@ def valid_world_models(draw) -> WorldModel:
                       inline=(NamedPolicy("own", draw(_policy("identity", accounts, principals_pool))),),
                       boundary="b0" if draw(st.integers(0, 3)) == 0 else None),)
         groups = (Group("g0", managed=("p0",)),)
-        roles = (Role("r0", unique_id=f"AROA{a}", tags=draw(team), trust=draw(_policy("trust", accounts, principals_pool, 2)),
+        roles = (Role("r0", unique_id=f"AROA{a}", tags=draw(team),
+                      trust=draw(_policy("trust", accounts, principals_pool, 2)),
                       inline=(NamedPolicy("own", draw(_policy("identity", accounts, principals_pool))),),
                       boundary="b0" if draw(st.integers(0, 3)) == 0 else None,
                       service_linked=draw(st.integers(0, 6)) == 0),)

@@ -546,8 +546,9 @@ class _Analysis:
                     while any(u.name == name for u in acct.users):
                         name += "-"
                     arn = f"arn:aws:iam::{acct.id}:user/{name}"
-                    accounts[i] = replace(acct, users=acct.users + (
-                        User(name, inline=(NamedPolicy(OUTSIDE_POLICY, _ADMIN),), unique_id=_synthetic_id("AIDA", arn)),))
+                    admin = User(name, inline=(NamedPolicy(OUTSIDE_POLICY, _ADMIN),),
+                                 unique_id=_synthetic_id("AIDA", arn))
+                    accounts[i] = replace(acct, users=acct.users + (admin,))
                     self.synthetic_users[acct.id] = arn
         for acct in sorted(set(extra_users) | set(extra_roles)):
             pol = (NamedPolicy(OUTSIDE_POLICY, _ADMIN),)

@@ -485,8 +485,8 @@ class AccountBuilder(_Builder):
                  groups: Iterable[str] = (), policies: dict[str, Any] | None = None,
                  attach: Iterable[str] = (), boundary: str | None = None,
                  unique_id: str | None = None) -> "AccountBuilder":
-        u = User(name, path, tuple((tags or {}).items()), tuple(groups), self._inline(policies), tuple(attach), boundary,
-                 unique_id)
+        u = User(name, path, tuple((tags or {}).items()), tuple(groups), self._inline(policies), tuple(attach),
+                 boundary, unique_id)
         return self._edit(users=(u,))
 
     def add_group(self, name: str, *, path: str = "/", policies: dict[str, Any] | None = None,

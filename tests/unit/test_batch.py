@@ -197,3 +197,13 @@ def test_a_context_value_that_is_not_a_string_number_boolean_or_list_of_them_is_
     with pytest.raises(InvalidInput) as exc:
         world.check(base["principal"], base["action"], base["resource"], {"aws:SourceIp": None})
     assert "E506" in str(exc.value.diagnostics[0].code)
+
+
+def test_an_error_that_a_statement_causes_says_where_the_statement_is(tmp_path):
+    world = tmp_path / "w.iaml"
+    world.write_text('account 111122223333 "dev" {\n  user bob { policy P {\n'
+                     '    deny s3:GetObject on * when StringLike aws:userid "AIDA*"\n  } }\n}\n', encoding="utf-8")
+    out = io.StringIO()
+    run_batch(load([str(world)]), _lines([{"principal": "bob", "action": "s3:GetObject", "resource": "*"}]), out)
+    row = json.loads(out.getvalue())
+    assert row["error"].startswith(f"{world}:3:5: E507: ") and "aws:userid" in row["error"]

@@ -369,4 +369,5 @@ def test_a_role_given_by_its_arn_is_decided_where_its_session_name_does_not_matt
         w.check(app, "s3:PutObject", "arn:aws:s3:::b/k")
     assert w.check("arn:aws:sts::111122223333:assumed-role/app/ci-7", "s3:PutObject",
                    "arn:aws:s3:::b/k").decision == "ExplicitDeny"
-    assert w.check("arn:aws:sts::111122223333:assumed-role/app/web", "s3:PutObject", "arn:aws:s3:::b/k").decision == "Allow"
+    assert w.check("arn:aws:sts::111122223333:assumed-role/app/web", "s3:PutObject",
+                   "arn:aws:s3:::b/k").decision == "Allow"

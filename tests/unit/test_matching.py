@@ -800,8 +800,8 @@ _ID_TEXT = st.text("AB:*?", max_size=6)
 
 @given(st.sampled_from(["StringLike", "StringNotLike", "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase",
                         "StringNotEqualsIgnoreCase", "StringLikeIfExists", "ForAnyValue:StringLike"]),
-       st.lists(_ID_TEXT, min_size=1, max_size=3), st.text("AB:", max_size=4), st.lists(st.text("AB:ab", min_size=1,
-                                                                                                  max_size=5), max_size=8))
+       st.lists(_ID_TEXT, min_size=1, max_size=3), st.text("AB:", max_size=4),
+       st.lists(st.text("AB:ab", min_size=1, max_size=5), max_size=8))
 def test_a_condition_on_an_unknown_suffix_is_decided_only_when_every_suffix_agrees(operator, values, prefix, suffixes):
     found = matching.condition_on_unknown_suffix(operator, tuple(values), prefix)
     if found is None:
