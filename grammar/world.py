@@ -43,7 +43,8 @@ _PRINCIPAL_TYPES = {"aws": "AWS", "service": "Service", "federated": "Federated"
 #: A user's and a role's unique id: a prefix, then capital letters and digits, 16 to 128 characters in
 #: all (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-prefixes;
 #: the length from https://docs.aws.amazon.com/IAM/latest/APIReference/API_User.html).
-_UNIQUE_ID = {"user": re.compile(r"AIDA[A-Z0-9]{12,124}"), "role": re.compile(r"AROA[A-Z0-9]{12,124}")}
+UNIQUE_ID_PREFIX = {"user": "AIDA", "role": "AROA"}
+_UNIQUE_ID = {kind: re.compile(prefix + "[A-Z0-9]{12,124}") for kind, prefix in UNIQUE_ID_PREFIX.items()}
 
 #: Keywords of the language, for messages.
 KEYWORDS = (
@@ -208,7 +209,7 @@ class _ToAst(Transformer):
                 continue
             if kind == "unique_id" and not _UNIQUE_ID[what].fullmatch(value):
                 self.diags.add("E336", f"malformed unique id of a {what}: {value!r}", span,
-                               help=f"a {what}'s unique id is {_UNIQUE_ID[what].pattern[:4]} followed by 12 to 124 "
+                               help=f"a {what}'s unique id is {UNIQUE_ID_PREFIX[what]} followed by 12 to 124 "
                                     "capital letters and digits (IAM identifiers: unique ID prefixes)")
             if kind == "inline":
                 fields["inline"].append(value)

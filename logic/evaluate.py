@@ -56,6 +56,7 @@ from .engine import Engine, row_key
 from .grammar.ast import Policy
 from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Query, Rule, Var, parse_program, parse_query
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
+from .grammar.world import UNIQUE_ID_PREFIX
 from .matching import (ConditionResult, action_key, condition_on_unknown_suffix, context_values, evaluate_condition,
                        plan_arn_pattern, resource_match, substitute, wildcard_match)
 from .schema import RELATIONS
@@ -154,7 +155,7 @@ def _undeclared(key: str, found: Undeclared, ref: StatementRef) -> InvalidInput:
     else:
         kind = "user" if ":user/" in owner else "role"
         what = f"the unique id of {owner}"
-        how = f"declare it (id \"{'AIDA' if kind == 'user' else 'AROA'}…\" in the {kind}'s block)"
+        how = f"declare it (id \"{UNIQUE_ID_PREFIX[kind]}…\" in the {kind}'s block)"
     label = ref.label() if ref.file is None else ref.label().rsplit(" (", 1)[0]
     return InvalidInput([Diagnostic("E507", f"unsupported: {label} reads {key}, and {what} is not in the world",
                                     Span(ref.file, ref.line, ref.col) if ref.file else None,
@@ -990,7 +991,7 @@ class Evaluator:
             self.decisions.clear()
         return pol_id
 
-    def _principal_context(self, req: Request, by_role: bool = False) -> tuple[dict, dict]:
+    def _principal_context(self, req: Request, by_role: bool) -> tuple[dict, dict]:
         """The context keys the world determines for the principal: those that AWS sets before
         the resource's keys, and those after them. ``by_role``: the principal was given as a role,
         whose session (and its name) is not known."""
@@ -1112,14 +1113,10 @@ class Evaluator:
             solved = 0
             for principal, action, resource in asks:
                 try:
-                    r = self._resolve(principal, action, resource, None, None, None)
-                except InvalidInput:  # a request of its own that cannot be placed warms nothing; no answer is given
-                    continue
-                try:
-                    if not self._solver.warm(r):
+                    if not self._solver.warm(self._resolve(principal, action, resource, None, None, None)):
                         break
-                except InvalidInput:  # it reads what the world does not give (E507): what it reached is kept
-                    pass
+                except InvalidInput:  # it cannot be placed, or reads what the world does not give (E507):
+                    continue  # no answer is given, and what it reached stays kept
                 solved += 1
             return solved
 

@@ -112,6 +112,7 @@ from .catalog import Catalog
 from .decision import Decision
 from .grammar.ast import Account, NamedPolicy, Policy, Role, Statement, User, WorldModel
 from .grammar.diagnostics import Diagnostic, InvalidInput, did_you_mean
+from .grammar.world import UNIQUE_ID_PREFIX
 from .matching import operator_family, parse_operator, resource_match, wildcard_match
 from .policytest import (
     CODES,
@@ -443,10 +444,10 @@ _DERIVED = re.compile(r"(aws:(principalarn|principalaccount|principalorgid|princ
 _KIND_ORDER = {"root": 0, "user": 1, "role": 2, "service": 3, "web_identity": 4, "anonymous": 5}
 
 
-def _synthetic_id(prefix: str, name: str) -> str:
-    """A unique id for a principal the checks add (the world's own give theirs, or none): one no
-    declared principal has, as a stand-in for any other principal's."""
-    return prefix + hashlib.sha256(name.encode()).hexdigest()[:17].upper()
+def _synthetic_id(kind: str, name: str) -> str:
+    """A unique id for a user or role the checks add (the world's own give theirs, or none): one
+    no declared principal has, as a stand-in for any other principal's."""
+    return UNIQUE_ID_PREFIX[kind] + hashlib.sha256(name.encode()).hexdigest()[:17].upper()
 
 
 def _rule_action_patterns() -> set[str]:
@@ -547,14 +548,14 @@ class _Analysis:
                         name += "-"
                     arn = f"arn:aws:iam::{acct.id}:user/{name}"
                     admin = User(name, inline=(NamedPolicy(OUTSIDE_POLICY, _ADMIN),),
-                                 unique_id=_synthetic_id("AIDA", arn))
+                                 unique_id=_synthetic_id("user", arn))
                     accounts[i] = replace(acct, users=acct.users + (admin,))
                     self.synthetic_users[acct.id] = arn
         for acct in sorted(set(extra_users) | set(extra_roles)):
             pol = (NamedPolicy(OUTSIDE_POLICY, _ADMIN),)
-            users = tuple(User(n, path=p, inline=pol, unique_id=_synthetic_id("AIDA", f"{acct}:user{p}{n}"))
+            users = tuple(User(n, path=p, inline=pol, unique_id=_synthetic_id("user", f"{acct}:user{p}{n}"))
                           for n, p in sorted(extra_users.get(acct, {}).items()))
-            roles = tuple(Role(n, path=p, inline=pol, unique_id=_synthetic_id("AROA", f"{acct}:role{p}{n}"))
+            roles = tuple(Role(n, path=p, inline=pol, unique_id=_synthetic_id("role", f"{acct}:role{p}{n}"))
                           for n, p in sorted(extra_roles.get(acct, {}).items()))
             accounts.append(Account(acct, f"iamlogic-outside-{acct}", users=users, roles=roles))
         if accounts != list(model.accounts):
