@@ -630,20 +630,31 @@ class Evaluator:
 
     def _may_match(self, r: Request, stmt: str, pattern: str, version: str | None) -> bool:
         """Whether some value of the variables the world does not give could make ``pattern`` match
-        the request's resource: each read as ``*``. True (cannot tell) when one stands before the
-        ARN's resource part, where a value holding ``:`` would move the segments."""
+        the request's resource. Such a value is a unique id: it starts with its kind's prefix, and a
+        role session's is the role's id (when declared), ``:`` and the session's name (IAM guide,
+        reference_identifiers, "Unique identifiers"; reference_policies_variables). So each is read
+        as that prefix and ``*``. True (cannot tell) when one stands before the ARN's resource part,
+        where a value holding ``:`` would move the segments."""
         hole, known = "\x00", self._lookup(r, stmt)
+        values: list[str] = []
 
         def lookup(key: str):
             found = r.context.get(key.lower())
-            return (hole,) if found is not None and found[1].__class__ is Undeclared else known(key)
+            if found is None or found[1].__class__ is not Undeclared:
+                return known(key)
+            owner, by_role = found[1]
+            kind = "user" if ":user/" in owner else "role"
+            uid = self.index.unique_ids.get(owner) or UNIQUE_ID_PREFIX[kind] + "*"
+            values.append(uid if kind == "user" else uid + ":*")
+            return (hole,)
 
         escaped = substitute(pattern, lookup, version=version, wildcards=True)
         if escaped is None:  # another variable does not resolve: the pattern matches nothing
             return False
         if escaped.count(":", 0, escaped.index(hole)) < 5:
             return True
-        return resource_match(escaped.replace(hole, "*"), r.resource, escaped=True)
+        parts = escaped.split(hole)
+        return resource_match("".join(p + v for p, v in zip(parts, values)) + parts[-1], r.resource, escaped=True)
 
     def _lookup(self, r: Request, stmt: str):
         """The policy variables' values for ``r``, as a statement reads them."""

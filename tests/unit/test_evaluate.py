@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from iamlogic import InvalidInput, World
 from iamlogic.grammar.ast import WorldModel
@@ -252,6 +254,9 @@ account 111122223333 "dev" {
       deny s3:GetObject on "arn:aws:s3:::secret/*" when StringLike aws:userid "AIDA*"
     }
   }
+  user carol {
+    policy P { allow s3:GetObject on "arn:aws:s3:::home/${aws:userid}/*" }
+  }
   role app {
     id "AROAJQABLZS4A3QDU576Q"
     trust { allow sts:AssumeRole principal aws "111122223333" }
@@ -296,9 +301,10 @@ def test_aws_userid_is_the_declared_unique_id_of_a_user_and_of_a_role_session(us
 
 @pytest.mark.parametrize("principal,resource,says,elsewhere", [
     ("bob", "arn:aws:s3:::secret/k", "the unique id of arn:aws:iam::111122223333:user/bob", "Allow"),
-    ("arn:aws:sts::111122223333:assumed-role/anon/s1", "arn:aws:s3:::home/x/k",
+    ("arn:aws:sts::111122223333:assumed-role/anon/s1", "arn:aws:s3:::home/AROAANONXS4A3QDU576Q:s1/k",
      "the unique id of arn:aws:iam::111122223333:role/anon", "ImplicitDeny"),
-    ("arn:aws:iam::111122223333:role/app", "arn:aws:s3:::home/x/k", "the name of the session of", "ImplicitDeny"),
+    ("arn:aws:iam::111122223333:role/app", "arn:aws:s3:::home/AROAJQABLZS4A3QDU576Q:s9/k",
+     "the name of the session of", "ImplicitDeny"),
 ])
 def test_a_policy_that_reads_a_unique_id_the_world_does_not_give_is_an_error(userid_world, principal, resource, says,
                                                                                elsewhere):
@@ -321,6 +327,47 @@ def test_a_policy_that_reads_a_unique_id_the_world_does_not_give_is_an_error(use
     given = "AIDAEXAMPLE0000000000" if principal == "bob" else "AROAEXAMPLE000000000:s1"
     expected = "ExplicitDeny" if principal == "bob" else "ImplicitDeny"
     assert w.check(principal, "s3:GetObject", resource, {"aws:userid": given}).decision == expected
+
+
+@pytest.mark.parametrize("principal", ["carol", "arn:aws:iam::111122223333:role/app",
+                                       "arn:aws:sts::111122223333:assumed-role/anon/s1",
+                                       "arn:aws:iam::111122223333:role/anon"])
+def test_a_resource_variable_no_unique_id_could_fill_is_passed_over(userid_world, principal):
+    """A unique id starts with its kind's prefix (AIDA for a user, AROA for a role), and a role
+    session's aws:userid with its role's id and ':' (IAM guide, reference_identifiers, "Unique
+    identifiers"): home/${aws:userid}/* cannot match another kind's or another role's home, whatever
+    the id or session name the world does not give."""
+    w = userid_world
+    for home in ("home/AIDAEXAMPLE0000000000/k", "home/AROAOTHERXS4A3QDU576Q:s1/k"):
+        if (principal == "carol") == home.startswith("home/AIDA") and "/app" not in principal:
+            continue  # as far as the world knows, this may be the principal's own home
+        assert w.check(principal, "s3:GetObject", f"arn:aws:s3:::{home}").decision == "ImplicitDeny"
+
+
+_HOME = st.tuples(st.sampled_from(["", "AIDA", "AIDAJQABLZS4A3QDU576Q", "AROA", "AROAJQABLZS4A3QDU576Q",
+                                   "AROAJQABLZS4A3QDU576Q:", "AROAOTHERXS4A3QDU576Q:"]),
+                  st.text("s1:/-", max_size=4)).map(lambda t: f"arn:aws:s3:::home/{t[0]}{t[1]}/k")
+
+
+@given(_HOME, st.lists(st.text("s1-", min_size=1, max_size=3), min_size=1, max_size=4))
+def test_a_principal_decided_without_its_unique_id_is_decided_so_for_every_id(userid_world, resource, names):
+    """Soundness of deciding without the value: a role given by its ARN, decided, is decided the
+    same for each of its sessions; a user or role session without a declared id, decided, is decided
+    the same for each id of its kind given as context."""
+    w, action = userid_world, "s3:GetObject"
+    cases = [("arn:aws:iam::111122223333:role/app",
+              [(f"arn:aws:sts::111122223333:assumed-role/app/{n}", None) for n in names]),
+             ("carol", [("carol", {"aws:userid": f"AIDA{n.upper()}"}) for n in names]),
+             ("arn:aws:sts::111122223333:assumed-role/anon/s1",
+              [("arn:aws:sts::111122223333:assumed-role/anon/s1", {"aws:userid": f"AROA{n.upper()}:s1"})
+               for n in names])]
+    for principal, instances in cases:
+        try:
+            decided = w.check(principal, action, resource).decision
+        except InvalidInput:
+            continue
+        for p, context in instances:
+            assert w.check(p, action, resource, context).decision == decided, (principal, p, context)
 
 
 def test_prepare_passes_over_its_requests_that_read_what_the_world_does_not_give():
