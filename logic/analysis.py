@@ -51,7 +51,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .catalog import Catalog
 from .decision import ALLOW, Decision, LayerVerdict, StatementRef
 from .evaluate import Undeclared
-from .grammar.diagnostics import InvalidInput
+from .grammar.diagnostics import Diagnostic, InvalidInput
 
 __all__ = [
     "ANONYMOUS",
@@ -59,6 +59,7 @@ __all__ = [
     "Change",
     "ExternalAccess",
     "FailedCondition",
+    "Undetermined",
     "access_matrix",
     "actions_for_resource",
     "diff",
@@ -314,19 +315,43 @@ def _augmented(world, outsiders: Mapping[str, str], extra_accounts: Iterable[str
     return copy
 
 
+@dataclass(frozen=True)
+class Undetermined:
+    """A request an analysis could not decide, and why: a policy that could apply reads what the
+    world does not give (E507: the unique id of a user or role that declares none, or the name of
+    the session of a role asked as a role). Its decision depends on that value, so it is neither
+    listed as allowed nor taken as denied."""
+
+    principal: str
+    action: str
+    resource: str
+    diagnostic: Diagnostic
+
+    def to_json(self) -> dict[str, Any]:
+        return {"principal": self.principal, "action": self.action, "resource": self.resource,
+                "diagnostic": self.diagnostic.to_json()}
+
+
+def _undecidable(exc: InvalidInput) -> bool:
+    return all(d.code == "E507" for d in exc.diagnostics)
+
+
 class _Asker:
     """Decides (principal, action, resource) triples against one world with ``check_many``.
 
     Principals of accounts outside the world are asked in the augmented copy; principals the
-    world cannot place are answered ``None``.
+    world cannot place are answered ``None``. A request that reads what the world does not give
+    (E507) raises, or, with ``undetermined`` (a list), is answered ``None`` and added to it.
     """
 
-    def __init__(self, world, outsiders: Mapping[str, str] = (), extra_accounts: Iterable[str] = ()):
+    def __init__(self, world, outsiders: Mapping[str, str] = (), extra_accounts: Iterable[str] = (),
+                 undetermined: list[Undetermined] | None = None):
         self.world = world
         self.outsiders = dict(outsiders)
         self._extra = tuple(extra_accounts)
         self._copy = None
         self._valid: dict[str, bool] = {}
+        self.undetermined = undetermined
 
     def _target(self, principal: str):
         if principal in self.outsiders or _account_of(principal) in self._extra:
@@ -356,9 +381,16 @@ class _Asker:
         for target, indexes in groups.values():
             for start in range(0, len(indexes), BATCH):
                 chunk = indexes[start:start + BATCH]
-                found = target.check_many([(triples[i][0], triples[i][1], triples[i][2], dict(context or {}))
-                                           for i in chunk])
+                asked = [(*triples[i], dict(context or {})) for i in chunk]
+                try:
+                    found = target.check_many(asked)
+                except InvalidInput as exc:
+                    if self.undetermined is None or not _undecidable(exc):
+                        raise
+                    found = [self._one(target, request) for request in asked]
                 for i, d in zip(chunk, found):
+                    if d is None:
+                        continue
                     if target is not self.world:
                         acct = _account_of(triples[i][0])
                         note = (f"account {acct} stands for any account outside the world (a policy names '*')"
@@ -369,13 +401,22 @@ class _Asker:
                     out[i] = d
         return out
 
+    def _one(self, target, request: tuple) -> Decision | None:
+        try:
+            return target.check(*request)
+        except InvalidInput as exc:
+            if not _undecidable(exc):
+                raise
+            self.undetermined.append(Undetermined(*request[:3], exc.diagnostics[0]))
+            return None
+
 
 # ---------------------------------------------------------------------------------------------
 # who can, what can, the access matrix
 
 
-def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None = None
-            ) -> list[tuple[str, Decision]]:
+def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None = None, *,
+            undetermined: list[Undetermined] | None = None) -> list[tuple[str, Decision]]:
     """Every principal allowed to do ``action`` on ``resource``, with its decision.
 
     Principals asked: :func:`world_principals` (users, roles as sessions, account roots,
@@ -391,6 +432,9 @@ def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None
         action: ``service:Action``.
         resource: an ARN, or ``*``.
         context: condition keys every request carries (``aws:SourceIp``, …).
+        undetermined: a list to which each request that cannot be decided is added, as an
+            :class:`Undetermined` (a policy that could apply reads what the world does not give,
+            E507); without it, such a request raises :class:`InvalidInput`.
 
     Returns:
         ``(principal, decision)`` for every allowed principal, in the order above.
@@ -402,14 +446,15 @@ def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None
     if _names_everyone(world):
         extra = (_outsider_account(world, outsiders.values()),)
         named.append(f"arn:aws:iam::{extra[0]}:root")
-    asker = _Asker(world, outsiders, extra)
+    asker = _Asker(world, outsiders, extra, undetermined)
     everyone = principals + named
     decisions = asker.ask([(p, action, resource) for p in everyone], context)
     return [(p, d) for p, d in zip(everyone, decisions) if d is not None and d.allowed]
 
 
 def what_can(world, principal: str, resource: str, context: Mapping[str, Any] | None = None, *,
-             services: Iterable[str] | None = None) -> dict[str, dict[str, list[str]]]:
+             services: Iterable[str] | None = None, undetermined: list[Undetermined] | None = None
+             ) -> dict[str, dict[str, list[str]]]:
     """The catalog actions ``principal`` may do on ``resource``, by service and access level.
 
     Scope (what is asked, honestly): for a resource ARN, every catalog action that takes a
@@ -418,6 +463,7 @@ def what_can(world, principal: str, resource: str, context: Mapping[str, Any] | 
     policies name with a concrete service prefix (``s3:Get*`` names ``s3``; ``*`` names none).
     ``services`` narrows (for an ARN) or sets (for ``*``) the services asked. Actions outside this
     scope are not asked, so not reported, even when a wildcard statement would allow them.
+    ``undetermined``: as in :func:`who_can`.
 
     Returns:
         ``{service: {access_level: [action, ...]}}`` of the allowed actions, sorted.
@@ -434,7 +480,7 @@ def what_can(world, principal: str, resource: str, context: Mapping[str, Any] | 
     if not actions:
         ev.resolve(principal, "sts:GetCallerIdentity", resource)  # still report an unknown principal
         return out
-    asker = _Asker(world, _outsiders(world, [principal]))
+    asker = _Asker(world, _outsiders(world, [principal]), undetermined=undetermined)
     if not asker._placeable(principal, actions[0], resource):
         ev.resolve(principal, actions[0], resource)  # raises the evaluator's own diagnostic
     decisions = asker.ask([(principal, a, resource) for a in actions], context)
@@ -510,7 +556,8 @@ class Change:
 
 
 def diff(world_before, world_after, principals: Iterable[str] | None = None, actions: Iterable[str] | None = None,
-         resources: Iterable[str] | None = None, context: Mapping[str, Any] | None = None) -> list[Change]:
+         resources: Iterable[str] | None = None, context: Mapping[str, Any] | None = None, *,
+         undetermined: list[Undetermined] | None = None) -> list[Change]:
     """Every (principal, action, resource) whose decision changes from one world to the other.
 
     Both directions are reported (:attr:`Change.grants`, :attr:`Change.revokes`), and a change
@@ -526,6 +573,8 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
       wildcard service part (``*``) was not expanded;
     - resources: :func:`sample_resources` of both worlds (``*``, declared resources, the ARNs that
       Resource elements write).
+
+    ``undetermined``: as in :func:`who_can`; a request undetermined in either world is not a change.
 
     Returns:
         The changes, sorted by principal, action and resource.
@@ -568,10 +617,17 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     outside = {**_outsiders(world_before, principals), **_outsiders(world_after, principals)}
     declared = set(_evaluator(world_before).index.accounts) | set(_evaluator(world_after).index.accounts)
     outside = {p: a for p, a in outside.items() if a not in declared}
-    before = _Asker(world_before, outside).ask(triples, context)
-    after = _Asker(world_after, outside).ask(triples, context)
+    unknown: list[Undetermined] | None = [] if undetermined is not None else None
+    before = _Asker(world_before, outside, undetermined=unknown).ask(triples, context)
+    after = _Asker(world_after, outside, undetermined=unknown).ask(triples, context)
+    skip = set()
+    if unknown:
+        undetermined += unknown
+        skip = {(u.principal, u.action, u.resource) for u in unknown}
     changes = []
     for (p, a, r), d0, d1 in zip(triples, before, after):
+        if (p, a, r) in skip:
+            continue
         v0 = d0.decision if d0 is not None else None
         v1 = d1.decision if d1 is not None else None
         if v0 != v1:
@@ -611,7 +667,7 @@ class ExternalAccess:
                 "statements": [s.to_json() for s in self.decision.statements]}
 
 
-def external_access(world) -> list[ExternalAccess]:
+def external_access(world, *, undetermined: list[Undetermined] | None = None) -> list[ExternalAccess]:
     """For each resource with a resource-based policy (and each role, by its trust policy), the
     principals outside its account, outside its organization, and anonymous that are allowed.
 
@@ -621,7 +677,7 @@ def external_access(world) -> list[ExternalAccess]:
     Principals: every principal of the world in another account, the accounts and ARNs the policies
     name from outside the world (as holding every identity permission), one account that no policy
     names (it stands for any account outside the world, and catches ``Principal: *``), and
-    ``anonymous``.
+    ``anonymous``. ``undetermined``: as in :func:`who_can`.
     """
     ev = _evaluator(world)
     idx = ev.index
@@ -647,7 +703,7 @@ def external_access(world) -> list[ExternalAccess]:
     outsiders = _outsiders(world, named)
     anyone = _outsider_account(world, outsiders.values())
     anyone_root = f"arn:aws:iam::{anyone}:root"
-    asker = _Asker(world, outsiders, (anyone,))
+    asker = _Asker(world, outsiders, (anyone,), undetermined)
     in_world = [p for p in world_principals(world) if p != ANONYMOUS]
 
     def account_of_resource(res: str) -> str | None:

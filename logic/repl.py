@@ -16,7 +16,9 @@ cancels the line, Ctrl-D leaves), and rich draws tables and colours when it prin
 'explain: full'
 
 Exit codes of ``iamlogic query``: 0 answered (allowed, for ``can``), 2 denied (``can``), 3 invalid
-input. ``iamlogic diff``: 1 when new access appears, 0 otherwise, 3 invalid input.
+input, or an answer of ``who can`` / ``what can`` that leaves requests undecided (a policy reads what
+the world does not give: E507). ``iamlogic diff``: 1 when new access appears, 0 otherwise, 3 invalid
+input or requests left undecided.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any, Iterable, Sequence
 
 from .analysis import (
     ANONYMOUS,
+    Undetermined,
     diff,
     new_access,
     policy_actions,
@@ -519,42 +522,64 @@ class Session:
         self._need_world()
         self._check_resource(q.resource)
         warnings = self._action_warnings(q.action)
-        found = who_can(self.world, q.action.value, q.resource.value, q.context_dict())
+        unknown: list[Undetermined] = []
+        found = who_can(self.world, q.action.value, q.resource.value, q.context_dict(), undetermined=unknown)
         action = found[0][1].action if found else q.action.value
         if self.format == "json":
-            return self._warned(warnings, self._json({
+            return self._warned(warnings, self._undetermined(unknown, self._json({
                 "action": action, "resource": q.resource.value,
                 "principals": [{"principal": p, "as": d.principal, "decision": d.decision,
                                 "statements": [s.to_json() for s in d.statements], "warnings": list(d.warnings)}
-                               for p, d in found]}))
+                               for p, d in found]})))
         if not found:
-            return self._warned(warnings, f"no principal of the world can {action} on {q.resource.value}")
+            text = f"no principal of the world {'is known to be able to' if unknown else 'can'} {action} on " \
+                   f"{q.resource.value}"
+            return self._warned(warnings, self._undetermined(unknown, text))
         rows = []
         for p, d in found:
             via = [s.label() for s in d.statements if s.policy_kind not in ("scp", "rcp")] or [
                 next((v.note for v in d.layers if v.note), "allowed")]
             rows.append([p, "\n".join(via)])
         title = f"{len(found)} principal(s) can {action} on {q.resource.value}"
-        return self._warned(warnings, self.out.table(["principal", "allowed by"], rows, title))
+        return self._warned(warnings, self._undetermined(unknown, self.out.table(["principal", "allowed by"], rows,
+                                                                                 title)))
+
+    def _undetermined(self, unknown: list[Undetermined], text: str) -> str:
+        """An answer with the requests it could not decide: each one's error, after the answer
+        (as JSON, under ``undetermined``). The answer is incomplete, so the status is invalid."""
+        if not unknown:
+            return text
+        self.status = EXIT_INVALID
+        if self.format == "json":
+            data = json.loads(text)
+            data["undetermined"] = [u.to_json() for u in unknown]
+            return self._json(data)
+        srcs = {**(self.world.sources if self.world is not None else {}), INPUT: self._line}
+        head = (f"{len(unknown)} request(s) could not be decided: a policy reads what the world does not give, "
+                "and the answer depends on it")
+        return "\n".join([text, head] + [f"  {u.principal} {u.action} {u.resource}:\n    "
+                                          + u.diagnostic.render(srcs).replace("\n", "\n    ") for u in unknown])
 
     def _what_can(self, q: WhatCan) -> str:
         self._need_world()
         self._check_resource(q.resource)
+        unknown: list[Undetermined] = []
         try:
-            found = what_can(self.world, q.principal.value, q.resource.value, q.context_dict())
+            found = what_can(self.world, q.principal.value, q.resource.value, q.context_dict(), undetermined=unknown)
         except InvalidInput as exc:
             raise self._with_principal_span(exc, q.principal) from None
         scope = ("the catalog actions that take this resource" if q.resource.value != "*" else
                  "the actions of the services the world's policies name")
         if self.format == "json":
-            return self._json({"principal": q.principal.value, "resource": q.resource.value, "scope": scope,
-                               "actions": found})
+            return self._undetermined(unknown, self._json({"principal": q.principal.value, "resource": q.resource.value,
+                                                           "scope": scope, "actions": found}))
         if not found:
-            return f"{q.principal.value} can do nothing on {q.resource.value} (asked: {scope})"
+            return self._undetermined(unknown, f"{q.principal.value} can do nothing{' known' if unknown else ''} on "
+                                               f"{q.resource.value} (asked: {scope})")
         rows = [[service, level, ", ".join(acts)] for service, levels in found.items() for level, acts in levels.items()]
         n = sum(len(a) for levels in found.values() for a in levels.values())
         title = f"{q.principal.value} can do {n} action(s) on {q.resource.value} (asked: {scope})"
-        return self.out.table(["service", "access level", "actions"], rows, title)
+        return self._undetermined(unknown, self.out.table(["service", "access level", "actions"], rows, title))
 
     def _datalog(self, q: DatalogQuery) -> str:
         self._need_world()
@@ -922,14 +947,24 @@ def cmd_diff(args) -> int:
               "iamlogic diff old.iaml -- new.iaml", file=sys.stderr)
         return EXIT_INVALID
     before, after = load(args.old), load(args.new)
-    changes = diff(before, after, args.principal, args.action, args.resource)
+    unknown: list[Undetermined] = []
+    changes = diff(before, after, args.principal, args.action, args.resource, undetermined=unknown)
     for c in changes:
         print(json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c))
+    sources = {**before.sources, **after.sources}
+    for u in unknown:
+        if args.format == "json":
+            print(json.dumps({"undetermined": u.to_json()}, ensure_ascii=False))
+        else:
+            print(f"? {u.principal} {u.action} {u.resource}: not decided\n    "
+                  + u.diagnostic.render(sources).replace("\n", "\n    "))
     granted = new_access(changes)
     print(f"{len(changes)} change(s): {len(granted)} new access, "
           f"{sum(1 for c in changes if c.revokes)} removed, "
-          f"{sum(1 for c in changes if not c.grants and not c.revokes)} denial(s) changed", file=sys.stderr)
-    return EXIT_NEW_ACCESS if granted else EXIT_OK
+          f"{sum(1 for c in changes if not c.grants and not c.revokes)} denial(s) changed"
+          + (f"; {len(unknown)} request(s) not decided (a policy reads what the world does not give)"
+             if unknown else ""), file=sys.stderr)
+    return EXIT_NEW_ACCESS if granted else EXIT_INVALID if unknown else EXIT_OK
 
 
 def _split_at_double_dash(parser):
@@ -979,9 +1014,11 @@ def add_commands(sub) -> None:
     q.add_argument("--explain", choices=EXPLAIN_VIEWS, default="summary", help="the view `can` shows")
     q.set_defaults(run=cmd_query)
 
-    d = sub.add_parser("diff", help="requests whose decision changes between two worlds (exit 1 on new access)",
+    d = sub.add_parser("diff", help="requests whose decision changes between two worlds (exit 1 on new access, 3 "
+                            "when some cannot be decided)",
                        description="iamlogic diff OLD.iaml... -- NEW.iaml...: every (principal, action, resource) "
-                                   "whose decision changes, both ways. Exit 1 when new access appears.")
+                                   "whose decision changes, both ways. Exit 1 when new access appears; otherwise 3 "
+                                   "when a request cannot be decided (a policy reads what the world does not give).")
     d.add_argument("old", nargs="*", metavar="OLD", help="the old world's files; then --, then the new world's")
     d.add_argument("--format", choices=("text", "json"), default="text", help="json: one JSON object a line")
     d.add_argument("--principal", action="append", help="ask only this principal (repeatable)")

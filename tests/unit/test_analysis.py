@@ -17,6 +17,7 @@ from iamlogic import analysis
 from iamlogic.analysis import (
     ANONYMOUS,
     Change,
+    Undetermined,
     access_matrix,
     actions_for_resource,
     diff,
@@ -248,6 +249,59 @@ def test_change_json_and_order():
     c = Change("p", "s3:GetObject", "*", "Allow", None)
     assert c.to_json() == {"kind": "access removed", "principal": "p", "action": "s3:GetObject", "resource": "*",
                            "before": "Allow", "after": None}
+
+
+HOMES = f'''
+account {A} "a" {{
+  user alice {{
+    id "AIDAEXAMPLEALICE0001"
+    policy Home {{ allow s3:GetObject on "arn:aws:s3:::homes/${{aws:userid}}/*" }}
+  }}
+  role ci {{
+    id "AROAEXAMPLECIROLE001"
+    trust {{ allow sts:AssumeRole principal aws "{A}" }}
+    policy Home {{ allow s3:GetObject on "arn:aws:s3:::homes/${{aws:userid}}/*" }}
+  }}
+  resource "arn:aws:s3:::homes"
+}}
+'''
+
+
+def test_analyses_list_what_they_cannot_decide_and_answer_the_rest():
+    """A role asked as a role has no session name: where a policy's answer depends on it (E507),
+    who can, what can and diff list the request as undetermined instead of stopping, or, without a
+    list to put it in, raise."""
+    w = iamlogic.loads(HOMES, "homes.iaml")
+    ci, root = f"arn:aws:iam::{A}:role/ci", f"arn:aws:iam::{A}:root"
+    alices = "arn:aws:s3:::homes/AIDAEXAMPLEALICE0001/k"
+    cis = "arn:aws:s3:::homes/AROAEXAMPLECIROLE001:build/k"
+    # no session name could make the role's home pattern match alice's home
+    assert [p for p, _ in who_can(w, "s3:GetObject", alices)] == [root, f"arn:aws:iam::{A}:user/alice"]
+    with pytest.raises(InvalidInput, match="E507"):
+        who_can(w, "s3:GetObject", cis)
+    unknown: list[Undetermined] = []
+    assert [p for p, _ in who_can(w, "s3:GetObject", cis, undetermined=unknown)] == [root]
+    assert [(u.principal, u.action, u.resource, u.diagnostic.code, u.diagnostic.span.line) for u in unknown] == [
+        (ci, "s3:GetObject", cis, "E507", 10)]
+    assert unknown[0].to_json()["diagnostic"]["file"] == "homes.iaml"
+    unknown.clear()
+    assert what_can(w, ci, cis, services=["s3"], undetermined=unknown) == {}
+    assert {u.action for u in unknown} == {"s3:GetObject"}
+    # the session's own requests are decided
+    session = f"arn:aws:sts::{A}:assumed-role/ci/build"
+    assert what_can(w, session, cis, services=["s3"]) == {"s3": {"Read": ["s3:GetObject"]}}
+    # diff: a request undetermined in either world is not a change
+    after = iamlogic.loads(HOMES.replace('policy Home { allow s3:GetObject on "arn:aws:s3:::homes/${aws:userid}/*" }\n'
+                                         '  }\n  resource', 'policy Home { allow s3:* on * }\n  }\n  resource'),
+                           "after.iaml")
+    assert after.check(ci, "s3:GetObject", cis).decision == "Allow"
+    unknown.clear()
+    changes = diff(w, after, [ci, session], ["s3:GetObject"], [cis, alices], undetermined=unknown)
+    assert [(c.principal, c.resource, c.before, c.after) for c in changes] == [
+        (ci, alices, "ImplicitDeny", "Allow"), (session, alices, "ImplicitDeny", "Allow")]
+    assert [(u.principal, u.resource, u.diagnostic.span.file) for u in unknown] == [(ci, cis, "homes.iaml")]
+    with pytest.raises(InvalidInput, match="E507"):
+        diff(w, after, [ci], ["s3:GetObject"], [cis])
 
 
 # -- external access ---------------------------------------------------------------------------

@@ -321,6 +321,56 @@ def test_diff_command(tmp_path, capsys):
     assert code == 3 and "E320" in err
 
 
+HOMES = '''account 111122223333 "a" {
+  role ci {
+    id "AROAEXAMPLECIROLE001"
+    trust { allow sts:AssumeRole principal aws "111122223333" }
+    policy Home { allow s3:GetObject on "arn:aws:s3:::homes/${aws:userid}/*" }
+  }
+}
+'''
+CI_HOME = "arn:aws:s3:::homes/AROAEXAMPLECIROLE001:build/k"
+
+
+def test_who_can_and_what_can_show_what_they_could_not_decide(tmp_path, capsys):
+    """The answer, then each request whose answer depends on what the world does not give, with
+    its error; the status says the answer is incomplete."""
+    world = tmp_path / "homes.iaml"
+    world.write_text(HOMES)
+    code, out, _ = run(capsys, "query", str(world), f"who can s3:GetObject {CI_HOME}")
+    lines = out.splitlines()
+    assert code == 3 and lines[0] == f"1 principal(s) can s3:GetObject on {CI_HOME}", out
+    assert "1 request(s) could not be decided" in out
+    assert f"  arn:aws:iam::111122223333:role/ci s3:GetObject {CI_HOME}:" in lines
+    assert f"{world}:5:19: E507: " in out and "reads aws:userid" in out
+    code, out, _ = run(capsys, "query", "--format", "json", str(world), f"who can s3:GetObject {CI_HOME}")
+    data = json.loads(out)
+    assert code == 3 and [p["principal"] for p in data["principals"]] == ["arn:aws:iam::111122223333:root"]
+    assert [(u["principal"], u["diagnostic"]["code"]) for u in data["undetermined"]] == [
+        ("arn:aws:iam::111122223333:role/ci", "E507")]
+    code, out, _ = run(capsys, "query", str(world), f"what can arn:aws:iam::111122223333:role/ci do on {CI_HOME}")
+    assert code == 3 and "can do nothing known" in out and "E507" in out
+    # the session is decided
+    code, out, _ = run(capsys, "query", str(world),
+                       f"what can arn:aws:sts::111122223333:assumed-role/ci/build do on {CI_HOME}")
+    assert code == 0 and "can do 1 action(s)" in out and "E507" not in out
+
+
+def test_diff_command_lists_what_it_could_not_decide(tmp_path, capsys):
+    old, new = tmp_path / "old.iaml", tmp_path / "new.iaml"
+    old.write_text(HOMES)
+    new.write_text(HOMES.replace("role ci {", "user dev { policy P { allow s3:GetObject on * } }\n  role ci {"))
+    scope = ["--action", "s3:GetObject", "--resource", CI_HOME]
+    code, out, err = run(capsys, "diff", str(old), "--", str(old), *scope)
+    assert code == 3, out + err
+    assert out.startswith(f"? arn:aws:iam::111122223333:role/ci s3:GetObject {CI_HOME}: not decided\n    {old}:5:19: E507")
+    assert "0 change(s)" in err and "2 request(s) not decided" in err  # once in each world
+    code, out, err = run(capsys, "diff", str(old), "--", str(new), "--format", "json", *scope)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and rows[0]["kind"] == "new access" and "user/dev" in rows[0]["principal"]
+    assert [r["undetermined"]["diagnostic"]["file"] for r in rows[1:]] == [str(old), str(new)]
+
+
 # -- the terminal face -------------------------------------------------------------------------
 
 
