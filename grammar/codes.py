@@ -4,7 +4,8 @@ Ranges: ``E0xx`` JSON syntax; ``E1xx``/``W1xx`` policy structure (grammar/json_p
 ``E2xx``/``W2xx`` policy kind and catalog validation (logic/validate.py); ``E3xx``/``W3xx`` the world
 language (grammar/world.py, logic/world.py); ``E5xx`` requests and command-line input. The Datalog dialect's ``E4xx``/``W4xx`` codes are listed in
 ``iamlogic.dlcheck.CODES``, the REPL query language's ``E6xx`` in ``iamlogic.grammar.query.CODES``, the policy-test and
-invariant files' ``E7xx`` in ``iamlogic.policytest.CODES``. A code never changes meaning once released; a
+invariant files' ``E7xx`` in ``iamlogic.policytest.CODES``, the guardrails files' ``E8xx``/``W8xx`` in
+``iamlogic.guardrails.CODES``. A code never changes meaning once released; a
 retired code is not reused.
 """
 

@@ -56,6 +56,7 @@ __all__ = [
     "CODES",
     "COMMANDS",
     "Graph",
+    "Guardrails",
     "Can",
     "Command",
     "ContextEntry",
@@ -135,6 +136,9 @@ COMMANDS: dict[str, _CommandSpec] = {
                            "a picture as DOT: the organization tree, who can assume whom, or the proof of "
                            "`why P A R` (written to FILE when given: Mermaid for .mmd/.mermaid, SVG for .svg "
                            "when Graphviz is installed, else DOT)", 1, 2),
+    ":guardrails": _CommandSpec(":guardrails FILE", "check the detective guardrails of a rules file (.dl) against "
+                                "the world: each guardrail, the compliance of each OU and account, every violation",
+                                1, 1),
     ":help": _CommandSpec(":help [TOPIC]", "this help, or the help of one query form or command", 0, None),
     ":quit": _CommandSpec(":quit", "leave (Ctrl-D does too)"),
 }
@@ -313,13 +317,21 @@ class Help:
 
 
 @dataclass(frozen=True)
+class Guardrails:
+    """``:guardrails FILE``"""
+
+    file: Word
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
 class Quit:
     """``:quit``"""
 
     span: Span | None = span_field()
 
 
-Command = Union[Load, Reload, ShowWorld, ShowRelations, SetExplain, SetFormat, Graph, Help, Quit]
+Command = Union[Load, Reload, ShowWorld, ShowRelations, SetExplain, SetFormat, Graph, Guardrails, Help, Quit]
 Statement = Union[Can, Why, WhyNot, WhoCan, WhatCan, DatalogQuery, Command]
 
 
@@ -514,6 +526,8 @@ class _ToAst(Transformer):
                                                    args[0].span, help=f"usage: {spec.usage}"))
                 return None
             return Graph(picture, args[1].value if len(args) > 1 else None, span)
+        if name == ":guardrails":
+            return Guardrails(args[0], span)
         if name == ":help":
             return Help(" ".join(a.value.lower() for a in args) if args else None, span)
         return {":reload": Reload, ":world": ShowWorld, ":relations": ShowRelations, ":quit": Quit}[name](span)

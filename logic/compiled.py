@@ -61,7 +61,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from operator import itemgetter
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .dlcheck import BuiltinSpec, derived_relations
 from .engine import EngineError
@@ -663,6 +663,33 @@ class _Generator:
         return indent
 
 
+def _uses(program: Program) -> dict[str, set[str]]:
+    """Each derived relation -> the relations and builtins its rules' bodies call."""
+    uses: dict[str, set[str]] = defaultdict(set)
+    for rule in program.rules:
+        for lit in rule.body:
+            atom = lit.atom if isinstance(lit, Negation) else lit
+            if isinstance(atom, Atom):
+                uses[rule.head.relation].add(atom.relation)
+    return uses
+
+
+def request_dependent(program: Program, request_builtins: Iterable[str]) -> frozenset[str]:
+    """The derived relations of ``program`` that call a request builtin, directly or through
+    another relation: the others are request-independent, the same for every request."""
+    derived = derived_relations(program)
+    uses = _uses(program)
+    dependent: set[str] = set(request_builtins)
+    changed = True
+    while changed:
+        changed = False
+        for rel in derived:
+            if rel not in dependent and uses[rel] & dependent:
+                dependent.add(rel)
+                changed = True
+    return frozenset(dependent & set(derived))
+
+
 class CompiledRules:
     """A program's request-dependent rules as one Python function of the request, for a fixed set
     of entry queries.
@@ -688,22 +715,10 @@ class CompiledRules:
         for rule in program.rules:
             rules_by_head[rule.head.relation].append(rule)
         derived = derived_relations(program)
-        uses: dict[str, set[str]] = defaultdict(set)
-        for rule in program.rules:
-            for lit in rule.body:
-                atom = lit.atom if isinstance(lit, Negation) else lit
-                if isinstance(atom, Atom):
-                    uses[rule.head.relation].add(atom.relation)
+        uses = _uses(program)
         request_builtins = frozenset(request_builtins)
-        dependent: set[str] = set(request_builtins)
-        changed = True
-        while changed:
-            changed = False
-            for rel in derived:
-                if rel not in dependent and uses[rel] & dependent:
-                    dependent.add(rel)
-                    changed = True
-        self.dependent = frozenset(dependent & set(derived))
+        self.dependent = request_dependent(program, request_builtins)
+        dependent = set(self.dependent) | request_builtins
         self.independent = frozenset(set(derived) - self.dependent)
         self._check_acyclic(uses)
         tables = set(declared) | set(self.independent)
@@ -799,79 +814,9 @@ class CompiledRules:
         return Solver(self, table, builtins, shared or {}, vectors or {})
 
     def materialize(self, table: Callable[[str], Iterable[tuple]], builtins: Mapping[str, Callable]) -> dict[str, set]:
-        """Every tuple of each request-independent relation the compiled rules read, computed from
-        the declared relations (``table(name)``) by the rules, one stratum after another: a
-        relation after those it uses, and the relations of a recursive stratum together, again
-        until nothing new is derived. Negation and comparison mean what they mean in the engine:
-        a negated relation is complete when it is read (no recursion goes through a negation)."""
-        rows: dict[str, set] = {}
-        indexes: dict[tuple, dict] = {}
-        rows_fn = {name: _rows(fn) for name, fn in builtins.items()}
-
-        def lookup(rel: str, positions: tuple[int, ...], key: tuple, growing: set[str]):
-            if rel not in rows:
-                rows[rel] = {tuple(t) for t in table(rel)}
-            if not positions:
-                return rows[rel]
-            if rel in growing:  # a relation of the stratum being computed: read as it stands
-                return [t for t in rows[rel] if tuple(t[p] for p in positions) == key]
-            index = indexes.get((rel, positions))
-            if index is None:
-                index = indexes[(rel, positions)] = defaultdict(list)
-                for t in rows[rel]:
-                    index[tuple(t[p] for p in positions)].append(t)
-            return index.get(key, ())
-
-        def solutions(rule: Rule, i: int, env: dict, growing: set[str]):
-            if i == len(rule.body):
-                yield env
-                return
-            lit = rule.body[i]
-            if isinstance(lit, Comparison):
-                left, right = _value(lit.left, env), _value(lit.right, env)
-                if lit.op == "=" and (left is _MISS) != (right is _MISS):
-                    var, value = (lit.left, right) if left is _MISS else (lit.right, left)
-                    yield from solutions(rule, i + 1, env if var.is_anonymous else {**env, var.name: value}, growing)
-                elif left is _MISS or right is _MISS:
-                    raise Unsupported(f"comparison {lit} in {rule} with an unbound side")
-                elif _COMPARE[lit.op](left, right):
-                    yield from solutions(rule, i + 1, env, growing)
-                return
-            atom = lit.atom if isinstance(lit, Negation) else lit
-            args = [_value(t, env) for t in atom.args]
-            if atom.relation in rows_fn:
-                spec = self._builtin_specs[atom.relation]
-                if any(args[k] is _MISS for k in spec.inputs):
-                    raise Unsupported(f"builtin {atom.relation} called with an unbound input in {rule}")
-                found = rows_fn[atom.relation](*(None if a is _MISS else a for a in args))
-            else:
-                positions = tuple(k for k, a in enumerate(args) if a is not _MISS)
-                found = lookup(atom.relation, positions, tuple(args[k] for k in positions), growing)
-            if isinstance(lit, Negation):
-                if not any(_unify(atom.args, args, t, env) is not None for t in found):
-                    yield from solutions(rule, i + 1, env, growing)
-                return
-            for t in found:
-                bound = _unify(atom.args, args, t, env)
-                if bound is not None:
-                    yield from solutions(rule, i + 1, bound, growing)
-
-        for stratum in self.strata:
-            growing = set(stratum)
-            recursive = len(stratum) > 1 or _recursive(stratum[0], self._rules_by_head)
-            for rel in stratum:
-                rows[rel] = set()
-            while True:
-                before = sum(len(rows[rel]) for rel in stratum)
-                for rel in stratum:
-                    for rule in self._rules_by_head[rel]:
-                        new = {tuple(_value(t, env) for t in rule.head.args) for env in solutions(rule, 0, {}, growing)}
-                        if any(_MISS in row for row in new):
-                            raise Unsupported(f"a head variable of {rule} is not bound by its body")
-                        rows[rel] |= new
-                if not recursive or sum(len(rows[rel]) for rel in stratum) == before:
-                    break
-        return {rel: rows[rel] for stratum in self.strata for rel in stratum}
+        """Every tuple of each request-independent relation the compiled rules read (see
+        :func:`materialize`)."""
+        return materialize(self.strata, self._rules_by_head, self._builtin_specs, table, builtins)
 
 
 class Solver:
@@ -1236,6 +1181,84 @@ def _build_index(rows: list[tuple], positions: tuple[int, ...], mode: str):
 
 _COMPARE = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
             "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def materialize(strata: Sequence[Sequence[str]], rules_by_head: Mapping[str, Sequence[Rule]],
+                builtin_specs: Mapping[str, BuiltinSpec], table: Callable[[str], Iterable[tuple]],
+                builtins: Mapping[str, Callable]) -> dict[str, set]:
+    """Every tuple of each relation of ``strata`` (see :func:`_strata`), computed from the declared
+    relations (``table(name)``) by the rules, one stratum after another: a relation after those it
+    uses, and the relations of a recursive stratum together, again until nothing new is derived.
+    Negation and comparison mean what they mean in the engine: a negated relation is complete when
+    it is read (no recursion goes through a negation)."""
+    rows: dict[str, set] = {}
+    indexes: dict[tuple, dict] = {}
+    rows_fn = {name: _rows(fn) for name, fn in builtins.items()}
+
+    def lookup(rel: str, positions: tuple[int, ...], key: tuple, growing: set[str]):
+        if rel not in rows:
+            rows[rel] = {tuple(t) for t in table(rel)}
+        if not positions:
+            return rows[rel]
+        if rel in growing:  # a relation of the stratum being computed: read as it stands
+            return [t for t in rows[rel] if tuple(t[p] for p in positions) == key]
+        index = indexes.get((rel, positions))
+        if index is None:
+            index = indexes[(rel, positions)] = defaultdict(list)
+            for t in rows[rel]:
+                index[tuple(t[p] for p in positions)].append(t)
+        return index.get(key, ())
+
+    def solutions(rule: Rule, i: int, env: dict, growing: set[str]):
+        if i == len(rule.body):
+            yield env
+            return
+        lit = rule.body[i]
+        if isinstance(lit, Comparison):
+            left, right = _value(lit.left, env), _value(lit.right, env)
+            if lit.op == "=" and (left is _MISS) != (right is _MISS):
+                var, value = (lit.left, right) if left is _MISS else (lit.right, left)
+                yield from solutions(rule, i + 1, env if var.is_anonymous else {**env, var.name: value}, growing)
+            elif left is _MISS or right is _MISS:
+                raise Unsupported(f"comparison {lit} in {rule} with an unbound side")
+            elif _COMPARE[lit.op](left, right):
+                yield from solutions(rule, i + 1, env, growing)
+            return
+        atom = lit.atom if isinstance(lit, Negation) else lit
+        args = [_value(t, env) for t in atom.args]
+        if atom.relation in rows_fn:
+            spec = builtin_specs[atom.relation]
+            if any(args[k] is _MISS for k in spec.inputs):
+                raise Unsupported(f"builtin {atom.relation} called with an unbound input in {rule}")
+            found = rows_fn[atom.relation](*(None if a is _MISS else a for a in args))
+        else:
+            positions = tuple(k for k, a in enumerate(args) if a is not _MISS)
+            found = lookup(atom.relation, positions, tuple(args[k] for k in positions), growing)
+        if isinstance(lit, Negation):
+            if not any(_unify(atom.args, args, t, env) is not None for t in found):
+                yield from solutions(rule, i + 1, env, growing)
+            return
+        for t in found:
+            bound = _unify(atom.args, args, t, env)
+            if bound is not None:
+                yield from solutions(rule, i + 1, bound, growing)
+
+    for stratum in strata:
+        growing = set(stratum)
+        recursive = len(stratum) > 1 or _recursive(stratum[0], rules_by_head)
+        for rel in stratum:
+            rows[rel] = set()
+        while True:
+            before = sum(len(rows[rel]) for rel in stratum)
+            for rel in stratum:
+                for rule in rules_by_head[rel]:
+                    new = {tuple(_value(t, env) for t in rule.head.args) for env in solutions(rule, 0, {}, growing)}
+                    if any(_MISS in row for row in new):
+                        raise Unsupported(f"a head variable of {rule} is not bound by its body")
+                    rows[rel] |= new
+            if not recursive or sum(len(rows[rel]) for rel in stratum) == before:
+                break
+    return {rel: rows[rel] for stratum in strata for rel in stratum}
 
 
 def _value(term, env: dict):

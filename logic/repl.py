@@ -1,4 +1,4 @@
-"""The REPL and the ``repl``, ``query`` and ``diff`` commands: a face over the library.
+"""The REPL and the ``repl``, ``query``, ``diff`` and ``guardrails`` commands: a face over the library.
 
 All the work is in :class:`Session`: :meth:`Session.handle` takes one line of the query language
 (:mod:`iamlogic.grammar.query`) and returns the rendered answer as text. It never raises on any
@@ -54,6 +54,7 @@ from .grammar.query import (
     Can,
     DatalogQuery,
     Graph,
+    Guardrails,
     Help,
     Load,
     Quit,
@@ -223,12 +224,16 @@ class Session:
     def handle(self, line: str) -> str:
         """Answer one line: a query or a command. Never raises on any input."""
         self._line = line if isinstance(line, str) else str(line)
-        self.status = EXIT_OK
         if not self._line.strip():
+            self.status = EXIT_OK
             return ""
+        return self.answer(lambda: parse_line(join_continuations(self._line), INPUT))
+
+    def answer(self, statement) -> str:
+        """Answer a statement (or a function that parses one), as :meth:`handle` does a line."""
+        self.status = EXIT_OK
         try:
-            stmt = parse_line(join_continuations(self._line), INPUT)
-            return self._dispatch(stmt)
+            return self._dispatch(statement() if callable(statement) else statement)
         except InvalidInput as exc:
             return self._errors(exc.diagnostics, exc.sources)
         except IamlogicError as exc:  # an engine failure: a message, never a traceback
@@ -338,6 +343,8 @@ class Session:
             return self._setting("format", stmt.format)
         if isinstance(stmt, Graph):
             return self._graph(stmt)
+        if isinstance(stmt, Guardrails):
+            return self._guardrails(stmt)
         if isinstance(stmt, Help):
             text = help_text(stmt.topic)
             return self._json({"help": text}) if self.format == "json" else text
@@ -345,6 +352,46 @@ class Session:
             self.done = True
             return ""
         raise TypeError(f"unhandled statement {stmt!r}")
+
+    def _guardrails(self, stmt: Guardrails) -> str:
+        from .guardrails import check_guardrails, load_guardrails
+
+        self._need_world()
+        try:
+            rules = load_guardrails(os.path.expanduser(stmt.file.value))
+        except InvalidInput as exc:
+            if stmt.file.span is not None and exc.diagnostics[0].code == "E807":  # the file: point at its name
+                exc = InvalidInput([Diagnostic("E807", exc.diagnostics[0].message, stmt.file.span)])
+            raise exc from None
+        found = check_guardrails(self.world, rules)
+        if not found.compliant:
+            self.status = EXIT_NEW_ACCESS  # 1: a guardrail is violated
+        if self.format == "json":
+            return self._json({**found.to_json(), "diagnostics": [w.to_json() for w in rules.warnings]})
+        broken = [g for g in found.guardrails if found.violations_of(g.name)]
+        head = (f"{len(found.guardrails)} guardrail(s): {len(broken)} violated, "
+                f"{len(found.guardrails) - len(broken)} hold")
+        parts = [self.out.table(["guardrail", "status", "violations", "what it checks"],
+                                [[g.name, "VIOLATED" if g in broken else "holds", len(found.violations_of(g.name)),
+                                  g.description] for g in found.guardrails], head)]
+        if found.nodes:
+            def label(n) -> str:
+                if n.kind == "account":
+                    return f"{'  ' * n.depth}{n.id} {n.name}"
+                return f"{'  ' * n.depth}{'OU ' if n.kind == 'ou' else ''}{n.name}"
+
+            parts.append(self.out.table(["node", "accounts", "out of line", "violations"],
+                                        [[label(n), n.accounts, n.noncompliant, n.violations] for n in found.nodes],
+                                        "compliance by organization node and account"))
+        if found.violations:
+            names = {n.id: n.name for n in found.nodes if n.kind == "account"}
+            parts.append(self.out.table(["guardrail", "account", "subject"],
+                                        [[v.guardrail, f"{v.account} {names[v.account]}" if v.account in names
+                                          else v.account, v.subject] for v in found.violations], "violations"))
+        text = "\n\n".join(parts)
+        if rules.warnings:
+            text = "\n".join(w.render({rules.program.file: rules.program.text}) for w in rules.warnings) + "\n" + text
+        return text
 
     def _graph(self, stmt: "Graph") -> str:
         from .graph import org_graph, proof_graph, reach_graph, to_svg
@@ -939,6 +986,18 @@ def _diff_text(c) -> str:
     return line
 
 
+def cmd_guardrails(args) -> int:
+    session = Session(format="json" if args.format == "json" else "table")
+    loaded = session._load(list(args.world))
+    if session.world is None:
+        print(loaded, file=sys.stderr if args.format != "json" else sys.stdout)
+        return EXIT_INVALID
+    for w in session.world.warnings:
+        print(w.render(session.world.sources), file=sys.stderr)
+    print(session.answer(Guardrails(Word(args.rules))))
+    return session.status
+
+
 def cmd_diff(args) -> int:
     from .world import load
 
@@ -1002,7 +1061,7 @@ def _split_at_double_dash(parser):
 
 
 def add_commands(sub) -> None:
-    """Register ``repl``, ``query`` and ``diff`` on the CLI's sub-parsers."""
+    """Register ``repl``, ``query``, ``diff`` and ``guardrails`` on the CLI's sub-parsers."""
     r = sub.add_parser("repl", help="interactive queries over a world (can, why, why not, who can, what can, ?-)")
     r.add_argument("world", nargs="*", help="the world's .iaml files (or :load them later)")
     r.set_defaults(run=cmd_repl)
@@ -1026,3 +1085,12 @@ def add_commands(sub) -> None:
     d.add_argument("--resource", action="append", help="ask only this resource (repeatable)")
     d.set_defaults(run=cmd_diff)
     _split_at_double_dash(d)
+
+    g = sub.add_parser("guardrails", help="check detective guardrails (Datalog rules over the world's inventory) "
+                                          "(exit 0 all hold, 1 one is violated, 3 invalid)",
+                       description="iamlogic guardrails WORLD.iaml... --rules detective.dl: each guardrail, the "
+                                   "compliance of the root, each OU and each account, and every violation.")
+    g.add_argument("world", nargs="+", help="the world's .iaml files")
+    g.add_argument("--rules", required=True, help="the guardrails file (.dl)")
+    g.add_argument("--format", choices=("text", "json"), default="text")
+    g.set_defaults(run=cmd_guardrails)
