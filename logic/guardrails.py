@@ -219,7 +219,7 @@ def read_guardrails(text: str, file: str = "<guardrails>") -> GuardrailSet:
     for g in guardrails.values():
         if g.name not in derives:
             diags.add("W801", f"no rule derives a violation of guardrail '{g.name}': it always holds", g.span)
-    declared = {name: rel.arity for name, rel in RELATIONS.items()}
+    declared = {name: rel.arity for name, rel in RELATIONS.items() if name not in BUILTIN_SPECS}
     declared.update((rel, n) for rel, n in derived.items())  # read, never defined (E801 above)
     builtins = {name: spec for name, spec in BUILTIN_SPECS.items() if name not in request_builtins}
     diags.extend(check_program(Program(tuple(own), file, text), declared, builtins))

@@ -323,7 +323,10 @@ def valid_world_models(draw) -> WorldModel:
 
         members = list(accounts[1:])
         under_ou = members[: draw(st.integers(0, len(members)))]
-        ou = OrgNode("ou", "Workloads", None, atts(True), tuple(AccountRef(a, atts(False)) for a in under_ou))
+        deeper = under_ou[: draw(st.integers(0, len(under_ou)))]  # in an OU under the OU: two levels
+        prod = OrgNode("ou", "Prod", None, atts(True), tuple(AccountRef(a, atts(False)) for a in deeper))
+        ou = OrgNode("ou", "Workloads", None, atts(True),
+                     tuple(AccountRef(a, atts(False)) for a in under_ou if a not in deeper), (prod,))
         root = OrgNode("root", "Root", "r-a1b2", atts(True), tuple(AccountRef(a) for a in members if a not in under_ou),
                        (ou,))
         orgs = (Organization("o-a1b2c3d4e5", accounts[0], root, tuple(scps + rcps)),)
