@@ -136,9 +136,9 @@ COMMANDS: dict[str, _CommandSpec] = {
                            "a picture as DOT: the organization tree, who can assume whom, or the proof of "
                            "`why P A R` (written to FILE when given: Mermaid for .mmd/.mermaid, SVG for .svg "
                            "when Graphviz is installed, else DOT)", 1, 2),
-    ":guardrails": _CommandSpec(":guardrails FILE", "check the detective guardrails of a rules file (.dl) against "
-                                "the world: each guardrail, the compliance of each OU and account, every violation",
-                                1, 1),
+    ":guardrails": _CommandSpec(":guardrails FILE [why]", "check the detective guardrails of a rules file (.dl) "
+                                "against the world: each guardrail, the compliance of each OU and account, every "
+                                "violation (with `why`, the derivation of each)", 1, 2),
     ":help": _CommandSpec(":help [TOPIC]", "this help, or the help of one query form or command", 0, None),
     ":quit": _CommandSpec(":quit", "leave (Ctrl-D does too)"),
 }
@@ -318,9 +318,10 @@ class Help:
 
 @dataclass(frozen=True)
 class Guardrails:
-    """``:guardrails FILE``"""
+    """``:guardrails FILE [why]``"""
 
     file: Word
+    why: bool = False
     span: Span | None = span_field()
 
 
@@ -527,7 +528,12 @@ class _ToAst(Transformer):
                 return None
             return Graph(picture, args[1].value if len(args) > 1 else None, span)
         if name == ":guardrails":
-            return Guardrails(args[0], span)
+            if len(args) > 1 and args[1].value.lower() != "why":
+                self.diagnostics.append(Diagnostic("E606", f":guardrails takes a file, then optionally why, not "
+                                                           f"'{args[1].value}'", args[1].span,
+                                                   help=f"usage: {spec.usage}"))
+                return None
+            return Guardrails(args[0], len(args) > 1, span)
         if name == ":help":
             return Help(" ".join(a.value.lower() for a in args) if args else None, span)
         return {":reload": Reload, ":world": ShowWorld, ":relations": ShowRelations, ":quit": Quit}[name](span)

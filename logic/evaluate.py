@@ -1469,15 +1469,24 @@ class Evaluator:
         with self._lock:
             self._requests = {r.id: r}
             try:
-                node = self._prove(Atom("decision", (Const(r.id), Const(outcome))), depth=0, seen=set())
+                node = self._prove(Atom("decision", (Const(r.id), Const(outcome))), 0, set(), self.engine,
+                                   self._rules_by_head)
             finally:
                 self._requests = {}
         return node or ProofNode(f"decision({r.id}, {outcome})", "not derivable")
 
-    def _prove(self, atom: Atom, depth: int, seen: set[str]) -> ProofNode | None:
+    def prove(self, atom: Atom, engine: Engine, rules_by_head: Mapping[str, Sequence[Rule]]) -> ProofNode | None:
+        """The derivation of a ground atom of a request-independent relation, found by re-deriving
+        it rule by rule with ``engine`` (this world's facts under ``rules_by_head``, which may hold
+        rules added to iamlogic's own, such as a guardrails file's); None when it does not hold."""
+        with self._lock:
+            return self._prove(atom, 0, set(), engine, rules_by_head)
+
+    def _prove(self, atom: Atom, depth: int, seen: set[str], engine: Engine,
+               rules_by_head: Mapping[str, Sequence[Rule]]) -> ProofNode | None:
         text = str(atom)
         rel = atom.relation
-        if text in seen and rel in self._rules_by_head:
+        if text in seen and rel in rules_by_head:
             return ProofNode(text, "derived above")
         seen.add(text)
         if rel in RELATIONS:
@@ -1486,13 +1495,13 @@ class Evaluator:
             return ProofNode(text, "builtin")
         if depth > 40:
             return ProofNode(text, "…")
-        for rule in self._rules_by_head.get(rel, ()):
+        for rule in rules_by_head.get(rel, ()):
             binding = _unify(rule.head.args, atom.args)
             if binding is None:
                 continue
             body = _rename_anonymous(tuple(_subst(lit, binding) for lit in rule.body))
             query = Query(body)
-            answers = self.engine.query(query)
+            answers = engine.query(query) if body else [()]
             if not answers:
                 continue
             solution = {**dict(zip(query.variables, answers[0]))}
@@ -1500,7 +1509,7 @@ class Evaluator:
             for lit in body:
                 ground = _subst(lit, {k: Const(v) for k, v in solution.items()})
                 if isinstance(ground, Atom):
-                    child = self._prove(ground, depth + 1, seen)
+                    child = self._prove(ground, depth + 1, seen, engine, rules_by_head)
                     children.append(child or ProofNode(str(ground), "?"))
                 elif isinstance(ground, Negation):
                     children.append(ProofNode(f"not {ground.atom}", "negation: no derivation exists"))

@@ -40,17 +40,19 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterable
 
 from .compiled import Unsupported, _strata, materialize, request_dependent
+from .decision import ProofNode
 from .dlcheck import check_program, derived_relations
+from .engine import Engine
 from .evaluate import BUILTIN_SPECS, REQUEST_BUILTINS, rules
 from .grammar.datalog import Atom, Const, Negation, Program, parse_program
 from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput, Span
 from .schema import RELATIONS
 
 __all__ = ["CODES", "Compliance", "Guardrail", "GuardrailSet", "NodeCompliance", "Violation", "check_guardrails",
-           "load_guardrails", "read_guardrails"]
+           "explain", "load_guardrails", "read_guardrails"]
 
 #: Every code of a guardrails file (besides the Datalog dialect's E4xx, which apply too).
 CODES: dict[str, str] = {
@@ -258,6 +260,27 @@ def check_guardrails(world, guardrails: GuardrailSet) -> Compliance:
                            {guardrails.program.file: guardrails.program.text}) from None
     violations = tuple(sorted(Violation(g, str(a), str(s)) for g, a, s in rows.get(_VIOLATION, ())))
     return Compliance(guardrails.guardrails, violations, _nodes(ev.index.rows, violations))
+
+
+def explain(world, guardrails: GuardrailSet, violations: Iterable[Violation]) -> list[ProofNode]:
+    """The derivation of each violation, by pyDatalog over the world's facts, iamlogic's rules and
+    the guardrails file's, re-derived rule by rule (as ``why`` shows a decision's)."""
+    ev = world.evaluator()
+    engine = Engine(ev._declared, {name: (spec, getattr(ev, f"_b_{name}")) for name, spec in BUILTIN_SPECS.items()})
+    engine.add_facts((rel, *row) for rel, rows in ev.index.rows.items() if rel in ev._declared for row in rows)
+    program = rules()
+    engine.add_program(program)
+    engine.add_program(guardrails.program)
+    by_head: dict[str, list] = defaultdict(list)
+    for rule in program.rules + guardrails.program.rules:
+        by_head[rule.head.relation].append(rule)
+    raw = {(str(g), str(a), str(s)): (g, a, s) for g, a, s in engine.materialize(_VIOLATION)}
+    out = []
+    for v in violations:
+        atom = Atom(_VIOLATION, tuple(Const(x) for x in raw.get((v.guardrail, v.account, v.subject),
+                                                              (v.guardrail, v.account, v.subject))))
+        out.append(ev.prove(atom, engine, by_head) or ProofNode(str(atom), "not derivable"))
+    return out
 
 
 def _nodes(facts, violations: tuple[Violation, ...]) -> tuple[NodeCompliance, ...]:

@@ -354,7 +354,7 @@ class Session:
         raise TypeError(f"unhandled statement {stmt!r}")
 
     def _guardrails(self, stmt: Guardrails) -> str:
-        from .guardrails import check_guardrails, load_guardrails
+        from .guardrails import check_guardrails, explain, load_guardrails
 
         self._need_world()
         try:
@@ -366,8 +366,12 @@ class Session:
         found = check_guardrails(self.world, rules)
         if not found.compliant:
             self.status = EXIT_NEW_ACCESS  # 1: a guardrail is violated
+        proofs = explain(self.world, rules, found.violations) if stmt.why else []
         if self.format == "json":
-            return self._json({**found.to_json(), "diagnostics": [w.to_json() for w in rules.warnings]})
+            data = found.to_json()
+            if stmt.why:
+                data["violations"] = [{**v, "proof": p.to_json()} for v, p in zip(data["violations"], proofs)]
+            return self._json({**data, "diagnostics": [w.to_json() for w in rules.warnings]})
         broken = [g for g in found.guardrails if found.violations_of(g.name)]
         head = (f"{len(found.guardrails)} guardrail(s): {len(broken)} violated, "
                 f"{len(found.guardrails) - len(broken)} hold")
@@ -388,6 +392,8 @@ class Session:
             parts.append(self.out.table(["guardrail", "account", "subject"],
                                         [[v.guardrail, f"{v.account} {names[v.account]}" if v.account in names
                                           else v.account, v.subject] for v in found.violations], "violations"))
+        if proofs:
+            parts.append("\n".join(["derivations"] + [self.out.proof(p) for p in proofs]))
         text = "\n\n".join(parts)
         if rules.warnings:
             text = "\n".join(w.render({rules.program.file: rules.program.text}) for w in rules.warnings) + "\n" + text
@@ -994,7 +1000,7 @@ def cmd_guardrails(args) -> int:
         return EXIT_INVALID
     for w in session.world.warnings:
         print(w.render(session.world.sources), file=sys.stderr)
-    print(session.answer(Guardrails(Word(args.rules))))
+    print(session.answer(Guardrails(Word(args.rules), args.why)))
     return session.status
 
 
@@ -1093,4 +1099,5 @@ def add_commands(sub) -> None:
     g.add_argument("world", nargs="+", help="the world's .iaml files")
     g.add_argument("--rules", required=True, help="the guardrails file (.dl)")
     g.add_argument("--format", choices=("text", "json"), default="text")
+    g.add_argument("--why", action="store_true", help="print the derivation of each violation")
     g.set_defaults(run=cmd_guardrails)

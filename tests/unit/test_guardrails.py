@@ -141,3 +141,35 @@ def test_the_cli_and_the_repl_command(tmp_path, capsys):
     assert Session().handle(f":guardrails {rules}").startswith("<input>:1:1: E610")
     s.handle(":format json")
     assert json.loads(s.handle(f":guardrails {rules}"))["compliant"] is True and s.status == 0
+
+
+def test_each_violation_has_its_derivation():
+    """As `why` shows a decision's: the file's rule, iamlogic's rules and the facts below it."""
+    w = iamlogic.loads(WORLD, "w.iaml")
+    rules = g.read_guardrails(RULES, "r.dl")
+    found = g.check_guardrails(w, rules)
+    proofs = g.explain(w, rules, found.violations)
+    assert [p.judgement for p in proofs] == [
+        f'violation("{v.guardrail}", "{v.account}", "{v.subject}")' for v in found.violations]
+    cost = proofs[0]
+    assert cost.rule == "rule r.dl:5"
+    assert [c.judgement for c in cost.children] == ['member_account("222222222222")',
+                                                    'not account_tag("222222222222", "cost-center", _)']
+    assert cost.children[0].rule == "rule rules/10-organizations.dl:26"
+    # one that does not hold has none
+    (missing,) = g.explain(w, rules, [g.Violation("owned", "111111111111", "arn:aws:s3:::nothing")])
+    assert missing.rule == "not derivable"
+
+
+def test_why_in_the_cli_and_the_repl(tmp_path, capsys):
+    world, rules = tmp_path / "w.iaml", tmp_path / "r.dl"
+    world.write_text(WORLD)
+    rules.write_text(RULES)
+    assert main(["guardrails", str(world), "--rules", str(rules), "--why"]) == 1
+    out = capsys.readouterr().out
+    assert "\nderivations\n  violation(\"cost\", \"222222222222\", \"222222222222\")   [rule " in out
+    s = Session([str(world)])
+    s.handle(":format json")
+    data = json.loads(s.handle(f":guardrails {rules} why"))
+    assert [v["proof"]["judgement"].split("(")[0] for v in data["violations"]] == ["violation"] * 4
+    assert "E606" in s.handle(f":guardrails {rules} because")
