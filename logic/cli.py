@@ -20,12 +20,12 @@ EXIT_OK, EXIT_FAILURE, EXIT_DENIED, EXIT_INVALID = 0, 1, 2, 3
 
 
 def _expand(paths: Sequence[str]) -> list[str]:
-    """Files named, and the ``.iaml``/``.json`` files of folders named (recursively, sorted)."""
+    """Files named, and the ``.iaml``/``.json``/``.dl`` files of folders named (recursively, sorted)."""
     out: list[str] = []
     for p in paths:
         if os.path.isdir(p):
             for folder, _dirs, files in sorted(os.walk(p)):
-                out += [os.path.join(folder, f) for f in sorted(files) if f.endswith((".iaml", ".json"))]
+                out += [os.path.join(folder, f) for f in sorted(files) if f.endswith((".iaml", ".json", ".dl"))]
         else:
             out.append(p)
     return out
@@ -51,6 +51,14 @@ def _validate_file(path: str, kind: str) -> tuple[list[Diagnostic], dict[str, st
         if policy is not None:
             items += validate_policy(policy, kind)
         return items, {path: text}
+    if path.endswith(".dl"):  # a guardrails file
+        from .guardrails import load_guardrails
+
+        try:
+            rules = load_guardrails(path)
+        except InvalidInput as exc:
+            return exc.diagnostics, exc.sources
+        return list(rules.warnings), {path: rules.program.text}
     try:
         world = load([path])
     except InvalidInput as exc:
@@ -151,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iamlogic", description="AWS access questions answered by logic.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    v = sub.add_parser("validate", help="check world files (.iaml) and policy documents (.json)")
-    v.add_argument("paths", nargs="+", help="files, or folders to search for .iaml and .json files")
+    v = sub.add_parser("validate", help="check world files (.iaml), policy documents (.json) and guardrails files (.dl)")
+    v.add_argument("paths", nargs="+", help="files, or folders to search for .iaml, .json and .dl files")
     v.add_argument("--kind", choices=POLICY_KINDS, default="identity",
                    help="the kind a JSON policy document is validated as, unless its name says "
                         "(NAME.scp.json, NAME.trust.json, ...); default: identity")

@@ -63,3 +63,10 @@ def test_facts_on_invalid_world_exits_3(tmp_path, capsys):
     bad.write_text("account 1 'x'")
     code, _, err = run(capsys, "facts", str(bad))
     assert code == 3 and "E30" in err
+
+
+def test_validate_checks_guardrails_files(tmp_path, capsys):
+    (tmp_path / "good.dl").write_text('guardrail("a", "b").\nviolation("a", A, A) :- account(A, _).\n')
+    (tmp_path / "bad.dl").write_text('guardrail("a", "b").\nviolation("z", A, A) :- account(A, _).\n')
+    code, out, err = run(capsys, "validate", str(tmp_path))
+    assert code == 3 and f"{tmp_path / 'bad.dl'}:2:11: E804" in out and "2 file(s): 1 error(s)" in err
