@@ -193,12 +193,83 @@ class OrgNode:
 
 
 @dataclass(frozen=True)
+class IdentityUser:
+    """A user of IAM Identity Center's identity source, with its groups (of its own directory) and
+    attributes (those named for access control become session tags)."""
+
+    name: str
+    groups: tuple[str, ...] = ()
+    attributes: tuple[tuple[str, str], ...] = ()
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class IdentityGroup:
+    name: str
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class Directory:
+    """A directory: AWS Managed Microsoft AD (``managed_ad``), AD Connector (``ad_connector``),
+    Simple AD (``simple_ad``) or a self-managed AD (``self_managed``), with its users and groups.
+    ``links`` are the self-managed directories it reaches: by a two-way trust (``trust``, from a
+    managed AD) or as the AD Connector's target (``connects``); ``link`` says which one a linked
+    directory is."""
+
+    name: str
+    type: str
+    users: tuple[IdentityUser, ...] = ()
+    groups: tuple[IdentityGroup, ...] = ()
+    links: tuple["Directory", ...] = ()
+    link: str | None = None
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class PermissionSet:
+    """Policies that IAM Identity Center provisions as a role in each account it is assigned in."""
+
+    name: str
+    inline: tuple[NamedPolicy, ...] = ()
+    managed: tuple[str, ...] = ()
+    boundary: str | None = None
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """``assign PERMISSION_SET to user|group NAME in ACCOUNT, ...``"""
+
+    permission_set: str
+    kind: str  # "user" | "group"
+    name: str
+    accounts: tuple[str, ...]  # ids or names
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class IdentityCenter:
+    """An organization's IAM Identity Center: the attributes for access control, the identity
+    source (``directory``, or its own ``users`` and ``groups``), permission sets and assignments."""
+
+    attributes: tuple[str, ...] = ()
+    directory: Directory | None = None
+    users: tuple[IdentityUser, ...] = ()
+    groups: tuple[IdentityGroup, ...] = ()
+    permission_sets: tuple[PermissionSet, ...] = ()
+    assignments: tuple[Assignment, ...] = ()
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
 class Organization:
     id: str
     management: str  # account id or name
     root: OrgNode = field(default_factory=lambda: OrgNode("root", "Root"))
     policies: tuple[tuple[str, NamedPolicy], ...] = ()  # ("scp" | "rcp", policy)
     span: Span | None = span_field()
+    identity_center: IdentityCenter | None = None
 
 
 @dataclass(frozen=True)

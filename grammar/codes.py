@@ -101,6 +101,10 @@ CODES: dict[str, str] = {
     "E335": "organization declared twice",
     "E336": "malformed unique id of a user (AIDA…) or a role (AROA…)",
     "E337": "unique id declared for two principals",
+    "E338": "IAM Identity Center declared twice in an organization, or with two directories",
+    "E339": "an identity source IAM Identity Center cannot use, or a directory link that does not fit its type",
+    "E340": "unknown or duplicate Identity Center user, group or permission set",
+    "E341": "permission set assigned in an account outside the organization",
     "W301": "role without a trust policy",
     # Requests and command-line input (logic/evaluate.py, logic/matching.py, logic/cli.py, logic/simulate.py)
     "E501": "session policy given for a principal that is not a session",
@@ -109,6 +113,7 @@ CODES: dict[str, str] = {
     "E504": "unknown or ambiguous principal",
     "E505": "context entry not in KEY=VALUE form",
     "E506": "context value that is not a string, a number, a boolean or a list of them",
+    "E508": "a session of an IAM Identity Center role named for a user it is not assigned to",
     "E507": "unsupported: a condition or policy variable reads a key AWS always sets that the world does not give",
     "E510": "unsupported: an option combination the simulator cannot express honestly",
     "E511": "malformed option value",

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import re
 
-from .ast import Account, Condition, Group, NamedPolicy, Organization, OrgNode, Policy, Principal, Resource, Role, Statement, User, WorldModel
+from .ast import (Account, Condition, Directory, Group, IdentityCenter, IdentityUser, NamedPolicy, Organization, OrgNode,
+                  Policy, Principal, Resource, Role, Statement, User, WorldModel)
 from .json_policy import ACTION_SHAPE
 from .world import KEYWORDS
 
@@ -196,11 +197,55 @@ def _node(n: OrgNode, ind: str) -> list[str]:
     return [ind + header + " {", *body, ind + "}"]
 
 
+def _identity_user(u: IdentityUser, ind: str) -> list[str]:
+    i = ind + "  "
+    body = [f"{i}groups " + ", ".join(_name(g) for g in u.groups)] if u.groups else []
+    if u.attributes:
+        body.append(f"{i}attributes {{ " + ", ".join(f"{_name(k)} = {_q(v)}" for k, v in u.attributes) + " }")
+    return _block(f"user {_name(u.name)}", body, ind)
+
+
+def _identities(users, groups, ind: str) -> list[str]:
+    out: list[str] = []
+    for u in users:
+        out += _identity_user(u, ind)
+    return out + [f"{ind}group {_name(g.name)}" for g in groups]
+
+
+def _directory(d: Directory, ind: str) -> list[str]:
+    i = ind + "  "
+    body = _identities(d.users, d.groups, i)
+    for link in d.links:
+        body += [f"{i}{link.link} {_q(link.name)} {{", *_identities(link.users, link.groups, i + "  "), i + "}"]
+    return [f"{ind}directory {_q(d.name)} {d.type} {{", *body, ind + "}"]
+
+
+def _identity_center(c: IdentityCenter, ind: str) -> list[str]:
+    i = ind + "  "
+    body = [f"{i}attributes " + ", ".join(_name(a) for a in c.attributes)] if c.attributes else []
+    if c.directory is not None:
+        body += _directory(c.directory, i)
+    body += _identities(c.users, c.groups, i)
+    for ps in c.permission_sets:
+        inner = [_named("policy", p, i + "  ") for p in ps.inline]
+        if ps.managed:
+            inner.append(f"{i}  attach " + ", ".join(_name(m) for m in ps.managed))
+        if ps.boundary is not None:
+            inner.append(f"{i}  boundary {_name(ps.boundary)}")
+        body += _block(f"permission_set {_name(ps.name)}", inner, i)
+    for a in c.assignments:
+        body.append(f"{i}assign {_name(a.permission_set)} to {a.kind} {_name(a.name)} in "
+                    + ", ".join(_ref(x) for x in a.accounts))
+    return [f"{ind}identity_center {{", *body, ind + "}"]
+
+
 def print_organization(o: Organization, ind: str = "") -> str:
     i = ind + "  "
     body = [f"{i}management {_ref(o.management)}"]
     body += [_named(kind, p, i) for kind, p in o.policies]
     body += _node(o.root, i)
+    if o.identity_center is not None:
+        body += _identity_center(o.identity_center, i)
     return "\n".join([f"{ind}organization {_q(o.id)} {{", *body, ind + "}"])
 
 

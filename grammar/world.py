@@ -21,12 +21,18 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from .ast import (
     Account,
     AccountRef,
+    Assignment,
     Attachment,
     Condition,
+    Directory,
     Group,
+    IdentityCenter,
+    IdentityGroup,
+    IdentityUser,
     NamedPolicy,
     Organization,
     OrgNode,
+    PermissionSet,
     Policy,
     Principal,
     Resource,
@@ -50,7 +56,8 @@ _UNIQUE_ID = {kind: re.compile(prefix + "[A-Z0-9]{12,124}") for kind, prefix in 
 KEYWORDS = (
     "import organization management scp rcp root ou id account detach user group role path groups "
     "boundary policy attach trust service_linked resource aws tags file json version sid allow deny "
-    "not on principal when and none"
+    "not on principal when and none identity_center attributes directory managed_ad ad_connector simple_ad "
+    "self_managed connects permission_set assign to in"
 ).split()
 
 
@@ -122,9 +129,13 @@ class _ToAst(Transformer):
     # -- organizations ----------------------------------------------------------------------
     def organization(self, meta, ch):
         org_id = _string(ch[0])
-        management, root, policies = None, None, []
+        management, root, policies, center = None, None, [], None
         for kind, value in ch[1:]:
-            if kind == "management":
+            if kind == "identity_center":
+                if center is not None:
+                    self.diags.add("E338", "an organization has one IAM Identity Center", value.span)
+                center = center or value
+            elif kind == "management":
                 if management is not None:
                     self.diags.add("E328", "an organization has exactly one management account", value.span)
                 management = value
@@ -138,7 +149,78 @@ class _ToAst(Transformer):
             self.diags.add("E328", f"organization {org_id} declares no management account", self._span(meta),
                            help='add a line: management "<account name or id>"')
             management = AccountRef("")
-        return ("org", Organization(org_id, management.ref, root or OrgNode("root", "Root"), tuple(policies), self._span(meta)))
+        return ("org", Organization(org_id, management.ref, root or OrgNode("root", "Root"), tuple(policies),
+                                    self._span(meta), center))
+
+    # -- IAM Identity Center ----------------------------------------------------------------
+    def identity_center(self, meta, ch):
+        parts: dict[str, list] = {"attributes": [], "directory": [], "user": [], "group": [], "permission_set": [],
+                                  "assign": []}
+        for kind, value in ch:
+            parts[kind].append(value)
+        directories = parts["directory"]
+        for extra in directories[1:]:
+            self.diags.add("E338", "IAM Identity Center has one identity source: one directory", extra.span)
+        attributes = tuple(a for group in parts["attributes"] for a in group)
+        return ("identity_center", IdentityCenter(attributes, directories[0] if directories else None,
+                                                  tuple(parts["user"]), tuple(parts["group"]),
+                                                  tuple(parts["permission_set"]), tuple(parts["assign"]),
+                                                  self._span(meta)))
+
+    def abac_attributes(self, meta, ch):
+        return ("attributes", tuple(ch))
+
+    def _directory(self, name, dtype, items, link, meta):
+        users = tuple(v for k, v in items if k == "user")
+        groups = tuple(v for k, v in items if k == "group")
+        links = tuple(v for k, v in items if k == "link")
+        return Directory(name, dtype, users, groups, links, link, self._span(meta))
+
+    def directory(self, meta, ch):
+        return ("directory", self._directory(_string(ch[0]), str(ch[1]), ch[2:], None, meta))
+
+    def trust_link(self, meta, ch):
+        return ("link", self._directory(_string(ch[0]), "self_managed", ch[1:], "trust", meta))
+
+    def connects_link(self, meta, ch):
+        return ("link", self._directory(_string(ch[0]), "self_managed", ch[1:], "connects", meta))
+
+    def ic_user(self, meta, ch):
+        groups: tuple[str, ...] = ()
+        attributes: tuple[tuple[str, str], ...] = ()
+        for kind, value, *_ in ch[1:]:
+            if kind == "groups":
+                groups += value
+            else:
+                attributes += value
+        return ("user", IdentityUser(ch[0], groups, attributes, self._span(meta)))
+
+    def user_attributes(self, meta, ch):
+        return ("attributes", tuple(ch))
+
+    def ic_group(self, meta, ch):
+        return ("group", IdentityGroup(ch[0], self._span(meta)))
+
+    def permission_set(self, meta, ch):
+        inline, managed, boundary = [], [], None
+        for kind, value, *_ in ch[1:]:
+            if kind == "inline":
+                inline.append(value)
+            elif kind == "managed":
+                managed += value
+            elif kind == "boundary":
+                boundary = value
+        return ("permission_set", PermissionSet(ch[0], tuple(inline), tuple(managed), boundary, self._span(meta)))
+
+    def assign(self, meta, ch):
+        kind, who = ch[1]
+        return ("assign", Assignment(ch[0], kind, who, tuple(a.ref for a in ch[2:]), self._span(meta)))
+
+    def assign_user(self, meta, ch):
+        return ("user", ch[0])
+
+    def assign_group(self, meta, ch):
+        return ("group", ch[0])
 
     def management(self, meta, ch):
         return ("management", ch[0])

@@ -7,7 +7,8 @@ request itself, so an analysis cannot disagree with ``check``.
 What each analysis asks, and so what it can see (its *scope*):
 
 - **Principals of a world** (:func:`world_principals`): every IAM user, every role (asked as a
-  session of the role without session policy, as ``check`` does), every account's root user, and
+  session of the role without session policy, as ``check`` does; a role IAM Identity Center
+  provisions as the session of each user who signs in to it), every account's root user, and
   ``anonymous``.
 - **Principals named by the world** (:func:`named_principals`): the Principal entries of resource
   policies, trust policies and key policies that are not principals of the world: accounts and
@@ -110,13 +111,22 @@ def _policy_kind(world, stmt: str) -> str | None:
 
 def world_principals(world) -> list[str]:
     """Every principal the world declares: users, roles, account roots (ARNs), then ``anonymous``.
+    A role that IAM Identity Center provisions stands as the sessions of the users who sign in to it
+    (``arn:aws:sts::ACCT:assumed-role/ROLE/USER``, with each user's session tags): its sessions are
+    theirs only.
 
     >>> import iamlogic
     >>> world_principals(iamlogic.loads('account 111122223333 "dev" { user alice }'))
     ['arn:aws:iam::111122223333:root', 'arn:aws:iam::111122223333:user/alice', 'anonymous']
     """
     idx = _evaluator(world).index
-    return sorted(idx.principals, key=lambda p: (idx.principals[p][1], p)) + [ANONYMOUS]
+    out: list[str] = []
+    for p in sorted(idx.principals, key=lambda p: (idx.principals[p][1], p)):
+        if p in idx.sso_roles:
+            out += idx.sso_sessions(p)
+        else:
+            out.append(p)
+    return out + [ANONYMOUS]
 
 
 def _account_of(principal: str) -> str | None:
@@ -318,9 +328,9 @@ def _augmented(world, outsiders: Mapping[str, str], extra_accounts: Iterable[str
 @dataclass(frozen=True)
 class Undetermined:
     """A request an analysis could not decide, and why: a policy that could apply reads what the
-    world does not give (E507: the unique id of a user or role that declares none, or the name of
-    the session of a role asked as a role). Its decision depends on that value, so it is neither
-    listed as allowed nor taken as denied."""
+    world does not give (E507: the unique id of a user or role that declares none, the name of the
+    session of a role asked as a role, or the session tags of an IAM Identity Center user). It is
+    neither listed as allowed nor taken as denied."""
 
     principal: str
     action: str
@@ -365,8 +375,8 @@ class _Asker:
             try:
                 self._target(principal).evaluator().resolve(principal, action, resource)
                 self._valid[principal] = True
-            except InvalidInput:
-                self._valid[principal] = False
+            except InvalidInput as exc:  # placed, if what fails is the request rather than the principal
+                self._valid[principal] = _undecidable(exc)
         return self._valid[principal]
 
     def ask(self, triples: Sequence[tuple[str, str, str]], context: Mapping[str, Any] | None = None

@@ -6,7 +6,9 @@ facts are Python values and never program text. The passes:
 1. ``organizations`` — roots, OUs, placements, SCP/RCP attachments (the default FullAWSAccess and
    RCPFullAWSAccess included, as AWS attaches them);
 2. ``accounts`` — accounts, their tags, their root users;
-3. ``principals`` — users, groups, roles, tags, memberships, attached policies, boundaries, trust;
+3. ``principals`` — users, groups, roles, tags, memberships, attached policies, boundaries, trust
+   (the roles IAM Identity Center provisions included), then IAM Identity Center: its identities,
+   memberships, attributes, assignments, provisioned roles and directories;
 4. ``resources`` — resources, tags, resource-based policies;
 5. ``statements`` — every policy reached by the passes above, statement by statement;
 6. ``catalog`` — each action pattern expanded against the AWS action catalog.
@@ -138,6 +140,23 @@ class _Compilation:
             pol_id, np = found
             yield ("permissions_boundary", owner, self.policy(pol_id, "identity", np.name, np.document))
 
+    def identity_center(self) -> Iterator[Fact]:
+        for org_id, idx in self.r.identity.items():
+            for key in idx.attributes:
+                yield ("sso_session_attribute", org_id, key)
+            for name, (user, directory) in idx.users.items():
+                yield ("sso_user", org_id, name, directory)
+                yield from (("sso_user_attribute", org_id, name, k, v) for k, v in user.attributes)
+            for name, (_group, directory) in idx.groups.items():
+                yield ("sso_group", org_id, name, directory)
+            yield from (("sso_group_member", org_id, u, g) for u, g in idx.members)
+            yield from (("sso_assignment", org_id, *a) for a in idx.assignments)
+            yield from (("sso_role", role, org_id, ps, acct) for role, (ps, acct) in idx.roles.items())
+            for name, dtype, of, link in idx.directories:
+                yield ("directory", org_id, name, dtype)
+                if of is not None:
+                    yield ("directory_link", org_id, of, name, link)
+
     # -- 4 ------------------------------------------------------------------------------------
     def resources(self) -> Iterator[Fact]:
         for acct in self.r.accounts.values():
@@ -192,6 +211,7 @@ PASSES: list[tuple[str, Callable[[_Compilation], Iterator[Fact]]]] = [
     ("organizations", _Compilation.organizations),
     ("accounts", _Compilation.accounts),
     ("principals", _Compilation.principals),
+    ("identity center", _Compilation.identity_center),
     ("resources", _Compilation.resources),
     ("statements", _Compilation.statements),
 ]

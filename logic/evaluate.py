@@ -81,6 +81,7 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     "action_match": BuiltinSpec(inputs=(0, 1)),
     "action_key": BuiltinSpec(inputs=(0,), outputs=(1,)),
     "action_glob": BuiltinSpec(inputs=(0,)),
+    "action_changes_iam": BuiltinSpec(inputs=(0,)),
     "resource_matches": BuiltinSpec(inputs=(0, 1, 2)),
     "condition_holds": BuiltinSpec(inputs=(0, 1)),
     "request_kms_key": BuiltinSpec(inputs=(0,)),
@@ -92,7 +93,7 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
 
 #: The builtins that read the request: every relation that calls one depends on the request.
 REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
-                             if name not in ("action_match", "action_key", "action_glob",
+                             if name not in ("action_match", "action_key", "action_glob", "action_changes_iam",
                                              "action_pattern_covers"))
 
 
@@ -149,6 +150,12 @@ class Undeclared(tuple):
 
 def _undeclared(key: str, found: Undeclared, ref: StatementRef) -> InvalidInput:
     owner, by_role = found
+    if key.lower().startswith("aws:principaltag/"):
+        return InvalidInput([Diagnostic(
+            "E507", f"unsupported: {_label(ref)} reads {key}, a session tag that IAM Identity Center sets from the "
+                    f"attributes of the user who signs in to {owner}; given as a role, its user is not known",
+            Span(ref.file, ref.line, ref.col) if ref.file else None,
+            help="give a user's session as the principal (arn:aws:sts::ACCOUNT:assumed-role/ROLE/USER)")])
     if by_role:
         what = f"the name of the session of {owner} (given as a role)"
         how = "give the session's ARN as the principal (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION)"
@@ -156,10 +163,13 @@ def _undeclared(key: str, found: Undeclared, ref: StatementRef) -> InvalidInput:
         kind = "user" if ":user/" in owner else "role"
         what = f"the unique id of {owner}"
         how = f"declare it (id \"{UNIQUE_ID_PREFIX[kind]}…\" in the {kind}'s block)"
-    label = ref.label() if ref.file is None else ref.label().rsplit(" (", 1)[0]
-    return InvalidInput([Diagnostic("E507", f"unsupported: {label} reads {key}, and {what} is not in the world",
+    return InvalidInput([Diagnostic("E507", f"unsupported: {_label(ref)} reads {key}, and {what} is not in the world",
                                     Span(ref.file, ref.line, ref.col) if ref.file else None,
                                     help=f"{how}, or give the key as context ({key}=…)")])
+
+
+def _label(ref: StatementRef) -> str:
+    return ref.label() if ref.file is None else ref.label().rsplit(" (", 1)[0]
 
 
 def _plain(pattern: str) -> bool:
@@ -282,6 +292,29 @@ class WorldIndex:
             self.level_names[node] = (f"account {node}" if node in self.accounts
                                       else f"{name} ({node})" if name else node)
         self._refs: dict[str, StatementRef] = {s: self._statement_ref(s) for s in self.statements}
+        # IAM Identity Center: its roles (-> organization), who signs in to each (as rules/15-identity-center.dl
+        # derives sso_signin: a test holds the two to each other), and each user's session tags
+        self.sso_roles = {role: org for role, org, _, _ in by["sso_role"]}
+        assigned: dict[tuple, set[str]] = defaultdict(set)  # (org, permission set, account) -> users
+        members: dict[tuple, set[str]] = defaultdict(set)  # (org, group) -> users
+        for org, user, group in by["sso_group_member"]:
+            members[(org, group)].add(user)
+        for org, ps, kind, name, acct in by["sso_assignment"]:
+            assigned[(org, ps, acct)] |= {name} if kind == "user" else members.get((org, name), set())
+        self.sso_signin = {role: frozenset(assigned.get((org, ps, acct), ())) for role, org, ps, acct in by["sso_role"]}
+        keys = defaultdict(set)
+        for org, key in by["sso_session_attribute"]:
+            keys[org].add(key)
+        self.sso_attributes = {org: tuple(sorted(k)) for org, k in keys.items()}
+        self.sso_session_tags: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+        for org, user, key, value in by["sso_user_attribute"]:
+            if key in keys[org]:
+                self.sso_session_tags[(org, user)].append((key, value))
+
+    def sso_sessions(self, role: str) -> list[str]:
+        """The sessions of a role IAM Identity Center provisions: one for each user who signs in to it."""
+        acct, name = self.principals[role][1], self.names[role][0]
+        return [f"arn:aws:sts::{acct}:assumed-role/{name}/{user}" for user in sorted(self.sso_signin.get(role, ()))]
 
     def add_policy(self, pol_id: str, facts: list[tuple]) -> None:
         """Index a policy added after load (a session policy)."""
@@ -608,6 +641,15 @@ class Evaluator:
         found = action_key(text)
         return ((text, found),) if found is not None and (key is None or key == found) else ()
 
+    def _b_action_changes_iam(self, action) -> bool:
+        """An IAM action that is not read-only (nor iam:PassRole, which changes nothing): what AWS
+        refuses on a protected role. An IAM action the catalog does not know counts as a change."""
+        low = action.lower()
+        if not low.startswith("iam:") or low == "iam:passrole":
+            return False
+        info = self.catalog.action(action)
+        return info is None or info.access_level not in ("Read", "List")
+
     def _b_action_glob(self, pattern) -> bool:
         return action_key(pattern) is None
 
@@ -644,6 +686,9 @@ class Evaluator:
                 return known(key)
             owner, by_role = found[1]
             kind = "user" if ":user/" in owner else "role"
+            if key.lower() != "aws:userid":  # a session tag of an Identity Center user: any value
+                values.append("*")
+                return (hole,)
             uid = self.index.unique_ids.get(owner) or UNIQUE_ID_PREFIX[kind] + "*"
             values.append(uid if kind == "user" else uid + ":*")
             return (hole,)
@@ -710,7 +755,7 @@ class Evaluator:
         "ROLE-ID:*"``); None when it is not."""
         owner, by_role = found
         uid = self.index.unique_ids.get(owner) if by_role else None
-        if uid is None:
+        if uid is None or self.index.conditions[cond][2].lower() != "aws:userid":
             return None
         holds = condition_on_unknown_suffix(operator, tuple(self.index.condition_values.get(cond, ())), f"{uid}:")
         return None if holds is None else ConditionResult(holds)
@@ -1029,6 +1074,8 @@ class Evaluator:
             if t in ("user", "assumed_role"):
                 for k, v in idx.principal_tags.get(req.identity, ()):
                     put(pre, f"aws:PrincipalTag/{k}", v)
+            if t == "assumed_role" and req.role in idx.sso_roles:
+                self._sso_session(req, by_role, pre)
         elif t == "service":
             put(pre, "aws:PrincipalIsAWSService", "true")
             put(pre, "aws:PrincipalServiceName", req.caller)
@@ -1051,6 +1098,27 @@ class Evaluator:
                 put(post, "aws:userid", uid if t == "user" else f"{uid}:{req.caller.rsplit('/', 1)[-1]}")
         return pre, post
 
+    def _sso_session(self, req: Request, by_role: bool, pre: dict) -> None:
+        """The session tags of a session of a role IAM Identity Center provisions: the attributes for
+        access control of the user it is named for (IAM Identity Center user guide, configure-abac).
+        Its sessions are its assigned users' only. For the role given as the principal, whose user is
+        not known, each such tag is a value the world does not give (E507 when a policy reads it)."""
+        idx = self.index
+        org = idx.sso_roles[req.role]
+        if by_role:
+            for k in idx.sso_attributes.get(org, ()):
+                pre[f"aws:principaltag/{k}".lower()] = (f"aws:PrincipalTag/{k}", Undeclared((req.role, True)), False)
+            return
+        user = req.caller.rsplit("/", 1)[-1]
+        if user not in idx.sso_signin.get(req.role, ()):
+            users = sorted(idx.sso_signin.get(req.role, ()))
+            raise InvalidInput([Diagnostic(
+                "E508", f"{req.caller} is not a session IAM Identity Center can create: '{user}' is not assigned the "
+                        f"permission set of {req.role}",
+                help=f"its users: {', '.join(users)}" if users else "no user is assigned its permission set")])
+        for k, v in idx.sso_session_tags.get((org, user), ()):
+            pre[f"aws:principaltag/{k}".lower()] = (f"aws:PrincipalTag/{k}", (v,), False)
+
     def _given(self, req: Request, given: Mapping[str, Any]) -> None:
         """The caller's context keys, added to the keys the world derives for the request
         (principal, resource): they win where the world does not determine the key."""
@@ -1065,6 +1133,10 @@ class Evaluator:
                 values, as_list = (value,), False
             else:
                 values, as_list = context_values(value, key)
+            if low.startswith("aws:principaltag/") and req.role in self.index.sso_roles:
+                req.notes.append(f"context key {key} is set by IAM Identity Center for its sessions; the value given "
+                                 "was not used")
+                continue
             if low in derived and not low.startswith("aws:principaltag/") and ctx[low][1].__class__ is not Undeclared:
                 if values != ctx[low][1]:
                     req.notes.append(f"context key {key} is determined by the world "
@@ -1090,6 +1162,7 @@ class Evaluator:
         "needs_resource": "?- needs_resource_allow(Req).",
         "granted": "?- granted(Req).",
         "reached": "?- conditions_reached(Req, Stmt).",
+        "protected": "?- protected_change(Req).",
     }
 
     def forget(self) -> None:
@@ -1461,6 +1534,9 @@ class Evaluator:
                 layers.append(verdict("session", "session policy", True))
             else:
                 layers.append(LayerVerdict("session policy", "allow" if g["session_ok"] else "no allow", (), note))
+        if g["protected"]:
+            layers.append(LayerVerdict("protected role", "no allow", (),
+                                       "AWS refuses IAM changes to a role IAM Identity Center provisions"))
         return layers
 
     # -- proofs ---------------------------------------------------------------------------------

@@ -34,10 +34,13 @@ def role_reachability(world) -> tuple[list[Edge], dict[str, list[list[str]]]]:
     Returns:
         The edges, and for each principal the shortest path (a list of ARNs, the principal first)
         to every role it reaches through one or more ``sts:AssumeRole`` steps. A role acts through
-        its session, so an edge from a role means its sessions may assume the next role.
+        its session, so an edge from a role means its sessions may assume the next role; a role
+        IAM Identity Center provisions acts through the sessions of its users, each a principal here.
     """
     ev = world.evaluator()
-    principals = sorted(p for p, (t, _) in ev.index.principals.items())
+    idx = ev.index
+    principals = sorted(p for p in idx.principals if p not in idx.sso_roles)
+    principals += [s for role in sorted(idx.sso_roles) for s in idx.sso_sessions(role)]
     roles = sorted(p for p, (t, _) in ev.index.principals.items() if t == "role")
     pairs = [(p, r) for p in principals for r in roles if p != r]
     decisions = world.check_many([(p, "sts:AssumeRole", r) for p, r in pairs])

@@ -15,6 +15,11 @@ re-implements evaluation). The techniques checked, with the IAM actions they res
 - ``create-user-without-boundary``: ``iam:CreateUser`` allowed with no ``iam:PermissionsBoundary``
   in the request, when the principal itself has a permissions boundary.
 
+A role that IAM Identity Center provisions acts through the sessions of its users (each with its
+session tags), and is never a target: AWS refuses every IAM change to it except by Identity Center
+(a protected role), and its trust policy lets in Identity Center's SAML provider only, so no
+service can be passed it.
+
 Sources: the IAM actions' documentation (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html)
 and the IAM guide on permissions boundaries for delegated administration
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html).
@@ -49,18 +54,21 @@ def escalations(world) -> list[Escalation]:
     they hold every permission already)."""
     ev = world.evaluator()
     idx = ev.index
-    principals = sorted(p for p, (t, _) in idx.principals.items() if t in ("user", "role"))
+    principals = sorted(p for p, (t, _) in idx.principals.items() if t in ("user", "role") and p not in idx.sso_roles)
+    role_of = {s: role for role in idx.sso_roles for s in idx.sso_sessions(role)}  # a session -> its role
+    principals += sorted(role_of)
     identity = ev.facts("identity_policy")
     group_member = ev.facts("group_member")
     group_policy = ev.facts("group_policy")
     managed = {p for p, (k, _) in idx.policies.items() if ":policy/" in p and not p.startswith("arn:aws:iam::aws:")}
     groups = sorted({g for _, g in group_policy} | {g for _, g in group_member})
-    roles = sorted(p for p, (t, _) in idx.principals.items() if t == "role")
+    roles = sorted(p for p, (t, _) in idx.principals.items() if t == "role" and p not in idx.sso_roles)
 
     asks: list[tuple[str, str, str, str, tuple]] = []  # (principal, technique, action, resource, extra)
     for p in principals:
-        kind = idx.principals[p][0]
-        own = {pol for who, pol in identity if who == p}
+        me = role_of.get(p, p)
+        kind = idx.principals[me][0]
+        own = {pol for who, pol in identity if who == me}
         own |= {pol for g, pol in group_policy if (p, g) in group_member}
         for pol in sorted(own & managed):
             asks.append((p, "modify-own-policy", "iam:CreatePolicyVersion", pol, ()))
@@ -73,11 +81,11 @@ def escalations(world) -> list[Escalation]:
             if p in idx.boundaries:
                 asks.append((p, "create-user-without-boundary", "iam:CreateUser",
                              f"arn:aws:iam::{idx.principals[p][1]}:user/new-user", ()))
-        else:
+        elif me not in idx.sso_roles:
             asks.append((p, "attach-to-self", "iam:AttachRolePolicy", p, ()))
             asks.append((p, "put-inline-on-self", "iam:PutRolePolicy", p, ()))
         for r in roles:
-            if r != p:
+            if r != me:
                 asks.append((p, "rewrite-trust", "iam:UpdateAssumeRolePolicy", r, ()))
                 asks.append((p, "pass-role-to-code", "iam:PassRole", r, ()))
     decisions = world.check_many([(p, a, r) for p, _, a, r, _ in asks])
@@ -101,7 +109,7 @@ def escalations(world) -> list[Escalation]:
             continue
         found.append(Escalation(p, technique, (f"{action} on {resource}",)))
     for p, ps in sorted(paths.items()):
-        if idx.principals.get(p, ("",))[0] in ("user", "role"):
+        if p in role_of or idx.principals.get(p, ("",))[0] in ("user", "role"):
             found += [Escalation(p, "assume-role", tuple(path[1:])) for path in ps]
     return found
 

@@ -608,8 +608,7 @@ class Session:
             data["undetermined"] = [u.to_json() for u in unknown]
             return self._json(data)
         srcs = {**(self.world.sources if self.world is not None else {}), INPUT: self._line}
-        head = (f"{len(unknown)} request(s) could not be decided: a policy reads what the world does not give, "
-                "and the answer depends on it")
+        head = f"{len(unknown)} request(s) could not be decided, each for the reason its error gives"
         return "\n".join([text, head] + [f"  {u.principal} {u.action} {u.resource}:\n    "
                                           + u.diagnostic.render(srcs).replace("\n", "\n    ") for u in unknown])
 
@@ -1027,7 +1026,7 @@ def cmd_diff(args) -> int:
     print(f"{len(changes)} change(s): {len(granted)} new access, "
           f"{sum(1 for c in changes if c.revokes)} removed, "
           f"{sum(1 for c in changes if not c.grants and not c.revokes)} denial(s) changed"
-          + (f"; {len(unknown)} request(s) not decided (a policy reads what the world does not give)"
+          + (f"; {len(unknown)} request(s) not decided"
              if unknown else ""), file=sys.stderr)
     return EXIT_NEW_ACCESS if granted else EXIT_INVALID if unknown else EXIT_OK
 

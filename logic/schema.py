@@ -61,6 +61,20 @@ _DECLARATIONS = [
     # Resources
     ("resource", ("Res", "Acct"), "resource Res is owned by account Acct"),
     ("resource_tag", ("Res", "Key", "Value"), "resource Res carries tag Key=Value"),
+    # IAM Identity Center and its identity source
+    ("sso_user", ("Org", "User", "Directory"),
+     "User signs in to Org's IAM Identity Center, from Directory (\"\" for Identity Center's own)"),
+    ("sso_group", ("Org", "Group", "Directory"), "Group is a group of Org's Identity Center, from Directory"),
+    ("sso_group_member", ("Org", "User", "Group"), "Identity Center user User is a member of Group"),
+    ("sso_user_attribute", ("Org", "User", "Key", "Value"), "Identity Center user User has attribute Key=Value"),
+    ("sso_session_attribute", ("Org", "Key"), "attribute Key is passed as a session tag (attributes for access control)"),
+    ("sso_assignment", ("Org", "PermissionSet", "Kind", "Name", "Acct"),
+     "PermissionSet is assigned to the user or group (Kind) Name in account Acct"),
+    ("sso_role", ("Role", "Org", "PermissionSet", "Acct"), "Identity Center provisions Role for PermissionSet in Acct"),
+    ("directory", ("Org", "Directory", "Type"),
+     "Directory (managed_ad, ad_connector, simple_ad, self_managed) serves Org's Identity Center"),
+    ("directory_link", ("Org", "Directory", "Linked", "Kind"),
+     "Directory reaches the self-managed Linked by a two-way trust or as an AD Connector (Kind: trust, connects)"),
     # Statements
     ("statement", ("Stmt", "Pol", "Index", "Effect"), "statement Stmt is number Index of Pol with Effect"),
     ("statement_sid", ("Stmt", "Sid"), "statement Stmt has Sid"),

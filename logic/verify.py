@@ -497,7 +497,12 @@ class _Analysis:
                 self.actors.append(actor)
 
         names0 = {p: n for p, n, _ in by0["principal_name"]}
+        index0 = world.evaluator().index
         for p, (t, a) in principals0.items():
+            if p in index0.sso_roles:  # a role IAM Identity Center provisions: the sessions of its users
+                for session in index0.sso_sessions(p):
+                    add(Actor(session, t, a, names0.get(p)))
+                continue
             add(Actor(p, t, a, names0.get(p)))
         named_accounts: set[str] = set()
         for ptype, value in sorted(set(named)):

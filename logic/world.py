@@ -95,6 +95,22 @@ class Placement:
 
 
 @dataclass
+class IdentityIndex:
+    """An organization's IAM Identity Center, resolved: its identities (by name, with the directory
+    they come from: "" for Identity Center's own), memberships, directories, the roles it provisions
+    (role ARN -> permission set, account) and its assignments (permission set, "user" | "group",
+    name, account id)."""
+
+    attributes: tuple[str, ...]
+    users: dict[str, tuple[ast.IdentityUser, str]] = field(default_factory=dict)
+    groups: dict[str, tuple[ast.IdentityGroup, str]] = field(default_factory=dict)
+    members: set[tuple[str, str]] = field(default_factory=set)
+    directories: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)  # name, type, of, link
+    roles: dict[str, tuple[str, str]] = field(default_factory=dict)
+    assignments: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+@dataclass
 class Resolved:
     """Indexes over a world model, shared by the checks and the compiler."""
 
@@ -107,6 +123,7 @@ class Resolved:
     node_parent: dict[str, str] = field(default_factory=dict)  # OU id -> parent node id
     org_policies: dict[tuple[str, str, str], NamedPolicy] = field(default_factory=dict)  # (org, kind, name)
     aws_policies: dict[str, NamedPolicy] = field(default_factory=dict)
+    identity: dict[str, "IdentityIndex"] = field(default_factory=dict)  # org id -> its IAM Identity Center
 
     def account_ref(self, ref: str) -> Account | None:
         return self.accounts.get(ref) or self.account_by_name.get(ref)
@@ -169,7 +186,119 @@ def resolve(model: WorldModel, diags: Diagnostics | None = None) -> Resolved:
         elif r.placement[mgmt.id].org is not org:
             d.add("E313", f"account {mgmt.id} is the management account of {org.id} but a member of "
                           f"{r.placement[mgmt.id].org.id}", org.span)
+    for org in model.organizations:
+        if org.identity_center is not None and org.id not in r.identity:
+            _identity_center(r, org, org.identity_center, d)
     return r
+
+
+#: The path of the roles IAM Identity Center provisions (IAM Identity Center user guide,
+#: "Referencing permission sets in resource policies…": arn:aws:iam::ACCT:role/aws-reserved/sso.amazonaws.com/…).
+SSO_ROLE_PATH = "/aws-reserved/sso.amazonaws.com/"
+
+
+def sso_role_name(org_id: str, permission_set: str) -> str:
+    """``AWSReservedSSO_<permission set>_<16 hex digits>``: AWS draws the suffix; here it is a hash of
+    the organization and the permission set, the same in every account."""
+    return f"AWSReservedSSO_{permission_set}_{_short_hash(f'{org_id}/{permission_set}', 16)}"
+
+
+def _identity_center(r: Resolved, org: Organization, center: ast.IdentityCenter, d: Diagnostics) -> None:
+    """Index an organization's IAM Identity Center and add the roles it provisions to the accounts
+    its permission sets are assigned in."""
+    idx = r.identity[org.id] = IdentityIndex(tuple(center.attributes))
+    source = center.directory
+    pools: list[tuple[str, tuple, tuple]] = []  # (directory, users, groups)
+    if source is None:
+        pools.append(("", center.users, center.groups))
+    else:
+        if center.users or center.groups:
+            d.add("E339", "with a directory as the identity source, its users and groups are managed in the "
+                          "directory, not in IAM Identity Center", (center.users + center.groups)[0].span)
+        if source.type in ("simple_ad", "self_managed"):
+            d.add("E339", f"IAM Identity Center cannot use a {source.type.replace('_', '-')} directory as its "
+                          "identity source", source.span,
+                  help="Simple AD is not supported; a self-managed AD connects through an AD Connector "
+                       "(ad_connector with connects) or a two-way trust with AWS Managed Microsoft AD (managed_ad "
+                       "with trust) (IAM Identity Center user guide: manage-your-identity-source-ad)")
+        idx.directories.append((source.name, source.type, None, None))
+        pools.append((source.name, source.users, source.groups))
+        for link in source.links:
+            allowed = {"managed_ad": "trust", "ad_connector": "connects"}.get(source.type)
+            if link.link != allowed:
+                d.add("E339", f"a {source.type} directory cannot have a '{link.link}' link", link.span,
+                      help="a managed_ad directory trusts self-managed ones (trust); an ad_connector connects "
+                           "to one (connects)")
+            idx.directories.append((link.name, link.type, source.name, link.link))
+            pools.append((link.name, link.users, link.groups))
+        if source.type == "ad_connector" and sum(1 for link in source.links if link.link == "connects") != 1:
+            d.add("E339", "an AD Connector connects to exactly one self-managed directory", source.span,
+                  help='add: connects "corp.example.com" { user … group … }')
+    for directory, users, groups in pools:
+        for g in groups:
+            if g.name in idx.groups:
+                d.add("E340", f"Identity Center group '{g.name}' is declared twice", g.span)
+                continue
+            idx.groups[g.name] = (g, directory)
+        for u in users:
+            if u.name in idx.users:
+                d.add("E340", f"Identity Center user '{u.name}' is declared twice", u.span)
+                continue
+            idx.users[u.name] = (u, directory)
+    for u, directory in idx.users.values():
+        for g in u.groups:
+            found = idx.groups.get(g)
+            if found is None or found[1] != directory:
+                d.add("E340", f"unknown group '{g}' in the directory of user '{u.name}'", u.span,
+                      help=did_you_mean(g, [n for n, (_, dr) in idx.groups.items() if dr == directory]))
+                continue
+            idx.members.add((u.name, g))
+    sets: dict[str, ast.PermissionSet] = {}
+    for ps in center.permission_sets:
+        if ps.name in sets:
+            d.add("E340", f"permission set '{ps.name}' is declared twice", ps.span)
+            continue
+        sets[ps.name] = ps
+    provisioned: dict[str, dict[str, Role]] = {}  # account id -> role name -> role
+    for a in center.assignments:
+        ps = sets.get(a.permission_set)
+        if ps is None:
+            d.add("E340", f"unknown permission set '{a.permission_set}'", a.span, help=did_you_mean(a.permission_set, sets))
+            continue
+        names = idx.users if a.kind == "user" else idx.groups
+        if a.name not in names:
+            d.add("E340", f"unknown Identity Center {a.kind} '{a.name}'", a.span, help=did_you_mean(a.name, names))
+            continue
+        for ref in a.accounts:
+            acct = r.account_ref(ref)
+            place = r.placement.get(acct.id) if acct is not None else None
+            if acct is None or place is None or place.org is not org:
+                d.add("E341", f"'{ref}' is not an account of organization {org.id}: IAM Identity Center assigns "
+                              "permission sets in the organization's accounts", a.span,
+                      help=did_you_mean(ref, [*r.accounts, *r.account_by_name]) if acct is None else None)
+                continue
+            idx.assignments.append((ps.name, a.kind, a.name, acct.id))
+            name = sso_role_name(org.id, ps.name)
+            roles = provisioned.setdefault(acct.id, {})
+            if name not in roles:
+                provider = f"arn:aws:iam::{acct.id}:saml-provider/AWSSSO_{_short_hash(org.id, 16)}_DO_NOT_DELETE"
+                trust = Policy((ast.Statement("Allow", action=("sts:AssumeRoleWithSAML", "sts:TagSession"),
+                                              principal=(ast.Principal("Federated", provider),),
+                                              conditions=(ast.Condition("StringEquals", "SAML:aud",
+                                                                        ("https://signin.aws.amazon.com/saml",)),)),))
+                roles[name] = Role(name, SSO_ROLE_PATH, (), trust, ps.inline, ps.managed, ps.boundary, span=a.span)
+                idx.roles[role_arn(acct.id, roles[name])] = (ps.name, acct.id)
+    for acct_id, roles in provisioned.items():
+        acct = r.accounts[acct_id]
+        taken = {x.name for x in acct.roles}
+        for name in roles:
+            if name in taken:
+                d.add("E340", f"account {acct_id} declares role {name}, which IAM Identity Center provisions",
+                      roles[name].span)
+        new = replace(acct, roles=acct.roles + tuple(x for n, x in roles.items() if n not in taken))
+        r.accounts[acct_id] = new
+        if r.account_by_name.get(acct.name) is acct:
+            r.account_by_name[acct.name] = new
 
 
 def _index_tree(r: Resolved, org: Organization, d: Diagnostics) -> None:
