@@ -1119,6 +1119,18 @@ class Evaluator:
         for k, v in idx.sso_session_tags.get((org, user), ()):
             pre[f"aws:principaltag/{k}".lower()] = (f"aws:PrincipalTag/{k}", (v,), False)
 
+    @staticmethod
+    def _sso_given(req: Request, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The caller's context keys but the session tags, which IAM Identity Center sets."""
+        out = {}
+        for key, value in given.items():
+            if key.lower().startswith("aws:principaltag/"):
+                req.notes.append(f"context key {key} is set by IAM Identity Center for its sessions; the value "
+                                 "given was not used")
+            else:
+                out[key] = value
+        return out
+
     def _given(self, req: Request, given: Mapping[str, Any]) -> None:
         """The caller's context keys, added to the keys the world derives for the request
         (principal, resource): they win where the world does not determine the key."""
@@ -1127,16 +1139,14 @@ class Evaluator:
         # the principal's tags), tags of resources the world does not declare. Properties of the
         # principal and the resource that the world determines cannot be overridden.
         derived = set(ctx)
+        if req.role in self.index.sso_roles:  # its session tags are Identity Center's
+            given = self._sso_given(req, given)
         for key, value in given.items():
             low = key.lower()
             if value.__class__ is str:  # (context_values of a string, inline: most values are one)
                 values, as_list = (value,), False
             else:
                 values, as_list = context_values(value, key)
-            if low.startswith("aws:principaltag/") and req.role in self.index.sso_roles:
-                req.notes.append(f"context key {key} is set by IAM Identity Center for its sessions; the value given "
-                                 "was not used")
-                continue
             if low in derived and not low.startswith("aws:principaltag/") and ctx[low][1].__class__ is not Undeclared:
                 if values != ctx[low][1]:
                     req.notes.append(f"context key {key} is determined by the world "
