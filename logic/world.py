@@ -192,8 +192,9 @@ def resolve(model: WorldModel, diags: Diagnostics | None = None) -> Resolved:
     return r
 
 
-#: The path of the roles IAM Identity Center provisions (IAM Identity Center user guide,
-#: "Referencing permission sets in resource policies…": arn:aws:iam::ACCT:role/aws-reserved/sso.amazonaws.com/…).
+#: The path of the roles IAM Identity Center provisions, named AWSReservedSSO_… (IAM Identity Center
+#: user guide, using-service-linked-roles: its service-linked role manages the roles "on the path
+#: /aws-reserved/sso.amazonaws.com/ and with the name prefix AWSReservedSSO_").
 SSO_ROLE_PATH = "/aws-reserved/sso.amazonaws.com/"
 
 
