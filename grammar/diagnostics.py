@@ -141,6 +141,16 @@ class InvalidInput(IamlogicError):
         return Diagnostics(self.diagnostics).render(self.sources)
 
 
+def read_text(path: str, code: str) -> str:
+    """The text of a file (UTF-8); ``InvalidInput`` with ``code``, at the file, when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput([Diagnostic(code, f"cannot read '{path}': {getattr(exc, 'strerror', None) or exc}",
+                                       Span(path, 0, 0))]) from None
+
+
 def did_you_mean(word: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str | None:
     """A help line suggesting the closest candidate, compared case-insensitively."""
     pool = {c.lower(): c for c in candidates}

@@ -48,7 +48,7 @@ from .dlcheck import check_program, derived_relations
 from .engine import Engine
 from .evaluate import BUILTIN_SPECS, REQUEST_BUILTINS, rules
 from .grammar.datalog import Atom, Const, Negation, Program, parse_program
-from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput, Span
+from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput, Span, read_text
 from .schema import RELATIONS
 
 __all__ = ["CODES", "Compliance", "Guardrail", "GuardrailSet", "NodeCompliance", "Violation", "check_guardrails",
@@ -154,13 +154,7 @@ def _builtin_relations() -> tuple[dict[str, int], frozenset[str], frozenset[str]
 
 def load_guardrails(path: str) -> GuardrailSet:
     """Read and check a guardrails file (see :func:`read_guardrails`)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput([Diagnostic("E807", f"cannot read '{path}': {getattr(exc, 'strerror', None) or exc}",
-                                       Span(path, 0, 0))]) from None
-    return read_guardrails(text, path)
+    return read_guardrails(read_text(path, "E807"), path)
 
 
 def read_guardrails(text: str, file: str = "<guardrails>") -> GuardrailSet:

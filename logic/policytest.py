@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
 from .decision import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Decision
-from .grammar.diagnostics import Diagnostic, InvalidInput, Span, did_you_mean
+from .grammar.diagnostics import Diagnostic, InvalidInput, Span, did_you_mean, read_text
 
 __all__ = ["CODES", "CaseResult", "FileResult", "TestReport", "run_tests", "load_test_file", "TestFile",
            "TestRequest", "MissingDependency"]
@@ -173,12 +173,7 @@ def _loader_class():
 def read_yaml(path: str) -> YamlDoc:
     """Read a YAML file keeping positions. Raises InvalidInput (E701, E706) when it cannot be read."""
     yaml = _yaml()
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput([Diagnostic("E706", f"cannot read '{path}': {getattr(exc, 'strerror', None) or exc}",
-                                       Span(path, 0, 0))]) from None
+    text = read_text(path, "E706")
     try:
         data = yaml.load(text, Loader=_loader_class())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
