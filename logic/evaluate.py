@@ -292,16 +292,10 @@ class WorldIndex:
             self.level_names[node] = (f"account {node}" if node in self.accounts
                                       else f"{name} ({node})" if name else node)
         self._refs: dict[str, StatementRef] = {s: self._statement_ref(s) for s in self.statements}
-        # IAM Identity Center: its roles (-> organization), who signs in to each (as rules/15-identity-center.dl
-        # derives sso_signin: a test holds the two to each other), and each user's session tags
+        # IAM Identity Center: its roles (-> organization), who signs in to each (role -> users: the
+        # evaluator fills it from the rule sso_signin), and each user's session tags
         self.sso_roles = {role: org for role, org, _, _ in by["sso_role"]}
-        assigned: dict[tuple, set[str]] = defaultdict(set)  # (org, permission set, account) -> users
-        members: dict[tuple, set[str]] = defaultdict(set)  # (org, group) -> users
-        for org, user, group in by["sso_group_member"]:
-            members[(org, group)].add(user)
-        for org, ps, kind, name, acct in by["sso_assignment"]:
-            assigned[(org, ps, acct)] |= {name} if kind == "user" else members.get((org, name), set())
-        self.sso_signin = {role: frozenset(assigned.get((org, ps, acct), ())) for role, org, ps, acct in by["sso_role"]}
+        self.sso_signin: dict[str, frozenset[str]] = {}
         keys = defaultdict(set)
         for org, key in by["sso_session_attribute"]:
             keys[org].add(key)
@@ -521,6 +515,16 @@ class Evaluator:
         self._rules_by_head: dict[str, list[Rule]] = defaultdict(list)
         for r in self.program.rules:
             self._rules_by_head[r.head.relation].append(r)
+        if self.index.sso_roles:  # who signs in to each role IAM Identity Center provisions: by its rule
+            from .compiled import _strata, materialize
+
+            pure = {name: getattr(self, f"_b_{name}") for name in BUILTIN_SPECS if name not in REQUEST_BUILTINS}
+            rows = materialize(_strata({"sso_signin"}, self._rules_by_head), self._rules_by_head, BUILTIN_SPECS,
+                               self._table, pure)
+            signin: dict[str, set[str]] = defaultdict(set)
+            for user, role in rows["sso_signin"]:
+                signin[role].add(user)
+            self.index.sso_signin = {role: frozenset(users) for role, users in signin.items()}
         if self._compiled is not None:
             self._bind()  # at load: the request-independent relations and every index
         else:
