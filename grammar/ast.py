@@ -148,6 +148,58 @@ class Resource:
 
 
 @dataclass(frozen=True)
+class MappingRule:
+    """A role-mapping rule of an identity pool: a claim of the provider's token, compared
+    (``equals``, ``not_equals``, ``contains``, ``starts_with``) with a value, gives a role."""
+
+    claim: str
+    op: str
+    value: str
+    role: str
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class RoleMapping:
+    """The rules an identity pool applies to the identities of one provider, in order (the first
+    that matches gives the role), and what it does when none matches (``otherwise``:
+    ``authenticated``, the pool's authenticated role, or ``deny``)."""
+
+    provider: str
+    otherwise: str
+    rules: tuple[MappingRule, ...] = ()
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class PoolIdentity:
+    """An identity of an identity pool: a guest (``provider`` None) or one that signed in through
+    ``provider``, with the claims of its token and the extra entries of its ``amr`` claim."""
+
+    id: str
+    provider: str | None = None
+    claims: tuple[tuple[str, str], ...] = ()
+    amr: tuple[str, ...] = ()
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class IdentityPool:
+    """An Amazon Cognito identity pool of an account."""
+
+    name: str
+    id: str | None = None
+    providers: tuple[str, ...] = ()
+    guests: bool = False
+    classic_flow: bool = False
+    authenticated: str | None = None  # role names in the pool's account
+    unauthenticated: str | None = None
+    mappings: tuple[RoleMapping, ...] = ()
+    identities: tuple[PoolIdentity, ...] = ()
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
 class Account:
     id: str
     name: str
@@ -158,6 +210,7 @@ class Account:
     policies: tuple[NamedPolicy, ...] = ()
     resources: tuple[Resource, ...] = ()
     span: Span | None = span_field()
+    identity_pools: tuple[IdentityPool, ...] = ()
 
 
 @dataclass(frozen=True)

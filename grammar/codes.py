@@ -105,6 +105,9 @@ CODES: dict[str, str] = {
     "E339": "an identity source IAM Identity Center cannot use, or a directory link that does not fit its type",
     "E340": "unknown or duplicate Identity Center user, group or permission set",
     "E341": "permission set assigned in an account outside the organization",
+    "E342": "identity pool without a well-formed id, declared twice, or with a role given twice",
+    "E343": "identity pool role or role-mapping rules that do not fit the pool",
+    "E344": "identity pool identity that is malformed, declared twice, or that the pool cannot have",
     "W301": "role without a trust policy",
     # Requests and command-line input (logic/evaluate.py, logic/matching.py, logic/cli.py, logic/simulate.py)
     "E501": "session policy given for a principal that is not a session",
@@ -115,6 +118,8 @@ CODES: dict[str, str] = {
     "E506": "context value that is not a string, a number, a boolean or a list of them",
     "E508": "a session of an IAM Identity Center role named for a user it is not assigned to",
     "E507": "unsupported: a condition or policy variable reads a key AWS always sets that the world does not give",
+    "E509": "a session of a role that Amazon Cognito cannot give the identity named",
     "E510": "unsupported: an option combination the simulator cannot express honestly",
     "E511": "malformed option value",
+    "E512": "unsupported: a guest session of an identity pool without the scope-down policy Amazon Cognito applies",
 }

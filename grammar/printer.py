@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import re
 
-from .ast import (Account, Condition, Directory, Group, IdentityCenter, IdentityUser, NamedPolicy, Organization, OrgNode,
-                  Policy, Principal, Resource, Role, Statement, User, WorldModel)
+from .ast import (Account, Condition, Directory, Group, IdentityCenter, IdentityPool, IdentityUser, NamedPolicy, Organization,
+                  OrgNode, Policy, Principal, Resource, Role, Statement, User, WorldModel)
 from .json_policy import ACTION_SHAPE
 from .world import KEYWORDS
 
@@ -175,7 +175,31 @@ def print_account(a: Account, ind: str = "") -> str:
     body += [_named("policy", p, i) for p in a.policies]
     for r in a.resources:
         body += _resource(r, i)
+    for p in a.identity_pools:
+        body += _identity_pool(p, i)
     return "\n".join(_block(f"account {a.id} {_q(a.name)}", body, ind))
+
+
+def _identity_pool(p: IdentityPool, ind: str) -> list[str]:
+    i = ind + "  "
+    body = [f"{i}id {_q(p.id)}"] if p.id is not None else []
+    if p.providers:
+        body.append(f"{i}providers " + ", ".join(_q(x) for x in p.providers))
+    body += [f"{i}{word}" for word, on in (("guests", p.guests), ("classic_flow", p.classic_flow)) if on]
+    body += [f"{i}{kind} role {_name(role)}" for kind, role in
+             (("authenticated", p.authenticated), ("unauthenticated", p.unauthenticated)) if role is not None]
+    for m in p.mappings:
+        otherwise = m.otherwise if m.otherwise in ("authenticated", "deny") else _name(m.otherwise)
+        body += [f"{i}rules {_q(m.provider)} otherwise {otherwise} {{",
+                 *(f"{i}  {_q(r.claim)} {r.op} {_q(r.value)} role {_name(r.role)}" for r in m.rules), i + "}"]
+    for x in p.identities:
+        inner = _tags(x.claims, i + "  ")
+        inner = [line.replace("tags {", "claims {", 1) for line in inner]
+        if x.amr:
+            inner.append(f"{i}  amr " + ", ".join(_q(v) for v in x.amr))
+        login = "guest" if x.provider is None else f"via {_q(x.provider)}"
+        body += _block(f"identity {_q(x.id)} {login}", inner, i)
+    return _block(f"identity_pool {_name(p.name)}", body, ind)
 
 
 def _ref(ref: str) -> str:

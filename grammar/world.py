@@ -28,15 +28,19 @@ from .ast import (
     Group,
     IdentityCenter,
     IdentityGroup,
+    IdentityPool,
     IdentityUser,
+    MappingRule,
     NamedPolicy,
     Organization,
     OrgNode,
     PermissionSet,
     Policy,
+    PoolIdentity,
     Principal,
     Resource,
     Role,
+    RoleMapping,
     Statement,
     User,
     WorldModel,
@@ -57,7 +61,8 @@ KEYWORDS = (
     "import organization management scp rcp root ou id account detach user group role path groups "
     "boundary policy attach trust service_linked resource aws tags file json version sid allow deny "
     "not on principal when and none identity_center attributes directory managed_ad ad_connector simple_ad "
-    "self_managed connects permission_set assign to in"
+    "self_managed connects permission_set assign to in identity_pool providers guests classic_flow authenticated "
+    "unauthenticated rules otherwise equals not_equals contains starts_with identity guest via claims amr"
 ).split()
 
 
@@ -271,7 +276,7 @@ class _ToAst(Transformer):
     # -- accounts ---------------------------------------------------------------------------
     def account(self, meta, ch):
         acct_id, name = str(ch[0]), _string(ch[1])
-        parts = {"tags": (), "user": [], "group": [], "role": [], "policy": [], "resource": []}
+        parts = {"tags": (), "user": [], "group": [], "role": [], "policy": [], "resource": [], "identity_pool": []}
         for kind, value, *_ in ch[2:]:
             if kind == "tags":
                 parts["tags"] = parts["tags"] + value
@@ -279,7 +284,62 @@ class _ToAst(Transformer):
                 parts[kind].append(value)
         return ("account", Account(acct_id, name, parts["tags"], tuple(parts["user"]), tuple(parts["group"]),
                                    tuple(parts["role"]), tuple(parts["policy"]), tuple(parts["resource"]),
-                                   self._span(meta)))
+                                   self._span(meta), tuple(parts["identity_pool"])))
+
+    # -- Amazon Cognito identity pools ------------------------------------------------------
+    def identity_pool(self, meta, ch):
+        fields: dict = {"unique_id": None, "providers": (), "guests": False, "classic": False,
+                        "authenticated": None, "unauthenticated": None, "rules": (), "identity": ()}
+        for kind, value, span in ch[1:]:
+            if kind in ("providers", "rules", "identity"):
+                fields[kind] += (value,) if kind != "providers" else value
+            elif kind in ("guests", "classic", "unique_id") or fields[kind] is None:
+                fields[kind] = value
+            else:
+                self.diags.add("E342", f"identity pool '{ch[0]}' has one {kind} role", span)
+        return ("identity_pool", IdentityPool(ch[0], fields["unique_id"], fields["providers"], fields["guests"],
+                                              fields["classic"], fields["authenticated"], fields["unauthenticated"],
+                                              fields["rules"], fields["identity"], self._span(meta)), None)
+
+    def pool_providers(self, meta, ch):
+        return ("providers", tuple(_string(s) for s in ch), self._span(meta))
+
+    def pool_guests(self, meta, ch):
+        return ("guests", True, self._span(meta))
+
+    def pool_classic(self, meta, ch):
+        return ("classic", True, self._span(meta))
+
+    def pool_role(self, meta, ch):
+        return (str(ch[0]), ch[1], self._span(meta))
+
+    def role_rules(self, meta, ch):
+        return ("rules", RoleMapping(_string(ch[0]), ch[1], tuple(ch[2:]), self._span(meta)), None)
+
+    def mapping_rule(self, meta, ch):
+        return MappingRule(_string(ch[0]), str(ch[1]), _string(ch[2]), ch[3], self._span(meta))
+
+    def pool_identity(self, meta, ch):
+        claims: tuple[tuple[str, str], ...] = ()
+        amr: tuple[str, ...] = ()
+        for kind, value in (c for c in ch[2:] if c is not None):
+            if kind == "claims":
+                claims += value
+            else:
+                amr += value
+        return ("identity", PoolIdentity(_string(ch[0]), ch[1], claims, amr, self._span(meta)), None)
+
+    def login_guest(self, meta, ch):
+        return None
+
+    def login_via(self, meta, ch):
+        return _string(ch[0])
+
+    def claims(self, meta, ch):
+        return ("claims", tuple(ch))
+
+    def amr(self, meta, ch):
+        return ("amr", tuple(_string(s) for s in ch))
 
     def _principal_parts(self, ch, allowed, what, meta):
         fields = {"path": "/", "tags": (), "groups": (), "inline": [], "managed": (), "boundary": None,

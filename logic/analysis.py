@@ -51,7 +51,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .catalog import Catalog
 from .decision import ALLOW, Decision, LayerVerdict, StatementRef
-from .evaluate import Undeclared
+from .evaluate import COGNITO_GUEST_NOTE, Undeclared
 from .grammar.diagnostics import Diagnostic, InvalidInput
 
 __all__ = [
@@ -912,11 +912,14 @@ def why_not(world, principal: str, action: str, resource: str, context: Mapping[
             what = "the trust policy of" if holder in ev.index.principals else "the resource policy of"
             who = req.role if req.principal_type == "assumed_role" and req.role else (
                 "*" if d.principal == ANONYMOUS else d.principal)
-            named = "principal *" if who == "*" else (f'principal service "{who}"' if req.principal_type == "service"
-                                                     else f'principal aws "{who}"')
+            kind = {"service": "service", "web_identity": "federated"}.get(req.principal_type, "aws")
+            named = "principal *" if who == "*" else f'principal {kind} "{who}"'
             suggestions.append(f"add `allow {d.action} on \"{d.resource}\" {named}` to {what} {holder}")
         elif v.layer == "permissions boundary":
             suggestions.append(f"add {d.action} on \"{d.resource}\" to the permissions boundary of {ident}")
+        elif v.layer == "session policy" and v.note == COGNITO_GUEST_NOTE:
+            suggestions.append(f"none for a guest of the enhanced flow: Amazon Cognito's scope-down policy does not "
+                               f"allow {d.action}, and its guests' sessions take no other")
         elif v.layer == "session policy":
             suggestions.append(f"pass a session policy that allows {d.action} on \"{d.resource}\"")
     for f in failed:

@@ -8,7 +8,8 @@ facts are Python values and never program text. The passes:
 2. ``accounts`` — accounts, their tags, their root users;
 3. ``principals`` — users, groups, roles, tags, memberships, attached policies, boundaries, trust
    (the roles IAM Identity Center provisions included), then IAM Identity Center: its identities,
-   memberships, attributes, assignments, provisioned roles and directories;
+   memberships, attributes, assignments, provisioned roles and directories; then Amazon Cognito
+   identity pools: their roles, providers, role-mapping rules and identities;
 4. ``resources`` — resources, tags, resource-based policies;
 5. ``statements`` — every policy reached by the passes above, statement by statement;
 6. ``catalog`` — each action pattern expanded against the AWS action catalog.
@@ -22,6 +23,7 @@ from .catalog import Catalog
 from .grammar.ast import Account, Attachment, NamedPolicy, OrgNode, Policy, WorldModel
 from .schema import RELATIONS
 from .world import (
+    COGNITO_GUEST_POLICY,
     FULL_AWS_ACCESS,
     RCP_FULL_AWS_ACCESS,
     Resolved,
@@ -157,6 +159,29 @@ class _Compilation:
                 if of is not None:
                     yield ("directory_link", org_id, of, name, link)
 
+    def identity_pools(self) -> Iterator[Fact]:
+        for pool_id, (acct, pool) in self.r.pools.items():
+            roles = {x.name: role_arn(acct.id, x) for x in acct.roles}
+            yield ("cognito_pool", pool_id, acct.id, pool.name, str(pool.classic_flow).lower(),
+                   str(pool.guests).lower())
+            for kind in ("authenticated", "unauthenticated"):
+                if getattr(pool, kind) in roles:
+                    yield ("cognito_pool_role", pool_id, kind, roles[getattr(pool, kind)])
+            yield from (("cognito_provider", pool_id, p) for p in pool.providers)
+            for m in pool.mappings:
+                yield ("cognito_mapping", pool_id, m.provider, m.otherwise)
+                yield from (("cognito_mapping_rule", pool_id, m.provider, i, x.claim, x.op, x.value, roles[x.role])
+                            for i, x in enumerate(m.rules, 1) if x.role in roles)
+            for x in pool.identities:
+                yield ("cognito_identity", pool_id, x.id, x.provider or "")
+                yield from (("cognito_identity_claim", x.id, k, v) for k, v in x.claims)
+                yield from (("cognito_identity_amr", x.id, v) for v in x.amr)
+        scope_down = self.r.aws_policies.get(COGNITO_GUEST_POLICY)
+        if self.r.pools and scope_down is not None:
+            pol = self.policy(f"cognito-guest-session:{COGNITO_GUEST_POLICY}", "session", scope_down.name,
+                              scope_down.document)
+            yield ("cognito_guest_policy", pol)
+
     # -- 4 ------------------------------------------------------------------------------------
     def resources(self) -> Iterator[Fact]:
         for acct in self.r.accounts.values():
@@ -212,6 +237,7 @@ PASSES: list[tuple[str, Callable[[_Compilation], Iterator[Fact]]]] = [
     ("accounts", _Compilation.accounts),
     ("principals", _Compilation.principals),
     ("identity center", _Compilation.identity_center),
+    ("identity pools", _Compilation.identity_pools),
     ("resources", _Compilation.resources),
     ("statements", _Compilation.statements),
 ]

@@ -50,9 +50,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .catalog import Catalog
 from .compile import policy_facts
+from .world import COGNITO_GUEST_POLICY
 from .decision import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Decision, LayerVerdict, ProofNode, StatementRef
 from .dlcheck import BuiltinSpec
-from .engine import Engine, row_key
+from .engine import Engine, EngineError, row_key
 from .grammar.ast import Policy
 from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Query, Rule, Var, parse_program, parse_query
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
@@ -65,6 +66,15 @@ _ACCOUNT = re.compile(r"[0-9]{12}")
 _IAM_ARN = re.compile(r"arn:(aws[a-z-]*):iam::([0-9]{12}):(user|role|root)(.*)")
 _STS_ARN = re.compile(r"arn:(aws[a-z-]*):sts::([0-9]{12}):(assumed-role|federated-user)/(.+)")
 _KMS_KEY = re.compile(r"arn:aws[a-z-]*:kms:[^:]*:[0-9]*:key/.+")
+#: The keys Amazon Cognito sets in its sessions, and the name of a session of its enhanced flow
+#: (Amazon Cognito developer guide: role-trust-and-permissions, authentication-flow).
+_COGNITO = "cognito-identity.amazonaws.com"
+COGNITO_SUB, COGNITO_AUD, COGNITO_AMR = (f"{_COGNITO}:{k}" for k in ("sub", "aud", "amr"))
+COGNITO_KEYS = (COGNITO_SUB, COGNITO_AUD, COGNITO_AMR)
+COGNITO_SESSION = "CognitoIdentityCredentials"
+COGNITO_GUEST_NOTE = (f"Amazon Cognito's scope-down policy for guests ({COGNITO_GUEST_POLICY}), applied in its enhanced "
+                      "flow; a caller cannot pass another")
+
 _WEB_IDENTITY_PROVIDERS = ("cognito-identity.amazonaws.com", "accounts.google.com", "graph.facebook.com",
                            "www.amazon.com")
 
@@ -82,6 +92,7 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     "action_key": BuiltinSpec(inputs=(0,), outputs=(1,)),
     "action_glob": BuiltinSpec(inputs=(0,)),
     "action_changes_iam": BuiltinSpec(inputs=(0,)),
+    "claim_matches": BuiltinSpec(inputs=(0, 1, 2)),
     "resource_matches": BuiltinSpec(inputs=(0, 1, 2)),
     "condition_holds": BuiltinSpec(inputs=(0, 1)),
     "request_kms_key": BuiltinSpec(inputs=(0,)),
@@ -94,7 +105,7 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
 #: The builtins that read the request: every relation that calls one depends on the request.
 REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
                              if name not in ("action_match", "action_key", "action_glob", "action_changes_iam",
-                                             "action_pattern_covers"))
+                                             "claim_matches", "action_pattern_covers"))
 
 
 # The request builtins whose answers requests of one principal and action share, as the rules read
@@ -150,6 +161,13 @@ class Undeclared(tuple):
 
 def _undeclared(key: str, found: Undeclared, ref: StatementRef) -> InvalidInput:
     owner, by_role = found
+    if key.lower().startswith(f"{_COGNITO}:"):
+        return InvalidInput([Diagnostic(
+            "E507", f"unsupported: {_label(ref)} reads {key}, which Amazon Cognito sets from the identity of a "
+                    f"session of {owner}; the identity is not named",
+            Span(ref.file, ref.line, ref.col) if ref.file else None,
+            help=f"give a session (arn:aws:sts::ACCOUNT:assumed-role/ROLE/{COGNITO_SESSION}) and the identity "
+                 f"({COGNITO_SUB}=…) of an identity the world declares")])
     if key.lower().startswith("aws:principaltag/"):
         return InvalidInput([Diagnostic(
             "E507", f"unsupported: {_label(ref)} reads {key}, a session tag that IAM Identity Center sets from the "
@@ -304,6 +322,22 @@ class WorldIndex:
         for org, user, key, value in by["sso_user_attribute"]:
             if key in keys[org]:
                 self.sso_session_tags[(org, user)].append((key, value))
+
+        # Amazon Cognito identity pools: each pool (-> account, name, basic flow, guests), each identity
+        # (-> pool, provider: "" for a guest), the extra entries of its amr claim, the guests' session
+        # policy; the evaluator fills from the rules of 16-cognito.dl the roles each identity gets in
+        # the enhanced flow, the identities whose role rests on a claim they lack, and the roles whose
+        # sessions are Cognito's (those a pool names or that trust Amazon Cognito's tokens)
+        self.cognito_pools = {pool: (acct, name, classic == "true", guests == "true")
+                              for pool, acct, name, classic, guests in by["cognito_pool"]}
+        self.cognito_identities = {i: (pool, provider) for pool, i, provider in by["cognito_identity"]}
+        self.cognito_amr: dict[str, list[str]] = defaultdict(list)
+        for i, v in by["cognito_identity_amr"]:
+            self.cognito_amr[i].append(v)
+        self.cognito_guest_policy = by["cognito_guest_policy"][0][0] if by["cognito_guest_policy"] else None
+        self.cognito_enhanced: dict[str, frozenset[str]] = {}
+        self.cognito_unknown_claims: dict[str, list[str]] = {}
+        self.cognito_roles: frozenset[str] = frozenset()
 
     def sso_sessions(self, role: str) -> list[str]:
         """The sessions of a role IAM Identity Center provisions: one for each user who signs in to it."""
@@ -509,6 +543,7 @@ class Evaluator:
         self._named_memo: dict[tuple, tuple] = {}  # (the principal, Principal entry) -> how the entry names it
         self._vector_memos: dict[tuple, dict] = {}  # resources decided together -> what is kept for them (solve_many)
         self._lock = threading.RLock()
+        self._cognito_trust: dict[tuple[str, str], Decision] = {}  # (role, identity) -> its trust decision
         self._declared = {name: rel.arity for name, rel in RELATIONS.items() if name not in BUILTIN_SPECS}
         self._engine: Engine | None = None
         self.program = rules()
@@ -525,6 +560,25 @@ class Evaluator:
             for user, role in rows["sso_signin"]:
                 signin[role].add(user)
             self.index.sso_signin = {role: frozenset(users) for role, users in signin.items()}
+        if self.index.cognito_pools:  # which role each identity pool gives each identity: by its rules
+            from .compiled import _strata, materialize
+
+            pure = {name: getattr(self, f"_b_{name}") for name in BUILTIN_SPECS if name not in REQUEST_BUILTINS}
+            wanted = {"cognito_enhanced", "cognito_unknown_claim", "cognito_trusting"}
+            rows = materialize(_strata(wanted, self._rules_by_head), self._rules_by_head, BUILTIN_SPECS,
+                               self._table, pure)
+            enhanced: dict[str, set[str]] = defaultdict(set)
+            for identity, role in rows["cognito_enhanced"]:
+                enhanced[identity].add(role)
+            unknown: dict[str, list[str]] = defaultdict(list)
+            for identity, claim in rows["cognito_unknown_claim"]:
+                unknown[identity].append(claim)
+            idx = self.index
+            idx.cognito_enhanced = {i: frozenset(roles) for i, roles in enhanced.items()}
+            idx.cognito_unknown_claims = dict(unknown)
+            idx.cognito_roles = frozenset({role for _, _, role in idx.rows["cognito_pool_role"]}
+                                          | {row[-1] for row in idx.rows["cognito_mapping_rule"]}
+                                          | {role for role, in rows["cognito_trusting"]})
         if self._compiled is not None:
             self._bind()  # at load: the request-independent relations and every index
         else:
@@ -653,6 +707,20 @@ class Evaluator:
             return False
         info = self.catalog.action(action)
         return info is None or info.access_level not in ("Read", "List")
+
+    @staticmethod
+    def _b_claim_matches(op, value, text) -> bool:
+        """An identity pool's role-mapping rule on a claim of the token (Amazon Cognito API reference,
+        MappingRule.MatchType: Equals, NotEqual, Contains, StartsWith; case-sensitive)."""
+        if op == "equals":
+            return text == value
+        if op == "not_equals":
+            return text != value
+        if op == "contains":
+            return value in text
+        if op == "starts_with":
+            return text.startswith(value)
+        raise EngineError(f"unknown match type of a role-mapping rule: {op!r}")
 
     def _b_action_glob(self, pattern) -> bool:
         return action_key(pattern) is None
@@ -879,6 +947,8 @@ class Evaluator:
                 raise InvalidInput([Diagnostic("E501", f"a session policy needs a session principal (an assumed-role "
                                                        f"or federated-user ARN), not {principal}")])
             req.session_policy = self._add_session_policy(session_policy)
+        if role is not None and role in self.index.cognito_roles:
+            context = self._cognito_session(req, principal != caller, context or {})
         if context:
             self._given(req, context)
         return req
@@ -1135,6 +1205,90 @@ class Evaluator:
                 out[key] = value
         return out
 
+    def _cognito_session(self, req: Request, by_role: bool, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The keys Amazon Cognito sets in a session of a role it gives identities:
+        ``cognito-identity.amazonaws.com:sub`` (the identity), ``:aud`` (its pool), ``:amr``
+        (``unauthenticated``, or ``authenticated``, its provider and the entries the world declares).
+        The identity is the one the caller names by ``…:sub``; the flow is the session's name:
+        ``CognitoIdentityCredentials`` for the enhanced flow, any other for the basic flow.
+        Raises E509 for a session Amazon Cognito does not create (an identity the world does not
+        declare, a role the pool does not give it, a trust policy that does not admit its token),
+        E512 for one whose role or session policy the world does not determine. Returns the
+        caller's keys but Cognito's."""
+        idx, rest, sub = self.index, {}, None
+        for key, value in given.items():
+            low = key.lower()
+            if low == COGNITO_SUB:
+                sub = value
+            elif low.startswith("cognito-identity.amazonaws.com:"):
+                req.notes.append(f"context key {key} is set by Amazon Cognito from the identity; the value given "
+                                 "was not used")
+            else:
+                rest[key] = value
+        if sub is None:  # an identity not named: each key is a value the world does not give (E507 when read)
+            for key in COGNITO_KEYS:
+                req.context[key.lower()] = (key, Undeclared((req.role, by_role)), key == COGNITO_AMR)
+            return rest
+
+        def refuse(code: str, what: str, help: str | None = None) -> InvalidInput:
+            return InvalidInput([Diagnostic(code, what, help=help)])
+
+        found = idx.cognito_identities.get(sub) if isinstance(sub, str) else None
+        if found is None:
+            raise refuse("E509", f"{sub!r} is not an identity of an identity pool of the world; the sessions of "
+                                 f"{req.role} are Amazon Cognito's", "declare it in its pool: identity \"…\" via "
+                                 "\"PROVIDER\" (or guest)")
+        if by_role:
+            raise refuse("E509", f"which session of {req.role} identity {sub} has depends on the flow",
+                         "give the session as the principal: arn:aws:sts::ACCOUNT:assumed-role/ROLE/"
+                         f"{COGNITO_SESSION} (the enhanced flow) or another session name (the basic flow)")
+        pool, provider = found
+        _, name, classic, _ = idx.cognito_pools[pool]
+        login = "a guest" if provider == "" else f"signed in through {provider}"
+        if req.caller.rsplit("/", 1)[-1] == COGNITO_SESSION:  # the enhanced flow: the pool chooses the role
+            claims = idx.cognito_unknown_claims.get(sub)
+            if claims:
+                raise refuse("E512", f"unsupported: identity pool '{name}' has a not_equals rule on {claims[0]}, "
+                                     f"which the token of identity {sub} lacks; AWS does not document the outcome",
+                              "declare the claim on the identity (claims { … })")
+            roles = idx.cognito_enhanced.get(sub, frozenset())
+            if req.role not in roles:
+                raise refuse("E509", f"{req.caller} is not a session Amazon Cognito creates for identity {sub} "
+                                     f"({login}): identity pool '{name}' gives it "
+                                     + (", ".join(sorted(roles)) if roles else "no role"),
+                              "the basic flow (a session not named CognitoIdentityCredentials) lets the app choose "
+                              "the role" if classic else None)
+            if req.session_policy is not None:
+                raise refuse("E509", "Amazon Cognito's enhanced flow takes no session policy from the caller")
+            if provider == "":
+                if idx.cognito_guest_policy is None:
+                    raise refuse("E512", f"unsupported: Amazon Cognito limits a guest's session by AWS's "
+                                         f"{COGNITO_GUEST_POLICY}, which the world does not declare",
+                                 f"declare its current version: aws policy {COGNITO_GUEST_POLICY} {{ … }} (AWS "
+                                 "managed policy reference)")
+                req.session_policy = idx.cognito_guest_policy
+        elif not classic:
+            raise refuse("E509", f"identity pool '{name}' does not allow the basic (classic) flow: its sessions are "
+                                 f"named {COGNITO_SESSION}", "add classic_flow to the pool, or name the session "
+                                                              f"{COGNITO_SESSION}")
+        keys = {COGNITO_SUB: sub, COGNITO_AUD: pool,
+                COGNITO_AMR: ["unauthenticated"] if provider == "" else ["authenticated", provider,
+                                                                        *idx.cognito_amr.get(sub, ())]}
+        trust = self._cognito_trust.get((req.role, sub))
+        if trust is None:
+            trust = self._cognito_trust[(req.role, sub)] = self.decide_one(
+                _COGNITO, "sts:AssumeRoleWithWebIdentity", req.role, keys)
+        if trust.decision != "Allow":
+            raise refuse("E509", f"the trust policy of {req.role} does not let Amazon Cognito give it to identity "
+                                 f"{sub} ({login}): sts:AssumeRoleWithWebIdentity is {trust.decision}",
+                         f"why not {_COGNITO} sts:AssumeRoleWithWebIdentity {req.role} with "
+                         + ", ".join(f"{k}={v}" if isinstance(v, str) else f"{k}=[{', '.join(v)}]"
+                                     for k, v in keys.items()))
+        for key, value in keys.items():
+            values, as_list = context_values(value, key)
+            req.context[key] = (key, values, as_list)
+        return rest
+
     def _given(self, req: Request, given: Mapping[str, Any]) -> None:
         """The caller's context keys, added to the keys the world derives for the request
         (principal, resource): they win where the world does not determine the key."""
@@ -1289,7 +1443,7 @@ class Evaluator:
                     if head is None:
                         head = heads[fed] = self._head(principal, action, fed)
                     requests.append(make(head, resource, context, session_policy))
-                    if session_policy is not None:
+                    if requests[-1].session_policy is not None:  # given, or set by Amazon Cognito
                         sessions = True
                 uniform = len(heads) == 1 and not sessions
                 # id of an entries tuple (alive in the list zipped) -> (its verdict without missing keys
@@ -1544,7 +1698,9 @@ class Evaluator:
             note = "" if r.session_policy else (
                 "a role session without session policy keeps the role's permissions"
                 if r.principal_type == "assumed_role" else "a federated-user session without session policy has no permissions")
-            if r.session_policy:
+            if r.session_policy and r.session_policy == idx.cognito_guest_policy:
+                layers.append(verdict("session", "session policy", True, COGNITO_GUEST_NOTE))
+            elif r.session_policy:
                 layers.append(verdict("session", "session policy", True))
             else:
                 layers.append(LayerVerdict("session policy", "allow" if g["session_ok"] else "no allow", (), note))

@@ -124,6 +124,7 @@ class Resolved:
     org_policies: dict[tuple[str, str, str], NamedPolicy] = field(default_factory=dict)  # (org, kind, name)
     aws_policies: dict[str, NamedPolicy] = field(default_factory=dict)
     identity: dict[str, "IdentityIndex"] = field(default_factory=dict)  # org id -> its IAM Identity Center
+    pools: dict[str, tuple[Account, ast.IdentityPool]] = field(default_factory=dict)  # identity pool id -> its pool
 
     def account_ref(self, ref: str) -> Account | None:
         return self.accounts.get(ref) or self.account_by_name.get(ref)
@@ -189,7 +190,87 @@ def resolve(model: WorldModel, diags: Diagnostics | None = None) -> Resolved:
     for org in model.organizations:
         if org.identity_center is not None and org.id not in r.identity:
             _identity_center(r, org, org.identity_center, d)
+    for acct in list(r.accounts.values()):
+        for pool in acct.identity_pools:
+            _identity_pool(r, acct, pool, d)
     return r
+
+
+#: An identity pool's id, and an identity's: the region, ':' and a GUID (Amazon Cognito API
+#: reference, IdentityPoolId and IdentityId: [\w-]+:[0-9a-f-]+).
+_COGNITO_ID = re.compile(r"([a-z]{2}(?:-[a-z]+)+-[0-9]+):[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+#: The AWS-managed policy Amazon Cognito applies as a session policy to its guests' sessions in the
+#: enhanced flow (AWS managed policy reference: AmazonCognitoUnAuthedIdentitiesSessionPolicy). AWS
+#: revises it; a world that has guests declares its current version (aws policy …).
+COGNITO_GUEST_POLICY = "AmazonCognitoUnAuthedIdentitiesSessionPolicy"
+
+#: What an identity pool does for an identity that no role-mapping rule matches (Amazon Cognito
+#: API reference, RoleMapping.AmbiguousRoleResolution: AuthenticatedRole or Deny).
+COGNITO_OTHERWISE = ("authenticated", "deny")
+
+
+def _identity_pool(r: Resolved, acct: Account, pool: ast.IdentityPool, d: Diagnostics) -> None:
+    """Check an identity pool of ``acct`` and index it by its id."""
+    m = _COGNITO_ID.fullmatch(pool.id or "")
+    if m is None:
+        d.add("E342", f"identity pool '{pool.name}' needs an id: its region, ':' and a GUID", pool.span,
+              help='add: id "us-east-1:12345678-90ab-cdef-1234-567890abcdef"' if pool.id is None
+              else f"{pool.id!r} is not REGION:GUID (lower-case hexadecimal)")
+        return
+    if pool.id in r.pools:
+        d.add("E342", f"identity pool {pool.id} is declared twice (first in account {r.pools[pool.id][0].id})",
+              pool.span)
+        return
+    r.pools[pool.id] = (acct, pool)
+    roles = {x.name for x in acct.roles}
+
+    def role(name: str, what: str, span) -> None:
+        if name not in roles:
+            d.add("E343", f"{what} of identity pool '{pool.name}' is '{name}', not a role of account {acct.id}",
+                  span, help=did_you_mean(name, roles))
+
+    for kind in ("authenticated", "unauthenticated"):
+        if getattr(pool, kind) is not None:
+            role(getattr(pool, kind), f"the {kind} role", pool.span)
+    providers = set(pool.providers)
+    mapped: set[str] = set()
+    for mapping in pool.mappings:
+        if mapping.provider not in providers:
+            d.add("E343", f"role-mapping rules for '{mapping.provider}', which is not a provider of identity pool "
+                          f"'{pool.name}'", mapping.span, help=did_you_mean(mapping.provider, providers))
+        if mapping.provider in mapped:
+            d.add("E343", f"identity pool '{pool.name}' has two sets of rules for '{mapping.provider}'", mapping.span)
+        mapped.add(mapping.provider)
+        if mapping.otherwise not in COGNITO_OTHERWISE:
+            d.add("E343", f"'otherwise {mapping.otherwise}': when no rule matches, an identity pool gives its "
+                          "authenticated role or denies", mapping.span, help="otherwise authenticated | otherwise deny")
+        elif mapping.otherwise == "authenticated" and pool.authenticated is None:
+            d.add("E343", f"'otherwise authenticated', but identity pool '{pool.name}' has no authenticated role",
+                  mapping.span)
+        if not mapping.rules:
+            d.add("E343", f"role-mapping rules for '{mapping.provider}' without a rule", mapping.span)
+        for rule in mapping.rules:
+            role(rule.role, "a role-mapping rule's role", rule.span)
+    region = m.group(1)
+    seen: set[str] = set()
+    for x in pool.identities:
+        found = _COGNITO_ID.fullmatch(x.id)
+        if found is None or found.group(1) != region:
+            d.add("E344", f"identity {x.id!r} of identity pool '{pool.name}' is not {region}:GUID", x.span,
+                  help="an identity's id is its pool's region, ':' and a GUID (lower-case hexadecimal)")
+        if x.id in seen or any(x.id in {i.id for i in p.identities} for _, p in r.pools.values() if p is not pool):
+            d.add("E344", f"identity {x.id} is declared twice", x.span)
+        seen.add(x.id)
+        if x.provider is None:
+            if not pool.guests:
+                d.add("E344", f"identity {x.id} is a guest, but identity pool '{pool.name}' does not allow guests",
+                      x.span, help="add 'guests' to the pool (guest access), or give the identity's provider (via …)")
+            if x.claims or x.amr:
+                d.add("E344", f"guest identity {x.id} has no token: no claims, no amr entries", x.span)
+        elif x.provider not in providers:
+            d.add("E344", f"identity {x.id} signs in through '{x.provider}', which is not a provider of identity "
+                          f"pool '{pool.name}'", x.span, help=did_you_mean(x.provider, providers))
 
 
 #: The path of the roles IAM Identity Center provisions, named AWSReservedSSO_… (IAM Identity Center

@@ -95,5 +95,12 @@ def test_compiled_rules_agree_with_the_engine_on_the_examples(folder):
     resources = sorted({f[1] for f in facts if f[0] == "resource"})[:8] + ["*"]
     actions = sorted({f[2] for f in facts if f[0] == "statement_action" and "*" not in f[2]})[:10] + ["sts:AssumeRole"]
     requests = [{"principal": p, "action": a, "resource": r} for p in principals for a in actions for r in resources]
+    # the sessions Amazon Cognito gives the identities of the example's pools, and a guest's of the basic flow
+    sessions = [(f"arn:aws:sts::{role.split(':')[4]}:assumed-role/{role.rsplit('/', 1)[1]}/{name}", identity)
+                for identity, roles in sorted(idx.cognito_enhanced.items()) for role in sorted(roles)
+                for name in ("CognitoIdentityCredentials", "app")
+                if name != "app" or idx.cognito_pools[idx.cognito_identities[identity][0]][2]]
+    requests += [{"principal": p, "action": a, "resource": r, "context": {"cognito-identity.amazonaws.com:sub": i}}
+                 for p, i in sessions for a in actions for r in resources]
     problems = _disagreements(world, requests)
     assert not problems, "\n".join(problems[:5])

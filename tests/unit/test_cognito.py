@@ -1,0 +1,196 @@
+"""Amazon Cognito identity pools (seed scenario 10): the role a pool gives each identity, the keys
+its sessions carry, the enhanced and basic flows, guests and their scope-down policy."""
+
+from __future__ import annotations
+
+import pytest
+
+import iamlogic
+from iamlogic import InvalidInput
+from iamlogic.analysis import why_not
+from iamlogic.grammar.printer import print_world
+
+from ..conftest import EXAMPLES
+
+ACCT = "111122223333"
+POOL = "us-east-1:12345678-dead-beef-cafe-123456789012"
+ALICE = "us-east-1:11111111-aaaa-4aaa-8aaa-111111111111"  # Google
+DANA = "us-east-1:22222222-bbbb-4bbb-8bbb-222222222222"  # user pool, custom:team = data
+ERIN = "us-east-1:33333333-cccc-4ccc-8ccc-333333333333"  # user pool, custom:team = web
+GUEST = "us-east-1:44444444-dddd-4ddd-8ddd-444444444444"
+TABLE = f"arn:aws:dynamodb:us-east-1:{ACCT}:table/UserData"
+ASSET = "arn:aws:s3:::app-public-assets/logo.png"
+SUB, AUD, AMR = (f"cognito-identity.amazonaws.com:{k}" for k in ("sub", "aud", "amr"))
+
+
+def session(role: str, name: str = "CognitoIdentityCredentials") -> str:
+    return f"arn:aws:sts::{ACCT}:assumed-role/{role}/{name}"
+
+
+def role(name: str) -> str:
+    return f"arn:aws:iam::{ACCT}:role/{name}"
+
+
+@pytest.fixture(scope="module")
+def world():
+    return iamlogic.load([str(EXAMPLES / "cognito" / "world.iaml")])
+
+
+def code(excinfo) -> str:
+    return excinfo.value.diagnostics[0].code
+
+
+def test_the_role_each_identity_gets_is_the_rule_and_the_evaluator_agrees_with_pyDatalog(world):
+    ev = world.evaluator()
+    by_rule = ev.facts("cognito_enhanced")  # pyDatalog's answer
+    assert by_rule == {(ALICE, role("CognitoAuthRole")), (DANA, role("DataRole")),
+                       (ERIN, role("CognitoAuthRole")), (GUEST, role("GuestRole"))}
+    assert by_rule == {(i, r) for i, roles in ev.index.cognito_enhanced.items() for r in roles}
+    assert ev.facts("cognito_trusting") == {(role(n),) for n in ("CognitoAuthRole", "DataRole", "GuestRole",
+                                                                   "AdminRole")}
+
+
+def test_a_session_carries_the_identity_its_pool_and_how_it_signed_in(world):
+    r = world.evaluator().resolve(session("CognitoAuthRole"), "dynamodb:GetItem", TABLE, {SUB: ALICE})
+    assert r.context[SUB][1] == (ALICE,) and r.context[AUD][1] == (POOL,)
+    assert r.context[AMR][1:] == (("authenticated", "accounts.google.com"), True)
+    r = world.evaluator().resolve(session("GuestRole"), "polly:SynthesizeSpeech", "*", {SUB: GUEST})
+    assert r.context[AMR][1] == ("unauthenticated",)
+    assert r.session_policy == "cognito-guest-session:AmazonCognitoUnAuthedIdentitiesSessionPolicy"
+
+
+def test_row_level_security_reads_the_identity_of_the_session(world):
+    assert world.check(session("CognitoAuthRole"), "dynamodb:GetItem", TABLE,
+                       {SUB: ALICE, "dynamodb:LeadingKeys": [ALICE]}).decision == "Allow"
+    assert world.check(session("CognitoAuthRole"), "dynamodb:GetItem", TABLE,
+                       {SUB: ALICE, "dynamodb:LeadingKeys": [ERIN]}).decision == "ImplicitDeny"
+
+
+def test_keys_given_by_the_caller_do_not_replace_cognitos(world):
+    d = world.check(session("CognitoAuthRole"), "dynamodb:GetItem", TABLE,
+                    {SUB: ALICE, AMR: ["unauthenticated"], AUD: "us-east-1:00000000-0000-0000-0000-000000000000",
+                     "dynamodb:LeadingKeys": [ALICE]})
+    assert d.decision == "Allow"
+    assert sum("set by Amazon Cognito" in n for n in d.warnings) == 2
+
+
+def test_the_enhanced_flow_gives_the_role_the_pool_chooses_only(world):
+    with pytest.raises(InvalidInput) as e:  # dana's claims map her to DataRole
+        world.check(session("CognitoAuthRole"), "dynamodb:GetItem", TABLE, {SUB: DANA})
+    assert code(e) == "E509" and "gives it arn:aws:iam::111122223333:role/DataRole" in str(e.value)
+    with pytest.raises(InvalidInput) as e:
+        world.check(session("AdminRole"), "s3:DeleteObject", ASSET, {SUB: GUEST})
+    assert code(e) == "E509"
+    assert world.check(session("DataRole"), "dynamodb:Scan", f"arn:aws:dynamodb:us-east-1:{ACCT}:table/Analytics",
+                       {SUB: DANA}).decision == "Allow"
+
+
+def test_a_guest_of_the_enhanced_flow_is_held_to_the_scope_down_policy_and_explained(world):
+    d = world.check(session("GuestRole"), "s3:GetObject", ASSET, {SUB: GUEST})
+    assert d.decision == "ImplicitDeny"
+    layer = next(v for v in d.layers if v.layer == "session policy")
+    assert layer.verdict == "no allow" and "scope-down" in layer.note
+    text = why_not(world, session("GuestRole"), "s3:GetObject", ASSET, {SUB: GUEST}).render()
+    assert "none for a guest of the enhanced flow" in text and "pass a session policy" not in text
+    assert world.check(session("GuestRole"), "polly:SynthesizeSpeech", "*", {SUB: GUEST}).decision == "Allow"
+
+
+def test_the_basic_flow_lets_any_identity_take_a_role_whose_trust_admits_its_token(world):
+    # AdminRole's trust checks the pool, not amr: a guest gets it, without the scope-down policy
+    d = world.check(session("AdminRole", "app"), "s3:DeleteObject", ASSET, {SUB: GUEST})
+    assert d.decision == "Allow"
+    assert world.check(session("GuestRole", "app"), "s3:GetObject", ASSET, {SUB: GUEST}).decision == "Allow"
+    with pytest.raises(InvalidInput) as e:  # CognitoAuthRole's trust wants amr "authenticated"
+        world.check(session("CognitoAuthRole", "app"), "dynamodb:GetItem", TABLE, {SUB: GUEST})
+    assert code(e) == "E509" and "trust policy" in str(e.value)
+
+
+def test_a_pool_without_the_basic_flow_refuses_its_sessions():
+    text = (EXAMPLES / "cognito" / "world.iaml").read_text().replace("    classic_flow\n", "")
+    w = iamlogic.loads(text)
+    with pytest.raises(InvalidInput) as e:
+        w.check(session("AdminRole", "app"), "s3:DeleteObject", ASSET, {SUB: GUEST})
+    assert code(e) == "E509" and "basic (classic) flow" in str(e.value)
+
+
+def test_identities_the_world_does_not_declare_or_name_are_not_guessed(world):
+    with pytest.raises(InvalidInput) as e:
+        world.check(session("CognitoAuthRole"), "dynamodb:GetItem", TABLE,
+                    {SUB: "us-east-1:99999999-aaaa-4aaa-8aaa-111111111111"})
+    assert code(e) == "E509"
+    with pytest.raises(InvalidInput) as e:  # the role, not a session: which flow is not known
+        world.check(role("CognitoAuthRole"), "dynamodb:GetItem", TABLE, {SUB: ALICE})
+    assert code(e) == "E509"
+    with pytest.raises(InvalidInput) as e:  # no identity named: the key is one the world does not give
+        world.check(session("CognitoAuthRole"), "dynamodb:GetItem", TABLE, {"dynamodb:LeadingKeys": [ALICE]})
+    assert code(e) == "E507" and "cognito-identity.amazonaws.com:sub" in str(e.value)
+
+
+def test_the_enhanced_flow_takes_no_session_policy_from_the_caller(world):
+    with pytest.raises(InvalidInput) as e:
+        world.check(session("CognitoAuthRole"), "dynamodb:GetItem", TABLE, {SUB: ALICE},
+                    session_policy='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", '
+                                   '"Resource": "*"}]}')
+    assert code(e) == "E509"
+
+
+def test_guests_without_the_scope_down_policy_declared_are_unsupported():
+    text = (EXAMPLES / "cognito" / "world.iaml").read_text()
+    start = text.index("aws policy AmazonCognitoUnAuthedIdentitiesSessionPolicy")
+    w = iamlogic.loads(text[:start] + text[text.index("}", start) + 1:])
+    with pytest.raises(InvalidInput) as e:
+        w.check(session("GuestRole"), "polly:SynthesizeSpeech", "*", {SUB: GUEST})
+    assert code(e) == "E512"
+    assert w.check(session("GuestRole", "app"), "polly:SynthesizeSpeech", "*", {SUB: GUEST}).decision == "Allow"
+
+
+POOL_WORLD = """
+account 111122223333 "app" {
+  role Auth { trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com" } }
+  role Ops { trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com" } }
+  role Eng { trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com" } }
+  identity_pool P {
+    id "us-east-1:12345678-90ab-cdef-1234-567890abcdef"
+    providers "idp"
+    authenticated role Auth
+    rules "idp" otherwise OTHERWISE {
+      "dept" starts_with "ops" role Ops
+      "email" contains "@eng." role Eng
+      "dept" not_equals "none" role Eng
+    }
+    identity "us-east-1:00000000-0000-4000-8000-000000000001" via "idp" { claims { dept = "ops-1", email = "a@eng.x" } }
+    identity "us-east-1:00000000-0000-4000-8000-000000000002" via "idp" { claims { dept = "sales", email = "b@x" } }
+    identity "us-east-1:00000000-0000-4000-8000-000000000003" via "idp" { claims { dept = "none", email = "c@x" } }
+    identity "us-east-1:00000000-0000-4000-8000-000000000004" via "idp" { claims { email = "d@x" } }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("otherwise", ["authenticated", "deny"])
+def test_the_first_matching_rule_gives_the_role_else_otherwise(otherwise):
+    w = iamlogic.loads(POOL_WORLD.replace("OTHERWISE", otherwise))
+    ev = w.evaluator()
+    got = {i[-1]: r.rsplit("/", 1)[1] for i, r in ev.facts("cognito_enhanced")}
+    assert got["1"] == "Ops"  # the first of two rules that match
+    assert got["2"] == "Eng"  # not_equals
+    assert got.get("3") == ("Auth" if otherwise == "authenticated" else None)  # no rule matches
+    assert ev.index.cognito_enhanced == {i: frozenset(r for j, r in ev.facts("cognito_enhanced") if j == i)
+                                         for i, _ in ev.facts("cognito_enhanced")}
+    with pytest.raises(InvalidInput) as e:  # a not_equals rule on a claim identity 4 lacks
+        w.check("arn:aws:sts::111122223333:assumed-role/Auth/CognitoIdentityCredentials", "s3:ListAllMyBuckets", "*",
+                {SUB: "us-east-1:00000000-0000-4000-8000-000000000004"})
+    assert code(e) == "E512"
+
+
+def test_the_printer_writes_identity_pools_back(world):
+    again = iamlogic.loads(print_world(world.model))
+    assert again.model.accounts[0].identity_pools == world.model.accounts[0].identity_pools
+    assert set(again.facts()) == set(world.facts()) - {f for f in world.facts() if f[0] == "statement_source"} \
+        | {f for f in again.facts() if f[0] == "statement_source"}
+
+
+def test_a_denied_web_identity_is_told_to_add_a_federated_principal(world):
+    text = why_not(world, "cognito-identity.amazonaws.com", "sts:AssumeRoleWithWebIdentity", role("CognitoAuthRole"),
+                   {SUB: GUEST, AUD: POOL, AMR: ["unauthenticated"]}).render()
+    assert 'principal federated "cognito-identity.amazonaws.com"' in text
