@@ -50,7 +50,6 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .catalog import Catalog
 from .compile import policy_facts
-from .world import COGNITO_GUEST_POLICY
 from .decision import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Decision, LayerVerdict, ProofNode, StatementRef
 from .dlcheck import BuiltinSpec
 from .engine import Engine, EngineError, row_key
@@ -61,6 +60,7 @@ from .grammar.world import UNIQUE_ID_PREFIX
 from .matching import (ConditionResult, action_key, condition_on_unknown_suffix, context_values, evaluate_condition,
                        plan_arn_pattern, resource_match, substitute, wildcard_match)
 from .schema import RELATIONS
+from .world import COGNITO_GUEST_POLICY
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _IAM_ARN = re.compile(r"arn:(aws[a-z-]*):iam::([0-9]{12}):(user|role|root)(.*)")
@@ -550,35 +550,7 @@ class Evaluator:
         self._rules_by_head: dict[str, list[Rule]] = defaultdict(list)
         for r in self.program.rules:
             self._rules_by_head[r.head.relation].append(r)
-        if self.index.sso_roles:  # who signs in to each role IAM Identity Center provisions: by its rule
-            from .compiled import _strata, materialize
-
-            pure = {name: getattr(self, f"_b_{name}") for name in BUILTIN_SPECS if name not in REQUEST_BUILTINS}
-            rows = materialize(_strata({"sso_signin"}, self._rules_by_head), self._rules_by_head, BUILTIN_SPECS,
-                               self._table, pure)
-            signin: dict[str, set[str]] = defaultdict(set)
-            for user, role in rows["sso_signin"]:
-                signin[role].add(user)
-            self.index.sso_signin = {role: frozenset(users) for role, users in signin.items()}
-        if self.index.cognito_pools:  # which role each identity pool gives each identity: by its rules
-            from .compiled import _strata, materialize
-
-            pure = {name: getattr(self, f"_b_{name}") for name in BUILTIN_SPECS if name not in REQUEST_BUILTINS}
-            wanted = {"cognito_enhanced", "cognito_unknown_claim", "cognito_trusting"}
-            rows = materialize(_strata(wanted, self._rules_by_head), self._rules_by_head, BUILTIN_SPECS,
-                               self._table, pure)
-            enhanced: dict[str, set[str]] = defaultdict(set)
-            for identity, role in rows["cognito_enhanced"]:
-                enhanced[identity].add(role)
-            unknown: dict[str, list[str]] = defaultdict(list)
-            for identity, claim in rows["cognito_unknown_claim"]:
-                unknown[identity].append(claim)
-            idx = self.index
-            idx.cognito_enhanced = {i: frozenset(roles) for i, roles in enhanced.items()}
-            idx.cognito_unknown_claims = dict(unknown)
-            idx.cognito_roles = frozenset({role for _, _, role in idx.rows["cognito_pool_role"]}
-                                          | {row[-1] for row in idx.rows["cognito_mapping_rule"]}
-                                          | {role for role, in rows["cognito_trusting"]})
+        self._sessions_by_rules()
         if self._compiled is not None:
             self._bind()  # at load: the request-independent relations and every index
         else:
@@ -591,6 +563,32 @@ class Evaluator:
             for _, pattern in self.index.rows.get(relation, ()):
                 if _plain(pattern):  # as _b_resource_matches reads it
                     plan_arn_pattern(pattern, escaped=True)
+
+    def _sessions_by_rules(self) -> None:
+        """Who may have a session of which role, as the rules derive it (computed at load, by the
+        compiled rules' evaluator): who signs in to each role IAM Identity Center provisions
+        (``sso_signin``); which role each identity pool gives each identity in the enhanced flow,
+        which identities' role rests on a claim they lack, and which roles' sessions are Amazon
+        Cognito's (``cognito_enhanced``, ``cognito_unknown_claim``, ``cognito_role``)."""
+        idx = self.index
+        wanted = ({"sso_signin"} if idx.sso_roles else set()) | (
+            {"cognito_enhanced", "cognito_unknown_claim", "cognito_role"} if idx.cognito_pools else set())
+        if not wanted:
+            return
+        from .compiled import _strata, materialize
+
+        pure = {name: getattr(self, f"_b_{name}") for name in BUILTIN_SPECS if name not in REQUEST_BUILTINS}
+        rows = materialize(_strata(wanted, self._rules_by_head), self._rules_by_head, BUILTIN_SPECS, self._table, pure)
+        by: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for user, role in rows.get("sso_signin", ()):
+            by["sso_signin"][role].add(user)
+        for relation in ("cognito_enhanced", "cognito_unknown_claim"):
+            for identity, value in rows.get(relation, ()):
+                by[relation][identity].add(value)
+        idx.sso_signin = {role: frozenset(users) for role, users in by["sso_signin"].items()}
+        idx.cognito_enhanced = {i: frozenset(roles) for i, roles in by["cognito_enhanced"].items()}
+        idx.cognito_unknown_claims = {i: sorted(claims) for i, claims in by["cognito_unknown_claim"].items()}
+        idx.cognito_roles = frozenset(role for role, in rows.get("cognito_role", ()))
 
     @property
     def engine(self) -> Engine:

@@ -171,10 +171,10 @@ account 111122223333 "app" {
 def test_the_first_matching_rule_gives_the_role_else_otherwise(otherwise):
     w = iamlogic.loads(POOL_WORLD.replace("OTHERWISE", otherwise))
     ev = w.evaluator()
-    got = {i[-1]: r.rsplit("/", 1)[1] for i, r in ev.facts("cognito_enhanced")}
-    assert got["1"] == "Ops"  # the first of two rules that match
-    assert got["2"] == "Eng"  # not_equals
-    assert got.get("3") == ("Auth" if otherwise == "authenticated" else None)  # no rule matches
+    got = {(i[-1], r.rsplit("/", 1)[1]) for i, r in ev.facts("cognito_enhanced")}
+    assert got == {("1", "Ops"),  # the first of two rules that match
+                   ("2", "Eng"),  # not_equals
+                   *([("3", "Auth"), ("4", "Auth")] if otherwise == "authenticated" else [])}  # no rule matches
     assert ev.index.cognito_enhanced == {i: frozenset(r for j, r in ev.facts("cognito_enhanced") if j == i)
                                          for i, _ in ev.facts("cognito_enhanced")}
     with pytest.raises(InvalidInput) as e:  # a not_equals rule on a claim identity 4 lacks
@@ -194,3 +194,36 @@ def test_a_denied_web_identity_is_told_to_add_a_federated_principal(world):
     text = why_not(world, "cognito-identity.amazonaws.com", "sts:AssumeRoleWithWebIdentity", role("CognitoAuthRole"),
                    {SUB: GUEST, AUD: POOL, AMR: ["unauthenticated"]}).render()
     assert 'principal federated "cognito-identity.amazonaws.com"' in text
+
+
+SHARED_ROLE = """
+aws policy AmazonCognitoUnAuthedIdentitiesSessionPolicy { allow polly:* on * }
+account 111122223333 "app" {
+  role Shared {
+    trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com" }
+    policy P { allow s3:GetObject, polly:SynthesizeSpeech on * }
+  }
+  identity_pool P {
+    id "us-east-1:12345678-90ab-cdef-1234-567890abcdef"
+    providers "idp"
+    guests
+    authenticated role Shared
+    unauthenticated role Shared
+    identity "us-east-1:00000000-0000-4000-8000-000000000001" via "idp"
+    identity "us-east-1:00000000-0000-4000-8000-000000000002" guest
+  }
+}
+"""
+
+
+def test_a_batch_tells_a_guest_from_an_identity_that_signed_in_in_one_session():
+    # one session ARN, one action: only the guest is held to the scope-down policy
+    w = iamlogic.loads(SHARED_ROLE)
+    arn = "arn:aws:sts::111122223333:assumed-role/Shared/CognitoIdentityCredentials"
+    items = [(arn, "s3:GetObject", f"arn:aws:s3:::b/{n}", {SUB: f"us-east-1:00000000-0000-4000-8000-00000000000{i}"})
+             for n in range(8) for i in (1, 2)]
+    got = [d.decision for d in w.check_many(items)]
+    assert got == ["Allow", "ImplicitDeny"] * 8
+    assert got == [w.check(*item).decision for item in items]
+    batch = w.evaluator().verdicts_many([(*item, None, None) for item in items])  # iamlogic batch's path
+    assert [v[0] for v in batch] == got
