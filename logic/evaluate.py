@@ -68,7 +68,7 @@ _STS_ARN = re.compile(r"arn:(aws[a-z-]*):sts::([0-9]{12}):(assumed-role|federate
 _KMS_KEY = re.compile(r"arn:aws[a-z-]*:kms:[^:]*:[0-9]*:key/.+")
 #: The keys Amazon Cognito sets in its sessions, and the name of a session of its enhanced flow
 #: (Amazon Cognito developer guide: role-trust-and-permissions, authentication-flow).
-_COGNITO = "cognito-identity.amazonaws.com"
+COGNITO = _COGNITO = "cognito-identity.amazonaws.com"
 COGNITO_SUB, COGNITO_AUD, COGNITO_AMR = (f"{_COGNITO}:{k}" for k in ("sub", "aud", "amr"))
 COGNITO_KEYS = (COGNITO_SUB, COGNITO_AUD, COGNITO_AMR)
 COGNITO_SESSION = "CognitoIdentityCredentials"
@@ -1269,9 +1269,7 @@ class Evaluator:
             raise refuse("E509", f"identity pool '{name}' does not allow the basic (classic) flow: its sessions are "
                                  f"named {COGNITO_SESSION}", "add classic_flow to the pool, or name the session "
                                                               f"{COGNITO_SESSION}")
-        keys = {COGNITO_SUB: sub, COGNITO_AUD: pool,
-                COGNITO_AMR: ["unauthenticated"] if provider == "" else ["authenticated", provider,
-                                                                        *idx.cognito_amr.get(sub, ())]}
+        keys = self.cognito_keys(sub)
         trust = self._cognito_trust.get((req.role, sub))
         if trust is None:
             trust = self._cognito_trust[(req.role, sub)] = self.decide_one(
@@ -1286,6 +1284,15 @@ class Evaluator:
             values, as_list = context_values(value, key)
             req.context[key] = (key, values, as_list)
         return rest
+
+    def cognito_keys(self, identity: str) -> dict[str, Any]:
+        """The keys of the token Amazon Cognito issues a declared identity: ``…:sub`` (the identity),
+        ``…:aud`` (its pool), ``…:amr`` (``unauthenticated``, or ``authenticated``, its provider and
+        the entries the world declares)."""
+        pool, provider = self.index.cognito_identities[identity]
+        amr = ["unauthenticated"] if provider == "" else ["authenticated", provider,
+                                                         *self.index.cognito_amr.get(identity, ())]
+        return {COGNITO_SUB: identity, COGNITO_AUD: pool, COGNITO_AMR: amr}
 
     def _given(self, req: Request, given: Mapping[str, Any]) -> None:
         """The caller's context keys, added to the keys the world derives for the request

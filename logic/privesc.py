@@ -13,7 +13,12 @@ re-implements evaluation). The techniques checked, with the IAM actions they res
   with it (Lambda, EC2, CloudFormation, CodeBuild, SageMaker, Glue, ECS, Data Pipeline);
 - ``assume-role``: ``sts:AssumeRole`` into a role (every role reachable, with its path);
 - ``create-user-without-boundary``: ``iam:CreateUser`` allowed with no ``iam:PermissionsBoundary``
-  in the request, when the principal itself has a permissions boundary.
+  in the request, when the principal itself has a permissions boundary;
+- ``identity-pool-basic-flow``: an identity of an Amazon Cognito identity pool that allows the
+  basic (classic) flow takes a role the pool does not give it (its role-mapping rules, and a
+  guest's limits, bypassed), because the role's trust policy admits the identity's token
+  (``sts:AssumeRoleWithWebIdentity`` by ``cognito-identity.amazonaws.com``; Amazon Cognito
+  developer guide: authentication-flow, role-trust-and-permissions).
 
 A role that IAM Identity Center provisions acts through the sessions of its users (each with its
 session tags), and is never a target: AWS refuses every IAM change to it except by Identity Center
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .evaluate import COGNITO
 from .graph import role_reachability
 
 #: Service actions that run code with a passed role (iam:PassRole into a service that runs code).
@@ -111,7 +117,29 @@ def escalations(world) -> list[Escalation]:
     for p, ps in sorted(paths.items()):
         if p in role_of or idx.principals.get(p, ("",))[0] in ("user", "role"):
             found += [Escalation(p, "assume-role", tuple(path[1:])) for path in ps]
-    return found
+    return found + _basic_flow(world)
+
+
+def _basic_flow(world) -> list[Escalation]:
+    """The roles each declared identity of a pool with the basic flow can take beyond the ones the
+    pool gives it (the enhanced flow's, by ``cognito_enhanced``); for a guest, its own role too,
+    which the basic flow gives without the scope-down policy of the enhanced flow."""
+    ev = world.evaluator()
+    idx = ev.index
+    asks = []
+    for identity, (pool, provider) in sorted(idx.cognito_identities.items()):
+        _, name, classic, _ = idx.cognito_pools[pool]
+        if not classic:
+            continue
+        given = idx.cognito_enhanced.get(identity, frozenset())
+        who = f"identity {identity} of identity pool '{name}' ({'guest' if provider == '' else provider})"
+        gets = f"the pool gives it {', '.join(sorted(given)) or 'no role'}"
+        for role in sorted(idx.cognito_roles if provider == "" else idx.cognito_roles - given):
+            why = "without the scope-down policy of the enhanced flow" if role in given else gets
+            asks.append((who, role, why, ev.cognito_keys(identity)))
+    decisions = world.check_many([(COGNITO, "sts:AssumeRoleWithWebIdentity", role, keys) for _, role, _, keys in asks])
+    return [Escalation(who, "identity-pool-basic-flow", (f"sts:AssumeRoleWithWebIdentity on {role} ({why})",))
+            for (who, role, why, _), d in zip(asks, decisions) if d.allowed]
 
 
 def add_commands(sub) -> None:

@@ -9,6 +9,7 @@ import iamlogic
 from iamlogic import InvalidInput
 from iamlogic.analysis import why_not
 from iamlogic.grammar.printer import print_world
+from iamlogic.privesc import escalations
 
 from ..conftest import EXAMPLES
 
@@ -227,3 +228,17 @@ def test_a_batch_tells_a_guest_from_an_identity_that_signed_in_in_one_session():
     assert got == [w.check(*item).decision for item in items]
     batch = w.evaluator().verdicts_many([(*item, None, None) for item in items])  # iamlogic batch's path
     assert [v[0] for v in batch] == got
+
+
+def test_escalations_show_the_roles_the_basic_flow_opens_to_each_identity(world):
+    found = {(f.principal.split()[1], f.steps[0].split()[2].rsplit("/", 1)[1]) for f in escalations(world)
+             if f.technique == "identity-pool-basic-flow"}
+    assert found == {
+        (ALICE, "AdminRole"), (ALICE, "DataRole"),  # the rules give DataRole to the data team only
+        (DANA, "AdminRole"), (DANA, "CognitoAuthRole"), (ERIN, "AdminRole"), (ERIN, "DataRole"),
+        (GUEST, "AdminRole"),  # AdminRole's trust checks the pool, not amr
+        (GUEST, "GuestRole"),  # its own role, without the scope-down policy
+    }
+    # without the basic flow, the pool's choice stands
+    text = (EXAMPLES / "cognito" / "world.iaml").read_text().replace("    classic_flow\n", "")
+    assert not [f for f in escalations(iamlogic.loads(text)) if f.technique == "identity-pool-basic-flow"]
