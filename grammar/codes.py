@@ -109,6 +109,7 @@ CODES: dict[str, str] = {
     "E343": "identity pool role or role-mapping rules that do not fit the pool",
     "E344": "identity pool identity that is malformed, declared twice, or that the pool cannot have",
     "W301": "role without a trust policy",
+    "W302": "a trust policy that lets in Amazon Cognito's identity pools without a condition on the pool (aud)",
     # Requests and command-line input (logic/evaluate.py, logic/matching.py, logic/cli.py, logic/simulate.py)
     "E501": "session policy given for a principal that is not a session",
     "E502": "assumed-role ARN without a session name",

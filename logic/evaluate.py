@@ -1241,7 +1241,7 @@ class Evaluator:
                          "give the session as the principal: arn:aws:sts::ACCOUNT:assumed-role/ROLE/"
                          f"{COGNITO_SESSION} (the enhanced flow) or another session name (the basic flow)")
         pool, provider = found
-        _, name, classic, _ = idx.cognito_pools[pool]
+        pool_acct, name, classic, _ = idx.cognito_pools[pool]
         login = "a guest" if provider == "" else f"signed in through {provider}"
         if req.caller.rsplit("/", 1)[-1] == COGNITO_SESSION:  # the enhanced flow: the pool chooses the role
             claims = idx.cognito_unknown_claims.get(sub)
@@ -1269,6 +1269,11 @@ class Evaluator:
             raise refuse("E509", f"identity pool '{name}' does not allow the basic (classic) flow: its sessions are "
                                  f"named {COGNITO_SESSION}", "add classic_flow to the pool, or name the session "
                                                               f"{COGNITO_SESSION}")
+        elif idx.principals[req.role][1] != pool_acct and not self._cognito_conditions(req.role):
+            raise refuse("E509", f"AWS STS refuses the basic flow into {req.role}, a role of another account than "
+                                 f"identity pool '{name}', unless its trust policy has conditions on {COGNITO_AUD} "
+                                 f"and {COGNITO_AMR} (Amazon Cognito developer guide: "
+                                 "identity-pools-security-best-practices)")
         keys = self.cognito_keys(sub)
         trust = self._cognito_trust.get((req.role, sub))
         if trust is None:
@@ -1284,6 +1289,16 @@ class Evaluator:
             values, as_list = context_values(value, key)
             req.context[key] = (key, values, as_list)
         return rest
+
+    def _cognito_conditions(self, role: str) -> bool:
+        """Whether an Allow statement of the trust policy of ``role`` that lets in Amazon Cognito has
+        conditions on both ``…:aud`` and ``…:amr``."""
+        idx = self.index
+        trust = {pol for r, pol in idx.rows["role_trust_policy"] if r == role}
+        lets_in = {s for s, kind, value in idx.rows["statement_principal"] if kind == "Federated" and value == _COGNITO}
+        return any(
+            {idx.conditions[c][2].lower() for c in idx.conditions_of.get(s, ())} >= {COGNITO_AUD, COGNITO_AMR}
+            for s, (pol, _, effect) in idx.statements.items() if pol in trust and effect == "Allow" and s in lets_in)
 
     def cognito_keys(self, identity: str) -> dict[str, Any]:
         """The keys of the token Amazon Cognito issues a declared identity: ``…:sub`` (the identity),

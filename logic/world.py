@@ -210,6 +210,19 @@ COGNITO_GUEST_POLICY = "AmazonCognitoUnAuthedIdentitiesSessionPolicy"
 COGNITO_OTHERWISE = ("authenticated", "deny")
 
 
+def _check_identity_pool_trust(role: Role, d: Diagnostics) -> None:
+    """IAM refuses a trust policy that lets in Amazon Cognito's identity pools without a condition
+    on ``cognito-identity.amazonaws.com:aud`` (Amazon Cognito developer guide: iam-roles, "Setting
+    up trust policies"; identity-pools-security-best-practices)."""
+    for s in role.trust.statements:
+        cognito = any(p.type == "Federated" and p.value == "cognito-identity.amazonaws.com" for p in s.principal or ())
+        if s.effect == "Allow" and cognito and not any(c.key.lower() == "cognito-identity.amazonaws.com:aud"
+                                                       for c in s.conditions):
+            d.add("W302", f"the trust policy of role '{role.name}' lets in any identity pool: IAM requires a "
+                          "condition on cognito-identity.amazonaws.com:aud", s.span,
+                  help='add: when StringEquals "cognito-identity.amazonaws.com:aud" "REGION:POOL-GUID"')
+
+
 def _identity_pool(r: Resolved, acct: Account, pool: ast.IdentityPool, d: Diagnostics) -> None:
     """Check an identity pool of ``acct`` and index it by its id."""
     m = _COGNITO_ID.fullmatch(pool.id or "")
@@ -527,6 +540,7 @@ def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
                 d.add("W301", f"role '{role.name}' has no trust policy: nobody can assume it", role.span)
         else:
             d.extend(validate_policy(role.trust, "trust"))
+            _check_identity_pool_trust(role, d)
     seen: set[str] = set()
     for res in acct.resources:
         if res.arn in seen:

@@ -147,9 +147,12 @@ def test_guests_without_the_scope_down_policy_declared_are_unsupported():
 
 POOL_WORLD = """
 account 111122223333 "app" {
-  role Auth { trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com" } }
-  role Ops { trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com" } }
-  role Eng { trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com" } }
+  role Auth { trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"
+          when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-90ab-cdef-1234-567890abcdef" } }
+  role Ops { trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"
+          when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-90ab-cdef-1234-567890abcdef" } }
+  role Eng { trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"
+          when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-90ab-cdef-1234-567890abcdef" } }
   identity_pool P {
     id "us-east-1:12345678-90ab-cdef-1234-567890abcdef"
     providers "idp"
@@ -201,7 +204,8 @@ SHARED_ROLE = """
 aws policy AmazonCognitoUnAuthedIdentitiesSessionPolicy { allow polly:* on * }
 account 111122223333 "app" {
   role Shared {
-    trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com" }
+    trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"
+          when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-90ab-cdef-1234-567890abcdef" }
     policy P { allow s3:GetObject, polly:SynthesizeSpeech on * }
   }
   identity_pool P {
@@ -242,3 +246,43 @@ def test_escalations_show_the_roles_the_basic_flow_opens_to_each_identity(world)
     # without the basic flow, the pool's choice stands
     text = (EXAMPLES / "cognito" / "world.iaml").read_text().replace("    classic_flow\n", "")
     assert not [f for f in escalations(iamlogic.loads(text)) if f.technique == "identity-pool-basic-flow"]
+
+
+CROSS_ACCOUNT = """
+account 111122223333 "app" {
+  identity_pool P {
+    id "us-east-1:12345678-90ab-cdef-1234-567890abcdef"
+    providers "idp"
+    classic_flow
+    identity "us-east-1:00000000-0000-4000-8000-000000000001" via "idp"
+  }
+}
+account 444455556666 "other" {
+  role PoolOnly {
+    trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"
+              when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-90ab-cdef-1234-567890abcdef" }
+    policy P { allow s3:ListAllMyBuckets on * }
+  }
+  role PoolAndAmr {
+    trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"
+              when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-90ab-cdef-1234-567890abcdef"
+               and ForAnyValue:StringLike "cognito-identity.amazonaws.com:amr" "authenticated" }
+    policy P { allow s3:ListAllMyBuckets on * }
+  }
+  role AnyPool {
+    trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com" }
+  }
+}
+"""
+
+
+def test_the_basic_flow_into_another_account_needs_aud_and_amr_in_the_trust_policy():
+    w = iamlogic.loads(CROSS_ACCOUNT)
+    ctx = {SUB: "us-east-1:00000000-0000-4000-8000-000000000001"}
+    assert w.check("arn:aws:sts::444455556666:assumed-role/PoolAndAmr/app", "s3:ListAllMyBuckets", "*",
+                   ctx).decision == "Allow"
+    with pytest.raises(InvalidInput) as e:
+        w.check("arn:aws:sts::444455556666:assumed-role/PoolOnly/app", "s3:ListAllMyBuckets", "*", ctx)
+    assert code(e) == "E509" and "another account" in str(e.value)
+    # IAM refuses a trust policy that lets in every identity pool
+    assert [(x.code, x.span.line) for x in w.warnings] == [("W302", 23)]
