@@ -293,10 +293,11 @@ class _ToAst(Transformer):
         for kind, value, span in ch[1:]:
             if kind in ("providers", "rules", "identity"):
                 fields[kind] += (value,) if kind != "providers" else value
-            elif kind in ("guests", "classic", "unique_id") or fields[kind] is None:
+            elif kind in ("guests", "classic") or fields[kind] is None:
                 fields[kind] = value
             else:
-                self.diags.add("E342", f"identity pool '{ch[0]}' has one {kind} role", span)
+                self.diags.add("E342", f"identity pool '{ch[0]}' has one " + ("id" if kind == "unique_id" else
+                                                                              f"{kind} role"), span)
         return ("identity_pool", IdentityPool(ch[0], fields["unique_id"], fields["providers"], fields["guests"],
                                               fields["classic"], fields["authenticated"], fields["unauthenticated"],
                                               fields["rules"], fields["identity"], self._span(meta)), None)

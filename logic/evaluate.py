@@ -68,8 +68,8 @@ _STS_ARN = re.compile(r"arn:(aws[a-z-]*):sts::([0-9]{12}):(assumed-role|federate
 _KMS_KEY = re.compile(r"arn:aws[a-z-]*:kms:[^:]*:[0-9]*:key/.+")
 #: The keys Amazon Cognito sets in its sessions, and the name of a session of its enhanced flow
 #: (Amazon Cognito developer guide: role-trust-and-permissions, authentication-flow).
-COGNITO = _COGNITO = "cognito-identity.amazonaws.com"
-COGNITO_SUB, COGNITO_AUD, COGNITO_AMR = (f"{_COGNITO}:{k}" for k in ("sub", "aud", "amr"))
+COGNITO = "cognito-identity.amazonaws.com"
+COGNITO_SUB, COGNITO_AUD, COGNITO_AMR = (f"{COGNITO}:{k}" for k in ("sub", "aud", "amr"))
 COGNITO_KEYS = (COGNITO_SUB, COGNITO_AUD, COGNITO_AMR)
 COGNITO_SESSION = "CognitoIdentityCredentials"
 COGNITO_GUEST_NOTE = (f"Amazon Cognito's scope-down policy for guests ({COGNITO_GUEST_POLICY}), applied in its enhanced "
@@ -161,7 +161,7 @@ class Undeclared(tuple):
 
 def _undeclared(key: str, found: Undeclared, ref: StatementRef) -> InvalidInput:
     owner, by_role = found
-    if key.lower().startswith(f"{_COGNITO}:"):
+    if key.lower().startswith(f"{COGNITO}:"):
         return InvalidInput([Diagnostic(
             "E507", f"unsupported: {_label(ref)} reads {key}, which Amazon Cognito sets from the identity of a "
                     f"session of {owner}; the identity is not named",
@@ -1218,7 +1218,7 @@ class Evaluator:
             low = key.lower()
             if low == COGNITO_SUB:
                 sub = value
-            elif low.startswith("cognito-identity.amazonaws.com:"):
+            elif low.startswith(f"{COGNITO}:"):
                 req.notes.append(f"context key {key} is set by Amazon Cognito from the identity; the value given "
                                  "was not used")
             else:
@@ -1278,11 +1278,11 @@ class Evaluator:
         trust = self._cognito_trust.get((req.role, sub))
         if trust is None:
             trust = self._cognito_trust[(req.role, sub)] = self.decide_one(
-                _COGNITO, "sts:AssumeRoleWithWebIdentity", req.role, keys)
+                COGNITO, "sts:AssumeRoleWithWebIdentity", req.role, keys)
         if trust.decision != "Allow":
             raise refuse("E509", f"the trust policy of {req.role} does not let Amazon Cognito give it to identity "
                                  f"{sub} ({login}): sts:AssumeRoleWithWebIdentity is {trust.decision}",
-                         f"why not {_COGNITO} sts:AssumeRoleWithWebIdentity {req.role} with "
+                         f"why not {COGNITO} sts:AssumeRoleWithWebIdentity {req.role} with "
                          + ", ".join(f"{k}={v}" if isinstance(v, str) else f"{k}=[{', '.join(v)}]"
                                      for k, v in keys.items()))
         for key, value in keys.items():
@@ -1295,7 +1295,7 @@ class Evaluator:
         conditions on both ``…:aud`` and ``…:amr``."""
         idx = self.index
         trust = {pol for r, pol in idx.rows["role_trust_policy"] if r == role}
-        lets_in = {s for s, kind, value in idx.rows["statement_principal"] if kind == "Federated" and value == _COGNITO}
+        lets_in = {s for s, kind, value in idx.rows["statement_principal"] if kind == "Federated" and value == COGNITO}
         return any(
             {idx.conditions[c][2].lower() for c in idx.conditions_of.get(s, ())} >= {COGNITO_AUD, COGNITO_AMR}
             for s, (pol, _, effect) in idx.statements.items() if pol in trust and effect == "Allow" and s in lets_in)
