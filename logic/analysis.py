@@ -113,7 +113,9 @@ def world_principals(world) -> list[str]:
     """Every principal the world declares: users, roles, account roots (ARNs), then ``anonymous``.
     A role that IAM Identity Center provisions stands as the sessions of the users who sign in to it
     (``arn:aws:sts::ACCT:assumed-role/ROLE/USER``, with each user's session tags): its sessions are
-    theirs only.
+    theirs only. Each identity an Amazon Cognito identity pool declares and gives a role (or may:
+    E512) follows, by its id: it stands for the session the enhanced flow gives it (the role asked
+    as itself stays, for the basic flow and for identities the world does not declare).
 
     >>> import iamlogic
     >>> world_principals(iamlogic.loads('account 111122223333 "dev" { user alice }'))
@@ -126,7 +128,8 @@ def world_principals(world) -> list[str]:
             out += idx.sso_sessions(p)
         else:
             out.append(p)
-    return out + [ANONYMOUS]
+    identities = [i for i in idx.cognito_identities if idx.cognito_enhanced.get(i) or i in idx.cognito_unknown_claims]
+    return out + sorted(identities) + [ANONYMOUS]
 
 
 def _account_of(principal: str) -> str | None:
@@ -343,7 +346,8 @@ class Undetermined:
 
 
 def _undecidable(exc: InvalidInput) -> bool:
-    return all(d.code == "E507" for d in exc.diagnostics)
+    """What the world does not give (E507), or a Cognito session it does not determine (E512)."""
+    return all(d.code in ("E507", "E512") for d in exc.diagnostics)
 
 
 class _Asker:

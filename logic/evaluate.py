@@ -166,8 +166,8 @@ def _undeclared(key: str, found: Undeclared, ref: StatementRef) -> InvalidInput:
             "E507", f"unsupported: {_label(ref)} reads {key}, which Amazon Cognito sets from the identity of a "
                     f"session of {owner}; the identity is not named",
             Span(ref.file, ref.line, ref.col) if ref.file else None,
-            help=f"give a session (arn:aws:sts::ACCOUNT:assumed-role/ROLE/{COGNITO_SESSION}) and the identity "
-                 f"({COGNITO_SUB}=…) of an identity the world declares")])
+            help=f"name an identity the world declares: its id as the principal, or a session (arn:aws:sts::ACCOUNT:"
+                 f"assumed-role/ROLE/{COGNITO_SESSION}) with {COGNITO_SUB}=…")])
     if key.lower().startswith("aws:principaltag/"):
         return InvalidInput([Diagnostic(
             "E507", f"unsupported: {_label(ref)} reads {key}, a session tag that IAM Identity Center sets from the "
@@ -946,7 +946,12 @@ class Evaluator:
                                                        f"or federated-user ARN), not {principal}")])
             req.session_policy = self._add_session_policy(session_policy)
         if role is not None and role in self.index.cognito_roles:
-            context = self._cognito_session(req, principal != caller, context or {})
+            if principal in self.index.cognito_identities:  # an identity: its session of the enhanced flow
+                context = {**(context or {}), COGNITO_SUB: principal}
+                by_role = False
+            else:
+                by_role = principal != caller
+            context = self._cognito_session(req, by_role, context or {})
         if context:
             self._given(req, context)
         return req
@@ -956,7 +961,8 @@ class Evaluator:
         kept for the evaluator."""
         probe = Request("", principal, "", "", "")
         self._principal(probe, principal, federating_user)
-        by_role = probe.principal_type == "assumed_role" and probe.caller != principal  # a role ARN or name
+        by_role = (probe.principal_type == "assumed_role" and probe.caller != principal  # a role ARN or name
+                   and principal not in self.index.cognito_identities)
         pre, post = self._principal_context(probe, by_role)
         part = (probe.caller, probe.principal_type, probe.account, probe.identity, probe.role,
                 probe.federating_user, tuple(probe.notes), pre, post)
@@ -1016,6 +1022,10 @@ class Evaluator:
                 if federating_user not in idx.principals:
                     self._unknown_principal(req, federating_user, acct)
                 req.identity = req.federating_user = federating_user
+            return
+        if text in idx.cognito_identities:  # a declared identity: the session the enhanced flow gives it
+            req.caller = self._cognito_enhanced_session(text)
+            self._principal(req, req.caller, federating_user)
             return
         if _ACCOUNT.fullmatch(text):
             req.principal_type, req.account, req.identity = "root", text, f"arn:aws:iam::{text}:root"
@@ -1244,11 +1254,7 @@ class Evaluator:
         pool_acct, name, classic, _ = idx.cognito_pools[pool]
         login = "a guest" if provider == "" else f"signed in through {provider}"
         if req.caller.rsplit("/", 1)[-1] == COGNITO_SESSION:  # the enhanced flow: the pool chooses the role
-            claims = idx.cognito_unknown_claims.get(sub)
-            if claims:
-                raise refuse("E512", f"unsupported: identity pool '{name}' has a not_equals rule on {claims[0]}, "
-                                     f"which the token of identity {sub} lacks; AWS does not document the outcome",
-                              "declare the claim on the identity (claims { … })")
+            self._cognito_claims_known(sub)
             roles = idx.cognito_enhanced.get(sub, frozenset())
             if req.role not in roles:
                 raise refuse("E509", f"{req.caller} is not a session Amazon Cognito creates for identity {sub} "
@@ -1289,6 +1295,31 @@ class Evaluator:
             values, as_list = context_values(value, key)
             req.context[key] = (key, values, as_list)
         return rest
+
+    def _cognito_claims_known(self, identity: str) -> None:
+        """Raises E512 when the role the enhanced flow gives ``identity`` rests on a not_equals rule
+        on a claim its token lacks."""
+        claims = self.index.cognito_unknown_claims.get(identity)
+        if claims:
+            pool = self.index.cognito_pools[self.index.cognito_identities[identity][0]]
+            raise InvalidInput([Diagnostic(
+                "E512", f"unsupported: identity pool '{pool[1]}' has a not_equals rule on {claims[0]}, which the "
+                        f"token of identity {identity} lacks; AWS does not document the outcome",
+                help="declare the claim on the identity (claims { … })")])
+
+    def _cognito_enhanced_session(self, identity: str) -> str:
+        """The session the enhanced flow gives a declared identity:
+        ``arn:aws:sts::ACCT:assumed-role/ROLE/CognitoIdentityCredentials``."""
+        idx = self.index
+        self._cognito_claims_known(identity)
+        roles = idx.cognito_enhanced.get(identity)
+        if not roles:
+            pool, provider = idx.cognito_identities[identity]
+            raise InvalidInput([Diagnostic(
+                "E509", f"identity pool '{idx.cognito_pools[pool][1]}' gives identity {identity} "
+                        f"({'a guest' if provider == '' else 'signed in through ' + provider}) no role")])
+        (role,) = roles  # the enhanced flow gives one role: the first rule that matches, or a default
+        return f"arn:aws:sts::{idx.principals[role][1]}:assumed-role/{idx.names[role][0]}/{COGNITO_SESSION}"
 
     def _cognito_conditions(self, role: str) -> bool:
         """Whether an Allow statement of the trust policy of ``role`` that lets in Amazon Cognito has

@@ -7,7 +7,7 @@ import pytest
 
 import iamlogic
 from iamlogic import InvalidInput
-from iamlogic.analysis import why_not
+from iamlogic.analysis import who_can, why_not, world_principals
 from iamlogic.grammar.printer import print_world
 from iamlogic.privesc import escalations
 
@@ -286,3 +286,28 @@ def test_the_basic_flow_into_another_account_needs_aud_and_amr_in_the_trust_poli
     assert code(e) == "E509" and "another account" in str(e.value)
     # IAM refuses a trust policy that lets in every identity pool
     assert [(x.code, x.span.line) for x in w.warnings] == [("W302", 23)]
+
+
+def test_a_declared_identity_is_a_principal_and_who_can_lists_identities(world):
+    d = world.check(ALICE, "dynamodb:GetItem", TABLE, {"dynamodb:LeadingKeys": [ALICE]})
+    assert d.decision == "Allow" and d.principal == session("CognitoAuthRole")
+    assert world.check(GUEST, "s3:GetObject", ASSET).decision == "ImplicitDeny"  # the scope-down policy
+    assert world_principals(world)[-5:] == [ALICE, DANA, ERIN, GUEST, "anonymous"]
+    undetermined: list = []
+    allowed = [p for p, _ in who_can(world, "dynamodb:GetItem", TABLE, {"dynamodb:LeadingKeys": [ERIN]},
+                                     undetermined=undetermined)]
+    assert allowed == [f"arn:aws:iam::{ACCT}:root", ERIN]
+    assert [(u.principal, u.diagnostic.code) for u in undetermined] == [(role("CognitoAuthRole"), "E507")]
+
+
+def test_an_identity_the_pool_gives_no_role_is_not_a_principal_of_who_can():
+    w = iamlogic.loads(POOL_WORLD.replace("OTHERWISE", "deny"))
+    three = "us-east-1:00000000-0000-4000-8000-000000000003"  # no rule matches, otherwise deny
+    with pytest.raises(InvalidInput) as e:
+        w.check(three, "s3:ListAllMyBuckets", "*")
+    assert code(e) == "E509" and "no role" in str(e.value)
+    assert three not in world_principals(w)
+    undetermined: list = []  # identity 4's role rests on a claim it lacks: listed, not dropped
+    who_can(w, "s3:ListAllMyBuckets", "*", undetermined=undetermined)
+    assert [(u.principal, u.diagnostic.code) for u in undetermined] == [
+        ("us-east-1:00000000-0000-4000-8000-000000000004", "E512")]
