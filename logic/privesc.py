@@ -34,7 +34,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .evaluate import COGNITO
+from .evaluate import COGNITO_SUB
+from .grammar.diagnostics import InvalidInput
 from .graph import role_reachability
 
 #: Service actions that run code with a passed role (iam:PassRole into a service that runs code).
@@ -123,23 +124,29 @@ def escalations(world) -> list[Escalation]:
 def _basic_flow(world) -> list[Escalation]:
     """The roles each declared identity of a pool with the basic flow can take beyond the ones the
     pool gives it (the enhanced flow's, by ``cognito_enhanced``); for a guest, its own role too,
-    which the basic flow gives without the scope-down policy of the enhanced flow."""
+    which the basic flow gives without the scope-down policy of the enhanced flow. A role counts
+    when the evaluator places the identity's basic-flow session of it (the trust policy admits the
+    identity's token, and AWS STS's conditions for another account hold)."""
     ev = world.evaluator()
     idx = ev.index
-    asks = []
+    found: list[Escalation] = []
     for identity, (pool, provider) in sorted(idx.cognito_identities.items()):
         _, name, classic, _ = idx.cognito_pools[pool]
         if not classic:
             continue
         given = idx.cognito_enhanced.get(identity, frozenset())
         who = f"identity {identity} of identity pool '{name}' ({'guest' if provider == '' else provider})"
-        gets = f"the pool gives it {', '.join(sorted(given)) or 'no role'}"
         for role in sorted(idx.cognito_roles if provider == "" else idx.cognito_roles - given):
-            why = "without the scope-down policy of the enhanced flow" if role in given else gets
-            asks.append((who, role, why, ev.cognito_keys(identity)))
-    decisions = world.check_many([(COGNITO, "sts:AssumeRoleWithWebIdentity", role, keys) for _, role, _, keys in asks])
-    return [Escalation(who, "identity-pool-basic-flow", (f"sts:AssumeRoleWithWebIdentity on {role} ({why})",))
-            for (who, role, why, _), d in zip(asks, decisions) if d.allowed]
+            session = f"arn:aws:sts::{idx.principals[role][1]}:assumed-role/{idx.names[role][0]}/basic-flow"
+            try:
+                ev.resolve(session, "sts:GetCallerIdentity", "*", {COGNITO_SUB: identity})
+            except InvalidInput:  # a session Amazon Cognito and AWS STS do not create (E509)
+                continue
+            why = ("without the scope-down policy of the enhanced flow" if role in given
+                   else f"the pool gives it {', '.join(sorted(given)) or 'no role'}")
+            found.append(Escalation(who, "identity-pool-basic-flow",
+                                    (f"sts:AssumeRoleWithWebIdentity on {role} ({why})",)))
+    return found
 
 
 def add_commands(sub) -> None:

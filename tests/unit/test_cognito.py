@@ -311,3 +311,9 @@ def test_an_identity_the_pool_gives_no_role_is_not_a_principal_of_who_can():
     who_can(w, "s3:ListAllMyBuckets", "*", undetermined=undetermined)
     assert [(u.principal, u.diagnostic.code) for u in undetermined] == [
         ("us-east-1:00000000-0000-4000-8000-000000000004", "E512")]
+
+
+def test_escalations_leave_out_a_role_of_another_account_that_sts_refuses_in_the_basic_flow():
+    found = [f.steps[0].split()[2] for f in escalations(iamlogic.loads(CROSS_ACCOUNT))
+             if f.technique == "identity-pool-basic-flow"]
+    assert found == ["arn:aws:iam::444455556666:role/PoolAndAmr"]
