@@ -266,13 +266,13 @@ def _identity_pool(r: Resolved, acct: Account, pool: ast.IdentityPool, d: Diagno
         for rule in mapping.rules:
             role(rule.role, "a role-mapping rule's role", rule.span)
     region = m.group(1)
-    seen: set[str] = set()
+    seen = {i.id for _, other in r.pools.values() if other is not pool for i in other.identities}
     for x in pool.identities:
         found = _COGNITO_ID.fullmatch(x.id)
         if found is None or found.group(1) != region:
             d.add("E344", f"identity {x.id!r} of identity pool '{pool.name}' is not {region}:GUID", x.span,
                   help="an identity's id is its pool's region, ':' and a GUID (lower-case hexadecimal)")
-        if x.id in seen or any(x.id in {i.id for i in p.identities} for _, p in r.pools.values() if p is not pool):
+        if x.id in seen:
             d.add("E344", f"identity {x.id} is declared twice", x.span)
         seen.add(x.id)
         if x.provider is None:
