@@ -1,10 +1,15 @@
-"""The role an identity pool gives each identity (rules/16-cognito.dl) is the documented one.
+"""Amazon Cognito identity pools on generated pools.
+
+The role an identity pool gives each identity (rules/16-cognito.dl) is the documented one.
 
 On generated pools (default roles, guests, role-mapping rules of every match type and both
 ``otherwise``), the evaluator's view of the rule ``cognito_enhanced`` (computed at load by the
 compiled rules' evaluator), pyDatalog's evaluation of the same rule, and a reading of the Amazon
 Cognito developer guide written here in Python (role-based-access-control: rules in order, the
 first that matches gives the role; AmbiguousRoleResolution otherwise) all agree.
+
+The sessions of the enhanced and basic flows are decided alike by the compiled rules and by
+pyDatalog's evaluation of the rules, with trust and role policies that read Cognito's keys.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import iamlogic
+from iamlogic.grammar.diagnostics import InvalidInput
+
+from .test_fastpath import _disagreements
 
 ROLES = ("R1", "R2", "R3")
 PROVIDERS = ("p1", "p2")
@@ -95,3 +103,61 @@ def test_the_enhanced_flow_gives_the_documented_role(pool):
     expected = {(identity_id(n), arn(r)) for n, x in enumerate(pool["identities"]) for r in expected_role(pool, x)}
     assert {(i, r) for i, roles in ev.index.cognito_enhanced.items() for r in roles} == expected
     assert ev.facts("cognito_enhanced") == expected
+
+
+AMRS = (None, "authenticated", "unauthenticated", "p1")
+
+
+@st.composite
+def cognito_worlds(draw):
+    """A generated pool (see :func:`pools`), with the basic flow or not, a scope-down policy for
+    guests, trust policies that check the pool and, drawn, the amr claim, and role policies that
+    read Amazon Cognito's keys (a policy variable, amr, aud)."""
+    pool = draw(pools())
+    text = world_text(pool).replace("  identity_pool P {", "  identity_pool P {\n    classic_flow"
+                                    if draw(st.booleans()) else "  identity_pool P {")
+    lines = ['aws policy AmazonCognitoUnAuthedIdentitiesSessionPolicy { allow s3:GetObject on "arn:aws:s3:::b/*" }']
+    for role in ROLES:
+        amr = draw(st.sampled_from(AMRS))
+        trust = (f'allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com" '
+                 f'when StringEquals "cognito-identity.amazonaws.com:aud" "{POOL_ID}"'
+                 + (f' and ForAnyValue:StringLike "cognito-identity.amazonaws.com:amr" "{amr}"' if amr else ""))
+        grants = [
+            'allow s3:GetObject on "arn:aws:s3:::b/${cognito-identity.amazonaws.com:sub}/*"',
+            'allow s3:PutObject on "arn:aws:s3:::b/*" when ForAnyValue:StringEquals '
+            f'"cognito-identity.amazonaws.com:amr" "{draw(st.sampled_from(AMRS[1:]))}"',
+            f'deny s3:DeleteObject on * when StringNotEquals "cognito-identity.amazonaws.com:aud" "{POOL_ID}"',
+            "allow s3:DeleteObject on *",
+        ]
+        chosen = draw(st.lists(st.sampled_from(grants), min_size=1, max_size=4, unique=True))
+        lines.append(f"  role {role} {{ trust {{ {trust} }} policy P {{ {' '.join(chosen)} }} }}")
+    body = "\n".join(f"  role {r}" for r in ROLES)
+    return text.replace(body, "\n".join(lines[1:])).replace('account 111122223333', lines[0] + "\naccount 111122223333"), pool
+
+
+POOL_ID = "us-east-1:12345678-90ab-cdef-1234-567890abcdef"
+
+
+@settings(max_examples=100 if os.environ.get("IAMLOGIC_HYPOTHESIS_PROFILE") == "deep" else 15, deadline=None)
+@given(cognito_worlds())
+def test_cognito_sessions_are_decided_alike_by_the_compiled_rules_and_pydatalog(drawn):
+    text, pool = drawn
+    world = iamlogic.loads(text)
+    ev = world.evaluator()
+    requests = []
+    for n, _ in enumerate(pool["identities"]):
+        identity = identity_id(n)
+        for role in ROLES:
+            for name in ("CognitoIdentityCredentials", "app"):
+                principal = f"arn:aws:sts::111122223333:assumed-role/{role}/{name}"
+                for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+                    for key in (identity, "someone-else"):
+                        r = {"principal": principal, "action": action, "resource": f"arn:aws:s3:::b/{key}/k",
+                             "context": {"cognito-identity.amazonaws.com:sub": identity}}
+                        try:
+                            ev.resolve(r["principal"], r["action"], r["resource"], r["context"])
+                        except InvalidInput:  # a session Amazon Cognito does not create
+                            continue
+                        requests.append(r)
+    problems = _disagreements(world, requests)
+    assert not problems, "\n".join(problems[:5])
