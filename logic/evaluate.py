@@ -1331,6 +1331,23 @@ class Evaluator:
             {idx.conditions[c][2].lower() for c in idx.conditions_of.get(s, ())} >= {COGNITO_AUD, COGNITO_AMR}
             for s, (pol, _, effect) in idx.statements.items() if pol in trust and effect == "Allow" and s in lets_in)
 
+    def cognito_basic_roles(self, identity: str) -> list[str]:
+        """The roles a declared identity can take in the basic flow: none when its pool does not
+        allow it, else each role whose basic-flow session of the identity Amazon Cognito and AWS STS
+        create (see :meth:`_cognito_session`)."""
+        idx = self.index
+        if not idx.cognito_pools[idx.cognito_identities[identity][0]][2]:
+            return []
+        out = []
+        for role in sorted(idx.cognito_roles):
+            session = f"arn:aws:sts::{idx.principals[role][1]}:assumed-role/{idx.names[role][0]}/basic-flow"
+            try:
+                self.resolve(session, "sts:GetCallerIdentity", "*", {COGNITO_SUB: identity})
+            except InvalidInput:  # a session they do not create (E509)
+                continue
+            out.append(role)
+        return out
+
     def cognito_keys(self, identity: str) -> dict[str, Any]:
         """The keys of the token Amazon Cognito issues a declared identity: ``…:sub`` (the identity),
         ``…:aud`` (its pool), ``…:amr`` (``unauthenticated``, or ``authenticated``, its provider and

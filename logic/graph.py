@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from .decision import ProofNode
+from .grammar.diagnostics import InvalidInput
 from .world import FULL_AWS_ACCESS, RCP_FULL_AWS_ACCESS, resolve
 
 
@@ -36,20 +37,36 @@ def role_reachability(world) -> tuple[list[Edge], dict[str, list[list[str]]]]:
         to every role it reaches through one or more ``sts:AssumeRole`` steps. A role acts through
         its session, so an edge from a role means its sessions may assume the next role; a role
         IAM Identity Center provisions acts through the sessions of its users, each a principal here.
+        An identity an Amazon Cognito identity pool declares is a principal too: its edges are the
+        role its pool gives it (the enhanced flow), the roles the basic flow lets it take
+        (:meth:`Evaluator.cognito_basic_roles`), and the roles its enhanced-flow session may
+        assume. An identity whose role the world does not determine (E512) is left out.
     """
     ev = world.evaluator()
     idx = ev.index
     principals = sorted(p for p in idx.principals if p not in idx.sso_roles)
     principals += [s for role in sorted(idx.sso_roles) for s in idx.sso_sessions(role)]
     roles = sorted(p for p, (t, _) in ev.index.principals.items() if t == "role")
-    pairs = [(p, r) for p in principals for r in roles if p != r]
+    edges: list[Edge] = []
+    for identity in sorted(idx.cognito_identities):
+        by = {role: ["the enhanced flow"] for role in idx.cognito_enhanced.get(identity, ())}
+        for role in ev.cognito_basic_roles(identity):
+            by.setdefault(role, []).append("the basic flow")
+        try:
+            ev.resolve(identity, "sts:AssumeRole", "*")
+            principals.append(identity)  # its enhanced-flow session
+        except InvalidInput:  # no role in the enhanced flow, or one the world does not determine
+            pass
+        edges += [Edge(identity, role, (f"Amazon Cognito: {', '.join(how)}",)) for role, how in sorted(by.items())]
+    given = {(e.source, e.role) for e in edges}
+    pairs = [(p, r) for p in principals for r in roles if p != r and (p, r) not in given]
     decisions = world.check_many([(p, "sts:AssumeRole", r) for p, r in pairs])
-    edges = [Edge(p, r, tuple(s.label() for s in d.statements)) for (p, r), d in zip(pairs, decisions) if d.allowed]
+    edges += [Edge(p, r, tuple(s.label() for s in d.statements)) for (p, r), d in zip(pairs, decisions) if d.allowed]
     nexts: dict[str, list[str]] = {}
     for e in edges:
         nexts.setdefault(e.source, []).append(e.role)
     paths: dict[str, list[list[str]]] = {}
-    for start in principals:
+    for start in dict.fromkeys([*principals, *(e.source for e in edges)]):
         seen, queue, found = {start}, deque([[start]]), []
         while queue:  # breadth first: the shortest path to each role; cycles end at a role seen before
             path = queue.popleft()

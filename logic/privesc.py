@@ -34,8 +34,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .evaluate import COGNITO_SUB
-from .grammar.diagnostics import InvalidInput
 from .graph import role_reachability
 
 #: Service actions that run code with a passed role (iam:PassRole into a service that runs code).
@@ -124,23 +122,16 @@ def escalations(world) -> list[Escalation]:
 def _basic_flow(world) -> list[Escalation]:
     """The roles each declared identity of a pool with the basic flow can take beyond the ones the
     pool gives it (the enhanced flow's, by ``cognito_enhanced``); for a guest, its own role too,
-    which the basic flow gives without the scope-down policy of the enhanced flow. A role counts
-    when the evaluator places the identity's basic-flow session of it (the trust policy admits the
-    identity's token, and AWS STS's conditions for another account hold)."""
+    which the basic flow gives without the scope-down policy of the enhanced flow
+    (:meth:`Evaluator.cognito_basic_roles`)."""
     ev = world.evaluator()
     idx = ev.index
     found: list[Escalation] = []
     for identity, (pool, provider) in sorted(idx.cognito_identities.items()):
-        _, name, classic, _ = idx.cognito_pools[pool]
-        if not classic:
-            continue
         given = idx.cognito_enhanced.get(identity, frozenset())
-        who = f"identity {identity} of identity pool '{name}' ({'guest' if provider == '' else provider})"
-        for role in sorted(idx.cognito_roles if provider == "" else idx.cognito_roles - given):
-            session = f"arn:aws:sts::{idx.principals[role][1]}:assumed-role/{idx.names[role][0]}/basic-flow"
-            try:
-                ev.resolve(session, "sts:GetCallerIdentity", "*", {COGNITO_SUB: identity})
-            except InvalidInput:  # a session Amazon Cognito and AWS STS do not create (E509)
+        who = f"identity {identity} of identity pool '{idx.cognito_pools[pool][1]}' ({provider or 'guest'})"
+        for role in ev.cognito_basic_roles(identity):
+            if role in given and provider:
                 continue
             why = ("without the scope-down policy of the enhanced flow" if role in given
                    else f"the pool gives it {', '.join(sorted(given)) or 'no role'}")

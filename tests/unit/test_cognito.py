@@ -8,6 +8,7 @@ import pytest
 import iamlogic
 from iamlogic import InvalidInput
 from iamlogic.analysis import who_can, why_not, world_principals
+from iamlogic.graph import role_reachability
 from iamlogic.grammar.printer import print_world
 from iamlogic.privesc import escalations
 
@@ -317,3 +318,17 @@ def test_escalations_leave_out_a_role_of_another_account_that_sts_refuses_in_the
     found = [f.steps[0].split()[2] for f in escalations(iamlogic.loads(CROSS_ACCOUNT))
              if f.technique == "identity-pool-basic-flow"]
     assert found == ["arn:aws:iam::444455556666:role/PoolAndAmr"]
+
+
+def test_who_can_become_whom_has_the_identities_and_the_flows_that_give_them_roles(world):
+    edges, paths = role_reachability(world)
+    guest = {e.role.rsplit("/", 1)[1]: e.statements for e in edges if e.source == GUEST}
+    assert guest == {"AdminRole": ("Amazon Cognito: the basic flow",),
+                     "GuestRole": ("Amazon Cognito: the enhanced flow, the basic flow",)}
+    assert [p[-1] for p in paths[GUEST]] == [role("AdminRole"), role("GuestRole")]
+    without = iamlogic.loads((EXAMPLES / "cognito" / "world.iaml").read_text().replace("    classic_flow\n", ""))
+    assert {(e.source, e.role) for e in role_reachability(without)[0]} == {
+        (ALICE, role("CognitoAuthRole")), (DANA, role("DataRole")), (ERIN, role("CognitoAuthRole")),
+        (GUEST, role("GuestRole"))}
+    # the escalations' assume-role paths stay the users' and roles': the basic flow has its own technique
+    assert not [f for f in escalations(world) if f.technique == "assume-role"]
