@@ -335,6 +335,13 @@ class WorldIndex:
         for i, v in by["cognito_identity_amr"]:
             self.cognito_amr[i].append(v)
         self.cognito_guest_policy = by["cognito_guest_policy"][0][0] if by["cognito_guest_policy"] else None
+        # the roles whose trust policy has an Allow statement letting in Amazon Cognito with conditions on
+        # both aud and amr: what AWS STS requires of the basic flow into another account
+        lets_in = {st for st, kind, value in by["statement_principal"] if kind == "Federated" and value == COGNITO}
+        self.cognito_conditioned = frozenset(
+            role for role, pol in by["role_trust_policy"]
+            if any({self.conditions[c][2].lower() for c in self.conditions_of.get(st, ())} >= {COGNITO_AUD, COGNITO_AMR}
+                   for st in lets_in if self.statements[st][0] == pol and self.statements[st][2] == "Allow"))
         self.cognito_enhanced: dict[str, frozenset[str]] = {}
         self.cognito_unknown_claims: dict[str, list[str]] = {}
         self.cognito_roles: frozenset[str] = frozenset()
@@ -544,6 +551,7 @@ class Evaluator:
         self._vector_memos: dict[tuple, dict] = {}  # resources decided together -> what is kept for them (solve_many)
         self._lock = threading.RLock()
         self._cognito_trust: dict[tuple[str, str], Decision] = {}  # (role, identity) -> its trust decision
+        self._cognito_basic: dict[str, tuple[str, ...]] = {}  # identity -> the roles of its basic flow
         self._declared = {name: rel.arity for name, rel in RELATIONS.items() if name not in BUILTIN_SPECS}
         self._engine: Engine | None = None
         self.program = rules()
@@ -1275,7 +1283,7 @@ class Evaluator:
             raise refuse("E509", f"identity pool '{name}' does not allow the basic (classic) flow: its sessions are "
                                  f"named {COGNITO_SESSION}", "add classic_flow to the pool, or name the session "
                                                               f"{COGNITO_SESSION}")
-        elif idx.principals[req.role][1] != pool_acct and not self._cognito_conditions(req.role):
+        elif idx.principals[req.role][1] != pool_acct and req.role not in idx.cognito_conditioned:
             raise refuse("E509", f"AWS STS refuses the basic flow into {req.role}, a role of another account than "
                                  f"identity pool '{name}', unless its trust policy has conditions on {COGNITO_AUD} "
                                  f"and {COGNITO_AMR} (Amazon Cognito developer guide: "
@@ -1321,32 +1329,24 @@ class Evaluator:
         (role,) = roles  # the enhanced flow gives one role: the first rule that matches, or a default
         return f"arn:aws:sts::{idx.principals[role][1]}:assumed-role/{idx.names[role][0]}/{COGNITO_SESSION}"
 
-    def _cognito_conditions(self, role: str) -> bool:
-        """Whether an Allow statement of the trust policy of ``role`` that lets in Amazon Cognito has
-        conditions on both ``…:aud`` and ``…:amr``."""
-        idx = self.index
-        trust = {pol for r, pol in idx.rows["role_trust_policy"] if r == role}
-        lets_in = {s for s, kind, value in idx.rows["statement_principal"] if kind == "Federated" and value == COGNITO}
-        return any(
-            {idx.conditions[c][2].lower() for c in idx.conditions_of.get(s, ())} >= {COGNITO_AUD, COGNITO_AMR}
-            for s, (pol, _, effect) in idx.statements.items() if pol in trust and effect == "Allow" and s in lets_in)
-
-    def cognito_basic_roles(self, identity: str) -> list[str]:
+    def cognito_basic_roles(self, identity: str) -> tuple[str, ...]:
         """The roles a declared identity can take in the basic flow: none when its pool does not
         allow it, else each role whose basic-flow session of the identity Amazon Cognito and AWS STS
         create (see :meth:`_cognito_session`)."""
         idx = self.index
-        if not idx.cognito_pools[idx.cognito_identities[identity][0]][2]:
-            return []
-        out = []
-        for role in sorted(idx.cognito_roles):
+        if identity in self._cognito_basic:
+            return self._cognito_basic[identity]
+        out: list[str] = []
+        classic = idx.cognito_pools[idx.cognito_identities[identity][0]][2]
+        for role in sorted(idx.cognito_roles) if classic else ():
             session = f"arn:aws:sts::{idx.principals[role][1]}:assumed-role/{idx.names[role][0]}/basic-flow"
             try:
                 self.resolve(session, "sts:GetCallerIdentity", "*", {COGNITO_SUB: identity})
             except InvalidInput:  # a session they do not create (E509)
                 continue
             out.append(role)
-        return out
+        found = self._cognito_basic[identity] = tuple(out)
+        return found
 
     def cognito_keys(self, identity: str) -> dict[str, Any]:
         """The keys of the token Amazon Cognito issues a declared identity: ``…:sub`` (the identity),
