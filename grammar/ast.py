@@ -326,9 +326,19 @@ class Organization:
 
 
 @dataclass(frozen=True)
+class RcpServices:
+    """``aws rcp_services "s3", …``: the service prefixes whose resources RCPs restrict, as the
+    world takes them (in place of the list iamlogic ships, ``catalog.RCP_SERVICES``)."""
+
+    services: tuple[str, ...]
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
 class WorldModel:
     """Everything a world declares, after its imports are merged, in the order written."""
 
     organizations: tuple[Organization, ...] = ()
     accounts: tuple[Account, ...] = ()
     aws_policies: tuple[NamedPolicy, ...] = ()
+    rcp_services: tuple[RcpServices, ...] = ()  # a world declares it once (E345)

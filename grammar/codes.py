@@ -71,6 +71,7 @@ CODES: dict[str, str] = {
     "W226": "service principal is not an AWS service name",
     "W227": "policy variable is literal text because Version is not 2012-10-17",
     "W228": "KMS key policy Resource other than \"*\"",
+    "W229": "RCP Action on a service RCPs do not restrict (or an action no RCP restricts): it denies nothing",
     # The world language (grammar/world.py, logic/world.py)
     "E301": "syntax error: unexpected token or end of file",
     "E302": "syntax error: unexpected character",
@@ -108,8 +109,10 @@ CODES: dict[str, str] = {
     "E342": "identity pool without a well-formed id, declared twice, or with a role given twice",
     "E343": "identity pool role or role-mapping rules that do not fit the pool",
     "E344": "identity pool identity that is malformed, declared twice, or that the pool cannot have",
+    "E345": "aws rcp_services declared twice, or a service listed twice in it",
     "W301": "role without a trust policy",
     "W302": "a trust policy that lets in Amazon Cognito's identity pools without a condition on the pool (aud)",
+    "W303": "unknown service prefix in aws rcp_services",
     # Requests and command-line input (logic/evaluate.py, logic/matching.py, logic/cli.py, logic/simulate.py)
     "E501": "session policy given for a principal that is not a session",
     "E502": "assumed-role ARN without a session name",

@@ -278,4 +278,5 @@ def print_world(w: WorldModel) -> str:
     chunks = [print_organization(o) for o in w.organizations]
     chunks += [print_account(a) for a in w.accounts]
     chunks += [_named("aws policy", p, "") for p in w.aws_policies]
+    chunks += ["aws rcp_services " + ", ".join(map(_q, d.services)) for d in w.rcp_services]
     return "\n\n".join(chunks) + "\n"

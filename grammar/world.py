@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
+from typing import Iterable
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -38,6 +39,7 @@ from .ast import (
     Policy,
     PoolIdentity,
     Principal,
+    RcpServices,
     Resource,
     Role,
     RoleMapping,
@@ -62,7 +64,8 @@ KEYWORDS = (
     "boundary policy attach trust service_linked resource aws tags file json version sid allow deny "
     "not on principal when and none identity_center attributes directory managed_ad ad_connector simple_ad "
     "self_managed connects permission_set assign to in identity_pool providers guests classic_flow authenticated "
-    "unauthenticated rules otherwise equals not_equals contains starts_with identity guest via claims amr"
+    "unauthenticated rules otherwise equals not_equals contains starts_with identity guest via claims amr "
+    "rcp_services"
 ).split()
 
 
@@ -86,6 +89,17 @@ class WorldFile:
     organizations: tuple[Organization, ...] = ()
     accounts: tuple[Account, ...] = ()
     aws_policies: tuple[NamedPolicy, ...] = ()
+    rcp_services: tuple[RcpServices, ...] = ()
+
+    def as_model(self) -> WorldModel:
+        """What the file declares, without its imports."""
+        return WorldModel(self.organizations, self.accounts, self.aws_policies, self.rcp_services)
+
+
+def merge_models(parts: Iterable[WorldModel]) -> WorldModel:
+    """One world of the declarations of several, in order."""
+    parts = list(parts)
+    return WorldModel(*(tuple(x for p in parts for x in getattr(p, f.name)) for f in fields(WorldModel)))
 
 
 def _string(tok: Token) -> str:
@@ -119,10 +133,10 @@ class _ToAst(Transformer):
 
     # -- top level --------------------------------------------------------------------------
     def start(self, meta, items):
-        out = {"import": [], "org": [], "account": [], "aws_policy": []}
+        out = {"import": [], "org": [], "account": [], "aws_policy": [], "rcp_services": []}
         for kind, value in items:
             out[kind].append(value)
-        return WorldFile(tuple(out["import"]), tuple(out["org"]), tuple(out["account"]), tuple(out["aws_policy"]))
+        return WorldFile(*(tuple(v) for v in out.values()))
 
     def import_(self, meta, ch):
         return ("import", Import(_string(ch[0]), self._span(meta)))
@@ -431,6 +445,9 @@ class _ToAst(Transformer):
     def aws_policy(self, meta, ch):
         return ("aws_policy", NamedPolicy(ch[0], ch[1], self._span(meta)))
 
+    def aws_rcp_services(self, meta, ch):
+        return ("rcp_services", RcpServices(tuple(_string(s) for s in ch), self._span(meta)))
+
     # -- policies ---------------------------------------------------------------------------
     def compact_policy(self, meta, ch):
         version = ch[0] if ch[0] is not None else "2012-10-17"
@@ -680,9 +697,4 @@ def load_world_files(paths: list[str], sources: dict[str, str] | None = None) ->
 
     for p in paths:
         visit(p, (), None)
-    model = WorldModel(
-        tuple(o for wf in parts for o in wf.organizations),
-        tuple(a for wf in parts for a in wf.accounts),
-        tuple(p for wf in parts for p in wf.aws_policies),
-    )
-    return model, diags
+    return merge_models(wf.as_model() for wf in parts), diags

@@ -34,7 +34,7 @@ from .grammar.diagnostics import did_you_mean
 
 _HELP = "did you mean '{}'?"
 
-__all__ = ["ActionInfo", "KeyInfo", "Catalog", "GLOBAL_CONDITION_KEYS"]
+__all__ = ["ActionInfo", "KeyInfo", "Catalog", "GLOBAL_CONDITION_KEYS", "RCP_SERVICES", "RCP_INEFFECTIVE_ACTIONS"]
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,30 @@ GLOBAL_CONDITION_KEYS: tuple[tuple[str, str], ...] = (
     ("codebuild:BuildArn", "ARN"),
     ("codebuild:ProjectArn", "ARN"),
 )
+
+#: The services whose resources resource control policies (RCPs) restrict, by service prefix, with
+#: when AWS announced each. An RCP has no effect on the actions of other services. AWS keeps the
+#: list on the AWS Organizations page "Resource control policies (RCPs)", section "List of AWS
+#: services that support RCPs":
+#: https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html
+#: At launch (November 2024) S3, STS, KMS, SQS and Secrets Manager
+#: (https://docs.aws.amazon.com/controltower/latest/controlreference/rcp-controls.html); Amazon ECR
+#: and Amazon OpenSearch Serverless in June 2025; Amazon Cognito and Amazon CloudWatch Logs in
+#: January 2026; Amazon DynamoDB in February 2026 (AWS What's New). The announcement for Amazon
+#: Cognito names the service, not a prefix: both of its prefixes are listed, the choice that never
+#: passes over a Deny AWS applies. The list grows: a world declares the current one with
+#: ``aws rcp_services "s3", …``, and a decision whose action an RCP lists, on a service not listed
+#: here, says so in its warnings.
+RCP_SERVICES: tuple[tuple[str, str], ...] = (
+    ("s3", "2024-11"), ("sts", "2024-11"), ("kms", "2024-11"), ("sqs", "2024-11"), ("secretsmanager", "2024-11"),
+    ("ecr", "2025-06"), ("aoss", "2025-06"),
+    ("cognito-idp", "2026-01"), ("cognito-identity", "2026-01"), ("logs", "2026-01"),
+    ("dynamodb", "2026-02"),
+)
+#: Actions an RCP does not restrict even when its Action names them: "kms:RetireGrant permission is
+#: not effective in an RCP, even if the Action element specifies an asterisk (*) as a wildcard" —
+#: https://docs.aws.amazon.com/kms/latest/developerguide/resource-control-policies.html
+RCP_INEFFECTIVE_ACTIONS: tuple[str, ...] = ("kms:RetireGrant",)
 
 #: Catalog entries whose type is corrected here. ``cognito-identity.amazonaws.com:amr`` is typed
 #: String in the Service Authorization Reference, but it carries a list ("authenticated",
@@ -307,6 +331,10 @@ class Catalog:
     def has_service(self, prefix: str) -> bool:
         """Whether ``prefix`` (case-insensitive) is a known service prefix."""
         return prefix.lower() in self._services
+
+    def suggest_service(self, prefix: str) -> str | None:
+        """A help line naming the known service prefix closest to ``prefix``, or None."""
+        return did_you_mean(prefix, self._services.values())
 
     def action(self, name: str) -> ActionInfo | None:
         """The action ``name`` (``"s3:GetObject"``, any case), or None when unknown."""

@@ -126,6 +126,8 @@ def print_decision(decision, view: str, fmt: str) -> None:
         print(json.dumps(data, indent=2))
     else:
         print(decision.explain(view))
+        if view != "full" and decision.warnings:  # the full view ends with them
+            print("warnings:\n" + "\n".join(f"  {w}" for w in decision.warnings))
 
 
 def cmd_check(args) -> int:

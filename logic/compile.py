@@ -3,8 +3,8 @@
 Every fact is a tuple ``(relation, arg, ...)`` of a relation declared in :mod:`iamlogic.schema`;
 facts are Python values and never program text. The passes:
 
-1. ``organizations`` — roots, OUs, placements, SCP/RCP attachments (the default FullAWSAccess and
-   RCPFullAWSAccess included, as AWS attaches them);
+1. ``organizations`` — the services RCPs restrict, roots, OUs, placements, SCP/RCP attachments
+   (the default FullAWSAccess and RCPFullAWSAccess included, as AWS attaches them);
 2. ``accounts`` — accounts, their tags, their root users;
 3. ``principals`` — users, groups, roles, tags, memberships, attached policies, boundaries, trust
    (the roles IAM Identity Center provisions included), then IAM Identity Center: its identities,
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from .catalog import Catalog
+from .catalog import RCP_INEFFECTIVE_ACTIONS, Catalog
 from .grammar.ast import Account, Attachment, NamedPolicy, OrgNode, Policy, WorldModel
 from .schema import RELATIONS
 from .world import (
@@ -50,6 +50,9 @@ class _Compilation:
 
     # -- 1 ------------------------------------------------------------------------------------
     def organizations(self) -> Iterator[Fact]:
+        if self.r.model.organizations:
+            yield from (("rcp_service", prefix) for prefix in self.r.rcp_services)
+            yield from (("rcp_ineffective_action", action.lower()) for action in RCP_INEFFECTIVE_ACTIONS)
         for org in self.r.model.organizations:
             mgmt = self.r.account_ref(org.management)
             yield ("organization", org.id, mgmt.id if mgmt else org.management)

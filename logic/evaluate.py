@@ -91,6 +91,7 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     "action_match": BuiltinSpec(inputs=(0, 1)),
     "action_key": BuiltinSpec(inputs=(0,), outputs=(1,)),
     "action_glob": BuiltinSpec(inputs=(0,)),
+    "action_service": BuiltinSpec(inputs=(0,), outputs=(1,)),
     "action_changes_iam": BuiltinSpec(inputs=(0,)),
     "claim_matches": BuiltinSpec(inputs=(0, 1, 2)),
     "resource_matches": BuiltinSpec(inputs=(0, 1, 2)),
@@ -104,8 +105,8 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
 
 #: The builtins that read the request: every relation that calls one depends on the request.
 REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
-                             if name not in ("action_match", "action_key", "action_glob", "action_changes_iam",
-                                             "claim_matches", "action_pattern_covers"))
+                             if name not in ("action_match", "action_key", "action_glob", "action_service",
+                                             "action_changes_iam", "claim_matches", "action_pattern_covers"))
 
 
 # The request builtins whose answers requests of one principal and action share, as the rules read
@@ -117,8 +118,12 @@ REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
 _SHARED = {"request": (2,), "request_principal_type": (1,), "request_identity": (1,), "request_account": (1,),
            "request_session_policy": (1,), "request_name": (1,)}
 _TOGETHER = 8  # requests of one principal and action solved together from this many on
-_DECIDING = ("decision", "reached", "denies", "allows", "needs_resource", "grant")  # what _decision reads
+_DECIDING = ("decision", "reached", "denies", "allows", "needs_resource", "grant",
+             "rcp_passed_over")  # what _decision reads
 _LACKS_EXPLICIT_ALLOW = "a role trust policy or KMS key policy must allow the principal explicitly; none does"
+_RCP_SERVICES_NOTE = ("they restrict the services of the world's 'aws rcp_services', else of iamlogic's list "
+                      "(catalog.RCP_SERVICES), and never kms:RetireGrant; if AWS lists this service today, "
+                      "declare it in 'aws rcp_services'")
 _PRINCIPAL_ACTION = itemgetter(0, 1)  # of the arguments of Evaluator.decide_one
 _VECTOR_MEMOS = 64  # sets of resources decided together whose pattern matches and parts are kept (Evaluator._derive)
 _PART_LIMIT = 1 << 16  # entries of each per-evaluator store (principals, resources, conditions, names)
@@ -704,6 +709,12 @@ class Evaluator:
     def _b_action_key(self, text, key) -> tuple:
         found = action_key(text)
         return ((text, found),) if found is not None and (key is None or key == found) else ()
+
+    @staticmethod
+    def _b_action_service(action, service) -> tuple:
+        prefix, colon, _ = action.partition(":")
+        found = prefix.lower()
+        return ((action, found),) if colon and (service is None or service == found) else ()
 
     def _b_action_changes_iam(self, action) -> bool:
         """An IAM action that is not read-only (nor iam:PassRole, which changes nothing): what AWS
@@ -1399,6 +1410,7 @@ class Evaluator:
         "granted": "?- granted(Req).",
         "reached": "?- conditions_reached(Req, Stmt).",
         "protected": "?- protected_change(Req).",
+        "rcp_passed_over": "?- rcp_passed_over(Req, Stmt).",
     }
 
     def forget(self) -> None:
@@ -1515,8 +1527,8 @@ class Evaluator:
                         sessions = True
                 uniform = len(heads) == 1 and not sessions
                 # id of an entries tuple (alive in the list zipped) -> (its verdict without missing keys
-                # and warnings, or None when its conditions or its lack of an explicit allow may give
-                # some; the detail relations; that lack; each verdict by its missing keys and warnings;
+                # and warnings, or None when its conditions or its class may give some; the detail
+                # relations; the class's warnings; each verdict by its missing keys and warnings;
                 # the context keys its conditions read, or None; each verdict by the request's values
                 # of those keys and its notes)
                 classes: dict[int, tuple] = {}
@@ -1524,14 +1536,14 @@ class Evaluator:
                     c = classes.get(id(found))
                     if c is None:
                         g = dict(zip(names, found))
-                        outcome, statements, lacks = self._class_verdict(r, g)
+                        outcome, statements, notes = self._class_verdict(r, g)
                         plain = (outcome, statements, (), ())
-                        c = classes[id(found)] = (None if found[reached] or lacks else plain, g, lacks,
+                        c = classes[id(found)] = (None if found[reached] or notes else plain, g, notes,
                                                   {((), ()): plain}, self._report_keys(found[reached]), {})
                     if c[0] is not None and not r.notes:
                         out.append(c[0])
                         continue
-                    _, g, lacks, variants, keys, by_values = c
+                    _, g, notes, variants, keys, by_values = c
                     if keys is not None:
                         # what the condition report reads of a request: the values of those keys (each
                         # condition's result is a function of its key's value) and the request's notes
@@ -1540,7 +1552,7 @@ class Evaluator:
                         if v is not None:
                             out.append(v)
                             continue
-                    parts = self._request_verdict(r, g, lacks)
+                    parts = self._request_verdict(r, g, notes)
                     v = variants.get(parts)  # the same tuple for the same missing keys and warnings
                     if v is None:
                         plain = variants[((), ())]
@@ -1663,17 +1675,18 @@ class Evaluator:
         """The decision of a request from the detail relations derived for it (each a bool when it
         has no column after the request, a set of values for one, a set of tuples for more), by the
         engine or not."""
-        outcome, statements, lacks = self._class_verdict(r, g)
-        missing, notes = self._request_verdict(r, g, lacks)
+        outcome, statements, notes = self._class_verdict(r, g)
+        missing, notes = self._request_verdict(r, g, notes)
         # A decision may live long in the cache: for its layers and its proof it keeps the
         # arguments of its request (derived again on demand), not the request.
         return Decision(outcome, r.caller, r.action, r.resource, statements, None, missing, notes,
                         _Derivation(self, r.id, r.inputs, outcome, engine))
 
-    def _class_verdict(self, r: Request, g: Mapping[str, Any]) -> tuple[str, tuple[StatementRef, ...], bool]:
+    def _class_verdict(self, r: Request, g: Mapping[str, Any]) -> tuple[str, tuple[StatementRef, ...], tuple[str, ...]]:
         """What the detail relations alone say of a request's decision (requests with the same
-        relations share it): the outcome, the deciding statements, and whether the request lacks
-        the explicit allow that a role trust policy or a KMS key policy must give."""
+        relations share it): the outcome, the deciding statements, and its warnings: the request
+        lacks the explicit allow that a role trust policy or a KMS key policy must give; an RCP
+        lists its action, on a service RCPs do not restrict."""
         outcomes = g["decision"]
         if len(outcomes) != 1:  # the rules make exactly one; anything else is a defect, never an answer
             raise IamlogicError(f"internal error: the rules gave {sorted(outcomes) or 'no'} decision for "
@@ -1686,15 +1699,18 @@ class Evaluator:
             statements = tuple(ref(s) for s, _ in sorted(g["allows"]))
         else:
             statements = ()
-        return outcome, statements, outcome == IMPLICIT_DENY and bool(g["needs_resource"]) and not g["grant"]
+        notes = tuple(f"{ref(s).label()} lists {r.action}, which RCPs do not restrict: {_RCP_SERVICES_NOTE}"
+                      for s in sorted(g["rcp_passed_over"]))
+        if outcome == IMPLICIT_DENY and g["needs_resource"] and not g["grant"]:
+            notes += (_LACKS_EXPLICIT_ALLOW,)
+        return outcome, statements, notes
 
     def _request_verdict(self, r: Request, g: Mapping[str, Any],
-                         lacks: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The missing context keys and the warnings of a request's decision (``lacks``: see
-        :meth:`_class_verdict`)."""
+                         notes: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The missing context keys and the warnings of a request's decision (``notes``: those of
+        its class, from :meth:`_class_verdict`)."""
         self._condition_report(r, g["reached"])
-        if lacks:
-            r.notes.append(_LACKS_EXPLICIT_ALLOW)
+        r.notes += notes
         return tuple(sorted(r.missing)), tuple(dict.fromkeys(r.notes))
 
     def _again(self, req_id: str, inputs: tuple) -> Request:

@@ -295,7 +295,7 @@ def _padded(doc: YamlDoc, node, text: str) -> str | None:
 def world_from_text(doc: YamlDoc, node, text: str, label: str):
     """A :class:`~iamlogic.World` from world text written in a YAML file. Raises InvalidInput."""
     from .grammar.ast import WorldModel
-    from .grammar.world import load_world_files, parse_world
+    from .grammar.world import load_world_files, merge_models, parse_world
     from .world import World, check_world
 
     padded = _padded(doc, node, text) if node is not None else None
@@ -307,14 +307,13 @@ def world_from_text(doc: YamlDoc, node, text: str, label: str):
         sources[name] = doc.text
     model = WorldModel()
     if wf is not None:
-        parts = [WorldModel(wf.organizations, wf.accounts, wf.aws_policies)]
+        parts = [wf.as_model()]
         if wf.imports:
             imported, idiags = load_world_files([os.path.normpath(os.path.join(base, i.path)) for i in wf.imports],
                                                 sources)
             diags.extend(idiags)
             parts.append(imported)
-        model = WorldModel(*(tuple(x for p in parts for x in getattr(p, f))
-                             for f in ("organizations", "accounts", "aws_policies")))
+        model = merge_models(parts)
     if not diags.has_errors():
         diags.extend(check_world(model))
     if diags.has_errors():

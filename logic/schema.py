@@ -42,6 +42,8 @@ _DECLARATIONS = [
     ("account_tag", ("Acct", "Key", "Value"), "account Acct carries tag Key=Value"),
     ("scp_attached", ("Node", "Pol"), "SCP Pol is attached to org node or account Node"),
     ("rcp_attached", ("Node", "Pol"), "RCP Pol is attached to org node or account Node"),
+    ("rcp_service", ("Svc",), "RCPs restrict the resources of service Svc (a prefix, lower case)"),
+    ("rcp_ineffective_action", ("Key",), "an RCP does not restrict action Key (lower case), whatever its Action says"),
     # Principals
     ("principal", ("P", "Type", "Acct"), "principal P is a Type (user, role, root) of account Acct"),
     ("principal_name", ("P", "Name", "Path"), "principal P has name Name and path Path"),

@@ -39,6 +39,7 @@ from .grammar.ast import (
     OrgNode,
     Policy,
     Principal,
+    RcpServices,
     Resource,
     Role,
     Statement,
@@ -308,7 +309,9 @@ def valid_world_models(draw) -> WorldModel:
     orgs = ()
     if draw(st.integers(0, 4)) > 0:
         scps = [("scp", NamedPolicy(f"s{j}", draw(_policy("scp", accounts, principals_pool, 2)))) for j in range(2)]
-        rcp_deny = Policy((Statement("Deny", action=("s3:*", "sqs:*", "kms:*"), resource=("*",),
+        # (iam: RCPs do not restrict it; sqs neither when the world lists only s3, sts and kms, below)
+        rcp_actions = draw(st.sampled_from([("s3:*", "sqs:*", "kms:*"), ("s3:*", "iam:*", "sqs:SendMessage")]))
+        rcp_deny = Policy((Statement("Deny", action=rcp_actions, resource=("*",),
                                      principal=(Principal("AWS", "*"),), conditions=draw(_conditions())),))
         rcps = [("rcp", NamedPolicy("r0", rcp_deny))] if draw(st.booleans()) else []
         names = [p.name for _, p in scps]
@@ -330,7 +333,8 @@ def valid_world_models(draw) -> WorldModel:
         root = OrgNode("root", "Root", "r-a1b2", atts(True), tuple(AccountRef(a) for a in members if a not in under_ou),
                        (ou,))
         orgs = (Organization("o-a1b2c3d4e5", accounts[0], root, tuple(scps + rcps)),)
-    return WorldModel(orgs, tuple(acct_models), ())
+    rcp_services = (RcpServices(("s3", "sts", "kms")),) if orgs and draw(st.integers(0, 3)) == 0 else ()
+    return WorldModel(orgs, tuple(acct_models), (), rcp_services)
 
 
 @st.composite

@@ -38,8 +38,9 @@ import base64
 import binascii
 import ipaddress
 import re
+from typing import Collection
 
-from .catalog import Catalog
+from .catalog import RCP_INEFFECTIVE_ACTIONS, RCP_SERVICES, Catalog
 from .grammar.arn import parse_arn, resource_pattern_error, variable_outside_resource
 from .grammar.ast import POLICY_KINDS, Condition, Policy, Principal, Statement
 from .grammar.diagnostics import Diagnostic, Diagnostics, Span
@@ -83,7 +84,8 @@ _SERVICE_PRINCIPAL = re.compile(r"[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?")
 _CANONICAL_USER = re.compile(r"[0-9a-f]{64}")
 
 
-def validate_policy(policy: Policy, kind: str, *, catalog: Catalog | None = None) -> list[Diagnostic]:
+def validate_policy(policy: Policy, kind: str, *, catalog: Catalog | None = None,
+                    rcp_services: Collection[str] | None = None) -> list[Diagnostic]:
     """Every error and warning of ``policy`` used as a policy of kind ``kind``.
 
     Args:
@@ -91,6 +93,8 @@ def validate_policy(policy: Policy, kind: str, *, catalog: Catalog | None = None
         kind: One of ``identity``, ``resource``, ``boundary``, ``session``, ``scp``, ``rcp``,
             ``trust``, ``key``.
         catalog: The action/condition-key catalog; the bundled one by default.
+        rcp_services: The service prefixes (lower case) whose resources RCPs restrict; by default
+            the list iamlogic ships (``catalog.RCP_SERVICES``).
 
     Returns:
         The diagnostics (``E2xx``/``W2xx``), in statement order.
@@ -100,18 +104,21 @@ def validate_policy(policy: Policy, kind: str, *, catalog: Catalog | None = None
         diags.add("E200", f"unknown policy kind '{kind}'", policy.span,
                   "kinds are: " + ", ".join(POLICY_KINDS))
         return diags.items
-    _Validator(policy, kind, catalog or Catalog.default(), diags).run()
+    services = frozenset(rcp_services if rcp_services is not None else (p for p, _ in RCP_SERVICES))
+    _Validator(policy, kind, catalog or Catalog.default(), diags, services).run()
     return diags.items
 
 
 class _Validator:
     """One validation run: walks the statements of one policy and adds to ``diags``."""
 
-    def __init__(self, policy: Policy, kind: str, catalog: Catalog, diags: Diagnostics):
+    def __init__(self, policy: Policy, kind: str, catalog: Catalog, diags: Diagnostics,
+                 rcp_services: frozenset[str]):
         self.policy = policy
         self.kind = kind
         self.catalog = catalog
         self.diags = diags
+        self.rcp_services = rcp_services
         self.variables = policy.version == "2012-10-17"  # other versions read ${…} as text
 
     def run(self) -> None:
@@ -332,6 +339,20 @@ class _Validator:
         elif "*" in (s.action or ()):
             self.diags.add("E222", "a customer-managed RCP cannot use Action \"*\"", span,
                            "name the services, e.g. \"s3:*\"")
+        else:
+            for pattern in s.action or ():
+                self._rcp_action(pattern, span)
+
+    def _rcp_action(self, pattern: str, span: Span | None) -> None:
+        """W229: an Action entry of an RCP that can name no action an RCP restricts (AWS Organizations
+        guide, "List of AWS services that support RCPs"; AWS KMS guide, resource-control-policies)."""
+        prefix = pattern.partition(":")[0]
+        if "*" not in prefix and "?" not in prefix and prefix.lower() not in self.rcp_services:
+            self.diags.add("W229", f"RCPs do not restrict the resources of '{prefix}': '{pattern}' denies nothing",
+                           span, "RCPs restrict: " + ", ".join(sorted(self.rcp_services)) + " (declare "
+                           "'aws rcp_services' in the world if AWS lists more services today)")
+        elif any(pattern.lower() == a.lower() for a in RCP_INEFFECTIVE_ACTIONS):
+            self.diags.add("W229", f"'{pattern}' is not effective in an RCP: it denies nothing", span)
 
 
 def _first_span(principals: tuple[Principal, ...], default: Span | None) -> Span | None:

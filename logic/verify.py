@@ -110,7 +110,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .catalog import Catalog
 from .decision import Decision
-from .grammar.ast import Account, NamedPolicy, Policy, Role, Statement, User, WorldModel
+from .grammar.ast import Account, NamedPolicy, Policy, Role, Statement, User
 from .grammar.diagnostics import Diagnostic, InvalidInput, did_you_mean
 from .grammar.world import UNIQUE_ID_PREFIX
 from .matching import operator_family, parse_operator, resource_match, wildcard_match
@@ -566,7 +566,7 @@ class _Analysis:
         if accounts != list(model.accounts):
             from .world import World
 
-            self.world = World(WorldModel(model.organizations, tuple(accounts), model.aws_policies),
+            self.world = World(replace(model, accounts=tuple(accounts)),
                                sources=world.sources)
             facts = compile_world(self.world.model, with_catalog=False)
         else:

@@ -23,7 +23,8 @@ from typing import Any, Callable, Iterable
 from .grammar import ast
 from .grammar.arn import parse_arn
 from .matching import context_values
-from .grammar.ast import Account, AccountRef, Attachment, Group, NamedPolicy, Organization, OrgNode, Policy, Resource, Role, User, WorldModel
+from .grammar.ast import Account, AccountRef, Attachment, Group, NamedPolicy, Organization, OrgNode, Policy, RcpServices, Resource, Role, User, WorldModel
+from .catalog import RCP_SERVICES, Catalog
 from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput, did_you_mean
 from .grammar.json_policy import parse_policy_text
 from .grammar.printer import print_world
@@ -125,6 +126,7 @@ class Resolved:
     aws_policies: dict[str, NamedPolicy] = field(default_factory=dict)
     identity: dict[str, "IdentityIndex"] = field(default_factory=dict)  # org id -> its IAM Identity Center
     pools: dict[str, tuple[Account, ast.IdentityPool]] = field(default_factory=dict)  # identity pool id -> its pool
+    rcp_services: tuple[str, ...] = ()  # the service prefixes whose resources RCPs restrict (lower case)
 
     def account_ref(self, ref: str) -> Account | None:
         return self.accounts.get(ref) or self.account_by_name.get(ref)
@@ -146,6 +148,27 @@ class Resolved:
         return (f"{org.id}/{kind}/{name}", found) if found else None
 
 
+def _rcp_services(model: WorldModel, d: Diagnostics) -> tuple[str, ...]:
+    """The service prefixes whose resources RCPs restrict: the world's ``aws rcp_services``, else
+    the list iamlogic ships."""
+    if not model.rcp_services:
+        return tuple(prefix for prefix, _ in RCP_SERVICES)
+    first, *more = model.rcp_services
+    for extra in more:
+        d.add("E345", f"aws rcp_services is declared twice (first at {first.span})", extra.span)
+    catalog = Catalog.default()
+    out: dict[str, None] = {}
+    for service in first.services:
+        prefix = service.lower()
+        if prefix in out:
+            d.add("E345", f"service '{service}' is listed twice in aws rcp_services", first.span)
+        elif not catalog.has_service(prefix):
+            d.add("W303", f"unknown service prefix '{service}' in aws rcp_services: kept as written", first.span,
+                  help=catalog.suggest_service(service))
+        out[prefix] = None
+    return tuple(out)
+
+
 def resolve(model: WorldModel, diags: Diagnostics | None = None) -> Resolved:
     """Index a world model, reporting duplicates and unknown references into ``diags``."""
     d = diags if diags is not None else Diagnostics()
@@ -164,6 +187,8 @@ def resolve(model: WorldModel, diags: Diagnostics | None = None) -> Resolved:
         if p.name in r.aws_policies:
             d.add("E322", f"AWS-managed policy '{p.name}' is declared twice", p.span)
         r.aws_policies.setdefault(p.name, p)
+
+    r.rcp_services = _rcp_services(model, d)
 
     seen_orgs: set[str] = set()
     for org in model.organizations:
@@ -467,7 +492,7 @@ def check_world(model: WorldModel) -> list[Diagnostic]:
     r = resolve(model, d)
     for org in model.organizations:
         for kind, p in org.policies:
-            d.extend(validate_policy(p.document, kind))
+            d.extend(validate_policy(p.document, kind, rcp_services=r.rcp_services))
     for p in model.aws_policies:
         d.extend(validate_policy(p.document, "identity"))
     ids: dict[str, str] = {}
@@ -592,7 +617,7 @@ def loads(text: str, name: str = "<world>") -> "World":
     if wf is not None and wf.imports:
         diags.add("E330", "import is not available in a world given as text; use iamlogic.load(paths)",
                   wf.imports[0].span)
-    model = WorldModel(wf.organizations, wf.accounts, wf.aws_policies) if wf is not None else WorldModel()
+    model = wf.as_model() if wf is not None else WorldModel()
     if not diags.has_errors():
         diags.extend(check_world(model))
     if diags.has_errors():
@@ -753,6 +778,7 @@ class World:
         self._orgs = list(model.organizations)
         self._accounts = list(model.accounts)
         self._aws_policies = list(model.aws_policies)
+        self._rcp_services = list(model.rcp_services)
         self.sources = dict(sources or {})
         self.warnings = list(warnings)
         self._evaluator = None
@@ -762,7 +788,8 @@ class World:
 
     @property
     def model(self) -> WorldModel:
-        return WorldModel(tuple(self._orgs), tuple(self._accounts), tuple(self._aws_policies))
+        return WorldModel(tuple(self._orgs), tuple(self._accounts), tuple(self._aws_policies),
+                          tuple(self._rcp_services))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, World) and self.model == other.model
@@ -798,6 +825,13 @@ class World:
     def add_aws_policy(self, name: str, document: Policy | dict | str) -> "World":
         self._changed()
         self._aws_policies.append(NamedPolicy(name, as_policy(document, name)))
+        return self
+
+    def set_rcp_services(self, services: Iterable[str]) -> "World":
+        """Take RCPs to restrict the resources of these services (prefixes such as ``"s3"``), in
+        place of the list iamlogic ships (``catalog.RCP_SERVICES``): ``aws rcp_services`` in a world."""
+        self._changed()
+        self._rcp_services = [RcpServices(tuple(services))]
         return self
 
     def diagnostics(self) -> list[Diagnostic]:

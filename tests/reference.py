@@ -55,8 +55,9 @@ R7  Context keys (names case-insensitive; values str or list). The caller's valu
     ``<service>:ResourceTag/K`` for a declared resource (or a role/user of the world).
 R8  SCPs are skipped for the management account, accounts outside an organization, service-linked
     roles, services and anonymous; RCPs for resources of the management account or outside an
-    organization and for requests by service-linked roles (§1.6, §1.7). RCP service coverage is not
-    modelled: RCPs apply to every action. A session policy given for a non-session principal is
+    organization and for requests by service-linked roles (§1.6, §1.7); and for actions of services
+    outside the world's RCP services (``aws rcp_services``, else ``catalog.RCP_SERVICES``) and for
+    kms:RetireGrant (§1.7). A session policy given for a non-session principal is
     ignored. Resource/NotResource entries with an unresolved policy variable match nothing. A
     statement without Resource/NotResource (trust policies) matches the resource.
 """
@@ -470,8 +471,11 @@ def _scp_levels(world: _World, caller: Caller):
     return _org_levels(world, caller.account, "scp")
 
 
-def _rcp_levels(world: _World, caller: Caller, target: Target):
-    return None if caller.service_linked else _org_levels(world, target.account, "rcp")
+def _rcp_levels(world: _World, caller: Caller, target: Target, action: str):
+    service = action.split(":", 1)[0].lower()
+    if caller.service_linked or service not in world.r.rcp_services or action.lower() == "kms:retiregrant":
+        return None
+    return _org_levels(world, target.account, "rcp")
 
 
 # ------------------------------------------------------------------------------------------
@@ -524,7 +528,7 @@ def reference_decide(model: WorldModel, principal: str, action: str, resource: s
     target = _target(world, resource, action, caller)
     req = Request(action, resource, _context(world, caller, target, context))
     session = session_policy if caller.is_session else None  # R8
-    scps, rcps = _scp_levels(world, caller), _rcp_levels(world, caller, target)
+    scps, rcps = _scp_levels(world, caller), _rcp_levels(world, caller, target, action)
 
     if _explicit_deny(caller, target, req, session, scps, rcps):  # step 1
         return EXPLICIT_DENY

@@ -155,7 +155,7 @@ def test_each_violation_has_its_derivation():
     assert cost.rule == "rule r.dl:5"
     assert [c.judgement for c in cost.children] == ['member_account("222222222222")',
                                                     'not account_tag("222222222222", "cost-center", _)']
-    assert cost.children[0].rule == "rule rules/10-organizations.dl:26"
+    assert cost.children[0].rule == "rule rules/10-organizations.dl:31"
     # one that does not hold has none
     (missing,) = g.explain(w, rules, [g.Violation("owned", "111111111111", "arn:aws:s3:::nothing")])
     assert missing.rule == "not derivable"
