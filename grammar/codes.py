@@ -2,7 +2,8 @@
 
 Ranges: ``E0xx`` JSON syntax; ``E1xx``/``W1xx`` policy structure (grammar/json_policy.py);
 ``E2xx``/``W2xx`` policy kind and catalog validation (logic/validate.py); ``E3xx``/``W3xx`` the world
-language (grammar/world.py, logic/world.py); ``E5xx`` requests and command-line input. The Datalog dialect's ``E4xx``/``W4xx`` codes are listed in
+language (grammar/world.py, logic/world.py); ``E5xx`` requests and command-line input; ``E9xx``/``W9xx``
+exports of IAM account authorization details (grammar/gaad.py). The Datalog dialect's ``E4xx``/``W4xx`` codes are listed in
 ``iamlogic.dlcheck.CODES``, the REPL query language's ``E6xx`` in ``iamlogic.grammar.query.CODES``, the policy-test and
 invariant files' ``E7xx`` in ``iamlogic.policytest.CODES``, the guardrails files' ``E8xx``/``W8xx`` in
 ``iamlogic.guardrails.CODES``. A code never changes meaning once released; a
@@ -113,6 +114,15 @@ CODES: dict[str, str] = {
     "W301": "role without a trust policy",
     "W302": "a trust policy that lets in Amazon Cognito's identity pools without a condition on the pool (aud)",
     "W303": "unknown service prefix in aws rcp_services",
+    # Exports of IAM account authorization details (grammar/gaad.py)
+    "E901": "the export is truncated (IsTruncated)",
+    "E902": "an export entry that is not of the shape the API documents",
+    "E903": "an export without an account, or with two",
+    "E905": "an AWS-managed policy whose document differs between two exports",
+    "E906": "unsupported: a customer-managed policy with the name of an AWS-managed policy of the same account",
+    "E907": "a managed policy attached in an export that does not hold it",
+    "W901": "a managed policy's path is not kept",
+    "W902": "an export key iamlogic does not import",
     # Requests and command-line input (logic/evaluate.py, logic/matching.py, logic/cli.py, logic/simulate.py)
     "E501": "session policy given for a principal that is not a session",
     "E502": "assumed-role ARN without a session name",

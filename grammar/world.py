@@ -49,6 +49,7 @@ from .ast import (
 )
 from .diagnostics import Diagnostic, Diagnostics, Span
 from . import json_policy
+from .gaad import authorization_details, merge_exports
 
 _PRINCIPAL_TYPES = {"aws": "AWS", "service": "Service", "federated": "Federated", "canonical_user": "CanonicalUser"}
 
@@ -665,11 +666,13 @@ def load_world_files(paths: list[str], sources: dict[str, str] | None = None) ->
     """Read world files and everything they import, and merge them into one model.
 
     Each file is read once, however often it is imported; an import cycle is an error (E319),
-    a missing file too (E320).
+    a missing file too (E320). A ``.json`` file is an export of IAM account authorization details
+    (:mod:`iamlogic.grammar.gaad`): one account of the world.
     """
     sources = sources if sources is not None else {}
     diags = Diagnostics()
     parts: list[WorldFile] = []
+    exports: list[WorldModel] = []  # from imported .json files: IAM account authorization details
     done: set[str] = set()
 
     def visit(path: str, stack: tuple[str, ...], span: Span | None) -> None:
@@ -687,6 +690,12 @@ def load_world_files(paths: list[str], sources: dict[str, str] | None = None) ->
         except (OSError, UnicodeDecodeError) as exc:
             diags.add("E320", f"cannot read '{path}': {getattr(exc, 'strerror', None) or exc}", span)
             return
+        if path.endswith(".json"):
+            sources[path] = text
+            model, found = authorization_details(text, path)
+            diags.extend(found)
+            exports.append(model)
+            return
         wf, file_diags = parse_world(text, path, sources=sources)
         diags.extend(file_diags)
         if wf is None:
@@ -697,4 +706,4 @@ def load_world_files(paths: list[str], sources: dict[str, str] | None = None) ->
 
     for p in paths:
         visit(p, (), None)
-    return merge_models(wf.as_model() for wf in parts), diags
+    return merge_exports(merge_models(wf.as_model() for wf in parts), exports, diags), diags

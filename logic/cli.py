@@ -13,7 +13,8 @@ from typing import Sequence
 
 from .grammar.ast import POLICY_KINDS
 from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput
-from .grammar.json_policy import parse_policy_text
+from .grammar.gaad import authorization_details_model, is_authorization_details
+from .grammar.json_policy import parse_json, parse_policy_text
 from .validate import validate_policy
 
 EXIT_OK, EXIT_FAILURE, EXIT_DENIED, EXIT_INVALID = 0, 1, 2, 3
@@ -46,6 +47,13 @@ def _validate_file(path: str, kind: str) -> tuple[list[Diagnostic], dict[str, st
                 text = fh.read()
         except (OSError, UnicodeDecodeError) as exc:
             return [Diagnostic("E320", f"cannot read '{path}': {getattr(exc, 'strerror', None) or exc}")], {}
+        value, _ = parse_json(text, path)
+        if is_authorization_details(value):  # an export of IAM account authorization details: a world
+            try:
+                world = load([path])
+            except InvalidInput as exc:
+                return exc.diagnostics, exc.sources
+            return list(world.warnings), world.sources
         policy, diags = parse_policy_text(text, path)
         items = list(diags)
         if policy is not None:
@@ -145,6 +153,33 @@ def cmd_check(args) -> int:
     return EXIT_OK if decision.allowed else EXIT_DENIED
 
 
+def cmd_import_gaad(args) -> int:
+    from .grammar.printer import print_world
+    from .world import check_world
+
+    names = {}
+    for item in args.account_name or ():
+        acct, sep, name = item.partition("=")
+        if not sep or not acct or not name:
+            raise InvalidInput([Diagnostic("E511", f"--account-name {item!r} is not ACCOUNT_ID=NAME")])
+        names[acct] = name
+    sources: dict[str, str] = {}
+    model, diags = authorization_details_model(args.paths, names, sources)
+    if not diags.has_errors():
+        diags.extend(check_world(model))
+    if diags.has_errors():
+        raise InvalidInput(diags.sorted(), sources)
+    for w in diags.warnings:
+        print(w.render(sources), file=sys.stderr)
+    text = "".join(f"# Imported by `iamlogic import-gaad` from {p}\n" for p in args.paths) + "\n" + print_world(model)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def _read_policy_arg(value: str) -> str:
     """A policy given on the command line: inline JSON, or ``file://path``."""
     if value.startswith("file://"):
@@ -207,6 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .batch import add_commands as add_batch_commands
 
     add_batch_commands(sub)
+    g = sub.add_parser("import-gaad", help="write a world (.iaml) from `aws iam get-account-authorization-details` "
+                                           "output, one account a file")
+    g.add_argument("paths", nargs="+", help="the JSON export files")
+    g.add_argument("--account-name", action="append", metavar="ID=NAME",
+                   help="the name of an account in the world (default: its id)")
+    g.add_argument("-o", "--output", help="write the world here instead of to standard output")
+    g.set_defaults(run=cmd_import_gaad)
     return parser
 
 

@@ -38,7 +38,8 @@ PRINCIPAL = re.compile(
     r"|[a-z0-9.-]+\.amazonaws\.com")
 IAM_USER = re.compile(r"arn:aws:iam::\d{12}:user/\S+")
 SID = re.compile(r'(?:sid\s+|"Sid"\s*:\s*)"([^"]+)"')
-POLICY_NAME = re.compile(r"\b(?:policy|scp|rcp)\s+([A-Za-z0-9_+=.@\-]+)")
+POLICY_NAME = re.compile(r'\b(?:policy|scp|rcp)\s+([A-Za-z0-9_+=.@\-]+)|"PolicyName"\s*:\s*"([^"]+)"')
+IMPORT = re.compile(r'^import\s+"([^"]+)"', re.MULTILINE)
 
 
 def _load_yaml(path: Path) -> dict:
@@ -47,8 +48,9 @@ def _load_yaml(path: Path) -> dict:
 
 
 def _worlds(path: Path, doc: dict) -> dict[str | None, str]:
-    if path.name == "expected.yaml":
-        return {None: (path.parent / "world.iaml").read_text(encoding="utf-8")}
+    if path.name == "expected.yaml":  # the example's world, with the files it imports
+        text = (path.parent / "world.iaml").read_text(encoding="utf-8")
+        return {None: "\n".join([text, *((path.parent / f).read_text(encoding="utf-8") for f in IMPORT.findall(text))])}
     if "worlds" in doc:
         return dict(doc["worlds"])
     return {None: doc["world"]}
@@ -116,7 +118,7 @@ def test_file_is_well_formed(path: Path, tmp_path: Path) -> None:
         if "session_issuer" in r:
             assert ":federated-user/" in r["principal"], (where, "session_issuer is for federated users")
             assert IAM_USER.fullmatch(r["session_issuer"]), where
-        known = set(SID.findall(texts)) | set(POLICY_NAME.findall(texts))
+        known = set(SID.findall(texts)) | {a or b for a, b in POLICY_NAME.findall(texts)}
         if "session_policy" in r:
             known |= set(SID.findall(r["session_policy"])) | {"SessionPolicy"}
         for sid in r.get("deciding") or ():
