@@ -103,19 +103,24 @@ def authorization_details_model(paths: Sequence[str], names: Mapping[str, str] |
 def merge_exports(model: WorldModel, exports: Iterable[WorldModel], diags: Diagnostics) -> WorldModel:
     """``model`` with the accounts and AWS-managed policies of exports added: a policy already
     there with the same document is not added again; another document is E905."""
-    accounts, aws = list(model.accounts), {p.name: p for p in model.aws_policies}
+    accounts, aws = list(model.accounts), list(model.aws_policies)
+    seen: dict[str, NamedPolicy] = {}
+    for p in aws:
+        seen.setdefault(p.name, p)
     for export in exports:
         accounts += export.accounts
         for p in export.aws_policies:
-            first = aws.setdefault(p.name, p)
-            if first is not p and first.document != p.document:
+            first = seen.setdefault(p.name, p)
+            if first is p:
+                aws.append(p)
+            elif first.document != p.document:
                 diags.add("E905", f"AWS-managed policy {p.name} differs from the one at {first.span} (exported at "
                                   "another time?)", p.span, "export the accounts again, at one time")
-    return replace(model, accounts=tuple(accounts), aws_policies=tuple(aws.values()))
+    return replace(model, accounts=tuple(accounts), aws_policies=tuple(aws))
 
 
 class _Reader:
-    """One export file: its account, and the AWS-managed policies its entities use."""
+    """One export file: its account, and the AWS-managed policies it holds."""
 
     def __init__(self, file: str, diags: Diagnostics):
         self.file = file
@@ -132,6 +137,11 @@ class _Reader:
         if top is None:
             return None
         errors = len(self.diags.errors)
+        if not is_authorization_details(top):
+            self.diags.add("E902", "not an export of IAM account authorization details (it has none of "
+                                   "UserDetailList, GroupDetailList, RoleDetailList, Policies)", top.span,
+                           "a policy document is read where a policy is declared: file \"….json\"")
+            return None
         self._unknown(top, "")
         truncated = top.get("IsTruncated")
         if isinstance(truncated, JScalar) and truncated.value is True:

@@ -1682,7 +1682,8 @@ class Evaluator:
         return Decision(outcome, r.caller, r.action, r.resource, statements, None, missing, notes,
                         _Derivation(self, r.id, r.inputs, outcome, engine))
 
-    def _class_verdict(self, r: Request, g: Mapping[str, Any]) -> tuple[str, tuple[StatementRef, ...], tuple[str, ...]]:
+    def _class_verdict(self, r: Request, g: Mapping[str, Any]
+                       ) -> tuple[str, tuple[StatementRef, ...], tuple[str, ...]]:
         """What the detail relations alone say of a request's decision (requests with the same
         relations share it): the outcome, the deciding statements, and its warnings: the request
         lacks the explicit allow that a role trust policy or a KMS key policy must give; an RCP

@@ -105,6 +105,11 @@ def test_one_file_is_one_account():
     export = {"UserDetailList": [user("ana"), other]}
     assert [code for code, _ in errors(export)] == ["E903"]
     assert errors({"Policies": []}) == [("E903", 1)]
+    assert errors({}) == [("E902", 1)]
+
+
+def test_a_policy_document_is_not_an_export():
+    assert errors(ALLOW_S3) == [("E902", 1)]
 
 
 def test_an_arn_that_does_not_fit_its_entity_is_an_error():
