@@ -138,6 +138,28 @@ class Role:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """``usage "SERVICE" "USAGE_TYPE" QUANTITY``: what an account, or one of its resources, used
+    in the billing period, in the unit the usage type's price is given for."""
+
+    service: str
+    usage_type: str
+    quantity: int
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class Price:
+    """``aws price "SERVICE" "USAGE_TYPE" { from Q "USD" … }``: the price of a unit by volume tier;
+    a tier's price applies to the units from its quantity up to the next tier's."""
+
+    service: str
+    usage_type: str
+    tiers: tuple[tuple[int, str], ...]  # (from quantity, price in USD as written)
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
 class Resource:
     """A resource by ARN, with tags and an optional resource-based policy (bucket policy, key policy, …)."""
 
@@ -145,6 +167,7 @@ class Resource:
     tags: tuple[tuple[str, str], ...] = ()
     policy: Policy | None = None
     span: Span | None = span_field()
+    usage: tuple[Usage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,6 +234,7 @@ class Account:
     resources: tuple[Resource, ...] = ()
     span: Span | None = span_field()
     identity_pools: tuple[IdentityPool, ...] = ()
+    usage: tuple[Usage, ...] = ()  # (a resource's usage is on the resource)
 
 
 @dataclass(frozen=True)
@@ -342,3 +366,4 @@ class WorldModel:
     accounts: tuple[Account, ...] = ()
     aws_policies: tuple[NamedPolicy, ...] = ()
     rcp_services: tuple[RcpServices, ...] = ()  # a world declares it once (E345)
+    prices: tuple[Price, ...] = ()

@@ -111,6 +111,8 @@ CODES: dict[str, str] = {
     "E343": "identity pool role or role-mapping rules that do not fit the pool",
     "E344": "identity pool identity that is malformed, declared twice, or that the pool cannot have",
     "E345": "aws rcp_services declared twice, or a service listed twice in it",
+    "E346": "a usage quantity or a price tier's quantity that is not a whole number (above 0 for usage)",
+    "E347": "a price given twice, tiers not starting at 0 or repeated, an amount not in USD, or usage without a price",
     "W301": "role without a trust policy",
     "W302": "a trust policy that lets in Amazon Cognito's identity pools without a condition on the pool (aud)",
     "W303": "unknown service prefix in aws rcp_services",

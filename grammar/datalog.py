@@ -27,6 +27,10 @@ Syntax::
   (``wildcard_match(Pattern, Value)``) are written as ordinary atoms: which names are builtins is
   for the checker to know, not the grammar.
 - A **query** is a body, optionally introduced by ``?-`` and optionally ended by ``.``.
+- A rule head may hold one **aggregate** argument, ``sum(V)``, ``count(V)``, ``min(V)`` or
+  ``max(V)``: computed over the distinct solutions of the body (the bindings of all its named
+  variables), one head tuple for each value of the head's other arguments:
+  ``bill(Acct, sum(C)) :- line(Acct, _Item, C).``
 
 Syntax errors (codes E401–E406):
 
@@ -35,7 +39,8 @@ Syntax errors (codes E401–E406):
 - ``E403`` unterminated string (a string must close on the line it opens);
 - ``E404`` unexpected end of input;
 - ``E405`` invalid escape sequence in a string;
-- ``E406`` unquoted word where a term is expected.
+- ``E406`` unquoted word where a term is expected;
+- ``E407`` unknown aggregate (``sum``, ``count``, ``min`` and ``max`` are).
 
 Example:
     >>> program = parse_program('anc(X, Y) :- parent(X, Y).\\nanc(X, Y) :- anc(X, Z), parent(Z, Y).', "anc.dl")
@@ -51,15 +56,17 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Union
+from typing import Any, Iterable, Mapping, Union
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lexer import PatternStr
 
-from .diagnostics import Diagnostic, InvalidInput, Span, span_field
+from .diagnostics import Diagnostic, IamlogicError, InvalidInput, Span, span_field
 
 __all__ = [
+    "AGGREGATES",
+    "Aggregate",
     "Atom",
     "BodyLiteral",
     "COMPARISON_OPERATORS",
@@ -71,6 +78,7 @@ __all__ = [
     "Rule",
     "Term",
     "Var",
+    "aggregate_rows",
     "is_relation_name",
     "parse_program",
     "parse_query",
@@ -125,13 +133,31 @@ class Const:
 
 Term = Union[Var, Const]
 
+#: The aggregate functions of a rule head.
+AGGREGATES = ("sum", "count", "min", "max")
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """``sum(V)``, ``count(V)``, ``min(V)`` or ``max(V)``: a head argument computed over the
+    distinct solutions of the rule's body (the bindings of all its named variables), grouped by
+    the head's other arguments. ``count`` counts those solutions; the others read ``V``, which the
+    body binds to integers."""
+
+    func: str
+    var: Var
+    span: Span | None = span_field()
+
+    def __str__(self) -> str:
+        return f"{self.func}({self.var})"
+
 
 @dataclass(frozen=True)
 class Atom:
     """``relation(arg, ...)``: a rule head, a body literal, or the operand of a negation."""
 
     relation: str
-    args: tuple[Term, ...] = ()
+    args: tuple[Term, ...] = ()  # (an Aggregate may stand among the arguments of a rule head)
     span: Span | None = span_field()
 
     @property
@@ -205,6 +231,11 @@ class Rule:
         return not self.body
 
     @property
+    def aggregate(self) -> tuple[int, Aggregate] | None:
+        """The position and the aggregate of the head's aggregate argument, if it has one."""
+        return next(((i, a) for i, a in enumerate(self.head.args) if isinstance(a, Aggregate)), None)
+
+    @property
     def variables(self) -> tuple[str, ...]:
         """Named variables in order of first appearance (head first)."""
         return _named_variables((self.head, *self.body))
@@ -239,6 +270,39 @@ class Query:
 
     def __str__(self) -> str:
         return f"?- {_body_text(self.body)}."
+
+
+def aggregate_rows(rule: Rule, solutions: Iterable[Mapping[str, Any]]) -> set[tuple]:
+    """The head tuples of an aggregate rule, from the solutions of its body (one mapping of its
+    named variables to values each; repeated solutions count once).
+
+    >>> rule = parse_program("bill(A, sum(C)) :- line(A, _I, C).").rules[0]
+    >>> sorted(aggregate_rows(rule, [{"A": "x", "_I": 1, "C": 5}, {"A": "x", "_I": 2, "C": 5}]))
+    [('x', 10)]
+
+    Raises:
+        IamlogicError: ``sum``, ``min`` or ``max`` over a value that is not an integer.
+    """
+    position, agg = rule.aggregate
+    names = _named_variables(rule.body)
+    groups: dict[tuple, set] = {}
+    for solution in solutions:
+        key = tuple(a.value if isinstance(a, Const) else solution[a.name]
+                    for i, a in enumerate(rule.head.args) if i != position)
+        groups.setdefault(key, set()).add(tuple(solution[n] for n in names))
+    value_at = names.index(agg.var.name)
+    out = set()
+    for key, found in groups.items():
+        if agg.func == "count":
+            result = len(found)
+        else:
+            values = [row[value_at] for row in found]
+            bad = next((v for v in values if type(v) is not int), None)
+            if bad is not None:
+                raise IamlogicError(f"{agg} in {rule}: {bad!r} is not an integer")
+            result = sum(values) if agg.func == "sum" else (min(values) if agg.func == "min" else max(values))
+        out.add((*key[:position], result, *key[position:]))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,6 +419,14 @@ class _ToAst(Transformer):
             )
         )
         return Const(str(tok), self._token_span(tok))
+
+    @v_args(meta=True)
+    def aggregate(self, meta, children):
+        name, var = children
+        if str(name) not in AGGREGATES:
+            self.diagnostics.append(Diagnostic("E407", f"unknown aggregate '{name}'", self._span(meta),
+                                               help="aggregates are: " + ", ".join(AGGREGATES)))
+        return Aggregate(str(name), Var(str(var), self._token_span(var)), self._span(meta))
 
     @v_args(meta=True)
     def atom(self, meta, children):

@@ -160,7 +160,12 @@ def _resource(r: Resource, ind: str) -> list[str]:
     body = _tags(r.tags, i)
     if r.policy is not None:
         body.append(f"{i}policy {print_policy(r.policy, i)}")
+    body += _usage(r.usage, i)
     return _block(f"resource {_q(r.arn)}", body, ind)
+
+
+def _usage(usage, ind: str) -> list[str]:
+    return [f"{ind}usage {_q(u.service)} {_q(u.usage_type)} {u.quantity}" for u in usage]
 
 
 def print_account(a: Account, ind: str = "") -> str:
@@ -177,6 +182,7 @@ def print_account(a: Account, ind: str = "") -> str:
         body += _resource(r, i)
     for p in a.identity_pools:
         body += _identity_pool(p, i)
+    body += _usage(a.usage, i)
     return "\n".join(_block(f"account {a.id} {_q(a.name)}", body, ind))
 
 
@@ -279,4 +285,6 @@ def print_world(w: WorldModel) -> str:
     chunks += [print_account(a) for a in w.accounts]
     chunks += [_named("aws policy", p, "") for p in w.aws_policies]
     chunks += ["aws rcp_services " + ", ".join(map(_q, d.services)) for d in w.rcp_services]
+    chunks += [f"aws price {_q(p.service)} {_q(p.usage_type)} {{\n"
+               + "".join(f"  from {q} {_q(usd)}\n" for q, usd in p.tiers) + "}" for p in w.prices]
     return "\n\n".join(chunks) + "\n"

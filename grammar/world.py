@@ -38,12 +38,14 @@ from .ast import (
     PermissionSet,
     Policy,
     PoolIdentity,
+    Price,
     Principal,
     RcpServices,
     Resource,
     Role,
     RoleMapping,
     Statement,
+    Usage,
     User,
     WorldModel,
 )
@@ -66,7 +68,7 @@ KEYWORDS = (
     "not on principal when and none identity_center attributes directory managed_ad ad_connector simple_ad "
     "self_managed connects permission_set assign to in identity_pool providers guests classic_flow authenticated "
     "unauthenticated rules otherwise equals not_equals contains starts_with identity guest via claims amr "
-    "rcp_services"
+    "rcp_services price from usage"
 ).split()
 
 
@@ -91,10 +93,11 @@ class WorldFile:
     accounts: tuple[Account, ...] = ()
     aws_policies: tuple[NamedPolicy, ...] = ()
     rcp_services: tuple[RcpServices, ...] = ()
+    prices: tuple[Price, ...] = ()
 
     def as_model(self) -> WorldModel:
         """What the file declares, without its imports."""
-        return WorldModel(self.organizations, self.accounts, self.aws_policies, self.rcp_services)
+        return WorldModel(self.organizations, self.accounts, self.aws_policies, self.rcp_services, self.prices)
 
 
 def merge_models(parts: Iterable[WorldModel]) -> WorldModel:
@@ -134,7 +137,7 @@ class _ToAst(Transformer):
 
     # -- top level --------------------------------------------------------------------------
     def start(self, meta, items):
-        out = {"import": [], "org": [], "account": [], "aws_policy": [], "rcp_services": []}
+        out = {"import": [], "org": [], "account": [], "aws_policy": [], "rcp_services": [], "price": []}
         for kind, value in items:
             out[kind].append(value)
         return WorldFile(*(tuple(v) for v in out.values()))
@@ -291,7 +294,8 @@ class _ToAst(Transformer):
     # -- accounts ---------------------------------------------------------------------------
     def account(self, meta, ch):
         acct_id, name = str(ch[0]), _string(ch[1])
-        parts = {"tags": (), "user": [], "group": [], "role": [], "policy": [], "resource": [], "identity_pool": []}
+        parts = {"tags": (), "user": [], "group": [], "role": [], "policy": [], "resource": [], "identity_pool": [],
+                 "usage": []}
         for kind, value, *_ in ch[2:]:
             if kind == "tags":
                 parts["tags"] = parts["tags"] + value
@@ -299,7 +303,7 @@ class _ToAst(Transformer):
                 parts[kind].append(value)
         return ("account", Account(acct_id, name, parts["tags"], tuple(parts["user"]), tuple(parts["group"]),
                                    tuple(parts["role"]), tuple(parts["policy"]), tuple(parts["resource"]),
-                                   self._span(meta), tuple(parts["identity_pool"])))
+                                   self._span(meta), tuple(parts["identity_pool"]), tuple(parts["usage"])))
 
     # -- Amazon Cognito identity pools ------------------------------------------------------
     def identity_pool(self, meta, ch):
@@ -430,21 +434,41 @@ class _ToAst(Transformer):
 
     def resource(self, meta, ch):
         arn = _string(ch[0])
-        tags, policy = (), None
+        tags, policy, usage = (), None, ()
         for item in ch[1:]:
             if item[0] == "tags":
                 tags = tags + item[1]
+            elif item[0] == "usage":
+                usage += (item[1],)
             else:
                 if policy is not None:
                     self.diags.add("E331", f"resource {arn} has more than one resource-based policy", item[2])
                 policy = item[1]
-        return ("resource", Resource(arn, tags, policy, self._span(meta)))
+        return ("resource", Resource(arn, tags, policy, self._span(meta), usage))
 
     def resource_policy(self, meta, ch):
         return ("policy", ch[0], self._span(meta))
 
     def aws_policy(self, meta, ch):
         return ("aws_policy", NamedPolicy(ch[0], ch[1], self._span(meta)))
+
+    def aws_price(self, meta, ch):
+        return ("price", Price(_string(ch[0]), _string(ch[1]), tuple(ch[2:]), self._span(meta)))
+
+    def price_tier(self, meta, ch):
+        return self._quantity(ch[0], "a tier's quantity", zero=True), _string(ch[1])
+
+    def usage(self, meta, ch):
+        return ("usage", Usage(_string(ch[0]), _string(ch[1]), self._quantity(ch[2], "a usage quantity"),
+                               self._span(meta)), self._span(meta))
+
+    def _quantity(self, tok: Token, what: str, zero: bool = False) -> int:
+        text = str(tok)
+        if not re.fullmatch(r"[0-9]+", text) or (not zero and int(text) == 0):
+            self.diags.add("E346", f"{what} is a whole number{' of 0 or more' if zero else ' above 0'}, not {text}",
+                           self._tok_span(tok), "give quantities in a smaller unit (GB, not TB) to keep them whole")
+            return 1
+        return int(text)
 
     def aws_rcp_services(self, meta, ch):
         return ("rcp_services", RcpServices(tuple(_string(s) for s in ch), self._span(meta)))

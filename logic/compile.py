@@ -10,7 +10,8 @@ facts are Python values and never program text. The passes:
    (the roles IAM Identity Center provisions included), then IAM Identity Center: its identities,
    memberships, attributes, assignments, provisioned roles and directories; then Amazon Cognito
    identity pools: their roles, providers, role-mapping rules and identities;
-4. ``resources`` — resources, tags, resource-based policies;
+4. ``resources`` — resources, tags, resource-based policies; then ``billing``: prices by volume
+   tier (in pico-USD, 10⁻¹² USD, so that every amount is a whole number) and usage;
 5. ``statements`` — every policy reached by the passes above, statement by statement;
 6. ``catalog`` — each action pattern expanded against the AWS action catalog.
 """
@@ -24,6 +25,7 @@ from .grammar.ast import Account, Attachment, NamedPolicy, OrgNode, Policy, Worl
 from .schema import RELATIONS
 from .world import (
     COGNITO_GUEST_POLICY,
+    usd_to_pico,
     FULL_AWS_ACCESS,
     RCP_FULL_AWS_ACCESS,
     Resolved,
@@ -196,6 +198,15 @@ class _Compilation:
                     pol = self.policy(f"{res.arn}#policy", kind, f"{res.arn} policy", res.policy)
                     yield ("resource_policy", res.arn, pol)
 
+    def billing(self) -> Iterator[Fact]:
+        for p in self.r.model.prices:
+            for start, usd in p.tiers:
+                yield ("price_tier", p.service, p.usage_type, start, usd_to_pico(usd))
+        for acct in self.r.accounts.values():
+            rows = [(u, "") for u in acct.usage] + [(u, res.arn) for res in acct.resources for u in res.usage]
+            for n, (u, res) in enumerate(rows):
+                yield ("usage", f"{acct.id}#{n}", acct.id, u.service, u.usage_type, u.quantity, res)
+
     # -- 5 ------------------------------------------------------------------------------------
     def statements(self) -> Iterator[Fact]:
         for pol_id, (kind, name, doc) in self.policies.items():
@@ -242,6 +253,7 @@ PASSES: list[tuple[str, Callable[[_Compilation], Iterator[Fact]]]] = [
     ("identity center", _Compilation.identity_center),
     ("identity pools", _Compilation.identity_pools),
     ("resources", _Compilation.resources),
+    ("billing", _Compilation.billing),
     ("statements", _Compilation.statements),
 ]
 

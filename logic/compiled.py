@@ -66,7 +66,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from .dlcheck import BuiltinSpec, derived_relations
 from .engine import EngineError
 from .grammar.diagnostics import IamlogicError
-from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Rule, Var
+from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Rule, Var, aggregate_rows
 
 __all__ = ["CompiledRules", "Unsupported"]
 
@@ -727,6 +727,8 @@ class CompiledRules:
                 raise Unsupported(f"entry {atom}: the first argument must be the request of a request-dependent relation")
         for rel in self.dependent:
             for rule in rules_by_head[rel]:
+                if rule.aggregate is not None:
+                    raise Unsupported(f"{rule}: an aggregate of request-dependent relations")
                 req = rule.head.args[0] if rule.head.args else None
                 if not isinstance(req, Var) or req.is_anonymous or req in rule.head.args[1:]:
                     raise Unsupported(f"{rel}: a request-dependent relation takes the request first")
@@ -1190,7 +1192,7 @@ def materialize(strata: Sequence[Sequence[str]], rules_by_head: Mapping[str, Seq
     relations (``table(name)``) by the rules, one stratum after another: a relation after those it
     uses, and the relations of a recursive stratum together, again until nothing new is derived.
     Negation and comparison mean what they mean in the engine: a negated relation is complete when
-    it is read (no recursion goes through a negation)."""
+    it is read (no recursion goes through a negation); so is every relation an aggregate reads."""
     rows: dict[str, set] = {}
     indexes: dict[tuple, dict] = {}
     rows_fn = {name: _rows(fn) for name, fn in builtins.items()}
@@ -1252,6 +1254,9 @@ def materialize(strata: Sequence[Sequence[str]], rules_by_head: Mapping[str, Seq
             before = sum(len(rows[rel]) for rel in stratum)
             for rel in stratum:
                 for rule in rules_by_head[rel]:
+                    if rule.aggregate is not None:  # (never recursive: the checker says so, E419)
+                        rows[rel] |= aggregate_rows(rule, solutions(rule, 0, {}, growing))
+                        continue
                     new = {tuple(_value(t, env) for t in rule.head.args) for env in solutions(rule, 0, {}, growing)}
                     if any(_MISS in row for row in new):
                         raise Unsupported(f"a head variable of {rule} is not bound by its body")

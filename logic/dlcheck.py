@@ -31,6 +31,9 @@ Codes:
   written left-recursive answers in under a millisecond. Trust graphs have cycles, and a hang is
   not an answer, so this is an error rather than a warning. Moving a positive literal to the front
   never breaks the binding order, so the fix is always available;
+- ``E419`` an aggregate where it cannot be computed: in a body or a query, in a fact, twice in
+  one head, or in a rule whose body depends on its own head (an aggregate reads relations that are
+  complete, as a negation does);
 - ``W401`` a named variable occurs only once in a rule (write ``_`` or ``_Name`` if intended).
 
 Example:
@@ -46,7 +49,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from .grammar.datalog import Atom, BodyLiteral, Comparison, Const, Negation, Program, Query, Rule, Term, Var
+from .grammar.datalog import Aggregate, Atom, BodyLiteral, Comparison, Const, Negation, Program, Query, Rule, Term, Var
 from .grammar.diagnostics import Diagnostic, Diagnostics, did_you_mean
 
 __all__ = ["BuiltinSpec", "CODES", "check_program", "check_query", "derived_relations"]
@@ -59,6 +62,7 @@ CODES: dict[str, str] = {
     "E404": "unexpected end of input",
     "E405": "invalid escape sequence in a string",
     "E406": "unquoted word where a variable or constant is expected",
+    "E407": "unknown aggregate",
     "E410": "unknown relation",
     "E411": "relation used with the wrong number of arguments",
     "E412": "rule head names a declared (extensional) relation or a builtin",
@@ -68,6 +72,7 @@ CODES: dict[str, str] = {
     "E416": "builtin input argument not bound by an earlier literal",
     "E417": "recursion through negation",
     "E418": "recursive rule is not left-recursive (pyDatalog may not terminate)",
+    "E419": "aggregate in a body, a query or a fact, twice in a head, or in a recursive rule",
     "W401": "variable occurs only once in a rule",
 }
 
@@ -162,6 +167,7 @@ def check_program(
 
     arities = _arities(declared, builtins, derived)
     for rule in program.rules:
+        _check_aggregates(rule, diags)
         diags.extend(_check_relations(rule.body, arities))
         bound = _check_binding(rule.body, builtins, arities, diags)
         _check_head(rule, bound, diags)
@@ -190,6 +196,7 @@ def check_query(
     """
     diags = Diagnostics()
     arities = _arities(declared, builtins, derived or {})
+    _check_aggregates(Rule(Atom("query"), query.body), diags)
     diags.extend(_check_relations(query.body, arities))
     _check_binding(query.body, builtins, arities, diags)
     return Diagnostics(diags).sorted()
@@ -304,9 +311,27 @@ def _check_comparison(lit: Comparison, bound: set[str], diags: Diagnostics) -> N
             )
 
 
+def _check_aggregates(rule: Rule, diags: Diagnostics) -> None:
+    """E419 for an aggregate in a body literal, in a fact, or a second one in a head."""
+    for lit in rule.body:
+        atom = _atom_of(lit)
+        for arg in atom.args if atom is not None else ():
+            if isinstance(arg, Aggregate):
+                diags.add("E419", f"aggregate '{arg}' in a rule body: aggregates are rule-head arguments",
+                          arg.span or atom.span)
+    found = [a for a in rule.head.args if isinstance(a, Aggregate)]
+    if found and not rule.body:
+        diags.add("E419", f"aggregate '{found[0]}' in a fact: it needs a body to aggregate over", found[0].span)
+    for extra in found[1:]:
+        diags.add("E419", f"a second aggregate '{extra}' in one head", extra.span or rule.head.span,
+                  help="define each aggregate in a rule of its own")
+
+
 def _check_head(rule: Rule, bound: set[str], diags: Diagnostics) -> None:
     reported: set[str] = set()
     for arg in rule.head.args:
+        if isinstance(arg, Aggregate):
+            arg = arg.var
         if not isinstance(arg, Var):
             continue
         if arg.is_anonymous:
@@ -343,7 +368,7 @@ def _check_singletons(rule: Rule, diags: Diagnostics) -> None:
 
 
 def _all_terms(rule: Rule) -> Iterable[Term]:
-    yield from rule.head.args
+    yield from (a.var if isinstance(a, Aggregate) else a for a in rule.head.args)
     for lit in rule.body:
         atom = _atom_of(lit)
         if atom is not None:
@@ -372,6 +397,12 @@ def _check_recursion(rules: Iterable[Rule], derived: Mapping[str, int], diags: D
         head = rule.head.relation
         if head not in graph:
             continue
+        if rule.aggregate is not None:
+            atoms = [a for a in map(_atom_of, rule.body) if recursive(head, a)]
+            if atoms:
+                diags.add("E419", f"aggregate rule for '{head}' depends on '{head}' through '{atoms[0].relation}'",
+                          atoms[0].span, help="an aggregate reads relations that are complete: compute them "
+                                              "without the aggregated relation")
         for lit in rule.body:
             if isinstance(lit, Negation) and recursive(head, lit.atom):
                 cycle = _path(graph, lit.atom.relation, head)

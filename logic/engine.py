@@ -71,6 +71,7 @@ from pyDatalog import pyEngine
 from .dlcheck import BuiltinSpec, check_program, check_query, derived_relations
 from .grammar.datalog import (
     Atom,
+    aggregate_rows,
     BodyLiteral,
     Comparison,
     Const,
@@ -160,6 +161,8 @@ class Engine:
         self._sources: dict[str, str] = {}
         self._materialized: dict[str, frozenset[tuple]] = {}
         self._preds: dict[str, Any] = {}
+        self._aggregates: list[Rule] = []  # rules with an aggregate head, in an order they can be computed
+        self._aggregated: list[Any] | None = []  # the fact clauses they gave, None when stale
 
         with _LOCK:
             previous = getattr(Logic.tl, "logic", None)
@@ -239,6 +242,7 @@ class Engine:
                 head = pyEngine.Literal(pred, [pyEngine.Const(v) for v in args])
                 pyEngine.assert_(pyEngine.Clause(head, []))
             self._materialized.clear()
+            self._stale()
         return len(rows)
 
     def add_program(self, program: Program) -> list[Diagnostic]:
@@ -270,7 +274,12 @@ class Engine:
             raise InvalidInput(diagnostics, sources)
         with self._active():
             for rule in program.rules:
-                pyEngine.assert_(_clause(rule))
+                if rule.aggregate is None:
+                    pyEngine.assert_(_clause(rule))
+                else:  # computed from its body's answers (see _aggregate), not by pyDatalog
+                    self._new_pred(rule.head.relation, rule.head.arity)
+            self._aggregates = _aggregate_order(combined.rules)
+            self._stale()
             self._rules = combined.rules
             self._derived = derived_relations(combined)
             self._sources = sources
@@ -312,8 +321,13 @@ class Engine:
         diagnostics = check_query(query, self._declared, self._specs, self._derived)
         if any(d.is_error for d in diagnostics):
             raise InvalidInput(diagnostics, sources)
+        return self._answer(query)
+
+    def _answer(self, query: Query) -> list[tuple]:
+        """A checked query's rows (see :meth:`query`)."""
         names = query.variables
         with self._active():
+            self._aggregate()
             head = pyEngine.Literal(f"_pyD_query_iamlogic{next(_QUERY_COUNTER)}", [pyEngine.Var(n) for n in names])
             anonymous = itertools.count(1)
             clause = pyEngine.Clause(head, [_literal(lit, anonymous) for lit in query.body])
@@ -345,12 +359,39 @@ class Engine:
             raise EngineError(f"cannot materialize {relation!r}: not a declared or derived relation"
                               + (f"; {hint}" if hint else ""))
         with self._active():
+            self._aggregate()
             cached = self._materialized.get(relation)
             if cached is None:
                 literal = pyEngine.Literal(relation, [pyEngine.Var(f"V{i}") for i in range(arity)])
                 cached = frozenset(_rows(_ask(literal)))
                 self._materialized[relation] = cached
             return cached
+
+    # -- aggregates ----------------------------------------------------------------------------
+
+    def _stale(self) -> None:
+        """Facts or rules changed: the aggregates are computed again before the next answer."""
+        if self._aggregated:
+            for clause in self._aggregated:
+                pyEngine.retract(clause)
+        self._aggregated = None if self._aggregates else []
+
+    def _aggregate(self) -> None:
+        """Assert the tuples of every aggregate rule, computed from the answers to its body (the
+        relations it reads are complete: the checker refuses recursion through an aggregate), in
+        an order where each comes after the aggregates its body reads. Runs under ``_active``."""
+        if self._aggregated is not None:
+            return
+        self._aggregated = []
+        for rule in self._aggregates:
+            body = Query(rule.body, rule.span)
+            names = body.variables
+            solutions = [dict(zip(names, row)) for row in self._answer(body)]
+            for row in aggregate_rows(rule, solutions):
+                clause = pyEngine.Clause(pyEngine.Literal(rule.head.relation, [pyEngine.Const(v) for v in row]), [])
+                pyEngine.assert_(clause)
+                self._aggregated.append(clause)
+        self._materialized.clear()
 
     # -- pyDatalog state -----------------------------------------------------------------------
 
@@ -372,6 +413,37 @@ class Engine:
         pred = pyEngine.Pred(name, arity)
         pred.prearity = arity
         return pyEngine.insert(pred)
+
+
+def _aggregate_order(rules: Sequence[Rule]) -> list[Rule]:
+    """The aggregate rules, each after those whose head its body reaches (directly or through
+    other relations): there is such an order, since no aggregate depends on itself."""
+    uses: dict[str, set[str]] = {}
+    for rule in rules:
+        uses.setdefault(rule.head.relation, set()).update(
+            (lit.atom if isinstance(lit, Negation) else lit).relation for lit in rule.body if not isinstance(lit, Comparison))
+    aggregates = [r for r in rules if r.aggregate is not None]
+    heads = {r.head.relation for r in aggregates}
+
+    def reaches(rel: str) -> set[str]:
+        seen, todo = set(), [rel]
+        while todo:
+            for dep in uses.get(todo.pop(), ()):
+                if dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
+        return seen
+
+    below = {h: reaches(h) & heads for h in heads}
+    ordered: list[Rule] = []
+    done: set[str] = set()
+    while len(ordered) < len(aggregates):
+        ready = [r for r in aggregates if r not in ordered and below[r.head.relation] <= done]
+        if not ready:  # pragma: no cover - the checker refuses such programs (E419)
+            raise EngineError("aggregates that depend on each other cannot be computed")
+        ordered += ready
+        done |= {r.head.relation for r in ready} - {r.head.relation for r in aggregates if r not in ordered}
+    return ordered
 
 
 def _restore(previous) -> None:

@@ -54,7 +54,8 @@ from .decision import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Decision, LayerVerdic
 from .dlcheck import BuiltinSpec
 from .engine import Engine, EngineError, row_key
 from .grammar.ast import Policy
-from .grammar.datalog import Atom, Comparison, Const, Negation, Program, Query, Rule, Var, parse_program, parse_query
+from .grammar.datalog import (Atom, Comparison, Const, Negation, Program, Query, Rule, Var, aggregate_rows, parse_program,
+                               parse_query)
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
 from .grammar.world import UNIQUE_ID_PREFIX
 from .matching import (ConditionResult, action_key, condition_on_unknown_suffix, context_values, evaluate_condition,
@@ -100,13 +101,19 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     # Declared in the schema as facts (``iamlogic facts`` prints them); the engine answers it from
     # the catalog instead of loading tens of thousands of facts for a pattern like "*".
     "action_pattern_covers": BuiltinSpec(inputs=(0,), outputs=(1,)),
+    # Integer arithmetic: add(X, Y, Z) is Z = X + Y; divide rounds down (a divisor of 0 is an error).
+    "add": BuiltinSpec(inputs=(0, 1), outputs=(2,)),
+    "subtract": BuiltinSpec(inputs=(0, 1), outputs=(2,)),
+    "multiply": BuiltinSpec(inputs=(0, 1), outputs=(2,)),
+    "divide": BuiltinSpec(inputs=(0, 1), outputs=(2,)),
 }
 
 
 #: The builtins that read the request: every relation that calls one depends on the request.
 REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
                              if name not in ("action_match", "action_key", "action_glob", "action_service",
-                                             "action_changes_iam", "claim_matches", "action_pattern_covers"))
+                                             "action_changes_iam", "claim_matches", "action_pattern_covers",
+                                             "add", "subtract", "multiply", "divide"))
 
 
 # The request builtins whose answers requests of one principal and action share, as the rules read
@@ -709,6 +716,27 @@ class Evaluator:
     def _b_action_key(self, text, key) -> tuple:
         found = action_key(text)
         return ((text, found),) if found is not None and (key is None or key == found) else ()
+
+    @staticmethod
+    def _arithmetic(name: str, x, y, z, op) -> tuple:
+        if type(x) is not int or type(y) is not int:
+            raise IamlogicError(f"{name}({x!r}, {y!r}, _): arithmetic is on integers")
+        if name == "divide" and y == 0:
+            raise IamlogicError(f"divide({x!r}, 0, _): a division by zero")
+        found = op(x, y)
+        return ((x, y, found),) if z is None or z == found else ()
+
+    def _b_add(self, x, y, z) -> tuple:
+        return self._arithmetic("add", x, y, z, int.__add__)
+
+    def _b_subtract(self, x, y, z) -> tuple:
+        return self._arithmetic("subtract", x, y, z, int.__sub__)
+
+    def _b_multiply(self, x, y, z) -> tuple:
+        return self._arithmetic("multiply", x, y, z, int.__mul__)
+
+    def _b_divide(self, x, y, z) -> tuple:
+        return self._arithmetic("divide", x, y, z, int.__floordiv__)
 
     @staticmethod
     def _b_action_service(action, service) -> tuple:
@@ -1827,6 +1855,11 @@ class Evaluator:
         if depth > 40:
             return ProofNode(text, "…")
         for rule in rules_by_head.get(rel, ()):
+            if rule.aggregate is not None:
+                node = self._prove_aggregate(atom, rule, depth, seen, engine, rules_by_head)
+                if node is not None:
+                    return node
+                continue
             binding = _unify(rule.head.args, atom.args)
             if binding is None:
                 continue
@@ -1850,6 +1883,36 @@ class Evaluator:
             where = f"rule {span.file}:{span.line}" if span else "rule"
             return ProofNode(text, where, tuple(children))
         return None
+
+    def _prove_aggregate(self, atom: Atom, rule: Rule, depth: int, seen: set[str], engine: Engine,
+                         rules_by_head: Mapping[str, Sequence[Rule]]) -> ProofNode | None:
+        """The derivation of a ground atom by an aggregate rule: the solutions of its body for the
+        atom's other arguments, the first few of them proved."""
+        position, agg = rule.aggregate
+        others = tuple(a for i, a in enumerate(rule.head.args) if i != position)
+        binding = _unify(others, tuple(a for i, a in enumerate(atom.args) if i != position))
+        if binding is None:
+            return None
+        body = tuple(_subst(lit, binding) for lit in rule.body)  # (its `_` stay anonymous: see aggregate_rows)
+        query = Query(body)
+        solutions = [dict(zip(query.variables, row)) for row in engine.query(query)]
+        head = _subst(Atom(rule.head.relation, others), binding).args
+        bound = Rule(Atom(rule.head.relation, (*head[:position], agg, *head[position:])), body)
+        if {tuple(Const(v) for v in row) for row in aggregate_rows(bound, solutions)} != {atom.args}:
+            return None
+        children = []
+        for solution in solutions[:3]:
+            ground = [_subst(lit, {k: Const(v) for k, v in solution.items()}) for lit in body]
+            parts = tuple(self._prove(g, depth + 1, seen, engine, rules_by_head) or ProofNode(str(g), "?")
+                          if isinstance(g, Atom) else ProofNode(str(g), "negation: no derivation exists"
+                                                                if isinstance(g, Negation) else "comparison")
+                          for g in ground)
+            children.append(ProofNode(", ".join(map(str, ground)), "a solution of the body", parts))
+        if len(solutions) > 3:
+            children.append(ProofNode(f"… and {len(solutions) - 3} more solutions", ""))
+        span = rule.span
+        where = f"{agg.func} over {len(solutions)} solution(s), rule {span.file}:{span.line}" if span else agg.func
+        return ProofNode(str(atom), where, tuple(children))
 
     def _excerpt(self, atom: Atom) -> str | None:
         if atom.relation == "statement" and atom.args and isinstance(atom.args[0], Const):

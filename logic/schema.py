@@ -43,6 +43,11 @@ _DECLARATIONS = [
     ("scp_attached", ("Node", "Pol"), "SCP Pol is attached to org node or account Node"),
     ("rcp_attached", ("Node", "Pol"), "RCP Pol is attached to org node or account Node"),
     ("rcp_service", ("Svc",), "RCPs restrict the resources of service Svc (a prefix, lower case)"),
+    # Billing
+    ("price_tier", ("Svc", "Type", "From", "Price"),
+     "a unit of usage type Type of service Svc costs Price pico-USD (10^-12 USD) from the From-th unit on"),
+    ("usage", ("Id", "Acct", "Svc", "Type", "Qty", "Res"),
+     "usage line Id: account Acct used Qty units of Svc's Type, on resource Res (\"\" for the account)"),
     ("rcp_ineffective_action", ("Key",), "an RCP does not restrict action Key (lower case), whatever its Action says"),
     # Principals
     ("principal", ("P", "Type", "Acct"), "principal P is a Type (user, role, root) of account Acct"),

@@ -507,9 +507,46 @@ def check_world(model: WorldModel) -> list[Diagnostic]:
                     d.add("E337", f"unique id {item.unique_id} is declared for {ids[item.unique_id]} and {where}",
                           item.span)
                 ids.setdefault(item.unique_id, where)
+    _check_billing(model, r, d)
     # A policy may be reported through two paths (attached and used as a boundary): keep one of each.
     unique = list(dict.fromkeys(d.items))
     return unique
+
+
+_USD = re.compile(r"[0-9]+(\.[0-9]{1,12})?")
+
+
+def usd_to_pico(usd: str) -> int:
+    """An amount of USD as written (``"0.023"``) in pico-USD (10⁻¹² USD): a whole number."""
+    whole, _, fraction = usd.partition(".")
+    return int(whole) * 10**12 + int(fraction.ljust(12, "0") or 0)
+
+
+def _check_billing(model: WorldModel, r: Resolved, d: Diagnostics) -> None:
+    """E347: a price given twice for a usage type, tiers that do not start at 0 or repeat a
+    quantity, an amount that is not USD (digits, at most 12 decimals); usage of a type without a
+    price (its cost would be unknown, never 0)."""
+    priced: dict[tuple[str, str], ast.Price] = {}
+    for p in model.prices:
+        key = (p.service, p.usage_type)
+        if key in priced:
+            d.add("E347", f"the price of {p.service} {p.usage_type} is given twice (first at {priced[key].span})", p.span)
+            continue
+        priced[key] = p
+        starts = [q for q, _ in p.tiers]
+        if 0 not in starts or len(set(starts)) != len(starts):
+            d.add("E347", f"the tiers of {p.service} {p.usage_type} must start at 0 and each start once: "
+                          f"{', '.join(map(str, starts))}", p.span)
+        for _, usd in p.tiers:
+            if not _USD.fullmatch(usd):
+                d.add("E347", f"price '{usd}' of {p.service} {p.usage_type} is not an amount of USD", p.span,
+                      "write digits with at most 12 decimals, e.g. \"0.023\"")
+    for acct in r.accounts.values():
+        for u in (*acct.usage, *(u for res in acct.resources for u in res.usage)):
+            if (u.service, u.usage_type) not in priced:
+                d.add("E347", f"usage of {u.service} {u.usage_type} without a price: its cost is unknown", u.span,
+                      help=did_you_mean(u.usage_type, [t for s, t in priced if s == u.service])
+                      or f"declare aws price \"{u.service}\" \"{u.usage_type}\" {{ from 0 \"…\" }}")
 
 
 def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
@@ -778,7 +815,7 @@ class World:
         self._orgs = list(model.organizations)
         self._accounts = list(model.accounts)
         self._aws_policies = list(model.aws_policies)
-        self._rcp_services = list(model.rcp_services)
+        self._rest = replace(model, organizations=(), accounts=(), aws_policies=())  # the rest, as given
         self.sources = dict(sources or {})
         self.warnings = list(warnings)
         self._evaluator = None
@@ -788,8 +825,8 @@ class World:
 
     @property
     def model(self) -> WorldModel:
-        return WorldModel(tuple(self._orgs), tuple(self._accounts), tuple(self._aws_policies),
-                          tuple(self._rcp_services))
+        return replace(self._rest, organizations=tuple(self._orgs), accounts=tuple(self._accounts),
+                                   aws_policies=tuple(self._aws_policies))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, World) and self.model == other.model
@@ -831,7 +868,7 @@ class World:
         """Take RCPs to restrict the resources of these services (prefixes such as ``"s3"``), in
         place of the list iamlogic ships (``catalog.RCP_SERVICES``): ``aws rcp_services`` in a world."""
         self._changed()
-        self._rcp_services = [RcpServices(tuple(services))]
+        self._rest = replace(self._rest, rcp_services=(RcpServices(tuple(services)),))
         return self
 
     def diagnostics(self) -> list[Diagnostic]:
