@@ -241,7 +241,7 @@ class Account:
 class Attachment:
     """An SCP or RCP attached to (or, with ``detach``, the default one removed from) an org node."""
 
-    kind: str  # "scp" | "rcp"
+    kind: str  # "scp" | "rcp" | "tag_policy"
     policy: str
     detach: bool = False
     span: Span | None = span_field()
@@ -340,6 +340,27 @@ class IdentityCenter:
 
 
 @dataclass(frozen=True)
+class TagKeyRule:
+    """A tag key of a tag policy: its capitalization, the values allowed (none listed: any), and
+    whether every resource must carry it (iamlogic's check; AWS tag policies do not require tags)."""
+
+    key: str
+    values: tuple[str, ...] = ()
+    required: bool = False
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class TagPolicy:
+    """An AWS Organizations tag policy, attached like an SCP (``tag_policy NAME`` at the root, an OU
+    or an account)."""
+
+    name: str
+    keys: tuple[TagKeyRule, ...]
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
 class Organization:
     id: str
     management: str  # account id or name
@@ -347,6 +368,7 @@ class Organization:
     policies: tuple[tuple[str, NamedPolicy], ...] = ()  # ("scp" | "rcp", policy)
     span: Span | None = span_field()
     identity_center: IdentityCenter | None = None
+    tag_policies: tuple[TagPolicy, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,7 @@ CODES: dict[str, str] = {
     "E345": "aws rcp_services declared twice, or a service listed twice in it",
     "E346": "a usage quantity or a price tier's quantity that is not a whole number (above 0 for usage)",
     "E347": "a price given twice, tiers not starting at 0 or repeated, an amount not in USD, or usage without a price",
+    "E348": "a tag policy declared twice in an organization, or a tag key given twice in one",
     "W301": "role without a trust policy",
     "W302": "a trust policy that lets in Amazon Cognito's identity pools without a condition on the pool (aud)",
     "W303": "unknown service prefix in aws rcp_services",

@@ -273,6 +273,12 @@ def print_organization(o: Organization, ind: str = "") -> str:
     i = ind + "  "
     body = [f"{i}management {_ref(o.management)}"]
     body += [_named(kind, p, i) for kind, p in o.policies]
+    for t in o.tag_policies:
+        body.append(f"{i}tag_policy {_name(t.name)} {{")
+        for k in t.keys:
+            values = " values " + ", ".join(map(_q, k.values)) if k.values else ""
+            body.append(f"{i}  key {_q(k.key)}{values}{' required' if k.required else ''}")
+        body.append(f"{i}}}")
     body += _node(o.root, i)
     if o.identity_center is not None:
         body += _identity_center(o.identity_center, i)

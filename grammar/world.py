@@ -45,6 +45,8 @@ from .ast import (
     Role,
     RoleMapping,
     Statement,
+    TagKeyRule,
+    TagPolicy,
     Usage,
     User,
     WorldModel,
@@ -68,7 +70,7 @@ KEYWORDS = (
     "not on principal when and none identity_center attributes directory managed_ad ad_connector simple_ad "
     "self_managed connects permission_set assign to in identity_pool providers guests classic_flow authenticated "
     "unauthenticated rules otherwise equals not_equals contains starts_with identity guest via claims amr "
-    "rcp_services price from usage"
+    "rcp_services price from usage tag_policy key values required"
 ).split()
 
 
@@ -152,9 +154,11 @@ class _ToAst(Transformer):
     # -- organizations ----------------------------------------------------------------------
     def organization(self, meta, ch):
         org_id = _string(ch[0])
-        management, root, policies, center = None, None, [], None
+        management, root, policies, center, tag_policies = None, None, [], None, []
         for kind, value in ch[1:]:
-            if kind == "identity_center":
+            if kind == "tag_policy":
+                tag_policies.append(value)
+            elif kind == "identity_center":
                 if center is not None:
                     self.diags.add("E338", "an organization has one IAM Identity Center", value.span)
                 center = center or value
@@ -173,7 +177,15 @@ class _ToAst(Transformer):
                            help='add a line: management "<account name or id>"')
             management = AccountRef("")
         return ("org", Organization(org_id, management.ref, root or OrgNode("root", "Root"), tuple(policies),
-                                    self._span(meta), center))
+                                    self._span(meta), center, tuple(tag_policies)))
+
+    def tag_policy_def(self, meta, ch):
+        return ("tag_policy", TagPolicy(ch[0], tuple(ch[1:]), self._span(meta)))
+
+    def tag_key_rule(self, meta, ch):
+        required = bool(ch) and isinstance(ch[-1], Token) and ch[-1].type == "REQUIRED"
+        values = [v for v in ch[1:] if v is not None and not (isinstance(v, Token) and v.type == "REQUIRED")]
+        return TagKeyRule(_string(ch[0]), tuple(_string(v) for v in values), required, self._span(meta))
 
     # -- IAM Identity Center ----------------------------------------------------------------
     def identity_center(self, meta, ch):
@@ -290,6 +302,9 @@ class _ToAst(Transformer):
 
     def detach_scp(self, meta, ch):
         return Attachment("scp", ch[0], True, self._span(meta))
+
+    def attach_tag_policy(self, meta, ch):
+        return Attachment("tag_policy", ch[0], False, self._span(meta))
 
     # -- accounts ---------------------------------------------------------------------------
     def account(self, meta, ch):

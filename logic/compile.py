@@ -58,6 +58,13 @@ class _Compilation:
         for org in self.r.model.organizations:
             mgmt = self.r.account_ref(org.management)
             yield ("organization", org.id, mgmt.id if mgmt else org.management)
+            for t in org.tag_policies:
+                pol = f"{org.id}/tag_policy/{t.name}"
+                for k in t.keys:
+                    yield ("tag_policy_key", pol, k.key)
+                    yield from (("tag_policy_value", pol, k.key, v) for v in k.values)
+                    if k.required:
+                        yield ("tag_policy_required", pol, k.key)
             root_id = self.r.node_ids[id(org.root)]
             yield ("org_root", org.id, root_id)
             yield from self._node(org, org.root)
@@ -84,6 +91,9 @@ class _Compilation:
             wanted.append(Attachment("scp", FULL_AWS_ACCESS))
         wanted.append(Attachment("rcp", RCP_FULL_AWS_ACCESS))
         for a in wanted:
+            if a.kind == "tag_policy":
+                yield ("tag_policy_attached", target, f"{org.id}/tag_policy/{a.policy}")
+                continue
             found = self.r.org_policy(org, a.kind, a.policy)
             if found is None:
                 continue  # reported by check_world; a world with errors is never compiled

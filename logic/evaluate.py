@@ -106,6 +106,8 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     "subtract": BuiltinSpec(inputs=(0, 1), outputs=(2,)),
     "multiply": BuiltinSpec(inputs=(0, 1), outputs=(2,)),
     "divide": BuiltinSpec(inputs=(0, 1), outputs=(2,)),
+    "lowercase": BuiltinSpec(inputs=(0,), outputs=(1,)),
+    "tag_value_matches": BuiltinSpec(inputs=(0, 1)),
 }
 
 
@@ -113,7 +115,8 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
 REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
                              if name not in ("action_match", "action_key", "action_glob", "action_service",
                                              "action_changes_iam", "claim_matches", "action_pattern_covers",
-                                             "add", "subtract", "multiply", "divide"))
+                                             "add", "subtract", "multiply", "divide", "lowercase",
+                                             "tag_value_matches"))
 
 
 # The request builtins whose answers requests of one principal and action share, as the rules read
@@ -737,6 +740,19 @@ class Evaluator:
 
     def _b_divide(self, x, y, z) -> tuple:
         return self._arithmetic("divide", x, y, z, int.__floordiv__)
+
+    @staticmethod
+    def _b_lowercase(text, low) -> tuple:
+        found = text.lower() if isinstance(text, str) else None
+        return ((text, found),) if found is not None and (low is None or low == found) else ()
+
+    @staticmethod
+    def _b_tag_value_matches(pattern, value) -> bool:
+        """A tag policy's allowed value: the value itself, or with a final ``*`` every value that
+        starts with what comes before it (case-sensitive) — AWS Organizations, tag policy syntax."""
+        if pattern.endswith("*"):
+            return value.startswith(pattern[:-1])
+        return value == pattern
 
     @staticmethod
     def _b_action_service(action, service) -> tuple:

@@ -43,6 +43,11 @@ _DECLARATIONS = [
     ("scp_attached", ("Node", "Pol"), "SCP Pol is attached to org node or account Node"),
     ("rcp_attached", ("Node", "Pol"), "RCP Pol is attached to org node or account Node"),
     ("rcp_service", ("Svc",), "RCPs restrict the resources of service Svc (a prefix, lower case)"),
+    # Tag policies
+    ("tag_policy_attached", ("Node", "Pol"), "tag policy Pol is attached to org node or account Node"),
+    ("tag_policy_key", ("Pol", "Key"), "tag policy Pol governs tag key Key, written so"),
+    ("tag_policy_value", ("Pol", "Key", "Value"), "tag policy Pol allows Value for Key (no value listed: any)"),
+    ("tag_policy_required", ("Pol", "Key"), "tag policy Pol requires every resource to carry Key (iamlogic's check)"),
     # Billing
     ("price_tier", ("Svc", "Type", "From", "Price"),
      "a unit of usage type Type of service Svc costs Price pico-USD (10^-12 USD) from the From-th unit on"),

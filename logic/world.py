@@ -462,6 +462,11 @@ def _index_tree(r: Resolved, org: Organization, d: Diagnostics) -> None:
 
 def _check_attachments(r: Resolved, org: Organization, atts: Iterable[Attachment], d: Diagnostics) -> None:
     for a in atts:
+        if a.kind == "tag_policy":
+            if not any(t.name == a.policy for t in org.tag_policies):
+                d.add("E323", f"unknown tag policy '{a.policy}'", a.span,
+                      help=did_you_mean(a.policy, [t.name for t in org.tag_policies]))
+            continue
         if a.detach and a.policy != FULL_AWS_ACCESS:
             d.add("E324", f"only {FULL_AWS_ACCESS} can be detached; '{a.policy}' is attached only where "
                           "the world says so", a.span)
@@ -508,6 +513,17 @@ def check_world(model: WorldModel) -> list[Diagnostic]:
                           item.span)
                 ids.setdefault(item.unique_id, where)
     _check_billing(model, r, d)
+    for org in model.organizations:
+        seen_policies: set[str] = set()
+        for t in org.tag_policies:
+            if t.name in seen_policies:
+                d.add("E348", f"tag policy '{t.name}' is declared twice in organization {org.id}", t.span)
+            seen_policies.add(t.name)
+            keys = [k.key.lower() for k in t.keys]
+            for k in t.keys:
+                if keys.count(k.key.lower()) > 1:
+                    d.add("E348", f"tag key '{k.key}' is given twice in tag policy '{t.name}' (keys are compared "
+                                  "without case)", k.span)
     # A policy may be reported through two paths (attached and used as a boundary): keep one of each.
     unique = list(dict.fromkeys(d.items))
     return unique
