@@ -71,7 +71,6 @@ from pyDatalog import pyEngine
 from .dlcheck import BuiltinSpec, check_program, check_query, derived_relations
 from .grammar.datalog import (
     Atom,
-    aggregate_rows,
     BodyLiteral,
     Comparison,
     Const,
@@ -79,6 +78,7 @@ from .grammar.datalog import (
     Program,
     Query,
     Rule,
+    aggregate_rows,
     is_relation_name,
     parse_query,
 )
@@ -436,13 +436,14 @@ def _aggregate_order(rules: Sequence[Rule]) -> list[Rule]:
 
     below = {h: reaches(h) & heads for h in heads}
     ordered: list[Rule] = []
-    done: set[str] = set()
-    while len(ordered) < len(aggregates):
-        ready = [r for r in aggregates if r not in ordered and below[r.head.relation] <= done]
+    todo = list(aggregates)
+    while todo:
+        waiting = {r.head.relation for r in todo}
+        ready = [r for r in todo if not below[r.head.relation] & waiting]
         if not ready:  # pragma: no cover - the checker refuses such programs (E419)
             raise EngineError("aggregates that depend on each other cannot be computed")
         ordered += ready
-        done |= {r.head.relation for r in ready} - {r.head.relation for r in aggregates if r not in ordered}
+        todo = [r for r in todo if not any(r is x for x in ready)]
     return ordered
 
 
