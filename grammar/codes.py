@@ -124,6 +124,7 @@ CODES: dict[str, str] = {
     "E905": "an AWS-managed policy whose document differs between two exports",
     "E906": "unsupported: a customer-managed policy with the name of an AWS-managed policy of the same account",
     "E907": "a managed policy attached in an export that does not hold it",
+    "E908": "an account whose IAM entities both an export and a world file declare",
     "W901": "a managed policy's path is not kept",
     "W902": "an export key iamlogic does not import",
     # Requests and command-line input (logic/evaluate.py, logic/matching.py, logic/cli.py, logic/simulate.py)

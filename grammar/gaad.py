@@ -102,13 +102,31 @@ def authorization_details_model(paths: Sequence[str], names: Mapping[str, str] |
 
 def merge_exports(model: WorldModel, exports: Iterable[WorldModel], diags: Diagnostics) -> WorldModel:
     """``model`` with the accounts and AWS-managed policies of exports added: a policy already
-    there with the same document is not added again; another document is E905."""
+    there with the same document is not added again; another document is E905.
+
+    An account of an export that ``model`` declares too (by its id) is one account: its name, tags,
+    resources, identity pools and usage from ``model``, which exports do not hold; its users,
+    groups, roles and policies from the export (E908 when ``model`` declares some as well)."""
     accounts, aws = list(model.accounts), list(model.aws_policies)
+    declared = {a.id: i for i, a in enumerate(accounts)}
     seen: dict[str, NamedPolicy] = {}
     for p in aws:
         seen.setdefault(p.name, p)
     for export in exports:
-        accounts += export.accounts
+        for acct in export.accounts:
+            i = declared.get(acct.id)
+            if i is None:
+                accounts.append(acct)
+                continue
+            mine = accounts[i]
+            if mine.users or mine.groups or mine.roles or mine.policies:
+                diags.add("E908", f"account {acct.id} declares users, groups, roles or policies, and so does the "
+                                  f"export at {acct.span}: an account's IAM comes from one of them", mine.span,
+                          "declare in .iaml what the export does not hold: tags, resources, identity pools, usage")
+            accounts[i] = replace(mine, users=acct.users, groups=acct.groups, roles=acct.roles,
+                                  policies=acct.policies)
+            declared.pop(acct.id)  # a second export of the account is E310, from the world's checks
+
         for p in export.aws_policies:
             first = seen.setdefault(p.name, p)
             if first is p:

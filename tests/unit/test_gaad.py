@@ -165,3 +165,22 @@ def test_validate_reads_an_export_as_a_world(tmp_path, capsys):
     assert main(["validate", str(path)]) == 3
     out = capsys.readouterr().out
     assert f"{path}:1:" in out and "E901" in out
+
+
+def test_a_world_file_gives_an_exported_account_what_the_export_lacks(tmp_path):
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps({"UserDetailList": [user("ana", UserPolicyList=[
+        {"PolicyName": "S3", "PolicyDocument": ALLOW_S3}])]}))
+    world = tmp_path / "world.iaml"
+    world.write_text(f'import "export.json"\naccount {ACCT} "prod" {{\n  tags {{ env = "prod" }}\n'
+                     f'  resource "arn:aws:s3:::b" {{ policy {{ sid "NoDeletes" deny s3:DeleteObject on * principal * }} }}\n}}\n')
+    w = iamlogic.load([str(world)])
+    (acct,) = w.model.accounts
+    assert (acct.name, acct.tags, [u.name for u in acct.users]) == ("prod", (("env", "prod"),), ["ana"])
+    d = w.check(f"arn:aws:iam::{ACCT}:user/ana", "s3:DeleteObject", "arn:aws:s3:::b/k")
+    assert (d.decision, [s.sid for s in d.statements]) == ("ExplicitDeny", ["NoDeletes"])
+    world.write_text(f'import "export.json"\naccount {ACCT} "prod" {{ user other }}\n')
+    with pytest.raises(InvalidInput) as exc:
+        iamlogic.load([str(world)])
+    assert [d.code for d in exc.value.diagnostics] == ["E908"]
+    assert exc.value.diagnostics[0].span.line == 2
