@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from iamlogic import World, load
 from iamlogic.grammar.ast import Account, WorldModel
+from iamlogic.grammar.gaad import authorization_details
 from iamlogic.grammar.json_policy import policy_to_json
 from iamlogic.grammar.printer import print_world
 from iamlogic.testing import requests_for, valid_world_models
@@ -90,3 +91,24 @@ def test_exported_accounts_decide_as_the_world(model, data):
     for r, a, b in zip(requests, world.check_many(requests), imported.check_many(requests)):
         assert (a.decision, [s.id for s in a.statements], a.missing_context) == (
             b.decision, [s.id for s in b.statements], b.missing_context), r
+
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.sampled_from(
+    ["arn:aws:iam::123456789012:user/u", "arn:aws:iam::123456789012:role/r", "/", "v1",
+     "arn:aws:iam::aws:policy/P", "%7B%22Version%22%3A%222012-10-17%22%7D"])
+_KEYS = st.sampled_from(["UserDetailList", "GroupDetailList", "RoleDetailList", "Policies", "UserName", "RoleName",
+                         "GroupName", "Arn", "Path", "UserId", "PolicyVersionList", "Document", "IsDefaultVersion",
+                         "DefaultVersionId", "AttachedManagedPolicies", "PolicyArn", "PermissionsBoundary",
+                         "PermissionsBoundaryArn", "Tags", "Key", "Value", "GroupList", "UserPolicyList",
+                         "PolicyName", "PolicyDocument", "AssumeRolePolicyDocument", "IsTruncated", "Statement"])
+_JSON = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+                     max_leaves=25)
+
+
+@settings(max_examples=2000 if os.environ.get("IAMLOGIC_HYPOTHESIS_PROFILE") == "deep" else 200, deadline=None)
+@given(_JSON)
+def test_any_json_gives_an_account_or_an_error_never_a_crash(value):
+    """Fail closed: whatever the JSON, the reader returns (never raises), and without an account it
+    says why in an error."""
+    model, diags = authorization_details(json.dumps(value), "e.json")
+    assert model.accounts or diags.has_errors()
