@@ -67,11 +67,7 @@ def usd(pico: int) -> Decimal:
 
 def bill(world: World, tag: str | None = None) -> Bill:
     """The bill of every payer of the world, and with ``tag`` the cost by that tag's values."""
-    ev = world.evaluator()
-
-    def ask(text: str) -> list[tuple]:
-        return ev.query(text)
-
+    ask = world.evaluator().query  # (the queries are this module's own text; the tag is compared in Python)
     names = dict(ask("?- account(A, N)."))
     payers = dict(ask("?- organization(O, M)."))
     members: dict[str, list[str]] = {}
