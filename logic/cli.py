@@ -14,7 +14,7 @@ from typing import Sequence
 from .grammar.ast import POLICY_KINDS
 from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput
 from .grammar.gaad import authorization_details_model, is_authorization_details
-from .grammar.json_policy import parse_json, parse_policy_text
+from .grammar.json_policy import parse_json, policy_from_value
 from .validate import validate_policy
 
 EXIT_OK, EXIT_FAILURE, EXIT_DENIED, EXIT_INVALID = 0, 1, 2, 3
@@ -47,16 +47,17 @@ def _validate_file(path: str, kind: str) -> tuple[list[Diagnostic], dict[str, st
                 text = fh.read()
         except (OSError, UnicodeDecodeError) as exc:
             return [Diagnostic("E320", f"cannot read '{path}': {getattr(exc, 'strerror', None) or exc}")], {}
-        value, _ = parse_json(text, path)
+        value, json_diags = parse_json(text, path)
         if is_authorization_details(value):  # an export of IAM account authorization details: a world
             try:
                 world = load([path])
             except InvalidInput as exc:
                 return exc.diagnostics, exc.sources
             return list(world.warnings), world.sources
-        policy, diags = parse_policy_text(text, path)
+        diags = Diagnostics(json_diags)  # (the document is read once: what parse_policy_text does)
+        policy = policy_from_value(value, path, diags) if value is not None else None
         items = list(diags)
-        if policy is not None:
+        if policy is not None and not diags.has_errors():
             items += validate_policy(policy, kind)
         return items, {path: text}
     if path.endswith(".dl"):  # a guardrails file
