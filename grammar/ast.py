@@ -160,6 +160,30 @@ class Price:
 
 
 @dataclass(frozen=True)
+class Reservation:
+    """``reservation "SERVICE" "USAGE_TYPE" QUANTITY "USD"``: Reserved Instances an account bought:
+    QUANTITY units of the usage type in the billing period, at a rate in USD a unit (the upfront fee
+    spread over the term plus the recurring fee), paid whether used or not."""
+
+    service: str
+    usage_type: str
+    quantity: int
+    rate: str  # USD a unit, as written
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class SavingsPlan:
+    """``savings_plan "USD" { rate "SERVICE" "USAGE_TYPE" "USD" … }``: a Savings Plan an account
+    bought: its commitment for the billing period (paid whether used or not), and its rate a unit
+    for each usage type it covers."""
+
+    commitment: str  # USD, as written
+    rates: tuple[tuple[str, str, str], ...]  # (service, usage type, USD a unit)
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
 class Resource:
     """A resource by ARN, with tags and an optional resource-based policy (bucket policy, key policy, …)."""
 
@@ -235,6 +259,9 @@ class Account:
     span: Span | None = span_field()
     identity_pools: tuple[IdentityPool, ...] = ()
     usage: tuple[Usage, ...] = ()  # (a resource's usage is on the resource)
+    reservations: tuple[Reservation, ...] = ()
+    savings_plans: tuple[SavingsPlan, ...] = ()
+    discount_sharing: bool = True  # False: ``discount_sharing off``, set by its organization's payer
 
 
 @dataclass(frozen=True)

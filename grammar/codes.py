@@ -114,9 +114,12 @@ CODES: dict[str, str] = {
     "E346": "a usage quantity or a price tier's quantity that is not a whole number (above 0 for usage)",
     "E347": "a price given twice, tiers not starting at 0 or repeated, an amount not in USD, or usage without a price",
     "E348": "a tag policy declared twice in an organization, or a tag key given twice in one",
+    "E349": "unsupported or repeated discounts: two Savings Plans in one consolidated billing family, a Savings "
+            "Plan rate for a price with volume tiers or given twice, discount sharing turned off twice",
     "W301": "role without a trust policy",
     "W302": "a trust policy that lets in Amazon Cognito's identity pools without a condition on the pool (aud)",
     "W303": "unknown service prefix in aws rcp_services",
+    "W304": "discount sharing turned off for an account in no organization (it has no effect)",
     # Exports of IAM account authorization details (grammar/gaad.py)
     "E901": "the export is truncated (IsTruncated)",
     "E902": "an export entry that is not of the shape the API documents",

@@ -183,6 +183,12 @@ def print_account(a: Account, ind: str = "") -> str:
     for p in a.identity_pools:
         body += _identity_pool(p, i)
     body += _usage(a.usage, i)
+    body += [f"{i}reservation {_q(r.service)} {_q(r.usage_type)} {r.quantity} {_q(r.rate)}" for r in a.reservations]
+    for sp in a.savings_plans:
+        body += [f"{i}savings_plan {_q(sp.commitment)} {{",
+                 *(f"{i}  rate {_q(svc)} {_q(typ)} {_q(usd)}" for svc, typ, usd in sp.rates), i + "}"]
+    if not a.discount_sharing:
+        body.append(f"{i}discount_sharing off")
     return "\n".join(_block(f"account {a.id} {_q(a.name)}", body, ind))
 
 

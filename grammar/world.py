@@ -41,9 +41,11 @@ from .ast import (
     Price,
     Principal,
     RcpServices,
+    Reservation,
     Resource,
     Role,
     RoleMapping,
+    SavingsPlan,
     Statement,
     TagKeyRule,
     TagPolicy,
@@ -70,7 +72,7 @@ KEYWORDS = (
     "not on principal when and none identity_center attributes directory managed_ad ad_connector simple_ad "
     "self_managed connects permission_set assign to in identity_pool providers guests classic_flow authenticated "
     "unauthenticated rules otherwise equals not_equals contains starts_with identity guest via claims amr "
-    "rcp_services price from usage tag_policy key values required"
+    "rcp_services price from usage tag_policy key values required reservation savings_plan rate discount_sharing off"
 ).split()
 
 
@@ -310,15 +312,19 @@ class _ToAst(Transformer):
     def account(self, meta, ch):
         acct_id, name = str(ch[0]), _string(ch[1])
         parts = {"tags": (), "user": [], "group": [], "role": [], "policy": [], "resource": [], "identity_pool": [],
-                 "usage": []}
+                 "usage": [], "reservation": [], "savings_plan": [], "discount_sharing": []}
         for kind, value, *_ in ch[2:]:
             if kind == "tags":
                 parts["tags"] = parts["tags"] + value
             else:
                 parts[kind].append(value)
+        if len(parts["discount_sharing"]) > 1:
+            self.diags.add("E349", f"account {acct_id} turns discount sharing off twice", parts["discount_sharing"][1])
         return ("account", Account(acct_id, name, parts["tags"], tuple(parts["user"]), tuple(parts["group"]),
                                    tuple(parts["role"]), tuple(parts["policy"]), tuple(parts["resource"]),
-                                   self._span(meta), tuple(parts["identity_pool"]), tuple(parts["usage"])))
+                                   self._span(meta), tuple(parts["identity_pool"]), tuple(parts["usage"]),
+                                   tuple(parts["reservation"]), tuple(parts["savings_plan"]),
+                                   not parts["discount_sharing"]))
 
     # -- Amazon Cognito identity pools ------------------------------------------------------
     def identity_pool(self, meta, ch):
@@ -476,6 +482,19 @@ class _ToAst(Transformer):
     def usage(self, meta, ch):
         return ("usage", Usage(_string(ch[0]), _string(ch[1]), self._quantity(ch[2], "a usage quantity"),
                                self._span(meta)), self._span(meta))
+
+    def reservation(self, meta, ch):
+        return ("reservation", Reservation(_string(ch[0]), _string(ch[1]), self._quantity(ch[2], "a reserved quantity"),
+                                           _string(ch[3]), self._span(meta)))
+
+    def savings_plan(self, meta, ch):
+        return ("savings_plan", SavingsPlan(_string(ch[0]), tuple(ch[1:]), self._span(meta)))
+
+    def sp_rate(self, meta, ch):
+        return tuple(_string(c) for c in ch)
+
+    def discount_sharing(self, meta, ch):
+        return ("discount_sharing", self._span(meta))
 
     def _quantity(self, tok: Token, what: str, zero: bool = False) -> int:
         text = str(tok)

@@ -216,6 +216,15 @@ class _Compilation:
             rows = [(u, "") for u in acct.usage] + [(u, res.arn) for res in acct.resources for u in res.usage]
             for n, (u, res) in enumerate(rows):
                 yield ("usage", f"{acct.id}#{n}", acct.id, u.service, u.usage_type, u.quantity, res)
+            for n, ri in enumerate(acct.reservations):
+                yield ("reservation", f"{acct.id}#ri{n}", acct.id, ri.service, ri.usage_type, ri.quantity,
+                       usd_to_pico(ri.rate))
+            for n, sp in enumerate(acct.savings_plans):
+                plan = f"{acct.id}#sp{n}"
+                yield ("savings_plan", plan, acct.id, usd_to_pico(sp.commitment))
+                yield from (("sp_rate", plan, svc, typ, usd_to_pico(usd)) for svc, typ, usd in sp.rates)
+            if not acct.discount_sharing:
+                yield ("no_discount_sharing", acct.id)
 
     # -- 5 ------------------------------------------------------------------------------------
     def statements(self) -> Iterator[Fact]:

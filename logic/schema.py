@@ -53,6 +53,11 @@ _DECLARATIONS = [
      "a unit of usage type Type of service Svc costs Price pico-USD (10^-12 USD) from the From-th unit on"),
     ("usage", ("Id", "Acct", "Svc", "Type", "Qty", "Res"),
      "usage line Id: account Acct used Qty units of Svc's Type, on resource Res (\"\" for the account)"),
+    ("reservation", ("Id", "Acct", "Svc", "Type", "Qty", "Rate"),
+     "reservation Id of account Acct: Qty units of Svc's Type in the period at Rate pico-USD a unit"),
+    ("savings_plan", ("Plan", "Acct", "Commit"), "Savings Plan Plan of account Acct commits Commit pico-USD for the period"),
+    ("sp_rate", ("Plan", "Svc", "Type", "Rate"), "Savings Plan Plan covers Svc's Type at Rate pico-USD a unit"),
+    ("no_discount_sharing", ("Acct",), "account Acct shares no reservation or Savings Plan with its organization"),
     ("rcp_ineffective_action", ("Key",), "an RCP does not restrict action Key (lower case), whatever its Action says"),
     # Principals
     ("principal", ("P", "Type", "Acct"), "principal P is a Type (user, role, root) of account Acct"),

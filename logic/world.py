@@ -540,8 +540,10 @@ def usd_to_pico(usd: str) -> int:
 
 def _check_billing(model: WorldModel, r: Resolved, d: Diagnostics) -> None:
     """E347: a price given twice for a usage type, tiers that do not start at 0 or repeat a
-    quantity, an amount that is not USD (digits, at most 12 decimals); usage of a type without a
-    price (its cost would be unknown, never 0)."""
+    quantity, an amount that is not USD (digits, at most 12 decimals); usage, a reservation or a
+    Savings Plan rate of a type without a price (its cost would be unknown, never 0). E349: what is
+    not modelled of Savings Plans (two in one consolidated billing family, a rate for a tiered price)
+    and a rate given twice. W304: discount sharing turned off outside an organization."""
     priced: dict[tuple[str, str], ast.Price] = {}
     for p in model.prices:
         key = (p.service, p.usage_type)
@@ -557,12 +559,49 @@ def _check_billing(model: WorldModel, r: Resolved, d: Diagnostics) -> None:
             if not _USD.fullmatch(usd):
                 d.add("E347", f"price '{usd}' of {p.service} {p.usage_type} is not an amount of USD", p.span,
                       "write digits with at most 12 decimals, e.g. \"0.023\"")
+    def unpriced(what: str, service: str, usage_type: str, span) -> bool:
+        if (service, usage_type) in priced:
+            return False
+        d.add("E347", f"{what} of {service} {usage_type} without a price: its cost is unknown", span,
+              help=did_you_mean(usage_type, [t for s, t in priced if s == service])
+              or f"declare aws price \"{service}\" \"{usage_type}\" {{ from 0 \"…\" }}")
+        return True
+
+    def amount(usd: str, what: str, span, above_zero: bool = False) -> None:
+        if not _USD.fullmatch(usd):
+            d.add("E347", f"{what} '{usd}' is not an amount of USD", span, "write digits with at most 12 decimals")
+        elif above_zero and usd_to_pico(usd) == 0:
+            d.add("E347", f"{what} is 0 USD", span, "a Savings Plan rate is above 0")
+
+    plans: dict[str, ast.SavingsPlan] = {}  # consolidated billing family (organization, or account) -> its plan
     for acct in r.accounts.values():
         for u in (*acct.usage, *(u for res in acct.resources for u in res.usage)):
-            if (u.service, u.usage_type) not in priced:
-                d.add("E347", f"usage of {u.service} {u.usage_type} without a price: its cost is unknown", u.span,
-                      help=did_you_mean(u.usage_type, [t for s, t in priced if s == u.service])
-                      or f"declare aws price \"{u.service}\" \"{u.usage_type}\" {{ from 0 \"…\" }}")
+            unpriced("usage", u.service, u.usage_type, u.span)
+        for ri in acct.reservations:
+            amount(ri.rate, "the reservation's rate", ri.span)
+            unpriced("a reservation", ri.service, ri.usage_type, ri.span)
+        placed = r.placement.get(acct.id)
+        for sp in acct.savings_plans:
+            amount(sp.commitment, "the Savings Plan's commitment", sp.span)
+            family = placed.org.id if placed else acct.id
+            if family in plans:
+                d.add("E349", f"a second Savings Plan in the consolidated billing family of {family} (the first at "
+                              f"{plans[family].span}): how AWS applies several plans together is not modelled",
+                      sp.span, "unsupported: declare one plan, with the sum of their commitments if their rates agree")
+            plans.setdefault(family, sp)
+            seen: set[tuple[str, str]] = set()
+            for svc, typ, usd in sp.rates:
+                amount(usd, f"the Savings Plan's rate for {svc} {typ}", sp.span, above_zero=True)
+                if (svc, typ) in seen:
+                    d.add("E349", f"the Savings Plan gives a rate for {svc} {typ} twice", sp.span)
+                seen.add((svc, typ))
+                if not unpriced("a Savings Plan rate", svc, typ, sp.span) and len(priced[svc, typ].tiers) > 1:
+                    d.add("E349", f"a Savings Plan rate for {svc} {typ}, whose price has volume tiers: the savings "
+                                  "percentage AWS ranks usage by is then not one number", sp.span,
+                          "unsupported: Savings Plans are modelled for usage types of one price")
+        if not acct.discount_sharing and placed is None:
+            d.add("W304", f"account {acct.id} turns discount sharing off, but is in no organization: it shares "
+                          "nothing anyway", acct.span)
 
 
 def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
