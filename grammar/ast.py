@@ -184,6 +184,30 @@ class SavingsPlan:
 
 
 @dataclass(frozen=True)
+class Trail:
+    """``trail "ARN" { bucket "B" [prefix "P"] [organization_trail] [multi_region] [stopped] }``: a
+    CloudTrail trail of an account and where it delivers its log files."""
+
+    arn: str
+    bucket: str | None = None
+    prefix: str = ""
+    organization: bool = False
+    multi_region: bool = False
+    logging: bool = True
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class LogSubscription:
+    """``log_subscription "LOG GROUP ARN" to "DESTINATION ARN"``: a CloudWatch Logs subscription of a
+    log group of the account to a destination (usually of a central logging account)."""
+
+    group: str
+    destination: str
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
 class Resource:
     """A resource by ARN, with tags and an optional resource-based policy (bucket policy, key policy, …)."""
 
@@ -192,6 +216,7 @@ class Resource:
     policy: Policy | None = None
     span: Span | None = span_field()
     usage: tuple[Usage, ...] = ()
+    aws_managed: bool = False  # a KMS key AWS manages for a service (RCPs do not apply to it)
 
 
 @dataclass(frozen=True)
@@ -262,6 +287,8 @@ class Account:
     reservations: tuple[Reservation, ...] = ()
     savings_plans: tuple[SavingsPlan, ...] = ()
     discount_sharing: bool = True  # False: ``discount_sharing off``, set by its organization's payer
+    trails: tuple[Trail, ...] = ()
+    log_subscriptions: tuple[LogSubscription, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -116,10 +116,15 @@ CODES: dict[str, str] = {
     "E348": "a tag policy declared twice in an organization, or a tag key given twice in one",
     "E349": "unsupported or repeated discounts: two Savings Plans in one consolidated billing family, a Savings "
             "Plan rate for a price with volume tiers or given twice, discount sharing turned off twice",
+    "E350": "aws_managed on a resource that is not a KMS key, or on a key without its key policy",
+    "E351": "a trail or log subscription that is malformed, not of its account, declared twice, or an organization "
+            "trail outside an organization",
     "W301": "role without a trust policy",
     "W302": "a trust policy that lets in Amazon Cognito's identity pools without a condition on the pool (aud)",
     "W303": "unknown service prefix in aws rcp_services",
     "W304": "discount sharing turned off for an account in no organization (it has no effect)",
+    "W305": "a trail's bucket or a log subscription's destination that the world does not declare",
+    "W306": "an organization trail in a member account (AWS allows one only in a delegated administrator account)",
     # Exports of IAM account authorization details (grammar/gaad.py)
     "E901": "the export is truncated (IsTruncated)",
     "E902": "an export entry that is not of the shape the API documents",

@@ -158,6 +158,8 @@ def _role(r: Role, ind: str) -> list[str]:
 def _resource(r: Resource, ind: str) -> list[str]:
     i = ind + "  "
     body = _tags(r.tags, i)
+    if r.aws_managed:
+        body.append(f"{i}aws_managed")
     if r.policy is not None:
         body.append(f"{i}policy {print_policy(r.policy, i)}")
     body += _usage(r.usage, i)
@@ -189,6 +191,13 @@ def print_account(a: Account, ind: str = "") -> str:
                  *(f"{i}  rate {_q(svc)} {_q(typ)} {_q(usd)}" for svc, typ, usd in sp.rates), i + "}"]
     if not a.discount_sharing:
         body.append(f"{i}discount_sharing off")
+    for t in a.trails:
+        items = [f"bucket {_q(t.bucket)}"] if t.bucket is not None else []
+        items += [f"prefix {_q(t.prefix)}"] if t.prefix else []
+        items += [word for word, on in (("organization_trail", t.organization), ("multi_region", t.multi_region),
+                                        ("stopped", not t.logging)) if on]
+        body.append(f"{i}trail {_q(t.arn)} {{ {'  '.join(items)} }}")
+    body += [f"{i}log_subscription {_q(s.group)} to {_q(s.destination)}" for s in a.log_subscriptions]
     return "\n".join(_block(f"account {a.id} {_q(a.name)}", body, ind))
 
 

@@ -31,6 +31,7 @@ from .ast import (
     IdentityGroup,
     IdentityPool,
     IdentityUser,
+    LogSubscription,
     MappingRule,
     NamedPolicy,
     Organization,
@@ -46,6 +47,7 @@ from .ast import (
     Role,
     RoleMapping,
     SavingsPlan,
+    Trail,
     Statement,
     TagKeyRule,
     TagPolicy,
@@ -72,7 +74,7 @@ KEYWORDS = (
     "not on principal when and none identity_center attributes directory managed_ad ad_connector simple_ad "
     "self_managed connects permission_set assign to in identity_pool providers guests classic_flow authenticated "
     "unauthenticated rules otherwise equals not_equals contains starts_with identity guest via claims amr "
-    "rcp_services price from usage tag_policy key values required reservation savings_plan rate discount_sharing off"
+    "rcp_services price from usage tag_policy key values required reservation savings_plan rate discount_sharing off aws_managed trail bucket prefix organization_trail multi_region stopped log_subscription"
 ).split()
 
 
@@ -312,7 +314,8 @@ class _ToAst(Transformer):
     def account(self, meta, ch):
         acct_id, name = str(ch[0]), _string(ch[1])
         parts = {"tags": (), "user": [], "group": [], "role": [], "policy": [], "resource": [], "identity_pool": [],
-                 "usage": [], "reservation": [], "savings_plan": [], "discount_sharing": []}
+                 "usage": [], "reservation": [], "savings_plan": [], "discount_sharing": [], "trail": [],
+                 "log_subscription": []}
         for kind, value, *_ in ch[2:]:
             if kind == "tags":
                 parts["tags"] = parts["tags"] + value
@@ -324,7 +327,8 @@ class _ToAst(Transformer):
                                    tuple(parts["role"]), tuple(parts["policy"]), tuple(parts["resource"]),
                                    self._span(meta), tuple(parts["identity_pool"]), tuple(parts["usage"]),
                                    tuple(parts["reservation"]), tuple(parts["savings_plan"]),
-                                   not parts["discount_sharing"]))
+                                   not parts["discount_sharing"], tuple(parts["trail"]),
+                                   tuple(parts["log_subscription"])))
 
     # -- Amazon Cognito identity pools ------------------------------------------------------
     def identity_pool(self, meta, ch):
@@ -455,17 +459,22 @@ class _ToAst(Transformer):
 
     def resource(self, meta, ch):
         arn = _string(ch[0])
-        tags, policy, usage = (), None, ()
+        tags, policy, usage, managed = (), None, (), False
         for item in ch[1:]:
             if item[0] == "tags":
                 tags = tags + item[1]
             elif item[0] == "usage":
                 usage += (item[1],)
+            elif item[0] == "aws_managed":
+                managed = True
             else:
                 if policy is not None:
                     self.diags.add("E331", f"resource {arn} has more than one resource-based policy", item[2])
                 policy = item[1]
-        return ("resource", Resource(arn, tags, policy, self._span(meta), usage))
+        return ("resource", Resource(arn, tags, policy, self._span(meta), usage, managed))
+
+    def aws_managed(self, meta, ch):
+        return ("aws_managed", True, self._span(meta))
 
     def resource_policy(self, meta, ch):
         return ("policy", ch[0], self._span(meta))
@@ -492,6 +501,27 @@ class _ToAst(Transformer):
 
     def sp_rate(self, meta, ch):
         return tuple(_string(c) for c in ch)
+
+    def trail(self, meta, ch):
+        arn, fields = _string(ch[0]), {}
+        for item in ch[1:]:
+            key, value = (str(item), True) if isinstance(item, Token) else item
+            if key in fields:
+                self.diags.add("E351", f"trail {arn} gives '{key}' twice", self._span(meta))
+            fields[key] = value
+        if "bucket" not in fields:
+            self.diags.add("E351", f"trail {arn} names no bucket", self._span(meta), 'add a line: bucket "NAME"')
+        return ("trail", Trail(arn, fields.get("bucket"), fields.get("prefix", ""), "organization_trail" in fields,
+                               "multi_region" in fields, "stopped" not in fields, self._span(meta)), self._span(meta))
+
+    def trail_bucket(self, meta, ch):
+        return ("bucket", _string(ch[0]))
+
+    def trail_prefix(self, meta, ch):
+        return ("prefix", _string(ch[0]))
+
+    def log_subscription(self, meta, ch):
+        return ("log_subscription", LogSubscription(_string(ch[0]), _string(ch[1]), self._span(meta)), self._span(meta))
 
     def discount_sharing(self, meta, ch):
         return ("discount_sharing", self._span(meta))

@@ -11,7 +11,8 @@ facts are Python values and never program text. The passes:
    memberships, attributes, assignments, provisioned roles and directories; then Amazon Cognito
    identity pools: their roles, providers, role-mapping rules and identities;
 4. ``resources`` — resources, tags, resource-based policies; then ``billing``: prices by volume
-   tier (in pico-USD, 10⁻¹² USD, so that every amount is a whole number) and usage;
+   tier (in pico-USD, 10⁻¹² USD, so that every amount is a whole number), usage, reservations and
+   Savings Plans; then ``logging``: CloudTrail trails and log subscriptions;
 5. ``statements`` — every policy reached by the passes above, statement by statement;
 6. ``catalog`` — each action pattern expanded against the AWS action catalog.
 """
@@ -203,6 +204,8 @@ class _Compilation:
             for res in acct.resources:
                 yield ("resource", res.arn, acct.id)
                 yield from (("resource_tag", res.arn, k, v) for k, v in res.tags)
+                if res.aws_managed:
+                    yield ("aws_managed_key", res.arn)
                 if res.policy is not None:
                     kind = resource_policy_kind(res.arn)
                     pol = self.policy(f"{res.arn}#policy", kind, f"{res.arn} policy", res.policy)
@@ -225,6 +228,14 @@ class _Compilation:
                 yield from (("sp_rate", plan, svc, typ, usd_to_pico(usd)) for svc, typ, usd in sp.rates)
             if not acct.discount_sharing:
                 yield ("no_discount_sharing", acct.id)
+
+    def logging(self) -> Iterator[Fact]:
+        for acct in self.r.accounts.values():
+            for t in acct.trails:
+                yield ("trail", t.arn, acct.id, t.bucket or "", t.prefix)
+                yield from ((f"trail_{flag}", t.arn) for flag, on in (
+                    ("organization", t.organization), ("multi_region", t.multi_region), ("logging", t.logging)) if on)
+            yield from (("log_subscription", s.group, acct.id, s.destination) for s in acct.log_subscriptions)
 
     # -- 5 ------------------------------------------------------------------------------------
     def statements(self) -> Iterator[Fact]:
@@ -273,6 +284,7 @@ PASSES: list[tuple[str, Callable[[_Compilation], Iterator[Fact]]]] = [
     ("identity pools", _Compilation.identity_pools),
     ("resources", _Compilation.resources),
     ("billing", _Compilation.billing),
+    ("logging", _Compilation.logging),
     ("statements", _Compilation.statements),
 ]
 

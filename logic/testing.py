@@ -303,7 +303,8 @@ def valid_world_models(draw) -> WorldModel:
                      policy=draw(st.one_of(st.none(), _policy("resource", accounts, principals_pool)))),
             Resource(f"arn:aws:sqs:us-east-1:{a}:queue",
                      policy=draw(st.one_of(st.none(), _policy("resource", accounts, principals_pool)))),
-            Resource(f"arn:aws:kms:us-east-1:{a}:key/k1", policy=draw(_policy("key", accounts, principals_pool))),
+            Resource(f"arn:aws:kms:us-east-1:{a}:key/k1", policy=draw(_policy("key", accounts, principals_pool)),
+                     aws_managed=draw(st.integers(0, 3)) == 0),
         )
         acct_models.append(Account(a, f"acct{i}", (), users, groups, roles, pols, resources))
     orgs = ()

@@ -513,6 +513,7 @@ def check_world(model: WorldModel) -> list[Diagnostic]:
                           item.span)
                 ids.setdefault(item.unique_id, where)
     _check_billing(model, r, d)
+    _check_logging(r, d)
     for org in model.organizations:
         seen_policies: set[str] = set()
         for t in org.tag_policies:
@@ -604,6 +605,56 @@ def _check_billing(model: WorldModel, r: Resolved, d: Diagnostics) -> None:
                           "nothing anyway", acct.span)
 
 
+def _check_logging(r: Resolved, d: Diagnostics) -> None:
+    """E351: a trail or log subscription whose ARNs are not of their kind or not of the account, a
+    trail declared twice, an organization trail outside an organization. W305: a bucket or
+    destination the world does not declare (delivery then cannot be decided). W306: an
+    organization trail of a member account."""
+    declared = {res.arn for acct in r.accounts.values() for res in acct.resources}
+    seen: set[str] = set()
+
+    def arn_of(text: str, service: str, kind: str, acct: Account, what: str, span) -> bool:
+        arn = parse_arn(text)
+        if isinstance(arn, str) or arn.service != service or not arn.region or not arn.resource.startswith(kind) \
+                or len(arn.resource) == len(kind):
+            d.add("E351", f"{what} '{text}' is not a {service} {kind.rstrip(':/')} ARN", span,
+                  f"write arn:aws:{service}:REGION:{acct.id}:{kind}NAME")
+            return False
+        if arn.account != acct.id:
+            d.add("E351", f"{what} {text} names account {arn.account} but is declared in account {acct.id}", span)
+            return False
+        return True
+
+    for acct in r.accounts.values():
+        for t in acct.trails:
+            if t.arn in seen:
+                d.add("E351", f"trail {t.arn} is declared twice", t.span)
+            seen.add(t.arn)
+            arn_of(t.arn, "cloudtrail", "trail/", acct, "trail", t.span)
+            placed = r.placement.get(acct.id)
+            if t.organization and placed is None:
+                d.add("E351", f"trail {t.arn} is an organization trail, but account {acct.id} is in no organization",
+                      t.span)
+            elif t.organization and r.account_ref(placed.org.management) is not acct:
+                d.add("W306", f"organization trail {t.arn} is in member account {acct.id}: AWS allows that only in "
+                              "a delegated administrator account for CloudTrail, which the world does not declare "
+                              "(taken to record the organization)", t.span)
+            if t.bucket is not None and f"arn:aws:s3:::{t.bucket}" not in declared:
+                d.add("W305", f"trail {t.arn} delivers to bucket {t.bucket}, which the world does not declare: "
+                              "whether it can deliver is not decided", t.span,
+                      f'declare resource "arn:aws:s3:::{t.bucket}" with its bucket policy')
+        for s in acct.log_subscriptions:
+            arn_of(s.group, "logs", "log-group:", acct, "log group", s.span)
+            dest = parse_arn(s.destination)
+            if isinstance(dest, str) or dest.service != "logs" or not dest.resource.startswith("destination:"):
+                d.add("E351", f"destination '{s.destination}' is not a logs destination ARN", s.span,
+                      "write arn:aws:logs:REGION:ACCOUNT:destination:NAME")
+            elif s.destination not in declared:
+                d.add("W305", f"destination {s.destination} is not declared in the world: whether the subscription "
+                              "may write to it is not decided", s.span,
+                      f'declare resource "{s.destination}" with its access policy')
+
+
 def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
     def unique(kind: str, items):
         seen: dict[str, Any] = {}
@@ -671,6 +722,12 @@ def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
                   res.span)
         if res.policy is not None:
             d.extend(validate_policy(res.policy, resource_policy_kind(res.arn)))
+        if res.aws_managed and resource_policy_kind(res.arn) != "key":
+            d.add("E350", f"resource {res.arn} is declared aws_managed, but only KMS keys are AWS managed here",
+                  res.span, "write it for a key: arn:aws:kms:REGION:ACCOUNT:key/KEY-ID")
+        elif res.aws_managed and res.policy is None:
+            d.add("E350", f"AWS managed key {res.arn} has no key policy: AWS gives every such key one, and its "
+                          "requests are decided by it", res.span, "declare the key policy AWS shows for the key")
 
 
 def resource_policy_kind(arn: str) -> str:

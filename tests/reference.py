@@ -56,8 +56,8 @@ R7  Context keys (names case-insensitive; values str or list). The caller's valu
 R8  SCPs are skipped for the management account, accounts outside an organization, service-linked
     roles, services and anonymous; RCPs for resources of the management account or outside an
     organization and for requests by service-linked roles (§1.6, §1.7); and for actions of services
-    outside the world's RCP services (``aws rcp_services``, else ``catalog.RCP_SERVICES``) and for
-    kms:RetireGrant (§1.7). A session policy given for a non-session principal is
+    outside the world's RCP services (``aws rcp_services``, else ``catalog.RCP_SERVICES``), for
+    kms:RetireGrant and for AWS managed KMS keys (§1.7). A session policy given for a non-session principal is
     ignored. Resource/NotResource entries with an unresolved policy variable match nothing. A
     statement without Resource/NotResource (trust policies) matches the resource.
 """
@@ -240,6 +240,7 @@ class Target:
     policy: Policy | None = None
     kind: str = "resource"  # resource | trust | key
     known: bool = True  # the world declares its tags
+    aws_managed: bool = False  # an AWS managed KMS key
 
 
 def _target(world: _World, arn: str, action: str, caller: Caller) -> Target:
@@ -248,7 +249,7 @@ def _target(world: _World, arn: str, action: str, caller: Caller) -> Target:
         for res in acct.resources:
             if res.arn == arn:
                 kind = "key" if ":kms:" in arn and arn.split(":", 5)[-1].startswith("key/") else "resource"
-                return Target(arn, acct.id, res.tags, res.policy, kind)
+                return Target(arn, acct.id, res.tags, res.policy, kind, aws_managed=res.aws_managed)
     if arn.startswith("arn:aws:s3:::") and "/" in arn:  # an object of a declared bucket
         bucket = arn.split("/", 1)[0]
         for acct in world.r.accounts.values():
@@ -474,6 +475,8 @@ def _scp_levels(world: _World, caller: Caller):
 def _rcp_levels(world: _World, caller: Caller, target: Target, action: str):
     service = action.split(":", 1)[0].lower()
     if caller.service_linked or service not in world.r.rcp_services or action.lower() == "kms:retiregrant":
+        return None
+    if target.aws_managed:  # RCPs do not apply to AWS managed KMS keys
         return None
     return _org_levels(world, target.account, "rcp")
 
