@@ -272,6 +272,59 @@ class IdentityPool:
 
 
 @dataclass(frozen=True)
+class PoolUser:
+    """A user of a Cognito user pool."""
+
+    name: str
+    groups: tuple[str, ...] = ()
+    attributes: tuple[tuple[str, str], ...] = ()
+    mfa: bool = False  # has an MFA factor (TOTP or SMS)
+    confirmed: bool = True
+    enabled: bool = True
+    provider: str | None = None  # signs in through this identity provider of the pool (None: a local user)
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class UserPool:
+    """An Amazon Cognito user pool of an account."""
+
+    name: str
+    id: str | None = None
+    mfa: str = "off"  # off | optional | required
+    providers: tuple[str, ...] = ()  # federated identity providers (Google, a SAML provider's name, …)
+    clients: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (app client, the OAuth scopes it grants)
+    groups: tuple[str, ...] = ()
+    users: tuple[PoolUser, ...] = ()
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class Route:
+    """A route of an API (``"METHOD /path"``), its Cognito authorizer (a user pool of the account,
+    and the OAuth scopes it requires, any one of which an access token must carry) and its backend
+    Lambda function."""
+
+    route: str
+    authorizer: str | None = None
+    scopes: tuple[str, ...] = ()
+    backend: str = ""
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class Api:
+    """An Amazon API Gateway REST API of an account."""
+
+    name: str
+    id: str | None = None
+    region: str | None = None
+    stage: str | None = None
+    routes: tuple[Route, ...] = ()
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
 class Account:
     id: str
     name: str
@@ -289,6 +342,8 @@ class Account:
     discount_sharing: bool = True  # False: ``discount_sharing off``, set by its organization's payer
     trails: tuple[Trail, ...] = ()
     log_subscriptions: tuple[LogSubscription, ...] = ()
+    user_pools: tuple[UserPool, ...] = ()
+    apis: tuple[Api, ...] = ()
 
 
 @dataclass(frozen=True)

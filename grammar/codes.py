@@ -119,6 +119,8 @@ CODES: dict[str, str] = {
     "E350": "aws_managed on a resource that is not a KMS key, or on a key without its key policy",
     "E351": "a trail or log subscription that is malformed, not of its account, declared twice, or an organization "
             "trail outside an organization",
+    "E352": "a user pool or API that is malformed, incomplete or declared twice; a route that is not METHOD /path, "
+            "names no user pool of its account, or whose backend is not a Lambda function",
     "W301": "role without a trust policy",
     "W302": "a trust policy that lets in Amazon Cognito's identity pools without a condition on the pool (aud)",
     "W303": "unknown service prefix in aws rcp_services",

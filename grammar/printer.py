@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import re
 
-from .ast import (Account, Condition, Directory, Group, IdentityCenter, IdentityPool, IdentityUser, NamedPolicy, Organization,
-                  OrgNode, Policy, Principal, Resource, Role, Statement, User, WorldModel)
+from .ast import (Account, Api, Condition, Directory, Group, IdentityCenter, IdentityPool, IdentityUser, NamedPolicy,
+                  Organization, OrgNode, Policy, Principal, Resource, Role, Statement, User, UserPool, WorldModel)
 from .json_policy import ACTION_SHAPE
 from .world import KEYWORDS
 
@@ -198,7 +198,42 @@ def print_account(a: Account, ind: str = "") -> str:
                                         ("stopped", not t.logging)) if on]
         body.append(f"{i}trail {_q(t.arn)} {{ {'  '.join(items)} }}")
     body += [f"{i}log_subscription {_q(s.group)} to {_q(s.destination)}" for s in a.log_subscriptions]
+    for p in a.user_pools:
+        body += _user_pool(p, i)
+    for api in a.apis:
+        body += _api(api, i)
     return "\n".join(_block(f"account {a.id} {_q(a.name)}", body, ind))
+
+
+def _user_pool(p: UserPool, ind: str) -> list[str]:
+    i = ind + "  "
+    body = [f"{i}id {_q(p.id)}"] if p.id is not None else []
+    body += [f"{i}mfa {p.mfa}"] if p.mfa != "off" else []
+    if p.providers:
+        body.append(f"{i}providers " + ", ".join(_q(x) for x in p.providers))
+    for client, scopes in p.clients:
+        body.append(f"{i}client {_name(client)}" + (f" {{ scopes {', '.join(_q(s) for s in scopes)} }}" if scopes else ""))
+    body += [f"{i}group {_name(g)}" for g in p.groups]
+    for u in p.users:
+        items = [f"groups {', '.join(_name(g) for g in u.groups)}"] if u.groups else []
+        if u.attributes:
+            items.append("attributes { " + ", ".join(f"{_q(k)} = {_q(v)}" for k, v in u.attributes) + " }")
+        items += [word for word, on in (("mfa_enabled", u.mfa), ("unconfirmed", not u.confirmed),
+                                        ("disabled", not u.enabled)) if on]
+        items += [f"via {_q(u.provider)}"] if u.provider is not None else []
+        body.append(f"{i}user {_name(u.name)}" + (f" {{ {'  '.join(items)} }}" if items else ""))
+    return _block(f"user_pool {_name(p.name)}", body, ind)
+
+
+def _api(api: Api, ind: str) -> list[str]:
+    i = ind + "  "
+    body = [f"{i}{word} {_q(value)}" for word, value in (("id", api.id), ("region", api.region), ("stage", api.stage))
+            if value is not None]
+    for r in api.routes:
+        auth = f" authorizer {_name(r.authorizer)}" if r.authorizer is not None else ""
+        auth += f" scopes {', '.join(_q(s) for s in r.scopes)}" if r.scopes else ""
+        body.append(f"{i}route {_q(r.route)}{auth} backend {_q(r.backend)}")
+    return _block(f"api {_name(api.name)}", body, ind)
 
 
 def _identity_pool(p: IdentityPool, ind: str) -> list[str]:

@@ -47,6 +47,10 @@ from .ast import (
     Role,
     RoleMapping,
     SavingsPlan,
+    UserPool,
+    PoolUser,
+    Route,
+    Api,
     Trail,
     Statement,
     TagKeyRule,
@@ -74,7 +78,7 @@ KEYWORDS = (
     "not on principal when and none identity_center attributes directory managed_ad ad_connector simple_ad "
     "self_managed connects permission_set assign to in identity_pool providers guests classic_flow authenticated "
     "unauthenticated rules otherwise equals not_equals contains starts_with identity guest via claims amr "
-    "rcp_services price from usage tag_policy key values required reservation savings_plan rate discount_sharing off aws_managed trail bucket prefix organization_trail multi_region stopped log_subscription"
+    "rcp_services price from usage tag_policy key values required reservation savings_plan rate discount_sharing off aws_managed trail bucket prefix organization_trail multi_region stopped log_subscription user_pool mfa client scopes mfa_enabled unconfirmed disabled api region stage route authorizer backend"
 ).split()
 
 
@@ -315,7 +319,7 @@ class _ToAst(Transformer):
         acct_id, name = str(ch[0]), _string(ch[1])
         parts = {"tags": (), "user": [], "group": [], "role": [], "policy": [], "resource": [], "identity_pool": [],
                  "usage": [], "reservation": [], "savings_plan": [], "discount_sharing": [], "trail": [],
-                 "log_subscription": []}
+                 "log_subscription": [], "user_pool": [], "api": []}
         for kind, value, *_ in ch[2:]:
             if kind == "tags":
                 parts["tags"] = parts["tags"] + value
@@ -328,7 +332,7 @@ class _ToAst(Transformer):
                                    self._span(meta), tuple(parts["identity_pool"]), tuple(parts["usage"]),
                                    tuple(parts["reservation"]), tuple(parts["savings_plan"]),
                                    not parts["discount_sharing"], tuple(parts["trail"]),
-                                   tuple(parts["log_subscription"])))
+                                   tuple(parts["log_subscription"]), tuple(parts["user_pool"]), tuple(parts["api"])))
 
     # -- Amazon Cognito identity pools ------------------------------------------------------
     def identity_pool(self, meta, ch):
@@ -522,6 +526,77 @@ class _ToAst(Transformer):
 
     def log_subscription(self, meta, ch):
         return ("log_subscription", LogSubscription(_string(ch[0]), _string(ch[1]), self._span(meta)), self._span(meta))
+
+    # -- Amazon Cognito user pools and API Gateway ---------------------------------------------
+    def user_pool(self, meta, ch):
+        fields: dict = {"unique_id": None, "mfa": None, "providers": (), "client": (), "group": (), "user": ()}
+        for kind, value, span in ch[1:]:
+            if kind in ("providers", "client", "group", "user"):
+                fields[kind] += value if kind == "providers" else (value,)
+            elif fields[kind] is not None:
+                self.diags.add("E352", f"user pool '{ch[0]}' gives its {'id' if kind == 'unique_id' else kind} twice",
+                               span)
+            else:
+                fields[kind] = value
+        return ("user_pool", UserPool(ch[0], fields["unique_id"], fields["mfa"] or "off", fields["providers"],
+                                      fields["client"], fields["group"], fields["user"], self._span(meta)), None)
+
+    def up_mfa(self, meta, ch):
+        if ch[0] not in ("off", "optional", "required"):
+            self.diags.add("E352", f"mfa is off, optional or required, not '{ch[0]}'", self._span(meta))
+        return ("mfa", str(ch[0]), self._span(meta))
+
+    def up_client(self, meta, ch):
+        return ("client", (ch[0], tuple(_string(s) for s in ch[1:] if s is not None)), self._span(meta))
+
+    def up_group(self, meta, ch):
+        return ("group", ch[0], self._span(meta))
+
+    def up_user(self, meta, ch):
+        groups, attributes, flags, provider = (), (), set(), None
+        for item in ch[1:]:
+            if isinstance(item, Token):
+                flags.add(str(item))
+            elif item[0] == "groups":
+                groups += item[1]
+            elif item[0] == "attributes":
+                attributes += item[1]
+            else:
+                provider = item[1]
+        return ("user", PoolUser(ch[0], groups, attributes, "mfa_enabled" in flags, "unconfirmed" not in flags,
+                                 "disabled" not in flags, provider, self._span(meta)), self._span(meta))
+
+    def up_via(self, meta, ch):
+        return ("via", _string(ch[0]))
+
+    def api(self, meta, ch):
+        fields: dict = {"unique_id": None, "region": None, "stage": None, "route": ()}
+        for kind, value, span in ch[1:]:
+            if kind == "route":
+                fields["route"] += (value,)
+            elif fields[kind] is not None:
+                self.diags.add("E352", f"api '{ch[0]}' gives its {'id' if kind == 'unique_id' else kind} twice", span)
+            else:
+                fields[kind] = value
+        for kind in ("unique_id", "region", "stage"):
+            if fields[kind] is None:
+                word = "id" if kind == "unique_id" else kind
+                self.diags.add("E352", f"api '{ch[0]}' gives no {word}", self._span(meta), f'add a line: {word} "…"')
+        return ("api", Api(ch[0], fields["unique_id"], fields["region"], fields["stage"], fields["route"],
+                           self._span(meta)), None)
+
+    def api_region(self, meta, ch):
+        return ("region", _string(ch[0]), self._span(meta))
+
+    def api_stage(self, meta, ch):
+        return ("stage", _string(ch[0]), self._span(meta))
+
+    def route(self, meta, ch):
+        pool, scopes = ch[1] if ch[1] is not None else (None, ())
+        return ("route", Route(_string(ch[0]), pool, scopes, _string(ch[2]), self._span(meta)), self._span(meta))
+
+    def route_auth(self, meta, ch):
+        return ch[0], tuple(_string(s) for s in ch[1:] if s is not None)
 
     def discount_sharing(self, meta, ch):
         return ("discount_sharing", self._span(meta))

@@ -252,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .trails import add_commands as add_trail_commands
 
     add_trail_commands(sub)
+    from .routes import add_commands as add_route_commands
+
+    add_route_commands(sub)
     g = sub.add_parser("import-gaad", help="write a world (.iaml) from `aws iam get-account-authorization-details` "
                                            "output, one account a file")
     g.add_argument("paths", nargs="+", help="the JSON export files")

@@ -12,7 +12,8 @@ facts are Python values and never program text. The passes:
    identity pools: their roles, providers, role-mapping rules and identities;
 4. ``resources`` — resources, tags, resource-based policies; then ``billing``: prices by volume
    tier (in pico-USD, 10⁻¹² USD, so that every amount is a whole number), usage, reservations and
-   Savings Plans; then ``logging``: CloudTrail trails and log subscriptions;
+   Savings Plans; then ``logging``: CloudTrail trails and log subscriptions; then ``user pools``:
+   Amazon Cognito user pools and the API Gateway routes whose authorizers accept their tokens;
 5. ``statements`` — every policy reached by the passes above, statement by statement;
 6. ``catalog`` — each action pattern expanded against the AWS action catalog.
 """
@@ -237,6 +238,32 @@ class _Compilation:
                     ("organization", t.organization), ("multi_region", t.multi_region), ("logging", t.logging)) if on)
             yield from (("log_subscription", s.group, acct.id, s.destination) for s in acct.log_subscriptions)
 
+    def user_pools(self) -> Iterator[Fact]:
+        for acct in self.r.accounts.values():
+            pools = {p.name: p.id for p in acct.user_pools}
+            for p in acct.user_pools:
+                yield ("user_pool", p.id, acct.id, p.name, p.mfa)
+                yield from (("user_pool_provider", p.id, prov) for prov in p.providers)
+                for client, scopes in p.clients:
+                    yield ("pool_client", p.id, client)
+                    yield from (("pool_client_scope", p.id, client, scope) for scope in scopes)
+                for u in p.users:
+                    user = f"{p.id}/{u.name}"
+                    yield ("pool_user", user, p.id)
+                    yield from (("pool_user_group", user, g) for g in u.groups)
+                    yield from (("pool_user_attribute", user, k, v) for k, v in u.attributes)
+                    yield from ((rel, user) for rel, on in (("pool_user_mfa", u.mfa), ("pool_user_unconfirmed", not u.confirmed),
+                                                            ("pool_user_disabled", not u.enabled)) if on)
+                    if u.provider is not None:
+                        yield ("pool_user_via", user, u.provider)
+            for api in acct.apis:
+                yield ("api", api.id, acct.id, api.name, api.region, api.stage)
+                for r in api.routes:
+                    yield ("api_route", api.id, r.route, r.backend)
+                    if r.authorizer is not None:
+                        yield ("route_authorizer", api.id, r.route, pools[r.authorizer])
+                    yield from (("route_scope", api.id, r.route, scope) for scope in r.scopes)
+
     # -- 5 ------------------------------------------------------------------------------------
     def statements(self) -> Iterator[Fact]:
         for pol_id, (kind, name, doc) in self.policies.items():
@@ -285,6 +312,7 @@ PASSES: list[tuple[str, Callable[[_Compilation], Iterator[Fact]]]] = [
     ("resources", _Compilation.resources),
     ("billing", _Compilation.billing),
     ("logging", _Compilation.logging),
+    ("user pools", _Compilation.user_pools),
     ("statements", _Compilation.statements),
 ]
 

@@ -514,6 +514,7 @@ def check_world(model: WorldModel) -> list[Diagnostic]:
                 ids.setdefault(item.unique_id, where)
     _check_billing(model, r, d)
     _check_logging(r, d)
+    _check_user_pools(r, d)
     for org in model.organizations:
         seen_policies: set[str] = set()
         for t in org.tag_policies:
@@ -653,6 +654,61 @@ def _check_logging(r: Resolved, d: Diagnostics) -> None:
                 d.add("W305", f"destination {s.destination} is not declared in the world: whether the subscription "
                               "may write to it is not decided", s.span,
                       f'declare resource "{s.destination}" with its access policy')
+
+
+_POOL_ID = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]_[0-9A-Za-z]+")
+_ROUTE = re.compile(r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) (/[^ ]*)")
+_LAMBDA = re.compile(r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?")
+
+
+def _check_user_pools(r: Resolved, d: Diagnostics) -> None:
+    """E352: a user pool without an id of the form REGION_ID, or declared twice; a user declared
+    twice or in a group its pool does not have; an API without id, region or stage, or declared
+    twice; a route that is not "METHOD /path", declared twice, whose authorizer names no user pool
+    of the account, or whose backend is not a Lambda function ARN."""
+    pool_ids: set[str] = set()
+    api_ids: set[str] = set()
+    for acct in r.accounts.values():
+        names = {p.name for p in acct.user_pools}
+        seen: set[str] = set()
+        for p in acct.user_pools:
+            if p.name in seen:
+                d.add("E352", f"user pool '{p.name}' is declared twice in account {acct.id}", p.span)
+            seen.add(p.name)
+            if p.id is None or not _POOL_ID.fullmatch(p.id):
+                d.add("E352", f"user pool '{p.name}' needs an id of the form REGION_ID, not {p.id!r}", p.span,
+                      'add a line: id "us-east-1_Example"')
+            elif p.id in pool_ids:
+                d.add("E352", f"user pool id {p.id} is declared twice", p.span)
+            pool_ids.add(p.id or "")
+            users: set[str] = set()
+            for u in p.users:
+                if u.name in users:
+                    d.add("E352", f"user '{u.name}' is declared twice in user pool '{p.name}'", u.span)
+                users.add(u.name)
+                for g in u.groups:
+                    if g not in p.groups:
+                        d.add("E352", f"user '{u.name}' is in group '{g}', which user pool '{p.name}' does not have",
+                              u.span, help=did_you_mean(g, list(p.groups)) or f"add a line: group {g}")
+        for api in acct.apis:
+            if api.id is not None and api.id in api_ids:
+                d.add("E352", f"api id {api.id} is declared twice", api.span)
+            api_ids.add(api.id or "")
+            routes: set[str] = set()
+            for route in api.routes:
+                if not _ROUTE.fullmatch(route.route):
+                    d.add("E352", f"route '{route.route}' is not \"METHOD /path\"", route.span,
+                          'e.g. "GET /orders/{id}" (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY)')
+                if route.route in routes:
+                    d.add("E352", f"route '{route.route}' is declared twice in api '{api.name}'", route.span)
+                routes.add(route.route)
+                if route.authorizer is not None and route.authorizer not in names:
+                    d.add("E352", f"the authorizer of route '{route.route}' names user pool '{route.authorizer}', "
+                                  f"which account {acct.id} does not have", route.span,
+                          help=did_you_mean(route.authorizer, list(names)))
+                if not _LAMBDA.fullmatch(route.backend):
+                    d.add("E352", f"the backend of route '{route.route}' is not a Lambda function ARN: {route.backend}",
+                          route.span, "write arn:aws:lambda:REGION:ACCOUNT:function:NAME")
 
 
 def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:

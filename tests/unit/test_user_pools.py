@@ -1,0 +1,94 @@
+"""Amazon Cognito user pools in front of API Gateway (seed scenario 10): who gets tokens, which
+routes their tokens reach (authorizer pool, OAuth scopes), and whether API Gateway may invoke each
+route's backend."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import iamlogic
+from iamlogic.cli import main
+from iamlogic.compiled import _strata, materialize
+from iamlogic.evaluate import BUILTIN_SPECS, rules
+from iamlogic.grammar.printer import print_world
+from iamlogic.routes import api_routes
+
+from ..conftest import EXAMPLES
+
+POOLS = EXAMPLES / "cognito-user-pools"
+UPDATE = os.environ.get("IAMLOGIC_UPDATE_GOLDEN") == "1"
+
+BACKEND = "arn:aws:lambda:us-east-1:111122223333:function:f"
+
+
+def _world(pool_items: str, route: str):
+    return iamlogic.loads(f'''account 111122223333 "app" {{
+      user_pool P {{ id "us-east-1_Test"  {pool_items} }}
+      api A {{ id "abc123"  region "us-east-1"  stage "prod"  {route} }}
+      resource "{BACKEND}" {{
+        policy {{ allow lambda:InvokeFunction on "{BACKEND}" principal service "apigateway.amazonaws.com"
+                  when ArnLike aws:SourceArn "arn:aws:execute-api:us-east-1:111122223333:abc123/prod/GET/*" }}
+      }}
+    }}''', "w.iaml")
+
+
+@pytest.fixture(scope="module")
+def example():
+    return iamlogic.load([str(POOLS / "world.iaml")])
+
+
+def test_the_example_report_is_as_recorded(capsys, monkeypatch):
+    monkeypatch.chdir(POOLS)
+    assert main(["routes", "world.iaml"]) == 1  # the delete function admits another API
+    out = capsys.readouterr().out
+    if UPDATE:
+        (POOLS / "routes.txt").write_text(out, encoding="utf-8")
+    assert out == (POOLS / "routes.txt").read_text(encoding="utf-8")
+
+
+def test_who_reaches_each_route_of_the_example(example):
+    routes = {r.route: r for r in api_routes(example)}
+    assert routes["GET /orders"].reached_by == ("alice", "carol", "erin")
+    assert dict(routes["GET /orders"].kept_out) == {"bob": "unconfirmed", "dave": "disabled",
+                                                    "frank": "provider not federated"}
+    assert routes["GET /orders"].mfa_setup == ("erin",)
+    assert routes["DELETE /orders/{id}"].reached_by == ()
+    assert routes["GET /health"].pool is None
+    assert {r: x.invoke.decision for r, x in routes.items()} == {
+        "GET /orders": "Allow", "POST /orders": "Allow", "DELETE /orders/{id}": "ImplicitDeny", "GET /health": "Allow"}
+
+
+@pytest.mark.parametrize("user, scopes, reached", [
+    ("user u", "", True),
+    ("user u { unconfirmed }", "", False),
+    ("user u { disabled }", "", False),
+    ("user u { via \"Google\" }", "", False),  # the pool federates no provider
+    ("user u  client C { scopes \"s/read\" }", "scopes \"s/read\", \"s/write\"", True),
+    ("user u  client C { scopes \"s/write\" }", "scopes \"s/read\"", False),
+])
+def test_a_route_admits_the_pools_users_that_get_tokens_with_a_scope_it_requires(user, scopes, reached):
+    w = _world(user, f'route "GET /x" authorizer P {scopes} backend "{BACKEND}"')
+    r, = api_routes(w)
+    assert r.reached_by == (("u",) if reached else ())
+    assert r.invoke.decision == "Allow"
+
+
+def test_the_backend_is_invoked_for_the_routes_execute_api_arn():
+    w = _world("", f'route "POST /x" backend "{BACKEND}"')
+    r, = api_routes(w)
+    assert r.invoke.decision == "ImplicitDeny"  # the function admits GET routes only
+
+
+def test_both_evaluators_agree_and_the_world_prints_back(example):
+    ev = example.evaluator()
+    by_head = {}
+    for rule in rules().rules:
+        by_head.setdefault(rule.head.relation, []).append(rule)
+    wanted = {"route_reaches", "route_open", "pool_user_blocked", "pool_mfa_setup"}
+    rows = materialize(_strata(wanted, by_head), by_head, BUILTIN_SPECS, lambda rel: ev.index.rows.get(rel, ()), {})
+    for rel in wanted:
+        assert rows[rel] == set(ev.engine.materialize(rel)), rel
+    again = iamlogic.loads(print_world(example.model), "again.iaml").model
+    assert [(a.user_pools, a.apis) for a in again.accounts] == [(a.user_pools, a.apis) for a in example.model.accounts]
