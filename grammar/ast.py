@@ -325,6 +325,29 @@ class Api:
 
 
 @dataclass(frozen=True)
+class LbRule:
+    """A listener rule of an Application Load Balancer: its path pattern, the user pool its
+    authenticate action signs users in with (None: none), its Lambda function and the target group
+    that forwards to it."""
+
+    path: str
+    authenticate: str | None = None
+    backend: str = ""
+    target_group: str = ""
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    """An Application Load Balancer of an account."""
+
+    name: str
+    arn: str | None = None
+    rules: tuple[LbRule, ...] = ()
+    span: Span | None = span_field()
+
+
+@dataclass(frozen=True)
 class Account:
     id: str
     name: str
@@ -344,6 +367,7 @@ class Account:
     log_subscriptions: tuple[LogSubscription, ...] = ()
     user_pools: tuple[UserPool, ...] = ()
     apis: tuple[Api, ...] = ()
+    load_balancers: tuple[LoadBalancer, ...] = ()
 
 
 @dataclass(frozen=True)

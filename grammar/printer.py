@@ -202,6 +202,10 @@ def print_account(a: Account, ind: str = "") -> str:
         body += _user_pool(p, i)
     for api in a.apis:
         body += _api(api, i)
+    for lb in a.load_balancers:
+        body += _block(f"load_balancer {_name(lb.name)}", [f"{i}  arn {_q(lb.arn)}"] * (lb.arn is not None) + [
+            f"{i}  rule {_q(r.path)}" + (f" authenticate {_name(r.authenticate)}" if r.authenticate else "")
+            + f" backend {_q(r.backend)} target_group {_q(r.target_group)}" for r in lb.rules], i)
     return "\n".join(_block(f"account {a.id} {_q(a.name)}", body, ind))
 
 

@@ -47,6 +47,8 @@ from .ast import (
     Role,
     RoleMapping,
     SavingsPlan,
+    LoadBalancer,
+    LbRule,
     UserPool,
     PoolUser,
     Route,
@@ -78,7 +80,7 @@ KEYWORDS = (
     "not on principal when and none identity_center attributes directory managed_ad ad_connector simple_ad "
     "self_managed connects permission_set assign to in identity_pool providers guests classic_flow authenticated "
     "unauthenticated rules otherwise equals not_equals contains starts_with identity guest via claims amr "
-    "rcp_services price from usage tag_policy key values required reservation savings_plan rate discount_sharing off aws_managed trail bucket prefix organization_trail multi_region stopped log_subscription user_pool mfa client scopes mfa_enabled unconfirmed disabled api region stage route authorizer backend"
+    "rcp_services price from usage tag_policy key values required reservation savings_plan rate discount_sharing off aws_managed trail bucket prefix organization_trail multi_region stopped log_subscription user_pool mfa client scopes mfa_enabled unconfirmed disabled api region stage route authorizer backend load_balancer arn rule authenticate target_group"
 ).split()
 
 
@@ -319,7 +321,7 @@ class _ToAst(Transformer):
         acct_id, name = str(ch[0]), _string(ch[1])
         parts = {"tags": (), "user": [], "group": [], "role": [], "policy": [], "resource": [], "identity_pool": [],
                  "usage": [], "reservation": [], "savings_plan": [], "discount_sharing": [], "trail": [],
-                 "log_subscription": [], "user_pool": [], "api": []}
+                 "log_subscription": [], "user_pool": [], "api": [], "load_balancer": []}
         for kind, value, *_ in ch[2:]:
             if kind == "tags":
                 parts["tags"] = parts["tags"] + value
@@ -332,7 +334,8 @@ class _ToAst(Transformer):
                                    self._span(meta), tuple(parts["identity_pool"]), tuple(parts["usage"]),
                                    tuple(parts["reservation"]), tuple(parts["savings_plan"]),
                                    not parts["discount_sharing"], tuple(parts["trail"]),
-                                   tuple(parts["log_subscription"]), tuple(parts["user_pool"]), tuple(parts["api"])))
+                                   tuple(parts["log_subscription"]), tuple(parts["user_pool"]), tuple(parts["api"]),
+                                   tuple(parts["load_balancer"])))
 
     # -- Amazon Cognito identity pools ------------------------------------------------------
     def identity_pool(self, meta, ch):
@@ -594,6 +597,20 @@ class _ToAst(Transformer):
     def route(self, meta, ch):
         pool, scopes = ch[1] if ch[1] is not None else (None, ())
         return ("route", Route(_string(ch[0]), pool, scopes, _string(ch[2]), self._span(meta)), self._span(meta))
+
+    def load_balancer(self, meta, ch):
+        arns = [value for kind, value, _ in ch[1:] if kind == "arn"]
+        if len(arns) != 1:
+            self.diags.add("E352", f"load balancer '{ch[0]}' gives {'no' if not arns else 'more than one'} arn",
+                           self._span(meta), 'one line: arn "arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID"')
+        rules = tuple(value for kind, value, _ in ch[1:] if kind == "rule")
+        return ("load_balancer", LoadBalancer(ch[0], arns[0] if arns else None, rules, self._span(meta)), None)
+
+    def lb_arn(self, meta, ch):
+        return ("arn", _string(ch[0]), self._span(meta))
+
+    def lb_rule(self, meta, ch):
+        return ("rule", LbRule(_string(ch[0]), ch[1], _string(ch[2]), _string(ch[3]), self._span(meta)), self._span(meta))
 
     def route_auth(self, meta, ch):
         return ch[0], tuple(_string(s) for s in ch[1:] if s is not None)

@@ -263,6 +263,12 @@ class _Compilation:
                     if r.authorizer is not None:
                         yield ("route_authorizer", api.id, r.route, pools[r.authorizer])
                     yield from (("route_scope", api.id, r.route, scope) for scope in r.scopes)
+            for lb in acct.load_balancers:
+                yield ("load_balancer", lb.arn, acct.id, lb.name)
+                for r in lb.rules:
+                    yield ("lb_rule", lb.arn, r.path, r.backend, r.target_group)
+                    if r.authenticate is not None:
+                        yield ("lb_authenticate", lb.arn, r.path, pools[r.authenticate])
 
     # -- 5 ------------------------------------------------------------------------------------
     def statements(self) -> Iterator[Fact]:

@@ -665,7 +665,9 @@ def _check_user_pools(r: Resolved, d: Diagnostics) -> None:
     """E352: a user pool without an id of the form REGION_ID, or declared twice; a user declared
     twice or in a group its pool does not have; an API without id, region or stage, or declared
     twice; a route that is not "METHOD /path", declared twice, whose authorizer names no user pool
-    of the account, or whose backend is not a Lambda function ARN."""
+    of the account, or whose backend is not a Lambda function ARN; a load balancer whose ARN is not
+    of an Application Load Balancer of the account, a rule that is not a path, declared twice,
+    naming no user pool of the account, or whose backend or target group is not of its kind."""
     pool_ids: set[str] = set()
     api_ids: set[str] = set()
     for acct in r.accounts.values():
@@ -709,6 +711,30 @@ def _check_user_pools(r: Resolved, d: Diagnostics) -> None:
                 if not _LAMBDA.fullmatch(route.backend):
                     d.add("E352", f"the backend of route '{route.route}' is not a Lambda function ARN: {route.backend}",
                           route.span, "write arn:aws:lambda:REGION:ACCOUNT:function:NAME")
+        for lb in acct.load_balancers:
+            if lb.arn is not None and not re.fullmatch(
+                    rf"arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:{acct.id}:loadbalancer/app/[^/]+/[^/]+", lb.arn):
+                d.add("E352", f"load balancer '{lb.name}': {lb.arn} is not the ARN of an Application Load Balancer of "
+                              f"account {acct.id}", lb.span)
+            paths: set[str] = set()
+            for rule in lb.rules:
+                if not rule.path.startswith("/"):
+                    d.add("E352", f"rule '{rule.path}' of load balancer '{lb.name}' is not a path", rule.span)
+                if rule.path in paths:
+                    d.add("E352", f"rule '{rule.path}' is declared twice in load balancer '{lb.name}'", rule.span)
+                paths.add(rule.path)
+                if rule.authenticate is not None and rule.authenticate not in names:
+                    d.add("E352", f"rule '{rule.path}' authenticates with user pool '{rule.authenticate}', which "
+                                  f"account {acct.id} does not have", rule.span,
+                          help=did_you_mean(rule.authenticate, list(names)))
+                if not _LAMBDA.fullmatch(rule.backend):
+                    d.add("E352", f"the backend of rule '{rule.path}' is not a Lambda function ARN: {rule.backend}",
+                          rule.span, "write arn:aws:lambda:REGION:ACCOUNT:function:NAME")
+                if not re.fullmatch(r"arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[^/]+/[^/]+",
+                                    rule.target_group):
+                    d.add("E352", f"the target group of rule '{rule.path}' is not a target group ARN: "
+                                  f"{rule.target_group}", rule.span,
+                          "write arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID")
 
 
 def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:

@@ -57,7 +57,12 @@ def test_who_reaches_each_route_of_the_example(example):
     assert routes["DELETE /orders/{id}"].reached_by == ()
     assert routes["GET /health"].pool is None
     assert {r: x.invoke.decision for r, x in routes.items()} == {
-        "GET /orders": "Allow", "POST /orders": "Allow", "DELETE /orders/{id}": "ImplicitDeny", "GET /health": "Allow"}
+        "GET /orders": "Allow", "POST /orders": "Allow", "DELETE /orders/{id}": "ImplicitDeny", "GET /health": "Allow",
+        "/app/*": "Allow", "/status": "ImplicitDeny"}
+    # the load balancer signs in any user who gets tokens (no scope), and the function admits its target group
+    app = routes["/app/*"]
+    assert (app.kind, app.reached_by, app.scopes) == ("load balancer", ("alice", "carol", "erin"), ())
+    assert [s.sid for s in app.invoke.statements] == ["WebTargetGroup"]
 
 
 @pytest.mark.parametrize("user, scopes, reached", [
@@ -86,9 +91,10 @@ def test_both_evaluators_agree_and_the_world_prints_back(example):
     by_head = {}
     for rule in rules().rules:
         by_head.setdefault(rule.head.relation, []).append(rule)
-    wanted = {"route_reaches", "route_open", "pool_user_blocked", "pool_mfa_setup"}
+    wanted = {"route_reaches", "route_open", "pool_user_blocked", "pool_mfa_setup", "lb_reaches", "lb_open"}
     rows = materialize(_strata(wanted, by_head), by_head, BUILTIN_SPECS, lambda rel: ev.index.rows.get(rel, ()), {})
     for rel in wanted:
         assert rows[rel] == set(ev.engine.materialize(rel)), rel
     again = iamlogic.loads(print_world(example.model), "again.iaml").model
-    assert [(a.user_pools, a.apis) for a in again.accounts] == [(a.user_pools, a.apis) for a in example.model.accounts]
+    assert [(a.user_pools, a.apis, a.load_balancers) for a in again.accounts] == [
+        (a.user_pools, a.apis, a.load_balancers) for a in example.model.accounts]
