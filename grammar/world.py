@@ -22,6 +22,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from .ast import (
     Account,
     AccountRef,
+    Api,
     Assignment,
     Attachment,
     Condition,
@@ -31,6 +32,8 @@ from .ast import (
     IdentityGroup,
     IdentityPool,
     IdentityUser,
+    LbRule,
+    LoadBalancer,
     LogSubscription,
     MappingRule,
     NamedPolicy,
@@ -39,6 +42,7 @@ from .ast import (
     PermissionSet,
     Policy,
     PoolIdentity,
+    PoolUser,
     Price,
     Principal,
     RcpServices,
@@ -46,19 +50,15 @@ from .ast import (
     Resource,
     Role,
     RoleMapping,
-    SavingsPlan,
-    LoadBalancer,
-    LbRule,
-    UserPool,
-    PoolUser,
     Route,
-    Api,
-    Trail,
+    SavingsPlan,
     Statement,
     TagKeyRule,
     TagPolicy,
+    Trail,
     Usage,
     User,
+    UserPool,
     WorldModel,
 )
 from .diagnostics import Diagnostic, Diagnostics, Span
@@ -76,11 +76,14 @@ _UNIQUE_ID = {kind: re.compile(prefix + "[A-Z0-9]{12,124}") for kind, prefix in 
 #: Keywords of the language, for messages.
 KEYWORDS = (
     "import organization management scp rcp root ou id account detach user group role path groups "
-    "boundary policy attach trust service_linked resource aws tags file json version sid allow deny "
-    "not on principal when and none identity_center attributes directory managed_ad ad_connector simple_ad "
-    "self_managed connects permission_set assign to in identity_pool providers guests classic_flow authenticated "
-    "unauthenticated rules otherwise equals not_equals contains starts_with identity guest via claims amr "
-    "rcp_services price from usage tag_policy key values required reservation savings_plan rate discount_sharing off aws_managed trail bucket prefix organization_trail multi_region stopped log_subscription user_pool mfa client scopes mfa_enabled unconfirmed disabled api region stage route authorizer backend load_balancer arn rule authenticate target_group"
+    "boundary policy attach trust service_linked resource aws tags file json version sid allow deny not "
+    "on principal when and none identity_center attributes directory managed_ad ad_connector simple_ad "
+    "self_managed connects permission_set assign to in identity_pool providers guests classic_flow "
+    "authenticated unauthenticated rules otherwise equals not_equals contains starts_with identity guest "
+    "via claims amr rcp_services price from usage tag_policy key values required reservation savings_plan "
+    "rate discount_sharing off aws_managed trail bucket prefix organization_trail multi_region stopped "
+    "log_subscription user_pool mfa client scopes mfa_enabled unconfirmed disabled api region stage route "
+    "authorizer backend load_balancer arn rule authenticate target_group"
 ).split()
 
 

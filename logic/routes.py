@@ -51,9 +51,19 @@ class RouteReport:
                            "statements": [s.to_json() for s in self.invoke.statements]}}
 
 
-def _source_arn(region: str, account: str, api: str, stage: str, route: str) -> str:
+#: The methods an ``ANY`` route is invoked with: each must be allowed.
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+def _invoke(world: World, region: str, account: str, api: str, stage: str, route: str, backend: str) -> Decision:
+    """API Gateway's request to invoke the backend for the route; for an ``ANY`` route, the first of
+    its methods' requests that is not allowed (else the first's)."""
     method, _, path = route.partition(" ")
-    return f"arn:aws:execute-api:{region}:{account}:{api}/{stage}/{'*' if method == 'ANY' else method}{path}"
+    decisions = [world.check(APIGATEWAY, "lambda:InvokeFunction", backend,
+                             {"aws:SourceArn": f"arn:aws:execute-api:{region}:{account}:{api}/{stage}/{m}{path}",
+                              "aws:SourceAccount": account})
+                 for m in (METHODS if method == "ANY" else (method,))]
+    return next((d for d in decisions if d.decision != "Allow"), decisions[0])
 
 
 def api_routes(world: World) -> list[RouteReport]:
@@ -97,9 +107,7 @@ def api_routes(world: World) -> list[RouteReport]:
     out = []
     for api, route, backend in sorted(ask("?- api_route(A, R, B).")):
         acct, name, region, stage = apis[api]
-        context = {"aws:SourceArn": _source_arn(region, acct, api, stage, route), "aws:SourceAccount": acct}
-        out.append(report("api", api, name, route, backend,
-                          world.check(APIGATEWAY, "lambda:InvokeFunction", backend, context)))
+        out.append(report("api", api, name, route, backend, _invoke(world, region, acct, api, stage, route, backend)))
     for lb, path, backend, target_group in sorted(ask("?- lb_rule(L, P, B, T).")):
         out.append(report("load balancer", lb, lbs[lb], path, backend,
                           world.check(ELB, "lambda:InvokeFunction", backend, {"aws:SourceArn": target_group})))

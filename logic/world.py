@@ -561,6 +561,7 @@ def _check_billing(model: WorldModel, r: Resolved, d: Diagnostics) -> None:
             if not _USD.fullmatch(usd):
                 d.add("E347", f"price '{usd}' of {p.service} {p.usage_type} is not an amount of USD", p.span,
                       "write digits with at most 12 decimals, e.g. \"0.023\"")
+
     def unpriced(what: str, service: str, usage_type: str, span) -> bool:
         if (service, usage_type) in priced:
             return False
@@ -614,17 +615,14 @@ def _check_logging(r: Resolved, d: Diagnostics) -> None:
     declared = {res.arn for acct in r.accounts.values() for res in acct.resources}
     seen: set[str] = set()
 
-    def arn_of(text: str, service: str, kind: str, acct: Account, what: str, span) -> bool:
+    def arn_of(text: str, service: str, kind: str, acct: Account, what: str, span) -> None:
         arn = parse_arn(text)
         if isinstance(arn, str) or arn.service != service or not arn.region or not arn.resource.startswith(kind) \
                 or len(arn.resource) == len(kind):
             d.add("E351", f"{what} '{text}' is not a {service} {kind.rstrip(':/')} ARN", span,
                   f"write arn:aws:{service}:REGION:{acct.id}:{kind}NAME")
-            return False
-        if arn.account != acct.id:
+        elif arn.account != acct.id:
             d.add("E351", f"{what} {text} names account {arn.account} but is declared in account {acct.id}", span)
-            return False
-        return True
 
     for acct in r.accounts.values():
         for t in acct.trails:
@@ -672,6 +670,18 @@ def _check_user_pools(r: Resolved, d: Diagnostics) -> None:
     api_ids: set[str] = set()
     for acct in r.accounts.values():
         names = {p.name for p in acct.user_pools}
+
+        def entry(what: str, where: str, seen: set[str], pool: str | None, backend: str, span) -> None:
+            if what in seen:
+                d.add("E352", f"{what} is declared twice in {where}", span)
+            seen.add(what)
+            if pool is not None and pool not in names:
+                d.add("E352", f"{what} lets in the users of user pool '{pool}', which account {acct.id} does not have",
+                      span, help=did_you_mean(pool, list(names)))
+            if not _LAMBDA.fullmatch(backend):
+                d.add("E352", f"the backend of {what} is not a Lambda function ARN: {backend}", span,
+                      "write arn:aws:lambda:REGION:ACCOUNT:function:NAME")
+
         seen: set[str] = set()
         for p in acct.user_pools:
             if p.name in seen:
@@ -701,16 +711,7 @@ def _check_user_pools(r: Resolved, d: Diagnostics) -> None:
                 if not _ROUTE.fullmatch(route.route):
                     d.add("E352", f"route '{route.route}' is not \"METHOD /path\"", route.span,
                           'e.g. "GET /orders/{id}" (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY)')
-                if route.route in routes:
-                    d.add("E352", f"route '{route.route}' is declared twice in api '{api.name}'", route.span)
-                routes.add(route.route)
-                if route.authorizer is not None and route.authorizer not in names:
-                    d.add("E352", f"the authorizer of route '{route.route}' names user pool '{route.authorizer}', "
-                                  f"which account {acct.id} does not have", route.span,
-                          help=did_you_mean(route.authorizer, list(names)))
-                if not _LAMBDA.fullmatch(route.backend):
-                    d.add("E352", f"the backend of route '{route.route}' is not a Lambda function ARN: {route.backend}",
-                          route.span, "write arn:aws:lambda:REGION:ACCOUNT:function:NAME")
+                entry(f"route '{route.route}'", f"api '{api.name}'", routes, route.authorizer, route.backend, route.span)
         for lb in acct.load_balancers:
             if lb.arn is not None and not re.fullmatch(
                     rf"arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:{acct.id}:loadbalancer/app/[^/]+/[^/]+", lb.arn):
@@ -720,16 +721,8 @@ def _check_user_pools(r: Resolved, d: Diagnostics) -> None:
             for rule in lb.rules:
                 if not rule.path.startswith("/"):
                     d.add("E352", f"rule '{rule.path}' of load balancer '{lb.name}' is not a path", rule.span)
-                if rule.path in paths:
-                    d.add("E352", f"rule '{rule.path}' is declared twice in load balancer '{lb.name}'", rule.span)
-                paths.add(rule.path)
-                if rule.authenticate is not None and rule.authenticate not in names:
-                    d.add("E352", f"rule '{rule.path}' authenticates with user pool '{rule.authenticate}', which "
-                                  f"account {acct.id} does not have", rule.span,
-                          help=did_you_mean(rule.authenticate, list(names)))
-                if not _LAMBDA.fullmatch(rule.backend):
-                    d.add("E352", f"the backend of rule '{rule.path}' is not a Lambda function ARN: {rule.backend}",
-                          rule.span, "write arn:aws:lambda:REGION:ACCOUNT:function:NAME")
+                entry(f"rule '{rule.path}'", f"load balancer '{lb.name}'", paths, rule.authenticate, rule.backend,
+                      rule.span)
                 if not re.fullmatch(r"arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[^/]+/[^/]+",
                                     rule.target_group):
                     d.add("E352", f"the target group of rule '{rule.path}' is not a target group ARN: "

@@ -80,10 +80,11 @@ def test_a_route_admits_the_pools_users_that_get_tokens_with_a_scope_it_requires
     assert r.invoke.decision == "Allow"
 
 
-def test_the_backend_is_invoked_for_the_routes_execute_api_arn():
-    w = _world("", f'route "POST /x" backend "{BACKEND}"')
-    r, = api_routes(w)
-    assert r.invoke.decision == "ImplicitDeny"  # the function admits GET routes only
+@pytest.mark.parametrize("route, decision", [("GET /x", "Allow"), ("POST /x", "ImplicitDeny"), ("ANY /x", "ImplicitDeny")])
+def test_the_backend_is_invoked_for_the_routes_execute_api_arn(route, decision):
+    # the function admits GET routes only; an ANY route is invoked with every method
+    r, = api_routes(_world("", f'route "{route}" backend "{BACKEND}"'))
+    assert r.invoke.decision == decision  # (ANY: GET is allowed, POST is not)
 
 
 def test_both_evaluators_agree_and_the_world_prints_back(example):
