@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iamlogic import World, loads
-from iamlogic.grammar.ast import Policy, Statement, WorldModel
+from iamlogic.grammar.ast import Policy, Price, RcpServices, Statement, WorldModel
 from iamlogic.grammar.printer import print_world
 from iamlogic.testing import requests_for, valid_world_models
 
@@ -44,7 +44,14 @@ def map_policies(model: WorldModel, fn: Callable[[str, Policy], Policy]) -> Worl
                                             policies=named("managed", a.policies)))
     orgs = tuple(dataclasses.replace(o, policies=tuple((k, dataclasses.replace(p, document=fn(k, p.document)))
                                                        for k, p in o.policies)) for o in model.organizations)
-    return WorldModel(orgs, tuple(accounts), model.aws_policies)
+    return dataclasses.replace(model, organizations=orgs, accounts=tuple(accounts))  # (the rest kept: rcp_services, …)
+
+
+def test_mapping_policies_keeps_the_rest_of_the_world():
+    # (it kept only organizations, accounts and AWS policies: a world's rcp_services was lost, and
+    # the SCP law saw an RCP deny that the world's list rules out)
+    model = WorldModel(rcp_services=(RcpServices(("s3",)),), prices=(Price("AmazonS3", "GB", ((0, "0.023"),)),))
+    assert map_policies(model, lambda k, p: p) == model
 
 
 def decisions(model: WorldModel, requests) -> list[str]:
