@@ -98,4 +98,4 @@ def test_guardrails_read_the_inventory_and_both_evaluators_agree(example, capsys
 def test_the_world_prints_back(example):
     again = iamlogic.loads(print_world(example.model), "again.iaml").model
     assert [(a.trails, a.log_subscriptions) for a in again.accounts] == [
-        (tuple(t for t in a.trails), a.log_subscriptions) for a in example.model.accounts]
+        (a.trails, a.log_subscriptions) for a in example.model.accounts]
