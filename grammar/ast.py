@@ -245,13 +245,16 @@ class RoleMapping:
 
 @dataclass(frozen=True)
 class PoolIdentity:
-    """An identity of an identity pool: a guest (``provider`` None) or one that signed in through
-    ``provider``, with the claims of its token and the extra entries of its ``amr`` claim."""
+    """An identity of an identity pool: a guest (``provider`` and ``user`` None), one that signed
+    in through ``provider`` with the claims of its token, or a ``user`` (user pool name, user name)
+    of a user pool of the identity pool's account, which signs in through that pool; and the extra
+    entries of its ``amr`` claim."""
 
     id: str
     provider: str | None = None
     claims: tuple[tuple[str, str], ...] = ()
     amr: tuple[str, ...] = ()
+    user: tuple[str, str] | None = None
     span: Span | None = span_field()
 
 

@@ -109,7 +109,9 @@ CODES: dict[str, str] = {
     "E341": "permission set assigned in an account outside the organization",
     "E342": "identity pool without a well-formed id, declared twice, or with a role given twice",
     "E343": "identity pool role or role-mapping rules that do not fit the pool",
-    "E344": "identity pool identity that is malformed, declared twice, or that the pool cannot have",
+    "E344": "identity pool identity that is malformed, declared twice, or that the pool cannot have (a user of a "
+            "user pool the account does not have, or with claims of its own); unsupported: a role-mapping rule on a "
+            "cognito: claim of a linked user pool's tokens",
     "E345": "aws rcp_services declared twice, or a service listed twice in it",
     "E346": "a usage quantity or a price tier's quantity that is not a whole number (above 0 for usage)",
     "E347": "a price given twice, tiers not starting at 0 or repeated, an amount not in USD, or usage without a price",

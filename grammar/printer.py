@@ -257,7 +257,8 @@ def _identity_pool(p: IdentityPool, ind: str) -> list[str]:
         inner = [line.replace("tags {", "claims {", 1) for line in inner]
         if x.amr:
             inner.append(f"{i}  amr " + ", ".join(_q(v) for v in x.amr))
-        login = "guest" if x.provider is None else f"via {_q(x.provider)}"
+        login = (f"user {_name(x.user[0])} {_name(x.user[1])}" if x.user is not None
+                 else "guest" if x.provider is None else f"via {_q(x.provider)}")
         body += _block(f"identity {_q(x.id)} {login}", inner, i)
     return _block(f"identity_pool {_name(p.name)}", body, ind)
 

@@ -382,13 +382,17 @@ class _ToAst(Transformer):
                 claims += value
             else:
                 amr += value
-        return ("identity", PoolIdentity(_string(ch[0]), ch[1], claims, amr, self._span(meta)), None)
+        provider, user = (None, ch[1]) if isinstance(ch[1], tuple) else (ch[1], None)
+        return ("identity", PoolIdentity(_string(ch[0]), provider, claims, amr, user, self._span(meta)), None)
 
     def login_guest(self, meta, ch):
         return None
 
     def login_via(self, meta, ch):
         return _string(ch[0])
+
+    def login_user(self, meta, ch):
+        return (ch[0], ch[1])
 
     def claims(self, meta, ch):
         return ("claims", tuple(ch))

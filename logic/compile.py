@@ -190,7 +190,12 @@ class _Compilation:
                 yield from (("cognito_mapping_rule", pool_id, m.provider, i, x.claim, x.op, x.value, roles[x.role])
                             for i, x in enumerate(m.rules, 1) if x.role in roles)
             for x in pool.identities:
-                yield ("cognito_identity", pool_id, x.id, x.provider or "")
+                linked = self.r.identity_users.get(x.id)
+                if linked is not None:  # a user of a user pool: its claims are the user's attributes (16-cognito.dl)
+                    yield ("cognito_identity", pool_id, x.id, linked[0])
+                    yield ("cognito_identity_user", x.id, linked[1])
+                elif x.user is None:
+                    yield ("cognito_identity", pool_id, x.id, x.provider or "")
                 yield from (("cognito_identity_claim", x.id, k, v) for k, v in x.claims)
                 yield from (("cognito_identity_amr", x.id, v) for v in x.amr)
         scope_down = self.r.aws_policies.get(COGNITO_GUEST_POLICY)

@@ -359,6 +359,7 @@ class WorldIndex:
                    for st in lets_in if self.statements[st][0] == pol and self.statements[st][2] == "Allow"))
         self.cognito_enhanced: dict[str, frozenset[str]] = {}
         self.cognito_unknown_claims: dict[str, list[str]] = {}
+        self.cognito_blocked: dict[str, list[str]] = {}  # an identity whose user pool user cannot sign in -> why
         self.cognito_roles: frozenset[str] = frozenset()
 
     def sso_sessions(self, role: str) -> list[str]:
@@ -595,7 +596,8 @@ class Evaluator:
         Cognito's (``cognito_enhanced``, ``cognito_unknown_claim``, ``cognito_role``)."""
         idx = self.index
         wanted = ({"sso_signin"} if idx.sso_roles else set()) | (
-            {"cognito_enhanced", "cognito_unknown_claim", "cognito_role"} if idx.cognito_pools else set())
+            {"cognito_enhanced", "cognito_unknown_claim", "cognito_role", "cognito_identity_blocked"}
+            if idx.cognito_pools else set())
         if not wanted:
             return
         from .compiled import _strata, materialize
@@ -605,12 +607,13 @@ class Evaluator:
         by: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         for user, role in rows.get("sso_signin", ()):
             by["sso_signin"][role].add(user)
-        for relation in ("cognito_enhanced", "cognito_unknown_claim"):
+        for relation in ("cognito_enhanced", "cognito_unknown_claim", "cognito_identity_blocked"):
             for identity, value in rows.get(relation, ()):
                 by[relation][identity].add(value)
         idx.sso_signin = {role: frozenset(users) for role, users in by["sso_signin"].items()}
         idx.cognito_enhanced = {i: frozenset(roles) for i, roles in by["cognito_enhanced"].items()}
         idx.cognito_unknown_claims = {i: sorted(claims) for i, claims in by["cognito_unknown_claim"].items()}
+        idx.cognito_blocked = {i: sorted(why) for i, why in by["cognito_identity_blocked"].items()}
         idx.cognito_roles = frozenset(role for role, in rows.get("cognito_role", ()))
 
     @property
@@ -1313,6 +1316,7 @@ class Evaluator:
             raise refuse("E509", f"which session of {req.role} identity {sub} has depends on the flow",
                          "give the session as the principal: arn:aws:sts::ACCOUNT:assumed-role/ROLE/"
                          f"{COGNITO_SESSION} (the enhanced flow) or another session name (the basic flow)")
+        self._cognito_token(sub)
         pool, provider = found
         pool_acct, name, classic, _ = idx.cognito_pools[pool]
         login = "a guest" if provider == "" else f"signed in through {provider}"
@@ -1370,10 +1374,20 @@ class Evaluator:
                         f"token of identity {identity} lacks; AWS does not document the outcome",
                 help="declare the claim on the identity (claims { … })")])
 
+    def _cognito_token(self, identity: str) -> None:
+        """Raises E509 when ``identity`` is a user of a user pool who cannot sign in to it: Amazon
+        Cognito gives it no token, so no session (``cognito_identity_blocked``, 16-cognito.dl)."""
+        why = self.index.cognito_blocked.get(identity)
+        if why:
+            raise InvalidInput([Diagnostic(
+                "E509", f"identity {identity} gets no credentials: its user pool user cannot sign in "
+                        f"({', '.join(why)}), so it has no token to give its identity pool")])
+
     def _cognito_enhanced_session(self, identity: str) -> str:
         """The session the enhanced flow gives a declared identity:
         ``arn:aws:sts::ACCT:assumed-role/ROLE/CognitoIdentityCredentials``."""
         idx = self.index
+        self._cognito_token(identity)
         self._cognito_claims_known(identity)
         roles = idx.cognito_enhanced.get(identity)
         if not roles:

@@ -132,6 +132,8 @@ _DECLARATIONS = [
      "rule number Index of Pool for Provider: a token whose Claim compares (Op) with Value gets Role"),
     ("cognito_identity", ("Pool", "Id", "Provider"), "identity Id of Pool signs in through Provider (\"\" for a guest)"),
     ("cognito_identity_claim", ("Id", "Claim", "Value"), "the token of identity Id has Claim=Value"),
+    ("cognito_identity_user", ("Id", "User"),
+     "identity Id is user User (POOL/NAME) of a user pool: its token's claims are the user's attributes"),
     ("cognito_identity_amr", ("Id", "Value"), "the amr claim of identity Id's token has the entry Value too"),
     ("cognito_guest_policy", ("Pol",), "Pol is the session policy Amazon Cognito applies to its guests (enhanced flow)"),
     # Statements

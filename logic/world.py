@@ -126,6 +126,8 @@ class Resolved:
     aws_policies: dict[str, NamedPolicy] = field(default_factory=dict)
     identity: dict[str, "IdentityIndex"] = field(default_factory=dict)  # org id -> its IAM Identity Center
     pools: dict[str, tuple[Account, ast.IdentityPool]] = field(default_factory=dict)  # identity pool id -> its pool
+    # an identity that is a user of a user pool -> (its provider, the user: "POOL-ID/NAME")
+    identity_users: dict[str, tuple[str, str]] = field(default_factory=dict)
     rcp_services: tuple[str, ...] = ()  # the service prefixes whose resources RCPs restrict (lower case)
 
     def account_ref(self, ref: str) -> Account | None:
@@ -300,7 +302,12 @@ def _identity_pool(r: Resolved, acct: Account, pool: ast.IdentityPool, d: Diagno
         if x.id in seen:
             d.add("E344", f"identity {x.id} is declared twice", x.span)
         seen.add(x.id)
-        if x.provider is None:
+        if x.user is not None:
+            provider = _pool_user_identity(r, acct, pool, x, d)
+            if provider is not None and provider not in providers:
+                d.add("E344", f"identity {x.id} signs in through user pool '{x.user[0]}' ({provider}), which is not "
+                              f"a provider of identity pool '{pool.name}'", x.span, help=f"add it: providers {provider!r}")
+        elif x.provider is None:
             if not pool.guests:
                 d.add("E344", f"identity {x.id} is a guest, but identity pool '{pool.name}' does not allow guests",
                       x.span, help="add 'guests' to the pool (guest access), or give the identity's provider (via …)")
@@ -309,6 +316,40 @@ def _identity_pool(r: Resolved, acct: Account, pool: ast.IdentityPool, d: Diagno
         elif x.provider not in providers:
             d.add("E344", f"identity {x.id} signs in through '{x.provider}', which is not a provider of identity "
                           f"pool '{pool.name}'", x.span, help=did_you_mean(x.provider, providers))
+
+
+def _pool_user_identity(r: Resolved, acct: Account, pool: ast.IdentityPool, x: ast.PoolIdentity,
+                        d: Diagnostics) -> str | None:
+    """The provider of an identity that is a user of a user pool of ``acct``
+    (``cognito-idp.REGION.amazonaws.com/POOL-ID``), indexed in ``r.identity_users`` with the user;
+    None, with E344, when the user pool or the user is not declared. Such an identity's claims are
+    the user's attributes, so it declares none; a role-mapping rule on a claim of its own that
+    Amazon Cognito adds to user pool tokens (``cognito:groups``, ``cognito:preferred_role``, …) is
+    not modelled (E344, unsupported)."""
+    pool_name, user_name = x.user
+    user_pool = next((p for p in acct.user_pools if p.name == pool_name), None)
+    if user_pool is None:
+        d.add("E344", f"identity {x.id} is a user of user pool '{pool_name}', which account {acct.id} does not have",
+              x.span, help=did_you_mean(pool_name, [p.name for p in acct.user_pools]))
+        return None
+    if not any(u.name == user_name for u in user_pool.users):
+        d.add("E344", f"identity {x.id} is user '{user_name}' of user pool '{pool_name}', which has no such user",
+              x.span, help=did_you_mean(user_name, [u.name for u in user_pool.users]))
+        return None
+    if x.claims:
+        d.add("E344", f"identity {x.id} is a user of user pool '{pool_name}': its claims are the user's attributes",
+              x.span, help="declare them on the user (attributes { … })")
+    if user_pool.id is None or not _POOL_ID.fullmatch(user_pool.id):
+        return None  # E352 says so
+    provider = f"cognito-idp.{user_pool.id.split('_', 1)[0]}.amazonaws.com/{user_pool.id}"
+    for mapping in pool.mappings:
+        for rule in mapping.rules:
+            if mapping.provider == provider and rule.claim.lower().startswith("cognito:"):
+                d.add("E344", f"unsupported: a role-mapping rule on {rule.claim}, a claim Amazon Cognito adds to the "
+                              f"tokens of user pool '{pool_name}', which the world does not model", rule.span,
+                      help="map roles on the users' attributes (custom:…)")
+    r.identity_users[x.id] = (provider, f"{user_pool.id}/{user_name}")
+    return provider
 
 
 #: The path of the roles IAM Identity Center provisions, named AWSReservedSSO_… (IAM Identity Center

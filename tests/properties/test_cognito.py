@@ -8,6 +8,10 @@ compiled rules' evaluator), pyDatalog's evaluation of the same rule, and a readi
 Cognito developer guide written here in Python (role-based-access-control: rules in order, the
 first that matches gives the role; AmbiguousRoleResolution otherwise) all agree.
 
+Identities of the provider ``p1`` are, drawn, users of a user pool whose ID token is p1's: their
+claims are the user's attributes, and a user who cannot sign in (unconfirmed, disabled) gets no
+role at all (amazon-cognito-integrating-user-pools-with-identity-pools).
+
 The sessions of the enhanced and basic flows are decided alike by the compiled rules and by
 pyDatalog's evaluation of the rules, with trust and role policies that read Cognito's keys.
 """
@@ -40,6 +44,8 @@ def expected_role(pool: dict, identity: dict) -> set[str]:
     """The role the Amazon Cognito developer guide says the enhanced flow gives ``identity``."""
     if identity["provider"] is None:
         return {pool["unauthenticated"]} if pool["guests"] and pool["unauthenticated"] else set()
+    if identity["user"] not in (None, "signs in"):  # a user pool user who gets no token
+        return set()
     mapping = pool["rules"] if identity["provider"] == "p1" else None
     if mapping is None:
         return {pool["authenticated"]} if pool["authenticated"] else set()
@@ -70,12 +76,22 @@ def pools(draw):
     for x in identities:
         if x["provider"] is None:
             x["claims"] = {}
+        # an identity of p1 is, drawn, a user of the user pool whose provider p1 stands for
+        x["user"] = draw(st.sampled_from((None, "signs in", "unconfirmed", "disabled"))) if x["provider"] == "p1" else None
     return {"authenticated": authenticated, "unauthenticated": draw(st.sampled_from((None, *ROLES))),
             "guests": guests, "rules": rules, "identities": identities}
 
 
+#: the provider of the user pool whose users are identities of p1
+USER_POOL_PROVIDER = "cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool"
+
+
 def world_text(pool: dict) -> str:
-    lines = ['account 111122223333 "app" {', *(f"  role {r}" for r in ROLES), "  identity_pool P {",
+    users = [f'    user u{n} {{ {x["user"] if x["user"] != "signs in" else ""} attributes {{ '
+             + ", ".join(f'"{k}" = "{v}"' for k, v in x["claims"].items()) + " } }"
+             for n, x in enumerate(pool["identities"]) if x["user"] is not None]
+    lines = ['account 111122223333 "app" {', *(f"  role {r}" for r in ROLES),
+             '  user_pool Users {', '    id "us-east-1_Pool"', *users, "  }", "  identity_pool P {",
              '    id "us-east-1:12345678-90ab-cdef-1234-567890abcdef"', '    providers "p1", "p2"']
     lines += ["    guests"] if pool["guests"] else []
     lines += [f"    {kind} role {pool[kind]}" for kind in ("authenticated", "unauthenticated") if pool[kind]]
@@ -84,10 +100,13 @@ def world_text(pool: dict) -> str:
         lines += [f'    rules "p1" otherwise {otherwise} {{',
                   *(f'      "{c}" {op} "{v}" role {r}' for c, op, v, r in rules), "    }"]
     for n, x in enumerate(pool["identities"]):
+        if x["user"] is not None:
+            lines.append(f'    identity "{identity_id(n)}" user Users u{n}')
+            continue
         login = "guest" if x["provider"] is None else f'via "{x["provider"]}"'
         claims = ", ".join(f'{k} = "{v}"' for k, v in x["claims"].items())
         lines.append(f'    identity "{identity_id(n)}" {login}' + (f" {{ claims {{ {claims} }} }}" if claims else ""))
-    return "\n".join([*lines, "  }", "}"])
+    return "\n".join([*lines, "  }", "}"]).replace('"p1"', f'"{USER_POOL_PROVIDER}"')
 
 
 def identity_id(n: int) -> str:
@@ -119,13 +138,14 @@ def cognito_worlds(draw):
     lines = ['aws policy AmazonCognitoUnAuthedIdentitiesSessionPolicy { allow s3:GetObject on "arn:aws:s3:::b/*" }']
     for role in ROLES:
         amr = draw(st.sampled_from(AMRS))
+        amr = USER_POOL_PROVIDER if amr == "p1" else amr
         trust = (f'allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com" '
                  f'when StringEquals "cognito-identity.amazonaws.com:aud" "{POOL_ID}"'
                  + (f' and ForAnyValue:StringLike "cognito-identity.amazonaws.com:amr" "{amr}"' if amr else ""))
         grants = [
             'allow s3:GetObject on "arn:aws:s3:::b/${cognito-identity.amazonaws.com:sub}/*"',
             'allow s3:PutObject on "arn:aws:s3:::b/*" when ForAnyValue:StringEquals '
-            f'"cognito-identity.amazonaws.com:amr" "{draw(st.sampled_from(AMRS[1:]))}"',
+            f'"cognito-identity.amazonaws.com:amr" "{draw(st.sampled_from(AMRS[1:])).replace("p1", USER_POOL_PROVIDER)}"',
             f'deny s3:DeleteObject on * when StringNotEquals "cognito-identity.amazonaws.com:aud" "{POOL_ID}"',
             "allow s3:DeleteObject on *",
         ]

@@ -11,7 +11,8 @@ import pytest
 import iamlogic
 from iamlogic.cli import main
 from iamlogic.compiled import _strata, materialize
-from iamlogic.evaluate import BUILTIN_SPECS, rules
+from iamlogic.grammar.diagnostics import InvalidInput
+from iamlogic.evaluate import BUILTIN_SPECS, REQUEST_BUILTINS, rules
 from iamlogic.grammar.printer import print_world
 from iamlogic.routes import api_routes
 
@@ -92,10 +93,63 @@ def test_both_evaluators_agree_and_the_world_prints_back(example):
     by_head = {}
     for rule in rules().rules:
         by_head.setdefault(rule.head.relation, []).append(rule)
-    wanted = {"route_reaches", "route_open", "pool_user_blocked", "pool_mfa_setup", "lb_reaches", "lb_open"}
-    rows = materialize(_strata(wanted, by_head), by_head, BUILTIN_SPECS, lambda rel: ev.index.rows.get(rel, ()), {})
+    wanted = {"route_reaches", "route_open", "pool_user_blocked", "pool_mfa_setup", "lb_reaches", "lb_open",
+              "cognito_enhanced", "cognito_identity_blocked"}
+    pure = {name: getattr(ev, f"_b_{name}") for name in BUILTIN_SPECS if name not in REQUEST_BUILTINS}
+    rows = materialize(_strata(wanted, by_head), by_head, BUILTIN_SPECS, lambda rel: ev.index.rows.get(rel, ()), pure)
     for rel in wanted:
         assert rows[rel] == set(ev.engine.materialize(rel)), rel
     again = iamlogic.loads(print_world(example.model), "again.iaml").model
-    assert [(a.user_pools, a.apis, a.load_balancers) for a in again.accounts] == [
-        (a.user_pools, a.apis, a.load_balancers) for a in example.model.accounts]
+    assert [(a.user_pools, a.apis, a.load_balancers, a.identity_pools) for a in again.accounts] == [
+        (a.user_pools, a.apis, a.load_balancers, a.identity_pools) for a in example.model.accounts]
+
+
+IDENTITY = "us-east-1:aaaaaaaa-0000-4000-8000-000000000001"
+
+
+def _identity_world(user: str):
+    return iamlogic.loads(f'''account 111122223333 "app" {{
+      user_pool P {{ id "us-east-1_Test"  user u {{ {user} attributes {{ "custom:team" = "data" }} }} }}
+      role Data {{
+        trust {{ allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"
+                 when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-90ab-cdef-1234-567890abcdef" }}
+        policy Read {{ allow s3:GetObject on * }}
+      }}
+      role Other {{
+        trust {{ allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"
+                 when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-90ab-cdef-1234-567890abcdef" }}
+      }}
+      identity_pool I {{
+        id "us-east-1:12345678-90ab-cdef-1234-567890abcdef"
+        providers "cognito-idp.us-east-1.amazonaws.com/us-east-1_Test"
+        classic_flow
+        authenticated role Other
+        rules "cognito-idp.us-east-1.amazonaws.com/us-east-1_Test" otherwise authenticated {{
+          "custom:team" equals "data" role Data
+        }}
+        identity "{IDENTITY}" user P u
+      }}
+    }}''', "w.iaml")
+
+
+def test_an_identity_that_is_a_user_pool_user_takes_its_claims_from_the_users_attributes():
+    world = _identity_world("")
+    ev = world.evaluator()
+    assert ev.index.cognito_enhanced == {IDENTITY: {"arn:aws:iam::111122223333:role/Data"}}
+    assert world.check(IDENTITY, "s3:GetObject", "arn:aws:s3:::b/k").decision == "Allow"
+    assert ev.cognito_basic_roles(IDENTITY) == ("arn:aws:iam::111122223333:role/Data",
+                                                "arn:aws:iam::111122223333:role/Other")
+
+
+@pytest.mark.parametrize("user", ["unconfirmed", "disabled"])
+def test_an_identity_whose_user_pool_user_cannot_sign_in_gets_no_credentials(user):
+    world = _identity_world(user)
+    ev = world.evaluator()
+    assert ev.index.cognito_enhanced == {}
+    assert ev.facts("cognito_identity_blocked") == {(IDENTITY, user)}
+    with pytest.raises(InvalidInput, match=f"its user pool user cannot sign in \\({user}\\)"):
+        world.check(IDENTITY, "s3:GetObject", "arn:aws:s3:::b/k")
+    basic = "arn:aws:sts::111122223333:assumed-role/Data/app"  # the basic flow: no token either
+    with pytest.raises(InvalidInput, match="cannot sign in"):
+        world.check(basic, "s3:GetObject", "arn:aws:s3:::b/k", {"cognito-identity.amazonaws.com:sub": IDENTITY})
+    assert ev.cognito_basic_roles(IDENTITY) == ()
