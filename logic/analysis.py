@@ -45,6 +45,7 @@ asks principals × actions × resources requests, in batches; give ``principals=
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
@@ -53,6 +54,7 @@ from .catalog import Catalog
 from .decision import ALLOW, Decision, LayerVerdict, StatementRef
 from .evaluate import COGNITO_GUEST_NOTE, Undeclared
 from .grammar.diagnostics import Diagnostic, InvalidInput
+from .matching import operator_family, parse_operator, wildcard_match
 
 __all__ = [
     "ANONYMOUS",
@@ -212,6 +214,72 @@ def policy_actions(world) -> tuple[list[str], bool]:
         for action in catalog.expand(pattern):
             found.setdefault(action)
     return list(found), wildcard
+
+
+def not_action_actions(world, resources: Iterable[str]) -> list[str]:
+    """For each statement with NotAction: the first catalog action, of each service of
+    ``resources`` (their ARNs' service) and of each service its patterns name, that none of its
+    patterns excludes: the actions it covers that :func:`policy_actions` does not name."""
+    catalog = _evaluator(world).catalog
+    by_stmt: dict[str, list[str]] = defaultdict(list)
+    for stmt, pattern in sorted(_facts(world, "statement_not_action")):
+        by_stmt[stmt].append(pattern)
+    services = {r.split(":")[2].lower() for r in resources if r.startswith("arn:") and r.count(":") >= 5}
+    found: dict[str, None] = {}
+    for patterns in by_stmt.values():
+        named = {p.partition(":")[0].lower() for p in patterns if ":" in p and "*" not in p.partition(":")[0]}
+        for service in sorted((services | named) - {""}):
+            for action in catalog.expand(f"{service}:*"):
+                if not any(wildcard_match(p, action, ignore_case=True) for p in patterns):
+                    found.setdefault(action)
+                    break
+    return list(found)
+
+
+#: At most this many contexts :func:`diff` asks each request with (the one given first).
+DIFF_CONTEXTS = 32
+
+
+def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The contexts :func:`diff` asks with: ``given`` (or none), then, for the condition keys the
+    worlds' policies test (but those the world determines), ``given`` with one key set to each
+    value of its pool (a policy's own values and their neighbours, as ``iamlogic verify``
+    searches: an address inside and just outside each CIDR range, a number and the next, a date
+    and the second before and after, ``true`` and ``false``), then with every key set at once to
+    its pool's next value. At most :data:`DIFF_CONTEXTS`."""
+    from .verify import _DERIVED, _date_pool, _ip_pool, _number_pool, _string_pool
+
+    base = dict(given or {})
+    pools: dict[str, tuple[str, bool, list[str]]] = {}  # lower-case key -> (key, multivalued, values)
+    for world in worlds:
+        ev = _evaluator(world)
+        values: dict[str, list[str]] = defaultdict(list)
+        for cid, value in _facts(world, "condition_value"):
+            values[cid].append(value)
+        for cid, _stmt, op, key in sorted(_facts(world, "statement_condition")):
+            if _DERIVED.fullmatch(key) or key.lower() in {k.lower() for k in base}:
+                continue
+            try:
+                family, parsed = operator_family(op), parse_operator(op)
+            except ValueError:
+                continue
+            pool = (["true", "false"] if family == "Bool" else _ip_pool(values[cid]) if family == "Ip"
+                    else _number_pool(values[cid]) if family == "Numeric" else _date_pool(values[cid])
+                    if family == "Date" else [] if family == "Null" else _string_pool(sorted(values[cid]), []))
+            info = ev.catalog.condition_key(key)
+            entry = pools.setdefault(key.lower(), (key, False, []))
+            multi = entry[1] or bool(parsed.qualifier) or (info is not None and info.multivalued)
+            pools[key.lower()] = (entry[0], multi, list(dict.fromkeys(entry[2] + sorted(pool))))
+    out = [base]
+    for key, multi, pool in pools.values():
+        out += [{**base, key: [v] if multi else v} for v in pool]
+    for i in range(max((len(p) for _, _, p in pools.values()), default=0)):
+        out.append({**base, **{key: ([pool[i % len(pool)]] if multi else pool[i % len(pool)])
+                               for key, multi, pool in pools.values() if pool}})
+    unique: dict[str, dict] = {}
+    for ctx in out:
+        unique.setdefault(repr(sorted(ctx.items())), ctx)
+    return list(unique.values())[:DIFF_CONTEXTS]
 
 
 def _representative_action(catalog: Catalog, named: Iterable[str]) -> str | None:
@@ -545,6 +613,7 @@ class Change:
     after: str | None
     decision_before: Decision | None = field(default=None, compare=False, repr=False)
     decision_after: Decision | None = field(default=None, compare=False, repr=False)
+    context: tuple[tuple[str, Any], ...] = ()  # the condition keys asked with, beyond the one given to diff
 
     @property
     def grants(self) -> bool:
@@ -563,6 +632,8 @@ class Change:
     def to_json(self) -> dict:
         out = {"kind": self.kind, "principal": self.principal, "action": self.action, "resource": self.resource,
                "before": self.before, "after": self.after}
+        if self.context:
+            out["context"] = dict(self.context)
         decisive = self.decision_after if self.after == ALLOW or self.before != ALLOW else self.decision_before
         if decisive is not None:
             out["statements"] = [s.to_json() for s in decisive.statements]
@@ -584,9 +655,13 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
       of an account outside a world is asked as holding every identity permission there;
     - actions: :func:`policy_actions` of both worlds (patterns expanded against the catalog, only
       catalog actions), plus one representative action of an unnamed service when a pattern with a
-      wildcard service part (``*``) was not expanded;
+      wildcard service part (``*``) was not expanded or a statement has NotAction, and for a
+      NotAction statement the actions of :func:`not_action_actions`;
     - resources: :func:`sample_resources` of both worlds (``*``, declared resources, the ARNs that
-      Resource elements write).
+      Resource elements write);
+    - contexts: :func:`sample_contexts` of both worlds (``context``, then values of the condition
+      keys their policies test). A request is reported once, with the first context under which
+      its decision differs (:attr:`Change.context`).
 
     ``undetermined``: as in :func:`who_can`; a request undetermined in either world is not a change.
 
@@ -601,21 +676,6 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
         principals = list(ps)
     else:
         principals = list(principals)
-    if actions is None:
-        acts: dict[str, None] = {}
-        wildcard = False
-        for w in (world_before, world_after):
-            named, wild = policy_actions(w)
-            wildcard |= wild
-            for a in named:
-                acts.setdefault(a)
-        if wildcard:
-            extra = _representative_action(_evaluator(world_before).catalog, acts)
-            if extra:
-                acts.setdefault(extra)
-        actions = list(acts)
-    else:
-        actions = list(actions)
     if resources is None:
         res: dict[str, None] = {}
         for w in (world_before, world_after):
@@ -624,6 +684,22 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
         resources = list(res)
     else:
         resources = list(resources)
+    if actions is None:
+        acts: dict[str, None] = {}
+        wildcard = False
+        for w in (world_before, world_after):
+            named, wild = policy_actions(w)
+            not_action = not_action_actions(w, resources)
+            wildcard |= wild or bool(not_action)
+            for a in (*named, *not_action):
+                acts.setdefault(a)
+        if wildcard:
+            extra = _representative_action(_evaluator(world_before).catalog, acts)
+            if extra:
+                acts.setdefault(extra)
+        actions = list(acts)
+    else:
+        actions = list(actions)
     triples = [(p, a, r) for p in principals for a in actions for r in resources]
     if not triples:
         return []
@@ -632,21 +708,28 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     declared = set(_evaluator(world_before).index.accounts) | set(_evaluator(world_after).index.accounts)
     outside = {p: a for p, a in outside.items() if a not in declared}
     unknown: list[Undetermined] | None = [] if undetermined is not None else None
-    before = _Asker(world_before, outside, undetermined=unknown).ask(triples, context)
-    after = _Asker(world_after, outside, undetermined=unknown).ask(triples, context)
-    skip = set()
-    if unknown:
-        undetermined += unknown
-        skip = {(u.principal, u.action, u.resource) for u in unknown}
-    changes = []
-    for (p, a, r), d0, d1 in zip(triples, before, after):
-        if (p, a, r) in skip:
-            continue
-        v0 = d0.decision if d0 is not None else None
-        v1 = d1.decision if d1 is not None else None
-        if v0 != v1:
-            changes.append(Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1))
-    return sorted(changes, key=lambda c: (c.principal, c.action, c.resource))
+    found: dict[tuple[str, str, str], Change] = {}
+    skip: set[tuple[str, str, str]] = set()
+    askers = (_Asker(world_before, outside, undetermined=unknown), _Asker(world_after, outside, undetermined=unknown))
+    given = dict(context or {})
+    for ctx in sample_contexts((world_before, world_after), context):
+        todo = [t for t in triples if t not in found and t not in skip]
+        if not todo:
+            break
+        before, after = (asker.ask(todo, ctx) for asker in askers)
+        if unknown:
+            skip |= {(u.principal, u.action, u.resource) for u in unknown}
+            undetermined += unknown
+            unknown.clear()
+        extra = tuple(sorted((k, v) for k, v in ctx.items() if k not in given))
+        for (p, a, r), d0, d1 in zip(todo, before, after):
+            if (p, a, r) in skip:
+                continue
+            v0 = d0.decision if d0 is not None else None
+            v1 = d1.decision if d1 is not None else None
+            if v0 != v1:
+                found[(p, a, r)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
+    return sorted(found.values(), key=lambda c: (c.principal, c.action, c.resource))
 
 
 def new_access(changes: Iterable[Change]) -> list[Change]:

@@ -53,6 +53,7 @@ from .compile import policy_facts
 from .decision import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Decision, LayerVerdict, ProofNode, StatementRef
 from .dlcheck import BuiltinSpec
 from .engine import Engine, EngineError, row_key
+from .grammar.arn import parse_arn
 from .grammar.ast import Policy
 from .grammar.datalog import (Atom, Comparison, Const, Negation, Program, Query, Rule, Var, aggregate_rows, parse_program,
                                parse_query)
@@ -567,6 +568,7 @@ class Evaluator:
         self._vector_memos: dict[tuple, dict] = {}  # resources decided together -> what is kept for them (solve_many)
         self._lock = threading.RLock()
         self._cognito_trust: dict[tuple[str, str], Decision] = {}  # (role, identity) -> its trust decision
+        self._session_warnings: dict[str, tuple[str, ...]] = {}  # session policy id -> its warnings, as notes
         self._cognito_basic: dict[str, tuple[str, ...]] = {}  # identity -> the roles of its basic flow
         self._declared = {name: rel.arity for name, rel in RELATIONS.items() if name not in BUILTIN_SPECS}
         self._engine: Engine | None = None
@@ -990,6 +992,10 @@ class Evaluator:
         info = self.catalog.action(action)
         if info is not None:
             return part, info.name, part[6], principal
+        service, colon, name = action.partition(":")
+        if not service or not name or ":" in name or any(c in action for c in "*? \t\n"):
+            raise InvalidInput([Diagnostic("E513", f"the action of a request is service:Action, without wildcards: "
+                                                   f"{action!r}")])
         suggestion = self.catalog.suggest_action(action)
         return part, action, (*part[6], f"unknown action {action!r}: not in the AWS catalog"
                                         + (f" ({suggestion})" if suggestion else "")), principal
@@ -1011,6 +1017,7 @@ class Evaluator:
                 raise InvalidInput([Diagnostic("E501", f"a session policy needs a session principal (an assumed-role "
                                                        f"or federated-user ARN), not {principal}")])
             req.session_policy = self._add_session_policy(session_policy)
+            req.notes += self._session_warnings.get(req.session_policy, ())
         if role is not None and role in self.index.cognito_roles:
             if principal in self.index.cognito_identities:  # an identity: its session of the enhanced flow
                 context = {**(context or {}), COGNITO_SUB: principal}
@@ -1138,6 +1145,8 @@ class Evaluator:
         """The policy holder, the owner account, notes and context keys of a resource, for a principal
         of ``account`` (the owner of a resource the world does not place), kept for the evaluator."""
         idx, notes, ctx = self.index, [], {}
+        if resource != "*" and resource not in idx.principals and isinstance(problem := parse_arn(resource), str):
+            raise InvalidInput([Diagnostic("E513", f"the resource of a request is an ARN or *: {resource!r}: {problem}")])
         holder = self._holder(resource)
         owner = idx.resources.get(holder)
         if owner is None and resource in idx.principals:
@@ -1187,6 +1196,13 @@ class Evaluator:
         digest = hashlib.sha1(json.dumps(policy_to_json(policy), sort_keys=True).encode()).hexdigest()[:12]
         pol_id = f"session-policy:{digest}"
         if pol_id not in self.index.policies:
+            from .validate import validate_policy
+
+            found = validate_policy(policy, "session", catalog=self.catalog)
+            errors = [d for d in found if d.code.startswith("E")]
+            if errors:  # not a session policy AWS STS would take (a Principal element, …)
+                raise InvalidInput(errors)
+            self._session_warnings[pol_id] = tuple(f"session policy: {d.code}: {d.message}" for d in found)
             facts = list(policy_facts(pol_id, "session", "session policy", policy))
             self.index.add_policy(pol_id, facts)
             if self._engine is not None:
@@ -1467,7 +1483,8 @@ class Evaluator:
         "needs_resource": "?- needs_resource_allow(Req).",
         "granted": "?- granted(Req).",
         "reached": "?- conditions_reached(Req, Stmt).",
-        "protected": "?- protected_change(Req).",
+        "refused": "?- service_refuses(Req, Why).",
+        "bucket_owner": "?- bucket_owner_policy_call(Req).",
         "rcp_passed_over": "?- rcp_passed_over(Req, Stmt).",
     }
 
@@ -1825,7 +1842,10 @@ class Evaluator:
         grants = g["grant"]
         res = verdict("resource", "resource-based policy", needs_resource or r.principal_type in
                       ("anonymous", "service", "web_identity") or (r.account != r.resource_account))
-        if res.verdict == "allow" and grants:
+        if res.verdict == "deny" and g["bucket_owner"]:
+            res = LayerVerdict(res.layer, "not applicable", res.statements,
+                               "the bucket owner's root user manages the bucket policy whatever it says")
+        elif res.verdict == "allow" and grants:
             res = LayerVerdict(res.layer, "allow", res.statements,
                                "names the principal as " + ", ".join(sorted({h for _, h in grants})))
         layers.append(res)
@@ -1847,9 +1867,15 @@ class Evaluator:
                 layers.append(verdict("session", "session policy", True))
             else:
                 layers.append(LayerVerdict("session policy", "allow" if g["session_ok"] else "no allow", (), note))
-        if g["protected"]:
-            layers.append(LayerVerdict("protected role", "no allow", (),
-                                       "AWS refuses IAM changes to a role IAM Identity Center provisions"))
+        for why in sorted(g["refused"]):
+            layers.append(LayerVerdict("protected role" if why == "protected role" else "service", "no allow", (), {
+                "protected role": "AWS refuses IAM changes to a role IAM Identity Center provisions",
+                "root assumes a role": "AWS STS: roles may not be assumed by the root user",
+                "owner account only": f"{r.action} works only in the account that owns the resource; "
+                                      "cross-account permissions do not apply to it",
+                "kms key of another account": f"AWS KMS: {r.action} fails on a KMS key of another account; "
+                                              "cross-account permissions do not apply to it",
+            }[why]))
         return layers
 
     # -- proofs ---------------------------------------------------------------------------------

@@ -984,6 +984,8 @@ def cmd_query(args) -> int:
 def _diff_text(c) -> str:
     mark = {"new access": "+", "access removed": "-"}.get(c.kind, "~")
     line = f"{mark} {c.kind}: {c.principal} {c.action} {c.resource} ({c.before or 'absent'} -> {c.after or 'absent'})"
+    if c.context:
+        line += " with " + ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in c.context)
     decisive = c.decision_after if c.after == ALLOW else c.decision_before if c.before == ALLOW else c.decision_after
     if decisive is not None:
         line += "".join(f"\n    {'allowed' if decisive.allowed else 'denied'} by {s.label()}"
@@ -1004,6 +1006,7 @@ def cmd_guardrails(args) -> int:
 
 
 def cmd_diff(args) -> int:
+    from .cli import parse_context
     from .world import load
 
     if not args.old or not args.new:
@@ -1012,7 +1015,8 @@ def cmd_diff(args) -> int:
         return EXIT_INVALID
     before, after = load(args.old), load(args.new)
     unknown: list[Undetermined] = []
-    changes = diff(before, after, args.principal, args.action, args.resource, undetermined=unknown)
+    changes = diff(before, after, args.principal, args.action, args.resource, parse_context(args.context),
+                   undetermined=unknown)
     for c in changes:
         print(json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c))
     sources = {**before.sources, **after.sources}
@@ -1088,6 +1092,9 @@ def add_commands(sub) -> None:
     d.add_argument("--principal", action="append", help="ask only this principal (repeatable)")
     d.add_argument("--action", action="append", help="ask only this action (repeatable)")
     d.add_argument("--resource", action="append", help="ask only this resource (repeatable)")
+    d.add_argument("--context", action="append", metavar="KEY=VALUE",
+                   help="ask every request with this condition key (repeatable); the condition keys the policies "
+                        "test are also varied over their policies' values, but those given here")
     d.set_defaults(run=cmd_diff)
     _split_at_double_dash(d)
 

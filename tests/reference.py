@@ -60,10 +60,17 @@ R8  SCPs are skipped for the management account, accounts outside an organizatio
     kms:RetireGrant and for AWS managed KMS keys (§1.7). A session policy given for a non-session principal is
     ignored. Resource/NotResource entries with an unresolved policy variable match nothing. A
     statement without Resource/NotResource (trust policies) matches the resource.
+R9  What services refuse or allow whatever the policies say: the root user cannot assume a role
+    (id_roles_use_permissions-to-switch); across accounts, SQS's owner-only actions and S3's
+    Get/Put/DeleteBucketPolicy are refused (sqs-limitations-of-custom-policies, API_PutBucketPolicy),
+    and on a KMS key only the operations AWS KMS lists work (key-policy-modifying-external-accounts):
+    an implicit deny. The bucket owner's root user managing the bucket policy is not denied by it.
+    Across accounts means the caller's account and the resource's owner (R5) differ.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from iamlogic.catalog import Catalog
@@ -485,14 +492,39 @@ def _rcp_levels(world: _World, caller: Caller, target: Target, action: str):
 # The cascade (§1.2)
 
 
+# R9, from the AWS pages it cites (action names in lower case)
+BUCKET_POLICY_ACTIONS = {"s3:getbucketpolicy", "s3:putbucketpolicy", "s3:deletebucketpolicy"}
+OWNER_ONLY_ACTIONS = BUCKET_POLICY_ACTIONS | {f"sqs:{a}" for a in (
+    "addpermission", "cancelmessagemovetask", "createqueue", "deletequeue", "listmessagemovetasks", "listqueues",
+    "listqueuetags", "removepermission", "setqueueattributes", "startmessagemovetask", "tagqueue", "untagqueue")}
+KMS_CROSS_ACCOUNT = {f"kms:{a}" for a in (
+    "creategrant", "decrypt", "derivesharedsecret", "describekey", "encrypt", "generatedatakey", "generatedatakeypair",
+    "generatedatakeypairwithoutplaintext", "generatedatakeywithoutplaintext", "generatemac", "getpublickey",
+    "listgrants", "reencryptfrom", "reencryptto", "retiregrant", "revokegrant", "sign", "verify", "verifymac")}
+
+
+def _service_refuses(caller, target, action: str) -> bool:
+    """R9: the service refuses the request whatever the policies say."""
+    action = action.lower()
+    if caller.kind == "root" and target.kind == "trust" and action == "sts:assumerole":
+        return True
+    if caller.account is None or target.account is None or caller.account == target.account:
+        return False
+    is_key = re.fullmatch(r"arn:aws[a-z-]*:kms:[^:]*:[0-9]*:key/.+", target.arn) is not None
+    return action in OWNER_ONLY_ACTIONS or (is_key and action not in KMS_CROSS_ACCOUNT)
+
+
 def _explicit_deny(caller, target, req, session, scps, rcps) -> bool:
-    """§1.2 step 1: a Deny in any applicable policy of any type."""
+    """§1.2 step 1: a Deny in any applicable policy of any type (R9: but the bucket policy's for
+    its owner's root user managing it)."""
     principal_policies = caller.identity + [p for p in (caller.boundary, session) if p is not None]
     if _has(principal_policies, "Deny", req):
         return True
     if scps is not None and any(_has(level, "Deny", req) for level in scps):
         return True
-    if _resource_namings(target.policy, "Deny", req, caller):
+    owner_root = (caller.kind == "root" and caller.account == target.account
+                  and req.action.lower() in BUCKET_POLICY_ACTIONS)
+    if not owner_root and _resource_namings(target.policy, "Deny", req, caller):
         return True
     return rcps is not None and any(_resource_namings(p, "Deny", req, caller) for level in rcps for p in level)
 
@@ -538,6 +570,8 @@ def reference_decide(model: WorldModel, principal: str, action: str, resource: s
     if not _rcps_allow(rcps, req, caller):  # step 2
         return IMPLICIT_DENY
     if not _scps_allow(scps, req):  # step 3
+        return IMPLICIT_DENY
+    if _service_refuses(caller, target, action):  # R9
         return IMPLICIT_DENY
 
     namings = _resource_namings(target.policy, "Allow", req, caller)

@@ -147,7 +147,8 @@ def test_who_can_includes_principals_outside_the_world_and_anonymous(small):
 def test_who_can_trust_policy_and_context(small):
     role = f"arn:aws:iam::{A}:role/Auditor"
     found = dict(who_can(small, "sts:AssumeRole", role))
-    assert set(found) == {f"arn:aws:iam::{B}:root", f"arn:aws:iam::{B}:user/carol"}
+    # the trust policy names account B, but B's root user cannot assume a role (AWS STS)
+    assert set(found) == {f"arn:aws:iam::{B}:user/carol"}
 
 
 def test_who_can_on_an_empty_world():
@@ -239,6 +240,30 @@ def test_diff_default_scope_finds_a_removed_deny_and_a_new_user():
     scope = [(p, a, r) for p in common for a in actions for r in resources]
     assert {(c.principal, c.action, c.resource) for c in changes if "dave" not in c.principal} == _brute_force(
         before, after, scope)
+
+
+def test_diff_finds_access_a_notaction_statement_opens():
+    before = iamlogic.loads('account 111111111111 "a" { user alice  resource "arn:aws:s3:::b" }', "before.iaml")
+    after = iamlogic.loads('account 111111111111 "a" { user alice { policy P { allow not iam:* on "arn:aws:s3:::b/*" } }'
+                           '  resource "arn:aws:s3:::b" }', "after.iaml")
+    granted = {(c.action.partition(":")[0], c.resource) for c in new_access(diff(before, after))}
+    assert ("s3", "arn:aws:s3:::b/*") in granted  # an S3 action the NotAction list does not exclude
+    assert not any(service == "iam" for service, _ in granted)
+
+
+def test_diff_finds_access_a_widened_condition_opens():
+    world = 'account 111111111111 "a" {{ user alice {{ policy P {{ allow s3:GetObject on "arn:aws:s3:::b/*" ' \
+            'when IpAddress aws:SourceIp "{}" }} }} }}'
+    before, after = iamlogic.loads(world.format("10.0.0.0/8"), "b.iaml"), iamlogic.loads(world.format("0.0.0.0/0"), "a.iaml")
+    changes = diff(before, after)
+    assert [(c.action, c.resource, c.before, c.after) for c in changes] == [
+        ("s3:GetObject", "arn:aws:s3:::b/*", "ImplicitDeny", "Allow")]
+    ip = dict(changes[0].context)["aws:SourceIp"]  # an address outside 10/8, which only the new policy admits
+    assert before.check("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"aws:SourceIp": ip}).decision == "ImplicitDeny"
+    assert changes[0].to_json()["context"] == {"aws:SourceIp": ip}
+    # a key of the context given is not varied, and not repeated in the change
+    assert diff(before, after, context={"aws:SourceIp": "10.1.2.3"}) == []
+    assert diff(before, after, context={"aws:SourceIp": "192.0.2.1"})[0].context == ()
 
 
 def test_diff_of_a_world_with_itself_is_empty(small):

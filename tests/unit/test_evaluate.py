@@ -84,6 +84,17 @@ def test_same_account_principal_table(world, principal, resource, kw, expected):
     assert d.decision == expected, d.explain("blockers")
 
 
+def test_a_session_policy_is_validated_as_one(world):
+    session = "arn:aws:sts::111122223333:assumed-role/Worker/s1"
+    with_principal = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Principal": "*"}]}
+    with pytest.raises(InvalidInput, match="E204"):  # AWS STS refuses it: no decision
+        world.check(session, "s3:GetObject", "arn:aws:s3:::by-role/k", session_policy=with_principal)
+    unknown = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObjekt", "Resource": "*"}]}
+    d = world.check(session, "s3:GetObject", "arn:aws:s3:::by-role/k", session_policy=unknown)
+    assert any(n.startswith("session policy: W") for n in d.warnings), d.warnings  # its warnings come with the decision
+
+
 def test_federated_user_without_session_policy_has_no_permissions(world):
     fed = "arn:aws:sts::111122223333:federated-user/fed"
     user = "arn:aws:iam::111122223333:user/federator"
@@ -106,7 +117,9 @@ def test_principal_forms(world):
 
 
 def test_trust_policy_must_name_the_principal(world):
-    assert world.check("111122223333", "sts:AssumeRole", "arn:aws:iam::111122223333:role/Worker").decision == "Allow"
+    d = world.check("111122223333", "sts:AssumeRole", "arn:aws:iam::111122223333:role/Worker")
+    # the trust policy names the account, but AWS STS refuses the root user any role
+    assert d.decision == "ImplicitDeny" and [v.layer for v in d.blockers()] == ["service"]
     d = world.check("arn:aws:iam::111122223333:user/federator", "sts:AssumeRole", "arn:aws:iam::111122223333:role/Worker")
     assert d.decision == "ImplicitDeny"  # the trust policy names the account: the identity policy must allow
 

@@ -635,6 +635,7 @@ def test_example_organization():
         ("arn:aws:sts::333333333333:assumed-role/Deployer/d", "s3:ListAllMyBuckets", "*", A, {}),
         ("arn:aws:sts::111111111111:assumed-role/OrganizationAccountAccessRole/o", "redshift:CreateCluster", "*", A, {}),
         ("arn:aws:iam::444444444444:user/carol", GET, "arn:aws:s3:::reports-a/q1.csv", A, {}),  # org member
-        ("arn:aws:iam::111111111111:root", "sts:AssumeRole", "arn:aws:iam::333333333333:role/Deployer", A, {}),
+        # R9: the trust policy names the account, but a root user cannot assume a role
+        ("arn:aws:iam::111111111111:root", "sts:AssumeRole", "arn:aws:iam::333333333333:role/Deployer", I, {}),
         ("arn:aws:iam::444444444444:root", "sts:AssumeRole", "arn:aws:iam::333333333333:role/Deployer", I, {}),
     ])

@@ -6,8 +6,11 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from iamlogic import World, load
 from iamlogic.cli import main
+from iamlogic.grammar.diagnostics import InvalidInput
 
 PAYLOADS = [
     "x'); __import__('os').system('touch {marker}') #",
@@ -33,7 +36,9 @@ def test_payloads_in_world_and_policies_are_data(tmp_path):
         assert d.decision == "Allow", payload
         d = w.check("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"aws:SourceIp": payload})
         assert d.decision == "Allow"
-        assert w.check("alice", "s3:GetObject", payload).decision == "ImplicitDeny"
+        assert w.check("alice", "s3:GetObject", f"arn:aws:s3:::other/{payload}").decision == "ImplicitDeny"
+        with pytest.raises(InvalidInput, match="E513"):  # not an ARN: refused, as text
+            w.check("alice", "s3:GetObject", payload)
     assert not (tmp_path / "pwned").exists()
 
 
@@ -45,7 +50,7 @@ def test_payloads_in_world_files_and_cli_arguments_are_data(tmp_path, capsys):
                      % (json.dumps(payload), json.dumps(payload)))
     assert load([str(world)]).check("alice", "s3:GetObject", "*").decision == "Allow"
     code = main(["check", str(world), "--principal", "alice", "--action", "s3:GetObject",
-                 "--resource", payload, "--context", f"aws:SourceIp={payload}"])
+                 "--resource", f"arn:aws:s3:::b/{payload}", "--context", f"aws:SourceIp={payload}"])
     assert code == 0
     code = main(["check", str(world), "--principal", payload, "--action", "s3:GetObject", "--resource", "*"])
     assert code == 3
