@@ -142,13 +142,29 @@ class InvalidInput(IamlogicError):
 
 
 def read_text(path: str, code: str) -> str:
-    """The text of a file (UTF-8); ``InvalidInput`` with ``code``, at the file, when it cannot be read."""
+    """The text of a file (UTF-8); ``InvalidInput`` with ``code``, at the file (at the first byte
+    that is not UTF-8), when it cannot be read."""
     try:
         with open(path, encoding="utf-8") as fh:
             return fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput([Diagnostic(code, f"cannot read '{path}': {getattr(exc, 'strerror', None) or exc}",
-                                       Span(path, 0, 0))]) from None
+    except OSError as exc:
+        raise InvalidInput([Diagnostic(code, f"cannot read '{path}': {exc.strerror or exc}", Span(path, 0, 0))]) from None
+    except UnicodeDecodeError:
+        raise InvalidInput([not_utf8(path, code)]) from None
+
+
+def not_utf8(path: str, code: str, what: str = "") -> Diagnostic:
+    """The diagnostic of a file that is not UTF-8 text, at its first byte that is not."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        data.decode("utf-8")
+        return Diagnostic(code, f"cannot read {what}'{path}': not UTF-8 text", Span(path, 0, 0))
+    except UnicodeDecodeError as exc:
+        head = data[:exc.start].decode("utf-8")
+        line, col = head.count("\n") + 1, exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return Diagnostic(code, f"cannot read {what}'{path}': not UTF-8 text (byte 0x{data[exc.start]:02x})",
+                          Span(path, line, col, line, col + 1))
 
 
 def did_you_mean(word: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str | None:

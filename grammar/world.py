@@ -61,7 +61,7 @@ from .ast import (
     UserPool,
     WorldModel,
 )
-from .diagnostics import Diagnostic, Diagnostics, Span
+from .diagnostics import Diagnostic, Diagnostics, Span, not_utf8
 from . import json_policy
 from .gaad import authorization_details, merge_exports
 
@@ -462,6 +462,16 @@ class _ToAst(Transformer):
         return ("service_linked", True, self._span(meta))
 
     def tags(self, meta, ch):
+        seen: dict[str, str] = {}
+        for key, _value in ch:
+            # AWS keeps one value a tag key; IAM also treats keys that differ only in case as one
+            # (IAM user guide, id_tags: "case insensitive" key uniqueness)
+            if key.lower() in seen:
+                same = seen[key.lower()] == key
+                self.diags.add("E353", f"tag key '{key}' is given twice" + ("" if same else f" (as '{seen[key.lower()]}')"),
+                               self._span(meta), help="a tag key has one value; IAM treats keys that differ only in "
+                                                      "case as the same key")
+            seen.setdefault(key.lower(), key)
         return ("tags", tuple(ch), self._span(meta))
 
     def tag(self, meta, ch):
@@ -660,8 +670,11 @@ class _ToAst(Transformer):
         try:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             self.diags.add("E320", f"cannot read policy file '{rel}': {exc.strerror or exc}", span)
+            return Policy(())
+        except UnicodeDecodeError:
+            self.diags.items.append(not_utf8(path, "E320", "policy file "))
             return Policy(())
         self.sources[path] = text
         policy, diags = json_policy.parse_policy_text(text, path)
@@ -874,8 +887,11 @@ def load_world_files(paths: list[str], sources: dict[str, str] | None = None) ->
         try:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            diags.add("E320", f"cannot read '{path}': {getattr(exc, 'strerror', None) or exc}", span)
+        except OSError as exc:
+            diags.add("E320", f"cannot read '{path}': {exc.strerror or exc}", span)
+            return
+        except UnicodeDecodeError:
+            diags.items.append(not_utf8(path, "E320"))
             return
         if path.endswith(".json"):
             sources[path] = text

@@ -49,6 +49,19 @@ _decode = json.JSONDecoder().decode  # json.loads without its checks of the argu
 _scan = json.JSONDecoder().scan_once  # (the value at an index, the index after it)
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"key {twice!r} is given twice in one object")
+    return found
+
+
+# the same, failing on a key given twice in one object (at any depth), for the lines that may have one
+_decode_unique = json.JSONDecoder(object_pairs_hook=_unique_keys).decode
+
+
 def parse_request(text: str) -> tuple[tuple | None, str | None]:
     """``(arguments, None)``, ``(None, error)``, or ``(None, None)`` for a line to skip. The
     arguments are those of ``Evaluator.decide_one``: principal, action, resource, context,
@@ -69,8 +82,13 @@ def parse_request(text: str) -> tuple[tuple | None, str | None]:
         return None, "a request is a JSON object"
     principal, action, resource = item.get("principal"), item.get("action"), item.get("resource")
     strings = type(principal) is type(action) is type(resource) is str
-    if strings and len(item) == 3:  # the common line: principal, action and resource alone
+    if strings and len(item) == 3 and text.count('"') == 12:
+        # the common line: principal, action and resource alone (six strings, so no key twice)
         return (principal, action, resource, None, None, None), None
+    try:  # any other line is read again, failing on a key given twice (json.loads keeps the last)
+        _decode_unique(text)
+    except ValueError as exc:
+        return None, f"not JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else str(exc)
     if not item.keys() <= _KEYS:
         return None, (f"unknown key(s) {', '.join(sorted(set(item) - _KEYS))}; "
                       f"a request has {', '.join(sorted(_KEYS))}")

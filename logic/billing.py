@@ -10,7 +10,7 @@ pico-USD (10⁻¹² USD) in the relations and in JSON, and are shown rounded to 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from .world import World
 
@@ -93,8 +93,10 @@ class Bill:
 
 
 def usd(pico: int) -> Decimal:
-    """Pico-USD as USD, rounded to the cent (half up)."""
-    return (Decimal(pico) / Decimal(10**12)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    """Pico-USD as USD, rounded to the cent (half up), whatever the number of digits."""
+    with localcontext() as ctx:
+        ctx.prec = max(28, len(str(abs(pico))) + 2)
+        return (Decimal(pico) / Decimal(10**12)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def bill(world: World, tag: str | None = None) -> Bill:

@@ -12,7 +12,7 @@ import sys
 from typing import Sequence
 
 from .grammar.ast import POLICY_KINDS
-from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput
+from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput, did_you_mean
 from .grammar.gaad import authorization_details_model, is_authorization_details
 from .grammar.json_policy import parse_json, policy_from_value
 from .validate import validate_policy
@@ -103,6 +103,12 @@ def _fact_text(fact: tuple) -> str:
 def cmd_facts(args) -> int:
     from .world import load
 
+    from .schema import RELATIONS
+
+    unknown = [r for r in args.relation or () if r not in RELATIONS]
+    if unknown:
+        raise InvalidInput([Diagnostic("E511", f"--relation {r!r} is not a relation of the schema",
+                                       help=did_you_mean(r, RELATIONS)) for r in unknown])
     world = load(args.paths)
     for fact in world.facts():
         if args.relation and fact[0] not in args.relation:
@@ -166,6 +172,9 @@ def cmd_import_gaad(args) -> int:
         names[acct] = name
     sources: dict[str, str] = {}
     model, diags = authorization_details_model(args.paths, names, sources)
+    for acct in sorted(set(names) - {a.id for a in model.accounts}):
+        diags.add("E511", f"--account-name names account {acct}, which the exports do not hold",
+                  help=did_you_mean(acct, [a.id for a in model.accounts]))
     if not diags.has_errors():
         diags.extend(check_world(model))
     if diags.has_errors():
@@ -277,6 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # a file that cannot be read or written (an output path in a missing folder, …)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"iamlogic: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_INVALID
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, never a traceback
         print(f"iamlogic: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         if os.environ.get("IAMLOGIC_DEBUG"):

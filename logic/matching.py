@@ -37,6 +37,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -268,6 +269,9 @@ def _context_value(v, key: str | None) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float, Decimal)):
+        finite = v.is_finite() if isinstance(v, Decimal) else not isinstance(v, float) or math.isfinite(v)
+        if not finite:  # NaN, Infinity, 1e400: no value a request carries
+            raise InvalidInput([Diagnostic("E506", f"context key {key or '(unnamed)'}: {v} is not a finite number")])
         return str(v)
     what = ("null" if v is None else "an object" if isinstance(v, Mapping) else
             "a list inside a list" if isinstance(v, (list, tuple, set, frozenset)) else type(v).__name__)

@@ -8,10 +8,15 @@ re-implements evaluation). The techniques checked, with the IAM actions they res
 - ``attach-to-self`` / ``put-inline-on-self``: ``iam:AttachUserPolicy`` / ``iam:PutUserPolicy`` on
   its own user, ``iam:AttachRolePolicy`` / ``iam:PutRolePolicy`` on its own role;
 - ``join-group``: ``iam:AddUserToGroup`` on a group with policies the user does not hold;
-- ``rewrite-trust``: ``iam:UpdateAssumeRolePolicy`` on a role it cannot assume today;
+- ``modify-own-group``: ``iam:PutGroupPolicy`` / ``iam:AttachGroupPolicy`` on a group of the user;
+- ``credentials-of-user``: ``iam:CreateAccessKey``, ``iam:CreateLoginProfile`` or
+  ``iam:UpdateLoginProfile`` on another user that holds policies (its keys or console password);
+- ``rewrite-trust``: ``iam:UpdateAssumeRolePolicy`` on a role it cannot assume today (of the roles
+  here and below, only those that hold policies);
 - ``pass-role-to-code``: ``iam:PassRole`` on a role together with a service action that runs code
   with it (Lambda, EC2, CloudFormation, CodeBuild, SageMaker, Glue, ECS, Data Pipeline);
-- ``assume-role``: ``sts:AssumeRole`` into a role (every role reachable, with its path);
+- ``assume-role``: ``sts:AssumeRole`` into a role that holds policies (every such role reachable,
+  with its path);
 - ``create-user-without-boundary``: ``iam:CreateUser`` allowed with no ``iam:PermissionsBoundary``
   in the request, when the principal itself has a permissions boundary;
 - ``identity-pool-basic-flow``: an identity of an Amazon Cognito identity pool that allows the
@@ -68,6 +73,8 @@ def escalations(world) -> list[Escalation]:
     managed = {p for p, (k, _) in idx.policies.items() if ":policy/" in p and not p.startswith("arn:aws:iam::aws:")}
     groups = sorted({g for _, g in group_policy} | {g for _, g in group_member})
     roles = sorted(p for p, (t, _) in idx.principals.items() if t == "role" and p not in idx.sso_roles)
+    holds = {who for who, _ in identity} | {u for u, g in group_member if any(gg == g for gg, _ in group_policy)}
+    powerful_users = sorted(u for u in holds if idx.principals.get(u, ("",))[0] == "user")
 
     asks: list[tuple[str, str, str, str, tuple]] = []  # (principal, technique, action, resource, extra)
     for p in principals:
@@ -83,14 +90,21 @@ def escalations(world) -> list[Escalation]:
             for g in groups:
                 if (p, g) not in group_member and any(gg == g for gg, _ in group_policy):
                     asks.append((p, "join-group", "iam:AddUserToGroup", g, ()))
+                elif (p, g) in group_member:
+                    asks.append((p, "modify-own-group", "iam:PutGroupPolicy", g, ()))
+                    asks.append((p, "modify-own-group", "iam:AttachGroupPolicy", g, ()))
             if p in idx.boundaries:
                 asks.append((p, "create-user-without-boundary", "iam:CreateUser",
                              f"arn:aws:iam::{idx.principals[p][1]}:user/new-user", ()))
         elif me not in idx.sso_roles:
             asks.append((p, "attach-to-self", "iam:AttachRolePolicy", p, ()))
             asks.append((p, "put-inline-on-self", "iam:PutRolePolicy", p, ()))
+        for u in powerful_users:
+            if u != me:
+                for action in ("iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile"):
+                    asks.append((p, "credentials-of-user", action, u, ()))
         for r in roles:
-            if r != me:
+            if r != me and r in holds:  # a role without policies grants nothing
                 asks.append((p, "rewrite-trust", "iam:UpdateAssumeRolePolicy", r, ()))
                 asks.append((p, "pass-role-to-code", "iam:PassRole", r, ()))
     decisions = world.check_many([(p, a, r) for p, _, a, r, _ in asks])
@@ -115,7 +129,10 @@ def escalations(world) -> list[Escalation]:
         found.append(Escalation(p, technique, (f"{action} on {resource}",)))
     for p, ps in sorted(paths.items()):
         if p in role_of or idx.principals.get(p, ("",))[0] in ("user", "role"):
-            found += [Escalation(p, "assume-role", tuple(path[1:])) for path in ps]
+            # a role without policies grants nothing (a role IAM Identity Center provisions holds its
+            # permission set's)
+            found += [Escalation(p, "assume-role", tuple(path[1:])) for path in ps
+                      if path[-1] in holds or path[-1] in idx.sso_roles]
     return found + _basic_flow(world)
 
 

@@ -919,22 +919,33 @@ def run_repl(paths: Sequence[str] = (), *, input=None, output=None, stdout=None)
             for word in session.complete(text):
                 yield Completion(word, start_position=-len(current))
 
-    try:
-        path = history_path()
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with open(path, "ab"):
-            pass  # fail here, not at the first line, when the file cannot be written
-        history = FileHistory(path)
-    except OSError:
-        history = InMemoryHistory()
-    prompt = PromptSession(history=history, completer=_Complete(), complete_while_typing=False,
-                           input=input, output=output)
+    if input is None and not sys.stdin.isatty():
+        # a script on standard input (`iamlogic repl world.iaml < queries.txt`): its lines are read
+        # as they are, without prompts or line editing, and answered in turn
+        lines = iter(sys.stdin)
+
+        def read(_prompt: str) -> str:
+            line = next(lines, None)
+            if line is None:
+                raise EOFError
+            return line.rstrip("\r\n")
+    else:
+        try:
+            path = history_path()
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            with open(path, "ab"):
+                pass  # fail here, not at the first line, when the file cannot be written
+            history = FileHistory(path)
+        except OSError:
+            history = InMemoryHistory()
+        read = PromptSession(history=history, completer=_Complete(), complete_while_typing=False,
+                             input=input, output=output).prompt
     print("iamlogic REPL: :help lists queries and commands; Ctrl-D leaves.", file=stdout)
     if session.banner:
         print(session.banner, file=stdout)
     while not session.done:
         try:
-            line = prompt.prompt(CONTINUATION_PROMPT if pending else PROMPT)
+            line = read(CONTINUATION_PROMPT if pending else PROMPT)
         except KeyboardInterrupt:
             pending.clear()  # Ctrl-C drops the whole input, continued lines and all
             continue

@@ -80,6 +80,23 @@ def test_parse_request_rejects_non_objects_and_bad_context_and_skips_blanks_and_
         ("a", "b", "c", {"k": "v"}, None, None), None)
 
 
+def test_a_key_given_twice_is_an_error_at_any_depth():
+    three = '{"principal": "a", "action": "b", "resource": "c"'
+    assert parse_request(three + ', "principal": "d"}') == (None, "key 'principal' is given twice in one object")
+    assert parse_request(three + ', "resource": "d"}') == (None, "key 'resource' is given twice in one object")
+    assert parse_request(three + ', "context": {"k": "1", "k": "2"}}') == (
+        None, "key 'k' is given twice in one object")
+    assert parse_request('{"principal": "a\\"", "action": "b", "resource": "c"}') == (
+        ('a"', "b", "c", None, None, None), None)  # an escaped quote in a value is not a key
+
+
+def test_context_numbers_must_be_finite():
+    for text in ("NaN", "Infinity", "-Infinity", "1e400"):
+        with pytest.raises(InvalidInput, match="E506.*not a finite number"):
+            load([WORLD]).check("alice", "s3:GetObject", "arn:aws:s3:::reports-a/k",
+                                {"aws:MultiFactorAuthAge": json.loads(text)})
+
+
 def test_cli_exit_codes(tmp_path, capsys):
     good = tmp_path / "good.jsonl"
     good.write_text("\n".join(_lines(GOOD)) + "\n")

@@ -141,3 +141,10 @@ def test_division_by_zero_is_an_error(world):
     with pytest.raises((iamlogic.IamlogicError, EngineError), match="division by zero"):
         ev.query("?- divide(4, 0, X).")
     assert ev.query("?- divide(7, 2, X), multiply(X, 3, Y), subtract(Y, 10, Z), add(Z, 1, W).") == [(3, 9, -1, 0)]
+
+
+def test_amounts_of_any_size_are_rounded_to_the_cent():
+    # 38 digits of usage at $0.023 (pico-USD 23,000,000,000 a unit): beyond Decimal's default 28 digits
+    assert usd(99999999999999999999999999999999999999 * 23_000_000_000) == Decimal(
+        "2299999999999999999999999999999999999.98")
+    assert usd(5_000_000_000) == Decimal("0.01") and usd(4_999_999_999) == Decimal("0.00")

@@ -70,3 +70,23 @@ def test_validate_checks_guardrails_files(tmp_path, capsys):
     (tmp_path / "bad.dl").write_text('guardrail("a", "b").\nviolation("z", A, A) :- account(A, _).\n')
     code, out, err = run(capsys, "validate", str(tmp_path))
     assert code == 3 and f"{tmp_path / 'bad.dl'}:2:11: E804" in out and "2 file(s): 1 error(s)" in err
+
+
+def test_an_output_path_that_cannot_be_written_is_a_clean_error(tmp_path, capsys):
+    world = str(EXAMPLES / "organization" / "world.iaml")
+    missing = tmp_path / "no-such-folder"
+    assert main(["graph", "org", world, "--output", str(missing / "org.dot")]) == 3
+    requests = tmp_path / "r.jsonl"
+    requests.write_text('{"principal": "bob", "action": "s3:GetObject", "resource": "*"}\n')
+    assert main(["batch", world, str(requests), "-o", str(missing / "out.jsonl")]) == 3
+    err = capsys.readouterr().err
+    assert "internal error" not in err and err.count("No such file or directory") == 2 and str(missing) in err
+
+
+def test_names_that_match_nothing_are_errors_not_empty_answers(capsys):
+    world = str(EXAMPLES / "organization" / "world.iaml")
+    assert main(["facts", world, "--relation", "principl"]) == 3
+    assert "did you mean 'principal'?" in capsys.readouterr().err
+    export = str(EXAMPLES / "gaad" / "account-authorization-details.json")
+    assert main(["import-gaad", export, "--account-name", "999999999999=other"]) == 3
+    assert "which the exports do not hold" in capsys.readouterr().err

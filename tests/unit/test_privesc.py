@@ -43,3 +43,26 @@ def test_every_technique_found_and_nothing_for_safe_principals():
     assert not {f for f in found if f[0] in ("safe", "delegated")}
     # Admin can do anything, to itself too
     assert ("Admin", "attach-to-self") in found
+
+
+def test_group_changes_credentials_of_other_users_and_roles_without_policies():
+    world = loads('''account 111122223333 "dev" {
+      group devs { policy G { allow s3:GetObject on * } }
+      user alice {
+        groups devs
+        policy P {
+          allow iam:PutGroupPolicy on "arn:aws:iam::111122223333:group/devs"
+          allow iam:CreateAccessKey on "arn:aws:iam::111122223333:user/admin"
+          allow iam:CreateLoginProfile on "arn:aws:iam::111122223333:user/nobody"
+          allow sts:AssumeRole on *
+        }
+      }
+      user admin { policy A { allow * on * } }
+      user nobody
+      role Empty { trust { allow sts:AssumeRole principal aws "arn:aws:iam::111122223333:root" } }
+    }''')
+    found = {(f.principal.rsplit("/", 1)[-1], f.technique, f.steps) for f in escalations(world)}
+    assert ("alice", "modify-own-group", ("iam:PutGroupPolicy on arn:aws:iam::111122223333:group/devs",)) in found
+    assert ("alice", "credentials-of-user", ("iam:CreateAccessKey on arn:aws:iam::111122223333:user/admin",)) in found
+    # nobody holds no policy, and the Empty role none: nothing to gain from either
+    assert not [f for f in found if "nobody" in str(f[2]) or "Empty" in str(f[2])], found

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 import os
 import random
+import subprocess
 import sys
 
 import pytest
@@ -389,6 +390,17 @@ def test_run_repl_with_pipe_input_ctrl_c_and_ctrl_d(tmp_path, monkeypatch):
     assert "loaded" in text and "Allow: " + DANA in text
     assert text.count("Allow:") == 1
     assert "can dana s3:PutObject" in (tmp_path / "hist").read_text()
+
+
+def test_a_script_on_standard_input_is_answered_line_by_line(tmp_path):
+    script = tmp_path / "queries.txt"
+    script.write_text("can dana s3:PutObject arn:aws:s3:::b-reports/x\n?- principal(P, \"user\",\n   A).\n")
+    with open(script) as stdin:  # redirected from a file: not a terminal
+        done = subprocess.run([sys.executable, "-m", "iamlogic.cli", "repl", CROSS], stdin=stdin, capture_output=True,
+                              text=True, cwd=str(ROOT), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Allow: " + DANA in done.stdout and "answer(s)" in done.stdout  # the query continued over two lines
+    assert "\x1b" not in done.stdout and "iamlogic>" not in done.stdout and "not a terminal" not in done.stderr
 
 
 def test_end_to_end_in_a_pseudo_terminal(tmp_path):

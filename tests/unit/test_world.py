@@ -152,3 +152,13 @@ def test_loads_builds_a_world_from_text_and_refuses_imports():
     with pytest.raises(InvalidInput) as info:
         loads('import "other.iaml"\naccount 111122223333 "dev"')
     assert [d.code for d in info.value.diagnostics] == ["E330"]
+
+
+def test_a_file_that_is_not_utf8_is_reported_at_its_first_bad_byte(tmp_path):
+    world = tmp_path / "w.iaml"
+    world.write_bytes(b'account 111122223333 "dev" {\n  user caf\xe9\n}\n')
+    with pytest.raises(InvalidInput) as exc:
+        load([str(world)])
+    (d,) = exc.value.diagnostics
+    assert (d.code, d.span.file, d.span.line, d.span.col) == ("E320", str(world), 2, 11)
+    assert "not UTF-8 text (byte 0xe9)" in d.message
