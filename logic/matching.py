@@ -704,7 +704,7 @@ def _parse_number(text: str) -> Decimal | None:
 
 
 @lru_cache(maxsize=4096)
-def _parse_date(text: str) -> Decimal | None:
+def parse_date(text: str) -> Decimal | None:
     """W3C ISO 8601 or epoch seconds → exact seconds since the epoch (UTC); None if neither.
 
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Date
@@ -859,7 +859,7 @@ def match_value(base_operator: str, request_value: str, policy_value: str, *,
         return arn_match(policy_value, request_value, escaped=escaped)
     literal = _unescape(policy_value) if escaped else policy_value
     if family in ("Numeric", "Date"):
-        parse = _parse_number if family == "Numeric" else _parse_date
+        parse = _parse_number if family == "Numeric" else parse_date
         left, right = parse(request_value), parse(literal)
         if left is None or right is None:
             return None
@@ -893,7 +893,7 @@ def _type_error(family: str, request_value: str, policy_value: str) -> str:
         if _parse_ip(request_value) is None:
             problems.append(f"request value {request_value!r} is not an IP address")
     else:
-        check = {"Numeric": _parse_number, "Date": _parse_date, "Bool": _parse_bool,
+        check = {"Numeric": _parse_number, "Date": parse_date, "Bool": _parse_bool,
                  "Binary": _parse_base64}[family]
         for side, text in (("policy", policy_value), ("request", request_value)):
             if check(text) is None:

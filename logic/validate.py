@@ -44,6 +44,7 @@ from .catalog import RCP_INEFFECTIVE_ACTIONS, RCP_SERVICES, Catalog
 from .grammar.arn import parse_arn, resource_pattern_error, variable_outside_resource
 from .grammar.ast import POLICY_KINDS, Condition, Policy, Principal, Statement
 from .grammar.diagnostics import Diagnostic, Diagnostics, Span
+from .matching import parse_date
 
 __all__ = ["OPERATOR_FAMILIES", "validate_policy"]
 
@@ -217,6 +218,12 @@ class _Validator:
             elif arn.service not in ("iam", "sts"):
                 self.diags.add("E225", f"principal ARN \"{v}\" names service '{arn.service}'", at,
                                "an AWS principal ARN is an IAM (user, role, root) or STS (session) ARN")
+            elif arn.service == "iam" and arn.resource.split("/", 1)[0] in ("group", "policy", "instance-profile"):
+                # "You cannot identify a user group as a principal in a policy" (IAM user guide,
+                # reference_policies_elements_principal); AWS refuses the policy
+                self.diags.add("E225", f"principal ARN \"{v}\" names an IAM {arn.resource.split('/', 1)[0]}, which is "
+                                       "not a principal", at,
+                               "name the users (or the account and a condition on aws:PrincipalArn) instead")
         elif p.type == "Service":
             if not _SERVICE_PRINCIPAL.fullmatch(v):
                 self.diags.add("W226", f"\"{v}\" does not look like an AWS service principal", at,
@@ -363,7 +370,7 @@ def _value_problem(family: str | None, value: str) -> str | None:
     """Why a condition value does not fit its operator family, or None."""
     if family == "Numeric" and not _NUMBER.fullmatch(value):
         return "is not a number"
-    if family == "Date" and not _DATE.fullmatch(value):
+    if family == "Date" and (not _DATE.fullmatch(value) or parse_date(value) is None):
         return "is not an ISO 8601 date (2024-01-31T12:00:00Z) or epoch seconds"
     if family in ("Bool", "Null") and value.lower() not in ("true", "false"):
         return "is not \"true\" or \"false\""
