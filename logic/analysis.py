@@ -646,7 +646,7 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     """Every (principal, action, resource) whose decision changes from one world to the other.
 
     Both directions are reported (:attr:`Change.grants`, :attr:`Change.revokes`), and a change
-    between the two kinds of denial too. The offline counterpart of IAM Access Analyzer's
+    between the two kinds of denial too; for a principal of one world only, what it is allowed. The offline counterpart of IAM Access Analyzer's
     CheckNoNewAccess: ``any(c.grants for c in diff(old, new))``.
 
     Default scope (each part can be given instead):
@@ -727,7 +727,8 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
                 continue
             v0 = d0.decision if d0 is not None else None
             v1 = d1.decision if d1 is not None else None
-            if v0 != v1:
+            # a principal of one world only is a change where it is allowed; its denials are not news
+            if v0 != v1 and (ALLOW in (v0, v1) or None not in (v0, v1)):
                 found[(p, a, r)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
     return sorted(found.values(), key=lambda c: (c.principal, c.action, c.resource))
 

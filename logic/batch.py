@@ -266,7 +266,7 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1) -> tuple[
 
 
 def cmd_batch(args) -> int:
-    from .cli import EXIT_INVALID, EXIT_OK, _expand
+    from .cli import EXIT_INVALID, EXIT_OK
     from .world import load
 
     if len(args.files) < 2:
@@ -274,7 +274,7 @@ def cmd_batch(args) -> int:
               file=sys.stderr)
         return EXIT_INVALID
     *paths, args.requests = args.files
-    world = load(_expand(paths))  # InvalidInput: rendered by the command, exit 3
+    world = load(paths)  # InvalidInput: rendered by the command, exit 3
     if args.jobs < 1:
         print("error: --jobs must be at least 1", file=sys.stderr)
         return EXIT_INVALID

@@ -457,7 +457,7 @@ class Session:
             self.status = EXIT_INVALID
             if self.format == "json":
                 return self._json({"errors": [d.to_json() for d in exc.diagnostics]})
-            return exc.render() + "\n(the world was not changed)"
+            return exc.render() + ("\n(the world was not changed)" if self.world is not None else "")
         self.world, self.paths = world, list(paths)
         self._vocab = None
         idx = world.evaluator().index
@@ -1088,6 +1088,7 @@ def add_commands(sub) -> None:
 
     q = sub.add_parser("query", help="answer one query of the REPL's language (exit 0 ok/allowed, 2 denied, 3 invalid)",
                        description="iamlogic query WORLD.iaml... \"who can s3:GetObject arn:aws:s3:::b/k\"")
+    q.usage = "iamlogic query [-h] [--format {text,json}] [--explain {%s}] WORLD... QUERY" % ",".join(EXPLAIN_VIEWS)
     q.add_argument("args", nargs="+", metavar="WORLD... QUERY", help="the world's .iaml files, then the query")
     q.add_argument("--format", choices=("text", "json"), default="text")
     q.add_argument("--explain", choices=EXPLAIN_VIEWS, default="summary", help="the view `can` shows")

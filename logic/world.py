@@ -16,6 +16,7 @@ the users, groups, roles, policies and resources in them. :func:`load` reads ``.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
@@ -856,15 +857,25 @@ def resource_policy_kind(arn: str) -> str:
 
 
 def load(paths: Iterable[str] | str) -> "World":
-    """Read world files (``.iaml``) and build a :class:`World`.
+    """Read world files (``.iaml``; a folder: the ``.iaml`` files in it) and build a :class:`World`.
 
     Raises:
         InvalidInput: when any file has an error; it carries every diagnostic found.
     """
     if isinstance(paths, str):
         paths = [paths]
+    files: list[str] = []
+    for p in paths:  # a folder stands for its .iaml files (recursively, sorted)
+        if os.path.isdir(p):
+            found = [os.path.join(folder, f) for folder, _dirs, names in sorted(os.walk(p))
+                     for f in sorted(names) if f.endswith(".iaml")]
+            if not found:
+                raise InvalidInput([Diagnostic("E320", f"folder '{p}' holds no world file (.iaml)")])
+            files += found
+        else:
+            files.append(p)
     sources: dict[str, str] = {}
-    model, diags = load_world_files(list(paths), sources)
+    model, diags = load_world_files(files, sources)
     if not diags.has_errors():
         diags.extend(check_world(model))
     if diags.has_errors():

@@ -433,3 +433,13 @@ account {B} "b" {{
     assert [v.layer for v in b.layers if v.verdict == "no allow"] == ["resource-based policy"]
     assert b.suggestions == (f'add `allow s3:GetObject on "arn:aws:s3:::shared/k" principal aws '
                              f'"arn:aws:iam::{A}:user/ivan"` to the resource policy of arn:aws:s3:::shared',)
+
+
+def test_diff_reports_what_a_new_principal_is_allowed_not_its_denials():
+    before = iamlogic.loads('account 111111111111 "a" { user alice }', "b.iaml")
+    after = iamlogic.loads('account 111111111111 "a" { user alice  user bob { policy P { allow s3:GetObject on * '
+                           'deny s3:PutObject on * } } }', "a.iaml")
+    changes = diff(before, after)
+    assert {(c.principal.rsplit("/", 1)[-1], c.action, c.before, c.after) for c in changes} == {
+        ("bob", "s3:GetObject", None, "Allow")}
+    assert {(c.before, c.after) for c in diff(after, before)} == {("Allow", None)}

@@ -162,3 +162,10 @@ def test_a_file_that_is_not_utf8_is_reported_at_its_first_bad_byte(tmp_path):
     (d,) = exc.value.diagnostics
     assert (d.code, d.span.file, d.span.line, d.span.col) == ("E320", str(world), 2, 11)
     assert "not UTF-8 text (byte 0xe9)" in d.message
+
+
+def test_a_folder_stands_for_its_world_files(tmp_path):
+    folder = EXAMPLES / "organization"  # world.iaml, and policies.iaml that it imports (read once)
+    assert load([str(folder)]).model == load([str(folder / "world.iaml")]).model
+    with pytest.raises(InvalidInput, match="holds no world file"):
+        load([str(tmp_path)])
