@@ -63,6 +63,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, Unex
 from lark.lexer import PatternStr
 
 from .diagnostics import Diagnostic, IamlogicError, InvalidInput, Span, span_field
+from .cache import lark_cache
 
 __all__ = [
     "AGGREGATES",
@@ -366,6 +367,7 @@ def _parser() -> Lark:
         parser="lalr",
         propagate_positions=True,
         maybe_placeholders=False,
+        cache=lark_cache("datalog"),
     )
 
 

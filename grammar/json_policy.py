@@ -37,6 +37,7 @@ from lark.exceptions import LarkError, UnexpectedInput, UnexpectedToken
 
 from .ast import EFFECTS, PRINCIPAL_TYPES, Condition, Policy, Principal, Statement
 from .diagnostics import Diagnostic, Diagnostics, InvalidInput, Span, did_you_mean
+from .cache import lark_cache
 
 __all__ = [
     "BASE_OPERATORS",
@@ -260,7 +261,8 @@ class JsonTransformer(Transformer_NonRecursive):
 def json_parser() -> Lark:
     """The LALR parser of ``json.lark`` with positions, built once per process."""
     grammar = importlib.resources.files(__package__).joinpath("json.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False,
+                cache=lark_cache("json"))
 
 
 _TERMINALS = {

@@ -51,6 +51,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, Unex
 
 from . import datalog
 from .diagnostics import Diagnostic, InvalidInput, Span, did_you_mean, span_field
+from .cache import lark_cache
 
 __all__ = [
     "CODES",
@@ -351,7 +352,8 @@ class _GraphFlag:
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     text = resources.files(__package__).joinpath("query.lark").read_text(encoding="utf-8")
-    return Lark(text, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False)
+    return Lark(text, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False,
+                cache=lark_cache("query"))
 
 
 _ESCAPES = {'"': '"', "'": "'", "\\": "\\", "n": "\n", "t": "\t"}

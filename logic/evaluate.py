@@ -262,11 +262,22 @@ def _detail_queries() -> dict[str, Query]:
 
 @lru_cache(maxsize=1)
 def rules() -> Program:
-    """The AWS evaluation rules: every ``rules/*.dl`` file, in name order, as one program."""
-    folder = resources.files(__package__).joinpath("rules")
-    programs = [parse_program(f.read_text(encoding="utf-8"), f"rules/{f.name}")
-                for f in sorted(folder.iterdir(), key=lambda f: f.name) if f.name.endswith(".dl")]
-    return Program(tuple(r for p in programs for r in p.rules), "rules", "")
+    """The AWS evaluation rules: every ``rules/*.dl`` file, in name order, as one program (parsed
+    once, then kept between runs: :func:`iamlogic.grammar.cache.pickled`)."""
+    from .grammar import cache
+
+    files = [f for f in sorted(resources.files(__package__).joinpath("rules").iterdir(), key=lambda f: f.name)
+             if f.name.endswith(".dl")]
+    texts = [(f.name, f.read_text(encoding="utf-8")) for f in files]
+
+    def parse() -> Program:
+        programs = [parse_program(text, f"rules/{name}") for name, text in texts]
+        return Program(tuple(r for p in programs for r in p.rules), "rules", "")
+
+    grammar = resources.files(cache.__package__)  # the parser, and the classes of what it makes
+    sources = [f"{name}\n{text}".encode() for name, text in texts] + [
+        grammar.joinpath(f).read_bytes() for f in ("datalog.lark", "datalog.py", "diagnostics.py")]
+    return cache.pickled("rules", sources, parse)
 
 
 # ---------------------------------------------------------------------------------------------
