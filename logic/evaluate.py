@@ -1884,8 +1884,8 @@ class Evaluator:
                 "root assumes a role": "AWS STS: roles may not be assumed by the root user",
                 "owner account only": f"{r.action} works only in the account that owns the resource; "
                                       "cross-account permissions do not apply to it",
-                "kms key of another account": f"AWS KMS: {r.action} fails on a KMS key of another account; "
-                                              "cross-account permissions do not apply to it",
+                "not across accounts": f"{r.action} is not among the {r.action.partition(':')[0]} operations that "
+                                       "work on a resource of another account",
             }[why]))
         return layers
 

@@ -61,16 +61,16 @@ R8  SCPs are skipped for the management account, accounts outside an organizatio
     ignored. Resource/NotResource entries with an unresolved policy variable match nothing. A
     statement without Resource/NotResource (trust policies) matches the resource.
 R9  What services refuse or allow whatever the policies say: the root user cannot assume a role
-    (id_roles_use_permissions-to-switch); across accounts, SQS's owner-only actions and S3's
-    Get/Put/DeleteBucketPolicy are refused (sqs-limitations-of-custom-policies, API_PutBucketPolicy),
-    and on a KMS key only the operations AWS KMS lists work (key-policy-modifying-external-accounts):
-    an implicit deny. The bucket owner's root user managing the bucket policy is not denied by it.
-    Across accounts means the caller's account and the resource's owner (R5) differ.
+    (id_roles_use_permissions-to-switch); across accounts, SQS's owner-only actions, S3's (and S3 on
+    Outposts') Get/Put/DeleteBucketPolicy and the S3 directory bucket operations that say so are
+    refused, and of KMS, Secrets Manager and Backup only the operations each lists work
+    (rules/55-service-limits.dl cites the pages): an implicit deny. The bucket owner's root user
+    managing the bucket policy is not denied by it. Across accounts means the caller's account and
+    the resource's owner (R5) differ.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from iamlogic.catalog import Catalog
@@ -497,10 +497,27 @@ BUCKET_POLICY_ACTIONS = {"s3:getbucketpolicy", "s3:putbucketpolicy", "s3:deleteb
 OWNER_ONLY_ACTIONS = BUCKET_POLICY_ACTIONS | {f"sqs:{a}" for a in (
     "addpermission", "cancelmessagemovetask", "createqueue", "deletequeue", "listmessagemovetasks", "listqueues",
     "listqueuetags", "removepermission", "setqueueattributes", "startmessagemovetask", "tagqueue", "untagqueue")}
-KMS_CROSS_ACCOUNT = {f"kms:{a}" for a in (
-    "creategrant", "decrypt", "derivesharedsecret", "describekey", "encrypt", "generatedatakey", "generatedatakeypair",
-    "generatedatakeypairwithoutplaintext", "generatedatakeywithoutplaintext", "generatemac", "getpublickey",
-    "listgrants", "reencryptfrom", "reencryptto", "retiregrant", "revokegrant", "sign", "verify", "verifymac")}
+OWNER_ONLY_ACTIONS |= {f"s3-outposts:{a}" for a in ("getbucketpolicy", "putbucketpolicy", "deletebucketpolicy")}
+OWNER_ONLY_ACTIONS |= {f"s3express:{a}" for a in (
+    "createbucket", "deletebucket", "listallmydirectorybuckets", "getbucketpolicy", "putbucketpolicy",
+    "deletebucketpolicy", "putencryptionconfiguration", "getencryptionconfiguration", "putlifecycleconfiguration",
+    "putmetricsconfiguration")}
+BUCKET_POLICY_ACTIONS |= {f"s3-outposts:{a}" for a in ("getbucketpolicy", "putbucketpolicy", "deletebucketpolicy")}
+# the services whose operations work on a resource of another account only when listed
+CROSS_ACCOUNT_ONLY = {
+    "kms": {f"kms:{a}" for a in (
+        "creategrant", "decrypt", "derivesharedsecret", "describekey", "encrypt", "generatedatakey",
+        "generatedatakeypair", "generatedatakeypairwithoutplaintext", "generatedatakeywithoutplaintext", "generatemac",
+        "getpublickey", "listgrants", "reencryptfrom", "reencryptto", "retiregrant", "revokegrant", "sign", "verify",
+        "verifymac")},
+    "secretsmanager": {f"secretsmanager:{a}" for a in (
+        "acceptcrossaccountreplication", "cancelrotatesecret", "deleteresourcepolicy", "deletesecret",
+        "describesecret", "getrandompassword", "getresourcepolicy", "getsecretvalue", "listsecretversionids",
+        "putresourcepolicy", "putsecretvalue", "removeregionsfromreplication", "replicatesecrettoregions",
+        "restoresecret", "rotatesecret", "stopreplicationtoreplica", "tagresource", "untagresource", "updatesecret",
+        "updatesecretversionstage", "validateresourcepolicy")},
+    "backup": {"backup:copyintobackupvault"},
+}
 
 
 def _service_refuses(caller, target, action: str) -> bool:
@@ -510,8 +527,8 @@ def _service_refuses(caller, target, action: str) -> bool:
         return True
     if caller.account is None or target.account is None or caller.account == target.account:
         return False
-    is_key = re.fullmatch(r"arn:aws[a-z-]*:kms:[^:]*:[0-9]*:key/.+", target.arn) is not None
-    return action in OWNER_ONLY_ACTIONS or (is_key and action not in KMS_CROSS_ACCOUNT)
+    listed = CROSS_ACCOUNT_ONLY.get(action.partition(":")[0])
+    return action in OWNER_ONLY_ACTIONS or (listed is not None and action not in listed)
 
 
 def _explicit_deny(caller, target, req, session, scps, rcps) -> bool:
