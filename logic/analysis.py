@@ -250,6 +250,7 @@ def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = Non
     from .verify import _DERIVED, _date_pool, _ip_pool, _number_pool, _string_pool
 
     base = dict(given or {})
+    fixed = {k.lower() for k in base}
     pools: dict[str, tuple[str, bool, list[str]]] = {}  # lower-case key -> (key, multivalued, values)
     for world in worlds:
         ev = _evaluator(world)
@@ -257,7 +258,7 @@ def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = Non
         for cid, value in _facts(world, "condition_value"):
             values[cid].append(value)
         for cid, _stmt, op, key in sorted(_facts(world, "statement_condition")):
-            if _DERIVED.fullmatch(key) or key.lower() in {k.lower() for k in base}:
+            if _DERIVED.fullmatch(key) or key.lower() in fixed:
                 continue
             try:
                 family, parsed = operator_family(op), parse_operator(op)
@@ -646,8 +647,9 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     """Every (principal, action, resource) whose decision changes from one world to the other.
 
     Both directions are reported (:attr:`Change.grants`, :attr:`Change.revokes`), and a change
-    between the two kinds of denial too; for a principal of one world only, what it is allowed. The offline counterpart of IAM Access Analyzer's
-    CheckNoNewAccess: ``any(c.grants for c in diff(old, new))``.
+    between the two kinds of denial too; for a principal of one world only, what it is allowed.
+    The offline counterpart of IAM Access Analyzer's CheckNoNewAccess:
+    ``any(c.grants for c in diff(old, new))``.
 
     Default scope (each part can be given instead):
 

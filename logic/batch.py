@@ -50,12 +50,12 @@ _scan = json.JSONDecoder().scan_once  # (the value at an index, the index after 
 
 
 def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
-    found = dict(pairs)
-    if len(found) != len(pairs):
-        seen: set[str] = set()
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise ValueError(f"key {twice!r} is given twice in one object")
-    return found
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise ValueError(f"key {key!r} is given twice in one object")
+        seen.add(key)
+    return dict(pairs)
 
 
 # the same, failing on a key given twice in one object (at any depth), for the lines that may have one

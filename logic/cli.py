@@ -101,9 +101,8 @@ def _fact_text(fact: tuple) -> str:
 
 
 def cmd_facts(args) -> int:
-    from .world import load
-
     from .schema import RELATIONS
+    from .world import load
 
     unknown = [r for r in args.relation or () if r not in RELATIONS]
     if unknown:
