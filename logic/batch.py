@@ -299,9 +299,12 @@ def cmd_batch(args) -> int:
 
 
 def add_commands(sub) -> None:
+    from .cli import positionals_anywhere
+
     b = sub.add_parser("batch", help="decide a JSON-lines file of requests (results as JSON lines)")
     b.add_argument("files", nargs="+", metavar="WORLD... REQUESTS",
                    help="world files (.iaml) or folders, then the requests: one JSON object a line ('-' for stdin)")
     b.add_argument("--jobs", "-j", type=int, default=1, help="processes to decide in (default 1)")
     b.add_argument("--output", "-o", help="write the answers here instead of standard output")
     b.set_defaults(run=cmd_batch)
+    positionals_anywhere(b)

@@ -32,6 +32,37 @@ def _expand(paths: Sequence[str]) -> list[str]:
     return out
 
 
+def positionals_anywhere(parser):
+    """Let ``parser`` take its options anywhere among its positional words (``batch W -j 2 R``):
+    argparse stops a list of positional words at the first option. Every word that is not an
+    option of the parser or its value (an option that takes a value takes one) goes after them."""
+    original = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        options: list[str] = []
+        words: list[str] = []
+        i = 0
+        while i < len(args):
+            word = args[i]
+            action = parser._option_string_actions.get(word.split("=", 1)[0]) if word.startswith("-") else None
+            if word == "--":
+                words += args[i:]
+                break
+            if action is None:
+                words.append(word)
+            else:
+                options.append(word)
+                if "=" not in word and action.nargs is None and action.const is None and i + 1 < len(args):
+                    options.append(args[i + 1])  # its value
+                    i += 1
+            i += 1
+        return original(options + words, namespace)
+
+    parser.parse_known_args = parse_known_args
+    return parser
+
+
 def kind_of(path: str, default: str) -> str:
     """The policy kind a file name declares (``deny-regions.scp.json`` → ``scp``), else ``default``."""
     parts = os.path.basename(path).split(".")

@@ -1082,6 +1082,8 @@ def _split_at_double_dash(parser):
 
 def add_commands(sub) -> None:
     """Register ``repl``, ``query``, ``diff`` and ``guardrails`` on the CLI's sub-parsers."""
+    from .cli import positionals_anywhere
+
     r = sub.add_parser("repl", help="interactive queries over a world (can, why, why not, who can, what can, ?-)")
     r.add_argument("world", nargs="*", help="the world's .iaml files (or :load them later)")
     r.set_defaults(run=cmd_repl)
@@ -1093,6 +1095,7 @@ def add_commands(sub) -> None:
     q.add_argument("--format", choices=("text", "json"), default="text")
     q.add_argument("--explain", choices=EXPLAIN_VIEWS, default="summary", help="the view `can` shows")
     q.set_defaults(run=cmd_query)
+    positionals_anywhere(q)
 
     d = sub.add_parser("diff", help="requests whose decision changes between two worlds (exit 1 on new access, 3 "
                             "when some cannot be decided)",

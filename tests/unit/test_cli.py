@@ -90,3 +90,15 @@ def test_names_that_match_nothing_are_errors_not_empty_answers(capsys):
     export = str(EXAMPLES / "gaad" / "account-authorization-details.json")
     assert main(["import-gaad", export, "--account-name", "999999999999=other"]) == 3
     assert "which the exports do not hold" in capsys.readouterr().err
+
+
+def test_options_may_come_between_the_files_of_batch_and_query(tmp_path, capsys):
+    world = str(EXAMPLES / "organization" / "world.iaml")
+    requests = tmp_path / "r.jsonl"
+    requests.write_text('{"principal": "bob", "action": "s3:GetObject", "resource": "*"}\n')
+    assert main(["batch", world, "-j", "2", str(requests)]) == 0
+    assert main(["batch", world, "--output", str(tmp_path / "out.jsonl"), str(requests)]) == 0
+    assert json.loads((tmp_path / "out.jsonl").read_text())["decision"] == "Allow"
+    capsys.readouterr()
+    assert main(["query", world, "--format", "json", "can bob s3:GetObject *"]) == 0
+    assert json.loads(capsys.readouterr().out)["decision"] == "Allow"
