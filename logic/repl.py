@@ -1025,6 +1025,15 @@ def cmd_diff(args) -> int:
               "iamlogic diff old.iaml -- new.iaml", file=sys.stderr)
         return EXIT_INVALID
     before, after = load(args.old), load(args.new)
+    for principal in args.principal or ():  # a principal neither world knows would be "no change"
+        problems = []
+        for world in (before, after):
+            try:
+                world.evaluator().resolve(principal, "sts:GetCallerIdentity", "*")
+            except InvalidInput as exc:
+                problems.append(exc)
+        if len(problems) == 2:
+            raise problems[0]
     unknown: list[Undetermined] = []
     changes = diff(before, after, args.principal, args.action, args.resource, parse_context(args.context),
                    undetermined=unknown)

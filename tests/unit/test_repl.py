@@ -320,6 +320,11 @@ def test_diff_command(tmp_path, capsys):
     assert code == 3 and "then --" in err
     code, _, err = run(capsys, "diff", CROSS, "--", "/no/such.iaml")
     assert code == 3 and "E320" in err
+    code, _, err = run(capsys, "diff", CROSS, "--", CROSS, "--principal", "nobody")  # not "no change"
+    assert code == 3 and "E504" in err
+    code, out, err = run(capsys, "diff", CROSS, "--", str(new), "--action", "s3:ListBucket", "--context",
+                         "aws:SourceIp=10.0.0.1", "--format", "json", "--principal", "arn:aws:iam::222222222222:root")
+    assert code == 1 and "context" not in json.loads(out.splitlines()[0])  # the key given is not repeated
 
 
 HOMES = '''account 111122223333 "a" {
