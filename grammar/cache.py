@@ -49,9 +49,11 @@ def lark_cache(name: str) -> str | bool:
     return os.path.join(folder, f"{name}-lark{lark.__version__}-py{sys.version_info[0]}.{sys.version_info[1]}.lark-cache")
 
 
-def pickled(name: str, sources: Iterable[bytes], build: Callable[[], T]) -> T:
+def pickled(name: str, sources: Iterable[bytes], build: Callable[[], T], kind: type) -> T:
     """``build()``, or the value it gave on an earlier run from the same ``sources`` (the bytes of
-    every file the value depends on). A file that cannot be read or written is built again."""
+    every file the value depends on), which must be a ``kind``. The file holds the SHA-256 of the
+    pickle before it: a file damaged, cut short or of another kind is built again, as is one that
+    cannot be read or written."""
     folder = cache_folder()
     if folder is None:
         return build()
@@ -61,14 +63,19 @@ def pickled(name: str, sources: Iterable[bytes], build: Callable[[], T]) -> T:
     path = os.path.join(folder, f"{name}-{digest.hexdigest()[:32]}.pickle")
     try:
         with open(path, "rb") as fh:
-            return pickle.load(fh)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+            data = fh.read()
+        if hashlib.sha256(data[32:]).digest() == data[:32]:
+            value = pickle.loads(data[32:])
+            if isinstance(value, kind):
+                return value
+    except Exception:  # noqa: BLE001 - whatever is wrong with the file, the value is built again
         pass
     value = build()
     try:  # written whole, then renamed: a reader sees the old file or the new one
+        body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}-")
         with os.fdopen(fd, "wb") as fh:
-            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.write(hashlib.sha256(body).digest() + body)
         os.replace(tmp, path)
         for other in os.listdir(folder):  # the values made from earlier versions of the files
             if other.startswith(f"{name}-") and other.endswith(".pickle") and other != os.path.basename(path):

@@ -153,5 +153,6 @@ CODES: dict[str, str] = {
     "E510": "unsupported: an option combination the simulator cannot express honestly",
     "E511": "malformed option value",
     "E513": "a request whose action is not service:Action (a wildcard, no service) or whose resource is not an ARN or *",
+    "E514": "a context key given twice, in two spellings (condition key names are case-insensitive)",
     "E512": "unsupported: a guest session of an identity pool without the scope-down policy Amazon Cognito applies",
 }

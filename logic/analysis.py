@@ -236,8 +236,8 @@ def not_action_actions(world, resources: Iterable[str]) -> list[str]:
     return list(found)
 
 
-#: At most this many contexts :func:`diff` asks each request with (the one given first).
-DIFF_CONTEXTS = 32
+#: A value of a multivalued condition key that no policy names (:func:`sample_contexts`).
+OTHER_VALUE = "iamlogic-other-value"
 
 
 def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -245,8 +245,10 @@ def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = Non
     worlds' policies test (but those the world determines), ``given`` with one key set to each
     value of its pool (a policy's own values and their neighbours, as ``iamlogic verify``
     searches: an address inside and just outside each CIDR range, a number and the next, a date
-    and the second before and after, ``true`` and ``false``), then with every key set at once to
-    its pool's next value. At most :data:`DIFF_CONTEXTS`."""
+    and the second before and after, ``true`` and ``false``); for a multivalued key also no value,
+    the whole pool, and the pool with a value no policy names (:data:`OTHER_VALUE`); then with
+    every key set at once to its pool's next value. Each request is asked in each of them until
+    its decision differs, so the cost grows with the number of values the policies name."""
     from .verify import _DERIVED, _date_pool, _ip_pool, _number_pool, _string_pool
 
     base = dict(given or {})
@@ -274,13 +276,15 @@ def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = Non
     out = [base]
     for key, multi, pool in pools.values():
         out += [{**base, key: [v] if multi else v} for v in pool]
+        if multi:  # a set operator compares every value: none, all of them, and all with one no policy names
+            out += [{**base, key: []}, {**base, key: pool}, {**base, key: [*pool, OTHER_VALUE]}]
     for i in range(max((len(p) for _, _, p in pools.values()), default=0)):
         out.append({**base, **{key: ([pool[i % len(pool)]] if multi else pool[i % len(pool)])
                                for key, multi, pool in pools.values() if pool}})
     unique: dict[str, dict] = {}
     for ctx in out:
         unique.setdefault(repr(sorted(ctx.items())), ctx)
-    return list(unique.values())[:DIFF_CONTEXTS]
+    return list(unique.values())
 
 
 def _representative_action(catalog: Catalog, named: Iterable[str]) -> str | None:
@@ -297,11 +301,12 @@ def _representative_action(catalog: Catalog, named: Iterable[str]) -> str | None
 
 
 def sample_resources(world) -> list[str]:
-    """``*``, the resources the world declares, and the ARNs Resource elements write (no variables)."""
+    """``*``, the resources the world declares, and the ARNs Resource and NotResource elements
+    write (no variables)."""
     out: dict[str, None] = {"*": None}
     for res in sorted(_evaluator(world).index.resources):
         out.setdefault(res)
-    for _stmt, pattern in sorted(_facts(world, "statement_resource")):
+    for _stmt, pattern in sorted(_facts(world, "statement_resource") | _facts(world, "statement_not_resource")):
         if pattern.startswith("arn:") and "${" not in pattern:
             out.setdefault(pattern)
     return list(out)
@@ -660,10 +665,12 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
       wildcard service part (``*``) was not expanded or a statement has NotAction, and for a
       NotAction statement the actions of :func:`not_action_actions`;
     - resources: :func:`sample_resources` of both worlds (``*``, declared resources, the ARNs that
-      Resource elements write);
+      Resource and NotResource elements write);
     - contexts: :func:`sample_contexts` of both worlds (``context``, then values of the condition
-      keys their policies test). A request is reported once, with the first context under which
-      its decision differs (:attr:`Change.context`).
+      keys their policies test, one key at a time, then all at once). A request is reported once,
+      with the first context under which its decision differs (:attr:`Change.context`). A change
+      that needs two keys at values other than their pools' values of the same rank is not found:
+      ``iamlogic verify`` searches more widely;
 
     ``undetermined``: as in :func:`who_can`; a request undetermined in either world is not a change.
 

@@ -330,7 +330,7 @@ class Catalog:
                     for part in _DEFINITION:
                         path = path.joinpath(part)
                     sources = (path.read_bytes(), importlib.resources.files(__package__).joinpath("catalog.py").read_bytes())
-                    cls._default = pickled("catalog", sources, lambda: cls(_load_definition()))
+                    cls._default = pickled("catalog", sources, lambda: cls(_load_definition()), cls)
         return cls._default
 
     # ------------------------------------------------------------------ services and actions

@@ -148,12 +148,15 @@ def cmd_facts(args) -> int:
 
 
 def parse_context(items: Sequence[str] | None) -> dict[str, object]:
-    """``KEY=VALUE`` pairs; a key given twice becomes a list (a multivalued key); ``KEY=[a,b]`` too."""
+    """``KEY=VALUE`` pairs; a key given twice (in any case: condition key names are
+    case-insensitive) becomes a list (a multivalued key); ``KEY=[a,b]`` too."""
     context: dict[str, object] = {}
+    spelled: dict[str, str] = {}  # a key in lower case -> as first given
     for item in items or ():
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InvalidInput([Diagnostic("E505", f"context entry {item!r} is not KEY=VALUE")])
+        key = spelled.setdefault(key.lower(), key)
         values: object = [v.strip() for v in value[1:-1].split(",") if v.strip()] if (
             value.startswith("[") and value.endswith("]")) else value
         if key in context:

@@ -277,7 +277,7 @@ def rules() -> Program:
     grammar = resources.files(cache.__package__)  # the parser, and the classes of what it makes
     sources = [f"{name}\n{text}".encode() for name, text in texts] + [
         grammar.joinpath(f).read_bytes() for f in ("datalog.lark", "datalog.py", "diagnostics.py")]
-    return cache.pickled("rules", sources, parse)
+    return cache.pickled("rules", sources, parse, Program)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1461,6 +1461,12 @@ class Evaluator:
         # the principal's tags), tags of resources the world does not declare. Properties of the
         # principal and the resource that the world determines cannot be overridden.
         derived = set(ctx)
+        if len({key.lower() for key in given}) != len(given):  # condition keys are case-insensitive
+            seen: dict[str, str] = {}
+            for key in given:
+                if seen.setdefault(key.lower(), key) != key:
+                    raise InvalidInput([Diagnostic("E514", f"context key {key} is given twice (as {seen[key.lower()]}): "
+                                                           "condition key names are case-insensitive")])
         if req.role in self.index.sso_roles:  # its session tags are Identity Center's
             given = self._sso_given(req, given)
         for key, value in given.items():

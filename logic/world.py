@@ -349,7 +349,13 @@ def _pool_user_identity(r: Resolved, acct: Account, pool: ast.IdentityPool, x: a
                 d.add("E344", f"unsupported: a role-mapping rule on {rule.claim}, a claim Amazon Cognito adds to the "
                               f"tokens of user pool '{pool_name}', which the world does not model", rule.span,
                       help="map roles on the users' attributes (custom:…)")
-    r.identity_users[x.id] = (provider, f"{user_pool.id}/{user_name}")
+    user = f"{user_pool.id}/{user_name}"
+    twice = next((other.id for other in pool.identities
+                  if other.id != x.id and r.identity_users.get(other.id, ("", ""))[1] == user), None)
+    if twice is not None:  # an identity pool gives a user pool user one identity
+        d.add("E344", f"identities {twice} and {x.id} are both user '{user_name}' of user pool '{pool_name}': an "
+                      f"identity pool gives a user one identity", x.span)
+    r.identity_users[x.id] = (provider, user)
     return provider
 
 

@@ -66,7 +66,8 @@ R9  What services refuse or allow whatever the policies say: the root user canno
     refused, and of KMS, Secrets Manager and Backup only the operations each lists work
     (rules/55-service-limits.dl cites the pages): an implicit deny. The bucket owner's root user
     managing the bucket policy is not denied by it. Across accounts means the caller's account and
-    the resource's owner (R5) differ.
+    the resource's owner (R5) differ; a caller of no account (anonymous, a service) is outside the
+    owner's account for the owner-only operations, and an anonymous one for the lists too.
 """
 
 from __future__ import annotations
@@ -502,7 +503,8 @@ OWNER_ONLY_ACTIONS |= {f"s3express:{a}" for a in (
     "createbucket", "deletebucket", "listallmydirectorybuckets", "getbucketpolicy", "putbucketpolicy",
     "deletebucketpolicy", "putencryptionconfiguration", "getencryptionconfiguration", "putlifecycleconfiguration",
     "putmetricsconfiguration")}
-BUCKET_POLICY_ACTIONS |= {f"s3-outposts:{a}" for a in ("getbucketpolicy", "putbucketpolicy", "deletebucketpolicy")}
+BUCKET_POLICY_ACTIONS |= {f"{s}:{a}" for s in ("s3-outposts", "s3express")
+                          for a in ("getbucketpolicy", "putbucketpolicy", "deletebucketpolicy")}
 # the services whose operations work on a resource of another account only when listed
 CROSS_ACCOUNT_ONLY = {
     "kms": {f"kms:{a}" for a in (
@@ -525,9 +527,11 @@ def _service_refuses(caller, target, action: str) -> bool:
     action = action.lower()
     if caller.kind == "root" and target.kind == "trust" and action == "sts:assumerole":
         return True
-    if caller.account is None or target.account is None or caller.account == target.account:
+    if target.account is None or caller.account == target.account:
         return False
-    listed = CROSS_ACCOUNT_ONLY.get(action.partition(":")[0])
+    # a caller of no account (anonymous, a service) is outside the owner's account too; the lists of
+    # operations that work across accounts hold for accounts and anonymous callers
+    listed = CROSS_ACCOUNT_ONLY.get(action.partition(":")[0]) if caller.kind != "service" else None
     return action in OWNER_ONLY_ACTIONS or (listed is not None and action not in listed)
 
 

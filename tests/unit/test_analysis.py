@@ -443,3 +443,27 @@ def test_diff_reports_what_a_new_principal_is_allowed_not_its_denials():
     assert {(c.principal.rsplit("/", 1)[-1], c.action, c.before, c.after) for c in changes} == {
         ("bob", "s3:GetObject", None, "Allow")}
     assert {(c.before, c.after) for c in diff(after, before)} == {("Allow", None)}
+
+
+def test_diff_finds_access_that_needs_several_values_of_a_multivalued_key_or_a_notresource():
+    tags = ('account 111111111111 "a" {{ user u {{ policy P {{ allow s3:GetObject on * '
+            'deny s3:GetObject on * when {} }} }} }}')
+    before = iamlogic.loads(tags.format('ForAnyValue:StringNotEquals aws:TagKeys ["a"]'), "b.iaml")
+    after = iamlogic.loads(tags.format('ForAllValues:StringNotEquals aws:TagKeys ["a"] and Null aws:TagKeys "false"'),
+                           "a.iaml")
+    (change,) = new_access(diff(before, after, resources=["*"]))
+    values = dict(change.context)["aws:TagKeys"]  # "a" and another: the old deny held, the new one does not
+    assert "a" in values and any(v != "a" for v in values), values
+    not_resource = 'account 111111111111 "a" {{ user u {{ policy P {{ allow s3:GetObject on not "{}" }} }} }}'
+    before = iamlogic.loads(not_resource.format("arn:aws:s3:::b/*"), "b.iaml")
+    after = iamlogic.loads(not_resource.format("arn:aws:s3:::b/secret/*"), "a.iaml")
+    assert [(c.resource, c.after) for c in new_access(diff(before, after))] == [("arn:aws:s3:::b/*", "Allow")]
+
+
+def test_diff_asks_every_value_the_policies_name_however_many():
+    vpcs = ", ".join(f'"vpc-{i:04d}"' for i in range(40))
+    world = ('account 111111111111 "a" {{ user u {{ policy P {{ deny s3:PutObject on * when StringEquals '
+             'aws:SourceVpc [' + vpcs + '] allow s3:GetObject on * when StringEquals aws:RequestedRegion [{}] }} }} }}')
+    before = iamlogic.loads(world.format('"us-east-1"'), "b.iaml")
+    after = iamlogic.loads(world.format('"us-east-1", "eu-west-1"'), "a.iaml")
+    assert {dict(c.context).get("aws:RequestedRegion") for c in new_access(diff(before, after))} == {"eu-west-1"}

@@ -431,3 +431,11 @@ def test_a_role_given_by_its_arn_is_decided_where_its_session_name_does_not_matt
                    "arn:aws:s3:::b/k").decision == "ExplicitDeny"
     assert w.check("arn:aws:sts::111122223333:assumed-role/app/web", "s3:PutObject",
                    "arn:aws:s3:::b/k").decision == "Allow"
+
+
+def test_a_context_key_in_two_spellings_is_an_error_and_the_cli_merges_them(world):
+    with pytest.raises(InvalidInput, match="E514"):
+        world.check("alice", "s3:GetObject", "*", {"aws:SourceIp": "10.0.0.1", "aws:sourceip": "10.0.0.2"})
+    from iamlogic.cli import parse_context
+
+    assert parse_context(["aws:SourceIp=10.0.0.1", "aws:sourceip=10.0.0.2"]) == {"aws:SourceIp": ["10.0.0.1", "10.0.0.2"]}
