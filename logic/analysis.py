@@ -54,7 +54,7 @@ from .catalog import Catalog
 from .decision import ALLOW, Decision, LayerVerdict, StatementRef
 from .evaluate import COGNITO_GUEST_NOTE, Undeclared
 from .grammar.diagnostics import Diagnostic, InvalidInput
-from .matching import operator_family, parse_operator, wildcard_match
+from .matching import wildcard_match
 
 __all__ = [
     "ANONYMOUS",
@@ -249,30 +249,21 @@ def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = Non
     the whole pool, and the pool with a value no policy names (:data:`OTHER_VALUE`); then with
     every key set at once to its pool's next value. Each request is asked in each of them until
     its decision differs, so the cost grows with the number of values the policies name."""
-    from .verify import _DERIVED, _date_pool, _ip_pool, _number_pool, _string_pool
+    from .verify import condition_keys, value_pool
 
     base = dict(given or {})
     fixed = {k.lower() for k in base}
     pools: dict[str, tuple[str, bool, list[str]]] = {}  # lower-case key -> (key, multivalued, values)
     for world in worlds:
-        ev = _evaluator(world)
         values: dict[str, list[str]] = defaultdict(list)
         for cid, value in _facts(world, "condition_value"):
             values[cid].append(value)
-        for cid, _stmt, op, key in sorted(_facts(world, "statement_condition")):
-            if _DERIVED.fullmatch(key) or key.lower() in fixed:
-                continue
-            try:
-                family, parsed = operator_family(op), parse_operator(op)
-            except ValueError:
-                continue
-            pool = (["true", "false"] if family == "Bool" else _ip_pool(values[cid]) if family == "Ip"
-                    else _number_pool(values[cid]) if family == "Numeric" else _date_pool(values[cid])
-                    if family == "Date" else [] if family == "Null" else _string_pool(sorted(values[cid]), []))
-            info = ev.catalog.condition_key(key)
-            entry = pools.setdefault(key.lower(), (key, False, []))
-            multi = entry[1] or bool(parsed.qualifier) or (info is not None and info.multivalued)
-            pools[key.lower()] = (entry[0], multi, list(dict.fromkeys(entry[2] + sorted(pool))))
+        keys = condition_keys(sorted(_facts(world, "statement_condition")), values, _evaluator(world).catalog)
+        for low, (key, family, multi, vals) in keys.items():
+            if low not in fixed:
+                entry = pools.setdefault(low, (key, False, []))
+                pool = value_pool(key, family, sorted(vals), [])
+                pools[low] = (entry[0], entry[1] or multi, list(dict.fromkeys(entry[2] + pool)))
     out = [base]
     for key, multi, pool in pools.values():
         out += [{**base, key: [v] if multi else v} for v in pool]

@@ -73,7 +73,8 @@ def escalations(world) -> list[Escalation]:
     managed = {p for p, (k, _) in idx.policies.items() if ":policy/" in p and not p.startswith("arn:aws:iam::aws:")}
     groups = sorted({g for _, g in group_policy} | {g for _, g in group_member})
     roles = sorted(p for p, (t, _) in idx.principals.items() if t == "role" and p not in idx.sso_roles)
-    holds = {who for who, _ in identity} | {u for u, g in group_member if any(gg == g for gg, _ in group_policy)}
+    policied_groups = {g for g, _ in group_policy}
+    holds = {who for who, _ in identity} | {u for u, g in group_member if g in policied_groups}
     powerful_users = sorted(u for u in holds if idx.principals.get(u, ("",))[0] == "user")
 
     asks: list[tuple[str, str, str, str, tuple]] = []  # (principal, technique, action, resource, extra)
@@ -88,7 +89,7 @@ def escalations(world) -> list[Escalation]:
             asks.append((p, "attach-to-self", "iam:AttachUserPolicy", p, ()))
             asks.append((p, "put-inline-on-self", "iam:PutUserPolicy", p, ()))
             for g in groups:
-                if (p, g) not in group_member and any(gg == g for gg, _ in group_policy):
+                if (p, g) not in group_member and g in policied_groups:
                     asks.append((p, "join-group", "iam:AddUserToGroup", g, ()))
                 elif (p, g) in group_member:
                     asks.append((p, "modify-own-group", "iam:PutGroupPolicy", g, ()))

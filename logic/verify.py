@@ -726,32 +726,42 @@ class _Analysis:
     # -- context ----------------------------------------------------------------------------------
     def context_keys(self) -> dict[str, tuple[str, str, bool, list[str]]]:
         """Condition keys the world's policies test (not those the world determines):
-        lower-case key → (key, family, multivalued, values)."""
-        keys: dict[str, list] = {}
-        for cid, _stmt, op, key in self.conditions:
-            if _DERIVED.fullmatch(key):
-                continue
-            try:
-                parsed = parse_operator(op)
-                family = operator_family(op)
-            except ValueError:
-                continue
-            entry = keys.setdefault(key.lower(), [key, None, False, []])
-            if family != "Null" and entry[1] is None:
-                entry[1] = family
-            if parsed.qualifier:
-                entry[2] = True
-            for v in self.condition_values.get(cid, ()):
-                if v not in entry[3]:
-                    entry[3].append(v)
-        out = {}
-        for low, (key, family, multi, values) in sorted(keys.items()):
-            info = self.catalog.condition_key(key)
-            if info is not None:
-                family = _TYPE_FAMILY.get(info.type.replace("ArrayOf", ""), family)
-                multi = multi or info.multivalued
-            out[low] = (key, family or "String", multi, values)
-        return out
+        lower-case key → (key, family, multivalued, values). See :func:`condition_keys`."""
+        return condition_keys(self.conditions, self.condition_values, self.catalog)
+
+
+def condition_keys(conditions: Iterable[tuple], values: dict[str, list[str]],
+                   catalog: Catalog) -> dict[str, tuple[str, str, bool, list[str]]]:
+    """The condition keys that ``conditions`` (``statement_condition`` rows: id, statement,
+    operator, key) test, but those the world determines: lower-case key → (key, family,
+    multivalued, the values ``values`` gives the conditions on it). The family is the catalog's
+    type of the key, else its operators'; a key is multivalued when a set operator tests it or the
+    catalog says so."""
+    keys: dict[str, list] = {}
+    for cid, _stmt, op, key in conditions:
+        if _DERIVED.fullmatch(key):
+            continue
+        try:
+            parsed = parse_operator(op)
+            family = operator_family(op)
+        except ValueError:
+            continue
+        entry = keys.setdefault(key.lower(), [key, None, False, []])
+        if family != "Null" and entry[1] is None:
+            entry[1] = family
+        if parsed.qualifier:
+            entry[2] = True
+        for v in values.get(cid, ()):
+            if v not in entry[3]:
+                entry[3].append(v)
+    out = {}
+    for low, (key, family, multi, vals) in sorted(keys.items()):
+        info = catalog.condition_key(key)
+        if info is not None:
+            family = _TYPE_FAMILY.get(info.type.replace("ArrayOf", ""), family)
+            multi = multi or info.multivalued
+        out[low] = (key, family or "String", multi, vals)
+    return out
 
 
 def _by_relation(facts) -> dict[str, list[tuple]]:
@@ -869,29 +879,43 @@ def _date_pool(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(pool))
 
 
+def value_pool(key: str, family: str, values: list[str], names: list[str]) -> list[str]:
+    """The values of one condition key worth trying first: the policies' own values and their
+    neighbours (an address inside and just outside each CIDR range, a number and the next, a date
+    and the second before and after, ``true`` and ``false``; for AWS Regions, a few others)."""
+    if family == "Bool":
+        return ["true", "false"]
+    if family == "Ip":
+        return _ip_pool(values)
+    if family == "Numeric":
+        return _number_pool(values)
+    if family == "Date":
+        return _date_pool(values)
+    if family == "Binary":
+        return list(values)
+    pool = _string_pool(values, names)
+    if key.lower() == "aws:requestedregion":
+        pool += [r for r in _REGIONS if r not in pool]
+    return pool
+
+
 def _value_strategy(st, key: str, family: str, values: list[str], names: list[str]):
     """Values of one condition key: the policy's own values and their neighbours first, then any."""
     if family == "Bool":
         return st.sampled_from(["true", "false"])
+    pool = value_pool(key, family, values, names)
     if family == "Ip":
-        pool = _ip_pool(values)
         anything = st.one_of(st.integers(0, 2 ** 32 - 1).map(lambda n: str(ipaddress.IPv4Address(n))),
                            st.integers(0, 2 ** 128 - 1).map(lambda n: str(ipaddress.IPv6Address(n))))
     elif family == "Numeric":
-        pool = _number_pool(values)
         anything = st.integers(-10, 10 ** 6).map(str)
     elif family == "Date":
-        pool = _date_pool(values)
         anything = st.datetimes(datetime(2000, 1, 1), datetime(2040, 1, 1)).map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ"))
     elif family == "Binary":
         import base64
 
-        pool = list(values)
         anything = st.binary(max_size=8).map(lambda b: base64.b64encode(b).decode())
     else:
-        pool = _string_pool(values, names)
-        if key.lower() == "aws:requestedregion":
-            pool += [r for r in _REGIONS if r not in pool]
         anything = st.text(_TEXT_ALPHABET, max_size=10)
     return st.one_of(st.sampled_from(pool), anything) if pool else anything
 

@@ -295,6 +295,7 @@ def _identity_pool(r: Resolved, acct: Account, pool: ast.IdentityPool, d: Diagno
             role(rule.role, "a role-mapping rule's role", rule.span)
     region = m.group(1)
     seen = {i.id for _, other in r.pools.values() if other is not pool for i in other.identities}
+    users: dict[tuple[str, str], str] = {}  # (user pool, user) -> its identity in this pool
     for x in pool.identities:
         found = _COGNITO_ID.fullmatch(x.id)
         if found is None or found.group(1) != region:
@@ -304,6 +305,10 @@ def _identity_pool(r: Resolved, acct: Account, pool: ast.IdentityPool, d: Diagno
             d.add("E344", f"identity {x.id} is declared twice", x.span)
         seen.add(x.id)
         if x.user is not None:
+            if x.user in users:  # an identity pool gives a user pool user one identity
+                d.add("E344", f"identities {users[x.user]} and {x.id} are both user '{x.user[1]}' of user pool "
+                              f"'{x.user[0]}': an identity pool gives a user one identity", x.span)
+            users.setdefault(x.user, x.id)
             provider = _pool_user_identity(r, acct, pool, x, d)
             if provider is not None and provider not in providers:
                 d.add("E344", f"identity {x.id} signs in through user pool '{x.user[0]}' ({provider}), which is not "
@@ -349,13 +354,7 @@ def _pool_user_identity(r: Resolved, acct: Account, pool: ast.IdentityPool, x: a
                 d.add("E344", f"unsupported: a role-mapping rule on {rule.claim}, a claim Amazon Cognito adds to the "
                               f"tokens of user pool '{pool_name}', which the world does not model", rule.span,
                       help="map roles on the users' attributes (custom:…)")
-    user = f"{user_pool.id}/{user_name}"
-    twice = next((other.id for other in pool.identities
-                  if other.id != x.id and r.identity_users.get(other.id, ("", ""))[1] == user), None)
-    if twice is not None:  # an identity pool gives a user pool user one identity
-        d.add("E344", f"identities {twice} and {x.id} are both user '{user_name}' of user pool '{pool_name}': an "
-                      f"identity pool gives a user one identity", x.span)
-    r.identity_users[x.id] = (provider, user)
+    r.identity_users[x.id] = (provider, f"{user_pool.id}/{user_name}")
     return provider
 
 
