@@ -919,9 +919,11 @@ def run_repl(paths: Sequence[str] = (), *, input=None, output=None, stdout=None)
             for word in session.complete(text):
                 yield Completion(word, start_position=-len(current))
 
-    if input is None and not sys.stdin.isatty():
+    script = input is None and not sys.stdin.isatty()
+    if script:
         # a script on standard input (`iamlogic repl world.iaml < queries.txt`): its lines are read
-        # as they are, without prompts or line editing, and answered in turn
+        # as they are, without prompts or line editing, and answered in turn; the run exits 3 when
+        # the world failed to load or a line was invalid
         lines = iter(sys.stdin)
 
         def read(_prompt: str) -> str:
@@ -943,6 +945,7 @@ def run_repl(paths: Sequence[str] = (), *, input=None, output=None, stdout=None)
     print("iamlogic REPL: :help lists queries and commands; Ctrl-D leaves.", file=stdout)
     if session.banner:
         print(session.banner, file=stdout)
+    failed = bool(paths) and session.world is None
     while not session.done:
         try:
             line = read(CONTINUATION_PROMPT if pending else PROMPT)
@@ -960,9 +963,10 @@ def run_repl(paths: Sequence[str] = (), *, input=None, output=None, stdout=None)
             answer = session.handle(text)
         except KeyboardInterrupt:
             answer = "interrupted"
+        failed = failed or session.status == EXIT_INVALID
         if answer:
             print(answer, file=stdout, flush=True)
-    return EXIT_OK
+    return EXIT_INVALID if script and failed else EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------------

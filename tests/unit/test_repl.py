@@ -408,6 +408,21 @@ def test_a_script_on_standard_input_is_answered_line_by_line(tmp_path):
     assert "\x1b" not in done.stdout and "iamlogic>" not in done.stdout and "not a terminal" not in done.stderr
 
 
+def test_a_script_with_an_invalid_line_exits_3(tmp_path):
+    def run(text):
+        script = tmp_path / "queries.txt"
+        script.write_text(text)
+        with open(script) as stdin:
+            return subprocess.run([sys.executable, "-m", "iamlogic.cli", "repl", CROSS], stdin=stdin,
+                                  capture_output=True, text=True, cwd=str(ROOT), timeout=120)
+
+    denied = run("can dana s3:DeleteBucket arn:aws:s3:::b-reports\n")
+    assert denied.returncode == 0 and "Deny" in denied.stdout  # a denial is an answer, not a failure
+    bad = run("can dana s3:PutObject (\ncan dana s3:PutObject arn:aws:s3:::b-reports/x\n")
+    assert bad.returncode == 3, bad.stdout
+    assert "Allow: " + DANA in bad.stdout  # the lines after the invalid one are still answered
+
+
 def test_end_to_end_in_a_pseudo_terminal(tmp_path):
     pexpect = pytest.importorskip("pexpect")
     env = dict(os.environ, HOME=str(tmp_path), IAMLOGIC_HISTORY="", TERM="xterm", NO_COLOR="1",
