@@ -408,8 +408,15 @@ class InvariantResult:
     def holds(self) -> bool:
         return not self.violations
 
+    @property
+    def vacuous(self) -> bool:
+        """True when the invariant holds because nothing was decided: no principal, action and resource
+        fit it (often a typo in a pattern), so it guards nothing."""
+        return not self.violations and not self.decided and not self.searched
+
     def to_json(self) -> dict:
         return {"name": self.invariant.name, "kind": self.invariant.kind, "holds": self.holds,
+                "vacuous": self.vacuous,
                 "decided": self.decided, "searched": self.searched, "notes": self.notes,
                 "violations": [v.to_json() for v in self.violations]}
 
@@ -1345,6 +1352,9 @@ def add_commands(sub) -> None:
     v.add_argument("--examples", type=int, default=200, metavar="N",
                    help="the most requests each hypothesis search decides (default 200; 0: exhaustive check only)")
     v.add_argument("--format", choices=("text", "json"), default="text")
+    v.add_argument("--allow-vacuous", action="store_true",
+                   help="exit 0 even when an invariant decides no request (by default such an invariant, which "
+                        "guards nothing, exits 1)")
     v.set_defaults(run=cmd_verify)
 
 
@@ -1381,11 +1391,13 @@ def cmd_verify(args) -> int:
         print(f"iamlogic: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     violated = [r for r in results if not r.holds]
+    vacuous = [r for r in results if r.vacuous]
     if args.format == "json":
-        print(json.dumps({"holds": not violated, "invariants": [r.to_json() for r in results]}, indent=2))
+        print(json.dumps({"holds": not violated, "vacuous": len(vacuous),
+                          "invariants": [r.to_json() for r in results]}, indent=2))
     else:
         for r in results:
-            status = "holds   " if r.holds else "VIOLATED"
+            status = "VACUOUS " if r.vacuous else "holds   " if r.holds else "VIOLATED"
             line = (f"{status} {r.invariant.name} ({r.invariant.kind}): {r.decided} request(s) decided exhaustively, "
                     f"{r.searched} by search")
             if r.violations:
@@ -1399,5 +1411,8 @@ def cmd_verify(args) -> int:
                 print(v.render())
         print()
         print(f"{len(results) - len(violated)} of {len(results)} invariant(s) hold"
-              + (f", {len(violated)} violated" if violated else ""))
-    return EXIT_FAILURE if violated else EXIT_OK
+              + (f", {len(violated)} violated" if violated else "")
+              + (f"; {len(vacuous)} decided no request and guard nothing"
+                 + (" (--allow-vacuous)" if args.allow_vacuous else " (exit 1; --allow-vacuous accepts them)")
+                 if vacuous else ""))
+    return EXIT_FAILURE if violated or (vacuous and not args.allow_vacuous) else EXIT_OK

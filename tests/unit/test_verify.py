@@ -281,6 +281,19 @@ def test_cli_violation_exit_1_prints_the_counterexample_and_its_proof(tmp_path, 
     assert out.rstrip().endswith("0 of 1 invariant(s) hold, 1 violated")
 
 
+def test_cli_an_invariant_that_decides_nothing_exits_1_unless_allowed(tmp_path, capsys, world_path):
+    p = tmp_path / "inv.yaml"  # a typo: no principal "bbo" in the world, so nothing is decided
+    p.write_text("invariants:\n  - name: bbo never reaches Admin\n    no_reach: {from: bbo, "
+                 "to: 'arn:aws:iam::*:role/Admin'}\n")
+    rc, out, _ = run(capsys, "verify", world_path, "--invariants", p, "--examples", "3")
+    assert rc == 1, out
+    assert "VACUOUS  bbo never reaches Admin (no_reach): 0 request(s)" in out and "guard nothing (exit 1" in out
+    rc, out, _ = run(capsys, "verify", world_path, "--invariants", p, "--examples", "3", "--allow-vacuous", "--format",
+                     "json")
+    data = json.loads(out)
+    assert rc == 0 and data["vacuous"] == 1 and data["invariants"][0]["vacuous"] and data["invariants"][0]["holds"]
+
+
 def test_cli_examples_verify_hold(capsys):
     folder = EXAMPLES / "verify"
     rc, out, _ = run(capsys, "verify", folder / "world.iaml", "--examples", "10", "--format", "json")  # invariants.yaml next to it
@@ -288,7 +301,7 @@ def test_cli_examples_verify_hold(capsys):
     data = json.loads(out)
     assert data["holds"] and [i["kind"] for i in data["invariants"]] == [
         "nobody_outside", "only", "every_account_denies", "no_reach"]
-    assert all(i["holds"] and i["decided"] > 0 for i in data["invariants"])
+    assert all(i["holds"] and i["decided"] > 0 and not i["vacuous"] for i in data["invariants"])
     assert [i["name"] for i in data["invariants"]] == [i.name for i in load_invariants(str(folder / "invariants.yaml"))]
 
 
