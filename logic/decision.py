@@ -16,6 +16,10 @@ ALLOW, EXPLICIT_DENY, IMPLICIT_DENY = "Allow", "ExplicitDeny", "ImplicitDeny"
 SIMULATOR_DECISION = {ALLOW: "allowed", EXPLICIT_DENY: "explicitDeny", IMPLICIT_DENY: "implicitDeny"}
 
 
+#: The policy ids of the AWS managed FullAWSAccess and RCPFullAWSAccess (world.BUILTIN_POLICY_IDS).
+_AWS_MANAGED_IDS = frozenset({"p-FullAWSAccess", "p-RCPFullAWSAccess"})
+
+
 @dataclass(frozen=True)
 class StatementRef:
     """Where a statement comes from: its policy, index, Sid and source position."""
@@ -33,7 +37,11 @@ class StatementRef:
 
     @property
     def location(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}" if self.file else "<api>"
+        """``file:line:col``; for a statement without source, the AWS managed SCP or RCP that AWS
+        Organizations attaches by default, or a policy built in memory (through the API)."""
+        if self.file:
+            return f"{self.file}:{self.line}:{self.col}"
+        return "AWS managed, attached by default" if self.policy_id in _AWS_MANAGED_IDS else "<api>"
 
     def label(self) -> str:
         sid = f" {self.sid!r}" if self.sid else ""

@@ -102,3 +102,21 @@ def test_options_may_come_between_the_files_of_batch_and_query(tmp_path, capsys)
     capsys.readouterr()
     assert main(["query", world, "--format", "json", "can bob s3:GetObject *"]) == 0
     assert json.loads(capsys.readouterr().out)["decision"] == "Allow"
+
+
+def test_python_dash_m_iamlogic_runs_the_command_line():
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "iamlogic", "check", str(EXAMPLES / "scp-hierarchy" / "world.iaml"),
+                           "--principal", "arn:aws:iam::222222222222:root", "--action", "s3:GetObject",
+                           "--resource", "arn:aws:s3:::b/k"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # the SCP and RCP AWS Organizations attaches by default have no source file: said so
+    assert "scp policy FullAWSAccess (AWS managed, attached by default)" in done.stdout
+    assert "rcp policy RCPFullAWSAccess (AWS managed, attached by default)" in done.stdout
+
+
+def test_the_default_policies_are_the_ones_named_aws_managed():
+    from iamlogic.decision import _AWS_MANAGED_IDS
+    from iamlogic.world import BUILTIN_POLICY_IDS
+    assert set(BUILTIN_POLICY_IDS.values()) == _AWS_MANAGED_IDS
