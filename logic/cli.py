@@ -232,6 +232,9 @@ def _read_policy_arg(value: str) -> str:
                 return fh.read()
         except OSError as exc:
             raise InvalidInput([Diagnostic("E320", f"cannot read '{path}': {exc.strerror}")]) from None
+    if not value.lstrip().startswith("{") and os.path.isfile(value):
+        raise InvalidInput([Diagnostic("E320", f"the session policy is JSON text or file://PATH, not the path "
+                                               f"{value!r}", help=f"write file://{value}")])
     return value
 
 
@@ -262,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--context", action="append", metavar="KEY=VALUE",
                    help="a condition key of the request (repeat a key, or KEY=[a,b], for a multivalued key)")
     c.add_argument("--session-policy", help="the session policy: JSON text or file://path")
-    c.add_argument("--federating-user", help="for a federated-user session: the IAM user that federated")
+    c.add_argument("--federating-user", help="for a federated-user session: the IAM user that called GetFederationToken (ARN, or name in the session's account)")
     c.add_argument("--explain", choices=("full", "blockers", "summary"), default="summary")
     c.add_argument("--format", choices=("text", "json"), default="text")
     c.set_defaults(run=cmd_check)

@@ -1099,10 +1099,7 @@ class Evaluator:
                 req.identity, req.role = role, role
             else:
                 req.principal_type = "federated_user"
-                if federating_user is None:
-                    raise InvalidInput([Diagnostic(
-                        "E503", f"a federated-user session ({text}) needs the IAM user that called "
-                                "GetFederationToken (federating_user / --federating-user-arn)")])
+                federating_user = self._federating_user(text, acct, federating_user)
                 if federating_user not in idx.principals:
                     self._unknown_principal(req, federating_user, acct)
                 req.identity = req.federating_user = federating_user
@@ -1133,6 +1130,35 @@ class Evaluator:
         why = "is ambiguous: " + ", ".join(sorted(found)) if found else "is not a principal of the world"
         raise InvalidInput([Diagnostic("E504", f"principal {text!r} {why}",
                                        help=did_you_mean(text, names) if not found else "give the ARN")])
+
+    def _federating_user(self, session: str, acct: str, given: str | None) -> str:
+        """The ARN of the IAM user who called GetFederationToken for a federated-user session of
+        account ``acct``: given as an ARN or as the name of a user of that account. AWS STS takes
+        only an IAM user's long-term credentials (or the root user's, not modelled) for it."""
+        if given is None:
+            raise InvalidInput([Diagnostic(
+                "E503", f"a federated-user session ({session}) needs the IAM user that called "
+                        "GetFederationToken (federating_user / --federating-user)")])
+        if not given.startswith("arn:"):
+            found = self.index.users_by_name.get((acct, given))
+            if found is None:
+                from .grammar.diagnostics import did_you_mean
+
+                names = sorted(n for a, n in self.index.users_by_name if a == acct)
+                raise InvalidInput([Diagnostic("E504", f"federating user {given!r} is not a user of account {acct}",
+                                               help=did_you_mean(given, names) or "give the user's ARN")])
+            return found
+        m = _IAM_ARN.fullmatch(given)
+        if m and m.group(2) == acct and m.group(3) == "root":
+            raise InvalidInput([Diagnostic("E503", f"unsupported: a federated-user session of the root user "
+                                                   f"({given}) is not modelled")])
+        if not m or m.group(2) != acct or m.group(3) != "user":
+            raise InvalidInput([Diagnostic(
+                "E503", f"{given} cannot have federated {session}: GetFederationToken takes the long-term "
+                        f"credentials of an IAM user of account {acct}",
+                help=f"give a user of account {acct}, by its ARN or its name (AWS STS API reference, "
+                     "GetFederationToken)")])
+        return given
 
     def _unknown_principal(self, req: Request, what: str, acct: str) -> None:
         if acct in self.index.accounts:

@@ -105,6 +105,22 @@ def test_federated_user_without_session_policy_has_no_permissions(world):
                        session_policy=SESSION_EC2_ONLY).decision == "ImplicitDeny"
 
 
+def test_the_federating_user_is_an_iam_user_of_the_sessions_account(world):
+    fed = "arn:aws:sts::111122223333:federated-user/fed"
+    s3 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:List*", "Resource": "*"}]}
+    by_name = world.check(fed, "s3:ListBucket", "*", federating_user="federator", session_policy=s3)
+    assert by_name.decision == "Allow" and "session" in {s.policy_kind for s in by_name.statements}
+    for who, words in [("arn:aws:iam::111122223333:role/Worker", "cannot have federated"),  # roles cannot call it
+                       ("arn:aws:iam::999999999999:user/federator", "cannot have federated"),  # another account
+                       ("arn:aws:iam::111122223333:root", "unsupported: a federated-user session of the root user"),
+                       (None, "needs the IAM user")]:
+        with pytest.raises(InvalidInput, match="E503") as exc:
+            world.check(fed, "s3:ListBucket", "*", federating_user=who, session_policy=s3)
+        assert words in str(exc.value)
+    with pytest.raises(InvalidInput, match="E504.*'federatr' is not a user of account 111122223333"):
+        world.check(fed, "s3:ListBucket", "*", federating_user="federatr", session_policy=s3)
+
+
 def test_principal_forms(world):
     assert world.check("alice", "s3:GetObject", "arn:aws:s3:::by-user/k").principal.endswith(":user/alice")
     assert world.check("111122223333", "s3:GetObject", "*").decision == "Allow"  # the root user
