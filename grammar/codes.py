@@ -121,6 +121,8 @@ CODES: dict[str, str] = {
     "E350": "aws_managed on a resource that is not a KMS key, or on a key without its key policy",
     "E351": "a trail or log subscription that is malformed, not of its account, declared twice, or an organization "
             "trail outside an organization",
+    "E355": "unsupported: an access point policy",
+    "E354": "an S3 object declared with a policy, or in another account than its declared bucket",
     "E353": "a tag key given twice in one tags block (keys that differ only in case included)",
     "E352": "a user pool or API that is malformed, incomplete or declared twice; a route that is not METHOD /path, "
             "names no user pool of its account, or whose backend is not a Lambda function",

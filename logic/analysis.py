@@ -181,15 +181,30 @@ def _outsiders(world, principals: Iterable[str]) -> dict[str, str]:
     return out
 
 
+def _named_accounts(world) -> set[str]:
+    """The accounts the Principal elements of the world's policies name."""
+    return {a for _, _, v in _facts(world, "statement_principal") if (a := _account_of(v))}
+
+
 def _outsider_account(world, taken: Iterable[str] = ()) -> str:
     """An account id that the world neither declares nor names: it stands for 'any account
     outside the world'."""
-    used = set(taken) | set(_evaluator(world).index.accounts)
-    used |= {a for _, _, v in _facts(world, "statement_principal") if (a := _account_of(v))}
+    used = set(taken) | set(_evaluator(world).index.accounts) | _named_accounts(world)
     n = 999999999999
     while str(n) in used:
         n -= 1
     return str(n)
+
+
+#: The user that stands, with the root user, for any principal of an account outside the world (a
+#: root user cannot assume a role, a user can).
+ANYONE_USER = "any-principal"
+
+
+def _anyone(acct: str) -> list[str]:
+    """The principals that stand for any principal of the outside account ``acct``: its root user
+    and the user :data:`ANYONE_USER`, which holds every identity permission."""
+    return [f"arn:aws:iam::{acct}:root", f"arn:aws:iam::{acct}:user/{ANYONE_USER}"]
 
 
 def _names_everyone(world) -> bool:
@@ -292,11 +307,13 @@ def _representative_action(catalog: Catalog, named: Iterable[str]) -> str | None
 
 
 def sample_resources(world) -> list[str]:
-    """``*``, the resources the world declares, and the ARNs Resource and NotResource elements
-    write (no variables)."""
+    """``*``, the resources the world declares, its roles (their trust policies are resource-based
+    policies), and the ARNs Resource and NotResource elements write (no variables)."""
     out: dict[str, None] = {"*": None}
     for res in sorted(_evaluator(world).index.resources):
         out.setdefault(res)
+    for role, _pol in sorted(_facts(world, "role_trust_policy")):
+        out.setdefault(role)
     for _stmt, pattern in sorted(_facts(world, "statement_resource") | _facts(world, "statement_not_resource")):
         if pattern.startswith("arn:") and "${" not in pattern:
             out.setdefault(pattern)
@@ -367,7 +384,7 @@ def _augmented(world, outsiders: Mapping[str, str], extra_accounts: Iterable[str
     for principal, acct in outsiders.items():
         accounts.setdefault(acct, []).append(principal)
     for acct in extra_accounts:
-        accounts.setdefault(acct, [])
+        accounts.setdefault(acct, []).extend(_anyone(acct)[1:])
     if not accounts:
         return None
     copy = World(world.model, sources=world.sources)
@@ -502,8 +519,9 @@ def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None
     ``anonymous``) and :func:`named_principals` (accounts and ARNs the resource, trust and key
     policies name, service principals, role sessions); a principal of an account outside the world
     is asked as holding every identity permission (see the module docstring). When an Allow of a
-    resource, trust or key policy names ``*``, the root of one account that no policy names is
-    asked too: it stands for any account outside the world. Each decision carries
+    resource, trust or key policy names ``*``, the root user and a user holding every identity
+    permission (:data:`ANYONE_USER`) of one account that no policy names are asked too: they stand
+    for any account outside the world. Each decision carries
     its deciding statements (:attr:`Decision.statements`) and layers.
 
     Args:
@@ -524,7 +542,7 @@ def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None
     extra: tuple[str, ...] = ()
     if _names_everyone(world):
         extra = (_outsider_account(world, outsiders.values()),)
-        named.append(f"arn:aws:iam::{extra[0]}:root")
+        named += _anyone(extra[0])
     asker = _Asker(world, outsiders, extra, undetermined)
     everyone = principals + named
     decisions = asker.ask([(p, action, resource) for p in everyone], context)
@@ -650,13 +668,16 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     Default scope (each part can be given instead):
 
     - principals: :func:`world_principals` and :func:`named_principals` of both worlds; a principal
-      of an account outside a world is asked as holding every identity permission there;
+      of an account outside a world is asked as holding every identity permission there; when an
+      Allow of a resource, trust or key policy of either world names ``*``, the root user and the user
+      :data:`ANYONE_USER` of one account that neither world names too (they stand for any account
+      outside the worlds);
     - actions: :func:`policy_actions` of both worlds (patterns expanded against the catalog, only
       catalog actions), plus one representative action of an unnamed service when a pattern with a
       wildcard service part (``*``) was not expanded or a statement has NotAction, and for a
       NotAction statement the actions of :func:`not_action_actions`;
-    - resources: :func:`sample_resources` of both worlds (``*``, declared resources, the ARNs that
-      Resource and NotResource elements write);
+    - resources: :func:`sample_resources` of both worlds (``*``, declared resources, roles, the
+      ARNs that Resource and NotResource elements write);
     - contexts: :func:`sample_contexts` of both worlds (``context``, then values of the condition
       keys their policies test, one key at a time, then all at once). A request is reported once,
       with the first context under which its decision differs (:attr:`Change.context`). A change
@@ -668,6 +689,7 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     Returns:
         The changes, sorted by principal, action and resource.
     """
+    scope_principals = principals is None
     if principals is None:
         ps: dict[str, None] = {}
         for w in (world_before, world_after):
@@ -700,17 +722,25 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
         actions = list(acts)
     else:
         actions = list(actions)
-    triples = [(p, a, r) for p in principals for a in actions for r in resources]
-    if not triples:
-        return []
     # The same principals are outside in both worlds' copies, so their modelling cannot differ.
     outside = {**_outsiders(world_before, principals), **_outsiders(world_after, principals)}
     declared = set(_evaluator(world_before).index.accounts) | set(_evaluator(world_after).index.accounts)
     outside = {p: a for p, a in outside.items() if a not in declared}
+    extra: tuple[str, ...] = ()
+    if scope_principals and (_names_everyone(world_before) or _names_everyone(world_after)):
+        # a policy names '*': one account that neither world names stands for any account outside
+        anyone = _outsider_account(world_before, {*outside.values(), *_evaluator(world_after).index.accounts,
+                                                  *_named_accounts(world_after)})
+        extra = (anyone,)
+        principals += _anyone(anyone)
+    triples = [(p, a, r) for p in principals for a in actions for r in resources]
+    if not triples:
+        return []
     unknown: list[Undetermined] | None = [] if undetermined is not None else None
     found: dict[tuple[str, str, str], Change] = {}
     skip: set[tuple[str, str, str]] = set()
-    askers = (_Asker(world_before, outside, undetermined=unknown), _Asker(world_after, outside, undetermined=unknown))
+    askers = (_Asker(world_before, outside, extra, undetermined=unknown),
+              _Asker(world_after, outside, extra, undetermined=unknown))
     given = dict(context or {})
     for ctx in sample_contexts((world_before, world_after), context):
         todo = [t for t in triples if t not in found and t not in skip]
@@ -773,8 +803,9 @@ def external_access(world, *, undetermined: list[Undetermined] | None = None) ->
     catalog; a pattern with a wildcard service part stands for the actions of the resource's own
     service, ``sts`` for a role), on the resource and on the ARNs its statements write under it.
     Principals: every principal of the world in another account, the accounts and ARNs the policies
-    name from outside the world (as holding every identity permission), one account that no policy
-    names (it stands for any account outside the world, and catches ``Principal: *``), and
+    name from outside the world (as holding every identity permission), the root user and the user
+    :data:`ANYONE_USER` of one account that no policy names (they stand for any account outside the
+    world, and catch ``Principal: *``), and
     ``anonymous``. ``undetermined``: as in :func:`who_can`.
     """
     ev = _evaluator(world)
@@ -800,7 +831,6 @@ def external_access(world, *, undetermined: list[Undetermined] | None = None) ->
     named = named_principals(world)
     outsiders = _outsiders(world, named)
     anyone = _outsider_account(world, outsiders.values())
-    anyone_root = f"arn:aws:iam::{anyone}:root"
     asker = _Asker(world, outsiders, (anyone,), undetermined)
     in_world = [p for p in world_principals(world) if p != ANONYMOUS]
 
@@ -839,7 +869,7 @@ def external_access(world, *, undetermined: list[Undetermined] | None = None) ->
             if acct is None or acct == owner:  # services and web identities are not other accounts
                 continue
             principals.append((p, scope_of(acct)))
-        principals += [(anyone_root, "outside organization"), (ANONYMOUS, "public")]
+        principals += [*((p, "outside organization") for p in _anyone(anyone)), (ANONYMOUS, "public")]
         for p, scope in principals:
             for a in acts:
                 for t in targets:

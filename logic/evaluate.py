@@ -131,6 +131,13 @@ _SHARED = {"request": (2,), "request_principal_type": (1,), "request_identity": 
 _TOGETHER = 8  # requests of one principal and action solved together from this many on
 _DECIDING = ("decision", "reached", "denies", "allows", "needs_resource", "grant",
              "rcp_passed_over")  # what _decision reads
+# Condition keys that AWS alone sets, from the principal and the resource (IAM user guide,
+# reference_policies_condition-keys: "This key is included in the request context ..."): when the
+# world does not give one, the request does not carry it, whatever the caller says.
+_AWS_SET = frozenset(k.lower() for k in (
+    "aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:PrincipalType",
+    "aws:username", "aws:PrincipalIsAWSService", "aws:PrincipalServiceName", "aws:ResourceAccount",
+    "aws:ResourceOrgID", "aws:ResourceOrgPaths", "s3:ResourceAccount"))
 _LACKS_EXPLICIT_ALLOW = "a role trust policy or KMS key policy must allow the principal explicitly; none does"
 _RCP_SERVICES_NOTE = ("they restrict the services of the world's 'aws rcp_services', else of iamlogic's list "
                       "(catalog.RCP_SERVICES), and never kms:RetireGrant; if AWS lists this service today, "
@@ -1171,8 +1178,9 @@ class Evaluator:
                          "and evaluated as none")
 
     def _holder(self, resource: str) -> str:
-        """The resource whose policy governs requests on ``resource``: an S3 object's bucket."""
-        if resource not in self.index.resources and resource.startswith("arn:") and ":s3:::" in resource:
+        """The resource whose policy governs requests on ``resource``: an S3 object's bucket (the
+        object declared or not: objects have no policy of their own)."""
+        if resource.startswith("arn:") and ":s3:::" in resource and "/" in resource:
             bucket = resource.split("/", 1)[0]
             if bucket in self.index.resources:
                 return bucket
@@ -1207,6 +1215,8 @@ class Evaluator:
 
         if owner is not None:
             put("aws:ResourceAccount", owner)
+            if resource.startswith(("arn:aws:s3:::", "arn:aws-cn:s3:::", "arn:aws-us-gov:s3:::")):
+                put("s3:ResourceAccount", owner)  # the bucket owner's (S3 condition keys)
             if owner in idx.account_org:
                 put("aws:ResourceOrgID", idx.account_org[owner])
                 put("aws:ResourceOrgPaths", [idx.org_path(owner)])
@@ -1272,7 +1282,7 @@ class Evaluator:
                 put(pre, "aws:PrincipalOrgPaths", [idx.org_path(req.account)])
             if t == "user":
                 put(pre, "aws:username", idx.names.get(req.identity, (req.identity.rsplit("/", 1)[-1],))[0])
-            if t in ("user", "assumed_role"):
+            if t in ("user", "assumed_role", "federated_user"):  # a federated user's are its IAM user's
                 for k, v in idx.principal_tags.get(req.identity, ()):
                     put(pre, f"aws:PrincipalTag/{k}", v)
             if t == "assumed_role" and req.role in idx.sso_roles:
@@ -1495,18 +1505,38 @@ class Evaluator:
                                                            "condition key names are case-insensitive")])
         if req.role in self.index.sso_roles:  # its session tags are Identity Center's
             given = self._sso_given(req, given)
+        session = req.principal_type in ("assumed_role", "federated_user")  # its session tags win
         for key, value in given.items():
             low = key.lower()
             if value.__class__ is str:  # (context_values of a string, inline: most values are one)
                 values, as_list = (value,), False
             else:
                 values, as_list = context_values(value, key)
-            if low in derived and not low.startswith("aws:principaltag/") and ctx[low][1].__class__ is not Undeclared:
+            if low in derived and not (session and low.startswith("aws:principaltag/")) and \
+                    ctx[low][1].__class__ is not Undeclared:
                 if values != ctx[low][1]:
                     req.notes.append(f"context key {key} is determined by the world "
                                      f"({', '.join(ctx[low][1])}); the value given was not used")
                 continue
+            if low not in derived and self._absent(req, low):
+                req.notes.append(f"context key {key} is not the caller's to give (AWS sets it from the principal or "
+                                 "the resource, and the world says this request does not carry it); the value given "
+                                 "was not used")
+                continue
             ctx[low] = (key, values, as_list)
+
+    def _absent(self, req: Request, low: str) -> bool:
+        """Whether a key the request does not carry is one the caller cannot supply: a key AWS alone
+        sets from the principal or the resource (:data:`_AWS_SET`), a principal tag of a caller
+        that is not a session (a session's tags are the caller's to pass), a tag of a resource
+        the world declares."""
+        if low in _AWS_SET:
+            return True
+        if low.startswith("aws:principaltag/"):
+            return req.principal_type not in ("assumed_role", "federated_user")
+        if "resourcetag/" in low:
+            return req.resource in self.index.resources or req.resource in self.index.principals
+        return False
 
     # -- decisions ------------------------------------------------------------------------------
     _DETAILS = {
@@ -1918,6 +1948,10 @@ class Evaluator:
                                       "cross-account permissions do not apply to it",
                 "not across accounts": f"{r.action} is not among the {r.action.partition(':')[0]} operations that "
                                        "work on a resource of another account",
+                "unsigned": f"{r.action.partition(':')[0]} takes only requests signed with AWS credentials: an "
+                            "anonymous caller is refused",
+                "federated user": "a federated-user session (GetFederationToken) cannot call IAM operations, nor STS "
+                                  "operations other than GetCallerIdentity",
             }[why]))
         return layers
 

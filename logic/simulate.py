@@ -820,6 +820,7 @@ def build_custom(args) -> Simulation:
                           service_linked=bool(args.service_linked_role))
         elif caller.kind == "federated":
             acct.add_user(federating_user.name, path=federating_user.path, policies=policies, boundary=boundary_name)
+    buckets: set[str] = set()
     for r in named:
         role = _IAM.fullmatch(r)
         if resource_doc is not None and role and role.group(2) == "role":
@@ -828,8 +829,15 @@ def build_custom(args) -> Simulation:
             account(owner_of(r)).add_role(role.group(4), path=role.group(3), tags=resource_tags or None,
                                           trust=resource_doc.policy)
             continue
-        account(owner_of(r)).add_resource(r, tags=resource_tags or None,
-                                          policy=resource_doc.policy if resource_doc is not None else None)
+        policy = resource_doc.policy if resource_doc is not None else None
+        if policy is not None and ":s3:::" in r and "/" in r:
+            # an S3 object has no policy of its own: the resource policy is its bucket's
+            bucket = r.split("/", 1)[0]
+            if bucket not in named and bucket not in buckets:
+                buckets.add(bucket)
+                account(owner_of(r)).add_resource(bucket, policy=policy)
+            policy = None
+        account(owner_of(r)).add_resource(r, tags=resource_tags or None, policy=policy)
     for a in resource_accounts:
         account(a)
 

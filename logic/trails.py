@@ -4,8 +4,9 @@ regions and can deliver to its bucket, and may each log subscription write to it
 Which trails cover an account is a query of ``rules/80-logging.dl`` (``trail_covers``,
 ``trail_watches``). Whether a trail can deliver is the decision of the requests CloudTrail makes:
 ``s3:GetBucketAcl`` on the bucket and ``s3:PutObject`` of a log file of the account, by
-``cloudtrail.amazonaws.com`` with ``aws:SourceArn`` (the trail) and ``aws:SourceAccount`` (its
-account), the write with ``s3:x-amz-acl = bucket-owner-full-control``:
+``cloudtrail.amazonaws.com`` with ``aws:SourceArn`` (the trail), ``aws:SourceAccount`` (its
+account) and, for an account in an organization, ``aws:SourceOrgID`` and ``aws:SourceOrgPaths``
+(reference_policies_condition-keys), the write with ``s3:x-amz-acl = bucket-owner-full-control``:
   https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html
 Whether an account may subscribe a log group to a destination of another account is the decision of
 ``logs:PutSubscriptionFilter`` on the destination by the account's root user (its SCPs apply):
@@ -114,6 +115,9 @@ def central_logging(world: World) -> LoggingReport:
         org = orgs.get(owner) if trail in flags["organization"] else None
         bucket_arn = f"arn:aws:s3:::{bucket}"
         context = {"aws:SourceArn": trail, "aws:SourceAccount": owner}
+        if owner in orgs:  # a request on behalf of a resource of an account in an organization
+            context["aws:SourceOrgID"] = orgs[owner]
+            context["aws:SourceOrgPaths"] = [world.evaluator().index.org_path(owner)]
         declared = bucket_arn in resources
         checks = ()
         if declared:

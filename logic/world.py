@@ -559,6 +559,7 @@ def check_world(model: WorldModel) -> list[Diagnostic]:
                     d.add("E337", f"unique id {item.unique_id} is declared for {ids[item.unique_id]} and {where}",
                           item.span)
                 ids.setdefault(item.unique_id, where)
+    _check_objects(r, d)
     _check_billing(model, r, d)
     _check_logging(r, d)
     _check_user_pools(r, d)
@@ -576,6 +577,27 @@ def check_world(model: WorldModel) -> list[Diagnostic]:
     # A policy may be reported through two paths (attached and used as a boundary): keep one of each.
     unique = list(dict.fromkeys(d.items))
     return unique
+
+
+def _check_objects(r: Resolved, d: Diagnostics) -> None:
+    """E354: an S3 object declared with a resource-based policy (its bucket's policy governs it), or
+    in another account than its declared bucket (the bucket's owner owns its objects here). E355: an
+    access point with a policy (not modelled)."""
+    buckets = {res.arn: acct.id for acct in r.accounts.values() for res in acct.resources}
+    for acct in r.accounts.values():
+        for res in acct.resources:
+            if res.policy is not None and ":accesspoint/" in res.arn:
+                d.add("E355", f"unsupported: the policy of access point {res.arn} is not modelled (a request "
+                              "through it would be decided without it)", res.span)
+            if ":s3:::" not in res.arn or "/" not in res.arn:
+                continue
+            if res.policy is not None:
+                d.add("E354", f"S3 object {res.arn} has a policy: objects have no resource-based policy, their "
+                              "bucket's policy governs them", res.span, "declare the policy on the bucket")
+            owner = buckets.get(res.arn.split("/", 1)[0])
+            if owner is not None and owner != acct.id:
+                d.add("E354", f"S3 object {res.arn} is declared in account {acct.id}, its bucket in account {owner}: "
+                              "object ownership other than the bucket owner's is not modelled", res.span)
 
 
 _USD = re.compile(r"[0-9]+(\.[0-9]{1,12})?")

@@ -30,7 +30,8 @@ R4  NotPrincipal excludes the caller only if every level of its identity is list
     whose ARN is unknown, so a NotPrincipal never exempts it.
 R5  Owner of the resource: the account that declares it in the world; an S3 object
     ``arn:aws:s3:::b/key`` belongs to a declared bucket ``arn:aws:s3:::b`` and is governed by its
-    bucket policy (the bucket's tags are NOT the object's ResourceTag); a role or user of the world
+    bucket policy (the bucket's tags are NOT the object's ResourceTag; an object the world declares
+    too has its own declared tags, and still its bucket's policy and owner); a role or user of the world
     belongs to its account; otherwise the 12-digit account of the ARN; otherwise (S3 ARNs, ``*``,
     ``arn:aws:iam::aws:policy/…``) the principal's own account. Anonymous and service callers have
     no own account, so such a resource has no owner (no resource keys, no RCP).
@@ -44,14 +45,14 @@ R7  Context keys (names case-insensitive; values str or list). The caller's valu
     world decides (WORLD_KEYS, other tags) ignore the caller. Derived: aws:PrincipalArn (user ARN,
     role ARN for role sessions, root ARN, federated-user ARN), aws:PrincipalAccount,
     aws:PrincipalOrgID, aws:PrincipalOrgPaths (``o-id/r-id/ou-…/``), aws:PrincipalTag/K (user or
-    role tags; none for federated users), aws:PrincipalType (User, AssumedRole, FederatedUser,
+    role tags; a federated user's are its IAM user's), aws:PrincipalType (User, AssumedRole, FederatedUser,
     Account; ``Anonymous`` for anonymous, which gets no other principal key but aws:userid; absent
     for service principals), aws:username (IAM users), aws:userid (anonymous: ``anonymous``; root:
     the account id; federated user: ``ACCOUNT:NAME``; user: its declared AIDA… id; role session:
     ``AROA…:SESSION``; a value the world does not give — an id not declared, the session of a role
     given by its ARN — is taken from the caller, else reading it raises :class:`Undeclared`),
     aws:PrincipalIsAWSService ("true"/"false", absent for anonymous), aws:PrincipalServiceName,
-    aws:ResourceAccount, aws:ResourceOrgID, aws:ResourceOrgPaths, and aws:ResourceTag/K plus
+    aws:ResourceAccount (and s3:ResourceAccount for S3), aws:ResourceOrgID, aws:ResourceOrgPaths, and aws:ResourceTag/K plus
     ``<service>:ResourceTag/K`` for a declared resource (or a role/user of the world).
 R8  SCPs are skipped for the management account, accounts outside an organization, service-linked
     roles, services and anonymous; RCPs for resources of the management account or outside an
@@ -61,7 +62,8 @@ R8  SCPs are skipped for the management account, accounts outside an organizatio
     ignored. Resource/NotResource entries with an unresolved policy variable match nothing. A
     statement without Resource/NotResource (trust policies) matches the resource.
 R9  What services refuse or allow whatever the policies say: the root user cannot assume a role
-    (id_roles_use_permissions-to-switch); across accounts, SQS's owner-only actions, S3's (and S3 on
+    (id_roles_use_permissions-to-switch); anonymous callers are refused by STS, IAM, KMS and Secrets
+    Manager (signed requests only); a federated-user session by IAM and by STS but GetCallerIdentity; across accounts, SQS's owner-only actions, S3's (and S3 on
     Outposts') Get/Put/DeleteBucketPolicy and the S3 directory bucket operations that say so are
     refused, and of KMS, Secrets Manager and Backup only the operations each lists work
     (rules/55-service-limits.dl cites the pages): an implicit deny. The bucket owner's root user
@@ -232,9 +234,10 @@ def _caller(world: _World, principal: str, federating_user: str | None) -> Calle
                 fed_arn = f"arn:aws:iam::{account}:user/{federating_user}"
             c.names["federating-user"] = fed_arn
             user = _find_user(world, acct, fed_arn)
-            if user is not None:
+            if user is not None:  # the session carries the user's tags (id_session-tags, GetFederationToken)
                 c.identity = _user_policies(world, acct, user)
                 c.boundary = _boundary(world, acct, user.boundary)
+                c.tags = user.tags
     else:
         raise ValueError(f"not a principal ARN: {principal!r}")
     return c
@@ -253,17 +256,20 @@ class Target:
 
 def _target(world: _World, arn: str, action: str, caller: Caller) -> Target:
     """The requested resource: owner, tags and resource-based policy (R5, R6)."""
-    for acct in world.r.accounts.values():
-        for res in acct.resources:
-            if res.arn == arn:
-                kind = "key" if ":kms:" in arn and arn.split(":", 5)[-1].startswith("key/") else "resource"
-                return Target(arn, acct.id, res.tags, res.policy, kind, aws_managed=res.aws_managed)
-    if arn.startswith("arn:aws:s3:::") and "/" in arn:  # an object of a declared bucket
+    declared = next(((acct, res) for acct in world.r.accounts.values() for res in acct.resources if res.arn == arn),
+                    None)
+    if arn.startswith("arn:aws:s3:::") and "/" in arn:  # an object of a declared bucket: its policy, its owner
         bucket = arn.split("/", 1)[0]
         for acct in world.r.accounts.values():
             for res in acct.resources:
                 if res.arn == bucket:
+                    if declared is not None:
+                        return Target(arn, acct.id, declared[1].tags, res.policy)
                     return Target(arn, acct.id, (), res.policy, known=False)
+    if declared is not None:
+        acct, res = declared
+        kind = "key" if ":kms:" in arn and arn.split(":", 5)[-1].startswith("key/") else "resource"
+        return Target(arn, acct.id, res.tags, res.policy, kind, aws_managed=res.aws_managed)
     for acct in world.r.accounts.values():
         for role in acct.roles:
             if role_arn(acct.id, role) == arn:
@@ -322,7 +328,7 @@ def _org_keys(world: _World, acct_id: str | None, prefix: str) -> list[tuple[str
 WORLD_KEYS = {k.casefold() for k in (
     "aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths",
     "aws:PrincipalType", "aws:username", "aws:PrincipalIsAWSService", "aws:PrincipalServiceName",
-    "aws:ResourceAccount", "aws:ResourceOrgID", "aws:ResourceOrgPaths")}
+    "aws:ResourceAccount", "aws:ResourceOrgID", "aws:ResourceOrgPaths", "s3:ResourceAccount")}
 
 
 def _caller_may_set(key: str, caller: Caller, target: Target) -> bool:
@@ -368,6 +374,8 @@ def _context(world: _World, caller: Caller, target: Target, given: dict | None) 
             put("aws:userid", caller.userid)
     if target.account:
         put("aws:ResourceAccount", target.account)
+        if target.arn.split(":")[2:4] == ["s3", ""]:
+            put("s3:ResourceAccount", target.account)  # the bucket owner's
         for key, value in _org_keys(world, target.account, "Resource"):
             put(key, value)
     service = target.arn.split(":")[2] if target.arn.count(":") >= 5 else None
@@ -505,6 +513,8 @@ OWNER_ONLY_ACTIONS |= {f"s3express:{a}" for a in (
     "putmetricsconfiguration")}
 BUCKET_POLICY_ACTIONS |= {f"{s}:{a}" for s in ("s3-outposts", "s3express")
                           for a in ("getbucketpolicy", "putbucketpolicy", "deletebucketpolicy")}
+# the services that take only requests signed with AWS credentials (no anonymous caller)
+SIGNED_ONLY = {"sts", "iam", "kms", "secretsmanager"}
 # the services whose operations work on a resource of another account only when listed
 CROSS_ACCOUNT_ONLY = {
     "kms": {f"kms:{a}" for a in (
@@ -526,6 +536,11 @@ def _service_refuses(caller, target, action: str) -> bool:
     """R9: the service refuses the request whatever the policies say."""
     action = action.lower()
     if caller.kind == "root" and target.kind == "trust" and action == "sts:assumerole":
+        return True
+    service = action.partition(":")[0]
+    if caller.kind == "anonymous" and service in SIGNED_ONLY:
+        return True
+    if caller.kind == "federated" and service in ("iam", "sts") and action != "sts:getcalleridentity":
         return True
     if target.account is None or caller.account == target.account:
         return False

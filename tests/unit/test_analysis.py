@@ -266,6 +266,19 @@ def test_diff_finds_access_a_widened_condition_opens():
     assert diff(before, after, context={"aws:SourceIp": "192.0.2.1"})[0].context == ()
 
 
+def test_diff_finds_a_trust_policy_opened_to_any_account():
+    world = ('account 222222222222 "prod" {{ user alice {{ policy A {{ allow sts:AssumeRole on * }} }}'
+             '  role App {{ trust {{ allow sts:AssumeRole principal {} }} }} }}')
+    before = iamlogic.loads(world.format('aws "arn:aws:iam::222222222222:user/alice"'), "before.iaml")
+    after = iamlogic.loads(world.format("*"), "after.iaml")
+    granted = {c.principal for c in new_access(diff(before, after)) if c.resource.endswith(":role/App")}
+    # a role's trust policy is a resource-based policy: the role is asked as a resource, and a user of an
+    # account no policy names stands for any account (its root user cannot assume a role)
+    assert f"arn:aws:iam::999999999999:user/{analysis.ANYONE_USER}" in granted
+    assert "anonymous" not in granted  # STS takes signed requests only
+    assert not diff(before, after, principals=["arn:aws:iam::222222222222:user/alice"])
+
+
 def test_diff_of_a_world_with_itself_is_empty(small):
     assert diff(small, small, actions=["sqs:SendMessage", "sts:AssumeRole"], resources=["*"]) == []
 

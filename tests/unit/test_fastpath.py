@@ -490,7 +490,8 @@ def test_requests_decided_together_evaluate_a_condition_with_policy_variables_ea
     # are evaluated once for each value of their key, which would give all these one answer.
     world = loads('''
 account 111122223333 "dev" {
-  user alice {
+  role R {
+    trust { allow sts:AssumeRole principal aws "arn:aws:iam::111122223333:root" }
     tags { team = "data" }
     policy P {
       allow s3:PutObject on * when StringEquals aws:RequestTag/team "${aws:PrincipalTag/team}"
@@ -500,7 +501,7 @@ account 111122223333 "dev" {
 }
 ''')
     ev = world.evaluator()
-    items = [("alice", action, f"arn:aws:s3:::b/k{i}",
+    items = [("arn:aws:sts::111122223333:assumed-role/R/s", action, f"arn:aws:s3:::b/k{i}",
               {"aws:RequestTag/team": "web", **({"aws:PrincipalTag/team": "web"} if i % 2 else {})}, None, None)
              for action in ("s3:PutObject", "s3:GetObject") for i in range(10)]
     verdicts = ev.verdicts_many(items)
