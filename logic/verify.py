@@ -52,10 +52,13 @@ What is checked
   both mean "another account") is allowed the action on a matching resource. The principals
   considered are every principal of the world (users, roles — acting through a session — and
   account root users), every account and principal that a resource-based or trust policy names
-  (``Principal`` or ``NotPrincipal``) and the world does not declare, the root user of an account
-  the world does not know (``999999999999``, or the next free id below it), and the anonymous
-  caller. A principal named by a policy whose account the world does not declare is given every
-  permission in its own account (an inline ``allow * on *``): the worst case of what it may hold.
+  (``Principal`` or ``NotPrincipal``) and the world does not declare, the root user, a user and a
+  role (both named ``any-principal``) of an account the world does not know (``999999999999``, or
+  the next free id below it), the users and roles that conditions on ``aws:PrincipalArn`` write
+  (wildcards filled; a wildcard account is the unknown one), and the anonymous caller. A principal
+  named by a policy whose account the world does not declare is given every permission in its own
+  account (an inline ``allow * on *``): the worst case of what it may hold. The search gives the
+  sessions of such roles the session tags (``aws:PrincipalTag/…``) the policies test.
   Service principals are not considered. Requests are direct: reaching the resource by assuming a
   role inside the organization is what ``no_reach`` checks.
 - ``only``: every principal above (service principals named by policies included) that the
@@ -445,6 +448,9 @@ class Actor:
 _IAM = re.compile(r"arn:(aws[a-z-]*):iam::([0-9]{12}):(root|user|role)(/.*)?")
 _STS = re.compile(r"arn:(aws[a-z-]*):sts::([0-9]{12}):assumed-role/([\w+=,.@-]+)/.+")
 _NAME = re.compile(r"[\w+=,.@-]{1,64}")
+_PRINCIPAL_ARN = re.compile(r"arn:[a-z*?-]*:iam::([0-9*?]*):(user|role)(/.+)")
+#: The name of the user and of the role that stand for any principal of an account the world does not know.
+ANYONE = "any-principal"
 _DERIVED = re.compile(r"(aws:(principalarn|principalaccount|principalorgid|principalorgpaths|principaltype|username|"
                       r"userid|resourceaccount|resourceorgid|resourceorgpaths|principalisawsservice|"
                       r"principalservicename|principaltag/.*|resourcetag/.*))|[a-z0-9-]+:resourcetag/.*", re.I)
@@ -545,6 +551,22 @@ class _Analysis:
             outsider -= 1
         self.outsider = f"{outsider:012d}"
         add(Actor(f"arn:aws:iam::{self.outsider}:root", "root", self.outsider, None, "synthetic"))
+        # Any principal of any other account: a user and a role of the unknown account, and the
+        # users and roles that conditions on aws:PrincipalArn write (wildcards filled; a wildcard
+        # account is the unknown one), each holding every permission, a role's sessions with the
+        # session tags the search gives them.
+        wanted = {(ANYONE, "user", self.outsider, "/"), (ANYONE, "role", self.outsider, "/")}
+        arn_conditions = {cid for cid, _s, _op, key in by0["statement_condition"] if key.lower() == "aws:principalarn"}
+        for cid, value in by0["condition_value"]:
+            m = _PRINCIPAL_ARN.fullmatch(value) if cid in arn_conditions else None
+            if m:
+                acct = m.group(1) if re.fullmatch(r"[0-9]{12}", m.group(1)) else self.outsider
+                path, _, name = _fill(m.group(3), "x").rpartition("/")
+                if acct not in self.world_accounts and _NAME.fullmatch(name) and re.fullmatch(r"/[\w+=,.@/-]*", path + "/"):
+                    wanted.add((name, m.group(2), acct, path + "/"))
+        for name, kind, acct, path in sorted(wanted):
+            (extra_users if kind == "user" else extra_roles).setdefault(acct, {}).setdefault(name, path)
+            add(Actor(f"arn:aws:iam::{acct}:{kind}{path}{name}", kind, acct, name, "synthetic"))
         add(Actor("anonymous", "anonymous"))
 
         # The world the checks run on: with the named outside principals (every permission) and,
@@ -736,17 +758,23 @@ class _Analysis:
         lower-case key → (key, family, multivalued, values). See :func:`condition_keys`."""
         return condition_keys(self.conditions, self.condition_values, self.catalog)
 
+    def session_tag_keys(self) -> dict[str, tuple[str, str, bool, list[str]]]:
+        """The ``aws:PrincipalTag/…`` keys the world's policies test, as :meth:`context_keys` gives
+        keys: the session tags a role session of an account outside the world may carry."""
+        return condition_keys(self.conditions, self.condition_values, self.catalog, principal_tags=True)
 
-def condition_keys(conditions: Iterable[tuple], values: dict[str, list[str]],
-                   catalog: Catalog) -> dict[str, tuple[str, str, bool, list[str]]]:
+
+def condition_keys(conditions: Iterable[tuple], values: dict[str, list[str]], catalog: Catalog, *,
+                   principal_tags: bool = False) -> dict[str, tuple[str, str, bool, list[str]]]:
     """The condition keys that ``conditions`` (``statement_condition`` rows: id, statement,
     operator, key) test, but those the world determines: lower-case key → (key, family,
     multivalued, the values ``values`` gives the conditions on it). The family is the catalog's
     type of the key, else its operators'; a key is multivalued when a set operator tests it or the
-    catalog says so."""
+    catalog says so. ``principal_tags``: the ``aws:PrincipalTag/…`` keys only (a session's tags)."""
     keys: dict[str, list] = {}
     for cid, _stmt, op, key in conditions:
-        if _DERIVED.fullmatch(key):
+        tag = key.lower().startswith("aws:principaltag/")
+        if principal_tags != tag or (not tag and _DERIVED.fullmatch(key)):
             continue
         try:
             parsed = parse_operator(op)
@@ -1185,10 +1213,16 @@ class _Checker:
         else:
             ctx_strategy = _context_strategy(st, keys, an.names)
 
+        tags = an.session_tag_keys()
+        tag_strategy = _context_strategy(st, tags, an.names)
+
         def case_strategy(i: int):
             c = rest[i]
             r = st.just(c.resource) if c.pattern is None else st.one_of(st.just(c.resource), _resource_strategy(st, an, c.pattern))
-            return st.tuples(st.just(i), r, ctx_strategy)
+            # a role of an account outside the world may tag its sessions as it likes
+            outside = tags and c.actor.kind == "role" and c.actor.account not in an.world_accounts
+            return st.tuples(st.just(i), r, st.builds(lambda ctx, t: {**ctx, **t}, ctx_strategy,
+                                                      tag_strategy if outside else st.just({})))
 
         strategy = st.sampled_from(range(len(rest))).flatmap(case_strategy)
 

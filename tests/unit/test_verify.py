@@ -110,7 +110,9 @@ def test_nobody_outside_violated_by_search_with_a_shrunk_context(results):
 
 def test_nobody_outside_violated_exhaustively(results):
     r = results["pub is public"]
-    assert {v.counterexample.principal for v in r.violations} == {"anonymous", "arn:aws:iam::999999999999:root"}
+    assert {v.counterexample.principal for v in r.violations} == {
+        "anonymous", "arn:aws:iam::999999999999:root", "arn:aws:iam::999999999999:user/any-principal",
+        "arn:aws:iam::999999999999:role/any-principal"}
     assert all(v.found_by == "exhaustive" and v.counterexample.context == {} for v in r.violations)
 
 
@@ -292,6 +294,23 @@ def test_cli_an_invariant_that_decides_nothing_exits_1_unless_allowed(tmp_path, 
                      "json")
     data = json.loads(out)
     assert rc == 0 and data["vacuous"] == 1 and data["invariants"][0]["vacuous"] and data["invariants"][0]["holds"]
+
+
+@pytest.mark.parametrize("condition, who", [
+    ('ArnLike aws:PrincipalArn "arn:aws:iam::*:role/Deploy"', ":role/Deploy"),  # a role any account may create
+    ('StringEquals aws:PrincipalTag/team "blue"', ":role/any-principal"),  # a session tag any account may pass
+    ('StringLike aws:userid "AROA*"', ":role/any-principal"),  # any account's role sessions
+])
+def test_nobody_outside_tries_principals_any_account_may_have(condition, who):
+    world = iamlogic.loads(f'''
+account 222222222222 "prod" {{
+  resource "arn:aws:s3:::data" {{ policy {{
+    allow s3:GetObject on "arn:aws:s3:::data/*" principal * when {condition}
+  }} }}
+}}''')
+    violations = verify(world, [Invariant.nobody_outside("data stays inside", "s3:GetObject", "arn:aws:s3:::data/*")],
+                        examples=100)
+    assert violations and violations[0].counterexample.principal.endswith(who), violations
 
 
 def test_cli_examples_verify_hold(capsys):
