@@ -13,8 +13,11 @@ re-implements evaluation). The techniques checked, with the IAM actions they res
   ``iam:UpdateLoginProfile`` on another user that holds policies (its keys or console password);
 - ``rewrite-trust``: ``iam:UpdateAssumeRolePolicy`` on a role it cannot assume today (of the roles
   here and below, only those that hold policies);
-- ``pass-role-to-code``: ``iam:PassRole`` on a role together with a service action that runs code
-  with it (Lambda, EC2, CloudFormation, CodeBuild, SageMaker, Glue, ECS, Data Pipeline);
+- ``pass-role-to-code``: ``iam:PassRole`` on a role (asked with ``iam:PassedToService`` set to the
+  service) together with a service action that runs code with it (Lambda, EC2, CloudFormation,
+  CodeBuild, SageMaker, Glue, ECS, Data Pipeline), when the role's trust policy lets that service in;
+- ``remove-own-boundary``: ``iam:DeleteUserPermissionsBoundary`` / ``iam:PutUserPermissionsBoundary``
+  on its own user (``…RolePermissionsBoundary`` on its own role), when it has a permissions boundary;
 - ``assume-role``: ``sts:AssumeRole`` into a role that holds policies (every such role reachable,
   with its path);
 - ``create-user-without-boundary``: ``iam:CreateUser`` allowed with no ``iam:PermissionsBoundary``
@@ -41,10 +44,13 @@ from dataclasses import dataclass
 
 from .graph import role_reachability
 
-#: Service actions that run code with a passed role (iam:PassRole into a service that runs code).
-RUNS_CODE = ("lambda:CreateFunction", "ec2:RunInstances", "cloudformation:CreateStack", "codebuild:CreateProject",
-             "sagemaker:CreateNotebookInstance", "glue:CreateDevEndpoint", "ecs:RunTask",
-             "datapipeline:CreatePipeline")
+#: Service actions that run code with a passed role (iam:PassRole into a service that runs code),
+#: with the service principal the role is passed to (iam:PassedToService) and that assumes it.
+RUNS_CODE = {"lambda:CreateFunction": "lambda.amazonaws.com", "ec2:RunInstances": "ec2.amazonaws.com",
+             "cloudformation:CreateStack": "cloudformation.amazonaws.com",
+             "codebuild:CreateProject": "codebuild.amazonaws.com",
+             "sagemaker:CreateNotebookInstance": "sagemaker.amazonaws.com", "glue:CreateDevEndpoint": "glue.amazonaws.com",
+             "ecs:RunTask": "ecs-tasks.amazonaws.com", "datapipeline:CreatePipeline": "datapipeline.amazonaws.com"}
 
 
 @dataclass(frozen=True)
@@ -97,9 +103,14 @@ def escalations(world) -> list[Escalation]:
             if p in idx.boundaries:
                 asks.append((p, "create-user-without-boundary", "iam:CreateUser",
                              f"arn:aws:iam::{idx.principals[p][1]}:user/new-user", ()))
+                asks.append((p, "remove-own-boundary", "iam:DeleteUserPermissionsBoundary", p, ()))
+                asks.append((p, "remove-own-boundary", "iam:PutUserPermissionsBoundary", p, ()))
         elif me not in idx.sso_roles:
-            asks.append((p, "attach-to-self", "iam:AttachRolePolicy", p, ()))
-            asks.append((p, "put-inline-on-self", "iam:PutRolePolicy", p, ()))
+            asks.append((p, "attach-to-self", "iam:AttachRolePolicy", me, ()))
+            asks.append((p, "put-inline-on-self", "iam:PutRolePolicy", me, ()))
+            if me in idx.boundaries:
+                asks.append((p, "remove-own-boundary", "iam:DeleteRolePermissionsBoundary", me, ()))
+                asks.append((p, "remove-own-boundary", "iam:PutRolePermissionsBoundary", me, ()))
         for u in powerful_users:
             if u != me:
                 for action in ("iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile"):
@@ -107,25 +118,33 @@ def escalations(world) -> list[Escalation]:
         for r in roles:
             if r != me and r in holds:  # a role without policies grants nothing
                 asks.append((p, "rewrite-trust", "iam:UpdateAssumeRolePolicy", r, ()))
-                asks.append((p, "pass-role-to-code", "iam:PassRole", r, ()))
-    decisions = world.check_many([(p, a, r) for p, _, a, r, _ in asks])
-    allowed = {(p, a, r) for (p, _, a, r, _), d in zip(asks, decisions) if d.allowed}
+                for runner, service in RUNS_CODE.items():
+                    asks.append((p, "pass-role-to-code", "iam:PassRole", r, (runner, service)))
+    decisions = world.check_many([(p, a, r, {"iam:PassedToService": extra[1]} if extra else None)
+                                  for p, _, a, r, extra in asks])
+    allowed = {(p, a, r, extra) for (p, _, a, r, extra), d in zip(asks, decisions) if d.allowed}
 
     found: list[Escalation] = []
     _, paths = role_reachability(world)
     reachable = {p: {path[-1] for path in ps} for p, ps in paths.items()}
-    code_asks = sorted({(p, a) for (p, t, _, _, _) in asks if t == "pass-role-to-code" for a in RUNS_CODE})
+    passes = [(p, r, extra) for (p, t, _, r, extra) in asks if t == "pass-role-to-code" and (p, "iam:PassRole", r, extra) in allowed]
+    code_asks = sorted({(p, runner) for p, _, (runner, _) in passes})
     code_ok = {k for k, d in zip(code_asks, world.check_many([(p, a, "*") for p, a in code_asks])) if d.allowed}
-    for p, technique, action, resource, _ in asks:
-        if (p, action, resource) not in allowed:
+    trust_asks = sorted({(service, r) for _, r, (_, service) in passes})
+    trusted = {k for k, d in zip(trust_asks, world.check_many([(s, "sts:AssumeRole", r) for s, r in trust_asks]))
+               if d.allowed}
+    passed: set[tuple[str, str]] = set()
+    for p, technique, action, resource, extra in asks:
+        if (p, action, resource, extra) not in allowed:
             continue
         if technique == "rewrite-trust" and resource in reachable.get(p, ()):
             continue  # it can assume the role already: see assume-role
         if technique == "pass-role-to-code":
-            runners = [a for a in RUNS_CODE if (p, a) in code_ok]
-            if not runners:
+            runner, service = extra
+            if (p, runner) not in code_ok or (service, resource) not in trusted or (p, resource) in passed:
                 continue
-            found.append(Escalation(p, technique, (f"{action} on {resource}", f"{runners[0]} on *")))
+            passed.add((p, resource))  # one runner a role is enough to show the path
+            found.append(Escalation(p, technique, (f"{action} on {resource} (to {service})", f"{runner} on *")))
             continue
         found.append(Escalation(p, technique, (f"{action} on {resource}",)))
     for p, ps in sorted(paths.items()):

@@ -22,7 +22,7 @@ account 111122223333 "dev" {
     trust { allow sts:AssumeRole principal aws "arn:aws:iam::111122223333:root" }
     policy P { allow * on * }
   }
-  role Worker { trust { allow sts:AssumeRole principal service "lambda.amazonaws.com" } }
+  role Worker { trust { allow sts:AssumeRole principal service "lambda.amazonaws.com" }  policy W { allow dynamodb:* on * } }
   policy DevPolicy {
     allow iam:CreatePolicyVersion on "arn:aws:iam::111122223333:policy/DevPolicy"
     allow iam:PassRole, lambda:CreateFunction on *
@@ -37,7 +37,7 @@ account 111122223333 "dev" {
 def test_every_technique_found_and_nothing_for_safe_principals():
     found = {(f.principal.rsplit("/", 1)[-1], f.technique) for f in escalations(loads(WORLD))}
     assert ("dev", "modify-own-policy") in found
-    assert ("dev", "pass-role-to-code") in found
+    assert ("dev", "pass-role-to-code") in found  # Worker, which trusts Lambda (Admin trusts no service)
     assert ("dev", "create-user-without-boundary") in found
     assert ("dev", "assume-role") in found
     assert not {f for f in found if f[0] in ("safe", "delegated")}
@@ -66,3 +66,24 @@ def test_group_changes_credentials_of_other_users_and_roles_without_policies():
     assert ("alice", "credentials-of-user", ("iam:CreateAccessKey on arn:aws:iam::111122223333:user/admin",)) in found
     # nobody holds no policy, and the Empty role none: nothing to gain from either
     assert not [f for f in found if "nobody" in str(f[2]) or "Empty" in str(f[2])], found
+
+
+def test_pass_role_with_the_recommended_condition_and_removing_ones_own_boundary():
+    world = loads('''
+account 111111111111 "a" {
+  user passer { policy P {
+      allow iam:PassRole on "arn:aws:iam::111111111111:role/*" when StringEquals iam:PassedToService "lambda.amazonaws.com"
+      allow lambda:CreateFunction, ec2:RunInstances on * } }
+  user unbounder { boundary Tiny  policy Q { allow s3:*, iam:DeleteUserPermissionsBoundary on * } }
+  role Power { trust { allow sts:AssumeRole principal service "lambda.amazonaws.com" }  policy Admin { allow * on * } }
+  role Ec2Only { trust { allow sts:AssumeRole principal service "ec2.amazonaws.com" }  policy Admin2 { allow * on * } }
+  policy Tiny { allow s3:ListAllMyBuckets, iam:DeleteUserPermissionsBoundary on * }
+}''')
+    found = {(f.principal.rsplit("/", 1)[1], f.technique, f.steps) for f in escalations(world)}
+    # PassRole is asked with iam:PassedToService, and a role is passed only to a service its trust lets in:
+    # Ec2Only may go to EC2, which passer may not pass it to
+    assert ("passer", "pass-role-to-code", ("iam:PassRole on arn:aws:iam::111111111111:role/Power (to lambda.amazonaws.com)",
+                                           "lambda:CreateFunction on *")) in found
+    assert not any(p == "passer" and "Ec2Only" in " ".join(steps) for p, _, steps in found)
+    assert ("unbounder", "remove-own-boundary",
+            ("iam:DeleteUserPermissionsBoundary on arn:aws:iam::111111111111:user/unbounder",)) in found
