@@ -42,7 +42,7 @@ import re
 import threading
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from operator import attrgetter, itemgetter
@@ -343,7 +343,7 @@ class WorldIndex:
             name = self.node_names.get(node)
             self.level_names[node] = (f"account {node}" if node in self.accounts
                                       else f"{name} ({node})" if name else node)
-        self._refs: dict[str, StatementRef] = {s: self._statement_ref(s) for s in self.statements}
+        self._refs: dict[str | tuple[str, str], StatementRef] = {s: self._statement_ref(s) for s in self.statements}
         # IAM Identity Center: its roles (-> organization), who signs in to each (role -> users: the
         # evaluator fills it from the rule sso_signin), and each user's session tags
         self.sso_roles = {role: org for role, org, _, _ in by["sso_role"]}
@@ -429,6 +429,16 @@ class WorldIndex:
         found = self._refs.get(stmt)
         if found is None:
             found = self._refs[stmt] = self._statement_ref(stmt)
+        return found
+
+    def layer_ref(self, stmt: str, layer: str) -> StatementRef:
+        """The statement as it decides in a layer: a policy used as a permissions boundary is of
+        the kind ``boundary`` there, whatever it is attached as."""
+        if layer != "boundary":
+            return self.statement_ref(stmt)
+        found = self._refs.get((stmt, layer))
+        if found is None:
+            found = self._refs[(stmt, layer)] = replace(self.statement_ref(stmt), policy_kind="boundary")
         return found
 
     def _statement_ref(self, stmt: str) -> StatementRef:
@@ -1841,14 +1851,14 @@ class Evaluator:
             raise IamlogicError(f"internal error: the rules gave {sorted(outcomes) or 'no'} decision for "
                                 f"{r.caller} {r.action} {r.resource}")
         (outcome,) = outcomes
-        ref = self.index.statement_ref
+        ref = self.index.layer_ref
         if outcome == EXPLICIT_DENY:
-            statements = tuple(ref(s) for s, _ in sorted(g["denies"]))
+            statements = tuple(ref(s, layer) for s, layer in sorted(g["denies"]))
         elif outcome == ALLOW:
-            statements = tuple(ref(s) for s, _ in sorted(g["allows"]))
+            statements = tuple(ref(s, layer) for s, layer in sorted(g["allows"]))
         else:
             statements = ()
-        notes = tuple(f"{ref(s).label()} lists {r.action}, which RCPs do not restrict: {_RCP_SERVICES_NOTE}"
+        notes = tuple(f"{self.index.statement_ref(s).label()} lists {r.action}, which RCPs do not restrict: {_RCP_SERVICES_NOTE}"
                       for s in sorted(g["rcp_passed_over"]))
         if outcome == IMPLICIT_DENY and g["needs_resource"] and not g["grant"]:
             notes += (_LACKS_EXPLICIT_ALLOW,)
@@ -1885,9 +1895,9 @@ class Evaluator:
         ref = idx.statement_ref
         by_layer: dict[str, dict[str, list[StatementRef]]] = defaultdict(lambda: defaultdict(list))
         for stmt, layer in sorted(g["denies"], key=row_key):
-            by_layer[layer]["deny"].append(ref(stmt))
+            by_layer[layer]["deny"].append(idx.layer_ref(stmt, layer))
         for stmt, layer in sorted(g["allows"], key=row_key):
-            by_layer[layer]["allow"].append(ref(stmt))
+            by_layer[layer]["allow"].append(idx.layer_ref(stmt, layer))
 
         def verdict(layer: str, name: str, required: bool, note: str = "") -> LayerVerdict:
             d, a = by_layer[layer]["deny"], by_layer[layer]["allow"]
