@@ -589,6 +589,7 @@ class Evaluator:
         self.decisions = DecisionCache()
         self._requests: dict[str, Request] = {}
         self._counter = itertools.count(1)
+        self._unknown_keys: dict[str, str | None] = {}  # lower-case context key -> its warning, if unknown
         self._principal_parts: dict[tuple, tuple] = {}  # (principal, federating user) -> what the world says of it
         self._resource_parts: dict = {}  # resource, or (resource, principal's account) -> its holder, owner, keys
         self._condition_memo: dict[tuple, Any] = {}  # (condition without variables, its key's value) -> result
@@ -1528,12 +1529,25 @@ class Evaluator:
                     req.notes.append(f"context key {key} is determined by the world "
                                      f"({', '.join(ctx[low][1])}); the value given was not used")
                 continue
+            unknown = self._unknown_keys.get(low, False)
+            if unknown is False:
+                unknown = self._unknown_keys[low] = self._unknown_key(key)
+            if unknown:
+                req.notes.append(unknown)
             if low not in derived and self._absent(req, low):
                 req.notes.append(f"context key {key} is not the caller's to give (AWS sets it from the principal or "
                                  "the resource, and the world says this request does not carry it); the value given "
                                  "was not used")
                 continue
             ctx[low] = (key, values, as_list)
+
+    def _unknown_key(self, key: str) -> str | None:
+        """The warning for a context key the AWS catalog does not know (a typo is no key at all: a
+        condition on the key meant reads it as absent), or None."""
+        if self.catalog.condition_key(key) is not None:
+            return None
+        hint = self.catalog.suggest_condition_key(key)
+        return f"unknown context key {key!r}: not in the AWS catalog" + (f" ({hint})" if hint else "")
 
     def _absent(self, req: Request, low: str) -> bool:
         """Whether a key the request does not carry is one the caller cannot supply: a key AWS alone

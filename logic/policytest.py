@@ -538,6 +538,12 @@ class CaseResult:
     explanation: str = ""
     seconds: float = 0.0
     decision: Decision | None = None
+    warnings: list[str] = field(default_factory=list)  # typos the decision warns of (see TYPO_WARNINGS)
+
+
+#: The decision warnings a test shows even when it passes: an action or a context key the AWS
+#: catalog does not know is most likely a typo, and a test that passes through one proves nothing.
+TYPO_WARNINGS = ("unknown action", "unknown context key")
 
 
 @dataclass
@@ -615,6 +621,7 @@ class TestReport:
                 line += f", {f.count('error')} error(s)"
             out.append(line)
             for c in f.cases:
+                out += [f"  WARN {c.name!r} ({f.path}:{c.line}): {w}" for w in c.warnings]
                 if c.status == "passed":
                     continue
                 label = "FAIL" if c.status == "failed" else "ERROR"
@@ -639,7 +646,8 @@ class TestReport:
                                   failures=str(f.count("failed")),
                                   errors=str(1 if f.errors else f.count("error")), skipped="0",
                                   time=f"{f.seconds:.3f}")
-            classname = os.path.splitext(f.path)[0].replace(os.sep, ".")
+            classname = ".".join(part for part in os.path.normpath(os.path.splitext(f.path)[0]).split(os.sep)
+                                 if part not in ("", ".", ".."))
             if f.errors:
                 case = ET.SubElement(suite, "testcase", classname=classname, name="(file)", time="0.000")
                 err = ET.SubElement(case, "error", message=_xml_text(f.errors[0].message), type="InvalidInput")
@@ -654,6 +662,8 @@ class TestReport:
                 elif c.status == "error":
                     el = ET.SubElement(case, "error", message=_xml_text(c.message), type="InvalidInput")
                     el.text = _xml_text(c.explanation)
+                if c.warnings:
+                    ET.SubElement(case, "system-err").text = _xml_text("\n".join(f"warning: {w}" for w in c.warnings))
         root.set("time", f"{total:.3f}")
         ET.indent(root)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
@@ -682,7 +692,8 @@ def find_test_files(paths: Iterable[str]) -> tuple[list[str], list[Diagnostic]]:
             out.append(p)
         else:
             errors.append(Diagnostic("E706", f"no such file or folder: '{p}'", Span(p, 0, 0)))
-    return out, errors
+    seen: set[str] = set()  # a file named twice (or through two paths) runs once
+    return [f for f in out if not (os.path.realpath(f) in seen or seen.add(os.path.realpath(f)))], errors
 
 
 def _looks_like_test_file(path: str) -> bool:
@@ -756,6 +767,7 @@ def run_request(tf: TestFile, req: TestRequest) -> CaseResult:
         case.seconds = time.perf_counter() - start
         return case
     case.decision, case.got = d, d.decision
+    case.warnings = [w for w in d.warnings if w.startswith(TYPO_WARNINGS)]
     if d.decision != req.expect:
         case.status = "failed"
         case.message = f"expected {req.expect}, got {d.decision}"

@@ -242,3 +242,31 @@ def test_examples_verify_tests_pass_through_the_cli(capsys):
     code, out, _ = run(capsys, "test", str(EXAMPLES / "verify"))
     assert code == 0, out
     assert f"{EXAMPLES / 'verify' / 'tests.yaml'}: 8 passed, 0 failed" in out
+
+
+def test_a_passing_test_shows_an_unknown_action_or_context_key(tmp_path, capsys, monkeypatch):
+    write(tmp_path, "typos.yaml", f"""\
+world: |
+{world_block()}
+requests:
+  - name: carol cannot delete
+    principal: carol
+    action: s3:DeleteObjekt
+    resource: arn:aws:s3:::b/k
+    expect: ImplicitDeny
+  - name: bob reads in a region
+    principal: bob
+    action: s3:GetObject
+    resource: arn:aws:s3:::b/k
+    context: {{aws:RequestedRegoin: eu-west-1}}
+    expect: Allow
+""")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "junit.xml"
+    code, text, _ = run(capsys, "test", "./typos.yaml", ".", "--junit-xml", str(out))  # one file, named twice
+    assert code == 0, text
+    assert "typos.yaml: 2 passed, 0 failed" in text and "1 file(s)" in text
+    assert "WARN 'carol cannot delete' (./typos.yaml:12): unknown action 's3:DeleteObjekt'" in text
+    assert "did you mean 's3:DeleteObject'?" in text and "did you mean 'aws:RequestedRegion'?" in text
+    case = ET.parse(out).getroot().find("testsuite/testcase[@name='bob reads in a region']")
+    assert case.get("classname") == "typos" and "unknown context key" in case.find("system-err").text
