@@ -72,6 +72,8 @@ CODES: dict[str, str] = {
     "W226": "service principal is not an AWS service name",
     "W227": "policy variable is literal text because Version is not 2012-10-17",
     "W228": "KMS key policy Resource other than \"*\"",
+    "E230": "Sid of an IAM policy with characters other than ASCII letters and digits",
+    "W231": "policy document longer than AWS takes for its kind",
     "W229": "RCP Action on a service RCPs do not restrict (or an action no RCP restricts): it denies nothing",
     # The world language (grammar/world.py, logic/world.py)
     "E301": "syntax error: unexpected token or end of file",

@@ -64,6 +64,20 @@ OPERATOR_FAMILIES: dict[str, str] = {
     "Null": "Null",
 }
 
+#: The kinds of policy IAM stores or STS takes, whose Sid may hold only ASCII letters and digits
+#: (IAM user guide, reference_policies_elements_sid).
+_IAM_KINDS = frozenset({"identity", "boundary", "trust", "session"})
+#: AWS's size limits of policy documents, in characters without whitespace (IAM user guide,
+#: reference_iam-quotas; AWS Organizations user guide, orgs_reference_limits), with what they mean.
+_SIZE_LIMITS = {
+    "identity": (6144, " (a managed policy's limit; inline policies share smaller limits per user, group or role)"),
+    "boundary": (6144, ""),
+    "trust": (2048, " (the default quota, which can be raised)"),
+    "session": (2048, ""),
+    "scp": (5120, ""),
+    "rcp": (5120, ""),
+}
+
 _KIND_NAMES = {
     "identity": "identity-based policies", "resource": "resource-based policies",
     "boundary": "permissions boundaries", "session": "session policies", "scp": "service control policies",
@@ -123,6 +137,7 @@ class _Validator:
         self.variables = policy.version == "2012-10-17"  # other versions read ${…} as text
 
     def run(self) -> None:
+        self.size()
         if self.kind == "rcp" and self.policy.version != "2012-10-17":
             self.diags.add("E223", f"an RCP must have \"Version\": \"2012-10-17\", not "
                                    f"{'none' if self.policy.version is None else repr(self.policy.version)}",
@@ -130,8 +145,26 @@ class _Validator:
         for stmt in self.policy.statements:
             self.statement(stmt)
 
+    def size(self) -> None:
+        """W231: a document longer than AWS takes for its kind (characters without whitespace)."""
+        limit = _SIZE_LIMITS.get(self.kind)
+        if limit is None:
+            return
+        import json
+
+        from .grammar.json_policy import policy_to_json
+
+        n = len(json.dumps(policy_to_json(self.policy), separators=(",", ":"), ensure_ascii=False))
+        if n > limit[0]:
+            self.diags.add("W231", f"the policy is {n:,} characters without whitespace; AWS takes at most {limit[0]:,} "
+                                   f"for {_KIND_NAMES[self.kind]}{limit[1]}", self.policy.span,
+                           "split it into several policies")
+
     def statement(self, s: Statement) -> None:
         span = s.span or self.policy.span
+        if s.sid is not None and self.kind in _IAM_KINDS and not re.fullmatch(r"[A-Za-z0-9]*", s.sid):
+            self.diags.add("E230", f"Sid {s.sid!r} of an IAM policy may hold only letters and digits", span,
+                           "IAM refuses the policy: MalformedPolicyDocument")
         self.principals(s, span)
         self.resources(s, span)
         services = self.actions(s, span)
