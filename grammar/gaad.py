@@ -222,12 +222,23 @@ class _Reader:
         if name is None or arn is None:
             self.diags.add("E902", f"a {kind} without {key} or Arn", o.span)
             return None, path
+        if not self._partition(arn, o.get("Arn").span):
+            return None, path
         m = _ARN.fullmatch(arn)
         if m is None or m.group(2) != kind or m.group(4) != name or m.group(3) != path or m.group(1) == "aws":
             self.diags.add("E902", f"the Arn of {kind} {name} is not arn:aws:iam::ACCOUNT:{kind}{path}{name}: '{arn}'",
                            o.get("Arn").span)
             return None, path
         return (name, path) if self._of_account(m.group(1), o.span) else (None, path)
+
+    def _partition(self, arn: str, span: Span | None) -> bool:
+        """E909: an ARN of another partition than ``aws`` (a world's ARNs are of ``aws``)."""
+        partition = arn.split(":")[1] if arn.count(":") >= 2 else ""
+        if partition.startswith("aws") and partition != "aws":
+            self.diags.add("E909", f"unsupported: partition {partition} ('{arn}'); a world's ARNs are of the aws "
+                                   "partition", span)
+            return False
+        return True
 
     def _of_account(self, acct: str, span: Span | None) -> bool:
         if self.account_id is None:
@@ -239,11 +250,14 @@ class _Reader:
         return True
 
     def _tags(self, o: JObject) -> tuple[tuple[str, str], ...]:
-        out = []
+        out: list[tuple[str, str]] = []
         for tag, where in self._items(o, "Tags"):
             key, value = self._string(tag, "Key"), self._string(tag, "Value")
             if key is None or value is None:
                 self.diags.add("E902", f"{where} is not a tag {{\"Key\": …, \"Value\": …}}", tag.span)
+            elif any(k.lower() == key.lower() for k, _ in out):
+                self.diags.add("E910", f"tag key '{key}' is given twice in {where.rsplit('[', 1)[0]} (IAM treats keys "
+                                       "that differ only in case as the same key)", tag.span)
             else:
                 out.append((key, value))
         return tuple(out)
@@ -252,6 +266,8 @@ class _Reader:
     def _index_policy(self, o: JObject, where: str) -> None:
         self._unknown(o, "policy")
         arn = self._string(o, "Arn")
+        if arn is not None and not self._partition(arn, o.get("Arn").span):
+            return
         m = _ARN.fullmatch(arn or "")
         if m is None or m.group(2) != "policy":
             self.diags.add("E902", f"{where} has no managed-policy Arn (arn:aws:iam::ACCOUNT:policy/…)", o.span)
@@ -284,12 +300,20 @@ class _Reader:
 
     def _default_version(self, o: JObject, name: str) -> NamedPolicy | None:
         default = self._string(o, "DefaultVersionId")
+        chosen = []  # the versions marked default, by IsDefaultVersion or DefaultVersionId
         for version, _ in self._items(o, "PolicyVersionList"):
             flag = version.get("IsDefaultVersion")
             if (isinstance(flag, JScalar) and flag.value is True) or (
                     default is not None and self._string(version, "VersionId") == default):
-                document = self._document(version.get("Document"), f"policy {name}")
-                return NamedPolicy(name, document, o.span) if document is not None else None
+                chosen.append(version)
+        if len(chosen) > 1:
+            ids = ", ".join(repr(self._string(v, "VersionId")) for v in chosen)
+            self.diags.add("E902", f"managed policy {name} has more than one default version ({ids}, by "
+                                   "IsDefaultVersion and DefaultVersionId)", o.span)
+            return None
+        if chosen:
+            document = self._document(chosen[0].get("Document"), f"policy {name}")
+            return NamedPolicy(name, document, o.span) if document is not None else None
         self.diags.add("E902", f"managed policy {name} has no default version in PolicyVersionList", o.span)
         return None
 

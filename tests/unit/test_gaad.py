@@ -119,6 +119,29 @@ def test_an_arn_that_does_not_fit_its_entity_is_an_error():
     assert errors(export) == [("E902", line_of(export, "someone-else"))]
 
 
+def test_another_partition_is_unsupported_not_rewritten():
+    china = user("ana")
+    china["Arn"] = f"arn:aws-cn:iam::{ACCT}:user/ana"
+    export = {"UserDetailList": [china]}
+    assert errors(export) == [("E909", line_of(export, "aws-cn"))]
+
+
+def test_two_default_versions_are_an_error_not_a_choice():
+    twice = policy("Twice", ALLOW_S3)
+    twice["PolicyVersionList"].insert(0, {"Document": doc({"Effect": "Allow", "Action": "*", "Resource": "*"}),
+                                          "VersionId": "v2", "IsDefaultVersion": True})
+    twice["DefaultVersionId"] = "v2"
+    twice["PolicyVersionList"][1]["IsDefaultVersion"] = True  # and v1 says so too
+    export = {"UserDetailList": [user("ana", AttachedManagedPolicies=[
+        {"PolicyName": "Twice", "PolicyArn": twice["Arn"]}])], "Policies": [twice]}
+    assert [code for code, _ in errors(export)] == ["E902"]
+
+
+def test_a_tag_key_given_twice_in_two_cases_is_an_error():
+    export = {"UserDetailList": [user("ana", Tags=[{"Key": "team", "Value": "a"}, {"Key": "Team", "Value": "b"}])]}
+    assert [code for code, _ in errors(export)] == ["E910"]
+
+
 def test_a_key_iamlogic_does_not_know_is_a_warning_not_silence():
     export = {"UserDetailList": [user("ana", LoginProfileHint="x")]}
     assert errors(export) == [("W902", line_of(export, "LoginProfileHint"))]
