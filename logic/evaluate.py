@@ -1203,6 +1203,11 @@ class Evaluator:
         idx, notes, ctx = self.index, [], {}
         if resource != "*" and resource not in idx.principals and isinstance(problem := parse_arn(resource), str):
             raise InvalidInput([Diagnostic("E513", f"the resource of a request is an ARN or *: {resource!r}: {problem}")])
+        partition = resource.split(":")[1] if resource.startswith("arn:") else "aws"
+        if partition != "aws" and "*" not in partition and "?" not in partition:
+            raise InvalidInput([Diagnostic("E513", f"unsupported: a resource of partition {partition} "
+                                                   f"({resource}); the world's principals are of the aws partition, "
+                                                   "and no request crosses partitions")])
         holder = self._holder(resource)
         owner = idx.resources.get(holder)
         if owner is None and resource in idx.principals:

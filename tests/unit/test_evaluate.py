@@ -121,6 +121,12 @@ def test_the_federating_user_is_an_iam_user_of_the_sessions_account(world):
         world.check(fed, "s3:ListBucket", "*", federating_user="federatr", session_policy=s3)
 
 
+def test_a_resource_of_another_partition_is_refused(world):
+    with pytest.raises(InvalidInput, match="E513: unsupported: a resource of partition aws-us-gov"):
+        world.check("alice", "s3:GetObject", "arn:aws-us-gov:s3:::by-user/k")
+    assert world.check("alice", "s3:GetObject", "arn:*:s3:::by-user/*").decision  # a pattern, as diff asks
+
+
 def test_principal_forms(world):
     assert world.check("alice", "s3:GetObject", "arn:aws:s3:::by-user/k").principal.endswith(":user/alice")
     assert world.check("111122223333", "s3:GetObject", "*").decision == "Allow"  # the root user
