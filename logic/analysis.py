@@ -512,7 +512,8 @@ class _Asker:
 
 
 def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None = None, *,
-            undetermined: list[Undetermined] | None = None) -> list[tuple[str, Decision]]:
+            undetermined: list[Undetermined] | None = None,
+            conditional: list[tuple[str, Decision]] | None = None) -> list[tuple[str, Decision]]:
     """Every principal allowed to do ``action`` on ``resource``, with its decision.
 
     Principals asked: :func:`world_principals` (users, roles as sessions, account roots,
@@ -532,6 +533,9 @@ def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None
         undetermined: a list to which each request that cannot be decided is added, as an
             :class:`Undetermined` (a policy that could apply reads what the world does not give,
             E507); without it, such a request raises :class:`InvalidInput`.
+        conditional: a list to which ``(principal, decision)`` is added for each principal denied
+            by a decision that reads condition keys the request did not carry
+            (:attr:`Decision.missing_context`): given them, it may be allowed.
 
     Returns:
         ``(principal, decision)`` for every allowed principal, in the order above.
@@ -546,6 +550,9 @@ def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None
     asker = _Asker(world, outsiders, extra, undetermined)
     everyone = principals + named
     decisions = asker.ask([(p, action, resource) for p in everyone], context)
+    if conditional is not None:
+        conditional += [(p, d) for p, d in zip(everyone, decisions)
+                        if d is not None and not d.allowed and d.missing_context]
     return [(p, d) for p, d in zip(everyone, decisions) if d is not None and d.allowed]
 
 

@@ -935,7 +935,7 @@ class Evaluator:
             for cond in conditions_of[stmt]:
                 _, operator, key = self.index.conditions[cond]
                 result = self._condition(r, cond)
-                if result.missing_key:
+                if result.missing_key and not self._absent(r, key.lower()):  # a key the caller could give
                     r.missing.add(key)
                 for e in result.type_errors:
                     r.notes.append(f"condition {operator} {key}: {e}")
@@ -1715,16 +1715,21 @@ class Evaluator:
                         g = dict(zip(names, found))
                         outcome, statements, notes = self._class_verdict(r, g)
                         plain = (outcome, statements, (), ())
+                        keys = self._report_keys(found[reached])
                         c = classes[id(found)] = (None if found[reached] or notes else plain, g, notes,
-                                                  {((), ()): plain}, self._report_keys(found[reached]), {})
+                                                  {((), ()): plain}, keys, {},
+                                                  keys is not None and any("resourcetag/" in k for k in keys))
                     if c[0] is not None and not r.notes:
                         out.append(c[0])
                         continue
-                    _, g, notes, variants, keys, by_values = c
+                    _, g, notes, variants, keys, by_values, tags = c
                     if keys is not None:
                         # what the condition report reads of a request: the values of those keys (each
-                        # condition's result is a function of its key's value) and the request's notes
+                        # condition's result is a function of its key's value), the request's notes, and
+                        # whether the world declares its resource's tags (see _absent)
                         seen = (*map(r.context.get, keys), *r.notes)
+                        if tags:
+                            seen += (r.resource in self.index.resources or r.resource in self.index.principals,)
                         v = by_values.get(seen)
                         if v is not None:
                             out.append(v)

@@ -576,18 +576,27 @@ class Session:
         self._check_resource(q.resource)
         warnings = self._action_warnings(q.action)
         unknown: list[Undetermined] = []
-        found = who_can(self.world, q.action.value, q.resource.value, q.context_dict(), undetermined=unknown)
+        maybe: list = []
+        found = who_can(self.world, q.action.value, q.resource.value, q.context_dict(), undetermined=unknown,
+                        conditional=maybe)
         action = found[0][1].action if found else q.action.value
         if self.format == "json":
             return self._warned(warnings, self._undetermined(unknown, self._json({
                 "action": action, "resource": q.resource.value,
                 "principals": [{"principal": p, "as": d.principal, "decision": d.decision,
                                 "statements": [s.to_json() for s in d.statements], "warnings": list(d.warnings)}
-                               for p, d in found]})))
+                               for p, d in found],
+                "conditional": [{"principal": p, "decision": d.decision, "missing_context": list(d.missing_context)}
+                                for p, d in maybe]})))
+        # denied for want of keys the question did not give: given them, they may be allowed
+        more = "".join(f"\n  {p} (reads {', '.join(d.missing_context)})" for p, d in maybe)
+        if more:
+            more = (f"\n{len(maybe)} principal(s) more are denied by decisions that read keys the question did not "
+                    f"give (add: with KEY=VALUE):{more}")
         if not found:
             text = f"no principal of the world {'is known to be able to' if unknown else 'can'} {action} on " \
                    f"{q.resource.value}"
-            return self._warned(warnings, self._undetermined(unknown, text))
+            return self._warned(warnings, self._undetermined(unknown, text + more))
         rows = []
         for p, d in found:
             via = [s.label() for s in d.statements if s.policy_kind not in ("scp", "rcp")] or [
@@ -595,7 +604,7 @@ class Session:
             rows.append([p, "\n".join(via)])
         title = f"{len(found)} principal(s) can {action} on {q.resource.value}"
         return self._warned(warnings, self._undetermined(unknown, self.out.table(["principal", "allowed by"], rows,
-                                                                                 title)))
+                                                                                 title) + more))
 
     def _undetermined(self, unknown: list[Undetermined], text: str) -> str:
         """An answer with the requests it could not decide: each one's error, after the answer

@@ -480,3 +480,18 @@ def test_diff_asks_every_value_the_policies_name_however_many():
     before = iamlogic.loads(world.format('"us-east-1"'), "b.iaml")
     after = iamlogic.loads(world.format('"us-east-1", "eu-west-1"'), "a.iaml")
     assert {dict(c.context).get("aws:RequestedRegion") for c in new_access(diff(before, after))} == {"eu-west-1"}
+
+
+def test_who_can_names_the_principals_denied_for_want_of_a_key_the_caller_could_give():
+    world = iamlogic.loads('''
+account 111111111111 "a" {
+  user passer { policy P { allow iam:PassRole on * when StringEquals iam:PassedToService "lambda.amazonaws.com" } }
+  user orgless { policy P { allow iam:PassRole on * when StringEquals aws:PrincipalOrgID "o-abc1234567" } }
+  role Power { trust { allow sts:AssumeRole principal service "lambda.amazonaws.com" } }
+}''')
+    maybe: list = []
+    found = who_can(world, "iam:PassRole", "arn:aws:iam::111111111111:role/Power", conditional=maybe)
+    assert "arn:aws:iam::111111111111:user/passer" not in {p for p, _ in found}
+    # aws:PrincipalOrgID is the world's to say (the account is in no organization): not a key to give
+    assert [(p, d.missing_context) for p, d in maybe] == [("arn:aws:iam::111111111111:user/passer",
+                                                           ("iam:PassedToService",))]
