@@ -1126,6 +1126,17 @@ class _Checker:
                     cases.append(_Case(actor, cls, action, resource, pattern))
         return cases, contexts
 
+    def _known_resource(self, pattern: str) -> bool:
+        """Whether a resource pattern matches a resource or IAM principal of the world (an object
+        pattern, its bucket), or meets a Resource pattern of its policies."""
+        an = self.an
+        if pattern == "*":
+            return True
+        for r in [*an.resources, *an.iam_arns]:
+            if wildcard_match(pattern, r) or pattern.startswith(r + "/"):
+                return True
+        return any(wildcard_match(pattern, q) or wildcard_match(q, pattern) for q in an.resource_patterns if q != "*")
+
     def _unmatched(self, patterns: Sequence[str], what: str) -> list[str]:
         """Notes for patterns that match no principal (a typo, or a principal the world lacks)."""
         return [f"{what} pattern {p!r} matches no principal of the world" for p in patterns
@@ -1181,6 +1192,8 @@ class _Checker:
         cases, contexts = self._cases(inv)
         if inv.kind == "only":
             res.notes += self._unmatched(inv.principals, "principal")
+        res.notes += [f"resource pattern {p!r} matches no resource of the world and no Resource of its policies "
+                      "(a typo?): it was asked as written" for p in inv.resources if not self._known_resource(p)]
         if not cases:
             res.notes.append("no request to decide: no principal, action and resource fit the invariant")
             return

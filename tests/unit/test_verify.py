@@ -313,6 +313,14 @@ account 222222222222 "prod" {{
     assert violations and violations[0].counterexample.principal.endswith(who), violations
 
 
+def test_a_resource_pattern_that_matches_nothing_gets_a_note(world):
+    typo, fine = check_invariants(world, [Invariant.nobody_outside("typo", "s3:GetObject", "arn:aws:s3:::opne/*"),
+                                          Invariant.nobody_outside("fine", "s3:GetObject", "arn:aws:s3:::org/*")],
+                                  examples=0)
+    assert any("'arn:aws:s3:::opne/*' matches no resource of the world" in n for n in typo.notes)
+    assert not any("matches no resource" in n for n in fine.notes)
+
+
 def test_cli_examples_verify_hold(capsys):
     folder = EXAMPLES / "verify"
     rc, out, _ = run(capsys, "verify", folder / "world.iaml", "--examples", "10", "--format", "json")  # invariants.yaml next to it
