@@ -234,7 +234,7 @@ def read_context(doc: YamlDoc, m: YMap, key: str, diags: list[Diagnostic]) -> di
     if value is None:
         return {}
     if not isinstance(value, dict):
-        diags.append(doc.diag("E704", f"{key!r} is a mapping of condition keys to values", mark_of(m, key)))
+        diags.append(doc.diag("E704", f"{key!r} must be a mapping of condition keys to values", mark_of(m, key)))
         return {}
     out: dict[str, Any] = {}
     for k, v in value.items():
@@ -242,13 +242,13 @@ def read_context(doc: YamlDoc, m: YMap, key: str, diags: list[Diagnostic]) -> di
         if isinstance(v, list):
             items = [_scalar(x) for x in v]
             if any(x is None for x in items):
-                diags.append(doc.diag("E704", f"the values of {k!r} must be strings", where))
+                diags.append(doc.diag("E704", f"the values of {k!r} must be strings, numbers or booleans", where))
                 continue
             out[str(k)] = items
         else:
             s = _scalar(v)
             if s is None:
-                diags.append(doc.diag("E704", f"the value of {k!r} must be a string or a list of strings", where))
+                diags.append(doc.diag("E704", f"the value of {k!r} must be a string, a number, a boolean or a list of them", where))
                 continue
             out[str(k)] = s
     return out
@@ -386,7 +386,7 @@ def load_test_file(path: str, *, world_cache: dict | None = None) -> TestFile:
                               data.key_marks[given[1]]))
     title = data.get("title")
     if title is not None and not isinstance(title, str):
-        diags.append(doc.diag("E704", "'title' is a string", mark_of(data, "title")))
+        diags.append(doc.diag("E704", "'title' must be a string", mark_of(data, "title")))
     requests = _requests(doc, data, diags)
     world_names = set()
     if "worlds" in data:
@@ -432,12 +432,12 @@ def _requests(doc: YamlDoc, data: YMap, diags: list[Diagnostic]) -> list[TestReq
                 continue
             value = _scalar(r[key]) if key in ("principal", "resource") and not isinstance(r[key], bool) else r[key]
             if not isinstance(value, str) or not value:
-                diags.append(doc.diag("E704", f"{key!r} is a non-empty string", mark_of(r, key)))
+                diags.append(doc.diag("E704", f"{key!r} must be a non-empty string", mark_of(r, key)))
                 continue
             fields[key] = value
         name = r.get("name", f"request {i + 1}")
         if not isinstance(name, (str, int)) or isinstance(name, bool):
-            diags.append(doc.diag("E704", "'name' is a string", mark_of(r, "name")))
+            diags.append(doc.diag("E704", "'name' must be a string", mark_of(r, "name")))
             name = f"request {i + 1}"
         name = str(name)
         if name in names:
@@ -457,7 +457,7 @@ def _requests(doc: YamlDoc, data: YMap, diags: list[Diagnostic]) -> list[TestReq
         for key in ("session_policy", "session_issuer", "world"):
             v = r.get(key)
             if v is not None and not isinstance(v, str):
-                diags.append(doc.diag("E704", f"{key!r} is a string", mark_of(r, key)))
+                diags.append(doc.diag("E704", f"{key!r} must be a string", mark_of(r, key)))
                 v = None
             extra[key] = v
         if len(diags) == n:

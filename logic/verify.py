@@ -222,7 +222,7 @@ def parse_invariants(data: Any, doc: YamlDoc | None = None) -> list[Invariant]:
             diags.append(doc.diag("E703", "an invariants file needs an 'invariants' list", getattr(data, "mark", None)))
             raise InvalidInput(diags, {doc.path: doc.text})
     if not isinstance(items, list) or not items:
-        diags.append(doc.diag("E708", "'invariants' is a non-empty list", getattr(items, "mark", None)))
+        diags.append(doc.diag("E708", "'invariants' must be a non-empty list", getattr(items, "mark", None)))
         raise InvalidInput(diags, {doc.path: doc.text})
     catalog = Catalog.default()
     out: list[Invariant] = []
@@ -273,7 +273,7 @@ def _parse_one(doc: YamlDoc, item: YMap, catalog: Catalog, diags: list[Diagnosti
     kind = kinds[0]
     body = item[kind]
     if not isinstance(body, dict):
-        diags.append(doc.diag("E704", f"{kind} is a mapping with {', '.join(KIND_KEYS[kind])}", mark_of(item, kind)))
+        diags.append(doc.diag("E704", f"{kind} must be a mapping with {', '.join(KIND_KEYS[kind])}", mark_of(item, kind)))
         return None
     check_keys(doc, body, KIND_KEYS[kind], kind, diags)
 
