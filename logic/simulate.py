@@ -278,7 +278,8 @@ def _shorthand_entry(text: str) -> dict[str, Any]:
                     entry[current] = [_unquote(value)]
             else:
                 entry[current] = _unquote(value)
-        elif m and current is None and "=" in token and not token.strip().startswith(("'", '"')):
+        elif m and not token.strip().startswith(("'", '"')) and (
+                current is None or did_you_mean(m.group(1), _CONTEXT_FIELDS)):  # a misspelt field, not a value
             raise _fail(INVALID, f"unknown field {m.group(1)!r} in context entry {text!r}",
                         did_you_mean(m.group(1), _CONTEXT_FIELDS) or "fields: " + ", ".join(_CONTEXT_FIELDS))
         elif current == "ContextKeyValues":

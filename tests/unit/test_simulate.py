@@ -417,6 +417,7 @@ def test_context_entries_shorthand_json_and_types():
     ("ContextKeyName=k:x,ContextKeyValues=a,ContextKeyType=strin", "did you mean 'string'?"),
     ("ContextKeyName=k:x,ContextKeyValues=a,b,ContextKeyType=string", "use ContextKeyType=stringList"),
     ("ContextKeyNam=k:x,ContextKeyValues=a", "did you mean 'ContextKeyName'?"),
+    ("ContextKeyName=k:x,ContextKeyValues=5,ContextKeyTyp=numeric", "did you mean 'ContextKeyType'?"),  # not a value
     ("ContextKeyName=k:x", "has no ContextKeyValues"),
     ('[{"ContextKeyName": "k:x", "ContextKeyValues": ["1"], "Type": "numeric"}]', "unknown field 'Type'"),
 ])
