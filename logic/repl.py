@@ -632,8 +632,10 @@ class Session:
         scope = ("the catalog actions that take this resource" if q.resource.value != "*" else
                  "the actions of the services the world's policies name")
         if self.format == "json":
-            return self._undetermined(unknown, self._json({"principal": q.principal.value, "resource": q.resource.value,
-                                                           "scope": scope, "actions": found}))
+            caller = self.world.evaluator().resolve(q.principal.value, "sts:GetCallerIdentity", "*").caller
+            return self._undetermined(unknown, self._json({"principal": q.principal.value, "as": caller,
+                                                           "resource": q.resource.value, "scope": scope,
+                                                           "actions": found}))
         if not found:
             return self._undetermined(unknown, f"{q.principal.value} can do nothing{' known' if unknown else ''} on "
                                                f"{q.resource.value} (asked: {scope})")

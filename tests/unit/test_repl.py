@@ -233,7 +233,7 @@ def test_json_format(s):
     d = json.loads(s.handle("who can s3:PutObject arn:aws:s3:::b-reports/x"))
     assert [p["principal"] for p in d["principals"]][0] == DANA
     d = json.loads(s.handle("what can dana do on arn:aws:s3:::b-reports/x"))
-    assert d["actions"] == {"s3": {"Write": ["s3:PutObject"]}}
+    assert d["actions"] == {"s3": {"Write": ["s3:PutObject"]}} and d["as"] == DANA  # the name, resolved
     d = json.loads(s.handle('?- principal(P, "user", _)'))
     assert d["columns"] == ["P"] and [DANA] in d["rows"]
     d = json.loads(s.handle("?- principl(P)"))
