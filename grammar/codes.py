@@ -74,6 +74,7 @@ CODES: dict[str, str] = {
     "W228": "KMS key policy Resource other than \"*\"",
     "E230": "Sid of an IAM policy with characters other than ASCII letters and digits",
     "W231": "policy document longer than AWS takes for its kind",
+    "W232": "an action a role trust policy never governs",
     "W229": "RCP Action on a service RCPs do not restrict (or an action no RCP restricts): it denies nothing",
     # The world language (grammar/world.py, logic/world.py)
     "E301": "syntax error: unexpected token or end of file",

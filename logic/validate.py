@@ -44,7 +44,7 @@ from .catalog import RCP_INEFFECTIVE_ACTIONS, RCP_SERVICES, Catalog
 from .grammar.arn import parse_arn, resource_pattern_error, variable_outside_resource
 from .grammar.ast import POLICY_KINDS, Condition, Policy, Principal, Statement
 from .grammar.diagnostics import Diagnostic, Diagnostics, Span
-from .matching import parse_date
+from .matching import parse_date, wildcard_match
 
 __all__ = ["OPERATOR_FAMILIES", "validate_policy"]
 
@@ -64,6 +64,8 @@ OPERATOR_FAMILIES: dict[str, str] = {
     "Null": "Null",
 }
 
+#: The actions a role's trust policy governs (rules/20-policies.dl, trust_action).
+_TRUST_ACTIONS = ("sts:AssumeRole*", "sts:TagSession", "sts:SetSourceIdentity")
 #: The kinds of policy IAM stores or STS takes, whose Sid may hold only ASCII letters and digits
 #: (IAM user guide, reference_policies_elements_sid).
 _IAM_KINDS = frozenset({"identity", "boundary", "trust", "session"})
@@ -316,6 +318,11 @@ class _Validator:
                 what = "matches no known action" if ("*" in pattern or "?" in pattern) else "is not a known action"
                 self.diags.add("W211", f"action '{pattern}' {what}", span, self.catalog.suggest_action(pattern))
                 continue
+            if self.kind == "trust" and s.action is not None and pattern in s.action and not any(
+                    wildcard_match(t, name, ignore_case=True) for name in matched for t in _TRUST_ACTIONS):
+                self.diags.add("W232", f"action '{pattern}' never applies in a role trust policy, which governs "
+                                       f"only {', '.join(_TRUST_ACTIONS)}", span,
+                               "grant it in an identity-based policy")
             if services is not None:
                 services.update(name.partition(":")[0].lower() for name in matched)
         return services
