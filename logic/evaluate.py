@@ -589,7 +589,7 @@ class Evaluator:
         self.decisions = DecisionCache()
         self._requests: dict[str, Request] = {}
         self._counter = itertools.count(1)
-        self._unknown_keys: dict[str, str | None] = {}  # lower-case context key -> its warning, if unknown
+        self._key_kinds: dict[str, Any] = {}  # lower-case context key given -> Evaluator._key_kind
         self._principal_parts: dict[tuple, tuple] = {}  # (principal, federating user) -> what the world says of it
         self._resource_parts: dict = {}  # resource, or (resource, principal's account) -> its holder, owner, keys
         self._condition_memo: dict[tuple, Any] = {}  # (condition without variables, its key's value) -> result
@@ -1521,38 +1521,44 @@ class Evaluator:
                                                            "condition key names are case-insensitive")])
         if req.role in self.index.sso_roles:  # its session tags are Identity Center's
             given = self._sso_given(req, given)
-        session = req.principal_type in ("assumed_role", "federated_user")  # its session tags win
+        kinds = self._key_kinds
         for key, value in given.items():
             low = key.lower()
             if value.__class__ is str:  # (context_values of a string, inline: most values are one)
                 values, as_list = (value,), False
             else:
                 values, as_list = context_values(value, key)
-            if low in derived and not (session and low.startswith("aws:principaltag/")) and \
-                    ctx[low][1].__class__ is not Undeclared:
-                if values != ctx[low][1]:
-                    req.notes.append(f"context key {key} is determined by the world "
-                                     f"({', '.join(ctx[low][1])}); the value given was not used")
-                continue
-            unknown = self._unknown_keys.get(low, False)
-            if unknown is False:
-                unknown = self._unknown_keys[low] = self._unknown_key(key)
-            if unknown:
-                req.notes.append(unknown)
-            if low not in derived and self._absent(req, low):
-                req.notes.append(f"context key {key} is not the caller's to give (AWS sets it from the principal or "
-                                 "the resource, and the world says this request does not carry it); the value given "
-                                 "was not used")
-                continue
+            kind = kinds.get(low)
+            if kind is None:
+                kind = kinds[low] = self._key_kind(key)
+            if kind or low in derived:  # (most keys: known to the catalog, the caller's to give, not derived)
+                if low in derived and ctx[low][1].__class__ is not Undeclared and not (
+                        low.startswith("aws:principaltag/") and req.principal_type in ("assumed_role", "federated_user")):
+                    if values != ctx[low][1]:  # (a session's tags win)
+                        req.notes.append(f"context key {key} is determined by the world "
+                                         f"({', '.join(ctx[low][1])}); the value given was not used")
+                    continue
+                if kind and kind[0]:
+                    req.notes.append(kind[0])
+                if kind and kind[1] and low not in derived and self._absent(req, low):
+                    req.notes.append(f"context key {key} is not the caller's to give (AWS sets it from the principal "
+                                     "or the resource, and the world says this request does not carry it); the value "
+                                     "given was not used")
+                    continue
             ctx[low] = (key, values, as_list)
 
-    def _unknown_key(self, key: str) -> str | None:
-        """The warning for a context key the AWS catalog does not know (a typo is no key at all: a
-        condition on the key meant reads it as absent), or None."""
-        if self.catalog.condition_key(key) is not None:
-            return None
-        hint = self.catalog.suggest_condition_key(key)
-        return f"unknown context key {key!r}: not in the AWS catalog" + (f" ({hint})" if hint else "")
+    def _key_kind(self, key: str) -> tuple[str | None, bool] | int:
+        """What :meth:`_given` checks of a context key given: 0 when nothing; else the warning for a
+        key the AWS catalog does not know (a typo is no key at all: a condition on the key meant
+        reads it as absent), or None, and whether the world may say that the request does not
+        carry the key (:meth:`_absent`)."""
+        low = key.lower()
+        warning = None
+        if self.catalog.condition_key(key) is None:
+            hint = self.catalog.suggest_condition_key(key)
+            warning = f"unknown context key {key!r}: not in the AWS catalog" + (f" ({hint})" if hint else "")
+        closed = low in _AWS_SET or low.startswith("aws:principaltag/") or "resourcetag/" in low
+        return (warning, closed) if warning or closed else 0
 
     def _absent(self, req: Request, low: str) -> bool:
         """Whether a key the request does not carry is one the caller cannot supply: a key AWS alone
