@@ -1238,10 +1238,13 @@ class Evaluator:
                 put("aws:ResourceOrgPaths", [idx.org_path(owner)])
         tags = idx.resource_tags.get(resource) or idx.principal_tags.get(resource, ())
         service = resource.split(":")[2] if resource.count(":") >= 5 else None
+        s3_object = service == "s3" and "/" in resource
         for k, v in tags:
             put(f"aws:ResourceTag/{k}", v)
             if service and service != "aws":
                 put(f"{service}:ResourceTag/{k}", v)
+            if s3_object:  # an object the world declares with its tags (S3 condition keys)
+                put(f"s3:ExistingObjectTag/{k}", v)
         # the holder only when a policy of it can govern the request: the rules read no more of the
         # resource than they need (see rules/20-policies.dl)
         if holder not in idx.policy_holders and idx.principals.get(holder, ("",))[0] != "role":
@@ -1557,7 +1560,8 @@ class Evaluator:
         if self.catalog.condition_key(key) is None:
             hint = self.catalog.suggest_condition_key(key)
             warning = f"unknown context key {key!r}: not in the AWS catalog" + (f" ({hint})" if hint else "")
-        closed = low in _AWS_SET or low.startswith("aws:principaltag/") or "resourcetag/" in low
+        closed = low in _AWS_SET or low.startswith("aws:principaltag/") or "resourcetag/" in low or \
+            low.startswith("s3:existingobjecttag/")
         return (warning, closed) if warning or closed else 0
 
     def _absent(self, req: Request, low: str) -> bool:
@@ -1569,7 +1573,7 @@ class Evaluator:
             return True
         if low.startswith("aws:principaltag/"):
             return req.principal_type not in ("assumed_role", "federated_user")
-        if "resourcetag/" in low:
+        if "resourcetag/" in low or low.startswith("s3:existingobjecttag/"):
             return req.resource in self.index.resources or req.resource in self.index.principals
         return False
 

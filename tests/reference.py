@@ -52,8 +52,9 @@ R7  Context keys (names case-insensitive; values str or list). The caller's valu
     ``AROA…:SESSION``; a value the world does not give — an id not declared, the session of a role
     given by its ARN — is taken from the caller, else reading it raises :class:`Undeclared`),
     aws:PrincipalIsAWSService ("true"/"false", absent for anonymous), aws:PrincipalServiceName,
-    aws:ResourceAccount (and s3:ResourceAccount for S3), aws:ResourceOrgID, aws:ResourceOrgPaths, and aws:ResourceTag/K plus
-    ``<service>:ResourceTag/K`` for a declared resource (or a role/user of the world).
+    aws:ResourceAccount (and s3:ResourceAccount for S3), aws:ResourceOrgID, aws:ResourceOrgPaths, and
+    aws:ResourceTag/K plus ``<service>:ResourceTag/K`` for a declared resource (or a role/user of
+    the world), and s3:ExistingObjectTag/K for a declared S3 object.
 R8  SCPs are skipped for the management account, accounts outside an organization, service-linked
     roles, services and anonymous; RCPs for resources of the management account or outside an
     organization and for requests by service-linked roles (§1.6, §1.7); and for actions of services
@@ -337,7 +338,7 @@ def _caller_may_set(key: str, caller: Caller, target: Target) -> bool:
         return False
     if key.startswith("aws:principaltag/"):
         return caller.is_session
-    if "resourcetag/" in key:
+    if "resourcetag/" in key or key.startswith("s3:existingobjecttag/"):
         return not target.known
     return True
 
@@ -383,6 +384,8 @@ def _context(world: _World, caller: Caller, target: Target, given: dict | None) 
         put(f"aws:ResourceTag/{k}", v)
         if service:
             put(f"{service}:ResourceTag/{k}", v)
+        if service == "s3" and "/" in target.arn:  # a declared object's tags
+            put(f"s3:ExistingObjectTag/{k}", v)
 
     context = {}
     for key, value in (given or {}).items():
