@@ -376,6 +376,12 @@ class WorldIndex:
             role for role, pol in by["role_trust_policy"]
             if any({self.conditions[c][2].lower() for c in self.conditions_of.get(st, ())} >= {COGNITO_AUD, COGNITO_AMR}
                    for st in lets_in if self.statements[st][0] == pol and self.statements[st][2] == "Allow"))
+        # the roles whose trust policy has an Allow statement listing sts:TagSession: the only ones
+        # whose sessions may carry session tags
+        tagging = {st for st, pattern in by["statement_action"] if wildcard_match(pattern, "sts:TagSession", ignore_case=True)}
+        self.tag_session_roles = frozenset(
+            role for role, pol in by["role_trust_policy"]
+            if any(self.statements[st][0] == pol and self.statements[st][2] == "Allow" for st in tagging))
         self.cognito_enhanced: dict[str, frozenset[str]] = {}
         self.cognito_unknown_claims: dict[str, list[str]] = {}
         self.cognito_blocked: dict[str, list[str]] = {}  # an identity whose user pool user cannot sign in -> why
@@ -1524,6 +1530,11 @@ class Evaluator:
                                                            "condition key names are case-insensitive")])
         if req.role in self.index.sso_roles:  # its session tags are Identity Center's
             given = self._sso_given(req, given)
+        elif req.principal_type == "assumed_role" and req.role in self.index.principals and \
+                req.role not in self.index.tag_session_roles and req.role not in self.index.cognito_roles and \
+                any(key.lower().startswith("aws:principaltag/") for key in given):
+            req.notes.append(f"session tags given, but the trust policy of {req.role} does not allow sts:TagSession: "
+                             "AWS STS would refuse to create a session with them")
         kinds = self._key_kinds
         for key, value in given.items():
             low = key.lower()

@@ -97,7 +97,8 @@ missing keys), and the text that fills the wildcards of resource patterns, for a
 requests per search (``--examples``, default 200), derandomized so that a run is reproducible. A
 violation found by search is shrunk by hypothesis to a minimal request. Keys that the world
 determines (``aws:PrincipalArn``, ``aws:PrincipalOrgID``, ``aws:PrincipalTag/*``,
-``aws:ResourceTag/*``, …) are not searched: principals carry the tags the world gives them.
+``aws:ResourceTag/*``, …) are not searched: principals carry the tags the world gives them, but
+the sessions of the roles of accounts outside the world carry the session tags the search gives.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .catalog import Catalog
 from .decision import Decision
-from .grammar.ast import Account, NamedPolicy, Policy, Role, Statement, User
+from .grammar.ast import Account, NamedPolicy, Policy, Principal, Role, Statement, User
 from .grammar.diagnostics import Diagnostic, InvalidInput, did_you_mean
 from .grammar.world import UNIQUE_ID_PREFIX
 from .matching import operator_family, parse_operator, resource_match, wildcard_match
@@ -589,7 +590,10 @@ class _Analysis:
             pol = (NamedPolicy(OUTSIDE_POLICY, _ADMIN),)
             users = tuple(User(n, path=p, inline=pol, unique_id=_synthetic_id("user", f"{acct}:user{p}{n}"))
                           for n, p in sorted(extra_users.get(acct, {}).items()))
-            roles = tuple(Role(n, path=p, inline=pol, unique_id=_synthetic_id("role", f"{acct}:role{p}{n}"))
+            # (its account may assume it and tag its sessions: the worst case of an outside role)
+            trust = Policy((Statement("Allow", action=("sts:AssumeRole", "sts:TagSession"),
+                                      principal=(Principal("AWS", f"arn:aws:iam::{acct}:root"),)),))
+            roles = tuple(Role(n, path=p, trust=trust, inline=pol, unique_id=_synthetic_id("role", f"{acct}:role{p}{n}"))
                           for n, p in sorted(extra_roles.get(acct, {}).items()))
             accounts.append(Account(acct, f"iamlogic-outside-{acct}", users=users, roles=roles))
         if accounts != list(model.accounts):

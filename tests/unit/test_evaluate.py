@@ -127,6 +127,14 @@ def test_a_resource_of_another_partition_is_refused(world):
     assert world.check("alice", "s3:GetObject", "arn:*:s3:::by-user/*").decision  # a pattern, as diff asks
 
 
+def test_session_tags_need_a_trust_policy_that_allows_tag_session(world):
+    d = world.check("arn:aws:sts::111122223333:assumed-role/Worker/s1", "s3:GetObject", "arn:aws:s3:::by-role/k",
+                    {"aws:PrincipalTag/team": "x"})
+    assert any("does not allow sts:TagSession" in w for w in d.warnings), d.warnings
+    d = world.check("arn:aws:sts::111122223333:assumed-role/Worker/s1", "s3:GetObject", "arn:aws:s3:::by-role/k")
+    assert not any("TagSession" in w for w in d.warnings)
+
+
 def test_principal_forms(world):
     assert world.check("alice", "s3:GetObject", "arn:aws:s3:::by-user/k").principal.endswith(":user/alice")
     assert world.check("111122223333", "s3:GetObject", "*").decision == "Allow"  # the root user
