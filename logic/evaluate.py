@@ -1937,7 +1937,6 @@ class Evaluator:
     def _layers(self, r: Request, g: dict[str, Any]) -> list[LayerVerdict]:
         """One verdict per layer, from the relations derived for a request."""
         idx = self.index
-        ref = idx.statement_ref
         by_layer: dict[str, dict[str, list[StatementRef]]] = defaultdict(lambda: defaultdict(list))
         for stmt, layer in sorted(g["denies"], key=row_key):
             by_layer[layer]["deny"].append(idx.layer_ref(stmt, layer))
