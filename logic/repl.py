@@ -1049,9 +1049,10 @@ def cmd_diff(args) -> int:
                 problems.append(exc)
         if len(problems) == 2:
             raise problems[0]
+    context = parse_context(args.context)
+    _check_context_values(context, before.evaluator().catalog)
     unknown: list[Undetermined] = []
-    changes = diff(before, after, args.principal, args.action, args.resource, parse_context(args.context),
-                   undetermined=unknown)
+    changes = diff(before, after, args.principal, args.action, args.resource, context, undetermined=unknown)
     for c in changes:
         print(json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c))
     sources = {**before.sources, **after.sources}
@@ -1068,6 +1069,21 @@ def cmd_diff(args) -> int:
           + (f"; {len(unknown)} request(s) not decided"
              if unknown else ""), file=sys.stderr)
     return EXIT_NEW_ACCESS if granted else EXIT_INVALID if unknown else EXIT_OK
+
+
+def _check_context_values(context: dict, catalog) -> None:
+    """E511 for a value given with --context that is not of its key's type in the AWS catalog (an
+    address, a number, a date, a boolean, base64): a malformed value would make every condition on
+    the key fail alike in both worlds, and hide a change."""
+    from .simulate import check_context_value
+
+    bases = {"IPAddress": "ip", "Numeric": "numeric", "Date": "date", "Bool": "boolean", "Binary": "binary"}
+    for key, value in context.items():
+        info = catalog.condition_key(key)
+        base = bases.get(info.type.replace("ArrayOf", "")) if info is not None else None
+        if base is not None:
+            for v in value if isinstance(value, list) else [value]:
+                check_context_value(key, base, str(v))
 
 
 def _split_at_double_dash(parser):

@@ -313,7 +313,7 @@ def _json_entries(text: str, source: str) -> list[dict[str, Any]]:
     return data
 
 
-def _check_value(name: str, base: str, value: str) -> str:
+def check_context_value(name: str, base: str, value: str) -> str:
     """Check one value against its ContextKeyType; booleans are normalized to ``true``/``false``."""
     bad = None
     if base == "boolean":
@@ -398,7 +398,7 @@ def parse_context_entries(items: Sequence[str] | None, catalog=None) -> dict[str
             if not multivalued and len(values) > 1:
                 raise _fail(INVALID, f"context key {name} has type {ctype} but {len(values)} values",
                             f"use ContextKeyType={ctype}List for a multivalued key")
-        checked = [_check_value(name, base, v) for v in values]
+        checked = [check_context_value(name, base, v) for v in values]
         context[name] = checked if multivalued else checked[0]
     return context
 

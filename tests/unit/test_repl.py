@@ -325,6 +325,8 @@ def test_diff_command(tmp_path, capsys):
     code, out, err = run(capsys, "diff", CROSS, "--", str(new), "--action", "s3:ListBucket", "--context",
                          "aws:SourceIp=10.0.0.1", "--format", "json", "--principal", "arn:aws:iam::222222222222:root")
     assert code == 1 and "context" not in json.loads(out.splitlines()[0])  # the key given is not repeated
+    code, _, err = run(capsys, "diff", CROSS, "--", str(new), "--context", "aws:SourceIp=10.0.0.300", *scope)
+    assert code == 3 and "E511" in err and "is not an IP address" in err  # not "no change" in both worlds
 
 
 HOMES = '''account 111122223333 "a" {
