@@ -1,7 +1,9 @@
 """Privilege escalation: principals that can grant themselves more than they have.
 
 Each finding is one path, proved by decisions of :meth:`World.check_many` (nothing here
-re-implements evaluation). The techniques checked, with the IAM actions they rest on:
+re-implements evaluation). A step denied only because the request lacks condition keys (MFA, a
+source address, a region: keys the caller may well give) is a finding too, with the keys it needs
+(:attr:`Escalation.needs`). The techniques checked, with the IAM actions they rest on:
 
 - ``modify-own-policy``: ``iam:CreatePolicyVersion`` on a customer-managed policy attached to the
   principal (directly or through a group) — a new default version can say ``allow * on *``;
@@ -60,9 +62,11 @@ class Escalation:
     principal: str
     technique: str
     steps: tuple[str, ...]  # "action on resource" for each allowed request, or the role path
+    needs: tuple[str, ...] = ()  # condition keys the request must carry (denied without them)
 
     def render(self) -> str:
-        return f"{self.principal}: {self.technique}: " + " ; ".join(self.steps)
+        needs = f" [if the request carries {', '.join(self.needs)}]" if self.needs else ""
+        return f"{self.principal}: {self.technique}: " + " ; ".join(self.steps) + needs
 
 
 def escalations(world) -> list[Escalation]:
@@ -123,6 +127,9 @@ def escalations(world) -> list[Escalation]:
     decisions = world.check_many([(p, a, r, {"iam:PassedToService": extra[1]} if extra else None)
                                   for p, _, a, r, extra in asks])
     allowed = {(p, a, r, extra) for (p, _, a, r, extra), d in zip(asks, decisions) if d.allowed}
+    # denied only for want of keys the caller may well give (MFA, a source address, a region, …)
+    needs = {(p, a, r, extra): d.missing_context for (p, _, a, r, extra), d in zip(asks, decisions)
+             if not d.allowed and d.missing_context}
 
     found: list[Escalation] = []
     _, paths = role_reachability(world)
@@ -136,6 +143,11 @@ def escalations(world) -> list[Escalation]:
     passed: set[tuple[str, str]] = set()
     for p, technique, action, resource, extra in asks:
         if (p, action, resource, extra) not in allowed:
+            keys = needs.get((p, action, resource, extra), ())
+            # (a user created with a permissions boundary is what keeps delegation safe)
+            if keys and technique != "pass-role-to-code" and not (
+                    technique == "create-user-without-boundary" and "iam:permissionsboundary" in map(str.lower, keys)):
+                found.append(Escalation(p, technique, (f"{action} on {resource}",), keys))
             continue
         if technique == "rewrite-trust" and resource in reachable.get(p, ()):
             continue  # it can assume the role already: see assume-role
@@ -192,8 +204,8 @@ def _cmd(args) -> int:
 
     found = escalations(load(args.world))
     if args.format == "json":
-        print(json.dumps([{"principal": f.principal, "technique": f.technique, "steps": list(f.steps)}
-                          for f in found], indent=2))
+        print(json.dumps([{"principal": f.principal, "technique": f.technique, "steps": list(f.steps),
+                           "needs": list(f.needs)} for f in found], indent=2))
     else:
         print("\n".join(f.render() for f in found) or "no escalation path found")
     return 1 if found else 0

@@ -87,3 +87,15 @@ account 111111111111 "a" {
     assert not any(p == "passer" and "Ec2Only" in " ".join(steps) for p, _, steps in found)
     assert ("unbounder", "remove-own-boundary",
             ("iam:DeleteUserPermissionsBoundary on arn:aws:iam::111111111111:user/unbounder",)) in found
+
+
+def test_a_step_denied_only_for_want_of_a_key_the_caller_gives_is_a_finding_with_what_it_needs():
+    world = loads('''
+account 111111111111 "a" {
+  user mfa { policy P { allow iam:AttachUserPolicy on "arn:aws:iam::111111111111:user/mfa"
+                        when Bool aws:MultiFactorAuthPresent "true" } }
+  user never { policy P { allow iam:AttachUserPolicy on "arn:aws:iam::111111111111:user/mfa" } }
+}''')
+    found = [f for f in escalations(world) if f.technique == "attach-to-self"]
+    assert [(f.principal.rsplit("/", 1)[1], f.needs) for f in found] == [("mfa", ("aws:MultiFactorAuthPresent",))]
+    assert found[0].render().endswith("[if the request carries aws:MultiFactorAuthPresent]")
