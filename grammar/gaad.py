@@ -256,8 +256,10 @@ class _Reader:
             if key is None or value is None:
                 self.diags.add("E902", f"{where} is not a tag {{\"Key\": …, \"Value\": …}}", tag.span)
             elif any(k.lower() == key.lower() for k, _ in out):
-                self.diags.add("E910", f"tag key '{key}' is given twice in {where.rsplit('[', 1)[0]} (IAM treats keys "
-                                       "that differ only in case as the same key)", tag.span)
+                first = next(k for k, _ in out if k.lower() == key.lower())
+                self.diags.add("E910", f"tag key '{key}' is given twice in {where.rsplit('[', 1)[0]}"
+                                       + (f" (as '{first}': IAM treats keys that differ only in case as the same key)"
+                                          if first != key else ""), tag.span)
             else:
                 out.append((key, value))
         return tuple(out)

@@ -145,7 +145,8 @@ def _account_of(principal: str) -> str | None:
 
 
 def named_principals(world) -> list[str]:
-    """Principals that the world's resource, trust and key policies name but does not declare.
+    """Principals that the world's resource, trust and key policies name (in Principal elements, and
+    in conditions on aws:PrincipalAccount and aws:PrincipalArn) but does not declare.
 
     Accounts are given as their root ARN; ``*`` and values with wildcards are left out (every
     analysis asks ``anonymous``, and :func:`external_access` a principal of an unnamed account).
@@ -155,7 +156,15 @@ def named_principals(world) -> list[str]:
     ev = _evaluator(world)
     declared = set(ev.index.principals)
     out: dict[str, None] = {}
-    for stmt, ptype, value in sorted(_facts(world, "statement_principal")):
+    named = set(_facts(world, "statement_principal"))
+    # and the accounts and user or role ARNs that conditions on aws:PrincipalAccount and
+    # aws:PrincipalArn of those policies write
+    keys = {cid: (stmt, key.lower()) for cid, stmt, _op, key in _facts(world, "statement_condition")}
+    for cid, value in _facts(world, "condition_value"):
+        stmt, key = keys.get(cid, (None, None))
+        if key == "aws:principalaccount" or (key == "aws:principalarn" and _IAM_ARN.fullmatch(value)):
+            named.add((stmt, "AWS", value))
+    for stmt, ptype, value in sorted(named):
         if _policy_kind(world, stmt) not in _GRANTING_KINDS or "*" in value or "?" in value:
             continue
         if ptype == "AWS" and _ACCOUNT.fullmatch(value):
@@ -168,6 +177,18 @@ def named_principals(world) -> list[str]:
             continue
         out.setdefault(value)
     return list(out)
+
+
+def _with_anyone(outsiders: dict[str, str]) -> list[str]:
+    """The user :data:`ANYONE_USER` of each account of ``outsiders`` (a root user cannot assume a
+    role; a user of the account can), added to it; returns those added."""
+    added = []
+    for acct in sorted(set(outsiders.values())):
+        arn = _anyone(acct)[1]
+        if arn not in outsiders:
+            outsiders[arn] = acct
+            added.append(arn)
+    return added
 
 
 def _outsiders(world, principals: Iterable[str]) -> dict[str, str]:
@@ -543,6 +564,7 @@ def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None
     principals = world_principals(world)
     named = [p for p in named_principals(world) if p not in principals]
     outsiders = _outsiders(world, named)
+    named += _with_anyone(outsiders)
     extra: tuple[str, ...] = ()
     if _names_everyone(world):
         extra = (_outsider_account(world, outsiders.values()),)
@@ -733,6 +755,8 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     outside = {**_outsiders(world_before, principals), **_outsiders(world_after, principals)}
     declared = set(_evaluator(world_before).index.accounts) | set(_evaluator(world_after).index.accounts)
     outside = {p: a for p, a in outside.items() if a not in declared}
+    if scope_principals:
+        principals += _with_anyone(outside)
     extra: tuple[str, ...] = ()
     if scope_principals and (_names_everyone(world_before) or _names_everyone(world_after)):
         # a policy names '*': one account that neither world names stands for any account outside
@@ -837,6 +861,7 @@ def external_access(world, *, undetermined: list[Undetermined] | None = None) ->
 
     named = named_principals(world)
     outsiders = _outsiders(world, named)
+    named += _with_anyone(outsiders)
     anyone = _outsider_account(world, outsiders.values())
     asker = _Asker(world, outsiders, (anyone,), undetermined)
     in_world = [p for p in world_principals(world) if p != ANONYMOUS]

@@ -137,7 +137,7 @@ _DECIDING = ("decision", "reached", "denies", "allows", "needs_resource", "grant
 _AWS_SET = frozenset(k.lower() for k in (
     "aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:PrincipalType",
     "aws:username", "aws:PrincipalIsAWSService", "aws:PrincipalServiceName", "aws:ResourceAccount",
-    "aws:ResourceOrgID", "aws:ResourceOrgPaths", "s3:ResourceAccount"))
+    "aws:ResourceOrgID", "aws:ResourceOrgPaths"))
 _LACKS_EXPLICIT_ALLOW = "a role trust policy or KMS key policy must allow the principal explicitly; none does"
 _RCP_SERVICES_NOTE = ("they restrict the services of the world's 'aws rcp_services', else of iamlogic's list "
                       "(catalog.RCP_SERVICES), and never kms:RetireGrant; if AWS lists this service today, "
@@ -1081,6 +1081,9 @@ class Evaluator:
 
     def _principal(self, req: Request, text: str, federating_user: str | None) -> None:
         idx = self.index
+        if text.startswith(("arn:aws-", "arn:*")) and not re.match(r"arn:aws:iam::[0-9]{12}:(saml|oidc)-provider/", text):
+            raise InvalidInput([Diagnostic("E513", f"unsupported: a principal of partition {text.split(':')[1]} "
+                                                   f"({text}); the world is of the aws partition")])
         if text in ("anonymous", "*"):
             req.principal_type, req.caller = "anonymous", "anonymous"
             return
@@ -1576,16 +1579,23 @@ class Evaluator:
         return (warning, closed) if warning or closed else 0
 
     def _absent(self, req: Request, low: str) -> bool:
-        """Whether a key the request does not carry is one the caller cannot supply: a key AWS alone
-        sets from the principal or the resource (:data:`_AWS_SET`), a principal tag of a caller
-        that is not a session (a session's tags are the caller's to pass), a tag of a resource
-        the world declares."""
+        """Whether a key the request does not carry is one the caller cannot supply because the
+        world says AWS does not set it: a key AWS alone sets from the principal or the resource
+        (:data:`_AWS_SET`; the organization keys of an account the world does not declare stay the
+        caller's to give), a principal tag of a caller that is not a session (a session's tags are
+        the caller's to pass; so are the tags of a user the world does not declare), a tag of a
+        resource the world declares."""
+        idx, t = self.index, req.principal_type
+        if low in ("aws:principalorgid", "aws:principalorgpaths"):
+            return t in ("anonymous", "service", "web_identity") or req.account in idx.accounts
+        if low in ("aws:resourceorgid", "aws:resourceorgpaths"):
+            return req.resource_account is None or req.resource_account in idx.accounts
         if low in _AWS_SET:
             return True
         if low.startswith("aws:principaltag/"):
-            return req.principal_type not in ("assumed_role", "federated_user")
+            return t in ("anonymous", "service", "web_identity", "root") or (t == "user" and req.identity in idx.principals)
         if "resourcetag/" in low or low.startswith("s3:existingobjecttag/"):
-            return req.resource in self.index.resources or req.resource in self.index.principals
+            return req.resource in idx.resources or req.resource in idx.principals
         return False
 
     # -- decisions ------------------------------------------------------------------------------
@@ -2006,6 +2016,8 @@ class Evaluator:
                             "anonymous caller is refused",
                 "federated user": "a federated-user session (GetFederationToken) cannot call IAM operations, nor STS "
                                   "operations other than GetCallerIdentity",
+                "web identity": "a web identity or SAML provider calls only AssumeRoleWithWebIdentity or "
+                                "AssumeRoleWithSAML: other calls need the AWS credentials these give",
             }[why]))
         return layers
 

@@ -55,6 +55,10 @@ RUNS_CODE = {"lambda:CreateFunction": "lambda.amazonaws.com", "ec2:RunInstances"
              "ecs:RunTask": "ecs-tasks.amazonaws.com", "datapipeline:CreatePipeline": "datapipeline.amazonaws.com"}
 
 
+#: The keys a service sets when it acts for a resource (its ARN, account and organization).
+_SOURCE_KEYS = frozenset({"aws:sourcearn", "aws:sourceaccount", "aws:sourceorgid", "aws:sourceorgpaths"})
+
+
 @dataclass(frozen=True)
 class Escalation:
     """One way a principal can give itself more: the technique, the steps, and what they act on."""
@@ -137,9 +141,13 @@ def escalations(world) -> list[Escalation]:
     passes = [(p, r, extra) for (p, t, _, r, extra) in asks if t == "pass-role-to-code" and (p, "iam:PassRole", r, extra) in allowed]
     code_asks = sorted({(p, runner) for p, _, (runner, _) in passes})
     code_ok = {k for k, d in zip(code_asks, world.check_many([(p, a, "*") for p, a in code_asks])) if d.allowed}
+    # the service assumes the role on behalf of a resource of the role's account (aws:SourceAccount, the
+    # confused-deputy condition AWS recommends); other keys it reads it may carry too (aws:SourceArn)
     trust_asks = sorted({(service, r) for _, r, (_, service) in passes})
-    trusted = {k for k, d in zip(trust_asks, world.check_many([(s, "sts:AssumeRole", r) for s, r in trust_asks]))
-               if d.allowed}
+    trusted = {k: tuple(m for m in d.missing_context if m.lower() not in _SOURCE_KEYS)
+               for k, d in zip(trust_asks, world.check_many(
+                   [(s, "sts:AssumeRole", r, {"aws:SourceAccount": idx.principals[r][1]}) for s, r in trust_asks]))
+               if d.allowed or d.missing_context}
     passed: set[tuple[str, str]] = set()
     for p, technique, action, resource, extra in asks:
         if (p, action, resource, extra) not in allowed:
@@ -156,7 +164,8 @@ def escalations(world) -> list[Escalation]:
             if (p, runner) not in code_ok or (service, resource) not in trusted or (p, resource) in passed:
                 continue
             passed.add((p, resource))  # one runner a role is enough to show the path
-            found.append(Escalation(p, technique, (f"{action} on {resource} (to {service})", f"{runner} on *")))
+            found.append(Escalation(p, technique, (f"{action} on {resource} (to {service})", f"{runner} on *"),
+                                    trusted[(service, resource)]))
             continue
         found.append(Escalation(p, technique, (f"{action} on {resource}",)))
     for p, ps in sorted(paths.items()):

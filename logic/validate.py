@@ -319,7 +319,7 @@ class _Validator:
                 self.diags.add("W211", f"action '{pattern}' {what}", span, self.catalog.suggest_action(pattern))
                 continue
             if self.kind == "trust" and s.action is not None and pattern in s.action and not any(
-                    wildcard_match(t, name, ignore_case=True) for name in matched for t in _TRUST_ACTIONS):
+                    wildcard_match(t, name, ignore_case=True) for name in matched for t in _TRUST_ACTIONS + ("sts:SetContext",)):
                 self.diags.add("W232", f"action '{pattern}' never applies in a role trust policy, which governs "
                                        f"only {', '.join(_TRUST_ACTIONS)}", span,
                                "grant it in an identity-based policy")

@@ -52,10 +52,12 @@ What is checked
   both mean "another account") is allowed the action on a matching resource. The principals
   considered are every principal of the world (users, roles — acting through a session — and
   account root users), every account and principal that a resource-based or trust policy names
-  (``Principal`` or ``NotPrincipal``) and the world does not declare, the root user, a user and a
-  role (both named ``any-principal``) of an account the world does not know (``999999999999``, or
-  the next free id below it), the users and roles that conditions on ``aws:PrincipalArn`` write
-  (wildcards filled; a wildcard account is the unknown one), and the anonymous caller. A principal
+  (``Principal`` or ``NotPrincipal``) and the world does not declare, the root user of an account
+  the world does not know (``999999999999``, or the next free id below it) and of each account
+  that a condition on ``aws:PrincipalAccount`` names, a user and a role (both named
+  ``any-principal``) of each of these accounts and of each outside account a policy names, the
+  users and roles that conditions on ``aws:PrincipalArn`` write (wildcards filled; a wildcard
+  account is the unknown one), and the anonymous caller. A principal
   named by a policy whose account the world does not declare is given every permission in its own
   account (an inline ``allow * on *``): the worst case of what it may hold. The search gives the
   sessions of such roles the session tags (``aws:PrincipalTag/…``) the policies test.
@@ -556,10 +558,16 @@ class _Analysis:
         # users and roles that conditions on aws:PrincipalArn write (wildcards filled; a wildcard
         # account is the unknown one), each holding every permission, a role's sessions with the
         # session tags the search gives them.
-        wanted = {(ANYONE, "user", self.outsider, "/"), (ANYONE, "role", self.outsider, "/")}
-        arn_conditions = {cid for cid, _s, _op, key in by0["statement_condition"] if key.lower() == "aws:principalarn"}
+        outside = {self.outsider} | (named_accounts - self.world_accounts)
+        condition_keys_of = {cid: key.lower() for cid, _s, _op, key in by0["statement_condition"]}
+        for cid, value in by0["condition_value"]:  # accounts that conditions on aws:PrincipalAccount name
+            if condition_keys_of.get(cid) == "aws:principalaccount" and re.fullmatch(r"[0-9]{12}", value) \
+                    and value not in self.world_accounts:
+                outside.add(value)
+                add(Actor(f"arn:aws:iam::{value}:root", "root", value, None, "synthetic"))
+        wanted = {(ANYONE, kind, acct, "/") for acct in outside for kind in ("user", "role")}
         for cid, value in by0["condition_value"]:
-            m = _PRINCIPAL_ARN.fullmatch(value) if cid in arn_conditions else None
+            m = _PRINCIPAL_ARN.fullmatch(value) if condition_keys_of.get(cid) == "aws:principalarn" else None
             if m:
                 acct = m.group(1) if re.fullmatch(r"[0-9]{12}", m.group(1)) else self.outsider
                 path, _, name = _fill(m.group(3), "x").rpartition("/")

@@ -41,8 +41,10 @@ R6  A role's trust policy is its resource policy for ``sts:AssumeRole*``, ``sts:
 R7  Context keys (names case-insensitive; values str or list). The caller's values are used for
     environment keys (aws:SourceIp, aws:SecureTransport, …), aws:userid where the world does
     not give it, aws:PrincipalTag/* of session principals (session tags override the role's tags,
-    §1.8) and aws:ResourceTag/* of resources whose tags the world does not declare; the keys the
-    world decides (WORLD_KEYS, other tags) ignore the caller. Derived: aws:PrincipalArn (user ARN,
+    §1.8) and of users the world does not declare, aws:PrincipalOrgID/OrgPaths of a principal and
+    aws:ResourceOrgID/OrgPaths of a resource of an account the world does not declare, and
+    aws:ResourceTag/* of resources whose tags the world does not declare; the keys the world
+    decides (WORLD_KEYS, other tags) ignore the caller. Derived: aws:PrincipalArn (user ARN,
     role ARN for role sessions, root ARN, federated-user ARN), aws:PrincipalAccount,
     aws:PrincipalOrgID, aws:PrincipalOrgPaths (``o-id/r-id/ou-…/``), aws:PrincipalTag/K (user or
     role tags; a federated user's are its IAM user's), aws:PrincipalType (User, AssumedRole, FederatedUser,
@@ -145,6 +147,7 @@ class Caller:
     identity: list[Policy] = field(default_factory=list)
     boundary: Policy | None = None
     service_linked: bool = False
+    declared: bool = False  # a user the world declares
 
     @property
     def is_session(self) -> bool:
@@ -212,7 +215,7 @@ def _caller(world: _World, principal: str, federating_user: str | None) -> Calle
         c.kind, c.names["user"] = "user", principal
         user = _find_user(world, acct, principal)
         if user is not None:
-            c.tags, c.identity = user.tags, _user_policies(world, acct, user)
+            c.tags, c.identity, c.declared = user.tags, _user_policies(world, acct, user), True
             c.boundary = _boundary(world, acct, user.boundary)
             c.userid = user.unique_id
     elif service == "iam" and rest.startswith("role/"):  # R1: a session of the role
@@ -329,15 +332,21 @@ def _org_keys(world: _World, acct_id: str | None, prefix: str) -> list[tuple[str
 WORLD_KEYS = {k.casefold() for k in (
     "aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths",
     "aws:PrincipalType", "aws:username", "aws:PrincipalIsAWSService", "aws:PrincipalServiceName",
-    "aws:ResourceAccount", "aws:ResourceOrgID", "aws:ResourceOrgPaths", "s3:ResourceAccount")}
+    "aws:ResourceAccount", "aws:ResourceOrgID", "aws:ResourceOrgPaths")}
 
 
-def _caller_may_set(key: str, caller: Caller, target: Target) -> bool:
-    """R7: the caller sets environment keys, session tags, and tags of resources the world lacks."""
+def _caller_may_set(key: str, caller: Caller, target: Target, world: "_World") -> bool:
+    """R7: the caller sets environment keys, session tags, the tags of a user and the organization
+    of an account the world does not declare, and tags of resources the world lacks."""
+    declared = {a.id for a in world.r.accounts.values()}
+    if key in ("aws:principalorgid", "aws:principalorgpaths"):
+        return caller.kind not in ("anonymous", "service") and caller.account not in declared
+    if key in ("aws:resourceorgid", "aws:resourceorgpaths"):
+        return target.account is not None and target.account not in declared
     if key in WORLD_KEYS:
         return False
     if key.startswith("aws:principaltag/"):
-        return caller.is_session
+        return caller.is_session or (caller.kind == "user" and not caller.declared)
     if "resourcetag/" in key or key.startswith("s3:existingobjecttag/"):
         return not target.known
     return True
@@ -389,7 +398,7 @@ def _context(world: _World, caller: Caller, target: Target, given: dict | None) 
 
     context = {}
     for key, value in (given or {}).items():
-        if _caller_may_set(key.casefold(), caller, target):
+        if _caller_may_set(key.casefold(), caller, target, world):
             context[key.casefold()] = (value,) if isinstance(value, str) else tuple(value)
     for key, values in derived.items():
         if not (key.startswith("aws:principaltag/") and key in context):  # session tags win (§1.8)

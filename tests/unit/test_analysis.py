@@ -495,3 +495,17 @@ account 111111111111 "a" {
     # aws:PrincipalOrgID is the world's to say (the account is in no organization): not a key to give
     assert [(p, d.missing_context) for p, d in maybe] == [("arn:aws:iam::111111111111:user/passer",
                                                            ("iam:PassedToService",))]
+
+
+@pytest.mark.parametrize("trust", [
+    'principal aws "arn:aws:iam::444444444444:root"',  # a named account: its users, not its root, may assume
+    'principal * when StringEquals aws:PrincipalAccount "555555555555"',  # an account a condition names
+])
+def test_a_trust_policy_opened_to_another_account_is_new_access(trust):
+    world = 'account 222222222222 "prod" {{ role R {{ trust {{ allow sts:AssumeRole {} }} policy P {{ allow s3:* on * }} }} }}'
+    before = iamlogic.loads(world.format('principal aws "arn:aws:iam::222222222222:root"'), "before.iaml")
+    after = iamlogic.loads(world.format(trust), "after.iaml")
+    granted = {c.principal for c in new_access(diff(before, after))}
+    assert any(p.endswith(f":user/{analysis.ANYONE_USER}") and "222222222222" not in p for p in granted), granted
+    assert any(p.endswith(f":user/{analysis.ANYONE_USER}")
+               for p, _ in who_can(after, "sts:AssumeRole", "arn:aws:iam::222222222222:role/R"))

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import iamlogic
 from iamlogic import InvalidInput, World
 from iamlogic.grammar.ast import WorldModel
 from iamlogic.grammar.world import parse_world
@@ -133,6 +134,21 @@ def test_session_tags_need_a_trust_policy_that_allows_tag_session(world):
     assert any("does not allow sts:TagSession" in w for w in d.warnings), d.warnings
     d = world.check("arn:aws:sts::111122223333:assumed-role/Worker/s1", "s3:GetObject", "arn:aws:s3:::by-role/k")
     assert not any("TagSession" in w for w in d.warnings)
+
+
+def test_a_web_identity_calls_only_the_sts_operations_its_token_is_for():
+    w = iamlogic.loads('''
+account 111111111111 "a" {
+  role Open { trust { allow sts:AssumeRole, sts:AssumeRoleWithWebIdentity principal * } policy P { allow s3:* on * } }
+  resource "arn:aws:s3:::pub" { policy { allow s3:GetObject on "arn:aws:s3:::pub/*" principal * } }
+}''')
+    open_role = "arn:aws:iam::111111111111:role/Open"
+    assert w.check("accounts.google.com", "sts:AssumeRoleWithWebIdentity", open_role).decision == "Allow"
+    for action, resource in [("sts:AssumeRole", open_role), ("s3:GetObject", "arn:aws:s3:::pub/k")]:
+        d = w.check("accounts.google.com", action, resource)
+        assert d.decision == "ImplicitDeny" and any(v.layer == "service" for v in d.layers), (action, d)
+    with pytest.raises(InvalidInput, match="E513: unsupported: a principal of partition aws-us-gov"):
+        w.check("arn:aws-us-gov:sts::111111111111:assumed-role/Open/s", "s3:GetObject", "arn:aws:s3:::pub/k")
 
 
 def test_principal_forms(world):

@@ -99,3 +99,22 @@ account 111111111111 "a" {
     found = [f for f in escalations(world) if f.technique == "attach-to-self"]
     assert [(f.principal.rsplit("/", 1)[1], f.needs) for f in found] == [("mfa", ("aws:MultiFactorAuthPresent",))]
     assert found[0].render().endswith("[if the request carries aws:MultiFactorAuthPresent]")
+
+
+def test_a_role_that_trusts_a_service_with_the_confused_deputy_conditions_is_a_target():
+    world = loads('''
+account 111111111111 "a" {
+  user passer { policy P { allow iam:PassRole, lambda:CreateFunction on * } }
+  role AdminB {
+    trust { allow sts:AssumeRole principal service "lambda.amazonaws.com" when StringEquals aws:SourceAccount "111111111111" }
+    policy A { allow * on * }
+  }
+  role AdminC {
+    trust { allow sts:AssumeRole principal service "lambda.amazonaws.com"
+            when ArnLike aws:SourceArn "arn:aws:lambda:*:111111111111:function:*" }
+    policy A { allow * on * }
+  }
+}''')
+    passed = {(f.steps[0].split(" on ")[1].split(" ")[0].rsplit("/", 1)[1], f.needs) for f in escalations(world)
+              if f.technique == "pass-role-to-code" and f.principal.endswith("/passer")}
+    assert passed == {("AdminB", ()), ("AdminC", ())}  # the service sets the source keys itself

@@ -298,6 +298,7 @@ def test_cli_an_invariant_that_decides_nothing_exits_1_unless_allowed(tmp_path, 
 
 @pytest.mark.parametrize("condition, who", [
     ('ArnLike aws:PrincipalArn "arn:aws:iam::*:role/Deploy"', ":role/Deploy"),  # a role any account may create
+    ('StringEquals aws:PrincipalAccount "555555555555"', "555555555555:"),  # an account a condition names
     ('StringEquals aws:PrincipalTag/team "blue"', ":role/any-principal"),  # a session tag any account may pass
     ('StringLike aws:userid "AROA*"', ":role/any-principal"),  # any account's role sessions
 ])
@@ -310,7 +311,8 @@ account 222222222222 "prod" {{
 }}''')
     violations = verify(world, [Invariant.nobody_outside("data stays inside", "s3:GetObject", "arn:aws:s3:::data/*")],
                         examples=100)
-    assert violations and violations[0].counterexample.principal.endswith(who), violations
+    assert violations and (who in violations[0].counterexample.principal if who.endswith(":") else
+                           violations[0].counterexample.principal.endswith(who)), violations
 
 
 def test_a_resource_pattern_that_matches_nothing_gets_a_note(world):
@@ -319,6 +321,16 @@ def test_a_resource_pattern_that_matches_nothing_gets_a_note(world):
                                   examples=0)
     assert any("'arn:aws:s3:::opne/*' matches no resource of the world" in n for n in typo.notes)
     assert not any("matches no resource" in n for n in fine.notes)
+
+
+def test_nobody_outside_finds_a_named_account_that_may_assume_a_role():
+    world = iamlogic.loads('''
+account 222222222222 "prod" {
+  role R { trust { allow sts:AssumeRole principal aws "arn:aws:iam::444444444444:root" } policy P { allow s3:* on * } }
+}''')
+    violations = verify(world, [Invariant.nobody_outside("R stays inside", "sts:AssumeRole",
+                                                         "arn:aws:iam::222222222222:role/R")], examples=0)
+    assert {v.counterexample.principal for v in violations} >= {"arn:aws:iam::444444444444:user/any-principal"}
 
 
 def test_cli_examples_verify_hold(capsys):
