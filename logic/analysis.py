@@ -428,6 +428,7 @@ def _augmented(world, outsiders: Mapping[str, str], extra_accounts: Iterable[str
                              trust={"Version": "2012-10-17", "Statement": [{
                                  "Effect": "Allow", "Action": "sts:AssumeRole",
                                  "Principal": {"AWS": f"arn:aws:iam::{acct}:root"}}]})
+    copy.evaluator().open_accounts = frozenset(accounts)  # their users' tags are their owners' choice
     return copy
 
 

@@ -596,6 +596,9 @@ class Evaluator:
         self._requests: dict[str, Request] = {}
         self._counter = itertools.count(1)
         self._key_kinds: dict[str, Any] = {}  # lower-case context key given -> Evaluator._key_kind
+        #: Accounts that stand for accounts outside the world (added by an analysis): the tags of
+        #: their users are the caller's to give, as their owners choose them.
+        self.open_accounts: frozenset[str] = frozenset()
         self._principal_parts: dict[tuple, tuple] = {}  # (principal, federating user) -> what the world says of it
         self._resource_parts: dict = {}  # resource, or (resource, principal's account) -> its holder, owner, keys
         self._condition_memo: dict[tuple, Any] = {}  # (condition without variables, its key's value) -> result
@@ -1593,7 +1596,8 @@ class Evaluator:
         if low in _AWS_SET:
             return True
         if low.startswith("aws:principaltag/"):
-            return t in ("anonymous", "service", "web_identity", "root") or (t == "user" and req.identity in idx.principals)
+            return t in ("anonymous", "service", "web_identity", "root") or (
+                t == "user" and req.identity in idx.principals and req.account not in self.open_accounts)
         if "resourcetag/" in low or low.startswith("s3:existingobjecttag/"):
             return req.resource in idx.resources or req.resource in idx.principals
         return False

@@ -609,6 +609,8 @@ class _Analysis:
 
             self.world = World(replace(model, accounts=tuple(accounts)),
                                sources=world.sources)
+            # the users of the accounts added carry the tags the search gives them, as their owners choose
+            self.world.evaluator().open_accounts = frozenset(set(extra_users) | set(extra_roles))
             facts = compile_world(self.world.model, with_catalog=False)
         else:
             self.world, facts = world, facts0
@@ -1244,8 +1246,8 @@ class _Checker:
         def case_strategy(i: int):
             c = rest[i]
             r = st.just(c.resource) if c.pattern is None else st.one_of(st.just(c.resource), _resource_strategy(st, an, c.pattern))
-            # a role of an account outside the world may tag its sessions as it likes
-            outside = tags and c.actor.kind == "role" and c.actor.account not in an.world_accounts
+            # a role of an account outside the world may tag its sessions as it likes, its owner its users
+            outside = tags and c.actor.kind in ("role", "user") and c.actor.account not in an.world_accounts
             return st.tuples(st.just(i), r, st.builds(lambda ctx, t: {**ctx, **t}, ctx_strategy,
                                                       tag_strategy if outside else st.just({})))
 

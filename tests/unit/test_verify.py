@@ -299,7 +299,9 @@ def test_cli_an_invariant_that_decides_nothing_exits_1_unless_allowed(tmp_path, 
 @pytest.mark.parametrize("condition, who", [
     ('ArnLike aws:PrincipalArn "arn:aws:iam::*:role/Deploy"', ":role/Deploy"),  # a role any account may create
     ('StringEquals aws:PrincipalAccount "555555555555"', "555555555555:"),  # an account a condition names
-    ('StringEquals aws:PrincipalTag/team "blue"', ":role/any-principal"),  # a session tag any account may pass
+    ('StringEquals aws:PrincipalTag/team "red"\n and StringEquals aws:PrincipalType "User"',
+     ":user/any-principal"),  # a user any account may tag
+    ('StringEquals aws:PrincipalTag/team "blue"', "/any-principal"),  # a tag any account may set
     ('StringLike aws:userid "AROA*"', ":role/any-principal"),  # any account's role sessions
 ])
 def test_nobody_outside_tries_principals_any_account_may_have(condition, who):
