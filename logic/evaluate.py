@@ -138,6 +138,8 @@ _AWS_SET = frozenset(k.lower() for k in (
     "aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:PrincipalType",
     "aws:username", "aws:PrincipalIsAWSService", "aws:PrincipalServiceName", "aws:ResourceAccount",
     "aws:ResourceOrgID", "aws:ResourceOrgPaths"))
+# Keys whose absence the world decides by the resource (Evaluator._absent), besides resource tags.
+_RESOURCE_SIDE = ("aws:resourceorg", "s3:existingobjecttag/")
 _LACKS_EXPLICIT_ALLOW = "a role trust policy or KMS key policy must allow the principal explicitly; none does"
 _RCP_SERVICES_NOTE = ("they restrict the services of the world's 'aws rcp_services', else of iamlogic's list "
                       "(catalog.RCP_SERVICES), and never kms:RetireGrant; if AWS lists this service today, "
@@ -1243,7 +1245,7 @@ class Evaluator:
 
         if owner is not None:
             put("aws:ResourceAccount", owner)
-            if resource.startswith(("arn:aws:s3:::", "arn:aws-cn:s3:::", "arn:aws-us-gov:s3:::")):
+            if resource.startswith("arn:aws:s3:::"):
                 put("s3:ResourceAccount", owner)  # the bucket owner's (S3 condition keys)
             if owner in idx.account_org:
                 put("aws:ResourceOrgID", idx.account_org[owner])
@@ -1753,7 +1755,8 @@ class Evaluator:
                         keys = self._report_keys(found[reached])
                         c = classes[id(found)] = (None if found[reached] or notes else plain, g, notes,
                                                   {((), ()): plain}, keys, {},
-                                                  keys is not None and any("resourcetag/" in k for k in keys))
+                                                  keys is not None and any(k.startswith(_RESOURCE_SIDE) or
+                                                                           "resourcetag/" in k for k in keys))
                     if c[0] is not None and not r.notes:
                         out.append(c[0])
                         continue
@@ -1761,10 +1764,11 @@ class Evaluator:
                     if keys is not None:
                         # what the condition report reads of a request: the values of those keys (each
                         # condition's result is a function of its key's value), the request's notes, and
-                        # whether the world declares its resource's tags (see _absent)
+                        # whether the world declares its resource and the resource's account (see _absent)
                         seen = (*map(r.context.get, keys), *r.notes)
                         if tags:
-                            seen += (r.resource in self.index.resources or r.resource in self.index.principals,)
+                            seen += (r.resource in self.index.resources or r.resource in self.index.principals,
+                                     r.resource_account is None or r.resource_account in self.index.accounts)
                         v = by_values.get(seen)
                         if v is not None:
                             out.append(v)

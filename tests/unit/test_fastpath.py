@@ -510,3 +510,27 @@ account 111122223333 "dev" {
     assert {v[0] for v in verdicts[10:]} == {"Allow"}
     ev.forget()
     assert verdicts == [(d.decision, d.statements, d.missing_context, d.warnings) for d in ev.decide_many(items)]
+
+
+def test_requests_decided_together_report_missing_keys_by_what_the_world_says_of_each_resource():
+    # aws:ResourceOrgID of a declared account in no organization is absent, not missing; of an account
+    # the world does not declare it is the caller's to give, so missing; likewise a declared resource's tags
+    world = loads('''
+account 111122223333 "dev" {
+  user alice { policy P {
+    allow sqs:SendMessage on * when StringEquals aws:ResourceOrgID "o-abc1234567"
+    allow sqs:ReceiveMessage on * when StringEquals aws:ResourceTag/team "web"
+  } }
+  resource "arn:aws:sqs:us-east-1:111122223333:q0" { tags { owner = "x" } }
+}
+''')
+    ev = world.evaluator()
+    queues = [f"arn:aws:sqs:us-east-1:{acct}:q{i}" for i in range(5) for acct in ("111122223333", "444455556666")]
+    items = [("alice", action, q, None, None, None) for action in ("sqs:SendMessage", "sqs:ReceiveMessage") for q in queues]
+    verdicts = ev.verdicts_many(items)
+    ev.forget()
+    assert verdicts == [(d.decision, d.statements, d.missing_context, d.warnings) for d in ev.decide_many(items)]
+    send = {q: v[2] for (_, a, q, *_), v in zip(items, verdicts) if a == "sqs:SendMessage"}
+    assert send["arn:aws:sqs:us-east-1:111122223333:q1"] == () and send["arn:aws:sqs:us-east-1:444455556666:q1"]
+    receive = {q: v[2] for (_, a, q, *_), v in zip(items, verdicts) if a == "sqs:ReceiveMessage"}
+    assert receive["arn:aws:sqs:us-east-1:111122223333:q0"] == () and receive["arn:aws:sqs:us-east-1:111122223333:q1"]
