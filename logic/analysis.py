@@ -541,7 +541,8 @@ def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None
     Principals asked: :func:`world_principals` (users, roles as sessions, account roots,
     ``anonymous``) and :func:`named_principals` (accounts and ARNs the resource, trust and key
     policies name, service principals, role sessions); a principal of an account outside the world
-    is asked as holding every identity permission (see the module docstring). When an Allow of a
+    is asked as holding every identity permission (see the module docstring), and so is the user
+    :data:`ANYONE_USER` of that account (its root user cannot assume a role). When an Allow of a
     resource, trust or key policy names ``*``, the root user and a user holding every identity
     permission (:data:`ANYONE_USER`) of one account that no policy names are asked too: they stand
     for any account outside the world. Each decision carries
@@ -698,7 +699,8 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     Default scope (each part can be given instead):
 
     - principals: :func:`world_principals` and :func:`named_principals` of both worlds; a principal
-      of an account outside a world is asked as holding every identity permission there; when an
+      of an account outside a world is asked as holding every identity permission there, and so is
+      the user :data:`ANYONE_USER` of that account (its root user cannot assume a role); when an
       Allow of a resource, trust or key policy of either world names ``*``, the root user and the user
       :data:`ANYONE_USER` of one account that neither world names too (they stand for any account
       outside the worlds);
@@ -835,7 +837,8 @@ def external_access(world, *, undetermined: list[Undetermined] | None = None) ->
     catalog; a pattern with a wildcard service part stands for the actions of the resource's own
     service, ``sts`` for a role), on the resource and on the ARNs its statements write under it.
     Principals: every principal of the world in another account, the accounts and ARNs the policies
-    name from outside the world (as holding every identity permission), the root user and the user
+    name from outside the world (as holding every identity permission, with the user
+    :data:`ANYONE_USER` of each such account), the root user and the user
     :data:`ANYONE_USER` of one account that no policy names (they stand for any account outside the
     world, and catch ``Principal: *``), and
     ``anonymous``. ``undetermined``: as in :func:`who_can`.
