@@ -1538,11 +1538,6 @@ class Evaluator:
                                                            "condition key names are case-insensitive")])
         if req.role in self.index.sso_roles:  # its session tags are Identity Center's
             given = self._sso_given(req, given)
-        elif req.principal_type == "assumed_role" and req.role in self.index.principals and \
-                req.role not in self.index.tag_session_roles and req.role not in self.index.cognito_roles and \
-                any(key.lower().startswith("aws:principaltag/") for key in given):
-            req.notes.append(f"session tags given, but the trust policy of {req.role} does not allow sts:TagSession: "
-                             "AWS STS would refuse to create a session with them")
         kinds = self._key_kinds
         for key, value in given.items():
             low = key.lower()
@@ -1554,6 +1549,11 @@ class Evaluator:
             if kind is None:
                 kind = kinds[low] = self._key_kind(key)
             if kind or low in derived:  # (most keys: known to the catalog, the caller's to give, not derived)
+                if req.principal_type == "assumed_role" and low.startswith("aws:principaltag/") and \
+                        not self._session_tags(req):
+                    req.notes.append(f"session tag {key} not used: the trust policy of {req.role} does not allow "
+                                     "sts:TagSession, and AWS STS refuses a session with tags it does not allow")
+                    continue
                 if low in derived and ctx[low][1].__class__ is not Undeclared and not (
                         low.startswith("aws:principaltag/") and req.principal_type in ("assumed_role", "federated_user")):
                     if values != ctx[low][1]:  # (a session's tags win)
@@ -1582,6 +1582,14 @@ class Evaluator:
         closed = low in _AWS_SET or low.startswith("aws:principaltag/") or "resourcetag/" in low or \
             low.startswith("s3:existingobjecttag/")
         return (warning, closed) if warning or closed else 0
+
+    def _session_tags(self, req: Request) -> bool:
+        """Whether a role session may carry the session tags given: its role's trust policy allows
+        sts:TagSession (AWS STS refuses the session otherwise), or the world does not declare the
+        role, or Amazon Cognito or an account an analysis adds for the outside world makes it."""
+        idx = self.index
+        return req.role not in idx.principals or req.role in idx.tag_session_roles or \
+            req.role in idx.cognito_roles or req.account in self.open_accounts
 
     def _absent(self, req: Request, low: str) -> bool:
         """Whether a key the request does not carry is one the caller cannot supply because the

@@ -41,7 +41,8 @@ R6  A role's trust policy is its resource policy for ``sts:AssumeRole*``, ``sts:
 R7  Context keys (names case-insensitive; values str or list). The caller's values are used for
     environment keys (aws:SourceIp, aws:SecureTransport, …), aws:userid where the world does
     not give it, aws:PrincipalTag/* of session principals (session tags override the role's tags,
-    §1.8) and of users the world does not declare, aws:PrincipalOrgID/OrgPaths of a principal and
+    §1.8; a role's sessions carry them only when its trust policy allows sts:TagSession) and of
+    users the world does not declare, aws:PrincipalOrgID/OrgPaths of a principal and
     aws:ResourceOrgID/OrgPaths of a resource of an account the world does not declare, and
     aws:ResourceTag/* of resources whose tags the world does not declare; the keys the world
     decides (WORLD_KEYS, other tags) ignore the caller. Derived: aws:PrincipalArn (user ARN,
@@ -148,6 +149,7 @@ class Caller:
     boundary: Policy | None = None
     service_linked: bool = False
     declared: bool = False  # a user the world declares
+    tag_session: bool = True  # a role session may carry session tags (R7)
 
     @property
     def is_session(self) -> bool:
@@ -193,6 +195,10 @@ def _with_role(world: _World, c: "Caller", acct: Account | None, role, arn: str)
         c.tags, c.boundary = role.tags, _boundary(world, acct, role.boundary)
         c.identity = [p.document for p in role.inline] + world.managed(acct, role.managed)
         c.service_linked = role.service_linked
+        # session tags need a trust policy that allows sts:TagSession (else AWS STS refuses the session)
+        c.tag_session = role.trust is not None and any(
+            s.effect == "Allow" and any(wildcard_match(a, "sts:TagSession", ignore_case=True) for a in s.action or ())
+            for s in role.trust.statements)
 
 
 def _caller(world: _World, principal: str, federating_user: str | None) -> Caller:
@@ -346,7 +352,7 @@ def _caller_may_set(key: str, caller: Caller, target: Target, world: "_World") -
     if key in WORLD_KEYS:
         return False
     if key.startswith("aws:principaltag/"):
-        return caller.is_session or (caller.kind == "user" and not caller.declared)
+        return (caller.is_session and caller.tag_session) or (caller.kind == "user" and not caller.declared)
     if "resourcetag/" in key or key.startswith("s3:existingobjecttag/"):
         return not target.known
     return True

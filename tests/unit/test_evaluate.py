@@ -151,6 +151,21 @@ account 111111111111 "a" {
         w.check("arn:aws-us-gov:sts::111111111111:assumed-role/Open/s", "s3:GetObject", "arn:aws:s3:::pub/k")
 
 
+def test_a_session_carries_session_tags_only_when_its_roles_trust_allows_tag_session():
+    w = iamlogic.loads('''
+account 111111111111 "a" {
+  role Tagged { tags { team = "blue" }  trust { allow sts:AssumeRole, sts:TagSession principal aws "111111111111" }
+                policy P { allow s3:GetObject on * when StringEquals aws:PrincipalTag/team "blue" } }
+  role Plain { tags { team = "blue" }  trust { allow sts:AssumeRole principal aws "111111111111" }
+               policy P { allow s3:GetObject on * when StringEquals aws:PrincipalTag/team "blue" } }
+}''')
+    red = {"aws:PrincipalTag/team": "red"}
+    tagged = w.check("arn:aws:sts::111111111111:assumed-role/Tagged/s", "s3:GetObject", "arn:aws:s3:::b/k", red)
+    plain = w.check("arn:aws:sts::111111111111:assumed-role/Plain/s", "s3:GetObject", "arn:aws:s3:::b/k", red)
+    assert tagged.decision == "ImplicitDeny"  # the session tag overrides the role's
+    assert plain.decision == "Allow" and any("not used" in n and "sts:TagSession" in n for n in plain.warnings)
+
+
 def test_principal_forms(world):
     assert world.check("alice", "s3:GetObject", "arn:aws:s3:::by-user/k").principal.endswith(":user/alice")
     assert world.check("111122223333", "s3:GetObject", "*").decision == "Allow"  # the root user

@@ -491,7 +491,7 @@ def test_requests_decided_together_evaluate_a_condition_with_policy_variables_ea
     world = loads('''
 account 111122223333 "dev" {
   role R {
-    trust { allow sts:AssumeRole principal aws "arn:aws:iam::111122223333:root" }
+    trust { allow sts:AssumeRole, sts:TagSession principal aws "arn:aws:iam::111122223333:root" }
     tags { team = "data" }
     policy P {
       allow s3:PutObject on * when StringEquals aws:RequestTag/team "${aws:PrincipalTag/team}"

@@ -382,7 +382,9 @@ SESSIONS = world("""
 account 311111111111 "acct" {
   user fu { attach S3All }
   role app { attach S3All  TRUST }
-  role tagged { tags { team = "blue" }  attach TagGated  TRUST }
+  role tagged { tags { team = "blue" }  attach TagGated
+    trust { allow sts:AssumeRole, sts:TagSession principal aws "arn:aws:iam::311111111111:root" } }
+  role untaggable { tags { team = "blue" }  attach TagGated  TRUST }
   role gated { TRUST }
   role bare { TRUST }
   policy S3All { allow s3:* on * }
@@ -416,6 +418,7 @@ def test_session_tags_and_principal_arn():
     check(SESSIONS, [
         (S + "tagged/s", GET, obj, A, {}),
         (S + "tagged/s", GET, obj, I, {"context": {"aws:PrincipalTag/team": "red"}}),  # session tag wins
+        (S + "untaggable/s", GET, obj, A, {"context": {"aws:PrincipalTag/team": "red"}}),  # no sts:TagSession
         (S + "gated/s", GET, "arn:aws:s3:::arn-gated/k", A, {}),  # aws:PrincipalArn is the role ARN
         (S + "bare/s", GET, "arn:aws:s3:::arn-gated/k", I, {}),
         (S + "bare/s", GET, "arn:aws:s3:::arn-gated/k", I,  # the caller cannot set aws:PrincipalArn
