@@ -116,6 +116,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .catalog import Catalog
 from .decision import Decision
+from .analysis import ANYONE_USER as ANYONE  # the user (and here the role) standing for any principal outside
 from .grammar.ast import Account, NamedPolicy, Policy, Principal, Role, Statement, User
 from .grammar.diagnostics import Diagnostic, InvalidInput, did_you_mean
 from .grammar.world import UNIQUE_ID_PREFIX
@@ -452,8 +453,6 @@ _IAM = re.compile(r"arn:(aws[a-z-]*):iam::([0-9]{12}):(root|user|role)(/.*)?")
 _STS = re.compile(r"arn:(aws[a-z-]*):sts::([0-9]{12}):assumed-role/([\w+=,.@-]+)/.+")
 _NAME = re.compile(r"[\w+=,.@-]{1,64}")
 _PRINCIPAL_ARN = re.compile(r"arn:[a-z*?-]*:iam::([0-9*?]*):(user|role)(/.+)")
-#: The name of the user and of the role that stand for any principal of an account the world does not know.
-ANYONE = "any-principal"
 _DERIVED = re.compile(r"(aws:(principalarn|principalaccount|principalorgid|principalorgpaths|principaltype|username|"
                       r"userid|resourceaccount|resourceorgid|resourceorgpaths|principalisawsservice|"
                       r"principalservicename|principaltag/.*|resourcetag/.*))|[a-z0-9-]+:resourcetag/.*", re.I)

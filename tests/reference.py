@@ -344,11 +344,10 @@ WORLD_KEYS = {k.casefold() for k in (
 def _caller_may_set(key: str, caller: Caller, target: Target, world: "_World") -> bool:
     """R7: the caller sets environment keys, session tags, the tags of a user and the organization
     of an account the world does not declare, and tags of resources the world lacks."""
-    declared = {a.id for a in world.r.accounts.values()}
     if key in ("aws:principalorgid", "aws:principalorgpaths"):
-        return caller.kind not in ("anonymous", "service") and caller.account not in declared
+        return caller.kind not in ("anonymous", "service") and world.account(caller.account) is None
     if key in ("aws:resourceorgid", "aws:resourceorgpaths"):
-        return target.account is not None and target.account not in declared
+        return target.account is not None and world.account(target.account) is None
     if key in WORLD_KEYS:
         return False
     if key.startswith("aws:principaltag/"):
