@@ -217,6 +217,7 @@ class Resource:
     span: Span | None = span_field()
     usage: tuple[Usage, ...] = ()
     aws_managed: bool = False  # a KMS key AWS manages for a service (RCPs do not apply to it)
+    abac: bool = False  # an S3 general purpose bucket with ABAC enabled: its tags are aws:ResourceTag
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,7 @@ CODES: dict[str, str] = {
     "E351": "a trail or log subscription that is malformed, not of its account, declared twice, or an organization "
             "trail outside an organization",
     "E355": "unsupported: an access point policy",
+    "E356": "abac on a resource that is not an S3 general purpose bucket",
     "E354": "an S3 object declared with a policy, or in another account than its declared bucket",
     "E353": "a tag key given twice in one tags block (keys that differ only in case included)",
     "E352": "a user pool or API that is malformed, incomplete or declared twice; a route that is not METHOD /path, "

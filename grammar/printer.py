@@ -160,6 +160,8 @@ def _resource(r: Resource, ind: str) -> list[str]:
     body = _tags(r.tags, i)
     if r.aws_managed:
         body.append(f"{i}aws_managed")
+    if r.abac:
+        body.append(f"{i}abac")
     if r.policy is not None:
         body.append(f"{i}policy {print_policy(r.policy, i)}")
     body += _usage(r.usage, i)

@@ -82,7 +82,7 @@ KEYWORDS = (
     "self_managed connects permission_set assign to in identity_pool providers guests classic_flow "
     "authenticated unauthenticated rules otherwise equals not_equals contains starts_with identity guest "
     "via claims amr rcp_services price from usage tag_policy key values required reservation savings_plan "
-    "rate discount_sharing off aws_managed trail bucket prefix organization_trail multi_region stopped "
+    "rate discount_sharing off aws_managed abac trail bucket prefix organization_trail multi_region stopped "
     "log_subscription user_pool mfa client scopes mfa_enabled unconfirmed disabled api region stage route "
     "authorizer backend load_balancer arn rule authenticate target_group"
 ).split()
@@ -484,7 +484,7 @@ class _ToAst(Transformer):
 
     def resource(self, meta, ch):
         arn = _string(ch[0])
-        tags, policy, usage, managed = (), None, (), False
+        tags, policy, usage, managed, abac = (), None, (), False, False
         for item in ch[1:]:
             if item[0] == "tags":
                 tags = tags + item[1]
@@ -492,14 +492,19 @@ class _ToAst(Transformer):
                 usage += (item[1],)
             elif item[0] == "aws_managed":
                 managed = True
+            elif item[0] == "abac":
+                abac = True
             else:
                 if policy is not None:
                     self.diags.add("E331", f"resource {arn} has more than one resource-based policy", item[2])
                 policy = item[1]
-        return ("resource", Resource(arn, tags, policy, self._span(meta), usage, managed))
+        return ("resource", Resource(arn, tags, policy, self._span(meta), usage, managed, abac))
 
     def aws_managed(self, meta, ch):
         return ("aws_managed", True, self._span(meta))
+
+    def abac(self, meta, ch):
+        return ("abac", True, self._span(meta))
 
     def resource_policy(self, meta, ch):
         return ("policy", ch[0], self._span(meta))

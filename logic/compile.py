@@ -212,6 +212,8 @@ class _Compilation:
                 yield from (("resource_tag", res.arn, k, v) for k, v in res.tags)
                 if res.aws_managed:
                     yield ("aws_managed_key", res.arn)
+                if res.abac:
+                    yield ("bucket_abac", res.arn)
                 if res.policy is not None:
                     kind = resource_policy_kind(res.arn)
                     pol = self.policy(f"{res.arn}#policy", kind, f"{res.arn} policy", res.policy)

@@ -313,6 +313,7 @@ class WorldIndex:
         self.resource_tags = defaultdict(list)
         for r, k, v in by["resource_tag"]:
             self.resource_tags[r].append((k, v))
+        self.abac_buckets = {r for (r,) in by["bucket_abac"]}
         self.account_org = {a: o for a, o in by["account_org"]}
         self.accounts = {a for a, _ in by["account"]}
         self.parent = {a: n for a, n in by["account_parent"]}
@@ -603,6 +604,7 @@ class Evaluator:
         self.open_accounts: frozenset[str] = frozenset()
         self._principal_parts: dict[tuple, tuple] = {}  # (principal, federating user) -> what the world says of it
         self._resource_parts: dict = {}  # resource, or (resource, principal's account) -> its holder, owner, keys
+        self._object_tag_actions: dict[str, bool] = {}  # action -> whether S3 gives it s3:ExistingObjectTag
         self._condition_memo: dict[tuple, Any] = {}  # (condition without variables, its key's value) -> result
         self._named_memo: dict[tuple, tuple] = {}  # (the principal, Principal entry) -> how the entry names it
         self._vector_memos: dict[tuple, dict] = {}  # resources decided together -> what is kept for them (solve_many)
@@ -1047,11 +1049,15 @@ class Evaluator:
         rpart = self._resource_parts.get(resource) or self._resource_parts.get((resource, account))
         if rpart is None:
             rpart = self._resource_part(resource, account)
-        holder, owner, kms_key, rnotes, rctx = rpart
+        holder, owner, kms_key, rnotes, rctx, object_tags = rpart
+        ctx = {**pre, **rctx, **post}
+        if object_tags and not self._reads_object_tags(action):
+            for key in object_tags:
+                del ctx[key]
         # every field in one call (a request is made for every cell of an access matrix); the
         # context: the keys the world derives (principal, resource), then the caller's (_given)
         req = Request(req_id or f"req{next(self._counter)}", caller, action, resource, ptype, account, identity, role,
-                      fed, owner, None, holder, kms_key, {**pre, **rctx, **post}, set(), [*notes, *rnotes], {})
+                      fed, owner, None, holder, kms_key, ctx, set(), [*notes, *rnotes], {})
         if session_policy is not None:
             if ptype not in ("assumed_role", "federated_user"):
                 raise InvalidInput([Diagnostic("E501", f"a session policy needs a session principal (an assumed-role "
@@ -1250,20 +1256,34 @@ class Evaluator:
             if owner in idx.account_org:
                 put("aws:ResourceOrgID", idx.account_org[owner])
                 put("aws:ResourceOrgPaths", [idx.org_path(owner)])
-        tags = idx.resource_tags.get(resource) or idx.principal_tags.get(resource, ())
         service = resource.split(":")[2] if resource.count(":") >= 5 else None
-        s3_object = service == "s3" and "/" in resource
+        object_tags: tuple[str, ...] = ()
+        if resource.startswith("arn:aws:s3:::"):
+            # S3 evaluates aws:ResourceTag against a general purpose bucket's tags, for requests on
+            # the bucket and on its objects, only once ABAC is enabled on the bucket (S3 user guide,
+            # buckets-tagging.html); an object's own tags are s3:ExistingObjectTag, which S3 gives
+            # only the actions that list it (GetObject, not PutObject or DeleteObject: _request)
+            bucket = resource.split("/", 1)[0]
+            tags = idx.resource_tags.get(bucket, ())
+            if tags and bucket not in idx.abac_buckets:
+                notes.append(f"S3 bucket {bucket} has tags, but ABAC is not enabled on it: S3 does not evaluate "
+                             "aws:ResourceTag against them (declare abac in the bucket to enable it)")
+                tags = ()
+            if bucket != resource:
+                for k, v in idx.resource_tags.get(resource, ()):
+                    put(f"s3:ExistingObjectTag/{k}", v)
+                    object_tags += (f"s3:existingobjecttag/{k.lower()}",)
+        else:
+            tags = idx.resource_tags.get(resource) or idx.principal_tags.get(resource, ())
         for k, v in tags:
             put(f"aws:ResourceTag/{k}", v)
-            if service and service != "aws":
+            if service and service not in ("aws", "s3"):
                 put(f"{service}:ResourceTag/{k}", v)
-            if s3_object:  # an object the world declares with its tags (S3 condition keys)
-                put(f"s3:ExistingObjectTag/{k}", v)
         # the holder only when a policy of it can govern the request: the rules read no more of the
         # resource than they need (see rules/20-policies.dl)
         if holder not in idx.policy_holders and idx.principals.get(holder, ("",))[0] != "role":
             holder = None
-        part = holder, owner, bool(_KMS_KEY.fullmatch(resource)), tuple(notes), ctx
+        part = holder, owner, bool(_KMS_KEY.fullmatch(resource)), tuple(notes), ctx, object_tags
         if len(self._resource_parts) > _PART_LIMIT:
             self._resource_parts.clear()
         self._resource_parts[key] = part
@@ -1608,9 +1628,28 @@ class Evaluator:
         if low.startswith("aws:principaltag/"):
             return t in ("anonymous", "service", "web_identity", "root") or (
                 t == "user" and req.identity in idx.principals and req.account not in self.open_accounts)
-        if "resourcetag/" in low or low.startswith("s3:existingobjecttag/"):
-            return req.resource in idx.resources or req.resource in idx.principals
+        if "resourcetag/" in low:
+            return self._tags_declared(req.resource)
+        if low.startswith("s3:existingobjecttag/"):
+            return req.resource in idx.resources or not self._reads_object_tags(req.action)
         return False
+
+    def _tags_declared(self, resource: str) -> bool:
+        """Whether the world decides the tags AWS evaluates for ``resource`` (aws:ResourceTag): it
+        declares the resource, or the bucket of an S3 object (S3 evaluates the bucket's tags)."""
+        if resource.startswith("arn:aws:s3:::"):
+            resource = resource.split("/", 1)[0]
+        return resource in self.index.resources or resource in self.index.principals
+
+    def _reads_object_tags(self, action: str) -> bool:
+        """Whether S3 gives requests of ``action`` the key s3:ExistingObjectTag: the AWS catalog lists
+        it for the action (S3 user guide, tagging-and-policies.html: not for PutObject or DeleteObject)."""
+        found = self._object_tag_actions.get(action)
+        if found is None:
+            info = self.catalog.action(action)
+            found = self._object_tag_actions[action] = info is not None and any(
+                k.lower().startswith("s3:existingobjecttag/") for k in info.condition_keys)
+        return found
 
     # -- decisions ------------------------------------------------------------------------------
     _DETAILS = {
@@ -1776,6 +1815,7 @@ class Evaluator:
                         seen = (*map(r.context.get, keys), *r.notes)
                         if tags:
                             seen += (r.resource in self.index.resources or r.resource in self.index.principals,
+                                     self._tags_declared(r.resource), r.action,
                                      r.resource_account is None or r.resource_account in self.index.accounts)
                         v = by_values.get(seen)
                         if v is not None:

@@ -82,6 +82,7 @@ _DECLARATIONS = [
      "a listener rule of Lb for Path forwards to target group TargetGroup, whose target is Lambda function Backend"),
     ("lb_authenticate", ("Lb", "Path", "Pool"), "the rule for Path first signs users in with user pool Pool"),
     ("aws_managed_key", ("Res",), "Res is a KMS key that AWS manages for a service (alias aws/…)"),
+    ("bucket_abac", ("Res",), "S3 general purpose bucket Res has ABAC enabled: S3 evaluates aws:ResourceTag against its tags"),
     ("reservation", ("Id", "Acct", "Svc", "Type", "Qty", "Rate"),
      "reservation Id of account Acct: Qty units of Svc's Type in the period at Rate pico-USD a unit"),
     ("savings_plan", ("Plan", "Acct", "Commit"), "Savings Plan Plan of account Acct commits Commit pico-USD for the period"),

@@ -1222,7 +1222,8 @@ def add_commands(sub) -> None:
     x.add_argument("--federating-user-arn", metavar="ARN",
                    help="the IAM user that called GetFederationToken, for a federated-user caller")
     x.add_argument("--caller-tags", nargs="+", metavar="Key=K,Value=V", help="tags of the caller's user or role")
-    x.add_argument("--resource-tags", nargs="+", metavar="Key=K,Value=V", help="tags of every resource")
+    x.add_argument("--resource-tags", nargs="+", metavar="Key=K,Value=V", help="tags of every resource (of an S3 object: s3:ExistingObjectTag; "
+                   "an S3 bucket's count as aws:ResourceTag only with ABAC enabled, which this command does not set)")
     x.add_argument("--caller-org-id", metavar="ORG", help="the organization of the caller's account")
     x.add_argument("--resource-org-id", metavar="ORG", help="the organization of the resources' account")
     c.set_defaults(run=cmd_simulate_custom_policy)

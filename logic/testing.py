@@ -225,6 +225,7 @@ def _conditions(draw) -> tuple[Condition, ...]:
         Condition("ForAnyValue:StringLike", "aws:PrincipalOrgPaths", ("o-a1b2c3d4e5/*",)),
         Condition("Null", "aws:SourceIp", ("true",)),
         Condition("StringEquals", "aws:ResourceTag/team", ("${aws:PrincipalTag/team}",)),
+        Condition("StringNotEquals", "s3:ExistingObjectTag/team", ("red",)),
         Condition("ArnLike", "aws:PrincipalArn", ("arn:aws:iam::*:role/*",)),
         Condition("StringLike", "aws:userid", ("AIDA*",)),
         Condition("StringNotLike", "aws:userid", ("AROA*:s",)),
@@ -300,7 +301,9 @@ def valid_world_models(draw) -> WorldModel:
                       service_linked=draw(st.integers(0, 6)) == 0),)
         resources = (
             Resource(f"arn:aws:s3:::bucket{i}", tags=draw(team),
-                     policy=draw(st.one_of(st.none(), _policy("resource", accounts, principals_pool)))),
+                     policy=draw(st.one_of(st.none(), _policy("resource", accounts, principals_pool))),
+                     abac=draw(st.booleans())),
+            Resource(f"arn:aws:s3:::bucket{i}/x", tags=draw(team)),
             Resource(f"arn:aws:sqs:us-east-1:{a}:queue",
                      policy=draw(st.one_of(st.none(), _policy("resource", accounts, principals_pool)))),
             Resource(f"arn:aws:kms:us-east-1:{a}:key/k1", policy=draw(_policy("key", accounts, principals_pool)),

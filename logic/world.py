@@ -872,6 +872,13 @@ def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
         elif res.aws_managed and res.policy is None:
             d.add("E350", f"AWS managed key {res.arn} has no key policy: AWS gives every such key one, and its "
                           "requests are decided by it", res.span, "declare the key policy AWS shows for the key")
+        if res.abac and not S3_BUCKET.fullmatch(res.arn):
+            d.add("E356", f"resource {res.arn} is declared abac, but ABAC is a setting of S3 general purpose "
+                          "buckets (other resources that support ABAC evaluate their tags without it)",
+                  res.span, "write it for a bucket: arn:aws:s3:::BUCKET")
+
+
+S3_BUCKET = re.compile(r"arn:aws:s3:::[^/]+")  # an S3 general purpose bucket (no object key)
 
 
 def resource_policy_kind(arn: str) -> str:
@@ -1058,8 +1065,11 @@ class AccountBuilder(_Builder):
         return self._edit(policies=(NamedPolicy(name, as_policy(document, name)),))
 
     def add_resource(self, arn: str, *, tags: dict[str, str] | None = None,
-                     policy: Policy | dict | str | None = None) -> "AccountBuilder":
-        res = Resource(arn, tuple((tags or {}).items()), as_policy(policy, arn) if policy is not None else None)
+                     policy: Policy | dict | str | None = None, abac: bool = False) -> "AccountBuilder":
+        """A resource of the account. ``abac``: an S3 general purpose bucket with attribute-based
+        access control enabled (S3 evaluates ``aws:ResourceTag`` against its tags only then)."""
+        res = Resource(arn, tuple((tags or {}).items()), as_policy(policy, arn) if policy is not None else None,
+                       abac=abac)
         return self._edit(resources=(res,))
 
 

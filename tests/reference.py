@@ -30,8 +30,8 @@ R4  NotPrincipal excludes the caller only if every level of its identity is list
     whose ARN is unknown, so a NotPrincipal never exempts it.
 R5  Owner of the resource: the account that declares it in the world; an S3 object
     ``arn:aws:s3:::b/key`` belongs to a declared bucket ``arn:aws:s3:::b`` and is governed by its
-    bucket policy (the bucket's tags are NOT the object's ResourceTag; an object the world declares
-    too has its own declared tags, and still its bucket's policy and owner); a role or user of the world
+    bucket policy (an object the world declares too has its own declared tags, and still its bucket's
+    policy and owner); a role or user of the world
     belongs to its account; otherwise the 12-digit account of the ARN; otherwise (S3 ARNs, ``*``,
     ``arn:aws:iam::aws:policy/…``) the principal's own account. Anonymous and service callers have
     no own account, so such a resource has no owner (no resource keys, no RCP).
@@ -57,7 +57,10 @@ R7  Context keys (names case-insensitive; values str or list). The caller's valu
     aws:PrincipalIsAWSService ("true"/"false", absent for anonymous), aws:PrincipalServiceName,
     aws:ResourceAccount (and s3:ResourceAccount for S3), aws:ResourceOrgID, aws:ResourceOrgPaths, and
     aws:ResourceTag/K plus ``<service>:ResourceTag/K`` for a declared resource (or a role/user of
-    the world), and s3:ExistingObjectTag/K for a declared S3 object.
+    the world); for S3 (no ``s3:ResourceTag``), aws:ResourceTag/K of a declared bucket that has ABAC
+    enabled, for the bucket and its objects (none without ABAC, and then the caller cannot give
+    them), and s3:ExistingObjectTag/K of a declared object, only for the actions the catalog lists
+    the key for (GetObject, not PutObject or DeleteObject; the caller cannot give it for others).
 R8  SCPs are skipped for the management account, accounts outside an organization, service-linked
     roles, services and anonymous; RCPs for resources of the management account or outside an
     organization and for requests by service-linked roles (§1.6, §1.7); and for actions of services
@@ -260,22 +263,31 @@ class Target:
     tags: tuple = ()
     policy: Policy | None = None
     kind: str = "resource"  # resource | trust | key
-    known: bool = True  # the world declares its tags
+    known: bool = True  # the world decides its aws:ResourceTag keys
     aws_managed: bool = False  # an AWS managed KMS key
+    object_tags: tuple = ()  # a declared S3 object's own tags (s3:ExistingObjectTag)
+    object_known: bool = False  # the world declares the S3 object
+    reads_object_tags: bool = False  # S3 gives the action s3:ExistingObjectTag (the catalog lists it)
 
 
 def _target(world: _World, arn: str, action: str, caller: Caller) -> Target:
     """The requested resource: owner, tags and resource-based policy (R5, R6)."""
     declared = next(((acct, res) for acct in world.r.accounts.values() for res in acct.resources if res.arn == arn),
                     None)
-    if arn.startswith("arn:aws:s3:::") and "/" in arn:  # an object of a declared bucket: its policy, its owner
+    if arn.startswith("arn:aws:s3:::"):
+        # aws:ResourceTag: the bucket's tags, for the bucket and its objects, only with ABAC enabled
+        info = Catalog.default().action(action)
+        object_keys = dict(object_tags=declared[1].tags if declared and "/" in arn else (),
+                           object_known=declared is not None and "/" in arn,
+                           reads_object_tags=info is not None and any(
+                               k.casefold().startswith("s3:existingobjecttag/") for k in info.condition_keys))
         bucket = arn.split("/", 1)[0]
         for acct in world.r.accounts.values():
             for res in acct.resources:
-                if res.arn == bucket:
-                    if declared is not None:
-                        return Target(arn, acct.id, declared[1].tags, res.policy)
-                    return Target(arn, acct.id, (), res.policy, known=False)
+                if res.arn == bucket:  # the bucket, or an object of it: the bucket's policy and owner
+                    return Target(arn, acct.id, res.tags if res.abac else (), res.policy, **object_keys)
+        owner = declared[0].id if declared is not None else caller.account
+        return Target(arn, owner, (), declared[1].policy if declared else None, known=False, **object_keys)
     if declared is not None:
         acct, res = declared
         kind = "key" if ":kms:" in arn and arn.split(":", 5)[-1].startswith("key/") else "resource"
@@ -352,8 +364,10 @@ def _caller_may_set(key: str, caller: Caller, target: Target, world: "_World") -
         return False
     if key.startswith("aws:principaltag/"):
         return (caller.is_session and caller.tag_session) or (caller.kind == "user" and not caller.declared)
-    if "resourcetag/" in key or key.startswith("s3:existingobjecttag/"):
+    if "resourcetag/" in key:
         return not target.known
+    if key.startswith("s3:existingobjecttag/"):
+        return not target.object_known and target.reads_object_tags
     return True
 
 
@@ -396,9 +410,10 @@ def _context(world: _World, caller: Caller, target: Target, given: dict | None) 
     service = target.arn.split(":")[2] if target.arn.count(":") >= 5 else None
     for k, v in target.tags:
         put(f"aws:ResourceTag/{k}", v)
-        if service:
+        if service and service != "s3":
             put(f"{service}:ResourceTag/{k}", v)
-        if service == "s3" and "/" in target.arn:  # a declared object's tags
+    if target.reads_object_tags:
+        for k, v in target.object_tags:  # a declared S3 object's tags
             put(f"s3:ExistingObjectTag/{k}", v)
 
     context = {}

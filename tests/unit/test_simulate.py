@@ -257,7 +257,7 @@ def test_anonymous_caller_resource_tags_and_untyped_json_context(capsys):
         capsys, "--caller-arn", "anonymous", "--resource-arns", "arn:aws:s3:::public-site/index.html",
         "--resource-tags", "Key=public,Value=yes",
         "--resource-policy", doc({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*",
-                                  "Condition": {"StringEquals": {"aws:ResourceTag/public": "yes"},
+                                  "Condition": {"StringEquals": {"s3:ExistingObjectTag/public": "yes"},
                                                 "Bool": {"aws:SecureTransport": "true"}}}),
         "--context-entries", '[{"ContextKeyName": "aws:SecureTransport", "ContextKeyValues": ["TRUE"]}]',
         "--action-names", "s3:GetObject", "s3:PutObject")
