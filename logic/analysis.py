@@ -149,7 +149,9 @@ def named_principals(world) -> list[str]:
     in conditions on aws:PrincipalAccount and aws:PrincipalArn) but does not declare.
 
     Accounts are given as their root ARN; ``*`` and values with wildcards are left out (every
-    analysis asks ``anonymous``, and :func:`external_access` a principal of an unnamed account).
+    analysis asks ``anonymous``, and :func:`external_access` a principal of an unnamed account),
+    but for a condition's account or ARN pattern one principal it matches (``3*`` gives
+    ``300000000000``, ``arn:aws:iam::*:role/deploy`` that role of ``000000000000``).
     A name the evaluator cannot place (a user ARN of a declared account that the account does
     not declare) is left out too.
     """
@@ -162,8 +164,10 @@ def named_principals(world) -> list[str]:
     keys = {cid: (stmt, key.lower()) for cid, stmt, _op, key in _facts(world, "statement_condition")}
     for cid, value in _facts(world, "condition_value"):
         stmt, key = keys.get(cid, (None, None))
-        if key == "aws:principalaccount" or (key == "aws:principalarn" and _IAM_ARN.fullmatch(value)):
-            named.add((stmt, "AWS", value))
+        if key in ("aws:principalaccount", "aws:principalarn"):
+            value = _filled(value)  # one principal a pattern matches (any other account of it alike)
+            if value is not None and (key == "aws:principalaccount" or _IAM_ARN.fullmatch(value)):
+                named.add((stmt, "AWS", value))
     for stmt, ptype, value in sorted(named):
         if _policy_kind(world, stmt) not in _GRANTING_KINDS or "*" in value or "?" in value:
             continue
@@ -177,6 +181,26 @@ def named_principals(world) -> list[str]:
             continue
         out.setdefault(value)
     return list(out)
+
+
+def _filled(pattern: str) -> str | None:
+    """A value that the account id or IAM ARN ``pattern`` of a condition matches: its wildcards
+    filled (the account part with zeros to twelve digits, the rest with ``x``); None when none fits."""
+    if "*" not in pattern and "?" not in pattern:
+        return pattern
+    parts = pattern.split(":", 5)
+    acct = parts[4] if len(parts) == 6 else pattern
+    fixed = acct.replace("*", "")
+    if len(fixed) > 12:
+        return None
+    acct = acct.replace("*", "0" * (12 - len(fixed)), 1).replace("*", "").replace("?", "0")
+    if not _ACCOUNT.fullmatch(acct):
+        return None
+    if len(parts) != 6:
+        return acct
+    filled = ":".join([*(p.replace("*", "x").replace("?", "x") for p in parts[:4]), acct,
+                       parts[5].replace("*", "x").replace("?", "x")])
+    return filled if wildcard_match(pattern, filled) else None
 
 
 def _with_anyone(outsiders: dict[str, str]) -> list[str]:
@@ -278,7 +302,9 @@ OTHER_VALUE = "iamlogic-other-value"
 
 def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """The contexts :func:`diff` asks with: ``given`` (or none), then, for the condition keys the
-    worlds' policies test (but those the world determines), ``given`` with one key set to each
+    worlds' policies test that a caller may give for some request (the organization keys of an
+    account outside the world, session tags, the tags of a resource the world does not declare,
+    environment keys; not those AWS sets from the principal or resource alone), ``given`` with one key set to each
     value of its pool (a policy's own values and their neighbours, as ``iamlogic verify``
     searches: an address inside and just outside each CIDR range, a number and the next, a date
     and the second before and after, ``true`` and ``false``); for a multivalued key also no value,
@@ -294,7 +320,8 @@ def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = Non
         values: dict[str, list[str]] = defaultdict(list)
         for cid, value in _facts(world, "condition_value"):
             values[cid].append(value)
-        keys = condition_keys(sorted(_facts(world, "statement_condition")), values, _evaluator(world).catalog)
+        keys = condition_keys(sorted(_facts(world, "statement_condition")), values, _evaluator(world).catalog,
+                              givable=True)
         for low, (key, family, multi, vals) in keys.items():
             if low not in fixed:
                 entry = pools.setdefault(low, (key, False, []))
@@ -533,6 +560,15 @@ class _Asker:
 # who can, what can, the access matrix
 
 
+def _one_action(action: str) -> None:
+    """E513 for a question's action that is not one action (a pattern, no service part): asked
+    request by request, it would be refused every time, and the answer would say "nobody"."""
+    service, colon, name = action.partition(":")
+    if not service or not name or ":" in name or any(c in action for c in "*? \t\n"):
+        raise InvalidInput([Diagnostic("E513", f"the action of a question is service:Action, without wildcards: "
+                                               f"{action!r} (ask each action)")])
+
+
 def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None = None, *,
             undetermined: list[Undetermined] | None = None,
             conditional: list[tuple[str, Decision]] | None = None) -> list[tuple[str, Decision]]:
@@ -563,6 +599,7 @@ def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None
     Returns:
         ``(principal, decision)`` for every allowed principal, in the order above.
     """
+    _one_action(action)
     principals = world_principals(world)
     named = [p for p in named_principals(world) if p not in principals]
     outsiders = _outsiders(world, named)
@@ -711,8 +748,10 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     - resources: :func:`sample_resources` of both worlds (``*``, declared resources, roles, the
       ARNs that Resource and NotResource elements write);
     - contexts: :func:`sample_contexts` of both worlds (``context``, then values of the condition
-      keys their policies test, one key at a time, then all at once). A request is reported once,
-      with the first context under which its decision differs (:attr:`Change.context`). A change
+      keys their policies test, one key at a time, then all at once). A request is reported once
+      for each direction, with the first context under which its decision changes that way
+      (:attr:`Change.context`): a request allowed under one context and no longer allowed under
+      another is reported both as new and as removed access. A change
       that needs two keys at values other than their pools' values of the same rank is not found:
       ``iamlogic verify`` searches more widely;
 
@@ -754,6 +793,12 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
         actions = list(acts)
     else:
         actions = list(actions)
+        catalog = _evaluator(world_before).catalog
+        for a in actions:
+            _one_action(a)
+            if catalog.action(a) is None:  # a typo would be "no change"
+                hint = catalog.suggest_action(a)
+                raise InvalidInput([Diagnostic("E513", f"unknown action {a!r}: not in the AWS catalog", help=hint)])
     # The same principals are outside in both worlds' copies, so their modelling cannot differ.
     outside = {**_outsiders(world_before, principals), **_outsiders(world_after, principals)}
     declared = set(_evaluator(world_before).index.accounts) | set(_evaluator(world_after).index.accounts)
@@ -771,13 +816,14 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     if not triples:
         return []
     unknown: list[Undetermined] | None = [] if undetermined is not None else None
-    found: dict[tuple[str, str, str], Change] = {}
+    found: dict[tuple[str, str, str, bool], Change] = {}  # (request, whether it grants) -> first change
+    granted: set[tuple[str, str, str]] = set()  # requests found to grant: nothing more to look for
     skip: set[tuple[str, str, str]] = set()
     askers = (_Asker(world_before, outside, extra, undetermined=unknown),
               _Asker(world_after, outside, extra, undetermined=unknown))
     given = dict(context or {})
     for ctx in sample_contexts((world_before, world_after), context):
-        todo = [t for t in triples if t not in found and t not in skip]
+        todo = [t for t in triples if t not in granted and t not in skip]
         if not todo:
             break
         before, after = (asker.ask(todo, ctx) for asker in askers)
@@ -793,8 +839,12 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
             v1 = d1.decision if d1 is not None else None
             # a principal of one world only is a change where it is allowed; its denials are not news
             if v0 != v1 and (ALLOW in (v0, v1) or None not in (v0, v1)):
-                found[(p, a, r)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
-    return sorted(found.values(), key=lambda c: (c.principal, c.action, c.resource))
+                grants = v1 == ALLOW
+                if (p, a, r, grants) not in found:
+                    found[(p, a, r, grants)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
+                if grants:
+                    granted.add((p, a, r))
+    return sorted(found.values(), key=lambda c: (c.principal, c.action, c.resource, c.after == ALLOW))
 
 
 def new_access(changes: Iterable[Change]) -> list[Change]:

@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ALLOW, EXPLICIT_DENY, IMPLICIT_DENY = "Allow", "ExplicitDeny", "ImplicitDeny"
+#: Condition keys that AWS includes in the context of every request (IAM user guide,
+#: reference_policies_condition-keys.html, "Availability" of each key): a decision made without
+#: one of them is the decision of a request that cannot occur, and its summary says so.
+ALWAYS_PRESENT = frozenset(k.lower() for k in (
+    "aws:CurrentTime", "aws:EpochTime", "aws:SecureTransport", "aws:RequestedRegion", "aws:ViaAWSService"))
 
 #: The IAM policy simulator's spelling of each outcome (EvalDecision).
 SIMULATOR_DECISION = {ALLOW: "allowed", EXPLICIT_DENY: "explicitDeny", IMPLICIT_DENY: "implicitDeny"}
@@ -155,11 +160,23 @@ class Decision:
     def summary(self) -> str:
         head = f"{self.decision}: {self.principal} {self.action} {self.resource}"
         if self.decision == EXPLICIT_DENY:
-            return head + "\n  denied by " + "\n  denied by ".join(s.label() for s in self.statements)
-        if self.decision == IMPLICIT_DENY:
+            text = head + "\n  denied by " + "\n  denied by ".join(s.label() for s in self.statements)
+        elif self.decision == IMPLICIT_DENY:
             missing = [f"{v.layer} ({v.note})" if v.note else v.layer for v in self.blockers()]
-            return head + "\n  no allow in: " + ", ".join(missing or ["any policy"])
-        return head + "".join(f"\n  allowed by {s.label()}" for s in self.statements)
+            text = head + "\n  no allow in: " + ", ".join(missing or ["any policy"])
+        else:
+            text = head + "".join(f"\n  allowed by {s.label()}" for s in self.statements)
+        return text + self._missing_line()
+
+    def _missing_line(self) -> str:
+        """The condition keys a policy read that the request did not carry: the decision is the one
+        for a request without them (those AWS puts in every request are named as such)."""
+        if not self.missing_context:
+            return ""
+        always = [k for k in self.missing_context if k.lower() in ALWAYS_PRESENT]
+        return ("\n  missing condition keys: " + ", ".join(self.missing_context)
+                + " (decided as for a request without them; give them as context"
+                + (f"; AWS puts {', '.join(always)} in every request" if always else "") + ")")
 
     def explain(self, view: str = "full") -> str:
         """The explanation as text: ``full`` (the proof tree), ``blockers`` or ``summary``."""
@@ -170,8 +187,6 @@ class Decision:
             for v in self.blockers():
                 lines.append(f"  layer {v.layer}: {v.verdict}" + (f" — {v.note}" if v.note else ""))
                 lines += [f"    {s.label()}" for s in v.statements]
-            if self.missing_context:
-                lines.append("  missing condition keys: " + ", ".join(self.missing_context))
             return "\n".join(lines)
         if view != "full":
             raise ValueError(f"unknown explanation view {view!r}: full, blockers or summary")

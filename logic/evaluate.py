@@ -315,6 +315,7 @@ class WorldIndex:
             self.resource_tags[r].append((k, v))
         self.abac_buckets = {r for (r,) in by["bucket_abac"]}
         self.account_org = {a: o for a, o in by["account_org"]}
+        self.orgs = set(self.account_org.values())
         self.accounts = {a for a, _ in by["account"]}
         self.parent = {a: n for a, n in by["account_parent"]}
         self.parent.update({c: p for c, p in by["ou_parent"]})
@@ -1587,6 +1588,12 @@ class Evaluator:
                                      "or the resource, and the world says this request does not carry it); the value "
                                      "given was not used")
                     continue
+                if low in ("aws:principalorgid", "aws:principalorgpaths") and req.account in self.open_accounts \
+                        and any(v.split("/", 1)[0] in self.index.orgs for v in values):
+                    req.notes.append(f"context key {key} names an organization of the world, and account "
+                                     f"{req.account} stands for an account outside the world; the value given was "
+                                     "not used")
+                    continue
             ctx[low] = (key, values, as_list)
 
     def _key_kind(self, key: str) -> tuple[str | None, bool] | int:
@@ -1620,7 +1627,8 @@ class Evaluator:
         resource the world declares."""
         idx, t = self.index, req.principal_type
         if low in ("aws:principalorgid", "aws:principalorgpaths"):
-            return t in ("anonymous", "service", "web_identity") or req.account in idx.accounts
+            return t in ("anonymous", "service", "web_identity") or (
+                req.account in idx.accounts and req.account not in self.open_accounts)
         if low in ("aws:resourceorgid", "aws:resourceorgpaths"):
             return req.resource_account is None or req.resource_account in idx.accounts
         if low in _AWS_SET:

@@ -584,7 +584,8 @@ class Session:
             return self._warned(warnings, self._undetermined(unknown, self._json({
                 "action": action, "resource": q.resource.value,
                 "principals": [{"principal": p, "as": d.principal, "decision": d.decision,
-                                "statements": [s.to_json() for s in d.statements], "warnings": list(d.warnings)}
+                                "statements": [s.to_json() for s in d.statements],
+                                "missing_context": list(d.missing_context), "warnings": list(d.warnings)}
                                for p, d in found],
                 "conditional": [{"principal": p, "decision": d.decision, "missing_context": list(d.missing_context)}
                                 for p, d in maybe]})))
@@ -601,6 +602,8 @@ class Session:
         for p, d in found:
             via = [s.label() for s in d.statements if s.policy_kind not in ("scp", "rcp")] or [
                 next((v.note for v in d.layers if v.note), "allowed")]
+            if d.missing_context:  # a Deny that reads them did not apply: given them, it may
+                via.append(f"decided without {', '.join(d.missing_context)} (a policy reads it)")
             rows.append([p, "\n".join(via)])
         title = f"{len(found)} principal(s) can {action} on {q.resource.value}"
         return self._warned(warnings, self._undetermined(unknown, self.out.table(["principal", "allowed by"], rows,
@@ -964,10 +967,13 @@ def run_repl(paths: Sequence[str] = (), *, input=None, output=None, stdout=None)
             pending.clear()  # Ctrl-C drops the whole input, continued lines and all
             continue
         except EOFError:
-            break
-        pending.append(line)
+            if not pending:
+                break
+            line = None  # the input ends inside an unfinished query: answered as it is (an error)
+        if line is not None:
+            pending.append(line)
         text = "\n".join(pending)
-        if session.needs_more(text):
+        if line is not None and session.needs_more(text):
             continue
         pending.clear()
         try:

@@ -116,7 +116,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .catalog import Catalog
 from .decision import Decision
-from .analysis import ANYONE_USER as ANYONE  # the user (and here the role) standing for any principal outside
+from .analysis import ANYONE_USER as ANYONE, _filled  # the user (and here the role) standing for any principal outside
 from .grammar.ast import Account, NamedPolicy, Policy, Principal, Role, Statement, User
 from .grammar.diagnostics import Diagnostic, InvalidInput, did_you_mean
 from .grammar.world import UNIQUE_ID_PREFIX
@@ -456,6 +456,10 @@ _PRINCIPAL_ARN = re.compile(r"arn:[a-z*?-]*:iam::([0-9*?]*):(user|role)(/.+)")
 _DERIVED = re.compile(r"(aws:(principalarn|principalaccount|principalorgid|principalorgpaths|principaltype|username|"
                       r"userid|resourceaccount|resourceorgid|resourceorgpaths|principalisawsservice|"
                       r"principalservicename|principaltag/.*|resourcetag/.*))|[a-z0-9-]+:resourcetag/.*", re.I)
+# keys AWS sets from the principal or the resource alone, which no caller gives (the others of
+# _DERIVED are the caller's where the world does not declare the account, principal or resource)
+_NEVER_GIVEN = re.compile(r"aws:(principalarn|principalaccount|principaltype|username|resourceaccount|"
+                          r"principalisawsservice|principalservicename)", re.I)
 _KIND_ORDER = {"root": 0, "user": 1, "role": 2, "service": 3, "web_identity": 4, "anonymous": 5}
 
 
@@ -560,8 +564,10 @@ class _Analysis:
         outside = {self.outsider} | (named_accounts - self.world_accounts)
         condition_keys_of = {cid: key.lower() for cid, _s, _op, key in by0["statement_condition"]}
         for cid, value in by0["condition_value"]:  # accounts that conditions on aws:PrincipalAccount name
-            if condition_keys_of.get(cid) == "aws:principalaccount" and re.fullmatch(r"[0-9]{12}", value) \
-                    and value not in self.world_accounts:
+            if condition_keys_of.get(cid) != "aws:principalaccount":
+                continue
+            value = _filled(value) or ""  # one account a pattern matches
+            if re.fullmatch(r"[0-9]{12}", value) and value not in self.world_accounts:
                 outside.add(value)
                 add(Actor(f"arn:aws:iam::{value}:root", "root", value, None, "synthetic"))
         wanted = {(ANYONE, kind, acct, "/") for acct in outside for kind in ("user", "role")}
@@ -769,7 +775,8 @@ class _Analysis:
     def context_keys(self) -> dict[str, tuple[str, str, bool, list[str]]]:
         """Condition keys the world's policies test (not those the world determines):
         lower-case key → (key, family, multivalued, values). See :func:`condition_keys`."""
-        return condition_keys(self.conditions, self.condition_values, self.catalog)
+        keys = condition_keys(self.conditions, self.condition_values, self.catalog, givable=True)
+        return {k: v for k, v in keys.items() if not k.startswith("aws:principaltag/")}  # (session_tag_keys)
 
     def session_tag_keys(self) -> dict[str, tuple[str, str, bool, list[str]]]:
         """The ``aws:PrincipalTag/…`` keys the world's policies test, as :meth:`context_keys` gives
@@ -778,16 +785,22 @@ class _Analysis:
 
 
 def condition_keys(conditions: Iterable[tuple], values: dict[str, list[str]], catalog: Catalog, *,
-                   principal_tags: bool = False) -> dict[str, tuple[str, str, bool, list[str]]]:
+                   principal_tags: bool = False, givable: bool = False) -> dict[str, tuple[str, str, bool, list[str]]]:
     """The condition keys that ``conditions`` (``statement_condition`` rows: id, statement,
     operator, key) test, but those the world determines: lower-case key → (key, family,
     multivalued, the values ``values`` gives the conditions on it). The family is the catalog's
     type of the key, else its operators'; a key is multivalued when a set operator tests it or the
-    catalog says so. ``principal_tags``: the ``aws:PrincipalTag/…`` keys only (a session's tags)."""
+    catalog says so. ``principal_tags``: the ``aws:PrincipalTag/…`` keys only (a session's tags).
+    ``givable``: every key a caller may give for some request, those the world determines for
+    others too (the organization of an account, tags: the evaluator takes a value given only where
+    the world does not determine it)."""
     keys: dict[str, list] = {}
     for cid, _stmt, op, key in conditions:
         tag = key.lower().startswith("aws:principaltag/")
-        if principal_tags != tag or (not tag and _DERIVED.fullmatch(key)):
+        if givable:
+            if _NEVER_GIVEN.fullmatch(key):
+                continue
+        elif principal_tags != tag or (not tag and _DERIVED.fullmatch(key)):
             continue
         try:
             parsed = parse_operator(op)
@@ -1265,8 +1278,17 @@ class _Checker:
             i, resource, ctx = found
             c = rest[i]
             action = an.fitting(c.cls, resource)
-            d = an.cached(c.actor.arn, action, resource, ctx)
-            ce = Counterexample(c.actor.arn, action, resource, dict(ctx), d)
+            # the keys the violation needs: hypothesis's shrinking can leave others in
+            ctx = dict(ctx)
+            for key in list(ctx):
+                fewer = {k: v for k, v in ctx.items() if k != key}
+                if inv.kind == "every_account_denies" and self._satisfies(inv, fewer):
+                    continue
+                req = (c.actor.arn, action, resource, fewer)
+                if (an.cached(*req) or an.decide_many([req])[0]).allowed:
+                    ctx = fewer
+            d = an.cached(c.actor.arn, action, resource, ctx) or an.decide_many([(c.actor.arn, action, resource, ctx)])[0]
+            ce = Counterexample(c.actor.arn, action, resource, ctx, d)
             res.violations.append(Violation(inv.name, inv.kind, self._message(inv, ce), ce, found_by="search"))
 
     @staticmethod

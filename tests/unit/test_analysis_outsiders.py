@@ -1,0 +1,88 @@
+"""What an outside principal may claim, and what the analyses find of it: a wildcard condition on
+the principal's organization, account or ARN opens a ``Principal *`` policy to other accounts;
+``diff`` reports both directions of a change; a question's action is one action."""
+
+from __future__ import annotations
+
+import pytest
+
+import iamlogic
+from iamlogic.analysis import diff, new_access, who_can
+from iamlogic.grammar.diagnostics import InvalidInput
+
+WORLD = '''
+organization "o-aaaa1111" {{
+  management "mgmt"
+  root "r-aaaa" {{ ou Work {{ account "prod" }} }}
+}}
+account 111111111111 "mgmt"
+account 222222222222 "prod" {{
+  user alice {{ policy P {{ allow s3:ListBucket on * }} }}
+  resource "arn:aws:s3:::data-bucket" {{
+    policy {{
+      sid "Read" allow s3:GetObject on "arn:aws:s3:::data-bucket/*" principal * when {condition}
+    }}
+  }}
+}}
+'''
+OLD = 'StringEquals aws:PrincipalOrgID "o-aaaa1111"'
+OUTSIDER = "arn:aws:iam::999999999999:root"
+
+
+def world(condition: str):
+    return iamlogic.loads(WORLD.format(condition=condition), "w.iaml")
+
+
+@pytest.mark.parametrize("condition", ['StringLike aws:PrincipalOrgID "o-*"',
+                                       'StringLike aws:PrincipalAccount "3*"',
+                                       'ArnLike aws:PrincipalArn "arn:aws:iam::*:role/deploy"'])
+def test_diff_finds_outsiders_a_wildcard_condition_on_the_principal_lets_in(condition):
+    granted = new_access(diff(world(OLD), world(condition), actions=["s3:GetObject"]))
+    assert granted, condition
+    assert all(not c.principal.startswith(("arn:aws:iam::111111111111", "arn:aws:iam::222222222222"))
+               for c in granted)
+
+
+def test_an_outside_account_of_an_analysis_cannot_claim_an_organization_of_the_world():
+    w = world(OLD)
+    found = who_can(w, "s3:GetObject", "arn:aws:s3:::data-bucket/k", {"aws:PrincipalOrgID": "o-aaaa1111"})
+    assert [p for p, _ in found if p.startswith("arn:aws:iam::999999999999:")] == []
+    # another organization is the outside account's to name
+    other = world('StringEquals aws:PrincipalOrgID "o-partner99"')
+    found = who_can(other, "s3:GetObject", "arn:aws:s3:::data-bucket/k", {"aws:PrincipalOrgID": "o-partner99"})
+    assert OUTSIDER in [p for p, _ in found]
+    # a question about one account the world does not declare may name any organization
+    assert w.check(OUTSIDER, "s3:GetObject", "arn:aws:s3:::data-bucket/k", {"aws:PrincipalOrgID": "o-aaaa1111"}).allowed
+
+
+def test_diff_reports_a_change_that_closes_and_opens_access_both_ways():
+    vpce = '''
+account 222222222222 "prod" {{
+  user alice {{ policy P {{ allow s3:GetObject on * }} }}
+  resource "arn:aws:s3:::b" {{
+    policy {{ sid "OnlyVpce" deny s3:GetObject on "arn:aws:s3:::b/*" principal *
+              when StringNotEquals aws:SourceVpce "{v}" }}
+  }}
+}}
+'''
+    old = iamlogic.loads(vpce.format(v="vpce-0aaa1111"), "old.iaml")
+    new = iamlogic.loads(vpce.format(v="vpce-0bbb2222"), "new.iaml")
+    changes = [c for c in diff(old, new, principals=["arn:aws:iam::222222222222:user/alice"],
+                               actions=["s3:GetObject"], resources=["arn:aws:s3:::b/k"])]
+    assert sorted((c.before, c.after) for c in changes) == [("Allow", "ExplicitDeny"), ("ExplicitDeny", "Allow")]
+    assert dict(next(c for c in changes if c.grants).context) == {"aws:SourceVpce": "vpce-0bbb2222"}
+
+
+@pytest.mark.parametrize("action", ["s3:Get*", "*", "s3"])
+def test_who_can_and_diff_refuse_a_pattern_for_an_action(action):
+    w = world(OLD)
+    with pytest.raises(InvalidInput, match="E513"):
+        who_can(w, action, "arn:aws:s3:::data-bucket/k")
+    with pytest.raises(InvalidInput, match="E513"):
+        diff(w, w, actions=[action])
+
+
+def test_diff_refuses_an_action_the_catalog_does_not_know():
+    w = world(OLD)
+    with pytest.raises(InvalidInput, match="s3:GetObject"):
+        diff(w, w, actions=["s3:GetObjects"])
