@@ -307,7 +307,8 @@ def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = Non
     environment keys; not those AWS sets from the principal or resource alone), ``given`` with one key set to each
     value of its pool (a policy's own values and their neighbours, as ``iamlogic verify``
     searches: an address inside and just outside each CIDR range, a number and the next, a date
-    and the second before and after, ``true`` and ``false``); for a multivalued key also no value,
+    and the second before and after, ``true`` and ``false``; for a value that is a tag variable,
+    the values the worlds give that tag); for a multivalued key also no value,
     the whole pool, and the pool with a value no policy names (:data:`OTHER_VALUE`); then with
     every key set at once to its pool's next value. Each request is asked in each of them until
     its decision differs, so the cost grows with the number of values the policies name."""
@@ -316,10 +317,21 @@ def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = Non
     base = dict(given or {})
     fixed = {k.lower() for k in base}
     pools: dict[str, tuple[str, bool, list[str]]] = {}  # lower-case key -> (key, multivalued, values)
+    worlds = list(worlds)
+    tags: dict[str, set[str]] = defaultdict(set)  # a tag key -> the values the worlds give it
+    for world in worlds:
+        for _p, k, v in _facts(world, "principal_tag"):
+            tags["aws:principaltag/" + k.lower()].add(v)
+        for _r, k, v in _facts(world, "resource_tag"):
+            tags["aws:resourcetag/" + k.lower()].add(v)
     for world in worlds:
         values: dict[str, list[str]] = defaultdict(list)
         for cid, value in _facts(world, "condition_value"):
             values[cid].append(value)
+            # a value that is a tag variable (``${aws:PrincipalTag/Team}``): the values of that tag
+            m = re.fullmatch(r"\$\{([^},]+)(?:,[^}]*)?\}", value)
+            if m:
+                values[cid] += sorted(tags.get(m.group(1).strip().lower(), ()))
         keys = condition_keys(sorted(_facts(world, "statement_condition")), values, _evaluator(world).catalog,
                               givable=True)
         for low, (key, family, multi, vals) in keys.items():
@@ -817,13 +829,13 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
         return []
     unknown: list[Undetermined] | None = [] if undetermined is not None else None
     found: dict[tuple[str, str, str, bool], Change] = {}  # (request, whether it grants) -> first change
-    granted: set[tuple[str, str, str]] = set()  # requests found to grant: nothing more to look for
+    done: set[tuple[str, str, str]] = set()  # requests found changed both ways: nothing more to look for
     skip: set[tuple[str, str, str]] = set()
     askers = (_Asker(world_before, outside, extra, undetermined=unknown),
               _Asker(world_after, outside, extra, undetermined=unknown))
     given = dict(context or {})
     for ctx in sample_contexts((world_before, world_after), context):
-        todo = [t for t in triples if t not in granted and t not in skip]
+        todo = [t for t in triples if t not in done and t not in skip]
         if not todo:
             break
         before, after = (asker.ask(todo, ctx) for asker in askers)
@@ -842,8 +854,8 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
                 grants = v1 == ALLOW
                 if (p, a, r, grants) not in found:
                     found[(p, a, r, grants)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
-                if grants:
-                    granted.add((p, a, r))
+                    if (p, a, r, not grants) in found:
+                        done.add((p, a, r))
     return sorted(found.values(), key=lambda c: (c.principal, c.action, c.resource, c.after == ALLOW))
 
 

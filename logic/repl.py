@@ -1074,6 +1074,11 @@ def cmd_diff(args) -> int:
           f"{sum(1 for c in changes if not c.grants and not c.revokes)} denial(s) changed"
           + (f"; {len(unknown)} request(s) not decided"
              if unknown else ""), file=sys.stderr)
+    print("(asked: the worlds' principals and accounts their policies name, the actions their policies name "
+          "— one action for each service they do not name —, sample resources, and sample values of the "
+          "condition keys their policies read: a sample, not a proof; `iamlogic verify` checks invariants "
+          "over every principal, resource and action of a world, and searches contexts more widely)",
+          file=sys.stderr)
     return EXIT_NEW_ACCESS if granted else EXIT_INVALID if unknown else EXIT_OK
 
 

@@ -86,3 +86,41 @@ def test_diff_refuses_an_action_the_catalog_does_not_know():
     w = world(OLD)
     with pytest.raises(InvalidInput, match="s3:GetObject"):
         diff(w, w, actions=["s3:GetObjects"])
+
+
+def test_diff_finds_the_change_of_a_principal_tag_an_abac_policy_compares_both_ways():
+    abac = '''
+account 222222222222 "prod" {{
+  user alice {{
+    tags {{ Team = "{team}" }}
+    policy Abac {{
+      allow ec2:StartInstances on "arn:aws:ec2:*:222222222222:instance/*"
+        when StringEquals aws:ResourceTag/Team "${{aws:PrincipalTag/Team}}"
+    }}
+  }}
+}}
+'''
+    old = iamlogic.loads(abac.format(team="red"), "old.iaml")
+    new = iamlogic.loads(abac.format(team="blue"), "new.iaml")
+    found = {(c.before, c.after, dict(c.context).get("aws:ResourceTag/Team"))
+             for c in diff(old, new, principals=["arn:aws:iam::222222222222:user/alice"])}
+    assert found == {("Allow", "ImplicitDeny", "red"), ("ImplicitDeny", "Allow", "blue")}
+
+
+def test_diff_varies_the_session_tags_a_role_session_may_carry():
+    tagged = '''
+account 222222222222 "prod" {{
+  role App {{
+    trust {{ allow sts:AssumeRole, sts:TagSession principal aws "222222222222" }}
+    policy P {{ allow s3:GetObject on "arn:aws:s3:::team-bucket/*" }}
+  }}
+  resource "arn:aws:s3:::team-bucket" {{
+    policy {{ sid "TeamOnly" deny s3:GetObject on "arn:aws:s3:::team-bucket/*" principal *
+              when StringNotEquals aws:PrincipalTag/team "{team}" }}
+  }}
+}}
+'''
+    old = iamlogic.loads(tagged.format(team="data"), "old.iaml")
+    new = iamlogic.loads(tagged.format(team="ops"), "new.iaml")
+    granted = new_access(diff(old, new, actions=["s3:GetObject"]))
+    assert any(dict(c.context).get("aws:PrincipalTag/team") == "ops" for c in granted)
