@@ -139,8 +139,8 @@ NAMED_CHOICES: Mapping[str, NamedChoice] = MappingProxyType({
     "empty-request-value-set": NamedChoice(
         "A key present with an empty value set (request_values == ()) is the 'null data set': it "
         "is treated like a missing key by every operator form (Null 'true' holds, ForAllValues "
-        "holds, ForAnyValue fails, negated operators hold, IfExists holds). A single empty string "
-        "('',) is an ordinary value; the request builder decides which inputs become ().",
+        "holds, ForAnyValue fails, negated operators hold, IfExists holds). A context value that is "
+        "an empty string, or a list of empty strings only, is that null data set (context_values).",
         (_MULTI_EXAMPLES_PAGE + " ('context keys with empty values' + Null false)",
          _MULTI_VALUE_PAGE + " ('resolve to a null data set')"),
     ),
@@ -249,7 +249,9 @@ class ParsedOperator(NamedTuple):
 
 def context_values(value, key: str | None = None) -> tuple[tuple[str, ...], bool]:
     """A context value as the request gives it, as conditions read it: its values as strings
-    (``True`` is ``"true"``), and whether it was given as a list. A value that is not a string,
+    (``True`` is ``"true"``), and whether it was given as a list. An empty string, or a list of
+    empty strings only, is the null data set ``()`` (named choice ``empty-request-value-set``).
+    A value that is not a string,
     a number, a boolean or a list of them (``None``, an object, a list in a list) is an input
     error (E506), never read as its Python spelling; ``key`` names it in the message.
 
@@ -257,9 +259,10 @@ def context_values(value, key: str | None = None) -> tuple[tuple[str, ...], bool
     ((('true',), False), (('a', '1'), True))
     """
     if type(value) is str:
-        return (value,), False
+        return ((value,) if value else ()), False
     if isinstance(value, (list, tuple, set, frozenset)):
-        return tuple(_context_value(v, key) for v in value), True
+        values = tuple(_context_value(v, key) for v in value)
+        return (values if any(values) else ()), True
     return (_context_value(value, key),), False
 
 

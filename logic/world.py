@@ -847,6 +847,10 @@ def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
             boundary(role.boundary, role.span)
         for p in role.inline:
             d.extend(validate_policy(p.document, "identity"))
+        if role.path.startswith("/aws-service-role/") and not role.service_linked:
+            d.add("W307", f"role '{role.name}' is on the path AWS keeps for service-linked roles, but is not "
+                          "declared service_linked: SCPs and RCPs apply to it here, and not in AWS", role.span,
+                  "declare it service_linked")
         if role.trust is None:
             if not role.service_linked:
                 d.add("W301", f"role '{role.name}' has no trust policy: nobody can assume it", role.span)
