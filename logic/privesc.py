@@ -10,6 +10,8 @@ source address, a region: keys the caller may well give) is a finding too, with 
 - ``attach-to-self`` / ``put-inline-on-self``: ``iam:AttachUserPolicy`` / ``iam:PutUserPolicy`` on
   its own user, ``iam:AttachRolePolicy`` / ``iam:PutRolePolicy`` on its own role;
 - ``join-group``: ``iam:AddUserToGroup`` on a group with policies the user does not hold;
+- ``join-and-modify-group``: ``iam:AddUserToGroup`` on a group without policies together with
+  ``iam:AttachGroupPolicy`` or ``iam:PutGroupPolicy`` on it;
 - ``modify-own-group``: ``iam:PutGroupPolicy`` / ``iam:AttachGroupPolicy`` on a group of the user;
 - ``credentials-of-user``: ``iam:CreateAccessKey``, ``iam:CreateLoginProfile`` or
   ``iam:UpdateLoginProfile`` on another user that holds policies (its keys or console password);
@@ -21,7 +23,11 @@ source address, a region: keys the caller may well give) is a finding too, with 
 - ``remove-own-boundary``: ``iam:DeleteUserPermissionsBoundary`` / ``iam:PutUserPermissionsBoundary``
   on its own user (``…RolePermissionsBoundary`` on its own role), when it has a permissions boundary;
 - ``assume-role``: ``sts:AssumeRole`` into a role that holds policies (every such role reachable,
-  with its path);
+  with its path; a role whose trust or the caller's policies need condition keys, such as MFA,
+  with the keys);
+- ``modify-assumable-role``: ``iam:AttachRolePolicy`` / ``iam:PutRolePolicy`` on a role it can
+  assume (with or without policies), or ``iam:CreatePolicyVersion`` on a customer-managed policy
+  attached to one;
 - ``create-user-without-boundary``: ``iam:CreateUser`` allowed with no ``iam:PermissionsBoundary``
   in the request, when the principal itself has a permissions boundary;
 - ``identity-pool-basic-flow``: an identity of an Amazon Cognito identity pool that allows the
@@ -85,12 +91,14 @@ def escalations(world) -> list[Escalation]:
     group_member = ev.facts("group_member")
     group_policy = ev.facts("group_policy")
     managed = {p for p, (k, _) in idx.policies.items() if ":policy/" in p and not p.startswith("arn:aws:iam::aws:")}
-    groups = sorted({g for _, g in group_policy} | {g for _, g in group_member})
+    groups = sorted({g for g, _a, _n in ev.facts("group")})
     roles = sorted(p for p, (t, _) in idx.principals.items() if t == "role" and p not in idx.sso_roles)
     policied_groups = {g for g, _ in group_policy}
     holds = {who for who, _ in identity} | {u for u, g in group_member if g in policied_groups}
     powerful_users = sorted(u for u in holds if idx.principals.get(u, ("",))[0] == "user")
 
+    _, paths = role_reachability(world)
+    reachable = {p: {path[-1] for path in ps} for p, ps in paths.items()}
     asks: list[tuple[str, str, str, str, tuple]] = []  # (principal, technique, action, resource, extra)
     for p in principals:
         me = role_of.get(p, p)
@@ -105,6 +113,10 @@ def escalations(world) -> list[Escalation]:
             for g in groups:
                 if (p, g) not in group_member and g in policied_groups:
                     asks.append((p, "join-group", "iam:AddUserToGroup", g, ()))
+                elif (p, g) not in group_member:  # a group without policies: join it, then give it some
+                    asks.append((p, "join-and-modify-group", "iam:AddUserToGroup", g, ()))
+                    for action in ("iam:AttachGroupPolicy", "iam:PutGroupPolicy"):
+                        asks.append((p, "join-and-modify-group", action, g, ("then",)))
                 elif (p, g) in group_member:
                     asks.append((p, "modify-own-group", "iam:PutGroupPolicy", g, ()))
                     asks.append((p, "modify-own-group", "iam:AttachGroupPolicy", g, ()))
@@ -123,12 +135,21 @@ def escalations(world) -> list[Escalation]:
             if u != me:
                 for action in ("iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile"):
                     asks.append((p, "credentials-of-user", action, u, ()))
+        for r in sorted(reachable.get(p, ())):  # a role it can assume: what it is given, it gets
+            if r != me and r not in idx.sso_roles:
+                asks.append((p, "modify-assumable-role", "iam:AttachRolePolicy", r, ()))
+                asks.append((p, "modify-assumable-role", "iam:PutRolePolicy", r, ()))
+                for pol in sorted({pol for who, pol in identity if who == r} & managed - own):
+                    asks.append((p, "modify-assumable-role", "iam:CreatePolicyVersion", pol, (r,)))
+        for r in roles:
+            if r != me and r in holds and r not in reachable.get(p, ()):  # (with the keys it needs)
+                asks.append((p, "assume-role", "sts:AssumeRole", r, ()))
         for r in roles:
             if r != me and r in holds:  # a role without policies grants nothing
                 asks.append((p, "rewrite-trust", "iam:UpdateAssumeRolePolicy", r, ()))
                 for runner, service in RUNS_CODE.items():
                     asks.append((p, "pass-role-to-code", "iam:PassRole", r, (runner, service)))
-    decisions = world.check_many([(p, a, r, {"iam:PassedToService": extra[1]} if extra else None)
+    decisions = world.check_many([(p, a, r, {"iam:PassedToService": extra[1]} if len(extra) == 2 else None)
                                   for p, _, a, r, extra in asks])
     allowed = {(p, a, r, extra) for (p, _, a, r, extra), d in zip(asks, decisions) if d.allowed}
     # denied only for want of keys the caller may well give (MFA, a source address, a region, …)
@@ -136,8 +157,8 @@ def escalations(world) -> list[Escalation]:
              if not d.allowed and d.missing_context}
 
     found: list[Escalation] = []
-    _, paths = role_reachability(world)
-    reachable = {p: {path[-1] for path in ps} for p, ps in paths.items()}
+    joins = {(p, g) for (p, t, a, g, extra) in asks
+             if t == "join-and-modify-group" and a == "iam:AddUserToGroup" and (p, a, g, extra) in allowed}
     passes = [(p, r, extra) for (p, t, _, r, extra) in asks if t == "pass-role-to-code" and (p, "iam:PassRole", r, extra) in allowed]
     code_asks = sorted({(p, runner) for p, _, (runner, _) in passes})
     code_ok = {k for k, d in zip(code_asks, world.check_many([(p, a, "*") for p, a in code_asks])) if d.allowed}
@@ -150,8 +171,12 @@ def escalations(world) -> list[Escalation]:
                if d.allowed or d.missing_context}
     passed: set[tuple[str, str]] = set()
     for p, technique, action, resource, extra in asks:
+        if technique == "join-and-modify-group" and action == "iam:AddUserToGroup":
+            continue  # a step of the next ones
         if (p, action, resource, extra) not in allowed:
             keys = needs.get((p, action, resource, extra), ())
+            if technique == "join-and-modify-group" and (p, resource) not in joins:
+                continue
             # (a user created with a permissions boundary is what keeps delegation safe)
             if keys and technique != "pass-role-to-code" and not (
                     technique == "create-user-without-boundary" and "iam:permissionsboundary" in map(str.lower, keys)):
@@ -159,6 +184,17 @@ def escalations(world) -> list[Escalation]:
             continue
         if technique == "rewrite-trust" and resource in reachable.get(p, ()):
             continue  # it can assume the role already: see assume-role
+        if technique == "assume-role":
+            continue  # allowed: a path of role_reachability, below
+        if technique == "join-and-modify-group":
+            if (p, resource) in joins:
+                found.append(Escalation(p, technique, (f"iam:AddUserToGroup on {resource}", f"{action} on {resource}")))
+            continue
+        if technique == "modify-assumable-role":
+            role = extra[0] if extra else resource
+            path = next(ps for ps in paths[p] if ps[-1] == role)
+            found.append(Escalation(p, technique, (*path[1:], f"{action} on {resource}")))
+            continue
         if technique == "pass-role-to-code":
             runner, service = extra
             if (p, runner) not in code_ok or (service, resource) not in trusted or (p, resource) in passed:

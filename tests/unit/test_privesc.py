@@ -64,8 +64,9 @@ def test_group_changes_credentials_of_other_users_and_roles_without_policies():
     found = {(f.principal.rsplit("/", 1)[-1], f.technique, f.steps) for f in escalations(world)}
     assert ("alice", "modify-own-group", ("iam:PutGroupPolicy on arn:aws:iam::111122223333:group/devs",)) in found
     assert ("alice", "credentials-of-user", ("iam:CreateAccessKey on arn:aws:iam::111122223333:user/admin",)) in found
-    # nobody holds no policy, and the Empty role none: nothing to gain from either
-    assert not [f for f in found if "nobody" in str(f[2]) or "Empty" in str(f[2])], found
+    # nobody holds no policy, and the Empty role none: nothing for alice to gain from either (admin,
+    # which may attach policies to Empty and assume it, is found doing so: modify-assumable-role)
+    assert not [f for f in found if f[0] == "alice" and ("nobody" in str(f[2]) or "Empty" in str(f[2]))], found
 
 
 def test_pass_role_with_the_recommended_condition_and_removing_ones_own_boundary():
@@ -118,3 +119,37 @@ account 111111111111 "a" {
     passed = {(f.steps[0].split(" on ")[1].split(" ")[0].rsplit("/", 1)[1], f.needs) for f in escalations(world)
               if f.technique == "pass-role-to-code" and f.principal.endswith("/passer")}
     assert passed == {("AdminB", ()), ("AdminC", ())}  # the service sets the source keys itself
+
+
+ASSUMABLE = '''
+account 222222222222 "prod" {
+  user u1 { policy P { allow sts:AssumeRole, iam:AttachRolePolicy on "arn:aws:iam::222222222222:role/Weak" } }
+  role Weak { trust { allow sts:AssumeRole principal aws "arn:aws:iam::222222222222:user/u1" } }
+  user u7 { policy P { allow iam:AddUserToGroup, iam:PutGroupPolicy on "arn:aws:iam::222222222222:group/Empty" } }
+  user u8 { policy P { allow iam:PutGroupPolicy on "arn:aws:iam::222222222222:group/Empty" } }
+  group Empty
+  user u11 {
+    policy P {
+      allow sts:AssumeRole on "arn:aws:iam::222222222222:role/Ops"
+      allow iam:CreatePolicyVersion on "arn:aws:iam::222222222222:policy/OpsPolicy"
+    }
+  }
+  role Ops { trust { allow sts:AssumeRole principal aws "arn:aws:iam::222222222222:user/u11" } attach OpsPolicy }
+  policy OpsPolicy { allow s3:ListAllMyBuckets on * }
+  user oncall { policy P { allow sts:AssumeRole on "arn:aws:iam::222222222222:role/Admin" } }
+  role Admin {
+    trust { allow sts:AssumeRole principal aws "arn:aws:iam::222222222222:user/oncall" when Bool aws:MultiFactorAuthPresent "true" }
+    policy P { allow * on * }
+  }
+}
+'''
+
+
+def test_a_role_it_can_assume_an_empty_group_it_can_join_and_an_assumption_that_needs_mfa():
+    found = {(f.principal.rsplit("/", 1)[-1], f.technique, f.steps[-1].split(" on ")[0], f.needs)
+             for f in escalations(loads(ASSUMABLE))}
+    assert ("u1", "modify-assumable-role", "iam:AttachRolePolicy", ()) in found
+    assert ("u11", "modify-assumable-role", "iam:CreatePolicyVersion", ()) in found
+    assert ("u7", "join-and-modify-group", "iam:PutGroupPolicy", ()) in found
+    assert not any(p == "u8" for p, *_ in found)  # it cannot join the group
+    assert ("oncall", "assume-role", "sts:AssumeRole", ("aws:MultiFactorAuthPresent",)) in found
