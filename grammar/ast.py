@@ -94,11 +94,13 @@ class Policy:
 
 @dataclass(frozen=True)
 class NamedPolicy:
-    """A policy with a name: a customer-managed policy, an inline policy, an SCP/RCP, an AWS-managed policy."""
+    """A policy with a name: a customer-managed policy, an inline policy, an SCP/RCP, an AWS-managed
+    policy; a managed policy's path is part of its ARN (``arn:aws:iam::ACCT:policy/PATH/NAME``)."""
 
     name: str
     document: Policy
     span: Span | None = span_field()
+    path: str = "/"
 
 
 @dataclass(frozen=True)

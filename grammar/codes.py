@@ -147,7 +147,6 @@ CODES: dict[str, str] = {
     "E908": "an account whose IAM entities both an export and a world file declare",
     "E909": "unsupported: an ARN of another partition than aws (aws-cn, aws-us-gov)",
     "E910": "a tag key given twice (keys that differ only in case included)",
-    "W901": "a managed policy's path is not kept",
     "W902": "an export key iamlogic does not import",
     # Requests and command-line input (logic/evaluate.py, logic/matching.py, logic/cli.py, logic/simulate.py)
     "E501": "session policy given for a principal that is not a session",

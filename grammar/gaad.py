@@ -26,7 +26,7 @@ boundary, which some exports leave out), two accounts in one file, an AWS-manage
 document differs between two files, and a customer-managed policy that has the name of an
 AWS-managed one the account also uses (the world names policies by name). An account in two files
 is the world's E310. A managed
-policy's path is not kept (W901): in the world its ARN is ``arn:aws:iam::ACCOUNT:policy/NAME``.
+policy keeps its path: its ARN in the world is ``arn:aws:iam::ACCOUNT:policy/PATH/NAME``, as in AWS.
 """
 
 from __future__ import annotations
@@ -290,13 +290,12 @@ class _Reader:
                 self.documents[arn] = None
                 return None
             owner, name, o = found
-            self.documents[arn] = policy = self._default_version(o, name)
+            policy = self._default_version(o, name)
+            if policy is not None:  # its path is a part of its ARN
+                policy = replace(policy, path=self._string(o, "Path") or "/")
+            self.documents[arn] = policy
             if policy is not None and owner == "aws":
                 self.aws_policies.append(policy)
-            path = self._string(o, "Path") or "/"
-            if policy is not None and path != "/":
-                self.diags.add("W901", f"the path {path} of policy {name} is not kept: its ARN in the world is "
-                                       f"arn:aws:iam::{owner}:policy/{name}", o.get("Path").span)
         policy = self.documents[arn]
         return policy.name if policy is not None else None
 

@@ -105,7 +105,8 @@ def _tags(tags, indent: str) -> list[str]:
 
 
 def _named(keyword: str, np: NamedPolicy, indent: str) -> str:
-    return f"{indent}{keyword} {_name(np.name)} {print_policy(np.document, indent)}"
+    path = f" path {_q(np.path)}" if np.path != "/" else ""
+    return f"{indent}{keyword} {_name(np.name)}{path} {print_policy(np.document, indent)}"
 
 
 def _block(header: str, body: list[str], indent: str) -> list[str]:

@@ -480,7 +480,12 @@ class _ToAst(Transformer):
         return (key, _string(ch[1]))
 
     def policy_def(self, meta, ch):
-        return ("policy", NamedPolicy(ch[0], ch[1], self._span(meta)))
+        return ("policy", self._managed_policy(meta, ch))
+
+    def _managed_policy(self, meta, ch) -> NamedPolicy:
+        """``policy NAME [path "/p/"] BODY``: a path is a part of the policy's ARN."""
+        name, path, body = ch
+        return NamedPolicy(name, body, self._span(meta), path[1] if path is not None else "/")
 
     def resource(self, meta, ch):
         arn = _string(ch[0])
@@ -510,7 +515,7 @@ class _ToAst(Transformer):
         return ("policy", ch[0], self._span(meta))
 
     def aws_policy(self, meta, ch):
-        return ("aws_policy", NamedPolicy(ch[0], ch[1], self._span(meta)))
+        return ("aws_policy", self._managed_policy(meta, ch))
 
     def aws_price(self, meta, ch):
         return ("price", Price(_string(ch[0]), _string(ch[1]), tuple(ch[2:]), self._span(meta)))

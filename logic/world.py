@@ -80,9 +80,9 @@ def root_arn(acct: str) -> str:
     return f"arn:aws:iam::{acct}:root"
 
 
-def managed_policy_arn(acct: str | None, name: str) -> str:
-    """``arn:aws:iam::ACCT:policy/NAME``; AWS-managed policies use ``aws`` as the account."""
-    return f"arn:aws:iam::{acct or 'aws'}:policy/{name}"
+def managed_policy_arn(acct: str | None, name: str, path: str = "/") -> str:
+    """``arn:aws:iam::ACCT:policy/PATH/NAME``; AWS-managed policies use ``aws`` as the account."""
+    return f"arn:aws:iam::{acct or 'aws'}:policy{path}{name}"
 
 
 def _short_hash(text: str, n: int) -> str:
@@ -138,9 +138,9 @@ class Resolved:
         """Resolve an attached policy name: the account's own policies first, then AWS-managed ones."""
         for p in acct.policies:
             if p.name == name:
-                return managed_policy_arn(acct.id, name), p
+                return managed_policy_arn(acct.id, name, p.path), p
         if name in self.aws_policies:
-            return managed_policy_arn(None, name), self.aws_policies[name]
+            return managed_policy_arn(None, name, self.aws_policies[name].path), self.aws_policies[name]
         return None
 
     def org_policy(self, org: Organization, kind: str, name: str) -> tuple[str, NamedPolicy] | None:

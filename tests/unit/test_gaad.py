@@ -59,7 +59,7 @@ def test_the_example_imports_as_written(capsys):
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(text, encoding="utf-8")
     assert text == GOLDEN.read_text(encoding="utf-8")
-    assert "W901: the path /boundaries/ of policy DevBoundary is not kept" in err
+    assert 'policy DevBoundary path "/boundaries/"' in text  # the path is kept, a part of the ARN
     imported = iamlogic.loads(text, "imported.iaml")  # the world file written decides as the export does
     direct = iamlogic.load([str(EXPORT)])
     for w in (imported, direct):
@@ -67,6 +67,9 @@ def test_the_example_imports_as_written(capsys):
                        "arn:aws:s3:::app-data/alice/x").decision == "Allow"
         assert w.check("arn:aws:iam::444455556666:user/engineering/alice", "iam:CreateAccessKey",
                        "arn:aws:iam::444455556666:user/engineering/alice").decision == "ImplicitDeny"
+        assert "arn:aws:iam::444455556666:policy/boundaries/DevBoundary" in {
+            p for p, _ in w.evaluator().facts("identity_policy")} | {
+            b for _, b in w.evaluator().facts("permissions_boundary")}
 
 
 def test_a_policy_document_may_be_url_encoded_as_the_api_returns_it():

@@ -153,3 +153,12 @@ def test_a_role_it_can_assume_an_empty_group_it_can_join_and_an_assumption_that_
     assert ("u7", "join-and-modify-group", "iam:PutGroupPolicy", ()) in found
     assert not any(p == "u8" for p, *_ in found)  # it cannot join the group
     assert ("oncall", "assume-role", "sts:AssumeRole", ("aws:MultiFactorAuthPresent",)) in found
+
+
+def test_a_managed_policy_is_named_by_its_path():
+    world = loads('''account 444455556666 "app" {
+      user dev { attach TeamPolicy }
+      policy TeamPolicy path "/team/" { allow iam:CreatePolicyVersion on "arn:aws:iam::444455556666:policy/team/*" }
+    }''')
+    found = {(f.technique, f.steps) for f in escalations(world)}
+    assert ("modify-own-policy", ("iam:CreatePolicyVersion on arn:aws:iam::444455556666:policy/team/TeamPolicy",)) in found
