@@ -1563,7 +1563,7 @@ class Evaluator:
         for key, value in given.items():
             low = key.lower()
             if value.__class__ is str:  # (context_values of a string, inline: most values are one)
-                values, as_list = ((value,) if value else ()), False
+                values, as_list = (value,), False
             else:
                 values, as_list = context_values(value, key)
             kind = kinds.get(low)

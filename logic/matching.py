@@ -140,7 +140,9 @@ NAMED_CHOICES: Mapping[str, NamedChoice] = MappingProxyType({
         "A key present with an empty value set (request_values == ()) is the 'null data set': it "
         "is treated like a missing key by every operator form (Null 'true' holds, ForAllValues "
         "holds, ForAnyValue fails, negated operators hold, IfExists holds). A context value that is "
-        "an empty string, or a list of empty strings only, is that null data set (context_values).",
+        "a list of empty strings only is that null data set (context_values); a single empty string "
+        "is an ordinary value (s3:prefix is '' when a bucket's root is listed, and the IAM guide's "
+        "home-folder policy matches it with StringLike s3:prefix '').",
         (_MULTI_EXAMPLES_PAGE + " ('context keys with empty values' + Null false)",
          _MULTI_VALUE_PAGE + " ('resolve to a null data set')"),
     ),
@@ -249,8 +251,9 @@ class ParsedOperator(NamedTuple):
 
 def context_values(value, key: str | None = None) -> tuple[tuple[str, ...], bool]:
     """A context value as the request gives it, as conditions read it: its values as strings
-    (``True`` is ``"true"``), and whether it was given as a list. An empty string, or a list of
-    empty strings only, is the null data set ``()`` (named choice ``empty-request-value-set``).
+    (``True`` is ``"true"``), and whether it was given as a list. A list of empty strings only is
+    the null data set ``()`` (named choice ``empty-request-value-set``); a single empty string is a
+    value (``s3:prefix`` is ``""`` for a listing of a bucket's root).
     A value that is not a string,
     a number, a boolean or a list of them (``None``, an object, a list in a list) is an input
     error (E506), never read as its Python spelling; ``key`` names it in the message.
@@ -259,7 +262,7 @@ def context_values(value, key: str | None = None) -> tuple[tuple[str, ...], bool
     ((('true',), False), (('a', '1'), True))
     """
     if type(value) is str:
-        return ((value,) if value else ()), False
+        return (value,), False
     if isinstance(value, (list, tuple, set, frozenset)):
         values = tuple(_context_value(v, key) for v in value)
         return (values if any(values) else ()), True

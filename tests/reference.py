@@ -38,7 +38,7 @@ R5  Owner of the resource: the account that declares it in the world; an S3 obje
 R6  A role's trust policy is its resource policy for ``sts:AssumeRole*``, ``sts:TagSession`` and
     ``sts:SetSourceIdentity``; for other actions on a role there is no resource policy. A declared
     resource ``arn:…:kms:…:key/…`` has a key policy. Both must allow explicitly (§1.2 step 4).
-R7  Context keys (names case-insensitive; values str or list; "" or only ""s is the null data set). The caller's values are used for
+R7  Context keys (names case-insensitive; values str or list; a list of ""s only is the null data set). The caller's values are used for
     environment keys (aws:SourceIp, aws:SecureTransport, …), aws:userid where the world does
     not give it, aws:PrincipalTag/* of session principals (session tags override the role's tags,
     §1.8; a role's sessions carry them only when its trust policy allows sts:TagSession) and of
@@ -420,7 +420,7 @@ def _context(world: _World, caller: Caller, target: Target, given: dict | None) 
     for key, value in (given or {}).items():
         if _caller_may_set(key.casefold(), caller, target, world):
             values = (value,) if isinstance(value, str) else tuple(value)
-            context[key.casefold()] = values if any(values) else ()  # "" is the null data set
+            context[key.casefold()] = values if any(values) or isinstance(value, str) else ()  # [""]: null
     for key, values in derived.items():
         if not (key.startswith("aws:principaltag/") and key in context):  # session tags win (§1.8)
             context[key] = tuple(values)
