@@ -52,7 +52,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .catalog import Catalog
 from .decision import ALLOW, Decision, LayerVerdict, StatementRef
-from .evaluate import COGNITO_GUEST_NOTE, Undeclared
+from .evaluate import COGNITO_GUEST_NOTE, Undeclared, one_action
 from .grammar.diagnostics import Diagnostic, InvalidInput
 from .matching import wildcard_match
 
@@ -165,7 +165,7 @@ def named_principals(world) -> list[str]:
     for cid, value in _facts(world, "condition_value"):
         stmt, key = keys.get(cid, (None, None))
         if key in ("aws:principalaccount", "aws:principalarn"):
-            value = _filled(value)  # one principal a pattern matches (any other account of it alike)
+            value = one_match(value)  # one principal a pattern matches (any other account of it alike)
             if value is not None and (key == "aws:principalaccount" or _IAM_ARN.fullmatch(value)):
                 named.add((stmt, "AWS", value))
     for stmt, ptype, value in sorted(named):
@@ -183,7 +183,7 @@ def named_principals(world) -> list[str]:
     return list(out)
 
 
-def _filled(pattern: str) -> str | None:
+def one_match(pattern: str) -> str | None:
     """A value that the account id or IAM ARN ``pattern`` of a condition matches: its wildcards
     filled (the account part with zeros to twelve digits, the rest with ``x``); None when none fits."""
     if "*" not in pattern and "?" not in pattern:
@@ -572,15 +572,6 @@ class _Asker:
 # who can, what can, the access matrix
 
 
-def _one_action(action: str) -> None:
-    """E513 for a question's action that is not one action (a pattern, no service part): asked
-    request by request, it would be refused every time, and the answer would say "nobody"."""
-    service, colon, name = action.partition(":")
-    if not service or not name or ":" in name or any(c in action for c in "*? \t\n"):
-        raise InvalidInput([Diagnostic("E513", f"the action of a question is service:Action, without wildcards: "
-                                               f"{action!r} (ask each action)")])
-
-
 def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None = None, *,
             undetermined: list[Undetermined] | None = None,
             conditional: list[tuple[str, Decision]] | None = None) -> list[tuple[str, Decision]]:
@@ -611,7 +602,7 @@ def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None
     Returns:
         ``(principal, decision)`` for every allowed principal, in the order above.
     """
-    _one_action(action)
+    one_action(action)  # (asked request by request, a pattern would be refused each time: "nobody")
     principals = world_principals(world)
     named = [p for p in named_principals(world) if p not in principals]
     outsiders = _outsiders(world, named)
@@ -807,7 +798,7 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
         actions = list(actions)
         catalog = _evaluator(world_before).catalog
         for a in actions:
-            _one_action(a)
+            one_action(a)
             if catalog.action(a) is None:  # a typo would be "no change"
                 hint = catalog.suggest_action(a)
                 raise InvalidInput([Diagnostic("E513", f"unknown action {a!r}: not in the AWS catalog", help=hint)])

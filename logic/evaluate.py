@@ -314,6 +314,9 @@ class WorldIndex:
         for r, k, v in by["resource_tag"]:
             self.resource_tags[r].append((k, v))
         self.abac_buckets = {r for (r,) in by["bucket_abac"]}
+        # whether a policy reads aws:ResourceTag (a tagged bucket without ABAC is worth a warning then)
+        self.reads_resource_tags = any("resourcetag/" in key.lower() for *_, key in by["statement_condition"]) or \
+            any("resourcetag/" in value.lower() for _, value in by["condition_value"])
         self.account_org = {a: o for a, o in by["account_org"]}
         self.orgs = set(self.account_org.values())
         self.accounts = {a for a, _ in by["account"]}
@@ -539,6 +542,15 @@ def _vector_attribute(attr: str):
         return rows
 
     return builtin
+
+
+def one_action(action: str) -> None:
+    """E513 for an action that is not one action, ``service:Action`` (a pattern, no service part):
+    a request names one action, and so does a question of the analyses."""
+    service, colon, name = action.partition(":")
+    if not service or not name or ":" in name or any(c in action for c in "*? \t\n"):
+        raise InvalidInput([Diagnostic("E513", f"the action of a request is service:Action, without wildcards: "
+                                               f"{action!r}")])
 
 
 class DecisionCache:
@@ -1035,10 +1047,7 @@ class Evaluator:
         info = self.catalog.action(action)
         if info is not None:
             return part, info.name, part[6], principal
-        service, colon, name = action.partition(":")
-        if not service or not name or ":" in name or any(c in action for c in "*? \t\n"):
-            raise InvalidInput([Diagnostic("E513", f"the action of a request is service:Action, without wildcards: "
-                                                   f"{action!r}")])
+        one_action(action)
         suggestion = self.catalog.suggest_action(action)
         return part, action, (*part[6], f"unknown action {action!r}: not in the AWS catalog"
                                         + (f" ({suggestion})" if suggestion else "")), principal
@@ -1267,8 +1276,9 @@ class Evaluator:
             bucket = resource.split("/", 1)[0]
             tags = idx.resource_tags.get(bucket, ())
             if tags and bucket not in idx.abac_buckets:
-                notes.append(f"S3 bucket {bucket} has tags, but ABAC is not enabled on it: S3 does not evaluate "
-                             "aws:ResourceTag against them (declare abac in the bucket to enable it)")
+                if idx.reads_resource_tags:
+                        notes.append(f"S3 bucket {bucket} has tags, but ABAC is not enabled on it: S3 does not "
+                                 "evaluate aws:ResourceTag against them (declare abac in the bucket to enable it)")
                 tags = ()
             if bucket != resource:
                 for k, v in idx.resource_tags.get(resource, ()):

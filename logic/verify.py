@@ -116,7 +116,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .catalog import Catalog
 from .decision import Decision
-from .analysis import ANYONE_USER as ANYONE, _filled  # the user (and here the role) standing for any principal outside
+from .analysis import ANYONE_USER as ANYONE, one_match  # the user (and here the role) standing for any principal outside
 from .grammar.ast import Account, NamedPolicy, Policy, Principal, Role, Statement, User
 from .grammar.diagnostics import Diagnostic, InvalidInput, did_you_mean
 from .grammar.world import UNIQUE_ID_PREFIX
@@ -566,7 +566,7 @@ class _Analysis:
         for cid, value in by0["condition_value"]:  # accounts that conditions on aws:PrincipalAccount name
             if condition_keys_of.get(cid) != "aws:principalaccount":
                 continue
-            value = _filled(value) or ""  # one account a pattern matches
+            value = one_match(value) or ""  # one account a pattern matches
             if re.fullmatch(r"[0-9]{12}", value) and value not in self.world_accounts:
                 outside.add(value)
                 add(Actor(f"arn:aws:iam::{value}:root", "root", value, None, "synthetic"))
