@@ -177,9 +177,10 @@ def collector_paused():
 class Undeclared(tuple):
     """The value of a context key that AWS always sets and the world does not give, as a
     request's context holds it: ``(principal, given_as_role)``, for the unique id of a user or a
-    role session in ``aws:userid`` (or the session's name, when a role is given as the principal).
-    A condition or policy variable that reads it is an error (E507), never a missing key: AWS
-    would have compared the value."""
+    role session in ``aws:userid`` (or the session's name, when a role is given as the principal),
+    or the issue time of a session's credentials in ``aws:TokenIssueTime``. A condition or policy
+    variable that reads it is an error (E507), never a missing key: AWS would have compared the
+    value; ``Null`` on it is decided (the key is present)."""
 
     __slots__ = ()
 
@@ -193,6 +194,12 @@ def _undeclared(key: str, found: Undeclared, ref: StatementRef) -> InvalidInput:
             Span(ref.file, ref.line, ref.col) if ref.file else None,
             help=f"name an identity the world declares: its id as the principal, or a session (arn:aws:sts::ACCOUNT:"
                  f"assumed-role/ROLE/{COGNITO_SESSION}) with {COGNITO_SUB}=…")])
+    if key.lower() == "aws:tokenissuetime":
+        return InvalidInput([Diagnostic(
+            "E507", f"unsupported: {_label(ref)} reads {key}, the time the temporary credentials of {owner} were "
+                    "issued, which AWS sets on every request they sign and the world does not give",
+            Span(ref.file, ref.line, ref.col) if ref.file else None,
+            help=f"give the key as context ({key}=2026-01-01T00:00:00Z)")])
     if key.lower().startswith("aws:principaltag/"):
         return InvalidInput([Diagnostic(
             "E507", f"unsupported: {_label(ref)} reads {key}, a session tag that IAM Identity Center sets from the "
@@ -943,9 +950,12 @@ class Evaluator:
         return result
 
     def _undeclared_condition(self, operator: str, cond: str, found: Undeclared) -> ConditionResult | None:
-        """A condition on the ``aws:userid`` of a role given by its ARN, decided when the role's id
-        is declared and the answer is the same whatever the session's name (``StringNotLike
-        "ROLE-ID:*"``); None when it is not."""
+        """A condition on a key whose value the world does not give, decided where the value does
+        not matter: ``Null`` (the key is present), and a condition on the ``aws:userid`` of a role
+        given by its ARN when the role's id is declared and the answer is the same whatever the
+        session's name (``StringNotLike "ROLE-ID:*"``); None when it is not."""
+        if operator.lower() == "null":  # the key is present, whatever its value
+            return ConditionResult("false" in {v.lower() for v in self.index.condition_values.get(cond, ())})
         owner, by_role = found
         uid = self.index.unique_ids.get(owner) if by_role else None
         if uid is None or self.index.conditions[cond][2].lower() != "aws:userid":
@@ -1371,6 +1381,10 @@ class Evaluator:
                 post["aws:userid"] = ("aws:userid", Undeclared((owner, by_role)), False)
             else:
                 put(post, "aws:userid", uid if t == "user" else f"{uid}:{req.caller.rsplit('/', 1)[-1]}")
+        if t in ("assumed_role", "federated_user"):
+            # temporary credentials sign a session's requests: AWS sets the time they were issued (IAM
+            # guide, reference_policies_condition-keys, aws:TokenIssueTime), which the world does not know
+            post["aws:tokenissuetime"] = ("aws:TokenIssueTime", Undeclared((req.caller, False)), False)
         return pre, post
 
     def _sso_session(self, req: Request, by_role: bool, pre: dict) -> None:

@@ -54,6 +54,8 @@ R7  Context keys (names case-insensitive; values str or list; a list of ""s only
     the account id; federated user: ``ACCOUNT:NAME``; user: its declared AIDA… id; role session:
     ``AROA…:SESSION``; a value the world does not give — an id not declared, the session of a role
     given by its ARN — is taken from the caller, else reading it raises :class:`Undeclared`),
+    aws:TokenIssueTime of a role, session or federated user (temporary credentials: taken from the
+    caller, else :class:`Undeclared`; ``Null`` on an undeclared key holds for "false"),
     aws:PrincipalIsAWSService ("true"/"false", absent for anonymous), aws:PrincipalServiceName,
     aws:ResourceAccount (and s3:ResourceAccount for S3), aws:ResourceOrgID, aws:ResourceOrgPaths, and
     aws:ResourceTag/K plus ``<service>:ResourceTag/K`` for a declared resource (or a role/user of
@@ -426,6 +428,8 @@ def _context(world: _World, caller: Caller, target: Target, given: dict | None) 
             context[key] = tuple(values)
     if caller.kind in ("user", "role", "session") and "aws:userid" not in context:
         context["aws:userid"] = UNDECLARED
+    if caller.kind in ("role", "session", "federated") and "aws:tokenissuetime" not in context:
+        context["aws:tokenissuetime"] = UNDECLARED  # temporary credentials: issued at a time not known
     return context
 
 
@@ -447,9 +451,13 @@ def _statement_matches(s: Statement, policy: Policy, req: Request) -> bool:
         return False
     if s.not_resource is not None and any(covers(p) for p in s.not_resource):
         return False
-    return all(evaluate_condition(c.operator, c.values, req.values(c.key), multivalued=req.multivalued(c.key),
+    def holds(c) -> bool:
+        if c.operator.lower() == "null" and req.context.get(c.key.casefold()) is UNDECLARED:
+            return "false" in {v.lower() for v in c.values}  # present, whatever its value
+        return evaluate_condition(c.operator, c.values, req.values(c.key), multivalued=req.multivalued(c.key),
                                   lookup=req.variable, version=policy.version).holds
-               for c in s.conditions)
+
+    return all(holds(c) for c in s.conditions)
 
 
 def _naming(p: Principal, caller: Caller) -> str | None:
