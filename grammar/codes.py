@@ -135,7 +135,7 @@ CODES: dict[str, str] = {
     "W303": "unknown service prefix in aws rcp_services",
     "W304": "discount sharing turned off for an account in no organization (it has no effect)",
     "W305": "a trail's bucket or a log subscription's destination that the world does not declare",
-    "W306": "an organization trail in a member account (AWS allows one only in a delegated administrator account)",
+    "W306": "an organization trail in a member account (AWS keeps them in the management account): it records nothing",
     "W307": "a role on the path /aws-service-role/ that is not declared service_linked",
     # Exports of IAM account authorization details (grammar/gaad.py)
     "E901": "the export is truncated (IsTruncated)",

@@ -1187,10 +1187,12 @@ _COMPARE = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, 
 
 def materialize(strata: Sequence[Sequence[str]], rules_by_head: Mapping[str, Sequence[Rule]],
                 builtin_specs: Mapping[str, BuiltinSpec], table: Callable[[str], Iterable[tuple]],
-                builtins: Mapping[str, Callable]) -> dict[str, set]:
+                builtins: Mapping[str, Callable], max_rounds: int | None = None) -> dict[str, set]:
     """Every tuple of each relation of ``strata`` (see :func:`_strata`), computed from the declared
     relations (``table(name)``) by the rules, one stratum after another: a relation after those it
-    uses, and the relations of a recursive stratum together, again until nothing new is derived.
+    uses, and the relations of a recursive stratum together, again until nothing new is derived
+    (:class:`Unsupported` after ``max_rounds`` rounds: arithmetic in a recursive rule can derive
+    new values without end).
     Negation and comparison mean what they mean in the engine: a negated relation is complete when
     it is read (no recursion goes through a negation); so is every relation an aggregate reads."""
     rows: dict[str, set] = {}
@@ -1250,7 +1252,12 @@ def materialize(strata: Sequence[Sequence[str]], rules_by_head: Mapping[str, Seq
         recursive = len(stratum) > 1 or _recursive(stratum[0], rules_by_head)
         for rel in stratum:
             rows[rel] = set()
+        rounds = 0
         while True:
+            rounds += 1
+            if max_rounds is not None and rounds > max_rounds:
+                raise Unsupported(f"the rules for {', '.join(stratum)} still derive new facts after {max_rounds} rounds: a recursive "
+                                  "rule makes new values without end (add, multiply, …)")
             before = sum(len(rows[rel]) for rel in stratum)
             for rel in stratum:
                 for rule in rules_by_head[rel]:

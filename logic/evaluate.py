@@ -794,6 +794,9 @@ class Evaluator:
         if name == "divide" and y == 0:
             raise IamlogicError(f"divide({x!r}, 0, _): a division by zero")
         found = op(x, y)
+        if not -(1 << 256) < found < (1 << 256):  # (a recursive rule that squares would fill the memory;
+            # pico-USD products of the billing rules stay far below)
+            raise IamlogicError(f"{name}({x!r}, {y!r}, _): the result is beyond 2^256, the range of arithmetic here")
         return ((x, y, found),) if z is None or z == found else ()
 
     def _b_add(self, x, y, z) -> tuple:

@@ -48,7 +48,7 @@ from .dlcheck import check_program, derived_relations
 from .engine import Engine
 from .evaluate import BUILTIN_SPECS, REQUEST_BUILTINS, rules
 from .grammar.datalog import Atom, Const, Negation, Program, parse_program
-from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput, Span, read_text
+from .grammar.diagnostics import Diagnostic, Diagnostics, IamlogicError, InvalidInput, Span, read_text
 from .schema import RELATIONS
 
 __all__ = ["CODES", "Compliance", "Guardrail", "GuardrailSet", "NodeCompliance", "Violation", "check_guardrails",
@@ -229,6 +229,11 @@ def read_guardrails(text: str, file: str = "<guardrails>") -> GuardrailSet:
 # Checking a world
 
 
+#: Rounds a recursive stratum of guardrails may take: reachability over a world's roles, accounts and
+#: OUs ends in as many rounds as its longest chain; a rule that counts upwards never does.
+MAX_ROUNDS = 1000
+
+
 def check_guardrails(world, guardrails: GuardrailSet) -> Compliance:
     """Every violation of ``guardrails`` in ``world``, and the compliance of each guardrail, of the
     root and each OU of every organization, and of each account.
@@ -247,8 +252,12 @@ def check_guardrails(world, guardrails: GuardrailSet) -> Compliance:
     builtins = {name: getattr(ev, f"_b_{name}") for name in BUILTIN_SPECS if name not in request_builtins}
     try:
         strata = _strata({_VIOLATION, *derived_relations(guardrails.program)}, by_head)
-        rows = materialize(strata, by_head, BUILTIN_SPECS, lambda rel: ev.index.rows.get(rel, ()), builtins)
-    except (Unsupported, TypeError) as exc:  # TypeError: an order comparison of a string and a number
+        rows = materialize(strata, by_head, BUILTIN_SPECS, lambda rel: ev.index.rows.get(rel, ()), builtins,
+                           max_rounds=MAX_ROUNDS)
+    except InvalidInput:
+        raise
+    except (Unsupported, TypeError, IamlogicError) as exc:  # TypeError: an order comparison of a string and a
+        # number; IamlogicError: arithmetic out of range or on strings
         raise InvalidInput([Diagnostic("E802", f"the guardrails cannot be evaluated: {exc}",
                                        Span(guardrails.program.file, 1, 1))],
                            {guardrails.program.file: guardrails.program.text}) from None

@@ -87,6 +87,7 @@ import argparse
 import base64
 import ipaddress
 import json
+import math
 import re
 import sys
 from collections import defaultdict
@@ -322,14 +323,15 @@ def check_context_value(name: str, base: str, value: str) -> str:
         value = value.lower()
     elif base == "numeric":
         try:
-            float(value)
+            if not math.isfinite(float(value)):
+                bad = "a finite number"
         except ValueError:
             bad = "a number"
     elif base == "ip":
         try:
-            ipaddress.ip_network(value, strict=False)
+            ipaddress.ip_address(value)  # a request comes from one address
         except ValueError:
-            bad = "an IP address or CIDR block"
+            bad = "an IP address"
     elif base == "date":
         try:
             if not re.fullmatch(r"-?[0-9]+", value):

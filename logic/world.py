@@ -704,9 +704,10 @@ def _check_logging(r: Resolved, d: Diagnostics) -> None:
                 d.add("E351", f"trail {t.arn} is an organization trail, but account {acct.id} is in no organization",
                       t.span)
             elif t.organization and r.account_ref(placed.org.management) is not acct:
-                d.add("W306", f"organization trail {t.arn} is in member account {acct.id}: AWS allows that only in "
-                              "a delegated administrator account for CloudTrail, which the world does not declare "
-                              "(taken to record the organization)", t.span)
+                d.add("W306", f"organization trail {t.arn} is in member account {acct.id}: AWS keeps every "
+                              "organization trail in the management account (one a delegated administrator creates "
+                              "too), so this one is taken to record nothing", t.span,
+                      "declare it in the management account")
             if t.bucket is not None and f"arn:aws:s3:::{t.bucket}" not in declared:
                 d.add("W305", f"trail {t.arn} delivers to bucket {t.bucket}, which the world does not declare: "
                               "whether it can deliver is not decided", t.span,

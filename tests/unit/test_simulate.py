@@ -439,3 +439,13 @@ def test_callers_and_tags():
     assert parse_caller("anonymous").kind == "anonymous"
     assert parse_tags(["Key=team,Value=red", '[{"Key": "env", "Value": "a,b"}]'], "--caller-tags") == {
         "team": "red", "env": "a,b"}
+
+
+@pytest.mark.parametrize("key, value, kind", [("aws:MultiFactorAuthAge", "inf", "numeric"),
+                                              ("aws:MultiFactorAuthAge", "nan", "numeric"),
+                                              ("aws:SourceIp", "0.0.0.0/0", "ip")])
+def test_a_context_value_no_request_can_carry_is_invalid(capsys, key, value, kind):
+    code, _, _, err = simulate(
+        capsys, "--policy-input-list", doc(allow("s3:GetObject")), "--action-names", "s3:GetObject",
+        "--context-entries", f"ContextKeyName={key},ContextKeyValues={value},ContextKeyType={kind}")
+    assert code == 3 and key in err

@@ -99,3 +99,20 @@ def test_the_world_prints_back(example):
     again = iamlogic.loads(print_world(example.model), "again.iaml").model
     assert [(a.trails, a.log_subscriptions) for a in again.accounts] == [
         (a.trails, a.log_subscriptions) for a in example.model.accounts]
+
+
+def test_an_organization_trail_of_a_member_account_records_nothing():
+    # AWS keeps every organization trail in the management account (one a delegated administrator
+    # creates too): a world that places one in a member account is warned (W306), and the trail
+    # is not taken to record the organization's accounts
+    block = ('  trail "arn:aws:cloudtrail:us-east-1:111111111111:trail/org-trail" {\n'
+             '    bucket "central-cloudtrail-logs"  organization_trail  multi_region\n  }\n')
+    text = (LOGGING / "world.iaml").read_text(encoding="utf-8")
+    assert block in text
+    head = text.index("\n", text.index('account 333333333333')) + 1
+    moved = text[:head] + block.replace("111111111111", "333333333333") + text[head:]
+    world = iamlogic.loads(moved.replace(block, ""), "moved.iaml")
+    assert any(d.code == "W306" for d in world.diagnostics())
+    report = central_logging(world)
+    assert not [d for d in report.deliveries if d.trail.endswith(":333333333333:trail/org-trail")]  # covers none
+    assert {"111111111111", "222222222222"} <= set(report.unwatched)
