@@ -126,6 +126,7 @@ CODES: dict[str, str] = {
             "trail outside an organization",
     "E355": "unsupported: an access point policy",
     "E356": "abac on a resource that is not an S3 general purpose bucket",
+    "E357": "a user, group, role or managed policy path that is not an IAM path (/ or /…/)",
     "E354": "an S3 object declared with a policy, or in another account than its declared bucket",
     "E353": "a tag key given twice in one tags block (keys that differ only in case included)",
     "E352": "a user pool or API that is malformed, incomplete or declared twice; a route that is not METHOD /path, "

@@ -752,9 +752,10 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
       ARNs that Resource and NotResource elements write);
     - contexts: :func:`sample_contexts` of both worlds (``context``, then values of the condition
       keys their policies test, one key at a time, then all at once). A request is reported once
-      for each direction, with the first context under which its decision changes that way
-      (:attr:`Change.context`): a request allowed under one context and no longer allowed under
-      another is reported both as new and as removed access. A change
+      for each kind of change (new access, removed access, a change between denials), with the
+      first context under which its decision changes that way (:attr:`Change.context`): a request
+      allowed under one context and no longer allowed under another is reported both as new and
+      as removed access. A change
       that needs two keys at values other than their pools' values of the same rank is not found:
       ``iamlogic verify`` searches more widely;
 
@@ -819,8 +820,8 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     if not triples:
         return []
     unknown: list[Undetermined] | None = [] if undetermined is not None else None
-    found: dict[tuple[str, str, str, bool], Change] = {}  # (request, whether it grants) -> first change
-    done: set[tuple[str, str, str]] = set()  # requests found changed both ways: nothing more to look for
+    found: dict[tuple[str, str, str, str], Change] = {}  # (request, kind of change) -> its first change
+    done: set[tuple[str, str, str]] = set()  # requests found granted and revoked: nothing more to look for
     skip: set[tuple[str, str, str]] = set()
     askers = (_Asker(world_before, outside, extra, undetermined=unknown),
               _Asker(world_after, outside, extra, undetermined=unknown))
@@ -842,12 +843,14 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
             v1 = d1.decision if d1 is not None else None
             # a principal of one world only is a change where it is allowed; its denials are not news
             if v0 != v1 and (ALLOW in (v0, v1) or None not in (v0, v1)):
-                grants = v1 == ALLOW
-                if (p, a, r, grants) not in found:
-                    found[(p, a, r, grants)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
-                    if (p, a, r, not grants) in found:
+                kind = "grants" if v1 == ALLOW else "revokes" if v0 == ALLOW else "denial"
+                if (p, a, r, kind) not in found:
+                    found[(p, a, r, kind)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
+                    if (p, a, r, "grants") in found and (p, a, r, "revokes") in found:
                         done.add((p, a, r))
-    return sorted(found.values(), key=lambda c: (c.principal, c.action, c.resource, c.after == ALLOW))
+    order = {"revokes": 0, "denial": 1, "grants": 2}
+    return sorted(found.values(), key=lambda c: (c.principal, c.action, c.resource,
+                                                 order["grants" if c.grants else "revokes" if c.revokes else "denial"]))
 
 
 def new_access(changes: Iterable[Change]) -> list[Change]:

@@ -551,6 +551,17 @@ def _vector_attribute(attr: str):
     return builtin
 
 
+_ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")  # an organization's id (AWS Organizations API, Organization Id)
+
+
+def _outside_org(value: str, orgs) -> bool:
+    """Whether ``value`` (of aws:PrincipalOrgID, or a path of aws:PrincipalOrgPaths) can be the
+    organization of an account outside the world: the id of an organization the world does not
+    declare."""
+    org = value.split("/", 1)[0]
+    return bool(_ORG_ID.fullmatch(org)) and org not in orgs
+
+
 def one_action(action: str) -> None:
     """E513 for an action that is not one action, ``service:Action`` (a pattern, no service part):
     a request names one action, and so does a question of the analyses."""
@@ -1616,10 +1627,10 @@ class Evaluator:
                                      "given was not used")
                     continue
                 if low in ("aws:principalorgid", "aws:principalorgpaths") and req.account in self.open_accounts \
-                        and any(v.split("/", 1)[0] in self.index.orgs for v in values):
-                    req.notes.append(f"context key {key} names an organization of the world, and account "
-                                     f"{req.account} stands for an account outside the world; the value given was "
-                                     "not used")
+                        and not all(_outside_org(v, self.index.orgs) for v in values):
+                    req.notes.append(f"context key {key}: account {req.account} stands for an account outside the "
+                                     "world, in another organization than the world's, with an id of its form "
+                                     "(o- and 10 to 32 lower-case letters or digits); the value given was not used")
                     continue
             ctx[low] = (key, values, as_list)
 

@@ -152,9 +152,10 @@ def escalations(world) -> list[Escalation]:
     decisions = world.check_many([(p, a, r, {"iam:PassedToService": extra[1]} if len(extra) == 2 else None)
                                   for p, _, a, r, extra in asks])
     allowed = {(p, a, r, extra) for (p, _, a, r, extra), d in zip(asks, decisions) if d.allowed}
-    # denied only for want of keys the caller may well give (MFA, a source address, a region, …)
-    needs = {(p, a, r, extra): d.missing_context for (p, _, a, r, extra), d in zip(asks, decisions)
-             if not d.allowed and d.missing_context}
+    # denied only for want of keys the caller may well give (MFA, a source address, a region, …):
+    # when some values of those keys that the world's policies compare let the request through
+    needs = _needs(world, {(p, a, r, extra): d.missing_context for (p, _, a, r, extra), d in zip(asks, decisions)
+                           if not d.allowed and d.missing_context})
 
     found: list[Escalation] = []
     joins = {(p, g) for (p, t, a, g, extra) in asks
@@ -211,6 +212,26 @@ def escalations(world) -> list[Escalation]:
             found += [Escalation(p, "assume-role", tuple(path[1:])) for path in ps
                       if path[-1] in holds or path[-1] in idx.sso_roles]
     return found + _basic_flow(world)
+
+
+def _needs(world, wanting: dict[tuple, tuple[str, ...]]) -> dict[tuple, tuple[str, ...]]:
+    """Of the requests denied for want of condition keys (``(principal, action, resource, extra)`` →
+    the keys), those allowed when the keys take values the world's policies compare them with
+    (:func:`iamlogic.analysis.sample_contexts`): a key missing from a request is not enough, a
+    policy elsewhere may deny or not name the principal whatever its value."""
+    if not wanting:
+        return {}
+    from .analysis import sample_contexts
+
+    contexts = sample_contexts((world,))
+    asked = []
+    for k, keys in wanting.items():
+        low = {key.lower() for key in keys}
+        asked += [(k, ctx) for ctx in contexts if low <= {c.lower() for c in ctx}]
+    decided = world.check_many([(p, a, r, {**ctx, **({"iam:PassedToService": extra[1]} if len(extra) == 2 else {})})
+                                for (p, a, r, extra), ctx in asked])
+    possible = {k for (k, _), d in zip(asked, decided) if d.allowed}
+    return {k: keys for k, keys in wanting.items() if k in possible}
 
 
 def _basic_flow(world) -> list[Escalation]:

@@ -100,7 +100,7 @@ from .grammar.ast import Policy
 from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput, did_you_mean
 from .grammar.json_policy import parse_policy_text
 from .validate import validate_policy
-from .world import BUILTIN_POLICY_IDS, MAX_OU_DEPTH, World, resource_policy_kind
+from .world import BUILTIN_POLICY_IDS, MAX_OU_DEPTH, S3_BUCKET, World, resource_policy_kind
 
 EXIT_OK, EXIT_DENIED, EXIT_INVALID = 0, 2, 3
 
@@ -737,6 +737,8 @@ def build_custom(args) -> Simulation:
                           "give --resource-arns")
     if resource_tags and "*" in resources:
         raise unsupported("--resource-tags with resource '*': tags belong to a resource", "give --resource-arns")
+    if args.bucket_abac and not any(S3_BUCKET.fullmatch(r) for r in resources):
+        raise unsupported("--bucket-abac: no resource of --resource-arns is an S3 bucket", "give arn:aws:s3:::BUCKET")
     if owner is not None and args.caller_arn and not (
             any(_arn_account(r) is None for r in named) or ("*" in resources and owner == caller_acct)):
         raise unsupported(f"--resource-owner {owner}: it owns the resources whose ARN names no account, and every "
@@ -840,7 +842,8 @@ def build_custom(args) -> Simulation:
                 buckets.add(bucket)
                 account(owner_of(r)).add_resource(bucket, policy=policy)
             policy = None
-        account(owner_of(r)).add_resource(r, tags=resource_tags or None, policy=policy)
+        account(owner_of(r)).add_resource(r, tags=resource_tags or None, policy=policy,
+                                          abac=bool(args.bucket_abac and S3_BUCKET.fullmatch(r)))
     for a in resource_accounts:
         account(a)
 
@@ -1225,7 +1228,10 @@ def add_commands(sub) -> None:
                    help="the IAM user that called GetFederationToken, for a federated-user caller")
     x.add_argument("--caller-tags", nargs="+", metavar="Key=K,Value=V", help="tags of the caller's user or role")
     x.add_argument("--resource-tags", nargs="+", metavar="Key=K,Value=V", help="tags of every resource (of an S3 object: s3:ExistingObjectTag; "
-                   "an S3 bucket's count as aws:ResourceTag only with ABAC enabled, which this command does not set)")
+                   "an S3 bucket's count as aws:ResourceTag only with ABAC enabled: --bucket-abac)")
+    x.add_argument("--bucket-abac", action="store_true",
+                   help="the S3 buckets of --resource-arns have ABAC enabled (PutBucketAbac): S3 evaluates "
+                        "aws:ResourceTag against their --resource-tags")
     x.add_argument("--caller-org-id", metavar="ORG", help="the organization of the caller's account")
     x.add_argument("--resource-org-id", metavar="ORG", help="the organization of the resources' account")
     c.set_defaults(run=cmd_simulate_custom_policy)

@@ -547,6 +547,9 @@ def check_world(model: WorldModel) -> list[Diagnostic]:
             d.extend(validate_policy(p.document, kind, rcp_services=r.rcp_services))
     for p in model.aws_policies:
         d.extend(validate_policy(p.document, "identity"))
+        if not IAM_PATH.fullmatch(p.path):
+            d.add("E357", f"the path {p.path!r} of AWS managed policy '{p.name}' is not an IAM path: / or /…/", p.span,
+                  "write it /service-role/ (a slash at each end)")
     ids: dict[str, str] = {}
     for acct in r.accounts.values():
         _check_account(r, acct, d)
@@ -815,6 +818,12 @@ def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
     unique("policy", acct.policies)
     for p in acct.policies:
         d.extend(validate_policy(p.document, "identity"))
+    for kind, items in (("user", acct.users), ("group", acct.groups), ("role", acct.roles), ("policy", acct.policies)):
+        for item in items:
+            if not IAM_PATH.fullmatch(item.path):  # a part of the ARN: a wrong one names another resource
+                d.add("E357", f"the path {item.path!r} of {kind} '{item.name}' is not an IAM path: / or /…/ of "
+                              "printable ASCII without blanks, at most 512 characters", item.span,
+                      "write it /team/ (a slash at each end)")
 
     def managed(names, span):
         for name in names:
@@ -884,6 +893,9 @@ def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
 
 
 S3_BUCKET = re.compile(r"arn:aws:s3:::[^/]+")  # an S3 general purpose bucket (no object key)
+#: An IAM path (IAM API reference, CreatePolicy / CreateRole / CreateUser, Path: "/" or "/…/" of
+#: the characters from ! to ~, 1 to 512 characters).
+IAM_PATH = re.compile(r"/|/[\x21-\x7e]{1,510}/")
 
 
 def resource_policy_kind(arn: str) -> str:

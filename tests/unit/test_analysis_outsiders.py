@@ -48,8 +48,8 @@ def test_an_outside_account_of_an_analysis_cannot_claim_an_organization_of_the_w
     found = who_can(w, "s3:GetObject", "arn:aws:s3:::data-bucket/k", {"aws:PrincipalOrgID": "o-aaaa1111"})
     assert [p for p, _ in found if p.startswith("arn:aws:iam::999999999999:")] == []
     # another organization is the outside account's to name
-    other = world('StringEquals aws:PrincipalOrgID "o-partner99"')
-    found = who_can(other, "s3:GetObject", "arn:aws:s3:::data-bucket/k", {"aws:PrincipalOrgID": "o-partner99"})
+    other = world('StringEquals aws:PrincipalOrgID "o-partner999"')
+    found = who_can(other, "s3:GetObject", "arn:aws:s3:::data-bucket/k", {"aws:PrincipalOrgID": "o-partner999"})
     assert OUTSIDER in [p for p, _ in found]
     # a question about one account the world does not declare may name any organization
     assert w.check(OUTSIDER, "s3:GetObject", "arn:aws:s3:::data-bucket/k", {"aws:PrincipalOrgID": "o-aaaa1111"}).allowed
@@ -124,3 +124,37 @@ account 222222222222 "prod" {{
     new = iamlogic.loads(tagged.format(team="ops"), "new.iaml")
     granted = new_access(diff(old, new, actions=["s3:GetObject"]))
     assert any(dict(c.context).get("aws:PrincipalTag/team") == "ops" for c in granted)
+
+
+@pytest.mark.parametrize("condition, context", [
+    ('StringEqualsIgnoreCase aws:PrincipalOrgID "O-AAAA1111AA"', {"aws:PrincipalOrgID": "O-AAAA1111AA"}),
+    ('ForAnyValue:StringLike aws:PrincipalOrgPaths "*o-aaaa1111aa/*"', {"aws:PrincipalOrgPaths": ["xo-aaaa1111aa/x"]})])
+def test_an_outsider_does_not_get_in_by_another_spelling_of_the_worlds_organization(condition, context):
+    ours = '''
+organization "o-aaaa1111aa" {{
+  management "mgmt"
+  root "r-aaaa" {{ account "prod" }}
+}}
+account 111111111111 "mgmt"
+account 222222222222 "prod" {{
+  resource "arn:aws:s3:::b" {{ policy {{ sid "Org" allow s3:GetObject on "arn:aws:s3:::b/*" principal * when {condition} }} }}
+}}
+'''
+    w = iamlogic.loads(ours.format(condition=condition), "w.iaml")
+    found = who_can(w, "s3:GetObject", "arn:aws:s3:::b/k", context)
+    assert not [p for p, _ in found if not p.startswith(("arn:aws:iam::111111111111", "arn:aws:iam::222222222222"))]
+
+
+def test_diff_reports_removed_access_and_a_change_between_denials_apart():
+    world = '''
+account 111111111111 "a" {{
+  user u {{ policy P {{ allow s3:GetObject on * {deny} }} }}
+  resource "arn:aws:s3:::b"
+}}
+'''
+    old = iamlogic.loads(world.format(deny='deny s3:GetObject on * when Bool aws:SecureTransport "false"'), "o.iaml")
+    new = iamlogic.loads(world.format(deny='').replace("allow s3:GetObject on * ", "allow s3:ListBucket on * "),
+                         "n.iaml")
+    kinds = {(c.before, c.after) for c in diff(old, new, principals=["arn:aws:iam::111111111111:user/u"],
+                                               actions=["s3:GetObject"], resources=["arn:aws:s3:::b/k"])}
+    assert ("Allow", "ImplicitDeny") in kinds and ("ExplicitDeny", "ImplicitDeny") in kinds

@@ -162,3 +162,12 @@ def test_a_managed_policy_is_named_by_its_path():
     }''')
     found = {(f.technique, f.steps) for f in escalations(world)}
     assert ("modify-own-policy", ("iam:CreatePolicyVersion on arn:aws:iam::444455556666:policy/team/TeamPolicy",)) in found
+
+
+def test_a_step_that_no_value_of_the_missing_key_allows_is_not_a_finding():
+    world = loads('''account 111111111111 "a" {
+      role Admin { trust { allow sts:AssumeRole principal aws "arn:aws:iam::111111111111:user/carol" } policy P { allow * on * } }
+      user dave { policy P { allow sts:AssumeRole on * when Bool aws:MultiFactorAuthPresent "true" } }
+      user carol
+    }''')
+    assert not [f for f in escalations(world) if f.principal.endswith("user/dave")]

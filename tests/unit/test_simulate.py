@@ -449,3 +449,16 @@ def test_a_context_value_no_request_can_carry_is_invalid(capsys, key, value, kin
         capsys, "--policy-input-list", doc(allow("s3:GetObject")), "--action-names", "s3:GetObject",
         "--context-entries", f"ContextKeyName={key},ContextKeyValues={value},ContextKeyType={kind}")
     assert code == 3 and key in err
+
+
+def test_a_bucket_with_abac_enabled_is_matched_by_its_tags(capsys):
+    policy = doc(allow("s3:ListBucket", Condition={"StringEquals": {"aws:ResourceTag/team": "red"}}))
+    args = ("--policy-input-list", policy, "--action-names", "s3:ListBucket", "--resource-arns", "arn:aws:s3:::b",
+            "--resource-tags", "Key=team,Value=red")
+    code, data, _, _ = simulate(capsys, *args)
+    assert by_action(data)["s3:ListBucket"]["EvalDecision"] == "implicitDeny"  # ABAC is off by default
+    code, data, _, _ = simulate(capsys, *args, "--bucket-abac")
+    assert code == 0 and by_action(data)["s3:ListBucket"]["EvalDecision"] == "allowed"
+    code, _, _, err = simulate(capsys, "--policy-input-list", policy, "--action-names", "s3:ListBucket",
+                               "--resource-arns", "arn:aws:s3:::b/k", "--bucket-abac")
+    assert code == 3 and "--bucket-abac" in err
