@@ -321,6 +321,7 @@ class WorldIndex:
         for r, k, v in by["resource_tag"]:
             self.resource_tags[r].append((k, v))
         self.abac_buckets = {r for (r,) in by["bucket_abac"]}
+        self.groups = {g for g, _a, _n in by["group"]}  # (IAM groups take no tags)
         # whether a policy reads aws:ResourceTag (a tagged bucket without ABAC is worth a warning then)
         self.reads_resource_tags = any("resourcetag/" in key.lower() for *_, key in by["statement_condition"]) or \
             any("resourcetag/" in value.lower() for _, value in by["condition_value"])
@@ -1682,10 +1683,11 @@ class Evaluator:
 
     def _tags_declared(self, resource: str) -> bool:
         """Whether the world decides the tags AWS evaluates for ``resource`` (aws:ResourceTag): it
-        declares the resource, or the bucket of an S3 object (S3 evaluates the bucket's tags)."""
+        declares the resource, or the bucket of an S3 object (S3 evaluates the bucket's tags), or
+        it is an IAM group of the world (groups take no tags: IAM user guide, id_tags)."""
         if resource.startswith("arn:aws:s3:::"):
             resource = resource.split("/", 1)[0]
-        return resource in self.index.resources or resource in self.index.principals
+        return resource in self.index.resources or resource in self.index.principals or resource in self.index.groups
 
     def _reads_object_tags(self, action: str) -> bool:
         """Whether S3 gives requests of ``action`` the key s3:ExistingObjectTag: the AWS catalog lists

@@ -171,3 +171,16 @@ def test_a_step_that_no_value_of_the_missing_key_allows_is_not_a_finding():
       user carol
     }''')
     assert not [f for f in escalations(world) if f.principal.endswith("user/dave")]
+
+
+def test_an_iam_group_has_no_tags_to_give():
+    world = loads('''account 111111111111 "a" {
+      user u7 {
+        policy P {
+          allow iam:AddUserToGroup on "arn:aws:iam::111111111111:group/G"
+          allow iam:AttachGroupPolicy on "arn:aws:iam::111111111111:group/G" when StringEquals aws:ResourceTag/team "ops"
+        }
+      }
+      group G
+    }''')
+    assert escalations(world) == []
