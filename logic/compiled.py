@@ -1187,12 +1187,13 @@ _COMPARE = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, 
 
 def materialize(strata: Sequence[Sequence[str]], rules_by_head: Mapping[str, Sequence[Rule]],
                 builtin_specs: Mapping[str, BuiltinSpec], table: Callable[[str], Iterable[tuple]],
-                builtins: Mapping[str, Callable], max_rounds: int | None = None) -> dict[str, set]:
+                builtins: Mapping[str, Callable], max_rounds: int | None = None,
+                max_steps: int | None = None) -> dict[str, set]:
     """Every tuple of each relation of ``strata`` (see :func:`_strata`), computed from the declared
     relations (``table(name)``) by the rules, one stratum after another: a relation after those it
     uses, and the relations of a recursive stratum together, again until nothing new is derived
-    (:class:`Unsupported` after ``max_rounds`` rounds: arithmetic in a recursive rule can derive
-    new values without end).
+    (:class:`Unsupported` after ``max_rounds`` rounds, or ``max_steps`` solutions of the rules of
+    a recursive stratum: arithmetic in a recursive rule can derive new values without end).
     Negation and comparison mean what they mean in the engine: a negated relation is complete when
     it is read (no recursion goes through a negation); so is every relation an aggregate reads."""
     rows: dict[str, set] = {}
@@ -1252,25 +1253,39 @@ def materialize(strata: Sequence[Sequence[str]], rules_by_head: Mapping[str, Seq
         recursive = len(stratum) > 1 or _recursive(stratum[0], rules_by_head)
         for rel in stratum:
             rows[rel] = set()
-        rounds = 0
+        rounds, steps = 0, [0]
         while True:
             rounds += 1
             if max_rounds is not None and rounds > max_rounds:
-                raise Unsupported(f"the rules for {', '.join(stratum)} still derive new facts after {max_rounds} rounds: a recursive "
-                                  "rule makes new values without end (add, multiply, …)")
+                raise Unsupported(f"the rules for {', '.join(stratum)} still derive new facts after {max_rounds} rounds, "
+                                  "the limit for guardrails (a recursive rule that makes new values with add or "
+                                  "multiply may never end)")
             before = sum(len(rows[rel]) for rel in stratum)
             for rel in stratum:
                 for rule in rules_by_head[rel]:
                     if rule.aggregate is not None:  # (never recursive: the checker says so, E419)
                         rows[rel] |= aggregate_rows(rule, solutions(rule, 0, {}, growing))
                         continue
-                    new = {tuple(_value(t, env) for t in rule.head.args) for env in solutions(rule, 0, {}, growing)}
+                    found = solutions(rule, 0, {}, growing)
+                    if max_steps is not None and recursive:
+                        found = _counted(found, steps, max_steps, stratum)
+                    new = {tuple(_value(t, env) for t in rule.head.args) for env in found}
                     if any(_MISS in row for row in new):
                         raise Unsupported(f"a head variable of {rule} is not bound by its body")
                     rows[rel] |= new
             if not recursive or sum(len(rows[rel]) for rel in stratum) == before:
                 break
     return {rel: rows[rel] for stratum in strata for rel in stratum}
+
+
+def _counted(found, steps: list[int], limit: int, stratum):
+    """``found``, counted into ``steps[0]``; :class:`Unsupported` past ``limit``."""
+    for env in found:
+        steps[0] += 1
+        if steps[0] > limit:
+            raise Unsupported(f"the rules for {', '.join(stratum)} made more than {limit:,} solutions: a recursive "
+                              "rule makes new values faster than a world's relations can (add, multiply, …)")
+        yield env
 
 
 def _value(term, env: dict):

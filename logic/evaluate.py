@@ -552,6 +552,8 @@ def _vector_attribute(attr: str):
     return builtin
 
 
+# keys whose value the world may not give but whose presence it knows (Evaluator._undeclared_condition)
+_ALWAYS_SET = frozenset({"aws:userid", "aws:tokenissuetime"})
 _ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")  # an organization's id (AWS Organizations API, Organization Id)
 
 
@@ -965,12 +967,19 @@ class Evaluator:
         return result
 
     def _undeclared_condition(self, operator: str, cond: str, found: Undeclared) -> ConditionResult | None:
-        """A condition on a key whose value the world does not give, decided where the value does
-        not matter: ``Null`` (the key is present), and a condition on the ``aws:userid`` of a role
-        given by its ARN when the role's id is declared and the answer is the same whatever the
-        session's name (``StringNotLike "ROLE-ID:*"``); None when it is not."""
-        if operator.lower() == "null":  # the key is present, whatever its value
-            return ConditionResult("false" in {v.lower() for v in self.index.condition_values.get(cond, ())})
+        """A condition on a key whose value the world does not give, decided where it can be:
+        ``Null`` on a key every such request carries (``aws:userid``, ``aws:TokenIssueTime``), a
+        comparison of ``aws:TokenIssueTime`` as for a request without it (a missing key the caller
+        may give, as ``aws:CurrentTime``), and a condition on the ``aws:userid`` of a role given by
+        its ARN when the role's id is declared and the answer is the same whatever the session's
+        name (``StringNotLike "ROLE-ID:*"``); None when it is not (E507)."""
+        key = self.index.conditions[cond][2].lower()
+        values = tuple(self.index.condition_values.get(cond, ()))
+        if key in _ALWAYS_SET:
+            if operator.lower() == "null":  # the key is present, whatever its value
+                return ConditionResult("false" in {v.lower() for v in values})
+            if key == "aws:tokenissuetime":  # decided as without it, and reported missing (the caller gives it)
+                return evaluate_condition(operator, values, None)
         owner, by_role = found
         uid = self.index.unique_ids.get(owner) if by_role else None
         if uid is None or self.index.conditions[cond][2].lower() != "aws:userid":
@@ -1302,8 +1311,9 @@ class Evaluator:
             tags = idx.resource_tags.get(bucket, ())
             if tags and bucket not in idx.abac_buckets:
                 if idx.reads_resource_tags:
-                        notes.append(f"S3 bucket {bucket} has tags, but ABAC is not enabled on it: S3 does not "
-                                 "evaluate aws:ResourceTag against them (declare abac in the bucket to enable it)")
+                    notes.append(f"S3 bucket {bucket} has tags, but ABAC is not enabled on it: S3 does not evaluate "
+                                 "aws:ResourceTag against them (declare abac in the bucket; simulate-custom-policy: "
+                                 "--bucket-abac)")
                 tags = ()
             if bucket != resource:
                 for k, v in idx.resource_tags.get(resource, ()):
@@ -1398,7 +1408,8 @@ class Evaluator:
                 put(post, "aws:userid", uid if t == "user" else f"{uid}:{req.caller.rsplit('/', 1)[-1]}")
         if t in ("assumed_role", "federated_user"):
             # temporary credentials sign a session's requests: AWS sets the time they were issued (IAM
-            # guide, reference_policies_condition-keys, aws:TokenIssueTime), which the world does not know
+            # guide, reference_policies_condition-keys, aws:TokenIssueTime), which the world does not
+            # know (Null on it is decided; a comparison reads the caller's value, else none)
             post["aws:tokenissuetime"] = ("aws:TokenIssueTime", Undeclared((req.caller, False)), False)
         return pre, post
 

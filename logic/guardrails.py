@@ -232,6 +232,9 @@ def read_guardrails(text: str, file: str = "<guardrails>") -> GuardrailSet:
 #: Rounds a recursive stratum of guardrails may take: reachability over a world's roles, accounts and
 #: OUs ends in as many rounds as its longest chain; a rule that counts upwards never does.
 MAX_ROUNDS = 1000
+#: Solutions the rules of a recursive stratum of guardrails may make in all: a world's relations
+#: give far fewer; rules that make new values from new values, more than any memory holds.
+MAX_STEPS = 5_000_000
 
 
 def check_guardrails(world, guardrails: GuardrailSet) -> Compliance:
@@ -253,7 +256,7 @@ def check_guardrails(world, guardrails: GuardrailSet) -> Compliance:
     try:
         strata = _strata({_VIOLATION, *derived_relations(guardrails.program)}, by_head)
         rows = materialize(strata, by_head, BUILTIN_SPECS, lambda rel: ev.index.rows.get(rel, ()), builtins,
-                           max_rounds=MAX_ROUNDS)
+                           max_rounds=MAX_ROUNDS, max_steps=MAX_STEPS)
     except InvalidInput:
         raise
     except (Unsupported, TypeError, IamlogicError) as exc:  # TypeError: an order comparison of a string and a

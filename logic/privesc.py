@@ -216,22 +216,44 @@ def escalations(world) -> list[Escalation]:
 
 def _needs(world, wanting: dict[tuple, tuple[str, ...]]) -> dict[tuple, tuple[str, ...]]:
     """Of the requests denied for want of condition keys (``(principal, action, resource, extra)`` →
-    the keys), those allowed when the keys take values the world's policies compare them with
-    (:func:`iamlogic.analysis.sample_contexts`): a key missing from a request is not enough, a
-    policy elsewhere may deny or not name the principal whatever its value."""
+    the keys), those allowed for some combination of the values the world's policies compare the
+    keys with (their pools, as ``verify`` searches them): a key missing from a request is not
+    enough, a policy elsewhere may deny or not name the principal whatever its value. A step with
+    more combinations than :data:`_COMBINATIONS` is kept."""
     if not wanting:
         return {}
-    from .analysis import sample_contexts
+    from itertools import product
 
-    contexts = sample_contexts((world,))
-    asked = []
+    from .verify import condition_keys, value_pool
+
+    ev = world.evaluator()
+    values: dict[str, list[str]] = {}
+    for cid, value in ev.facts("condition_value"):
+        values.setdefault(cid, []).append(value)
+    pools = {low: (key, value_pool(key, family, sorted(vals), []))
+             for low, (key, family, _multi, vals) in condition_keys(
+                 sorted(ev.facts("statement_condition")), values, ev.catalog, givable=True).items()}
+    asked, kept = [], set()
     for k, keys in wanting.items():
-        low = {key.lower() for key in keys}
-        asked += [(k, ctx) for ctx in contexts if low <= {c.lower() for c in ctx}]
+        axes = [pools.get(key.lower()) for key in keys]
+        if any(a is None or not a[1] for a in axes) or _count(axes) > _COMBINATIONS:
+            kept.add(k)  # too many values to rule it out: kept, with the keys it needs
+            continue
+        asked += [(k, dict(zip((a[0] for a in axes), combo))) for combo in product(*(a[1] for a in axes))]
     decided = world.check_many([(p, a, r, {**ctx, **({"iam:PassedToService": extra[1]} if len(extra) == 2 else {})})
                                 for (p, a, r, extra), ctx in asked])
-    possible = {k for (k, _), d in zip(asked, decided) if d.allowed}
-    return {k: keys for k, keys in wanting.items() if k in possible}
+    kept |= {k for (k, _), d in zip(asked, decided) if d.allowed}
+    return {k: keys for k, keys in wanting.items() if k in kept}
+
+
+_COMBINATIONS = 256  # of the values of the keys a step needs, asked before it is counted a finding
+
+
+def _count(axes) -> int:
+    n = 1
+    for _key, pool in axes:
+        n *= len(pool)
+    return n
 
 
 def _basic_flow(world) -> list[Escalation]:

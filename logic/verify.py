@@ -957,19 +957,22 @@ def value_pool(key: str, family: str, values: list[str], names: list[str]) -> li
     pool = _string_pool(values, names)
     if key.lower() == "aws:requestedregion":
         pool += [r for r in _REGIONS if r not in pool]
-    if key.lower() in ("aws:principalorgid", "aws:principalorgpaths"):  # and ids of the form AWS gives
-        pool += [v for v in dict.fromkeys(map(_org_form, pool)) if v not in pool]
+    if key.lower() in ("aws:principalorgid", "aws:principalorgpaths"):  # and ids of the form AWS gives,
+        # one of them of an organization no policy names (any other account's)
+        other = "o-zzzzzzzzzz" if key.lower() == "aws:principalorgid" else "o-zzzzzzzzzz/r-zzzz/"
+        pool += [v for v in dict.fromkeys([*map(_org_form, pool), other]) if v not in pool]
     return pool
 
 
 def _org_form(value: str) -> str:
     """``value`` (an organization id, or a path that starts with one) with its id in the form AWS
     gives ids (``o-`` and 10 to 32 lower-case letters or digits), wildcards filled with ``0``: what
-    an outside account's organization may be (``o-*`` gives ``o-0000000000``)."""
+    an outside account's organization may be (``o-*`` gives ``o-0000000000``; a value that does
+    not start with ``o-`` gets another organization's id, ``x/r-ab12/x`` ``o-zzzzzzzzzz/r-ab12/x``)."""
     org, sep, rest = value.partition("/")
     org = org.lower()
     if not org.startswith("o-"):
-        return value
+        return "o-zzzzzzzzzz" + sep + rest
     body = re.sub(r"[^a-z0-9]", "", org[2:].replace("?", "0"))
     return "o-" + body.ljust(10, "0")[:32] + sep + rest
 

@@ -55,7 +55,8 @@ R7  Context keys (names case-insensitive; values str or list; a list of ""s only
     ``AROA…:SESSION``; a value the world does not give — an id not declared, the session of a role
     given by its ARN — is taken from the caller, else reading it raises :class:`Undeclared`),
     aws:TokenIssueTime of a role, session or federated user (temporary credentials: taken from the
-    caller, else :class:`Undeclared`; ``Null`` on an undeclared key holds for "false"),
+    caller; else present for ``Null``, compared as a missing key), ``Null`` on an undeclared
+    aws:userid holds for "false",
     aws:PrincipalIsAWSService ("true"/"false", absent for anonymous), aws:PrincipalServiceName,
     aws:ResourceAccount (and s3:ResourceAccount for S3), aws:ResourceOrgID, aws:ResourceOrgPaths, and
     aws:ResourceTag/K plus ``<service>:ResourceTag/K`` for a declared resource (or a role/user of
@@ -452,8 +453,12 @@ def _statement_matches(s: Statement, policy: Policy, req: Request) -> bool:
     if s.not_resource is not None and any(covers(p) for p in s.not_resource):
         return False
     def holds(c) -> bool:
-        if c.operator.lower() == "null" and req.context.get(c.key.casefold()) is UNDECLARED:
-            return "false" in {v.lower() for v in c.values}  # present, whatever its value
+        key = c.key.casefold()
+        if req.context.get(key) is UNDECLARED and key in ("aws:userid", "aws:tokenissuetime"):
+            if c.operator.lower() == "null":
+                return "false" in {v.lower() for v in c.values}  # present, whatever its value
+            if key == "aws:tokenissuetime":  # compared as without it (the caller gives its value)
+                return evaluate_condition(c.operator, c.values, None).holds
         return evaluate_condition(c.operator, c.values, req.values(c.key), multivalued=req.multivalued(c.key),
                                   lookup=req.variable, version=policy.version).holds
 

@@ -34,6 +34,8 @@ def world(condition: str):
 
 
 @pytest.mark.parametrize("condition", ['StringLike aws:PrincipalOrgID "o-*"',
+                                       'Null aws:PrincipalOrgID "false"',
+                                       'StringLike aws:PrincipalOrgID "*"',
                                        'StringLike aws:PrincipalAccount "3*"',
                                        'ArnLike aws:PrincipalArn "arn:aws:iam::*:role/deploy"'])
 def test_diff_finds_outsiders_a_wildcard_condition_on_the_principal_lets_in(condition):
@@ -158,3 +160,17 @@ account 111111111111 "a" {{
     kinds = {(c.before, c.after) for c in diff(old, new, principals=["arn:aws:iam::111111111111:user/u"],
                                                actions=["s3:GetObject"], resources=["arn:aws:s3:::b/k"])}
     assert ("Allow", "ImplicitDeny") in kinds and ("ExplicitDeny", "ImplicitDeny") in kinds
+
+
+@pytest.mark.parametrize("condition", ['Null aws:PrincipalOrgID "false"', 'StringLike aws:PrincipalOrgID "*"',
+                                       'ForAnyValue:StringLike aws:PrincipalOrgPaths "*/r-ab12/*"'])
+def test_an_outsider_in_any_organization_is_found_where_no_policy_names_one(condition):
+    shared = '''
+account 222222222222 "prod" {{
+  resource "arn:aws:s3:::b" {{ policy {{ sid "Read" allow s3:GetObject on "arn:aws:s3:::b/*" {who} }} }}
+}}
+'''
+    old = iamlogic.loads(shared.format(who='principal aws "222222222222"'), "old.iaml")
+    new = iamlogic.loads(shared.format(who=f"principal * when {condition}"), "new.iaml")
+    granted = new_access(diff(old, new, actions=["s3:GetObject"]))
+    assert [c for c in granted if not c.principal.startswith("arn:aws:iam::222222222222:")], condition

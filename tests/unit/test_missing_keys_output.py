@@ -50,3 +50,22 @@ def test_a_repl_script_ending_inside_a_query_is_invalid(tmp_path):
     run = _repl(tmp_path, "?- principal(P\ncan u s3:GetObject arn:aws:s3:::b/k\n")
     assert run.returncode == 3
     assert "E40" in run.stdout + run.stderr
+
+
+def test_a_session_tag_of_an_identity_center_role_given_as_a_role_is_not_known_to_be_present():
+    import pytest
+
+    from iamlogic.grammar.diagnostics import InvalidInput
+
+    from ..conftest import EXAMPLES
+
+    text = (EXAMPLES / "identity-center" / "world.iaml").read_text(encoding="utf-8")
+    audit = "    permission_set Audit { attach ReadOnlyAccess }"
+    assert audit in text
+    world = iamlogic.loads(text.replace(audit, """    permission_set Audit {
+      attach ReadOnlyAccess
+      policy Untagged { sid "NoCostCenter" allow ec2:TerminateInstances on * when Null aws:PrincipalTag/CostCenter "true" }
+    }"""), "ic.iaml")
+    role = next(r for r in world.evaluator().index.sso_roles if "AWSReservedSSO_Audit" in r)
+    with pytest.raises(InvalidInput, match="E507"):  # whether the tag is there depends on who signs in
+        world.check(role, "ec2:TerminateInstances", "arn:aws:ec2:eu-west-1:222222222222:instance/i-0data000000000001")

@@ -184,3 +184,17 @@ def test_an_iam_group_has_no_tags_to_give():
       group G
     }''')
     assert escalations(world) == []
+
+
+def test_a_step_that_needs_two_keys_is_asked_with_every_combination_of_their_values():
+    world = loads('''account 111122223333 "dev" {
+      user dev1 {
+        policy P {
+          sid "WithMfa" allow iam:AttachUserPolicy on "arn:aws:iam::111122223333:user/dev1" when Bool aws:MultiFactorAuthPresent "true"
+          sid "NotViaServices" deny iam:* on * when Bool aws:ViaAWSService "true"
+        }
+      }
+    }''')
+    (found,) = escalations(world)
+    assert found.technique == "attach-to-self"
+    assert set(found.needs) == {"aws:MultiFactorAuthPresent", "aws:ViaAWSService"}
