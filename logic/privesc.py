@@ -223,6 +223,7 @@ def _needs(world, wanting: dict[tuple, tuple[str, ...]]) -> dict[tuple, tuple[st
     if not wanting:
         return {}
     from itertools import product
+    from math import prod
 
     from .verify import condition_keys, value_pool
 
@@ -236,7 +237,7 @@ def _needs(world, wanting: dict[tuple, tuple[str, ...]]) -> dict[tuple, tuple[st
     asked, kept = [], set()
     for k, keys in wanting.items():
         axes = [pools.get(key.lower()) for key in keys]
-        if any(a is None or not a[1] for a in axes) or _count(axes) > _COMBINATIONS:
+        if any(a is None or not a[1] for a in axes) or prod(len(a[1]) for a in axes) > _COMBINATIONS:
             kept.add(k)  # too many values to rule it out: kept, with the keys it needs
             continue
         asked += [(k, dict(zip((a[0] for a in axes), combo))) for combo in product(*(a[1] for a in axes))]
@@ -247,13 +248,6 @@ def _needs(world, wanting: dict[tuple, tuple[str, ...]]) -> dict[tuple, tuple[st
 
 
 _COMBINATIONS = 256  # of the values of the keys a step needs, asked before it is counted a finding
-
-
-def _count(axes) -> int:
-    n = 1
-    for _key, pool in axes:
-        n *= len(pool)
-    return n
 
 
 def _basic_flow(world) -> list[Escalation]:
