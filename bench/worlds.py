@@ -440,7 +440,8 @@ class _Gen:
                               not_principal=(Principal("AWS", f"arn:aws:iam::{acct}:root"),
                                              Principal("AWS", rng.choice(role_arns)))),
                         ))
-                resources.append(Resource(arn, (("team", rng.choice(TEAMS)),), pol))
+                # (a bucket with ABAC enabled: S3 evaluates aws:ResourceTag against its tags only then)
+                resources.append(Resource(arn, (("team", rng.choice(TEAMS)),), pol, abac=arn.startswith("arn:aws:s3:::")))
         account = Account(acct, f"acct-{acct[-6:]}", (), tuple(users), tuple(groups), tuple(roles),
                           tuple(managed) + tuple(boundaries), tuple(resources))
         return account, arns, examples

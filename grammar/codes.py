@@ -138,6 +138,7 @@ CODES: dict[str, str] = {
     "W305": "a trail's bucket or a log subscription's destination that the world does not declare",
     "W306": "an organization trail in a member account (AWS keeps them in the management account): it records nothing",
     "W307": "a role on the path /aws-service-role/ that is not declared service_linked",
+    "W308": "a tagged S3 bucket without abac in a world whose policies read aws:ResourceTag",
     # Exports of IAM account authorization details (grammar/gaad.py)
     "E901": "the export is truncated (IsTruncated)",
     "E902": "an export entry that is not of the shape the API documents",

@@ -322,9 +322,6 @@ class WorldIndex:
             self.resource_tags[r].append((k, v))
         self.abac_buckets = {r for (r,) in by["bucket_abac"]}
         self.groups = {g for g, _a, _n in by["group"]}  # (IAM groups take no tags)
-        # whether a policy reads aws:ResourceTag (a tagged bucket without ABAC is worth a warning then)
-        self.reads_resource_tags = any("resourcetag/" in key.lower() for *_, key in by["statement_condition"]) or \
-            any("resourcetag/" in value.lower() for _, value in by["condition_value"])
         self.account_org = {a: o for a, o in by["account_org"]}
         self.orgs = set(self.account_org.values())
         self.accounts = {a for a, _ in by["account"]}
@@ -1308,13 +1305,7 @@ class Evaluator:
             # buckets-tagging.html); an object's own tags are s3:ExistingObjectTag, which S3 gives
             # only the actions that list it (GetObject, not PutObject or DeleteObject: _request)
             bucket = resource.split("/", 1)[0]
-            tags = idx.resource_tags.get(bucket, ())
-            if tags and bucket not in idx.abac_buckets:
-                if idx.reads_resource_tags:
-                    notes.append(f"S3 bucket {bucket} has tags, but ABAC is not enabled on it: S3 does not evaluate "
-                                 "aws:ResourceTag against them (declare abac in the bucket; simulate-custom-policy: "
-                                 "--bucket-abac)")
-                tags = ()
+            tags = idx.resource_tags.get(bucket, ()) if bucket in idx.abac_buckets else ()  # (W308)
             if bucket != resource:
                 for k, v in idx.resource_tags.get(resource, ()):
                     put(f"s3:ExistingObjectTag/{k}", v)

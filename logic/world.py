@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Callable, Iterable
 
 from .grammar import ast
@@ -545,6 +545,14 @@ def check_world(model: WorldModel) -> list[Diagnostic]:
     for org in model.organizations:
         for kind, p in org.policies:
             d.extend(validate_policy(p.document, kind, rcp_services=r.rcp_services))
+    if _reads_resource_tags(model):
+        for acct in model.accounts:
+            for res in acct.resources:
+                if res.tags and not res.abac and S3_BUCKET.fullmatch(res.arn):
+                    d.add("W308", f"S3 bucket {res.arn} has tags, and policies of the world read aws:ResourceTag, but "
+                                  "ABAC is not enabled on the bucket: S3 does not evaluate aws:ResourceTag against its "
+                                  "tags", res.span, "declare abac in the bucket if ABAC is enabled on it in AWS "
+                                                    "(simulate-custom-policy: --bucket-abac)")
     for p in model.aws_policies:
         d.extend(validate_policy(p.document, "identity"))
         if not IAM_PATH.fullmatch(p.path):
@@ -896,6 +904,22 @@ S3_BUCKET = re.compile(r"arn:aws:s3:::[^/]+")  # an S3 general purpose bucket (n
 #: An IAM path (IAM API reference, CreatePolicy / CreateRole / CreateUser, Path: "/" or "/…/" of
 #: the characters from ! to ~, 1 to 512 characters).
 IAM_PATH = re.compile(r"/|/[\x21-\x7e]{1,510}/")
+
+
+def _reads_resource_tags(model: WorldModel) -> bool:
+    """Whether a condition of any policy of ``model`` reads ``aws:ResourceTag`` (its key, or a
+    variable in its values)."""
+    stack: list = [model]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, ast.Condition):
+            if "resourcetag/" in x.key.lower() or any("resourcetag/" in v.lower() for v in x.values):
+                return True
+        elif is_dataclass(x):
+            stack.extend(getattr(x, f.name) for f in fields(x))
+        elif isinstance(x, (tuple, list)):
+            stack.extend(x)
+    return False
 
 
 def resource_policy_kind(arn: str) -> str:
