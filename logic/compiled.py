@@ -1253,25 +1253,34 @@ def materialize(strata: Sequence[Sequence[str]], rules_by_head: Mapping[str, Seq
         recursive = len(stratum) > 1 or _recursive(stratum[0], rules_by_head)
         for rel in stratum:
             rows[rel] = set()
-        rounds, steps = 0, [0]
+        rounds, steps, growing_rule = 0, [0], None
         while True:
             rounds += 1
             if max_rounds is not None and rounds > max_rounds:
-                raise Unsupported(f"the rules for {', '.join(stratum)} still derive new facts after {max_rounds} rounds, "
-                                  "the limit for guardrails (a recursive rule that makes new values with add or "
-                                  "multiply may never end)")
+                exc = Unsupported(f"the rules for {', '.join(stratum)} still derive new facts after {max_rounds} "
+                                  "rounds, the limit for guardrails (a recursive rule that makes new values with add "
+                                  "or multiply may never end)")
+                exc.rule = growing_rule
+                raise exc
             before = sum(len(rows[rel]) for rel in stratum)
             for rel in stratum:
                 for rule in rules_by_head[rel]:
-                    if rule.aggregate is not None:  # (never recursive: the checker says so, E419)
-                        rows[rel] |= aggregate_rows(rule, solutions(rule, 0, {}, growing))
-                        continue
-                    found = solutions(rule, 0, {}, growing)
-                    if max_steps is not None and recursive:
-                        found = _counted(found, steps, max_steps, stratum)
-                    new = {tuple(_value(t, env) for t in rule.head.args) for env in found}
-                    if any(_MISS in row for row in new):
-                        raise Unsupported(f"a head variable of {rule} is not bound by its body")
+                    try:
+                        if rule.aggregate is not None:  # (never recursive: the checker says so, E419)
+                            rows[rel] |= aggregate_rows(rule, solutions(rule, 0, {}, growing))
+                            continue
+                        found = solutions(rule, 0, {}, growing)
+                        if max_steps is not None and recursive:
+                            found = _counted(found, steps, max_steps, stratum)
+                        new = {tuple(_value(t, env) for t in rule.head.args) for env in found}
+                        if any(_MISS in row for row in new):
+                            raise Unsupported(f"a head variable of {rule} is not bound by its body")
+                    except Exception as exc:  # the rule it came from: where the error is (guardrails)
+                        if getattr(exc, "rule", None) is None:
+                            exc.rule = rule
+                        raise
+                    if max_rounds is not None and not new <= rows[rel]:
+                        growing_rule = rule
                     rows[rel] |= new
             if not recursive or sum(len(rows[rel]) for rel in stratum) == before:
                 break

@@ -261,8 +261,10 @@ def check_guardrails(world, guardrails: GuardrailSet) -> Compliance:
         raise
     except (Unsupported, TypeError, IamlogicError) as exc:  # TypeError: an order comparison of a string and a
         # number; IamlogicError: arithmetic out of range or on strings
+        rule = getattr(exc, "rule", None)  # the rule it came from, when it is the file's
+        span = rule.span if rule is not None and rule.span and rule.span.file == guardrails.program.file else None
         raise InvalidInput([Diagnostic("E802", f"the guardrails cannot be evaluated: {exc}",
-                                       Span(guardrails.program.file, 1, 1))],
+                                       span or Span(guardrails.program.file, 1, 1))],
                            {guardrails.program.file: guardrails.program.text}) from None
     violations = tuple(sorted(Violation(g, str(a), str(s)) for g, a, s in rows.get(_VIOLATION, ())))
     return Compliance(guardrails.guardrails, violations, _nodes(ev.index.rows, violations))

@@ -175,12 +175,14 @@ def test_why_in_the_cli_and_the_repl(tmp_path, capsys):
     assert "E606" in s.handle(f":guardrails {rules} because")
 
 
-def test_a_rule_that_makes_new_values_without_end_is_an_error_not_a_hang(tmp_path):
+def test_a_rule_that_makes_new_values_without_end_is_an_error_at_the_rule_not_a_hang(tmp_path, capsys):
     from iamlogic.cli import main
 
     world = EXAMPLES / "control-tower" / "world.iaml"
     for name, rules in (("count.dl", 'n(0).\nn(Y) :- n(X), add(X, 1, Y).\n'),
-                        ("square.dl", 'n(2).\nn(Y) :- n(X), multiply(X, X, Y).\n')):
+                        ("square.dl", 'n(2).\nn(Y) :- n(X), multiply(X, X, Y).\n'),
+                        ("types.dl", 'n(0).\nm(A) :- account(A, _), A > 5.\n')):
         path = tmp_path / name
         path.write_text('guardrail("g", "never").\n' + rules + 'violation("g", "1", "x") :- n(-1).\n', encoding="utf-8")
         assert main(["guardrails", str(world), "--rules", str(path)]) == 3, name
+        assert f"{name}:3:1: E802" in "".join(capsys.readouterr()), name  # the rule's place
