@@ -312,11 +312,29 @@ def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = Non
     the whole pool, and the pool with a value no policy names (:data:`OTHER_VALUE`); then with
     every key set at once to its pool's next value. Each request is asked in each of them until
     its decision differs, so the cost grows with the number of values the policies name."""
-    from .verify import condition_keys, value_pool
-
     base = dict(given or {})
     fixed = {k.lower() for k in base}
-    pools: dict[str, tuple[str, bool, list[str]]] = {}  # lower-case key -> (key, multivalued, values)
+    pools = [entry for low, entry in key_pools(worlds).items() if low not in fixed]
+    out = [base]
+    for key, multi, pool in pools:
+        out += [{**base, key: [v] if multi else v} for v in pool]
+        if multi:  # a set operator compares every value: none, all of them, and all with one no policy names
+            out += [{**base, key: []}, {**base, key: pool}, {**base, key: [*pool, OTHER_VALUE]}]
+    for i in range(max((len(p) for _, _, p in pools), default=0)):
+        out.append({**base, **{key: ([pool[i % len(pool)]] if multi else pool[i % len(pool)])
+                               for key, multi, pool in pools if pool}})
+    unique: dict[str, dict] = {}
+    for ctx in out:
+        unique.setdefault(repr(sorted(ctx.items())), ctx)
+    return list(unique.values())
+
+
+def key_pools(worlds: Iterable[Any]) -> dict[str, tuple[str, bool, list[str]]]:
+    """The condition keys the worlds' policies test that a caller may give for some request, each
+    with its pool of values (see :func:`sample_contexts`): lower-case key -> (key, multivalued,
+    values)."""
+    from .verify import condition_keys, value_pool
+
     worlds = list(worlds)
     tags: dict[str, set[str]] = defaultdict(set)  # a tag key -> the values the worlds give it
     for world in worlds:
@@ -324,6 +342,7 @@ def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = Non
             tags["aws:principaltag/" + k.lower()].add(v)
         for _r, k, v in _facts(world, "resource_tag"):
             tags["aws:resourcetag/" + k.lower()].add(v)
+    pools: dict[str, tuple[str, bool, list[str]]] = {}
     for world in worlds:
         values: dict[str, list[str]] = defaultdict(list)
         for cid, value in _facts(world, "condition_value"):
@@ -335,22 +354,10 @@ def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = Non
         keys = condition_keys(sorted(_facts(world, "statement_condition")), values, _evaluator(world).catalog,
                               givable=True)
         for low, (key, family, multi, vals) in keys.items():
-            if low not in fixed:
-                entry = pools.setdefault(low, (key, False, []))
-                pool = value_pool(key, family, sorted(vals), [])
-                pools[low] = (entry[0], entry[1] or multi, list(dict.fromkeys(entry[2] + pool)))
-    out = [base]
-    for key, multi, pool in pools.values():
-        out += [{**base, key: [v] if multi else v} for v in pool]
-        if multi:  # a set operator compares every value: none, all of them, and all with one no policy names
-            out += [{**base, key: []}, {**base, key: pool}, {**base, key: [*pool, OTHER_VALUE]}]
-    for i in range(max((len(p) for _, _, p in pools.values()), default=0)):
-        out.append({**base, **{key: ([pool[i % len(pool)]] if multi else pool[i % len(pool)])
-                               for key, multi, pool in pools.values() if pool}})
-    unique: dict[str, dict] = {}
-    for ctx in out:
-        unique.setdefault(repr(sorted(ctx.items())), ctx)
-    return list(unique.values())
+            entry = pools.setdefault(low, (key, False, []))
+            pool = value_pool(key, family, sorted(vals), [])
+            pools[low] = (entry[0], entry[1] or multi, list(dict.fromkeys(entry[2] + pool)))
+    return pools
 
 
 def _representative_action(catalog: Catalog, named: Iterable[str]) -> str | None:

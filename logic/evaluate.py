@@ -550,7 +550,7 @@ def _vector_attribute(attr: str):
 
 
 # keys whose value the world may not give but whose presence it knows (Evaluator._undeclared_condition)
-_ALWAYS_SET = frozenset({"aws:userid", "aws:tokenissuetime"})
+_KNOWN_PRESENT = frozenset({"aws:userid", "aws:tokenissuetime"})
 _ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")  # an organization's id (AWS Organizations API, Organization Id)
 
 
@@ -972,7 +972,7 @@ class Evaluator:
         name (``StringNotLike "ROLE-ID:*"``); None when it is not (E507)."""
         key = self.index.conditions[cond][2].lower()
         values = tuple(self.index.condition_values.get(cond, ()))
-        if key in _ALWAYS_SET:
+        if key in _KNOWN_PRESENT:
             if operator.lower() == "null":  # the key is present, whatever its value
                 return ConditionResult("false" in {v.lower() for v in values})
             if key == "aws:tokenissuetime":  # decided as without it, and reported missing (the caller gives it)

@@ -217,7 +217,7 @@ def escalations(world) -> list[Escalation]:
 def _needs(world, wanting: dict[tuple, tuple[str, ...]]) -> dict[tuple, tuple[str, ...]]:
     """Of the requests denied for want of condition keys (``(principal, action, resource, extra)`` →
     the keys), those allowed for some combination of the values the world's policies compare the
-    keys with (their pools, as ``verify`` searches them): a key missing from a request is not
+    keys with (:func:`iamlogic.analysis.key_pools`): a key missing from a request is not
     enough, a policy elsewhere may deny or not name the principal whatever its value. A step with
     more combinations than :data:`_COMBINATIONS` is kept."""
     if not wanting:
@@ -225,15 +225,9 @@ def _needs(world, wanting: dict[tuple, tuple[str, ...]]) -> dict[tuple, tuple[st
     from itertools import product
     from math import prod
 
-    from .verify import condition_keys, value_pool
+    from .analysis import key_pools
 
-    ev = world.evaluator()
-    values: dict[str, list[str]] = {}
-    for cid, value in ev.facts("condition_value"):
-        values.setdefault(cid, []).append(value)
-    pools = {low: (key, value_pool(key, family, sorted(vals), []))
-             for low, (key, family, _multi, vals) in condition_keys(
-                 sorted(ev.facts("statement_condition")), values, ev.catalog, givable=True).items()}
+    pools = {low: (key, pool) for low, (key, _multi, pool) in key_pools((world,)).items()}
     asked, kept = [], set()
     for k, keys in wanting.items():
         axes = [pools.get(key.lower()) for key in keys]
