@@ -7,15 +7,19 @@ Input (``requests.jsonl``, ``-`` for standard input), one request a line::
 
 with optional ``session_policy`` (a policy document) and ``federating_user``. A context value is
 a string, a number, a boolean or a list of them. Blank lines and lines starting with ``#`` are
-skipped.
+skipped. A line whose ``principal``, ``action`` or ``resource`` is a non-empty list of strings is
+the product of its lists (an access matrix, or its rows, in one line each): one request for each
+principal, action and resource, with the line's context, answered in that order (principals
+outermost, resources innermost), each answer with the line's number.
 
 Output, one JSON object a line, in input order: the request's ``line``, ``principal``,
 ``action``, ``resource``, ``decision``, the deciding ``statements`` (``file:line:col`` labels),
 ``missing_context`` and ``warnings``; or ``line`` and ``error`` for a request that cannot be
-decided (a malformed line, an unknown principal). Exit status: 0 when every line was decided,
-3 when some line was not (each such line says why), 1 on any other failure.
+decided (a malformed line, an unknown principal; a request of a product names its principal,
+action and resource too). Exit status: 0 when every request was decided, 3 when some request was
+not (each such answer says why), 1 on any other failure.
 
-The file is read, decided and written a block of :data:`BLOCK` lines at a time, so a file of
+The file is read, decided and written a block of :data:`BLOCK` requests at a time, so a file of
 any length (the access matrix of a whole organization) is decided in bounded memory, and the
 answers stream out in input order. ``--jobs N`` decides the blocks in N processes, each with its
 own copy of the loaded world (forked after loading, so the world is read once); each process
@@ -36,10 +40,10 @@ from operator import itemgetter
 from typing import Iterable, Iterator, TextIO
 
 from .evaluate import collector_paused
-from .grammar.diagnostics import InvalidInput
+from .grammar.diagnostics import IamlogicError, InvalidInput
 from .world import as_policy, runs
 
-BLOCK = 20_000  # lines a process reads, decides and writes at a time
+BLOCK = 20_000  # requests a process reads, decides and writes at a time
 CHUNK = 500  # requests given to Evaluator.verdicts_many at a time (runs of one principal and action kept whole)
 _KEYS = {"principal", "action", "resource", "context", "session_policy", "federating_user"}
 _PRINCIPAL_ACTION = itemgetter(0, 1)  # of a request kept in a block
@@ -62,10 +66,28 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
 _decode_unique = json.JSONDecoder(object_pairs_hook=_unique_keys).decode
 
 
+def _field(value) -> bool:
+    """Whether ``value`` can be a line's principal, action or resource: a string, or a non-empty
+    list of strings (a product)."""
+    return value.__class__ is str or (value.__class__ is list and bool(value)
+                                      and all(v.__class__ is str for v in value))
+
+
+def cells(args: tuple) -> int:
+    """How many requests the arguments of a line make: 1, or for a product (principal, action or
+    resource given as a list) the product of the lists' lengths."""
+    n = 1
+    for value in args[:3]:
+        if value.__class__ is tuple:
+            n *= len(value)
+    return n
+
+
 def parse_request(text: str) -> tuple[tuple | None, str | None]:
     """``(arguments, None)``, ``(None, error)``, or ``(None, None)`` for a line to skip. The
     arguments are those of ``Evaluator.decide_one``: principal, action, resource, context,
-    session policy (a :class:`Policy`), federating user."""
+    session policy (a :class:`Policy`), federating user; on a line of a product, the principal,
+    the action or the resource given as a list is a tuple (see :func:`cells`)."""
     text = text.strip()
     if not text or text[0] == "#":
         return None, None
@@ -93,8 +115,10 @@ def parse_request(text: str) -> tuple[tuple | None, str | None]:
         return None, (f"unknown key(s) {', '.join(sorted(set(item) - _KEYS))}; "
                       f"a request has {', '.join(sorted(_KEYS))}")
     if not strings:
-        missing = [k for k in ("principal", "action", "resource") if not isinstance(item.get(k), str)]
-        return None, f"{', '.join(missing)} must be given as strings"
+        bad = [k for k in ("principal", "action", "resource") if not _field(item.get(k))]
+        if bad:
+            return None, f"{', '.join(bad)} must be given as strings or non-empty lists of strings"
+        principal, action, resource = (v if v.__class__ is str else tuple(v) for v in (principal, action, resource))
     context, policy, federating_user = item.get("context"), item.get("session_policy"), item.get("federating_user")
     if context is not None and context.__class__ is not dict:
         return None, "context must be an object of condition keys"
@@ -151,10 +175,10 @@ class _Writer:
         return json.dumps({"line": n, "error": error}, ensure_ascii=False) + "\n"
 
 
-def decide_block(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
-    """Decide a block of lines (the number of its first line, its lines): (the answers' JSON
-    lines, in the block's order; how many requests were decided; how many could not be). A line
-    repeated in the block is decided once."""
+def decide_block(world, block: tuple[int, list]) -> tuple[str, int, int]:
+    """Decide a block (the number of its first line, its units: lines, and parts of lines of a
+    product as :func:`_blocks` cuts them): (the answers' JSON lines, in the block's order; how many
+    requests were decided; how many could not be). A line repeated in the block is decided once."""
     answers: list[str | None] = []
     # each request once: (principal, action, resource, its rank, the arguments of
     # Evaluator.decide_one, the position of its answer, its line number)
@@ -162,37 +186,36 @@ def decide_block(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
     again: list[tuple[int, int, int]] = []  # a line read before in the block: (its rank, position, line number)
     seen: dict[str, int] = {}  # a line -> its rank
     write = _Writer()
-    failed = 0
-    start, lines = block
-    for n, text in enumerate(lines, start):
+    ev = world.evaluator()
+    failed = more = 0  # requests that could not be decided; answers beyond one in the products' parts
+    n, units = block
+    for text in units:
+        if text.__class__ is tuple:  # a part of a product's requests, decided here, in their order
+            text, lo, hi, total = text
+            found, f = _product(ev, write, n, text, lo, hi)
+            answers.append(found)
+            failed, more = failed + f, more + hi - lo - 1
+            n += hi == total
+            continue
         rank = seen.get(text)
         if rank is not None:
             again.append((rank, len(answers), n))
             answers.append(None)
-            continue
-        args, error = parse_request(text)
-        if error is not None:
-            answers.append(write.error(n, error))
-            failed += 1
-        elif args is not None:
-            seen[text] = rank = len(todo)
-            todo.append((*args[:3], rank, args, len(answers), n))
-            answers.append(None)
+        else:
+            args, error = parse_request(text)
+            if error is not None:
+                answers.append(write.error(n, error))
+                failed += 1
+            elif args is not None:
+                seen[text] = rank = len(todo)
+                todo.append((*args[:3], rank, args, len(answers), n))
+                answers.append(None)
+        n += 1
     todo.sort(key=_PRINCIPAL_ACTION)  # by principal and action; as read within them (the sort is stable)
     ranked: list = [None] * len(todo) if again else []  # each rank's answer: (head, resource, verdict)
-    ev = world.evaluator()
     principal = action = head = None
     for chunk in runs(todo, CHUNK, _PRINCIPAL_ACTION):
-        try:
-            verdicts = ev.verdicts_many([t[4] for t in chunk])
-        except InvalidInput:  # some request of the chunk cannot be placed: decide one by one to say which
-            verdicts = []
-            for t in chunk:
-                try:
-                    verdicts.append(ev.verdicts_many([t[4]])[0])
-                except InvalidInput as exc:
-                    verdicts.append(_said(exc))
-        for (p, a, resource, rank, _, i, n), v in zip(chunk, verdicts):
+        for (p, a, resource, rank, _, i, n), v in zip(chunk, _verdicts(ev, [t[4] for t in chunk])):
             if a != action or p != principal:
                 principal, action, head = p, a, write.head(p, a)
             answers[i] = write.answer(n, head, resource, v)
@@ -203,7 +226,49 @@ def decide_block(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
         head, resource, v = ranked[rank]
         answers[i] = write.answer(n, head, resource, v)
         failed += v.__class__ is str
-    return "".join(answers), len(answers) - failed, failed
+    return "".join(answers), len(answers) + more - failed, failed
+
+
+def _verdicts(ev, items: list[tuple]) -> list:
+    """``Evaluator.verdicts_many`` of ``items``; when some request cannot be placed, each request
+    alone, to say which: its verdict, or the error that a string is."""
+    try:
+        return ev.verdicts_many(items)
+    except InvalidInput:
+        verdicts = []
+        for item in items:
+            try:
+                verdicts.append(ev.verdicts_many([item])[0])
+            except InvalidInput as exc:
+                verdicts.append(_said(exc))
+        return verdicts
+
+
+def _product(ev, write: _Writer, n: int, text: str, lo: int, hi: int) -> tuple[str, int]:
+    """The answers of requests ``lo`` to ``hi - 1`` of the product on line ``n`` (its principals
+    outermost, then its actions, its resources innermost), each naming its principal, action and
+    resource: (their JSON lines, how many could not be decided)."""
+    args, error = parse_request(text)
+    if args is None:  # _blocks read the line as a product: a line reads the same twice
+        raise IamlogicError(f"internal error: line {n} was read as a product, then as {error!r}")
+    principals, actions, resources = (v if v.__class__ is tuple else (v,) for v in args[:3])
+    rest, width = args[3:], len(resources)
+    out: list[str] = []
+    failed = 0
+    while lo < hi:  # a run of one principal and action at a time
+        row, first = divmod(lo, width)
+        end = min(hi, lo + width - first)
+        principal, action = principals[row // len(actions)], actions[row % len(actions)]
+        head, part = write.head(principal, action), resources[first:first + end - lo]
+        for resource, v in zip(part, _verdicts(ev, [(principal, action, r, *rest) for r in part])):
+            if v.__class__ is str:
+                out.append(json.dumps({"line": n, "principal": principal, "action": action, "resource": resource,
+                                       "error": v}, ensure_ascii=False) + "\n")
+                failed += 1
+            else:
+                out.append(write.answer(n, head, resource, v))
+        lo = end
+    return "".join(out), failed
 
 
 def _said(exc: InvalidInput) -> str:
@@ -222,14 +287,35 @@ def _worker(block):
     return _decided(_WORLD, block)
 
 
-def _blocks(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
-    """The lines in blocks of BLOCK, each with the number of its first line (a list of strings is
-    what passes to a worker process the cheapest)."""
-    lines = iter(lines)
-    start = 1
-    while block := list(itertools.islice(lines, BLOCK)):
-        yield start, block
-        start += len(block)
+def _blocks(lines: Iterable[str]) -> Iterator[tuple[int, list]]:
+    """The lines in blocks of at most BLOCK requests, each with the number of its first line (a
+    list of strings is what passes to a worker process the cheapest). A line of a product (see
+    :func:`cells`) is cut into parts, (the line, its first request, the end, its requests), of
+    whole runs of its resources where they fit in a block."""
+    start = n = 1  # the number of the block's first line; of the line read
+    units: list = []
+    size = 0  # requests in units
+    for text in lines:
+        total = cells(args) if "[" in text and (args := parse_request(text)[0]) is not None else 1
+        if total == 1:
+            if size >= BLOCK:
+                yield start, units
+                start, units, size = n, [], 0
+            units.append(text)
+            size += 1
+        else:
+            width = len(args[2]) if args[2].__class__ is tuple else 1
+            step = BLOCK // width * width if width <= BLOCK else BLOCK
+            for lo in range(0, total, step):
+                hi = min(total, lo + step)
+                if size and size + hi - lo > BLOCK:
+                    yield start, units
+                    start, units, size = n, [], 0
+                units.append((text, lo, hi, total))
+                size += hi - lo
+        n += 1
+    if units:
+        yield start, units
 
 
 def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1) -> tuple[int, int]:

@@ -46,3 +46,33 @@ def test_batch_answers_each_line_as_check_does(model, data):
         assert (row["principal"], row["action"], row["resource"]) == (r["principal"], r["action"], r["resource"])
         assert (row["decision"], row["statements"], row["missing_context"], row["warnings"]) == (
             d.decision, [s.label() for s in d.statements], list(d.missing_context), list(d.warnings)), line
+
+
+@settings(max_examples=100 if os.environ.get("IAMLOGIC_HYPOTHESIS_PROFILE") == "deep" else 15, deadline=None)
+@given(valid_world_models(), st.data())
+def test_a_product_line_answers_as_its_requests_one_a_line(model, data):
+    world = World(model)
+    drawn = [data.draw(requests_for(model)) for _ in range(6)]
+    principals = sorted({r["principal"] for r in drawn})
+    actions = sorted({r["action"] for r in drawn})
+    resources = sorted({r["resource"] for r in drawn} | {"arn:aws:s3:::bucket0/k"})
+    context = drawn[0]["context"]
+    product = json.dumps({"principal": principals, "action": actions, "resource": resources, "context": context})
+    size = data.draw(st.integers(1, 3 * len(resources)))
+    block, batch.BLOCK = batch.BLOCK, size
+    try:
+        one, each = io.StringIO(), io.StringIO()
+        found = batch.run_batch(world, [product], one)
+        lines = [json.dumps({"principal": p, "action": a, "resource": r, "context": context})
+                 for p in principals for a in actions for r in resources]
+        assert batch.run_batch(World(model), lines, each) == found
+    finally:
+        batch.BLOCK = block
+    rows = [json.loads(x) for x in one.getvalue().splitlines()]
+    assert {row["line"] for row in rows} == {1} and len(rows) == len(lines)
+    for row, single in zip(rows, each.getvalue().splitlines()):
+        single = json.loads(single)
+        if "error" in single:
+            assert row["error"] == single["error"]
+        else:
+            assert {**row, "line": single["line"]} == single

@@ -224,3 +224,42 @@ def test_an_error_that_a_statement_causes_says_where_the_statement_is(tmp_path):
     run_batch(load([str(world)]), _lines([{"principal": "bob", "action": "s3:GetObject", "resource": "*"}]), out)
     row = json.loads(out.getvalue())
     assert row["error"].startswith(f"{world}:3:5: E507: ") and "aws:userid" in row["error"]
+
+
+def test_a_line_of_lists_is_the_product_of_its_requests_in_any_blocks(monkeypatch):
+    import iamlogic.batch as batch
+
+    world = load([WORLD])
+    principals, actions = ["alice", "bob", "nobody"], ["s3:GetObject", "redshift:CreateCluster"]
+    resources = ["arn:aws:s3:::reports-a/k", "*"]
+    context = {"aws:SecureTransport": True}
+    lines = _lines([GOOD[1], {"principal": principals, "action": actions, "resource": resources, "context": context},
+                    {"principal": "alice", "action": actions, "resource": "*"}, GOOD[0]])
+    whole = io.StringIO()
+    assert run_batch(world, lines, whole) == (12, 4)
+    rows = [json.loads(x) for x in whole.getvalue().splitlines()]
+    assert [r["line"] for r in rows] == [1] + [2] * 12 + [3, 3, 4]
+    cells = [(p, a, r) for p in principals for a in actions for r in resources]
+    for row, (p, a, r) in zip(rows[1:13], cells):  # principals outermost, resources innermost
+        assert (row["principal"], row["action"], row["resource"]) == (p, a, r)
+        if p == "nobody":
+            assert "E504" in row["error"]
+            continue
+        d = world.check(p, a, r, context)
+        assert (row["decision"], row["statements"]) == (d.decision, [s.label() for s in d.statements])
+    assert [r["decision"] for r in rows[13:15]] == [world.check("alice", a, "*").decision for a in actions]
+    for size in (1, 3, 5, 7):
+        monkeypatch.setattr(batch, "BLOCK", size)
+        for jobs in (1, 2):
+            out = io.StringIO()
+            assert run_batch(load([WORLD]), lines, out, jobs=jobs) == (12, 4)
+            assert out.getvalue() == whole.getvalue()
+
+
+def test_a_product_needs_non_empty_lists_of_strings():
+    base = {"principal": ["alice"], "action": "s3:GetObject", "resource": "*"}
+    for bad, field in (({"principal": []}, "principal"), ({"action": ["s3:GetObject", 1]}, "action"),
+                       ({"resource": [["*"]]}, "resource"), ({"principal": 5, "resource": []}, "principal, resource")):
+        assert parse_request(json.dumps(dict(base, **bad))) == (
+            None, f"{field} must be given as strings or non-empty lists of strings")
+    assert parse_request(json.dumps(base))[0][:3] == (("alice",), "s3:GetObject", "*")
