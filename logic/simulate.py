@@ -405,6 +405,22 @@ def parse_context_entries(items: Sequence[str] | None, catalog=None) -> dict[str
     return context
 
 
+def _shorthand_tag(text: str, option: str) -> tuple[str, str]:
+    """One ``Key=K,Value=V`` item (either order; quote a value with a comma): exactly those two fields."""
+    fields: dict[str, str] = {}
+    for token in _split_top(text):
+        m = re.fullmatch(r"\s*(Key|Value)=(.*)", token, re.S)
+        if not m or m.group(1) in fields:
+            break
+        fields[m.group(1)] = _unquote(m.group(2))
+    else:
+        if set(fields) == {"Key", "Value"}:
+            return fields["Key"], fields["Value"]
+    raise _fail(INVALID, f"{option}: {text!r} is not Key=K,Value=V",
+                "one tag an item: Key=a,Value=b Key=c,Value=d (quote a value with a comma: Value=\"b,c\"), "
+                "or JSON [{\"Key\": \"a\", \"Value\": \"b\"}]")
+
+
 def parse_tags(items: Sequence[str] | None, option: str) -> dict[str, str]:
     """``Key=K,Value=V`` items (AWS CLI shorthand) or a JSON list of ``{"Key", "Value"}``."""
     tags: dict[str, str] = {}
@@ -420,13 +436,14 @@ def parse_tags(items: Sequence[str] | None, option: str) -> dict[str, str]:
             for t in data if isinstance(data, list) else [None]:
                 if not isinstance(t, dict) or set(t) != {"Key", "Value"}:
                     raise _fail(INVALID, f"{option}: a tag is {{\"Key\": …, \"Value\": …}}")
-                pairs.append((str(t["Key"]), str(t["Value"])))
+                if not isinstance(t["Key"], str) or not isinstance(t["Value"], str):
+                    raise _fail(INVALID, f"{option}: tag {json.dumps(t)} has a Key or Value that is not a string")
+                pairs.append((t["Key"], t["Value"]))
         else:
-            m = re.fullmatch(r"\s*Key=(.*?),\s*Value=(.*)", text, re.S)
-            if not m or not _unquote(m.group(1)):
-                raise _fail(INVALID, f"{option}: {text!r} is not Key=K,Value=V")
-            pairs = [(_unquote(m.group(1)), _unquote(m.group(2)))]
+            pairs = [_shorthand_tag(text, option)]
         for k, v in pairs:
+            if not k:
+                raise _fail(INVALID, f"{option}: a tag key is empty")
             if k.lower() in (x.lower() for x in tags):
                 raise _fail(INVALID, f"{option}: tag key {k!r} is given twice")
             tags[k] = v

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from iamlogic.cli import main
+from iamlogic import InvalidInput
 from iamlogic.simulate import parse_caller, parse_context_entries, parse_tags
 
 from ..conftest import EXAMPLES
@@ -439,6 +440,25 @@ def test_callers_and_tags():
     assert parse_caller("anonymous").kind == "anonymous"
     assert parse_tags(["Key=team,Value=red", '[{"Key": "env", "Value": "a,b"}]'], "--caller-tags") == {
         "team": "red", "env": "a,b"}
+
+
+@pytest.mark.parametrize("item", ["Key=a,Value=b,Key=c", "Key=a,Value=b,Value=c", "Key=a,Value=x,Key=a,Value=b",
+                                  "Key=a", "Value=b", "Key=a,Value=b Key=c,Value=d", "Key=a,Valu=b", "Key=,Value=b",
+                                  '[{"Key": null, "Value": true}]', '[{"Key": ["x"], "Value": {"a": 1}}]',
+                                  '[{"Key": "a", "Value": 1}]'])
+def test_a_tag_is_exactly_one_key_and_one_value(item):
+    with pytest.raises(InvalidInput) as exc:
+        parse_tags([item], "--caller-tags")
+    assert exc.value.diagnostics[0].code == "E511" and "--caller-tags" in exc.value.diagnostics[0].message
+
+
+def test_tags_in_shorthand_are_one_an_item(capsys):
+    assert parse_tags(["Key=a,Value=b", "Value=d,Key=c", 'Key=e,Value="f,Key=g"', "Key=h,Value="],
+                      "--caller-tags") == {"a": "b", "c": "d", "e": "f,Key=g", "h": ""}
+    policy = doc(allow("s3:*"), deny("s3:*", Condition={"StringEquals": {"aws:PrincipalTag/a": "b"}}))
+    code, _, _, err = simulate(capsys, "--policy-input-list", policy, "--action-names", "s3:GetObject",
+                               "--caller-arn", ALICE, "--caller-tags", "Key=a,Value=b,Key=c")
+    assert code == 3 and "E511" in err and "is not Key=K,Value=V" in err
 
 
 @pytest.mark.parametrize("key, value, kind", [("aws:MultiFactorAuthAge", "inf", "numeric"),
