@@ -712,7 +712,18 @@ def build_custom(args) -> Simulation:
     need(not args.service_linked_role or caller.kind in ("role", "session"), "--service-linked-role",
          "only a role can be service-linked")
     need(not caller_tags or caller.kind in ("user", "role", "session"), "--caller-tags",
-         "tags are set on IAM users and roles; give session tags as aws:PrincipalTag/KEY context entries")
+         "tags are set on IAM users and roles")
+    # AWS's simulator gives a context entry's value to every condition that reads its key: an
+    # aws:PrincipalTag/KEY entry is a tag of the caller (of its user or role), as --caller-tags gives it
+    for key in [k for k in context if k.lower().startswith("aws:principaltag/")]:
+        need(caller.kind in ("user", "role", "session"), f"context key {key}",
+             "principal tags are simulated as the tags of an IAM user or role (or of a session's role)")
+        tag, value = key.split("/", 1)[1], context.pop(key)
+        if not tag or not isinstance(value, str):
+            raise _fail(INVALID, f"context key {key}: a principal tag has a key and one value")
+        if tag.lower() in (t.lower() for t in caller_tags):
+            raise _fail(INVALID, f"tag {tag!r} is given twice: by --caller-tags and by context key {key}")
+        caller_tags[tag] = value
     need(args.caller_role_arn is None or caller.kind == "session", "--caller-role-arn",
          "it names the role behind an assumed-role session ARN")
     need(args.federating_user_arn is None or caller.kind == "federated", "--federating-user-arn",

@@ -461,6 +461,25 @@ def test_tags_in_shorthand_are_one_an_item(capsys):
     assert code == 3 and "E511" in err and "is not Key=K,Value=V" in err
 
 
+def test_a_principal_tag_context_entry_is_a_tag_of_the_caller(capsys):
+    """AWS's simulator gives a context entry to every condition that reads its key."""
+    policy = doc(allow("s3:GetObject", Condition={"StringEquals": {"aws:PrincipalTag/team": "a"}}))
+    args = ("--policy-input-list", policy, "--action-names", "s3:GetObject", "--context-entries")
+    for caller in ((), ("--caller-arn", f"arn:aws:iam::{ACCT}:role/R"),
+                   ("--caller-arn", f"arn:aws:sts::{ACCT}:assumed-role/R/s")):
+        for value, decision in (("a", "allowed"), ("b", "implicitDeny")):
+            code, data, _, err = simulate(capsys, *args, f"ContextKeyName=aws:PrincipalTag/team,ContextKeyValues={value}",
+                                          *caller)
+            assert by_action(data)["s3:GetObject"]["EvalDecision"] == decision, (caller, value, err)
+    code, _, _, err = simulate(capsys, *args, "ContextKeyName=aws:PrincipalTag/team,ContextKeyValues=a",
+                               "--caller-tags", "Key=team,Value=b")
+    assert code == 3 and "E511" in err and "given twice" in err
+    code, _, _, err = simulate(capsys, *args, "ContextKeyName=aws:PrincipalTag/team,ContextKeyValues=a",
+                               "--caller-arn", f"arn:aws:sts::{ACCT}:federated-user/f",
+                               "--federating-user-arn", f"arn:aws:iam::{ACCT}:user/u")
+    assert code == 3 and "E510" in err and "aws:PrincipalTag/team" in err
+
+
 @pytest.mark.parametrize("key, value, kind", [("aws:MultiFactorAuthAge", "inf", "numeric"),
                                               ("aws:MultiFactorAuthAge", "nan", "numeric"),
                                               ("aws:SourceIp", "0.0.0.0/0", "ip")])
