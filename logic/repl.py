@@ -188,6 +188,13 @@ def _cell(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, int) else str(value)
 
 
+def _warnings_text(warnings: Iterable[str], action_warned: bool = False) -> str:
+    """A decision's warnings after its answer, as ``iamlogic check`` prints them ("" when none);
+    ``action_warned``: without the unknown action, which the answer's W613 gives already."""
+    warnings = [w for w in warnings if not (action_warned and w.startswith("unknown action '"))]
+    return "\nwarnings:" + "".join(f"\n  {w}" for w in warnings) if warnings else ""
+
+
 class Session:
     """One REPL session: a world, settings, and :meth:`handle` for each line.
 
@@ -286,6 +293,21 @@ class Session:
             raise InvalidInput([Diagnostic(
                 "E611", f"malformed resource '{value}'" + (f": {problem}" if problem else ""), word.span,
                 help="a resource is '*' or an ARN: arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE")])
+
+    def _context(self, q) -> dict[str, object]:
+        """The ``with`` clause as a request context. A key given twice (in any case: condition key
+        names are case-insensitive) is E514: a multivalued key's values are one entry, KEY=[V1, V2]."""
+        seen: dict[str, str] = {}
+        for e in q.context:
+            key = e.key.value
+            if key.lower() in seen:
+                raise InvalidInput([Diagnostic(
+                    "E514", f"context key {key} is given twice" + (
+                        "" if seen[key.lower()] == key else
+                        f" (as {seen[key.lower()]}): condition key names are case-insensitive"), e.key.span,
+                    help=f"give a key once; a multivalued key's values in one entry: {key}=[V1, V2]")])
+            seen[key.lower()] = key
+        return q.context_dict()
 
     def _action_warnings(self, word: Word) -> list[Diagnostic]:
         catalog = Catalog.default()
@@ -411,7 +433,7 @@ class Session:
             self._check_resource(q.resource)
             warnings = self._action_warnings(q.action)
             try:
-                d = self.world.check(q.principal.value, q.action.value, q.resource.value, q.context_dict())
+                d = self.world.check(q.principal.value, q.action.value, q.resource.value, self._context(q))
             except InvalidInput as exc:
                 raise self._with_principal_span(exc, q.principal) from None
             text = proof_graph(d.proof(), text_fmt)
@@ -539,11 +561,12 @@ class Session:
         self._need_world()
         self._check_resource(q.resource)
         warnings = self._action_warnings(q.action)
-        context = q.context_dict()
+        context = self._context(q)
         try:
             if isinstance(q, WhyNot):
                 blockers = why_not(self.world, q.principal.value, q.action.value, q.resource.value, context)
-                text = self._json(blockers.to_json()) if self.format == "json" else self._colour(blockers.render())
+                text = self._json(blockers.to_json()) if self.format == "json" else self._colour(
+                    blockers.render()) + _warnings_text(blockers.decision.warnings, bool(warnings))
                 return self._warned(warnings, text)
             d = self.world.check(q.principal.value, q.action.value, q.resource.value, context)
         except InvalidInput as exc:
@@ -557,15 +580,13 @@ class Session:
             elif self.explain != "summary":
                 data["explanation"] = d.proof().to_json() if self.explain == "full" else d.explain(self.explain)
             return self._warned(warnings, self._json(data))
-        if isinstance(q, Why):
-            text = self._colour(d.explain("blockers")) + "\n\nderivation:\n" + self.out.proof(d.proof())
-            if d.warnings:
-                text += "\n\nwarnings:\n" + "\n".join(f"  {w}" for w in d.warnings)
-        elif self.explain == "full":
-            text = self._colour(d.explain("blockers")) + "\n\nderivation:\n" + self.out.proof(d.proof())
+        notes = _warnings_text(d.warnings, bool(warnings))
+        if isinstance(q, Why) or self.explain == "full":
+            text = self._colour(d.explain("blockers")) + "\n\nderivation:\n" + self.out.proof(d.proof()) + (
+                "\n" if notes else "")
         else:
             text = self._colour(d.explain(self.explain))
-        return self._warned(warnings, text)
+        return self._warned(warnings, text + notes)
 
     def _colour(self, text: str) -> str:
         first, sep, rest = text.partition("\n")
@@ -577,7 +598,7 @@ class Session:
         warnings = self._action_warnings(q.action)
         unknown: list[Undetermined] = []
         maybe: list = []
-        found = who_can(self.world, q.action.value, q.resource.value, q.context_dict(), undetermined=unknown,
+        found = who_can(self.world, q.action.value, q.resource.value, self._context(q), undetermined=unknown,
                         conditional=maybe)
         action = found[0][1].action if found else q.action.value
         if self.format == "json":
@@ -589,6 +610,7 @@ class Session:
                                for p, d in found],
                 "conditional": [{"principal": p, "decision": d.decision, "missing_context": list(d.missing_context)}
                                 for p, d in maybe]})))
+        notes = _warnings_text(dict.fromkeys(w for _, d in found + maybe for w in d.warnings), bool(warnings))
         # denied for want of keys the question did not give: given them, they may be allowed
         more = "".join(f"\n  {p} (reads {', '.join(d.missing_context)})" for p, d in maybe)
         if more:
@@ -597,7 +619,7 @@ class Session:
         if not found:
             text = f"no principal of the world {'is known to be able to' if unknown else 'can'} {action} on " \
                    f"{q.resource.value}"
-            return self._warned(warnings, self._undetermined(unknown, text + more))
+            return self._warned(warnings, self._undetermined(unknown, text + more + notes))
         rows = []
         for p, d in found:
             via = [s.label() for s in d.statements if s.policy_kind not in ("scp", "rcp")] or [
@@ -607,7 +629,7 @@ class Session:
             rows.append([p, "\n".join(via)])
         title = f"{len(found)} principal(s) can {action} on {q.resource.value}"
         return self._warned(warnings, self._undetermined(unknown, self.out.table(["principal", "allowed by"], rows,
-                                                                                 title) + more))
+                                                                                 title) + more + notes))
 
     def _undetermined(self, unknown: list[Undetermined], text: str) -> str:
         """An answer with the requests it could not decide: each one's error, after the answer
@@ -629,7 +651,7 @@ class Session:
         self._check_resource(q.resource)
         unknown: list[Undetermined] = []
         try:
-            found = what_can(self.world, q.principal.value, q.resource.value, q.context_dict(), undetermined=unknown)
+            found = what_can(self.world, q.principal.value, q.resource.value, self._context(q), undetermined=unknown)
         except InvalidInput as exc:
             raise self._with_principal_span(exc, q.principal) from None
         scope = ("the catalog actions that take this resource" if q.resource.value != "*" else

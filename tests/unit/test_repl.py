@@ -90,6 +90,39 @@ def test_who_can(s):
     assert s.handle("who can s3:DeleteBucket arn:aws:s3:::b-reports").splitlines()[0].startswith("1 principal(s)")
 
 
+def test_text_answers_end_with_the_decision_warnings_as_check_prints_them(tmp_path, capsys):
+    world = tmp_path / "w.iaml"
+    world.write_text('account 111111111111 "a" {\n  user alice { attach P }\n  policy P {\n    allow s3:* on *\n'
+                     '    deny s3:* on * when Bool aws:SecureTransport "false"\n  }\n}\n')
+    session = Session([str(world)])
+    request = "alice s3:GetObject arn:aws:s3:::b/k with aws:SecureTransprt=false, aws:SecureTransport=0"
+    typo = "unknown context key 'aws:SecureTransprt': not in the AWS catalog (did you mean 'aws:SecureTransport'?)"
+    bad_bool = "Bool: request value '0' is not true or false"
+    for explain in ("summary", "blockers", "full"):
+        session.handle(f":explain {explain}")
+        for query in ("can", "why", "why not"):
+            out = session.handle(f"{query} {request}")
+            assert "\nwarnings:\n" in out and typo in out and bad_bool in out, (explain, query, out)
+    out = session.handle(f"who can s3:GetObject arn:aws:s3:::b/k with aws:SecureTransprt=false")
+    assert "\nwarnings:\n" in out and typo in out
+    assert main(["query", str(world), f"can {request}"]) == 0
+    out = capsys.readouterr().out
+    assert typo in out and bad_bool in out
+    # an unknown action is the answer's W613, not a second time among the warnings
+    out = session.handle("can alice s3:GetObjekt arn:aws:s3:::b/k")
+    assert out.count("unknown action") == 1
+
+
+def test_a_context_key_given_twice_in_with_is_e514(s):
+    for clause, col in (("k=false, k=true", 66), ("k=false, K=true", 66)):
+        out = s.handle(f"can dana s3:PutObject arn:aws:s3:::b-reports/x.csv with {clause}")
+        assert f"<input>:1:{col}: E514: context key" in out and "=[V1, V2]" in out and s.status == 3, out
+    for query in ("who can s3:PutObject * with k=1, k=2", "what can dana do on * with k=1, k=2",
+                  "why not dana s3:PutObject * with k=1, k=2"):
+        assert "E514" in s.handle(query), query
+    assert s.handle("can dana s3:PutObject arn:aws:s3:::b-reports/x.csv with k=[a, b]").startswith("Allow:")
+
+
 def test_what_can(s):
     out = s.handle("what can dana do on arn:aws:s3:::b-reports/x.csv")
     assert "dana can do 1 action(s)" in out and "s3:PutObject" in out and "Write" in out
