@@ -184,9 +184,11 @@ def cmd_check(args) -> int:
     world = load(args.world)
     for w in world.warnings:
         print(w.render(world.sources), file=sys.stderr)
-    session = None
-    if args.session_policy:
-        session = _read_policy_arg(args.session_policy)
+    from .simulate import one_session_policy
+
+    session = one_session_policy(args.session_policy)
+    if session is not None:
+        session = _read_policy_arg(session)
     decision = world.check(args.principal, args.action, args.resource, parse_context(args.context),
                            session_policy=session, federating_user=args.federating_user)
     print_decision(decision, args.explain, args.format)
@@ -238,8 +240,31 @@ def _read_policy_arg(value: str) -> str:
     return value
 
 
+class _StoreOnce(argparse._StoreAction):
+    """argparse's ``store``, except that an option given twice is an error (argparse would keep
+    the last value and drop the others silently)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = namespace.__dict__.setdefault("_options_given", set())
+        if option_string is not None:
+            if self.dest in given:
+                parser.error(f"argument {'/'.join(self.option_strings)}: given more than once; give it once"
+                             + (", with all its values" if self.nargs in ("+", "*") else ""))
+            given.add(self.dest)
+        super().__call__(parser, namespace, values, option_string)
+
+
+class _Parser(argparse.ArgumentParser):
+    """The parser of iamlogic and its commands: an option that takes a value is given once."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="iamlogic", description="AWS access questions answered by logic.")
+    parser = _Parser(prog="iamlogic", description="AWS access questions answered by logic.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("validate", help="check world files (.iaml), policy documents (.json) and guardrails files (.dl)")
@@ -264,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--resource", required=True)
     c.add_argument("--context", action="append", metavar="KEY=VALUE",
                    help="a condition key of the request (repeat a key, or KEY=[a,b], for a multivalued key)")
-    c.add_argument("--session-policy", help="the session policy: JSON text or file://path")
+    c.add_argument("--session-policy", action="append", help="the session policy: JSON text or file://path")
     c.add_argument("--federating-user", help="for a federated-user session: the IAM user that called GetFederationToken (ARN, or name in the session's account)")
     c.add_argument("--explain", choices=("full", "blockers", "summary"), default="summary")
     c.add_argument("--format", choices=("text", "json"), default="text")

@@ -149,6 +149,16 @@ def unsupported(message: str, help: str | None = None) -> InvalidInput:
 # Reading options
 
 
+def one_session_policy(values: Sequence[str] | None) -> str | None:
+    """The ``--session-policy`` given (an option that may be repeated, so that a second one is
+    refused rather than silently replacing the first)."""
+    if values and len(values) > 1:
+        raise unsupported(f"--session-policy is given {len(values)} times: iamlogic models one inline session "
+                          "policy a session (AWS also takes managed session policy ARNs, PolicyArns, which "
+                          "iamlogic does not model)", "give one session policy")
+    return values[0] if values else None
+
+
 def _read_text(value: str, what: str) -> tuple[str, str | None]:
     """An option value, or the content of ``file://path`` / ``fileb://path`` (as the AWS CLI reads them)."""
     for prefix in ("file://", "fileb://"):
@@ -655,7 +665,8 @@ def build_custom(args) -> Simulation:
         docs_to_check.append(resource_doc)
         for k in kinds[1:]:  # the same document, validated as each kind it is used as
             docs_to_check.append(Doc("ResourcePolicy", k, resource_doc.text, resource_doc.file))
-    session_doc = _doc(args.session_policy, "SessionPolicy", "session") if args.session_policy else None
+    session_policy = one_session_policy(args.session_policy)
+    session_doc = _doc(session_policy, "SessionPolicy", "session") if session_policy is not None else None
     if session_doc:
         docs_to_check.append(session_doc)
     scp_levels = _levels(args.scp_levels, "--scp-levels", "scp")
@@ -1239,7 +1250,8 @@ def add_commands(sub) -> None:
                         "or user/aws:username of --context-entries, else user/simulated-caller, in the account "
                         "of aws:PrincipalAccount, --resource-owner or the resource ARNs, else 123456789012)")
     x = c.add_argument_group("iamlogic extensions")
-    x.add_argument("--session-policy", metavar="POLICY", help="the session policy of a role or federated-user session")
+    x.add_argument("--session-policy", action="append", metavar="POLICY",
+                   help="the session policy of a role or federated-user session")
     x.add_argument("--scp-levels", metavar="JSON",
                    help="SCPs of the caller's account: a JSON array of levels, root first and the account last, "
                         "each an array of policy documents; FullAWSAccess is detached everywhere, so an empty "

@@ -120,3 +120,26 @@ def test_the_default_policies_are_the_ones_named_aws_managed():
     from iamlogic.decision import _AWS_MANAGED_IDS
     from iamlogic.world import BUILTIN_POLICY_IDS
     assert set(BUILTIN_POLICY_IDS.values()) == _AWS_MANAGED_IDS
+
+
+def test_an_option_given_twice_is_an_error_not_the_last_one(tmp_path, capsys):
+    world = tmp_path / "w.iaml"
+    world.write_text('account 111111111111 "a" {\n  role R { trust { allow sts:AssumeRole principal aws "111111111111" }'
+                     '\n    policy P { allow s3:*, sqs:* on * } }\n}\n')
+    s3 = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+    sqs = s3.replace("s3:*", "sqs:*")
+    check = ("check", str(world), "--principal", "arn:aws:sts::111111111111:assumed-role/R/s", "--action",
+             "s3:GetObject", "--resource", "arn:aws:s3:::b/k")
+    assert run(capsys, *check, "--session-policy", s3)[0] == 0
+    code, out, err = run(capsys, *check, "--session-policy", s3, "--session-policy", sqs)
+    assert code == 3 and "E510: unsupported: --session-policy is given 2 times" in err and "PolicyArns" in err
+    code, out, err = run(capsys, *check, "--session-policy", "")
+    assert code == 3 and "<session policy>" in err  # an empty session policy is not no session policy
+    code, _, err = run(capsys, "simulate-custom-policy", "--action-names", "s3:GetObject", "--caller-arn",
+                       "arn:aws:iam::111111111111:role/R", "--session-policy", s3, "--session-policy", sqs)
+    assert code == 3 and "unsupported: --session-policy is given 2 times" in err
+    code, _, err = run(capsys, *check, "--action", "s3:PutObject")
+    assert code == 3 and "argument --action: given more than once" in err
+    code, _, err = run(capsys, "simulate-custom-policy", "--action-names", "s3:GetObject", "--caller-tags",
+                       "Key=a,Value=b", "--caller-tags", "Key=c,Value=d")
+    assert code == 3 and "argument --caller-tags: given more than once" in err
