@@ -29,6 +29,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from typing import Any, Iterable, Sequence
 
 from .analysis import (
@@ -211,6 +212,8 @@ class Session:
         status: the exit code the last line earns in ``iamlogic query`` (0, 2 or 3).
         done: set by ``:quit``.
         banner: what loading ``paths`` printed.
+        line: the line of a script the next text answered starts at: its diagnostics say that
+            line (``<input>:LINE:COL``); 1 for a line typed.
     """
 
     def __init__(self, paths: Sequence[str] = (), *, world=None, format: str = "table", explain: str = "summary",
@@ -223,6 +226,7 @@ class Session:
         self.status = EXIT_OK
         self.done = False
         self._line = ""
+        self.line = 1
         self._vocab: dict[str, list[str]] | None = None
         self.banner = self._load(list(paths)) if paths else ""
 
@@ -262,10 +266,23 @@ class Session:
         diagnostics = list(diagnostics)
         if any(d.is_error for d in diagnostics):
             self.status = EXIT_INVALID
+        diagnostics = [self._on_script_line(d) for d in diagnostics]
         if self.format == "json":
             return self._json({"errors": [d.to_json() for d in diagnostics]})
-        srcs = {**(sources or {}), INPUT: self._line}
+        srcs = {**(sources or {}), INPUT: self._script_text()}
         return "\n".join(d.render(srcs) for d in diagnostics)
+
+    def _on_script_line(self, d: Diagnostic) -> Diagnostic:
+        """``d``, its span on the line of the script where the text answered is (:attr:`line`)."""
+        span = d.span
+        if self.line == 1 or span is None or span.file != INPUT or not span.line:
+            return d
+        shift = self.line - 1
+        return replace(d, span=replace(span, line=span.line + shift, end_line=span.end_line and span.end_line + shift))
+
+    def _script_text(self) -> str:
+        """The text answered, at its line of the script (the source diagnostics are rendered with)."""
+        return "\n" * (self.line - 1) + self._line
 
     def _plain_error(self, message: str) -> str:
         if self.format == "json":
@@ -641,10 +658,10 @@ class Session:
             data = json.loads(text)
             data["undetermined"] = [u.to_json() for u in unknown]
             return self._json(data)
-        srcs = {**(self.world.sources if self.world is not None else {}), INPUT: self._line}
+        srcs = {**(self.world.sources if self.world is not None else {}), INPUT: self._script_text()}
         head = f"{len(unknown)} request(s) could not be decided, each for the reason its error gives"
         return "\n".join([text, head] + [f"  {u.principal} {u.action} {u.resource}:\n    "
-                                          + u.diagnostic.render(srcs).replace("\n", "\n    ") for u in unknown])
+                                          + self._on_script_line(u.diagnostic).render(srcs).replace("\n", "\n    ") for u in unknown])
 
     def _what_can(self, q: WhatCan) -> str:
         self._need_world()
@@ -947,6 +964,7 @@ def run_repl(paths: Sequence[str] = (), *, input=None, output=None, stdout=None)
         session.banner = session._load(list(paths))
 
     pending: list[str] = []  # the lines of an input continued over several lines
+    read_lines = first = 0  # the lines read, and the line the input answered next starts at
 
     class _Complete(Completer):
         def get_completions(self, document, complete_event):
@@ -993,11 +1011,15 @@ def run_repl(paths: Sequence[str] = (), *, input=None, output=None, stdout=None)
                 break
             line = None  # the input ends inside an unfinished query: answered as it is (an error)
         if line is not None:
+            read_lines += 1
+            first = first if pending else read_lines
             pending.append(line)
         text = "\n".join(pending)
         if line is not None and session.needs_more(text):
             continue
         pending.clear()
+        if script:  # a diagnostic says the line of the script
+            session.line = first
         try:
             answer = session.handle(text)
         except KeyboardInterrupt:

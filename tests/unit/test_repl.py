@@ -458,6 +458,21 @@ def test_a_script_with_an_invalid_line_exits_3(tmp_path):
     assert "Allow: " + DANA in bad.stdout  # the lines after the invalid one are still answered
 
 
+def test_a_script_diagnostic_says_its_line_of_the_script(tmp_path):
+    script = tmp_path / "queries.txt"
+    script.write_text("can dana s3:PutObject arn:aws:s3:::b-reports/x\n\n\ncan dana s3:PutObject arn:aws:s3:::b (\n"
+                      "?- principal(P,\n   T).\ncan dana s3:PutObjekt *\n")
+    with open(script) as stdin:
+        done = subprocess.run([sys.executable, "-m", "iamlogic.cli", "repl", CROSS], stdin=stdin, capture_output=True,
+                              text=True, cwd=str(ROOT), timeout=120)
+    assert done.returncode == 3
+    out = done.stdout
+    assert "<input>:4:38: E601" in out  # a syntax error on line 4
+    assert "<input>:5:4: E411" in out  # a query over lines 5 and 6: at its first line
+    assert "<input>:7:10: W613" in out
+    caret_under(out, "can dana s3:PutObjekt *", 10, 12)
+
+
 def test_end_to_end_in_a_pseudo_terminal(tmp_path):
     pexpect = pytest.importorskip("pexpect")
     env = dict(os.environ, HOME=str(tmp_path), IAMLOGIC_HISTORY="", TERM="xterm", NO_COLOR="1",
