@@ -661,7 +661,8 @@ class Session:
         srcs = {**(self.world.sources if self.world is not None else {}), INPUT: self._script_text()}
         head = f"{len(unknown)} request(s) could not be decided, each for the reason its error gives"
         return "\n".join([text, head] + [f"  {u.principal} {u.action} {u.resource}:\n    "
-                                          + self._on_script_line(u.diagnostic).render(srcs).replace("\n", "\n    ") for u in unknown])
+                                          + self._on_script_line(u.diagnostic).render(srcs).replace("\n", "\n    ")
+                                          for u in unknown])
 
     def _what_can(self, q: WhatCan) -> str:
         self._need_world()

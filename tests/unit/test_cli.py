@@ -124,8 +124,9 @@ def test_the_default_policies_are_the_ones_named_aws_managed():
 
 def test_an_option_given_twice_is_an_error_not_the_last_one(tmp_path, capsys):
     world = tmp_path / "w.iaml"
-    world.write_text('account 111111111111 "a" {\n  role R { trust { allow sts:AssumeRole principal aws "111111111111" }'
-                     '\n    policy P { allow s3:*, sqs:* on * } }\n}\n')
+    world.write_text('account 111111111111 "a" {\n'
+                     '  role R { trust { allow sts:AssumeRole principal aws "111111111111" }\n'
+                     '    policy P { allow s3:*, sqs:* on * } }\n}\n')
     s3 = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
     sqs = s3.replace("s3:*", "sqs:*")
     check = ("check", str(world), "--principal", "arn:aws:sts::111111111111:assumed-role/R/s", "--action",

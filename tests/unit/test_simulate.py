@@ -468,8 +468,8 @@ def test_a_principal_tag_context_entry_is_a_tag_of_the_caller(capsys):
     for caller in ((), ("--caller-arn", f"arn:aws:iam::{ACCT}:role/R"),
                    ("--caller-arn", f"arn:aws:sts::{ACCT}:assumed-role/R/s")):
         for value, decision in (("a", "allowed"), ("b", "implicitDeny")):
-            code, data, _, err = simulate(capsys, *args, f"ContextKeyName=aws:PrincipalTag/team,ContextKeyValues={value}",
-                                          *caller)
+            entry = f"ContextKeyName=aws:PrincipalTag/team,ContextKeyValues={value}"
+            code, data, _, err = simulate(capsys, *args, entry, *caller)
             assert by_action(data)["s3:GetObject"]["EvalDecision"] == decision, (caller, value, err)
     code, _, _, err = simulate(capsys, *args, "ContextKeyName=aws:PrincipalTag/team,ContextKeyValues=a",
                                "--caller-tags", "Key=team,Value=b")
