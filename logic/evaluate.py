@@ -351,6 +351,8 @@ class WorldIndex:
             depth, above = 0, self.parent.get(node)
             while above is not None:
                 depth, above = depth + 1, self.parent.get(above)
+                if depth > len(self.parent):  # the world's checks refuse such a world (E358)
+                    raise IamlogicError(f"internal error: the levels above {node} form a cycle")
             self.depth[node] = depth
             name = self.node_names.get(node)
             self.level_names[node] = (f"account {node}" if node in self.accounts
