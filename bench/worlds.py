@@ -295,7 +295,7 @@ class _Gen:
 
         root = OrgNode("root", "Root", None, deny_att(), (), tuple(freeze(n) for n in top))
         self.ou_count = len(nodes)
-        return Organization("o-bench0000", mgmt, root, policies)
+        return Organization("o-bench00000", mgmt, root, policies)
 
     # -- accounts ------------------------------------------------------------------------------
     def build(self) -> tuple[WorldModel, dict]:

@@ -127,6 +127,9 @@ CODES: dict[str, str] = {
     "E355": "unsupported: an access point policy",
     "E356": "abac on a resource that is not an S3 general purpose bucket",
     "E357": "a user, group, role or managed policy path that is not an IAM path (/ or /…/)",
+    "E359": "a user, group, role or managed policy name that IAM does not allow, or two of one kind in an account "
+             "that differ only in case",
+    "E358": "an organization, root or OU id that is not of AWS's form (o-…, r-…, ou-…-…), or one id given twice",
     "E354": "an S3 object declared with a policy, or in another account than its declared bucket",
     "E353": "a tag key given twice in one tags block (keys that differ only in case included)",
     "E352": "a user pool or API that is malformed, incomplete or declared twice; a route that is not METHOD /path, "

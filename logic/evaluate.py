@@ -30,6 +30,7 @@ builtins the rules call:
 ``resource_matches(Req, Stmt, Pattern)``      ARN matching with policy variables substituted
 ``condition_holds(Req, Cond)``                one condition under the request's context
 ``request_kms_key(Req)``                      the request's resource is a KMS key
+``request_unknown_role(Req)``                 the request's resource is a role ARN the world lacks
 ==========================================  =======================================================
 """
 
@@ -68,6 +69,7 @@ _ACCOUNT = re.compile(r"[0-9]{12}")
 _IAM_ARN = re.compile(r"arn:(aws[a-z-]*):iam::([0-9]{12}):(user|role|root)(.*)")
 _STS_ARN = re.compile(r"arn:(aws[a-z-]*):sts::([0-9]{12}):(assumed-role|federated-user)/(.+)")
 _KMS_KEY = re.compile(r"arn:aws[a-z-]*:kms:[^:]*:[0-9]*:key/.+")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/.+")
 #: The keys Amazon Cognito sets in its sessions, and the name of a session of its enhanced flow
 #: (Amazon Cognito developer guide: role-trust-and-permissions, authentication-flow).
 COGNITO = "cognito-identity.amazonaws.com"
@@ -99,6 +101,7 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     "resource_matches": BuiltinSpec(inputs=(0, 1, 2)),
     "condition_holds": BuiltinSpec(inputs=(0, 1)),
     "request_kms_key": BuiltinSpec(inputs=(0,)),
+    "request_unknown_role": BuiltinSpec(inputs=(0,)),
     # Declared in the schema as facts (``iamlogic facts`` prints them); the engine answers it from
     # the catalog instead of loading tens of thousands of facts for a pattern like "*".
     "action_pattern_covers": BuiltinSpec(inputs=(0,), outputs=(1,)),
@@ -138,9 +141,17 @@ _AWS_SET = frozenset(k.lower() for k in (
     "aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:PrincipalType",
     "aws:username", "aws:PrincipalIsAWSService", "aws:PrincipalServiceName", "aws:ResourceAccount",
     "aws:ResourceOrgID", "aws:ResourceOrgPaths"))
+# Keys AWS sets only for some callers (IAM user guide, reference_policies_condition-keys): the
+# source of a service's call on behalf of a resource's owner (aws:SourceArn, …: "only if accessing a
+# resource triggers an AWS service to call another service") for service principals, the source
+# identity for role sessions (set when the role was assumed).
+_SERVICE_SOURCE = frozenset(k.lower() for k in (
+    "aws:SourceArn", "aws:SourceAccount", "aws:SourceOrgID", "aws:SourceOrgPaths"))
+_SOURCE_IDENTITY = "aws:sourceidentity"
 # Keys whose absence the world decides by the resource (Evaluator._absent), besides resource tags.
 _RESOURCE_SIDE = ("aws:resourceorg", "s3:existingobjecttag/")
-_LACKS_EXPLICIT_ALLOW = "a role trust policy or KMS key policy must allow the principal explicitly; none does"
+_LACKS_EXPLICIT_ALLOW = ("a role trust policy or KMS key policy must allow the principal explicitly; none does (a "
+                         "role the world does not declare at the ARN asked, path and name as written, has none here)")
 _RCP_SERVICES_NOTE = ("they restrict the services of the world's 'aws rcp_services', else of iamlogic's list "
                       "(catalog.RCP_SERVICES), and never kms:RetireGrant; if AWS lists this service today, "
                       "declare it in 'aws rcp_services'")
@@ -351,6 +362,8 @@ class WorldIndex:
             depth, above = 0, self.parent.get(node)
             while above is not None:
                 depth, above = depth + 1, self.parent.get(above)
+                if depth > len(self.parent):  # the world's checks refuse such a world (E358)
+                    raise IamlogicError(f"internal error: the levels above {node} form a cycle")
             self.depth[node] = depth
             name = self.node_names.get(node)
             self.level_names[node] = (f"account {node}" if node in self.accounts
@@ -487,6 +500,7 @@ class Request:
     session_policy: str | None = None
     policy_holder: str | None = None  # the holder of the resource-based policy that governs it (or the role)
     kms_key: bool = False
+    unknown_role: bool = False  # a role ARN the world does not declare (its trust policy is not known)
     context: dict[str, tuple[str, tuple[str, ...], bool]] = field(default_factory=dict)  # lower key -> (key, values, given as list)
     missing: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
@@ -1052,6 +1066,10 @@ class Evaluator:
         r = self._req(req)  # (once a request: not worth inlining)
         return r is not None and r.kms_key
 
+    def _b_request_unknown_role(self, req) -> bool:
+        r = self._req(req)
+        return r is not None and r.unknown_role
+
     # -- requests -------------------------------------------------------------------------------
     def resolve(self, principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None,
                 session_policy: Policy | None = None, federating_user: str | None = None) -> Request:
@@ -1090,7 +1108,7 @@ class Evaluator:
         rpart = self._resource_parts.get(resource) or self._resource_parts.get((resource, account))
         if rpart is None:
             rpart = self._resource_part(resource, account)
-        holder, owner, kms_key, rnotes, rctx, object_tags = rpart
+        holder, owner, kms_key, unknown_role, rnotes, rctx, object_tags = rpart
         ctx = {**pre, **rctx, **post}
         if object_tags and not self._reads_object_tags(action):
             for key in object_tags:
@@ -1098,7 +1116,7 @@ class Evaluator:
         # every field in one call (a request is made for every cell of an access matrix); the
         # context: the keys the world derives (principal, resource), then the caller's (_given)
         req = Request(req_id or f"req{next(self._counter)}", caller, action, resource, ptype, account, identity, role,
-                      fed, owner, None, holder, kms_key, ctx, set(), [*notes, *rnotes], {})
+                      fed, owner, None, holder, kms_key, unknown_role, ctx, set(), [*notes, *rnotes], {})
         if session_policy is not None:
             if ptype not in ("assumed_role", "federated_user"):
                 raise InvalidInput([Diagnostic("E501", f"a session policy needs a session principal (an assumed-role "
@@ -1320,7 +1338,8 @@ class Evaluator:
         # resource than they need (see rules/20-policies.dl)
         if holder not in idx.policy_holders and idx.principals.get(holder, ("",))[0] != "role":
             holder = None
-        part = holder, owner, bool(_KMS_KEY.fullmatch(resource)), tuple(notes), ctx, object_tags
+        unknown_role = resource not in idx.principals and bool(_ROLE_ARN.fullmatch(resource))
+        part = holder, owner, bool(_KMS_KEY.fullmatch(resource)), unknown_role, tuple(notes), ctx, object_tags
         if len(self._resource_parts) > _PART_LIMIT:
             self._resource_parts.clear()
         self._resource_parts[key] = part
@@ -1625,9 +1644,11 @@ class Evaluator:
                 if kind and kind[0]:
                     req.notes.append(kind[0])
                 if kind and kind[1] and low not in derived and self._absent(req, low):
-                    req.notes.append(f"context key {key} is not the caller's to give (AWS sets it from the principal "
-                                     "or the resource, and the world says this request does not carry it); the value "
-                                     "given was not used")
+                    why = ("only when a service calls on behalf of a resource's owner" if low in _SERVICE_SOURCE else
+                           "only in a role session whose AssumeRole call set it" if low == _SOURCE_IDENTITY else
+                           "from the principal or the resource")
+                    req.notes.append(f"context key {key} is not the caller's to give (AWS sets it {why}, and the "
+                                     "world says this request does not carry it); the value given was not used")
                     continue
                 if low in ("aws:principalorgid", "aws:principalorgpaths") and req.account in self.open_accounts \
                         and not all(_outside_org(v, self.index.orgs) for v in values):
@@ -1647,8 +1668,8 @@ class Evaluator:
         if self.catalog.condition_key(key) is None:
             hint = self.catalog.suggest_condition_key(key)
             warning = f"unknown context key {key!r}: not in the AWS catalog" + (f" ({hint})" if hint else "")
-        closed = low in _AWS_SET or low.startswith("aws:principaltag/") or "resourcetag/" in low or \
-            low.startswith("s3:existingobjecttag/")
+        closed = low in _AWS_SET or low in _SERVICE_SOURCE or low == _SOURCE_IDENTITY or \
+            low.startswith("aws:principaltag/") or "resourcetag/" in low or low.startswith("s3:existingobjecttag/")
         return (warning, closed) if warning or closed else 0
 
     def _session_tags(self, req: Request) -> bool:
@@ -1665,7 +1686,8 @@ class Evaluator:
         (:data:`_AWS_SET`; the organization keys of an account the world does not declare stay the
         caller's to give), a principal tag of a caller that is not a session (a session's tags are
         the caller's to pass; so are the tags of a user the world does not declare), a tag of a
-        resource the world declares."""
+        resource the world declares; the source of a call (aws:SourceArn, …) that no service makes,
+        the source identity of a caller that is not a role session."""
         idx, t = self.index, req.principal_type
         if low in ("aws:principalorgid", "aws:principalorgpaths"):
             return t in ("anonymous", "service", "web_identity") or (
@@ -1674,6 +1696,10 @@ class Evaluator:
             return req.resource_account is None or req.resource_account in idx.accounts
         if low in _AWS_SET:
             return True
+        if low in _SERVICE_SOURCE:
+            return t != "service"
+        if low == _SOURCE_IDENTITY:
+            return t != "assumed_role"
         if low.startswith("aws:principaltag/"):
             return t in ("anonymous", "service", "web_identity", "root") or (
                 t == "user" and req.identity in idx.principals and req.account not in self.open_accounts)
@@ -1977,11 +2003,12 @@ class Evaluator:
         """Build the compiled rules' tables for this world (again after a session policy is added)."""
         with self._lock:
             builtins = {name: getattr(self, f"_b_{name}") for name in BUILTIN_SPECS}
-            kms = _vector_attribute("kms_key")
+            kms, unknown_role = _vector_attribute("kms_key"), _vector_attribute("unknown_role")
             self._solver = self._compiled.bind(self._table, builtins, _SHARED, {
                 "resource_matches": self._v_resource_matches, "principal_named": self._v_principal_named,
                 "condition_holds": self._v_condition_holds,
                 "request_kms_key": lambda vec, mask: sum(m for _, m in kms(vec, mask, True)),
+                "request_unknown_role": lambda vec, mask: sum(m for _, m in unknown_role(vec, mask, True)),
                 "request_policy_holder": _vector_attribute("policy_holder"),
                 "request_resource_account": _vector_attribute("resource_account")})
             self._vector_memos.clear()

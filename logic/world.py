@@ -47,6 +47,10 @@ BUILTIN_POLICIES: dict[str, tuple[str, Policy]] = {
 BUILTIN_POLICY_IDS = {FULL_AWS_ACCESS: "p-FullAWSAccess", RCP_FULL_AWS_ACCESS: "p-RCPFullAWSAccess"}
 
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
+# the forms of the ids AWS Organizations gives (Organizations API reference: Organization, Root,
+# OrganizationalUnit): an id is a segment of aws:PrincipalOrgPaths, and two levels never share one
+_ORG_IDS = {"organization": re.compile(r"o-[a-z0-9]{10,32}"), "root": re.compile(r"r-[0-9a-z]{4,32}"),
+            "OU": re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}")}
 _CHECK_RUN = 1024  # requests check_many gives Evaluator.decide_many at a time (whole runs of a principal and action)
 
 
@@ -199,6 +203,7 @@ def resolve(model: WorldModel, diags: Diagnostics | None = None) -> Resolved:
             d.add("E335", f"organization {org.id} is declared twice", org.span)
             continue
         seen_orgs.add(org.id)
+        _check_org_id("organization", org.id, org.span, d)
         for kind, p in org.policies:
             key = (org.id, kind, p.name)
             if key in r.org_policies or p.name in BUILTIN_POLICIES:
@@ -470,10 +475,19 @@ def _identity_center(r: Resolved, org: Organization, center: ast.IdentityCenter,
 
 def _index_tree(r: Resolved, org: Organization, d: Diagnostics) -> None:
     root_id = org.root.id or f"r-{_short_hash(org.id, 4)}"
+    if org.root.id:
+        _check_org_id("root", org.root.id, org.root.span, d)
 
-    def walk(node: OrgNode, node_id: str, depth: int, path: str) -> None:
+    def walk(node: OrgNode, node_id: str, parent: str | None, depth: int, path: str) -> None:
         r.node_ids[id(node)] = node_id
+        if node_id in r.nodes:  # a level's SCPs and place would be another's (and its parent, itself)
+            if node.id or parent is None:  # (OU ids made from names collide only for OUs of one name: E334)
+                d.add("E358", f"{node_id} is the id of two levels of organizations: '{r.nodes[node_id].name}' and "
+                              f"'{node.name}'", node.span)
+            return
         r.nodes[node_id] = node
+        if parent is not None:
+            r.node_parent[node_id] = parent
         if depth > MAX_OU_DEPTH:
             d.add("E318", f"OU '{node.name}' is {depth} levels below the root; AWS allows {MAX_OU_DEPTH}", node.span)
         _check_attachments(r, org, node.attachments, d)
@@ -500,11 +514,18 @@ def _index_tree(r: Resolved, org: Organization, d: Diagnostics) -> None:
                 d.add("E334", f"two OUs called '{child.name}' under the same parent", child.span)
             names.add(child.name)
             child_path = f"{path}/{child.name}"
+            if child.id:
+                _check_org_id("OU", child.id, child.span, d)
             child_id = child.id or f"ou-{root_id[2:6]}-{_short_hash(org.id + child_path, 8)}"
-            r.node_parent[child_id] = node_id
-            walk(child, child_id, depth + 1, child_path)
+            walk(child, child_id, node_id, depth + 1, child_path)
 
-    walk(org.root, root_id, 0, "")
+    walk(org.root, root_id, None, 0, "")
+
+
+def _check_org_id(kind: str, value: str, span, d: Diagnostics) -> None:
+    form = _ORG_IDS[kind]
+    if not form.fullmatch(value):
+        d.add("E358", f"{kind} id {value!r} is not of the form AWS Organizations gives ({form.pattern})", span)
 
 
 def _check_attachments(r: Resolved, org: Organization, atts: Iterable[Attachment], d: Diagnostics) -> None:
@@ -555,6 +576,9 @@ def check_world(model: WorldModel) -> list[Diagnostic]:
                                                     "(simulate-custom-policy: --bucket-abac)")
     for p in model.aws_policies:
         d.extend(validate_policy(p.document, "identity"))
+        if not IAM_NAME.fullmatch(p.name) or len(p.name) > IAM_NAME_LENGTH["policy"]:
+            d.add("E359", f"AWS managed policy name {p.name!r} is not one IAM allows: 1 to 128 letters, digits and "
+                          "_+=,.@- (no / or blank)", p.span)
         if not IAM_PATH.fullmatch(p.path):
             d.add("E357", f"the path {p.path!r} of AWS managed policy '{p.name}' is not an IAM path: / or /…/", p.span,
                   "write it /service-role/ (a slash at each end)")
@@ -814,10 +838,18 @@ def _check_user_pools(r: Resolved, d: Diagnostics) -> None:
 def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
     def unique(kind: str, items):
         seen: dict[str, Any] = {}
+        folded: dict[str, str] = {}  # IAM names are unique whatever their case
         for item in items:
             if item.name in seen:
                 d.add("E321", f"{kind} '{item.name}' is declared twice in account {acct.id}", item.span)
+            elif item.name.lower() in folded:
+                d.add("E359", f"{kind} '{item.name}' and '{folded[item.name.lower()]}' of account {acct.id} differ only "
+                              "in case: IAM names are unique whatever their case", item.span)
+            if not IAM_NAME.fullmatch(item.name) or len(item.name) > IAM_NAME_LENGTH[kind]:
+                d.add("E359", f"{kind} name {item.name!r} is not one IAM allows: 1 to {IAM_NAME_LENGTH[kind]} letters, "
+                              "digits and _+=,.@- (no / or blank)", item.span)
             seen.setdefault(item.name, item)
+            folded.setdefault(item.name.lower(), item.name)
         return seen
 
     unique("user", acct.users)
@@ -904,6 +936,10 @@ S3_BUCKET = re.compile(r"arn:aws:s3:::[^/]+")  # an S3 general purpose bucket (n
 #: An IAM path (IAM API reference, CreatePolicy / CreateRole / CreateUser, Path: "/" or "/…/" of
 #: the characters from ! to ~, 1 to 512 characters).
 IAM_PATH = re.compile(r"/|/[\x21-\x7e]{1,510}/")
+# the names IAM allows (IAM API reference: CreateUser, CreateGroup, CreateRole, CreatePolicy): a name
+# is the last part of an ARN, so a "/" in one would name another path's principal
+IAM_NAME = re.compile(r"[A-Za-z0-9_+=,.@-]+")
+IAM_NAME_LENGTH = {"user": 64, "role": 64, "group": 128, "policy": 128}
 
 
 def _reads_resource_tags(model: WorldModel) -> bool:

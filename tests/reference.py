@@ -36,7 +36,8 @@ R5  Owner of the resource: the account that declares it in the world; an S3 obje
     ``arn:aws:iam::aws:policy/…``) the principal's own account. Anonymous and service callers have
     no own account, so such a resource has no owner (no resource keys, no RCP).
 R6  A role's trust policy is its resource policy for ``sts:AssumeRole*``, ``sts:TagSession`` and
-    ``sts:SetSourceIdentity``; for other actions on a role there is no resource policy. A declared
+    ``sts:SetSourceIdentity``; for other actions on a role there is no resource policy. A role the
+    world does not declare (at the ARN asked) has a trust policy that allows no one. A declared
     resource ``arn:…:kms:…:key/…`` has a key policy. Both must allow explicitly (§1.2 step 4).
 R7  Context keys (names case-insensitive; values str or list; a list of ""s only is the null data set). The caller's values are used for
     environment keys (aws:SourceIp, aws:SecureTransport, …), aws:userid where the world does
@@ -306,6 +307,9 @@ def _target(world: _World, arn: str, action: str, caller: Caller) -> Target:
                 return Target(arn, acct.id, user.tags)
     parts = arn.split(":")
     account = parts[4] if len(parts) > 5 and parts[4].isdigit() and len(parts[4]) == 12 else caller.account
+    if (len(parts) > 5 and parts[2] == "iam" and parts[4] == account and parts[5].startswith("role/")
+            and any(wildcard_match(p, action, ignore_case=True) for p in TRUST_ACTIONS)):
+        return Target(arn, account, known=False, kind="trust")  # a role the world lacks: no trust policy (R6)
     return Target(arn, account, known=False)
 
 
@@ -365,6 +369,10 @@ def _caller_may_set(key: str, caller: Caller, target: Target, world: "_World") -
         return target.account is not None and world.account(target.account) is None
     if key in WORLD_KEYS:
         return False
+    if key in ("aws:sourcearn", "aws:sourceaccount", "aws:sourceorgid", "aws:sourceorgpaths"):
+        return caller.kind == "service"  # set when a service calls on behalf of a resource's owner
+    if key == "aws:sourceidentity":
+        return caller.kind in ("role", "session")  # set when the role was assumed
     if key.startswith("aws:principaltag/"):
         return (caller.is_session and caller.tag_session) or (caller.kind == "user" and not caller.declared)
     if "resourcetag/" in key:

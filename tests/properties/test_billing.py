@@ -37,7 +37,7 @@ def priced_worlds(draw):
         accounts.append(Account(acct, f"a{i}", resources=resources, usage=tuple(draw(st.lists(usage, max_size=3)))))
     outside = draw(st.booleans())  # the last account outside the organization
     members = ids[1:-1] if outside else ids[1:]
-    org = Organization("o-billing12", ids[0], OrgNode("root", "Root", None, (), tuple(AccountRef(a) for a in members)))
+    org = Organization("o-billing123", ids[0], OrgNode("root", "Root", None, (), tuple(AccountRef(a) for a in members)))
     return WorldModel((org,), tuple(accounts), prices=tuple(prices)), ids[-1] if outside else None
 
 
@@ -59,7 +59,7 @@ def test_the_bill_is_the_tiered_price_of_the_pooled_usage(case):
     assert not [d for d in world.diagnostics() if d.is_error]
     prices = {(p.service, p.usage_type): p.tiers for p in model.prices}
     lines = [(a.id, u) for a in model.accounts for u in (*a.usage, *(u for r in a.resources for u in r.usage))]
-    pool = {a.id: (a.id if a.id == outside else "o-billing12") for a in model.accounts}
+    pool = {a.id: (a.id if a.id == outside else "o-billing123") for a in model.accounts}
     pooled, alone = defaultdict(int), defaultdict(int)
     for acct, u in lines:
         pooled[(pool[acct], u.service, u.usage_type)] += u.quantity

@@ -11,7 +11,7 @@ from iamlogic.analysis import diff, new_access, who_can
 from iamlogic.grammar.diagnostics import InvalidInput
 
 WORLD = '''
-organization "o-aaaa1111" {{
+organization "o-aaaa111111" {{
   management "mgmt"
   root "r-aaaa" {{ ou Work {{ account "prod" }} }}
 }}
@@ -25,7 +25,7 @@ account 222222222222 "prod" {{
   }}
 }}
 '''
-OLD = 'StringEquals aws:PrincipalOrgID "o-aaaa1111"'
+OLD = 'StringEquals aws:PrincipalOrgID "o-aaaa111111"'
 OUTSIDER = "arn:aws:iam::999999999999:root"
 
 
@@ -47,14 +47,14 @@ def test_diff_finds_outsiders_a_wildcard_condition_on_the_principal_lets_in(cond
 
 def test_an_outside_account_of_an_analysis_cannot_claim_an_organization_of_the_world():
     w = world(OLD)
-    found = who_can(w, "s3:GetObject", "arn:aws:s3:::data-bucket/k", {"aws:PrincipalOrgID": "o-aaaa1111"})
+    found = who_can(w, "s3:GetObject", "arn:aws:s3:::data-bucket/k", {"aws:PrincipalOrgID": "o-aaaa111111"})
     assert [p for p, _ in found if p.startswith("arn:aws:iam::999999999999:")] == []
     # another organization is the outside account's to name
     other = world('StringEquals aws:PrincipalOrgID "o-partner999"')
     found = who_can(other, "s3:GetObject", "arn:aws:s3:::data-bucket/k", {"aws:PrincipalOrgID": "o-partner999"})
     assert OUTSIDER in [p for p, _ in found]
     # a question about one account the world does not declare may name any organization
-    assert w.check(OUTSIDER, "s3:GetObject", "arn:aws:s3:::data-bucket/k", {"aws:PrincipalOrgID": "o-aaaa1111"}).allowed
+    assert w.check(OUTSIDER, "s3:GetObject", "arn:aws:s3:::data-bucket/k", {"aws:PrincipalOrgID": "o-aaaa111111"}).allowed
 
 
 def test_diff_reports_a_change_that_closes_and_opens_access_both_ways():
