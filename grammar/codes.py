@@ -75,10 +75,12 @@ CODES: dict[str, str] = {
     "E230": "Sid of an IAM policy with characters other than ASCII letters and digits",
     "W231": "policy document longer than AWS takes for its kind",
     "W232": "an action a role trust policy never governs",
+    "W233": "'${' without its '}': literal text, not a policy variable",
     "W229": "RCP Action on a service RCPs do not restrict (or an action no RCP restricts): it denies nothing",
     # The world language (grammar/world.py, logic/world.py)
     "E301": "syntax error: unexpected token or end of file",
     "E302": "syntax error: unexpected character",
+    "E303": "a world file nested too deeply to read (a JSON value hundreds of levels deep)",
     "E310": "account id declared twice",
     "E311": "account name used twice",
     "E312": "account placed twice in one organization",
@@ -132,6 +134,8 @@ CODES: dict[str, str] = {
     "E358": "an organization, root or OU id that is not of AWS's form (o-…, r-…, ou-…-…), or one id given twice",
     "E354": "an S3 object declared with a policy, or in another account than its declared bucket",
     "E353": "a tag key given twice in one tags block (keys that differ only in case included)",
+    "E360": "a tag key or value AWS does not take: an empty key, other characters than letters, "
+             "digits, spaces and _.:/=+-@, a key longer than 128 or a value longer than 256",
     "E352": "a user pool or API that is malformed, incomplete or declared twice; a route that is not METHOD /path, "
             "names no user pool of its account, or whose backend is not a Lambda function",
     "W301": "role without a trust policy",
@@ -142,6 +146,7 @@ CODES: dict[str, str] = {
     "W306": "an organization trail in a member account (AWS keeps them in the management account): it records nothing",
     "W307": "a role on the path /aws-service-role/ that is not declared service_linked",
     "W308": "a tagged S3 bucket without abac in a world whose policies read aws:ResourceTag",
+    "W309": "a tag key with the aws: prefix, which only AWS itself sets",
     # Exports of IAM account authorization details (grammar/gaad.py)
     "E901": "the export is truncated (IsTruncated)",
     "E902": "an export entry that is not of the shape the API documents",
@@ -166,6 +171,6 @@ CODES: dict[str, str] = {
     "E510": "unsupported: an option combination the simulator cannot express honestly",
     "E511": "malformed option value",
     "E513": "a request whose action is not service:Action (a wildcard, no service) or whose resource is not an ARN or *",
-    "E514": "a context key given twice, in two spellings (condition key names are case-insensitive)",
+    "E514": "a context key given twice, in one spelling or two (condition key names are case-insensitive)",
     "E512": "unsupported: a guest session of an identity pool without the scope-down policy Amazon Cognito applies",
 }

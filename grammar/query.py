@@ -14,8 +14,8 @@ Forms (keywords are case-insensitive whole words)::
 
 ``P``, ``A`` and ``R`` are bare words (no blanks, quotes, commas or brackets) or quoted strings
 (``"..."`` or ``'...'``, escapes ``\\"`` ``\\'`` ``\\\\`` ``\\n`` ``\\t``). A context value is a word, a
-quoted string, or a list ``[v1, v2]`` for a multivalued key; a key given twice collects its values
-into a list, as ``iamlogic check --context`` does. The text after ``?-`` is parsed by
+quoted string, or a list ``[v1, v2]`` for a multivalued key (the REPL refuses a key given twice,
+E514; :meth:`context_dict` would collect its values into a list). The text after ``?-`` is parsed by
 :func:`iamlogic.grammar.datalog.parse_query` with the spans of this line, so its errors (``E4xx``)
 point into the line as well.
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Iterable
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from .ast import (
@@ -473,6 +473,14 @@ class _ToAst(Transformer):
                                self._span(meta), help="a tag key has one value; IAM treats keys that differ only in "
                                                       "case as the same key")
             seen.setdefault(key.lower(), key)
+            problem = _tag_problem(key, _value)
+            if problem:
+                self.diags.add("E360", problem, self._span(meta),
+                               help="a key is 1 to 128 letters, digits, spaces and _.:/=+-@; a value, at most 256 "
+                                    "of them")
+            elif key.lower().startswith("aws:"):
+                self.diags.add("W309", f"tag key {key!r}: the aws: prefix is AWS's own (CloudFormation's "
+                                       "aws:cloudformation:…); no one else can set such a tag", self._span(meta))
         return ("tags", tuple(ch), self._span(meta))
 
     def tag(self, meta, ch):
@@ -669,7 +677,14 @@ class _ToAst(Transformer):
 
     def version(self, meta, ch):
         tok = ch[0]
-        return "none" if tok.type == "NONE" else _string(tok)
+        if tok.type == "NONE":
+            return "none"
+        value = _string(tok)
+        if value not in json_policy.VERSIONS:  # as in a JSON document: another date is no language
+            self.diags.add("E114", f"unknown policy version \"{value}\"", self._span(meta),
+                           "the only valid versions are \"2012-10-17\" (current) and \"2008-10-17\"; "
+                           "write none for a policy without a Version")
+        return value
 
     def policy_id(self, meta, ch):
         return _string(ch[0])
@@ -843,6 +858,18 @@ def _describe(terminal: str) -> str:
     return terminal.lower()
 
 
+_TAG_TEXT = re.compile(r"[\w .:/=+\-@]*")  # (IAM user guide, id_tags; the tagging rules of most services)
+
+
+def _tag_problem(key: str, value: str) -> str | None:
+    """Why AWS would refuse a tag, or None."""
+    if not key or len(key) > 128 or not _TAG_TEXT.fullmatch(key):
+        return f"tag key {key!r} is not one AWS takes"
+    if len(value) > 256 or not _TAG_TEXT.fullmatch(value):
+        return f"tag value {value!r} of key {key!r} is not one AWS takes"
+    return None
+
+
 def parse_world(text: str, file: str = "<input>", base_dir: str | None = None,
                 sources: dict[str, str] | None = None) -> tuple[WorldFile | None, Diagnostics]:
     """Parse one world file.
@@ -869,8 +896,27 @@ def parse_world(text: str, file: str = "<input>", base_dir: str | None = None,
         diags.items.append(_syntax_error(exc, file, text))
         return None, diags
     base = base_dir if base_dir is not None else os.path.dirname(file) if file != "<input>" else "."
-    world = _ToAst(file, diags, sources, base).transform(tree)
+    try:
+        world = _ToAst(file, diags, sources, base).transform(tree)
+    except RecursionError:  # the tree is read recursively: a JSON value nested hundreds of levels deep
+        diags.add("E303", f"the file nests values too deeply to read (more than {_MAX_NESTING} levels here)",
+                  _too_deep(tree, file))
+        return None, diags
     return world, diags
+
+
+_MAX_NESTING = 200  # levels of a world file's tree reported as too deep (Python's recursion allows about 400)
+
+
+def _too_deep(tree: Tree, file: str) -> Span | None:
+    """Where ``tree`` first nests deeper than :data:`_MAX_NESTING` levels (read without recursion)."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > _MAX_NESTING and not getattr(node.meta, "empty", True):
+            return Span(file, node.meta.line, node.meta.column, node.meta.end_line, node.meta.end_column)
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+    return None
 
 
 def load_world_files(paths: list[str], sources: dict[str, str] | None = None) -> tuple[WorldModel, Diagnostics]:

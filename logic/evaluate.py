@@ -70,6 +70,7 @@ _IAM_ARN = re.compile(r"arn:(aws[a-z-]*):iam::([0-9]{12}):(user|role|root)(.*)")
 _STS_ARN = re.compile(r"arn:(aws[a-z-]*):sts::([0-9]{12}):(assumed-role|federated-user)/(.+)")
 _KMS_KEY = re.compile(r"arn:aws[a-z-]*:kms:[^:]*:[0-9]*:key/.+")
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/.+")
+_KMS_ALIAS = re.compile(r"arn:aws[a-z-]*:kms:[^:]*:[0-9]*:alias/.+")
 #: The keys Amazon Cognito sets in its sessions, and the name of a session of its enhanced flow
 #: (Amazon Cognito developer guide: role-trust-and-permissions, authentication-flow).
 COGNITO = "cognito-identity.amazonaws.com"
@@ -1287,6 +1288,11 @@ class Evaluator:
             raise InvalidInput([Diagnostic("E513", f"unsupported: a resource of partition {partition} "
                                                    f"({resource}); the world's principals are of the aws partition, "
                                                    "and no request crosses partitions")])
+        if _KMS_ALIAS.fullmatch(resource):  # never decided by the identity policies alone (the key's policy must allow)
+            raise InvalidInput([Diagnostic("E513", f"unsupported: a KMS alias as the resource of a request ({resource}): "
+                                                   "KMS authorizes a request on an alias by the key it names, under the "
+                                                   "key's policy, and the world does not map aliases to keys; ask on "
+                                                   "the key's ARN")])
         holder = self._holder(resource)
         owner = idx.resources.get(holder)
         if owner is None and resource in idx.principals:
@@ -1657,6 +1663,16 @@ class Evaluator:
                                      "(o- and 10 to 32 lower-case letters or digits); the value given was not used")
                     continue
             ctx[low] = (key, values, as_list)
+        if req.action.startswith("sts:AssumeRole"):  # what the call passes along, AWS authorizes apart
+            lows = {key.lower() for key in given}
+            if any(k.startswith("aws:requesttag/") or k in ("aws:tagkeys", "sts:transitivetagkeys") for k in lows):
+                req.notes.append("the call passes session tags: AWS also authorizes sts:TagSession on the role for "
+                                 "it (the role's trust policy must allow it), which this decision does not include; "
+                                 "ask sts:TagSession too")
+            if "sts:sourceidentity" in lows:
+                req.notes.append("the call sets a source identity: AWS also authorizes sts:SetSourceIdentity on the "
+                                 "role for it (the role's trust policy must allow it), which this decision does not "
+                                 "include; ask sts:SetSourceIdentity too")
 
     def _key_kind(self, key: str) -> tuple[str | None, bool] | int:
         """What :meth:`_given` checks of a context key given: 0 when nothing; else the warning for a

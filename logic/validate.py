@@ -293,7 +293,10 @@ class _Validator:
                 problem = resource_pattern_error(value)
                 if problem:
                     self.diags.add("E201", f"malformed ARN in {name} \"{value}\": {problem}", span)
-                elif self.kind == "key" and value != "*":
+                    continue
+                if self.variables:
+                    self.variable_keys(value, span)
+                if self.kind == "key" and value != "*":
                     self.diags.add("W228", f"{name} \"{value}\" in a key policy", span,
                                    "in a key policy, Resource is \"*\": it means the key the policy is attached to")
 
@@ -361,6 +364,8 @@ class _Validator:
                     self.diags.add("E203", f"policy variable in '{value}' under '{c.operator}'", at,
                                    "policy variables work only with String and Arn operators")
                     continue
+            if self.variables and family in ("String", "Arn"):
+                self.variable_keys(value, at)
             problem = None if self.variables and _VARIABLE.search(value) else _value_problem(family, value)
             if problem:
                 self.diags.add("W218", f"'{c.operator}' value '{value}' for '{c.key}' {problem}", at)
@@ -369,6 +374,18 @@ class _Validator:
                 self.diags.add("W219", f"'*' in '{value}' under '{c.operator}' is a literal asterisk", at,
                                f"use '{like}' to match a pattern")
         return literal
+
+    def variable_keys(self, value: str, at: Span | None) -> None:
+        """W212: a policy variable whose key the AWS catalog does not know (a typo: it never has a
+        value, so what it stands in matches nothing). W233: '${' without its '}' (text)."""
+        for m in _VARIABLE.finditer(value):
+            key = m.group(0)[2:-1].split(",", 1)[0].strip()
+            if key not in ("*", "?", "$") and self.catalog.condition_key(key) is None:
+                self.diags.add("W212", f"policy variable '{m.group(0)}' names an unknown condition key '{key}': it "
+                                       "never has a value", at, self.catalog.suggest_condition_key(key))
+        if "${" in _VARIABLE.sub("", value):
+            self.diags.add("W233", f"'${{' without a closing '}}' in '{value}' is literal text, not a policy variable",
+                           at, "close the variable: ${aws:username}")
 
     # -- RCP
 

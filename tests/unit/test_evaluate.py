@@ -500,3 +500,26 @@ def test_a_context_key_in_two_spellings_is_an_error_and_the_cli_merges_them(worl
     from iamlogic.cli import parse_context
 
     assert parse_context(["aws:SourceIp=10.0.0.1", "aws:sourceip=10.0.0.2"]) == {"aws:SourceIp": ["10.0.0.1", "10.0.0.2"]}
+
+
+def test_a_kms_alias_is_no_resource_to_decide_on():
+    wf, _ = parse_world('account 111122223333 "dev" {\n'
+                        '  user alice { policy P { allow kms:* on * } }\n'
+                        '  resource "arn:aws:kms:us-east-1:111122223333:key/k1" { policy { allow kms:* on * principal aws "111122223333" } }\n'
+                        '}\n')
+    world = World(WorldModel(accounts=wf.accounts))
+    assert world.check("alice", "kms:Decrypt", "arn:aws:kms:us-east-1:111122223333:key/k1").allowed
+    for action in ("kms:Decrypt", "kms:CreateAlias"):  # the identity policy alone would allow it
+        with pytest.raises(InvalidInput, match="E513.*KMS alias"):
+            world.check("alice", action, "arn:aws:kms:us-east-1:111122223333:alias/a")
+
+
+def test_assuming_a_role_with_session_tags_or_a_source_identity_says_what_else_aws_authorizes(world):
+    role = "arn:aws:iam::111122223333:role/Worker"
+    plain = world.check("alice", "sts:AssumeRole", role)
+    tagged = world.check("alice", "sts:AssumeRole", role, {"aws:RequestTag/team": "red", "aws:TagKeys": ["team"]})
+    named = world.check("alice", "sts:AssumeRole", role, {"sts:SourceIdentity": "alice"})
+    assert tagged.decision == named.decision == plain.decision
+    assert not any("sts:TagSession" in w or "sts:SetSourceIdentity" in w for w in plain.warnings)
+    assert any("ask sts:TagSession too" in w for w in tagged.warnings)
+    assert any("ask sts:SetSourceIdentity too" in w for w in named.warnings)
