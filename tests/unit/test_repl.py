@@ -103,7 +103,7 @@ def test_text_answers_end_with_the_decision_warnings_as_check_prints_them(tmp_pa
         for query in ("can", "why", "why not"):
             out = session.handle(f"{query} {request}")
             assert "\nwarnings:\n" in out and typo in out and bad_bool in out, (explain, query, out)
-    out = session.handle(f"who can s3:GetObject arn:aws:s3:::b/k with aws:SecureTransprt=false")
+    out = session.handle("who can s3:GetObject arn:aws:s3:::b/k with aws:SecureTransprt=false")
     assert "\nwarnings:\n" in out and typo in out
     assert main(["query", str(world), f"can {request}"]) == 0
     out = capsys.readouterr().out
