@@ -134,8 +134,8 @@ CODES: dict[str, str] = {
     "E358": "an organization, root or OU id that is not of AWS's form (o-…, r-…, ou-…-…), or one id given twice",
     "E354": "an S3 object declared with a policy, or in another account than its declared bucket",
     "E353": "a tag key given twice in one tags block (keys that differ only in case included)",
-    "E360": "a tag key or value AWS does not take: an empty key, other characters than letters, "
-             "digits, spaces and _.:/=+-@, a key longer than 128 or a value longer than 256",
+    "E360": "a tag AWS does not take: an empty key, a key longer than 128 or a value longer than 256 characters, "
+             "a NUL character",
     "E352": "a user pool or API that is malformed, incomplete or declared twice; a route that is not METHOD /path, "
             "names no user pool of its account, or whose backend is not a Lambda function",
     "W301": "role without a trust policy",

@@ -473,14 +473,6 @@ class _ToAst(Transformer):
                                self._span(meta), help="a tag key has one value; IAM treats keys that differ only in "
                                                       "case as the same key")
             seen.setdefault(key.lower(), key)
-            problem = _tag_problem(key, _value)
-            if problem:
-                self.diags.add("E360", problem, self._span(meta),
-                               help="a key is 1 to 128 letters, digits, spaces and _.:/=+-@; a value, at most 256 "
-                                    "of them")
-            elif key.lower().startswith("aws:"):
-                self.diags.add("W309", f"tag key {key!r}: the aws: prefix is AWS's own (CloudFormation's "
-                                       "aws:cloudformation:…); no one else can set such a tag", self._span(meta))
         return ("tags", tuple(ch), self._span(meta))
 
     def tag(self, meta, ch):
@@ -856,18 +848,6 @@ def _describe(terminal: str) -> str:
     except KeyError:
         pass
     return terminal.lower()
-
-
-_TAG_TEXT = re.compile(r"[\w .:/=+\-@]*")  # (IAM user guide, id_tags; the tagging rules of most services)
-
-
-def _tag_problem(key: str, value: str) -> str | None:
-    """Why AWS would refuse a tag, or None."""
-    if not key or len(key) > 128 or not _TAG_TEXT.fullmatch(key):
-        return f"tag key {key!r} is not one AWS takes"
-    if len(value) > 256 or not _TAG_TEXT.fullmatch(value):
-        return f"tag value {value!r} of key {key!r} is not one AWS takes"
-    return None
 
 
 def parse_world(text: str, file: str = "<input>", base_dir: str | None = None,

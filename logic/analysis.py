@@ -530,6 +530,8 @@ class _Asker:
                 self._target(principal).evaluator().resolve(principal, action, resource)
                 self._valid[principal] = True
             except InvalidInput as exc:  # placed, if what fails is the request rather than the principal
+                if any(d.code == "E513" for d in exc.diagnostics):  # the question's action or resource
+                    raise
                 self._valid[principal] = _undecidable(exc)
         return self._valid[principal]
 

@@ -88,6 +88,13 @@ def parse_request(text: str) -> tuple[tuple | None, str | None]:
     arguments are those of ``Evaluator.decide_one``: principal, action, resource, context,
     session policy (a :class:`Policy`), federating user; on a line of a product, the principal,
     the action or the resource given as a list is a tuple (see :func:`cells`)."""
+    try:
+        return _parse_line(text)
+    except RecursionError:  # the JSON reader (or a session policy's) recurses a level a value
+        return None, "values nested too deeply to read"
+
+
+def _parse_line(text: str) -> tuple[tuple | None, str | None]:
     text = text.strip()
     if not text or text[0] == "#":
         return None, None
@@ -296,14 +303,15 @@ def _blocks(lines: Iterable[str]) -> Iterator[tuple[int, list]]:
     units: list = []
     size = 0  # requests in units
     for text in lines:
-        total = cells(args) if "[" in text and (args := parse_request(text)[0]) is not None else 1
-        if total == 1:
+        args = parse_request(text)[0] if "[" in text else None
+        if args is None or not any(v.__class__ is tuple for v in args[:3]):  # not a product (of any size)
             if size >= BLOCK:
                 yield start, units
                 start, units, size = n, [], 0
             units.append(text)
             size += 1
         else:
+            total = cells(args)
             width = len(args[2]) if args[2].__class__ is tuple else 1
             step = BLOCK // width * width if width <= BLOCK else BLOCK
             for lo in range(0, total, step):

@@ -71,6 +71,9 @@ _STS_ARN = re.compile(r"arn:(aws[a-z-]*):sts::([0-9]{12}):(assumed-role|federate
 _KMS_KEY = re.compile(r"arn:aws[a-z-]*:kms:[^:]*:[0-9]*:key/.+")
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/.+")
 _KMS_ALIAS = re.compile(r"arn:aws[a-z-]*:kms:[^:]*:[0-9]*:alias/.+")
+# the KMS operations authorized on an alias itself, by IAM policies (an alias has no policy); each
+# also needs the key's permission, asked apart (KMS developer guide, alias-access.html)
+_ALIAS_ACTIONS = frozenset({"kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"})
 #: The keys Amazon Cognito sets in its sessions, and the name of a session of its enhanced flow
 #: (Amazon Cognito developer guide: role-trust-and-permissions, authentication-flow).
 COGNITO = "cognito-identity.amazonaws.com"
@@ -500,7 +503,7 @@ class Request:
     resource_account: str | None = None
     session_policy: str | None = None
     policy_holder: str | None = None  # the holder of the resource-based policy that governs it (or the role)
-    kms_key: bool = False
+    kms_key: bool | None = False  # the resource is a KMS key (None: a KMS alias)
     unknown_role: bool = False  # a role ARN the world does not declare (its trust policy is not known)
     context: dict[str, tuple[str, tuple[str, ...], bool]] = field(default_factory=dict)  # lower key -> (key, values, given as list)
     missing: set[str] = field(default_factory=set)
@@ -1065,7 +1068,7 @@ class Evaluator:
 
     def _b_request_kms_key(self, req) -> bool:
         r = self._req(req)  # (once a request: not worth inlining)
-        return r is not None and r.kms_key
+        return r is not None and r.kms_key is True  # (None: a KMS alias)
 
     def _b_request_unknown_role(self, req) -> bool:
         r = self._req(req)
@@ -1110,6 +1113,10 @@ class Evaluator:
         if rpart is None:
             rpart = self._resource_part(resource, account)
         holder, owner, kms_key, unknown_role, rnotes, rctx, object_tags = rpart
+        if kms_key is None and action.startswith("kms:") and action not in _ALIAS_ACTIONS:
+            raise InvalidInput([Diagnostic("E513", f"unsupported: {action} on a KMS alias ({resource}): KMS authorizes "
+                                                   "it on the key the alias names, under the key's policy, and the world "
+                                                   "does not map aliases to keys; ask on the key's ARN")])
         ctx = {**pre, **rctx, **post}
         if object_tags and not self._reads_object_tags(action):
             for key in object_tags:
@@ -1288,11 +1295,6 @@ class Evaluator:
             raise InvalidInput([Diagnostic("E513", f"unsupported: a resource of partition {partition} "
                                                    f"({resource}); the world's principals are of the aws partition, "
                                                    "and no request crosses partitions")])
-        if _KMS_ALIAS.fullmatch(resource):  # never decided by the identity policies alone (the key's policy must allow)
-            raise InvalidInput([Diagnostic("E513", f"unsupported: a KMS alias as the resource of a request ({resource}): "
-                                                   "KMS authorizes a request on an alias by the key it names, under the "
-                                                   "key's policy, and the world does not map aliases to keys; ask on "
-                                                   "the key's ARN")])
         holder = self._holder(resource)
         owner = idx.resources.get(holder)
         if owner is None and resource in idx.principals:
@@ -1345,7 +1347,9 @@ class Evaluator:
         if holder not in idx.policy_holders and idx.principals.get(holder, ("",))[0] != "role":
             holder = None
         unknown_role = resource not in idx.principals and bool(_ROLE_ARN.fullmatch(resource))
-        part = holder, owner, bool(_KMS_KEY.fullmatch(resource)), unknown_role, tuple(notes), ctx, object_tags
+        # (a KMS alias: None, see _request)
+        kms_key = True if _KMS_KEY.fullmatch(resource) else None if _KMS_ALIAS.fullmatch(resource) else False
+        part = holder, owner, kms_key, unknown_role, tuple(notes), ctx, object_tags
         if len(self._resource_parts) > _PART_LIMIT:
             self._resource_parts.clear()
         self._resource_parts[key] = part

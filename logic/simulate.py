@@ -735,6 +735,16 @@ def build_custom(args) -> Simulation:
         if tag.lower() in (t.lower() for t in caller_tags):
             raise _fail(INVALID, f"tag {tag!r} is given twice: by --caller-tags and by context key {key}")
         caller_tags[tag] = value
+    # keys AWS sets for some callers only: iamlogic takes them from those callers only (never a
+    # value dropped with a note, as a world's request would be)
+    for key in context:
+        low = key.lower()
+        need(low not in ("aws:sourcearn", "aws:sourceaccount", "aws:sourceorgid", "aws:sourceorgpaths")
+             or caller.kind == "service", f"context key {key}",
+             "AWS sets it only when a service calls on behalf of a resource's owner: give a service principal "
+             "as the caller (--caller-arn SERVICE.amazonaws.com)")
+        need(low != "aws:sourceidentity" or caller.kind in ("role", "session"), f"context key {key}",
+             "AWS sets it only in a role session (from its AssumeRole call)")
     need(args.caller_role_arn is None or caller.kind == "session", "--caller-role-arn",
          "it names the role behind an assumed-role session ARN")
     need(args.federating_user_arn is None or caller.kind == "federated", "--federating-user-arn",

@@ -481,7 +481,8 @@ def _index_tree(r: Resolved, org: Organization, d: Diagnostics) -> None:
     def walk(node: OrgNode, node_id: str, parent: str | None, depth: int, path: str) -> None:
         r.node_ids[id(node)] = node_id
         if node_id in r.nodes:  # a level's SCPs and place would be another's (and its parent, itself)
-            if node.id or parent is None:  # (OU ids made from names collide only for OUs of one name: E334)
+            first = r.nodes[node_id]
+            if node.id or first.id or parent is None or first.name != node.name:  # (else E334: one name twice)
                 d.add("E358", f"{node_id} is the id of two levels of organizations: '{r.nodes[node_id].name}' and "
                               f"'{node.name}'", node.span)
             return
@@ -574,6 +575,9 @@ def check_world(model: WorldModel) -> list[Diagnostic]:
                                   "ABAC is not enabled on the bucket: S3 does not evaluate aws:ResourceTag against its "
                                   "tags", res.span, "declare abac in the bucket if ABAC is enabled on it in AWS "
                                                     "(simulate-custom-policy: --bucket-abac)")
+    for acct in model.accounts:
+        for item in (*acct.users, *acct.roles, *acct.resources):
+            _check_tags(item.tags, item.span, d)
     for p in model.aws_policies:
         d.extend(validate_policy(p.document, "identity"))
         if not IAM_NAME.fullmatch(p.name) or len(p.name) > IAM_NAME_LENGTH["policy"]:
@@ -833,6 +837,18 @@ def _check_user_pools(r: Resolved, d: Diagnostics) -> None:
                     d.add("E352", f"the target group of rule '{rule.path}' is not a target group ARN: "
                                   f"{rule.target_group}", rule.span,
                           "write arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID")
+
+
+def _check_tags(tags: Iterable[tuple[str, str]], span, d: Diagnostics) -> None:
+    """E360: a tag AWS takes from no one (the rules every service shares: a key of 1 to 128
+    characters, a value of at most 256, no NUL); W309: a key of AWS's own prefix."""
+    for key, value in tags:
+        if not key or len(key) > 128 or len(value) > 256 or "\x00" in key or "\x00" in value:
+            d.add("E360", f"tag {key!r} = {value!r} is not one AWS takes", span,
+                  "a key is 1 to 128 characters, a value at most 256, without NUL")
+        elif key.lower().startswith("aws:"):
+            d.add("W309", f"tag key {key!r}: the aws: prefix is AWS's own (CloudFormation's aws:cloudformation:…); "
+                          "no one else can set such a tag", span)
 
 
 def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:

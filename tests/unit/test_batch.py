@@ -263,3 +263,16 @@ def test_a_product_needs_non_empty_lists_of_strings():
         assert parse_request(json.dumps(dict(base, **bad))) == (
             None, f"{field} must be given as strings or non-empty lists of strings")
     assert parse_request(json.dumps(base))[0][:3] == (("alice",), "s3:GetObject", "*")
+
+
+def test_a_product_of_one_request_and_a_line_nested_too_deeply_are_answered():
+    deep = '{"principal": "alice", "action": "s3:GetObject", "resource": "*", "context": {"k": %s}}' % (
+        "[" * 5000 + "]" * 5000)
+    lines = _lines([{"principal": ["alice"], "action": "s3:GetObject", "resource": "*"}, deep, GOOD[1]])
+    for jobs in (1, 2):
+        out = io.StringIO()
+        assert run_batch(load([WORLD]), lines, out, jobs=jobs) == (2, 1)
+        rows = [json.loads(x) for x in out.getvalue().splitlines()]
+        assert [r["line"] for r in rows] == [1, 2, 3]
+        assert rows[0]["principal"] == "alice" and rows[0]["decision"] == "Allow"
+        assert rows[1]["error"] == "values nested too deeply to read"

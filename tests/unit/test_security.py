@@ -45,15 +45,12 @@ def test_payloads_in_world_and_policies_are_data(tmp_path):
 def test_payloads_in_world_files_and_cli_arguments_are_data(tmp_path, capsys):
     payload = _payloads(tmp_path)[0]
     world = tmp_path / "w.iaml"
-    world.write_text('account 111122223333 "dev" {\n  user alice { policy P {\n'
-                     '    allow s3:GetObject on * when StringEquals aws:UserAgent %s\n  } }\n}\n' % json.dumps(payload))
-    assert load([str(world)]).check("alice", "s3:GetObject", "*", {"aws:UserAgent": payload}).decision == "Allow"
-    tagged = tmp_path / "tagged.iaml"  # a tag value of characters AWS does not take: an error, never code
-    tagged.write_text('account 111122223333 "dev" {\n  user alice { tags { team = %s } }\n}\n' % json.dumps(payload))
-    with pytest.raises(InvalidInput, match="E360"):
-        load([str(tagged)])
+    world.write_text('account 111122223333 "dev" {\n  user alice { tags { team = %s } policy P {\n'
+                     '    allow s3:GetObject on * when StringEquals aws:PrincipalTag/team %s\n  } }\n}\n'
+                     % (json.dumps(payload), json.dumps(payload)))
+    assert load([str(world)]).check("alice", "s3:GetObject", "*").decision == "Allow"
     code = main(["check", str(world), "--principal", "alice", "--action", "s3:GetObject",
-                 "--resource", f"arn:aws:s3:::b/{payload}", "--context", f"aws:UserAgent={payload}"])
+                 "--resource", f"arn:aws:s3:::b/{payload}", "--context", f"aws:SourceIp={payload}"])
     assert code == 0
     code = main(["check", str(world), "--principal", payload, "--action", "s3:GetObject", "--resource", "*"])
     assert code == 3

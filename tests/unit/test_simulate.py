@@ -501,3 +501,15 @@ def test_a_bucket_with_abac_enabled_is_matched_by_its_tags(capsys):
     code, _, _, err = simulate(capsys, "--policy-input-list", policy, "--action-names", "s3:ListBucket",
                                "--resource-arns", "arn:aws:s3:::b/k", "--bucket-abac")
     assert code == 3 and "--bucket-abac" in err
+
+
+def test_a_context_entry_aws_sets_only_for_other_callers_is_refused_not_dropped(capsys):
+    policy = doc(allow("s3:*"), deny("s3:GetObject", Condition={"StringEquals": {"aws:SourceAccount": "999999999999"}}))
+    args = ("--policy-input-list", policy, "--action-names", "s3:GetObject", "--context-entries")
+    code, _, _, err = simulate(capsys, *args, "ContextKeyName=aws:SourceAccount,ContextKeyValues=999999999999")
+    assert code == 3 and "E510" in err and "aws:SourceAccount" in err and "service" in err
+    code, _, _, err = simulate(capsys, *args, "ContextKeyName=aws:SourceIdentity,ContextKeyValues=alice")
+    assert code == 3 and "E510" in err and "role session" in err
+    code, data, _, err = simulate(capsys, *args, "ContextKeyName=aws:SourceIdentity,ContextKeyValues=alice",
+                                  "--caller-arn", f"arn:aws:sts::{ACCT}:assumed-role/R/s")
+    assert code == 0 and by_action(data)["s3:GetObject"]["EvalDecision"] == "allowed", err

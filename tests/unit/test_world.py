@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from iamlogic import InvalidInput, World, load
+from iamlogic import InvalidInput, World, load, loads
 from iamlogic.grammar.world import parse_world
 from iamlogic.world import check_world
 
@@ -169,3 +169,17 @@ def test_a_folder_stands_for_its_world_files(tmp_path):
     assert load([str(folder)]).model == load([str(folder / "world.iaml")]).model
     with pytest.raises(InvalidInput, match="holds no world file"):
         load([str(tmp_path)])
+
+
+def test_an_ou_id_written_as_the_one_another_ou_is_given_is_e358():
+    # the id iamlogic makes for Locked, written for Open: the two OUs (and Locked's SCP) must not merge
+    from iamlogic.world import _short_hash
+
+    made = f"ou-ab12-{_short_hash('o-aaaaaaaaaa/Locked', 8)}"
+    text = ('organization "o-aaaaaaaaaa" {\n  management "mgmt"\n  scp DenyAll { deny * on * }\n'
+            f'  root "r-ab12" {{\n    ou Open id "{made}" {{ account "open" }}\n'
+            '    ou Locked { scp DenyAll account "locked" }\n  }\n}\n'
+            'account 111111111111 "mgmt"\naccount 222222222222 "open"\n'
+            'account 333333333333 "locked" { user u { policy P { allow s3:GetObject on * } } }\n')
+    with pytest.raises(InvalidInput, match="E358"):
+        loads(text)
