@@ -630,8 +630,8 @@ def who_can(world, action: str, resource: str, context: Mapping[str, Any] | None
 
 
 def what_can(world, principal: str, resource: str, context: Mapping[str, Any] | None = None, *,
-             services: Iterable[str] | None = None, undetermined: list[Undetermined] | None = None
-             ) -> dict[str, dict[str, list[str]]]:
+             services: Iterable[str] | None = None, undetermined: list[Undetermined] | None = None,
+             warnings: list[str] | None = None) -> dict[str, dict[str, list[str]]]:
     """The catalog actions ``principal`` may do on ``resource``, by service and access level.
 
     Scope (what is asked, honestly): for a resource ARN, every catalog action that takes a
@@ -640,7 +640,8 @@ def what_can(world, principal: str, resource: str, context: Mapping[str, Any] | 
     policies name with a concrete service prefix (``s3:Get*`` names ``s3``; ``*`` names none).
     ``services`` narrows (for an ARN) or sets (for ``*``) the services asked. Actions outside this
     scope are not asked, so not reported, even when a wildcard statement would allow them.
-    ``undetermined``: as in :func:`who_can`.
+    ``undetermined``: as in :func:`who_can`. ``warnings``: a list that receives the warnings every
+    decision asked has (of the principal and the context given: an unknown context key, …).
 
     Returns:
         ``{service: {access_level: [action, ...]}}`` of the allowed actions, sorted.
@@ -661,6 +662,10 @@ def what_can(world, principal: str, resource: str, context: Mapping[str, Any] | 
     if not asker._placeable(principal, actions[0], resource):
         ev.resolve(principal, actions[0], resource)  # raises the evaluator's own diagnostic
     decisions = asker.ask([(principal, a, resource) for a in actions], context)
+    if warnings is not None:
+        asked = [d for d in decisions if d is not None]
+        shared = set.intersection(*(set(d.warnings) for d in asked)) if asked else set()
+        warnings += [w for w in asked[0].warnings if w in shared] if asked else []
     for action, d in zip(actions, decisions):
         if d is not None and d.allowed:
             info = ev.catalog.action(action)

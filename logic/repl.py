@@ -668,8 +668,10 @@ class Session:
         self._need_world()
         self._check_resource(q.resource)
         unknown: list[Undetermined] = []
+        warned: list[str] = []
         try:
-            found = what_can(self.world, q.principal.value, q.resource.value, self._context(q), undetermined=unknown)
+            found = what_can(self.world, q.principal.value, q.resource.value, self._context(q), undetermined=unknown,
+                             warnings=warned)
         except InvalidInput as exc:
             raise self._with_principal_span(exc, q.principal) from None
         scope = ("the catalog actions that take this resource" if q.resource.value != "*" else
@@ -678,14 +680,15 @@ class Session:
             caller = self.world.evaluator().resolve(q.principal.value, "sts:GetCallerIdentity", "*").caller
             return self._undetermined(unknown, self._json({"principal": q.principal.value, "as": caller,
                                                            "resource": q.resource.value, "scope": scope,
-                                                           "actions": found}))
+                                                           "actions": found, "warnings": warned}))
         if not found:
             return self._undetermined(unknown, f"{q.principal.value} can do nothing{' known' if unknown else ''} on "
-                                               f"{q.resource.value} (asked: {scope})")
+                                               f"{q.resource.value} (asked: {scope})" + _warnings_text(warned))
         rows = [[service, level, ", ".join(acts)] for service, levels in found.items() for level, acts in levels.items()]
         n = sum(len(a) for levels in found.values() for a in levels.values())
         title = f"{q.principal.value} can do {n} action(s) on {q.resource.value} (asked: {scope})"
-        return self._undetermined(unknown, self.out.table(["service", "access level", "actions"], rows, title))
+        return self._undetermined(unknown, self.out.table(["service", "access level", "actions"], rows, title)
+                                  + _warnings_text(warned))
 
     def _datalog(self, q: DatalogQuery) -> str:
         self._need_world()

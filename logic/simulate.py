@@ -195,10 +195,7 @@ def _levels(value: str | None, option: str, kind: str) -> list[list[Doc]] | None
     if value is None:
         return None
     text, _ = _read_text(value, option)
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise _fail(INVALID, f"{option} is not JSON: {exc}") from None
+    data = _loads(text, option)
     if not isinstance(data, list) or not all(isinstance(level, list) for level in data):
         raise _fail(INVALID, f"{option} must be a JSON array of levels, each an array of policy documents",
                     "root first, the account's own attachments last: [[ROOT...], [OU...], [ACCOUNT...]]")
@@ -301,11 +298,18 @@ def _shorthand_entry(text: str) -> dict[str, Any]:
     return entry
 
 
-def _json_entries(text: str, source: str) -> list[dict[str, Any]]:
+def _loads(text: str, what: str) -> Any:
+    """The JSON value of an option's text; E511 when it is not JSON, or nested too deeply to read."""
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except ValueError as exc:
-        raise _fail(INVALID, f"context entries in {source} are not JSON: {exc}") from None
+        raise _fail(INVALID, f"{what} is not JSON: {exc}") from None
+    except RecursionError:
+        raise _fail(INVALID, f"{what}: values nested too deeply to read") from None
+
+
+def _json_entries(text: str, source: str) -> list[dict[str, Any]]:
+    data = _loads(text, f"context entries in {source}")
     data = [data] if isinstance(data, dict) else data
     if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
         raise _fail(INVALID, "context entries as JSON are a list of "
@@ -437,10 +441,7 @@ def parse_tags(items: Sequence[str] | None, option: str) -> dict[str, str]:
     for item in items or ():
         text, path = _read_text(item, option)
         if path is not None or text.lstrip().startswith(("[", "{")):
-            try:
-                data = json.loads(text)
-            except ValueError as exc:
-                raise _fail(INVALID, f"{option} is not JSON: {exc}") from None
+            data = _loads(text, option)
             data = [data] if isinstance(data, dict) else data
             pairs = []
             for t in data if isinstance(data, list) else [None]:

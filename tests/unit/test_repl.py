@@ -127,6 +127,9 @@ def test_what_can(s):
     out = s.handle("what can dana do on arn:aws:s3:::b-reports/x.csv")
     assert "dana can do 1 action(s)" in out and "s3:PutObject" in out and "Write" in out
     assert "noperm can do nothing" in s.handle("what can noperm do on arn:aws:s3:::b-reports/x.csv")
+    for who in ("dana", "noperm"):  # the warnings every decision has: here, a context key misspelled
+        out = s.handle(f"what can {who} do on arn:aws:s3:::b-reports/x.csv with aws:SourceAcount=1")
+        assert "\nwarnings:\n" in out and "did you mean 'aws:SourceAccount'" in out, out
 
 
 def test_datalog_query_as_a_table(s):

@@ -513,3 +513,9 @@ def test_a_context_entry_aws_sets_only_for_other_callers_is_refused_not_dropped(
     code, data, _, err = simulate(capsys, *args, "ContextKeyName=aws:SourceIdentity,ContextKeyValues=alice",
                                   "--caller-arn", f"arn:aws:sts::{ACCT}:assumed-role/R/s")
     assert code == 0 and by_action(data)["s3:GetObject"]["EvalDecision"] == "allowed", err
+
+
+def test_option_json_nested_too_deeply_is_an_error_not_a_crash(capsys):
+    code, _, _, err = simulate(capsys, "--policy-input-list", doc(allow("s3:*")), "--action-names", "s3:GetObject",
+                               "--context-entries", "[" * 5000 + "]" * 5000)
+    assert code == 3 and "E511" in err and "nested too deeply" in err
