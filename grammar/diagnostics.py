@@ -68,11 +68,18 @@ class Diagnostic:
             lines = text.split("\n")
             if 0 < self.span.line <= len(lines):
                 src = lines[self.span.line - 1].expandtabs(1)
-                out.append("    " + src)
-                width = 1
+                col, width = self.span.col - 1, 1
                 if self.span.end_line == self.span.line and self.span.end_col > self.span.col:
                     width = self.span.end_col - self.span.col
-                out.append("    " + " " * (self.span.col - 1) + "^" * max(1, width))
+                if len(src) > _EXCERPT:  # a long line (a minified policy): the part around the column
+                    start = max(0, min(col - _EXCERPT // 4, len(src) - _EXCERPT))
+                    end = start + _EXCERPT
+                    lead = "…" if start else ""
+                    width = max(1, min(col + width, end) - col)
+                    src = lead + src[start:end] + ("…" if end < len(src) else "")
+                    col += len(lead) - start
+                out.append("    " + src)
+                out.append("    " + " " * col + "^" * max(1, width))
         if self.help:
             out.append(f"  help: {self.help}")
         return "\n".join(out)
@@ -84,6 +91,9 @@ class Diagnostic:
         if self.help:
             d["help"] = self.help
         return d
+
+
+_EXCERPT = 200  # characters of a source line shown under a diagnostic, around its column
 
 
 class Diagnostics:

@@ -90,7 +90,7 @@ def parse_request(text: str) -> tuple[tuple | None, str | None]:
     the action or the resource given as a list is a tuple (see :func:`cells`)."""
     try:
         return _parse_line(text)
-    except RecursionError:  # the JSON reader (or a session policy's) recurses a level a value
+    except RecursionError:  # the JSON reader recurses once for each level of nesting
         return None, "values nested too deeply to read"
 
 

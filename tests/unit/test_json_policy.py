@@ -570,3 +570,13 @@ def test_arbitrary_json_documents_never_raise(doc, kind):
 def test_arbitrary_bytes_never_raise(data):
     policy, diags = parse_policy_text(data, F)
     assert policy is None or not diags.has_errors()
+
+
+def test_a_diagnostic_on_a_long_line_shows_the_part_around_its_column():
+    from iamlogic.grammar.diagnostics import Diagnostic, Span
+
+    line = "x" * 100_000 + "BAD" + "y" * 100_000
+    text = Diagnostic("E201", "here", Span("f", 1, 100_001, 1, 100_004)).render({"f": line})
+    _, src, caret = text.splitlines()
+    assert len(src) < 300 and src.strip().startswith("…") and src.endswith("…")
+    assert src[caret.index("^"):caret.rindex("^") + 1] == "BAD"
