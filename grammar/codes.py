@@ -147,6 +147,8 @@ CODES: dict[str, str] = {
     "W307": "a role on the path /aws-service-role/ that is not declared service_linked",
     "W308": "a tagged S3 bucket without abac in a world whose policies read aws:ResourceTag",
     "W309": "a tag key with the aws: prefix, which only AWS itself sets",
+    "W310": "an account's policy with the name of an AWS managed policy of the world: attach NAME in the account "
+             "takes the account's",
     # Exports of IAM account authorization details (grammar/gaad.py)
     "E901": "the export is truncated (IsTruncated)",
     "E902": "an export entry that is not of the shape the API documents",

@@ -874,6 +874,10 @@ def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
     unique("policy", acct.policies)
     for p in acct.policies:
         d.extend(validate_policy(p.document, "identity"))
+        if p.name in r.aws_policies:  # (AWS tells them apart by ARN: arn:aws:iam::aws:policy/NAME)
+            d.add("W310", f"policy '{p.name}' of account {acct.id} has the name of an AWS managed policy of the "
+                          f"world: attach {p.name} in this account takes the account's", p.span,
+                  "rename one of them")
     for kind, items in (("user", acct.users), ("group", acct.groups), ("role", acct.roles), ("policy", acct.policies)):
         for item in items:
             if not IAM_PATH.fullmatch(item.path):  # a part of the ARN: a wrong one names another resource
