@@ -580,9 +580,7 @@ def check_world(model: WorldModel) -> list[Diagnostic]:
             _check_tags(item.tags, item.span, d)
     for p in model.aws_policies:
         d.extend(validate_policy(p.document, "identity"))
-        if not IAM_NAME.fullmatch(p.name) or len(p.name) > IAM_NAME_LENGTH["policy"]:
-            d.add("E359", f"AWS managed policy name {p.name!r} is not one IAM allows: 1 to 128 letters, digits and "
-                          "_+=,.@- (no / or blank)", p.span)
+        _check_iam_name("AWS managed policy", "policy", p.name, p.span, d)
         if not IAM_PATH.fullmatch(p.path):
             d.add("E357", f"the path {p.path!r} of AWS managed policy '{p.name}' is not an IAM path: / or /…/", p.span,
                   "write it /service-role/ (a slash at each end)")
@@ -851,6 +849,13 @@ def _check_tags(tags: Iterable[tuple[str, str]], span, d: Diagnostics) -> None:
                           "no one else can set such a tag", span)
 
 
+def _check_iam_name(what: str, kind: str, name: str, span, d: Diagnostics) -> None:
+    """E359: a name IAM does not allow for a ``kind`` (user, group, role, policy)."""
+    if not IAM_NAME.fullmatch(name) or len(name) > IAM_NAME_LENGTH[kind]:
+        d.add("E359", f"{what} name {name!r} is not one IAM allows: 1 to {IAM_NAME_LENGTH[kind]} letters, digits and "
+                      "_+=,.@- (no / or blank)", span)
+
+
 def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
     def unique(kind: str, items):
         seen: dict[str, Any] = {}
@@ -861,9 +866,7 @@ def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
             elif item.name.lower() in folded:
                 d.add("E359", f"{kind} '{item.name}' and '{folded[item.name.lower()]}' of account {acct.id} differ only "
                               "in case: IAM names are unique whatever their case", item.span)
-            if not IAM_NAME.fullmatch(item.name) or len(item.name) > IAM_NAME_LENGTH[kind]:
-                d.add("E359", f"{kind} name {item.name!r} is not one IAM allows: 1 to {IAM_NAME_LENGTH[kind]} letters, "
-                              "digits and _+=,.@- (no / or blank)", item.span)
+            _check_iam_name(kind, kind, item.name, item.span, d)
             seen.setdefault(item.name, item)
             folded.setdefault(item.name.lower(), item.name)
         return seen
