@@ -48,6 +48,7 @@ __all__ = [
     "JsonTransformer",
     "SET_QUALIFIERS",
     "VERSIONS",
+    "VERSIONS_HELP",
     "check_operator",
     "decode_string",
     "json_parser",
@@ -473,6 +474,7 @@ def _located(text: str, file: str) -> JValue | None:
 
 #: Valid ``Version`` values — https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html
 VERSIONS = ("2012-10-17", "2008-10-17")
+VERSIONS_HELP = 'the only valid versions are "2012-10-17" (current) and "2008-10-17"'
 
 #: The 27 base condition operators (aws-semantics §2.1; IAM User Guide "Condition operators").
 BASE_OPERATORS = (
@@ -625,8 +627,7 @@ class _PolicyReader:
             return None
         if node.value not in VERSIONS:
             self.diags.add("E114", f"unknown policy Version \"{node.value}\"", node.span,
-                           "the only valid versions are \"2012-10-17\" (current) and \"2008-10-17\"; "
-                           "the Version is a fixed language date, not the date of the policy")
+                           VERSIONS_HELP + "; the Version is a fixed language date, not the date of the policy")
             return None
         return node.value
 

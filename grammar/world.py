@@ -674,8 +674,7 @@ class _ToAst(Transformer):
         value = _string(tok)
         if value not in json_policy.VERSIONS:  # as in a JSON document: another date is no language
             self.diags.add("E114", f"unknown policy version \"{value}\"", self._span(meta),
-                           "the only valid versions are \"2012-10-17\" (current) and \"2008-10-17\"; "
-                           "write none for a policy without a Version")
+                           json_policy.VERSIONS_HELP + "; write none for a policy without a Version")
         return value
 
     def policy_id(self, meta, ch):

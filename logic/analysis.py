@@ -662,10 +662,9 @@ def what_can(world, principal: str, resource: str, context: Mapping[str, Any] | 
     if not asker._placeable(principal, actions[0], resource):
         ev.resolve(principal, actions[0], resource)  # raises the evaluator's own diagnostic
     decisions = asker.ask([(principal, a, resource) for a in actions], context)
-    if warnings is not None:
-        asked = [d for d in decisions if d is not None]
-        shared = set.intersection(*(set(d.warnings) for d in asked)) if asked else set()
-        warnings += [w for w in asked[0].warnings if w in shared] if asked else []
+    if warnings is not None and (asked := [d for d in decisions if d is not None]):
+        shared = set.intersection(*(set(d.warnings) for d in asked))
+        warnings += [w for w in asked[0].warnings if w in shared]
     for action, d in zip(actions, decisions):
         if d is not None and d.allowed:
             info = ev.catalog.action(action)

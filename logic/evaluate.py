@@ -149,9 +149,9 @@ _AWS_SET = frozenset(k.lower() for k in (
 # source of a service's call on behalf of a resource's owner (aws:SourceArn, …: "only if accessing a
 # resource triggers an AWS service to call another service") for service principals, the source
 # identity for role sessions (set when the role was assumed).
-_SERVICE_SOURCE = frozenset(k.lower() for k in (
+SERVICE_SOURCE_KEYS = frozenset(k.lower() for k in (
     "aws:SourceArn", "aws:SourceAccount", "aws:SourceOrgID", "aws:SourceOrgPaths"))
-_SOURCE_IDENTITY = "aws:sourceidentity"
+SOURCE_IDENTITY_KEY = "aws:sourceidentity"
 # Keys whose absence the world decides by the resource (Evaluator._absent), besides resource tags.
 _RESOURCE_SIDE = ("aws:resourceorg", "s3:existingobjecttag/")
 _LACKS_EXPLICIT_ALLOW = ("a role trust policy or KMS key policy must allow the principal explicitly; none does (a "
@@ -1654,8 +1654,8 @@ class Evaluator:
                 if kind and kind[0]:
                     req.notes.append(kind[0])
                 if kind and kind[1] and low not in derived and self._absent(req, low):
-                    why = ("only when a service calls on behalf of a resource's owner" if low in _SERVICE_SOURCE else
-                           "only in a role session whose AssumeRole call set it" if low == _SOURCE_IDENTITY else
+                    why = ("only when a service calls on behalf of a resource's owner" if low in SERVICE_SOURCE_KEYS else
+                           "only in a role session whose AssumeRole call set it" if low == SOURCE_IDENTITY_KEY else
                            "from the principal or the resource")
                     req.notes.append(f"context key {key} is not the caller's to give (AWS sets it {why}, and the "
                                      "world says this request does not carry it); the value given was not used")
@@ -1688,7 +1688,7 @@ class Evaluator:
         if self.catalog.condition_key(key) is None:
             hint = self.catalog.suggest_condition_key(key)
             warning = f"unknown context key {key!r}: not in the AWS catalog" + (f" ({hint})" if hint else "")
-        closed = low in _AWS_SET or low in _SERVICE_SOURCE or low == _SOURCE_IDENTITY or \
+        closed = low in _AWS_SET or low in SERVICE_SOURCE_KEYS or low == SOURCE_IDENTITY_KEY or \
             low.startswith("aws:principaltag/") or "resourcetag/" in low or low.startswith("s3:existingobjecttag/")
         return (warning, closed) if warning or closed else 0
 
@@ -1716,9 +1716,9 @@ class Evaluator:
             return req.resource_account is None or req.resource_account in idx.accounts
         if low in _AWS_SET:
             return True
-        if low in _SERVICE_SOURCE:
+        if low in SERVICE_SOURCE_KEYS:
             return t != "service"
-        if low == _SOURCE_IDENTITY:
+        if low == SOURCE_IDENTITY_KEY:
             return t != "assumed_role"
         if low.startswith("aws:principaltag/"):
             return t in ("anonymous", "service", "web_identity", "root") or (

@@ -95,6 +95,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
+from .evaluate import SERVICE_SOURCE_KEYS, SOURCE_IDENTITY_KEY
 from .grammar.arn import parse_arn
 from .grammar.ast import Policy
 from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput, did_you_mean
@@ -740,11 +741,10 @@ def build_custom(args) -> Simulation:
     # value dropped with a note, as a world's request would be)
     for key in context:
         low = key.lower()
-        need(low not in ("aws:sourcearn", "aws:sourceaccount", "aws:sourceorgid", "aws:sourceorgpaths")
-             or caller.kind == "service", f"context key {key}",
+        need(low not in SERVICE_SOURCE_KEYS or caller.kind == "service", f"context key {key}",
              "AWS sets it only when a service calls on behalf of a resource's owner: give a service principal "
              "as the caller (--caller-arn SERVICE.amazonaws.com)")
-        need(low != "aws:sourceidentity" or caller.kind in ("role", "session"), f"context key {key}",
+        need(low != SOURCE_IDENTITY_KEY or caller.kind in ("role", "session"), f"context key {key}",
              "AWS sets it only in a role session (from its AssumeRole call)")
     need(args.caller_role_arn is None or caller.kind == "session", "--caller-role-arn",
          "it names the role behind an assumed-role session ARN")
