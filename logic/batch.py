@@ -23,7 +23,10 @@ The file is read, decided and written a block of :data:`BLOCK` requests at a tim
 any length (the access matrix of a whole organization) is decided in bounded memory, and the
 answers stream out in input order. ``--jobs N`` decides the blocks in N processes, each with its
 own copy of the loaded world (forked after loading, so the world is read once); each process
-reads its block's JSON and writes its answers' JSON. Within a block, requests are decided sorted
+reads its block's JSON and writes its answers' JSON. When the output is UTF-8 text on a file
+descriptor (a file, a pipe, a terminal), each process writes its answers to it itself, a block
+after the one before it is written; otherwise the answers pass through the parent process, which
+writes them. Within a block, requests are decided sorted
 by principal and action (as read within them), in chunks that keep those of one principal and
 action together: they are decided together (``Evaluator.verdicts_many``), which is what makes a
 file of access-matrix rows fast. A line repeated within a block is decided once.
@@ -31,10 +34,12 @@ file of access-matrix rows fast. A line repeated within a block is decided once.
 
 from __future__ import annotations
 
+import codecs
 import gc
 import itertools
 import json
 import multiprocessing as mp
+import os
 import sys
 from operator import itemgetter
 from typing import Iterable, Iterator, TextIO
@@ -49,6 +54,7 @@ _KEYS = {"principal", "action", "resource", "context", "session_policy", "federa
 _PRINCIPAL_ACTION = itemgetter(0, 1)  # of a request kept in a block
 
 _WORLD = None  # the world of a worker process
+_OUTPUT = None  # of worker processes that write the answers: (their condition, the next block to write, the descriptor)
 _decode = json.JSONDecoder().decode  # json.loads without its checks of the argument's type
 _scan = json.JSONDecoder().scan_once  # (the value at an index, the index after it)
 
@@ -109,6 +115,11 @@ def _parse_line(text: str) -> tuple[tuple | None, str | None]:
             return None, f"not JSON: {exc.msg} at column {exc.colno}"
     if item.__class__ is not dict:
         return None, "a request is a JSON object"
+    if "\\u" in text:  # an escape may make a lone surrogate, which is no character: no answer could hold it
+        try:
+            json.dumps(item, ensure_ascii=False).encode()
+        except UnicodeEncodeError as exc:
+            return None, f"not Unicode text: \\u{ord(exc.object[exc.start]):04x} is a lone surrogate"
     principal, action, resource = item.get("principal"), item.get("action"), item.get("resource")
     strings = type(principal) is type(action) is type(resource) is str
     if strings and len(item) == 3 and text.count('"') == 12:
@@ -164,7 +175,29 @@ class _Writer:
         ``verdict`` is, when it is a string."""
         if verdict.__class__ is str:
             return self.error(n, verdict)
-        # keyed by the verdict's identity (requests of a class share theirs), which the entry keeps alive
+        return f'{{"line": {n}, {head}{self._string(resource)}, {self._tail(verdict)}'
+
+    def answers(self, n: int, head: str, resources: Iterable[str], verdicts: Iterable[tuple]) -> list[str]:
+        """:meth:`answer` of each resource with its verdict (none an error), all of line ``n``."""
+        prefix = f'{{"line": {n}, {head}'
+        strings, tails, out = self._strings, self._tails, []
+        for resource, verdict in zip(resources, verdicts):
+            text = strings.get(resource)
+            if text is None:
+                text = self._string(resource)
+            found = tails.get(id(verdict))
+            out.append(f"{prefix}{text}, {found[1] if found is not None else self._tail(verdict)}")
+        return out
+
+    def _string(self, resource: str) -> str:
+        text = self._strings.get(resource)
+        if text is None:
+            text = self._strings[resource] = json.dumps(resource, ensure_ascii=False)
+        return text
+
+    def _tail(self, verdict: tuple) -> str:
+        """The part of an answer that a verdict writes. Kept by the verdict's identity (requests of
+        a class share theirs), with the verdict, which the entry keeps alive."""
         found = self._tails.get(id(verdict))
         if found is None:
             decision, statements, missing, warnings = verdict
@@ -172,10 +205,7 @@ class _Writer:
                 {"decision": decision, "statements": [s.label() for s in statements],
                  "missing_context": list(missing), "warnings": list(warnings)},
                 ensure_ascii=False)[1:] + "\n")
-        text = self._strings.get(resource)
-        if text is None:
-            text = self._strings[resource] = json.dumps(resource, ensure_ascii=False)
-        return f'{{"line": {n}, {head}{text}, {found[1]}'
+        return found[1]
 
     @staticmethod
     def error(n: int, error: str) -> str:
@@ -251,6 +281,14 @@ def _verdicts(ev, items: list[tuple]) -> list:
         return verdicts
 
 
+def _row(ev, principal: str, action: str, resources: list[str], rest: tuple) -> list:
+    """``Evaluator.verdicts_row``; when some request cannot be placed, :func:`_verdicts` of each."""
+    try:
+        return ev.verdicts_row(principal, action, resources, *rest)
+    except InvalidInput:
+        return _verdicts(ev, [(principal, action, r, *rest) for r in resources])
+
+
 def _product(ev, write: _Writer, n: int, text: str, lo: int, hi: int) -> tuple[str, int]:
     """The answers of requests ``lo`` to ``hi - 1`` of the product on line ``n`` (its principals
     outermost, then its actions, its resources innermost), each naming its principal, action and
@@ -267,13 +305,17 @@ def _product(ev, write: _Writer, n: int, text: str, lo: int, hi: int) -> tuple[s
         end = min(hi, lo + width - first)
         principal, action = principals[row // len(actions)], actions[row % len(actions)]
         head, part = write.head(principal, action), resources[first:first + end - lo]
-        for resource, v in zip(part, _verdicts(ev, [(principal, action, r, *rest) for r in part])):
-            if v.__class__ is str:
-                out.append(json.dumps({"line": n, "principal": principal, "action": action, "resource": resource,
-                                       "error": v}, ensure_ascii=False) + "\n")
-                failed += 1
-            else:
-                out.append(write.answer(n, head, resource, v))
+        verdicts = _row(ev, principal, action, part, rest)
+        if not any(v.__class__ is str for v in verdicts):
+            out += write.answers(n, head, part, verdicts)
+        else:
+            for resource, v in zip(part, verdicts):
+                if v.__class__ is str:
+                    out.append(json.dumps({"line": n, "principal": principal, "action": action, "resource": resource,
+                                           "error": v}, ensure_ascii=False) + "\n")
+                    failed += 1
+                else:
+                    out.append(write.answer(n, head, resource, v))
         lo = end
     return "".join(out), failed
 
@@ -292,6 +334,35 @@ def _decided(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
 
 def _worker(block):
     return _decided(_WORLD, block)
+
+
+def _writing_worker(job: tuple[int, tuple[int, list]]) -> tuple[int, int]:
+    """Decide block ``k`` and write its answers to the output's file descriptor itself, once the
+    answers of block ``k - 1`` are written (the blocks' turn is a counter shared by the processes):
+    the answers never pass through the parent process. Returns (decided, failed)."""
+    k, block = job
+    text, d, f = _decided(_WORLD, block)
+    data = memoryview(text.encode())
+    ready, turn, fd = _OUTPUT
+    with ready:
+        ready.wait_for(lambda: turn.value == k)
+        while data:
+            data = data[os.write(fd, data):]
+        turn.value = k + 1
+        ready.notify_all()
+    return d, f
+
+
+def _descriptor(out: TextIO) -> int | None:
+    """The file descriptor that worker processes may write ``out``'s text to as UTF-8 bytes, or
+    None: a text stream on a descriptor, of the UTF-8 encoding with strict errors, on a system
+    whose line ends are ``\\n`` (so that its own writing would give the same bytes)."""
+    try:
+        fd = out.fileno()
+        utf8 = codecs.lookup(out.encoding).name == "utf-8" and out.errors == "strict"
+    except (AttributeError, OSError, ValueError, LookupError, TypeError):
+        return None
+    return fd if utf8 and os.linesep == "\n" else None
 
 
 def _blocks(lines: Iterable[str]) -> Iterator[tuple[int, list]]:
@@ -328,7 +399,7 @@ def _blocks(lines: Iterable[str]) -> Iterator[tuple[int, list]]:
 
 def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1) -> tuple[int, int]:
     """Decide every request of ``lines`` and write the answers to ``out``; returns (decided, failed)."""
-    global _WORLD
+    global _WORLD, _OUTPUT
     world.evaluator()  # load before forking, so every worker starts with the world compiled
     decided = failed = 0
     # The loaded world goes to the permanent generation for the run: the garbage collections the
@@ -342,18 +413,27 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1) -> tuple[
         blocks = itertools.chain(first, blocks)
         if jobs > 1 and len(first) > 1:
             _WORLD = world
-            with mp.get_context("fork").Pool(jobs) as pool:
+            fd = _descriptor(out)
+            context = mp.get_context("fork")
+            if fd is not None:  # the workers write the answers themselves, in turn
+                out.flush()
+                _OUTPUT = (context.Condition(), context.RawValue("q", 0), fd)
+            with context.Pool(jobs) as pool:
                 # answers in order; the blocks are read as the workers take them
-                for text, d, f in pool.imap(_worker, blocks):
-                    out.write(text)
-                    decided, failed = decided + d, failed + f
+                if fd is not None:
+                    for d, f in pool.imap(_writing_worker, enumerate(blocks)):
+                        decided, failed = decided + d, failed + f
+                else:
+                    for text, d, f in pool.imap(_worker, blocks):
+                        out.write(text)
+                        decided, failed = decided + d, failed + f
         else:
             for block in blocks:
                 text, d, f = _decided(world, block)
                 out.write(text)
                 decided, failed = decided + d, failed + f
     finally:
-        _WORLD = None
+        _WORLD = _OUTPUT = None
         if not frozen:
             gc.unfreeze()
     return decided, failed

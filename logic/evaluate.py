@@ -135,6 +135,7 @@ REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
 # user it reads.)
 _SHARED = {"request": (2,), "request_principal_type": (1,), "request_identity": (1,), "request_account": (1,),
            "request_session_policy": (1,), "request_name": (1,)}
+_UNNAMED = "-"  # the id of requests that no decision, proof or query names (verdicts_many)
 _TOGETHER = 8  # requests of one principal and action solved together from this many on
 _DECIDING = ("decision", "reached", "denies", "allows", "needs_resource", "grant",
              "rcp_passed_over")  # what _decision reads
@@ -1123,8 +1124,10 @@ class Evaluator:
                 del ctx[key]
         # every field in one call (a request is made for every cell of an access matrix); the
         # context: the keys the world derives (principal, resource), then the caller's (_given)
-        req = Request(req_id or f"req{next(self._counter)}", caller, action, resource, ptype, account, identity, role,
+        req = Request(f"req{next(self._counter)}" if req_id is None else req_id, caller, action, resource, ptype, account, identity, role,
                       fed, owner, None, holder, kms_key, unknown_role, ctx, set(), [*notes, *rnotes], {})
+        if session_policy is None and not context and (role is None or role not in self.index.cognito_roles):
+            return req
         if session_policy is not None:
             if ptype not in ("assumed_role", "federated_user"):
                 raise InvalidInput([Diagnostic("E501", f"a session policy needs a session principal (an assumed-role "
@@ -1867,65 +1870,81 @@ class Evaluator:
         with self._lock:
             if self._compiled is None:
                 return [(d.decision, d.statements, d.missing_context, d.warnings) for d in self.decide_many(items)]
-            names = self._compiled.entry_names
-            reached = names.index("reached")
             out: list = []
             for (principal, action), run in itertools.groupby(items, key=_PRINCIPAL_ACTION):
                 heads: dict = {}  # federating user -> the head of its requests
                 requests = []
-                sessions = False
                 make = self._request
                 for _, _, resource, context, session_policy, fed in run:
                     head = heads.get(fed)
                     if head is None:
                         head = heads[fed] = self._head(principal, action, fed)
-                    requests.append(make(head, resource, context, session_policy))
-                    if requests[-1].session_policy is not None:  # given, or set by Amazon Cognito
-                        sessions = True
-                uniform = len(heads) == 1 and not sessions
-                # id of an entries tuple (alive in the list zipped) -> (its verdict without missing keys
-                # and warnings, or None when its conditions or its class may give some; the detail
-                # relations; the class's warnings; each verdict by its missing keys and warnings;
-                # the context keys its conditions read, or None; each verdict by the request's values
-                # of those keys and its notes)
-                classes: dict[int, tuple] = {}
-                for r, found in zip(requests, self._solved(requests, only=_DECIDING, uniform=uniform)):
-                    c = classes.get(id(found))
-                    if c is None:
-                        g = dict(zip(names, found))
-                        outcome, statements, notes = self._class_verdict(r, g)
-                        plain = (outcome, statements, (), ())
-                        keys = self._report_keys(found[reached])
-                        c = classes[id(found)] = (None if found[reached] or notes else plain, g, notes,
-                                                  {((), ()): plain}, keys, {},
-                                                  keys is not None and any(k.startswith(_RESOURCE_SIDE) or
-                                                                           "resourcetag/" in k for k in keys))
-                    if c[0] is not None and not r.notes:
-                        out.append(c[0])
-                        continue
-                    _, g, notes, variants, keys, by_values, tags = c
-                    if keys is not None:
-                        # what the condition report reads of a request: the values of those keys (each
-                        # condition's result is a function of its key's value), the request's notes, and
-                        # whether the world declares its resource and the resource's account (see _absent)
-                        seen = (*map(r.context.get, keys), *r.notes)
-                        if tags:
-                            seen += (r.resource in self.index.resources or r.resource in self.index.principals,
-                                     self._tags_declared(r.resource), r.action,
-                                     r.resource_account is None or r.resource_account in self.index.accounts)
-                        v = by_values.get(seen)
-                        if v is not None:
-                            out.append(v)
-                            continue
-                    parts = self._request_verdict(r, g, notes)
-                    v = variants.get(parts)  # the same tuple for the same missing keys and warnings
-                    if v is None:
-                        plain = variants[((), ())]
-                        v = variants[parts] = (plain[0], plain[1], *parts)
-                    if keys is not None:
-                        by_values[seen] = v
-                    out.append(v)
+                    requests.append(make(head, resource, context, session_policy, _UNNAMED))
+                out += self._verdicts(requests, len(heads) == 1)
             return out
+
+    def verdicts_row(self, principal: str, action: str, resources: Sequence[str], context: Mapping[str, Any] | None = None,
+                     session_policy: Policy | None = None, federating_user: str | None = None) -> list[tuple]:
+        """:meth:`verdicts_many` of one principal and action on each of ``resources``, with the
+        same context, session policy and federating user (a row of an access matrix)."""
+        with self._lock:
+            if self._compiled is None:
+                return self.verdicts_many([(principal, action, r, context, session_policy, federating_user)
+                                           for r in resources])
+            head, make = self._head(principal, action, federating_user), self._request
+            return self._verdicts([make(head, r, context, session_policy, _UNNAMED) for r in resources], True)
+
+    def _verdicts(self, requests: list[Request], one_head: bool) -> list[tuple]:
+        """The verdicts of :meth:`verdicts_many` for requests of one principal and action
+        (``one_head``: of one federating user too)."""
+        names = self._compiled.entry_names
+        reached = names.index("reached")
+        out: list = []
+        # one head, and no session policy (given, or set by Amazon Cognito)
+        uniform = one_head and not any(r.session_policy is not None for r in requests)
+        # id of an entries tuple (alive in the list zipped) -> (its verdict without missing keys
+        # and warnings, or None when its conditions or its class may give some; the detail
+        # relations; the class's warnings; each verdict by its missing keys and warnings;
+        # the context keys its conditions read, or None; each verdict by the request's values
+        # of those keys and its notes)
+        classes: dict[int, tuple] = {}
+        for r, found in zip(requests, self._solved(requests, only=_DECIDING, uniform=uniform)):
+            c = classes.get(id(found))
+            if c is None:
+                g = dict(zip(names, found))
+                outcome, statements, notes = self._class_verdict(r, g)
+                plain = (outcome, statements, (), ())
+                keys = self._report_keys(found[reached])
+                c = classes[id(found)] = (None if found[reached] or notes else plain, g, notes,
+                                          {((), ()): plain}, keys, {},
+                                          keys is not None and any(k.startswith(_RESOURCE_SIDE) or
+                                                                   "resourcetag/" in k for k in keys))
+            if c[0] is not None and not r.notes:
+                out.append(c[0])
+                continue
+            _, g, notes, variants, keys, by_values, tags = c
+            if keys is not None:
+                # what the condition report reads of a request: the values of those keys (each
+                # condition's result is a function of its key's value), the request's notes, and
+                # whether the world declares its resource and the resource's account (see _absent)
+                seen = (*map(r.context.get, keys), *r.notes)
+                if tags:
+                    seen += (r.resource in self.index.resources or r.resource in self.index.principals,
+                             self._tags_declared(r.resource), r.action,
+                             r.resource_account is None or r.resource_account in self.index.accounts)
+                v = by_values.get(seen)
+                if v is not None:
+                    out.append(v)
+                    continue
+            parts = self._request_verdict(r, g, notes)
+            v = variants.get(parts)  # the same tuple for the same missing keys and warnings
+            if v is None:
+                plain = variants[((), ())]
+                v = variants[parts] = (plain[0], plain[1], *parts)
+            if keys is not None:
+                by_values[seen] = v
+            out.append(v)
+        return out
 
     def _report_keys(self, reached: Iterable[str]) -> tuple[str, ...] | None:
         """The context keys (lower case) that the condition report of a request that reached

@@ -276,3 +276,92 @@ def test_a_product_of_one_request_and_a_line_nested_too_deeply_are_answered():
         assert [r["line"] for r in rows] == [1, 2, 3]
         assert rows[0]["principal"] == "alice" and rows[0]["decision"] == "Allow"
         assert rows[1]["error"] == "values nested too deeply to read"
+
+
+def _odd_lines():
+    odd = [dict(GOOD[0], resource='arn:aws:s3:::reports-a/ü "q"'),
+           {"principal": "nobody", "action": "s3:GetObject", "resource": "*"},  # an error
+           {"principal": ["alice", "bob"], "action": ["s3:GetObject", "s3:PutObject"],
+            "resource": ["arn:aws:s3:::reports-a/k", "arn:aws:s3:::reports-a/ß", "*"]}]  # a product
+    return _lines((GOOD + odd) * 9)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_worker_processes_write_a_file_in_the_order_of_its_lines(monkeypatch, tmp_path, encoding):
+    """With --jobs N and an output file of UTF-8 text, the workers write the answers to the file
+    themselves, each block in its turn; a file of another encoding gets its answers from the
+    parent. Either way the file holds what one process writes, after what was written before."""
+    import iamlogic.batch as batch
+
+    lines = _odd_lines()
+    one = io.StringIO()
+    counts = run_batch(load([WORLD]), lines, one)
+    monkeypatch.setattr(batch, "BLOCK", 5)
+
+    def unused(*args):
+        raise AssertionError("the other way of writing the answers")
+
+    # the workers are forked: they take these from the module as patched
+    monkeypatch.setattr(batch, "_worker" if encoding == "utf-8" else "_writing_worker", unused)
+    path = tmp_path / "answers.jsonl"
+    with path.open("w", encoding=encoding) as out:
+        out.write("# before\n")  # still in the file object's buffer when the workers start
+        assert run_batch(load([WORLD]), lines, out, jobs=2) == counts
+        out.write("# after\n")
+    assert path.read_text(encoding=encoding) == "# before\n" + one.getvalue() + "# after\n"
+
+
+def test_the_descriptor_is_taken_only_for_utf8_text_on_a_file():
+    import iamlogic.batch as batch
+
+    assert batch._descriptor(io.StringIO()) is None
+    assert batch._descriptor(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")) is None
+    with open(__file__, encoding="latin-1") as f:
+        assert batch._descriptor(f) is None
+    with open(__file__, encoding="UTF8") as f:
+        assert batch._descriptor(f) == f.fileno()
+
+
+def test_a_failing_worker_fails_the_run_without_waiting_for_its_turn(monkeypatch, tmp_path):
+    """A block that fails in a worker (here the third) ends the run with its error; the workers
+    waiting to write the blocks after it are stopped, not left waiting."""
+    import iamlogic.batch as batch
+
+    decide = batch.decide_block
+
+    def failing(world, block):
+        if block[0] > 10:
+            raise RuntimeError("a block failed")
+        return decide(world, block)
+
+    monkeypatch.setattr(batch, "BLOCK", 5)
+    monkeypatch.setattr(batch, "decide_block", failing)
+    with (tmp_path / "answers.jsonl").open("w", encoding="utf-8") as out, pytest.raises(RuntimeError, match="a block"):
+        run_batch(load([WORLD]), _odd_lines(), out, jobs=2)
+
+
+def test_cli_batch_with_jobs_writes_standard_output_in_order(tmp_path):
+    import subprocess
+    import sys
+
+    lines = _odd_lines() * 150  # two blocks of BLOCK requests: two processes
+    src = tmp_path / "requests.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    one = io.StringIO()
+    run_batch(load([WORLD]), lines, one)
+    done = subprocess.run([sys.executable, "-m", "iamlogic", "batch", WORLD, str(src), "--jobs", "2"],
+                          capture_output=True, timeout=300)
+    assert done.returncode == 3  # some requests could not be decided
+    assert done.stdout.decode("utf-8") == one.getvalue()
+
+
+def test_a_lone_surrogate_is_an_error_of_its_line_not_of_the_run(tmp_path):
+    lines = ['{"principal": "alice", "action": "s3:GetObject", "resource": "arn:aws:s3:::reports-a/\\ud800"}',
+             '{"principal": ["alice"], "action": "s3:GetObject", "resource": ["\\udfff", "*"]}',
+             '{"principal": "alice", "action": "s3:GetObject", "resource": "arn:aws:s3:::reports-a/\\ud83d\\ude00"}']
+    with (tmp_path / "answers.jsonl").open("w", encoding="utf-8") as out:
+        assert run_batch(load([WORLD]), lines, out) == (1, 2)
+    rows = [json.loads(x) for x in (tmp_path / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert rows[0]["error"] == "not Unicode text: \\ud800 is a lone surrogate"
+    assert rows[1]["error"] == "not Unicode text: \\udfff is a lone surrogate"
+    assert rows[2]["resource"].endswith("\U0001F600") and rows[2]["decision"] == "Allow"

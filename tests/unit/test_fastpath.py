@@ -7,6 +7,7 @@ import re
 import pytest
 
 from iamlogic import World, loads
+from iamlogic.compile import compile_world
 from iamlogic.compiled import CompiledRules, Unsupported
 from iamlogic.dlcheck import BuiltinSpec
 from iamlogic.evaluate import Evaluator, compiled_rules
@@ -56,7 +57,6 @@ def test_recursion_among_request_dependent_relations_is_refused():
 
 def test_an_evaluator_without_compiled_rules_uses_the_engine():
     world = loads(WORLD)
-    from iamlogic.compile import compile_world
 
     ev = Evaluator(compile_world(world.model, with_catalog=False), compiled=False)
     assert ev.path == "engine"
@@ -482,6 +482,13 @@ account 111122223333 "dev" {
     # requests no entry tells apart, with the same keys missing and the same warnings, share one tuple
     first = verdicts[:9]
     assert all(v is w for v, w in zip(first, verdicts[9:18]))
+    # a row (one principal, action and context on several resources) says what verdicts_many says,
+    # by the compiled rules and by the engine alone
+    engine = Evaluator(compile_world(world.model, with_catalog=False), compiled=False)
+    for c in (None, {"aws:MultiFactorAuthAge": "60"}):
+        row = [("alice", "ec2:StartInstances", r, c, None, None) for r in instances * 3]
+        assert ev.verdicts_row("alice", "ec2:StartInstances", instances * 3, c) == ev.verdicts_many(row)
+        assert engine.verdicts_row("alice", "ec2:StartInstances", instances, c) == ev.verdicts_many(row[:3])
 
 
 def test_requests_decided_together_evaluate_a_condition_with_policy_variables_each_for_itself():
