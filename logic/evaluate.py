@@ -135,6 +135,7 @@ REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
 # user it reads.)
 _SHARED = {"request": (2,), "request_principal_type": (1,), "request_identity": (1,), "request_account": (1,),
            "request_session_policy": (1,), "request_name": (1,)}
+_SESSION_POLICY = attrgetter("session_policy")
 _UNNAMED = "-"  # the id of requests that no decision, proof or query names (verdicts_many)
 _TOGETHER = 8  # requests of one principal and action solved together from this many on
 _DECIDING = ("decision", "reached", "denies", "allows", "needs_resource", "grant",
@@ -1109,41 +1110,59 @@ class Evaluator:
     def _request(self, head: tuple, resource, context, session_policy, req_id: str | None = None) -> Request:
         """A request on ``resource`` by the principal and action of ``head`` (:meth:`_head`); its
         ``inputs`` are left to the caller."""
+        return self._row_requests(head, (resource,), context, session_policy, req_id)[0]
+
+    def _row_requests(self, head: tuple, resources: Sequence[str], context, session_policy,
+                  req_id: str | None = None) -> list[Request]:
+        """:meth:`_request` on each of ``resources`` (a row of an access matrix is made here)."""
         (caller, ptype, account, identity, role, fed, _, pre, post), action, notes, principal = head
-        rpart = self._resource_parts.get(resource) or self._resource_parts.get((resource, account))
-        if rpart is None:
-            rpart = self._resource_part(resource, account)
-        holder, owner, kms_key, unknown_role, rnotes, rctx, object_tags = rpart
-        if kms_key is None and action.startswith("kms:") and action not in _ALIAS_ACTIONS:
-            raise InvalidInput([Diagnostic("E513", f"unsupported: {action} on a KMS alias ({resource}): KMS authorizes "
-                                                   "it on the key the alias names, under the key's policy, and the world "
-                                                   "does not map aliases to keys; ask on the key's ARN")])
-        ctx = {**pre, **rctx, **post}
-        if object_tags and not self._reads_object_tags(action):
-            for key in object_tags:
-                del ctx[key]
-        # every field in one call (a request is made for every cell of an access matrix); the
-        # context: the keys the world derives (principal, resource), then the caller's (_given)
-        req = Request(f"req{next(self._counter)}" if req_id is None else req_id, caller, action, resource, ptype, account, identity, role,
-                      fed, owner, None, holder, kms_key, unknown_role, ctx, set(), [*notes, *rnotes], {})
-        if session_policy is None and not context and (role is None or role not in self.index.cognito_roles):
-            return req
+        parts, resource_part = self._resource_parts, self._resource_part
+        kms_action = action.startswith("kms:") and action not in _ALIAS_ACTIONS
+        reads_tags = None
+        out = []
+        for resource in resources:
+            rpart = parts.get(resource) or parts.get((resource, account)) or resource_part(resource, account)
+            holder, owner, kms_key, unknown_role, rnotes, rctx, object_tags = rpart
+            if kms_key is None and kms_action:
+                raise InvalidInput([Diagnostic("E513", f"unsupported: {action} on a KMS alias ({resource}): KMS "
+                                                       "authorizes it on the key the alias names, under the key's "
+                                                       "policy, and the world does not map aliases to keys; ask on "
+                                                       "the key's ARN")])
+            ctx = {**pre, **rctx, **post}
+            if object_tags:
+                if reads_tags is None:
+                    reads_tags = self._reads_object_tags(action)
+                if not reads_tags:
+                    for key in object_tags:
+                        del ctx[key]
+            # every field in one call; the context: the keys the world derives (principal,
+            # resource), then the caller's (_given)
+            out.append(Request(f"req{next(self._counter)}" if req_id is None else req_id, caller, action, resource,
+                               ptype, account, identity, role, fed, owner, None, holder, kms_key, unknown_role, ctx,
+                               set(), [*notes, *rnotes], {}))
+        cognito = role is not None and role in self.index.cognito_roles
+        if session_policy is None and not context and not cognito:
+            return out
         if session_policy is not None:
             if ptype not in ("assumed_role", "federated_user"):
                 raise InvalidInput([Diagnostic("E501", f"a session policy needs a session principal (an assumed-role "
                                                        f"or federated-user ARN), not {principal}")])
-            req.session_policy = self._add_session_policy(session_policy)
-            req.notes += self._session_warnings.get(req.session_policy, ())
-        if role is not None and role in self.index.cognito_roles:
-            if principal in self.index.cognito_identities:  # an identity: its session of the enhanced flow
-                context = {**(context or {}), COGNITO_SUB: principal}
-                by_role = False
-            else:
-                by_role = principal != caller
-            context = self._cognito_session(req, by_role, context or {})
-        if context:
-            self._given(req, context)
-        return req
+            added = self._add_session_policy(session_policy)
+            for req in out:
+                req.session_policy = added
+                req.notes += self._session_warnings.get(added, ())
+        for req in out:
+            given = context
+            if cognito:
+                if principal in self.index.cognito_identities:  # an identity: its session of the enhanced flow
+                    given = {**(given or {}), COGNITO_SUB: principal}
+                    by_role = False
+                else:
+                    by_role = principal != caller
+                given = self._cognito_session(req, by_role, given or {})
+            if given:
+                self._given(req, given)
+        return out
 
     def _principal_part(self, principal: str, federating_user: str | None) -> tuple:
         """What the world says of a principal (its type, identity, account, notes, context keys),
@@ -1891,60 +1910,74 @@ class Evaluator:
             if self._compiled is None:
                 return self.verdicts_many([(principal, action, r, context, session_policy, federating_user)
                                            for r in resources])
-            head, make = self._head(principal, action, federating_user), self._request
-            return self._verdicts([make(head, r, context, session_policy, _UNNAMED) for r in resources], True)
+            head = self._head(principal, action, federating_user)
+            return self._verdicts(self._row_requests(head, resources, context, session_policy, _UNNAMED), True)
 
     def _verdicts(self, requests: list[Request], one_head: bool) -> list[tuple]:
         """The verdicts of :meth:`verdicts_many` for requests of one principal and action
         (``one_head``: of one federating user too)."""
         names = self._compiled.entry_names
         reached = names.index("reached")
-        out: list = []
         # one head, and no session policy (given, or set by Amazon Cognito)
-        uniform = one_head and not any(r.session_policy is not None for r in requests)
-        # id of an entries tuple (alive in the list zipped) -> (its verdict without missing keys
-        # and warnings, or None when its conditions or its class may give some; the detail
-        # relations; the class's warnings; each verdict by its missing keys and warnings;
-        # the context keys its conditions read, or None; each verdict by the request's values
-        # of those keys and its notes)
-        classes: dict[int, tuple] = {}
-        for r, found in zip(requests, self._solved(requests, only=_DECIDING, uniform=uniform)):
-            c = classes.get(id(found))
-            if c is None:
-                g = dict(zip(names, found))
-                outcome, statements, notes = self._class_verdict(r, g)
-                plain = (outcome, statements, (), ())
-                keys = self._report_keys(found[reached])
-                c = classes[id(found)] = (None if found[reached] or notes else plain, g, notes,
-                                          {((), ()): plain}, keys, {},
-                                          keys is not None and any(k.startswith(_RESOURCE_SIDE) or
-                                                                   "resourcetag/" in k for k in keys))
-            if c[0] is not None and not r.notes:
-                out.append(c[0])
-                continue
-            _, g, notes, variants, keys, by_values, tags = c
-            if keys is not None:
-                # what the condition report reads of a request: the values of those keys (each
-                # condition's result is a function of its key's value), the request's notes, and
-                # whether the world declares its resource and the resource's account (see _absent)
-                seen = (*map(r.context.get, keys), *r.notes)
-                if tags:
-                    seen += (r.resource in self.index.resources or r.resource in self.index.principals,
-                             self._tags_declared(r.resource), r.action,
-                             r.resource_account is None or r.resource_account in self.index.accounts)
-                v = by_values.get(seen)
-                if v is not None:
-                    out.append(v)
-                    continue
-            parts = self._request_verdict(r, g, notes)
-            v = variants.get(parts)  # the same tuple for the same missing keys and warnings
-            if v is None:
-                plain = variants[((), ())]
-                v = variants[parts] = (plain[0], plain[1], *parts)
-            if keys is not None:
-                by_values[seen] = v
-            out.append(v)
+        uniform = one_head and not any(map(_SESSION_POLICY, requests))  # (an id, never empty, or None)
+        solved = self._solved(requests, only=_DECIDING, uniform=uniform)
+        members: dict[int, list[int]] = {}  # id of an entries tuple (alive in solved) -> its requests
+        for i, found in enumerate(solved):
+            members.setdefault(id(found), []).append(i)
+        out: list = [None] * len(requests)
+        for positions in members.values():  # a class: requests that no entry tells apart
+            found = solved[positions[0]]
+            g = dict(zip(names, found))
+            outcome, statements, notes = self._class_verdict(requests[positions[0]], g)
+            plain = (outcome, statements, (), ())
+            keys = self._report_keys(found[reached])
+            # (its verdict without missing keys and warnings, or None when its conditions or its
+            # class may give some; the detail relations; the class's warnings; each verdict by its
+            # missing keys and warnings; the context keys its conditions read, or None; each
+            # verdict by the request's values of those keys and its notes; whether those are keys
+            # of the resource)
+            c = (None if found[reached] or notes else plain, g, notes, {((), ()): plain}, keys, {},
+                 keys is not None and any(k.startswith(_RESOURCE_SIDE) or "resourcetag/" in k for k in keys))
+            if c[0] is not None:
+                for i in positions:
+                    r = requests[i]
+                    out[i] = plain if not r.notes else self._verdict(r, c)
+            elif keys is not None and not c[6]:  # (most of a matrix row: the values of the keys decide)
+                by_values = c[5]
+                for i in positions:
+                    r = requests[i]
+                    v = by_values.get((*map(r.context.get, keys), *r.notes))
+                    out[i] = v if v is not None else self._verdict(r, c)
+            else:
+                for i in positions:
+                    out[i] = self._verdict(requests[i], c)
         return out
+
+    def _verdict(self, r: Request, c: tuple) -> tuple:
+        """The verdict of request ``r`` of a class ``c`` of :meth:`_verdicts`."""
+        plain, g, notes, variants, keys, by_values, tags = c
+        if plain is not None and not r.notes:
+            return plain
+        if keys is not None:
+            # what the condition report reads of a request: the values of those keys (each
+            # condition's result is a function of its key's value), the request's notes, and
+            # whether the world declares its resource and the resource's account (see _absent)
+            seen = (*map(r.context.get, keys), *r.notes)
+            if tags:
+                seen += (r.resource in self.index.resources or r.resource in self.index.principals,
+                         self._tags_declared(r.resource), r.action,
+                         r.resource_account is None or r.resource_account in self.index.accounts)
+            v = by_values.get(seen)
+            if v is not None:
+                return v
+        parts = self._request_verdict(r, g, notes)
+        v = variants.get(parts)  # the same tuple for the same missing keys and warnings
+        if v is None:
+            plain = variants[((), ())]
+            v = variants[parts] = (plain[0], plain[1], *parts)
+        if keys is not None:
+            by_values[seen] = v
+        return v
 
     def _report_keys(self, reached: Iterable[str]) -> tuple[str, ...] | None:
         """The context keys (lower case) that the condition report of a request that reached
