@@ -177,17 +177,19 @@ class _Writer:
             return self.error(n, verdict)
         return f'{{"line": {n}, {head}{self._string(resource)}, {self._tail(verdict)}'
 
-    def answers(self, n: int, head: str, resources: Iterable[str], verdicts: Iterable[tuple]) -> list[str]:
-        """:meth:`answer` of each resource with its verdict (none an error), all of line ``n``."""
+    def answers(self, n: int, head: str, texts: list[str], verdicts: list[tuple]) -> list[str]:
+        """:meth:`answer` of each resource, given as the JSON text :meth:`strings` gives, with its
+        verdict (none an error), all of line ``n``."""
+        tails = self._tails
+        for verdict in {id(v): v for v in verdicts}.values():
+            if id(verdict) not in tails:
+                self._tail(verdict)
         prefix = f'{{"line": {n}, {head}'
-        strings, tails, out = self._strings, self._tails, []
-        for resource, verdict in zip(resources, verdicts):
-            text = strings.get(resource)
-            if text is None:
-                text = self._string(resource)
-            found = tails.get(id(verdict))
-            out.append(f"{prefix}{text}, {found[1] if found is not None else self._tail(verdict)}")
-        return out
+        return [f"{prefix}{text}, {tails[id(v)][1]}" for text, v in zip(texts, verdicts)]
+
+    def strings(self, resources: Iterable[str]) -> list[str]:
+        """The JSON text of each resource."""
+        return [self._strings.get(r) or self._string(r) for r in resources]
 
     def _string(self, resource: str) -> str:
         text = self._strings.get(resource)
@@ -298,6 +300,7 @@ def _product(ev, write: _Writer, n: int, text: str, lo: int, hi: int) -> tuple[s
         raise IamlogicError(f"internal error: line {n} was read as a product, then as {error!r}")
     principals, actions, resources = (v if v.__class__ is tuple else (v,) for v in args[:3])
     rest, width = args[3:], len(resources)
+    texts = write.strings(resources)
     out: list[str] = []
     failed = 0
     while lo < hi:  # a run of one principal and action at a time
@@ -307,7 +310,7 @@ def _product(ev, write: _Writer, n: int, text: str, lo: int, hi: int) -> tuple[s
         head, part = write.head(principal, action), resources[first:first + end - lo]
         verdicts = _row(ev, principal, action, part, rest)
         if not any(v.__class__ is str for v in verdicts):
-            out += write.answers(n, head, part, verdicts)
+            out += write.answers(n, head, texts[first:first + end - lo], verdicts)
         else:
             for resource, v in zip(part, verdicts):
                 if v.__class__ is str:

@@ -993,10 +993,7 @@ class Solver:
                     new = moved[label[i]] = fresh
                     fresh += 1
                 label[i] = new
-        first: dict[int, int] = {}  # each label -> its first request
-        for i, k in enumerate(label):
-            if k not in first:
-                first[k] = i
+        first = {k: i for i, k in reversed(list(enumerate(label)))}  # each label -> its first request
         spread: dict[int, Iterable[int]] = {}  # a mask -> the labels of its requests
         for i, e in enumerate(shape):  # the rows of each label, beyond those of every request
             if e.__class__ is tuple:
@@ -1012,7 +1009,7 @@ class Solver:
         answers = {k: tuple([e >> j & 1 == 1 if e.__class__ is int else e if e.__class__ is frozenset or e is None
                              else frozenset(e[1] + e[2][k]) if k in e[2] else e[0] for e in shape])
                    for k, j in first.items()}
-        return [answers[k] for k in label]
+        return list(map(answers.__getitem__, label))
 
     def forget(self) -> None:
         """Drop the tree of calls (the answers kept for requests)."""
