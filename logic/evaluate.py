@@ -1140,6 +1140,14 @@ class Evaluator:
             out.append(Request(f"req{next(self._counter)}" if req_id is None else req_id, caller, action, resource,
                                ptype, account, identity, role, fed, owner, None, holder, kms_key, unknown_role, ctx,
                                set(), [*notes, *rnotes], {}))
+        info = self.catalog.action(action)
+        if info is not None and not info.resource_types:  # an action on no particular resource
+            for req in out:
+                if req.resource != "*":
+                    req.notes.append(f"{action} acts on no particular resource (the AWS catalog lists no resource "
+                                     f"type for it): AWS authorizes it on \"*\", so only a statement whose Resource "
+                                     f"matches \"*\" allows it; this answer is for {req.resource}, a request AWS "
+                                     "does not make — ask on \"*\"")
         cognito = role is not None and role in self.index.cognito_roles
         if session_policy is None and not context and not cognito:
             return out

@@ -528,3 +528,34 @@ def test_assuming_a_role_with_session_tags_or_a_source_identity_says_what_else_a
     assert not any("sts:TagSession" in w or "sts:SetSourceIdentity" in w for w in plain.warnings)
     assert any("ask sts:TagSession too" in w for w in tagged.warnings)
     assert any("ask sts:SetSourceIdentity too" in w for w in named.warnings)
+
+
+def test_an_action_on_no_particular_resource_asked_on_a_resource_says_so():
+    """AWS authorizes an action that the catalog lists no resource type for on "*": a statement
+    naming a resource never allows it. Asked on a resource, the answer matches statements against
+    that resource, and says that AWS makes no such request (every face: check, check_many, batch)."""
+    import io
+    import json
+
+    from iamlogic.batch import run_batch
+
+    world = iamlogic.loads('''
+account 111122223333 "dev" {
+  user alice { policy P { allow s3:ListAllMyBuckets, s3:GetObject on "arn:aws:s3:::b*" } }
+}
+''')
+    def flagged(warnings):
+        return any("acts on no particular resource" in w and 'ask on "*"' in w for w in warnings)
+
+    on_bucket = world.check("alice", "s3:ListAllMyBuckets", "arn:aws:s3:::b")
+    assert on_bucket.decision == "Allow" and flagged(on_bucket.warnings)  # what the statements say of it
+    on_all = world.check("alice", "s3:ListAllMyBuckets", "*")
+    assert on_all.decision == "ImplicitDeny" and not flagged(on_all.warnings)
+    assert not flagged(world.check("alice", "s3:GetObject", "arn:aws:s3:::b/k").warnings)
+    many = world.check_many([("alice", "s3:ListAllMyBuckets", r) for r in ("arn:aws:s3:::b", "*")] * 5)
+    assert [flagged(d.warnings) for d in many] == [True, False] * 5
+    out = io.StringIO()
+    run_batch(world, [json.dumps({"principal": "alice", "action": ["s3:ListAllMyBuckets", "s3:GetObject"],
+                                  "resource": ["arn:aws:s3:::b", "*", "arn:aws:s3:::b/k"]})], out)
+    rows = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert [flagged(r["warnings"]) for r in rows] == [True, False, True, False, False, False]
