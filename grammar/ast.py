@@ -114,6 +114,8 @@ class User:
     boundary: str | None = None
     unique_id: str | None = None  # AIDA…: the user's aws:userid
     span: Span | None = span_field()
+    # where each name it refers to is written: ((kind, name), span), kind "group", "managed" or "boundary"
+    ref_spans: tuple[tuple[tuple[str, str], Span], ...] = field(default=(), compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ class Group:
     inline: tuple[NamedPolicy, ...] = ()
     managed: tuple[str, ...] = ()
     span: Span | None = span_field()
+    ref_spans: tuple[tuple[tuple[str, str], Span], ...] = field(default=(), compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ class Role:
     service_linked: bool = False
     unique_id: str | None = None  # AROA…: the role's id, first part of its sessions' aws:userid
     span: Span | None = span_field()
+    ref_spans: tuple[tuple[tuple[str, str], Span], ...] = field(default=(), compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -404,7 +404,11 @@ class _ToAst(Transformer):
     def _principal_parts(self, ch, allowed, what, meta):
         fields = {"path": "/", "tags": (), "groups": (), "inline": [], "managed": (), "boundary": None,
                   "trust": None, "service_linked": False, "unique_id": None}
+        refs: dict[tuple[str, str], Span] = {}  # (kind, name) -> where it is first written
         for kind, value, span in ch[1:]:
+            if kind in ("groups", "managed", "boundary"):
+                for name in (value if kind != "boundary" else (value,)):
+                    refs.setdefault(("group" if kind == "groups" else kind, name), span)
             if kind not in allowed:  # the grammar lets only a boundary through where it does not belong
                 self.diags.add("E317", "a permissions boundary can be set on users and roles, not on groups",
                                span, help="set the boundary on each user of the group instead")
@@ -420,23 +424,24 @@ class _ToAst(Transformer):
             else:
                 fields[kind] = value
         fields["inline"] = tuple(fields["inline"])
+        fields["ref_spans"] = tuple(refs.items())
         return fields
 
     def user(self, meta, ch):
         f = self._principal_parts(ch, {"path", "unique_id", "tags", "groups", "boundary", "inline", "managed"},
                                   "user", meta)
         return ("user", User(ch[0], f["path"], f["tags"], f["groups"], f["inline"], f["managed"], f["boundary"],
-                             f["unique_id"], self._span(meta)))
+                             f["unique_id"], self._span(meta), f["ref_spans"]))
 
     def group(self, meta, ch):
         f = self._principal_parts(ch, {"path", "inline", "managed"}, "group", meta)
-        return ("group", Group(ch[0], f["path"], f["inline"], f["managed"], self._span(meta)))
+        return ("group", Group(ch[0], f["path"], f["inline"], f["managed"], self._span(meta), f["ref_spans"]))
 
     def role(self, meta, ch):
         f = self._principal_parts(
             ch, {"path", "unique_id", "tags", "trust", "inline", "managed", "boundary", "service_linked"}, "role", meta)
         return ("role", Role(ch[0], f["path"], f["tags"], f["trust"], f["inline"], f["managed"], f["boundary"],
-                             f["service_linked"], f["unique_id"], self._span(meta)))
+                             f["service_linked"], f["unique_id"], self._span(meta), f["ref_spans"]))
 
     def path(self, meta, ch):
         return ("path", _string(ch[0]), self._span(meta))

@@ -35,11 +35,14 @@ file of access-matrix rows fast. A line repeated within a block is decided once.
 from __future__ import annotations
 
 import codecs
+import ctypes
 import gc
+import io
 import itertools
 import json
 import multiprocessing as mp
 import os
+import signal
 import sys
 from operator import itemgetter
 from typing import Iterable, Iterator, TextIO
@@ -54,7 +57,8 @@ _KEYS = {"principal", "action", "resource", "context", "session_policy", "federa
 _PRINCIPAL_ACTION = itemgetter(0, 1)  # of a request kept in a block
 
 _WORLD = None  # the world of a worker process
-_OUTPUT = None  # of worker processes that write the answers: (their condition, the next block to write, the descriptor)
+_OUTPUT = None  # of a worker process that writes the answers: see _start_worker
+_PARENT = 0  # the process id of a worker process's parent
 _decode = json.JSONDecoder().decode  # json.loads without its checks of the argument's type
 _scan = json.JSONDecoder().scan_once  # (the value at an index, the index after it)
 
@@ -115,7 +119,9 @@ def _parse_line(text: str) -> tuple[tuple | None, str | None]:
             return None, f"not JSON: {exc.msg} at column {exc.colno}"
     if item.__class__ is not dict:
         return None, "a request is a JSON object"
-    if "\\u" in text:  # an escape may make a lone surrogate, which is no character: no answer could hold it
+    if "\\u" in text or not text.isascii():
+        # a lone surrogate (from an escape, or a byte that is not UTF-8 read from a stream that keeps
+        # such bytes as surrogates) is no character: it cannot be asked of AWS, nor written
         try:
             json.dumps(item, ensure_ascii=False).encode()
         except UnicodeEncodeError as exc:
@@ -335,6 +341,24 @@ def _decided(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
         return decide_block(world, block)
 
 
+def _start_worker(world, output: tuple | None, parent: int) -> None:
+    """In each worker process, as it starts: the world it decides with; when it writes the answers
+    itself, (the condition and counter of the blocks' turn, the descriptor); the parent's process
+    id. A closed pipe on the output is an error (BrokenPipeError, which reaches the parent), not a
+    signal that would end the worker unseen and leave the run waiting for it."""
+    global _WORLD, _OUTPUT, _PARENT
+    _WORLD, _OUTPUT, _PARENT = world, output, parent
+    if output is not None and hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):  # a worker ends with its parent (PR_SET_PDEATHSIG), however it ends
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() != parent:  # (the parent ended before that)
+            os._exit(1)
+
+
 def _worker(block):
     return _decided(_WORLD, block)
 
@@ -342,13 +366,18 @@ def _worker(block):
 def _writing_worker(job: tuple[int, tuple[int, list]]) -> tuple[int, int]:
     """Decide block ``k`` and write its answers to the output's file descriptor itself, once the
     answers of block ``k - 1`` are written (the blocks' turn is a counter shared by the processes):
-    the answers never pass through the parent process. Returns (decided, failed)."""
+    the answers never pass through the parent process. Returns (decided, failed). A worker whose
+    parent has gone (killed) writes nothing more."""
     k, block = job
     text, d, f = _decided(_WORLD, block)
     data = memoryview(text.encode())
     ready, turn, fd = _OUTPUT
     with ready:
-        ready.wait_for(lambda: turn.value == k)
+        while not ready.wait_for(lambda: turn.value == k, timeout=1.0):
+            if os.getppid() != _PARENT:
+                return d, f
+        if os.getppid() != _PARENT:
+            return d, f
         while data:
             data = data[os.write(fd, data):]
         turn.value = k + 1
@@ -358,14 +387,23 @@ def _writing_worker(job: tuple[int, tuple[int, list]]) -> tuple[int, int]:
 
 def _descriptor(out: TextIO) -> int | None:
     """The file descriptor that worker processes may write ``out``'s text to as UTF-8 bytes, or
-    None: a text stream on a descriptor, of the UTF-8 encoding with strict errors, on a system
-    whose line ends are ``\\n`` (so that its own writing would give the same bytes)."""
+    None: a text file (or pipe, or terminal) as ``open`` makes one, of the UTF-8 encoding with
+    strict errors, on a blocking descriptor, on a system whose line ends are ``\\n`` (so that its
+    own writing would give the same bytes; :func:`run_batch` takes it only when asked to, from a
+    caller that made ``out`` itself and so knows that it translates no line ends)."""
+    if type(out) is not io.TextIOWrapper or os.linesep != "\n":
+        return None
+    buffer = out.buffer  # (unbuffered, as PYTHONUNBUFFERED makes standard output, the file itself)
+    if type(buffer) in (io.BufferedWriter, io.BufferedRandom):
+        buffer = buffer.raw
+    if type(buffer) is not io.FileIO:
+        return None
     try:
         fd = out.fileno()
         utf8 = codecs.lookup(out.encoding).name == "utf-8" and out.errors == "strict"
-    except (AttributeError, OSError, ValueError, LookupError, TypeError):
+        return fd if utf8 and os.get_blocking(fd) else None
+    except (OSError, ValueError, LookupError):
         return None
-    return fd if utf8 and os.linesep == "\n" else None
 
 
 def _blocks(lines: Iterable[str]) -> Iterator[tuple[int, list]]:
@@ -400,9 +438,13 @@ def _blocks(lines: Iterable[str]) -> Iterator[tuple[int, list]]:
         yield start, units
 
 
-def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1) -> tuple[int, int]:
-    """Decide every request of ``lines`` and write the answers to ``out``; returns (decided, failed)."""
-    global _WORLD, _OUTPUT
+def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1, *, direct: bool = False) -> tuple[int, int]:
+    """Decide every request of ``lines`` and write the answers to ``out``; returns (decided, failed).
+
+    ``direct``: with several processes, let each write its answers to ``out``'s file descriptor
+    itself (see :func:`_descriptor`), for a caller that opened ``out`` with ``open`` (or
+    ``sys.stdout``), so that nothing (compression, line-end translation, a copy to a log) stands
+    between its text and its bytes."""
     world.evaluator()  # load before forking, so every worker starts with the world compiled
     decided = failed = 0
     # The loaded world goes to the permanent generation for the run: the garbage collections the
@@ -415,13 +457,14 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1) -> tuple[
         first = list(itertools.islice(blocks, 2))  # one block is decided here: no processes to start
         blocks = itertools.chain(first, blocks)
         if jobs > 1 and len(first) > 1:
-            _WORLD = world
-            fd = _descriptor(out)
+            fd = _descriptor(out) if direct else None
             context = mp.get_context("fork")
+            output = None
             if fd is not None:  # the workers write the answers themselves, in turn
                 out.flush()
-                _OUTPUT = (context.Condition(), context.RawValue("q", 0), fd)
-            with context.Pool(jobs) as pool:
+                output = (context.Condition(), context.RawValue("q", 0), fd)
+            # (forked: the world is the workers' by inheritance, never pickled)
+            with context.Pool(jobs, initializer=_start_worker, initargs=(world, output, os.getpid())) as pool:
                 # answers in order; the blocks are read as the workers take them
                 if fd is not None:
                     for d, f in pool.imap(_writing_worker, enumerate(blocks)):
@@ -436,7 +479,6 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1) -> tuple[
                 out.write(text)
                 decided, failed = decided + d, failed + f
     finally:
-        _WORLD = _OUTPUT = None
         if not frozen:
             gc.unfreeze()
     return decided, failed
@@ -463,7 +505,7 @@ def cmd_batch(args) -> int:
     with source:
         out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
         try:
-            decided, failed = run_batch(world, source, out, args.jobs)
+            decided, failed = run_batch(world, source, out, args.jobs, direct=True)
         except UnicodeDecodeError as exc:  # the answers before the line that could not be read are written
             print(f"error: cannot read {args.requests}: not UTF-8 text ({exc.reason})", file=sys.stderr)
             return EXIT_INVALID

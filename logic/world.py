@@ -888,36 +888,38 @@ def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
                               "printable ASCII without blanks, at most 512 characters", item.span,
                       "write it /team/ (a slash at each end)")
 
-    def managed(names, span):
+    def managed(item, names, kind="managed"):
+        spans = dict(item.ref_spans)  # where each name is written (the declaration, for a model built in Python)
         for name in names:
             if r.managed_policy(acct, name) is None:
-                d.add("E315", f"unknown managed policy '{name}' in account {acct.id}", span,
+                d.add("E315", f"unknown managed policy '{name}' in account {acct.id}", spans.get((kind, name), item.span),
                       help=did_you_mean(name, [p.name for p in acct.policies] + list(r.aws_policies)))
 
-    def boundary(name, span):
-        found = r.managed_policy(acct, name)
+    def boundary(item):
+        found = r.managed_policy(acct, item.boundary)
         if found is None:
-            managed([name], span)
+            managed(item, [item.boundary], "boundary")
         else:
             d.extend(validate_policy(found[1].document, "boundary"))
 
     for u in acct.users:
         for g in u.groups:
             if g not in groups:
-                d.add("E316", f"unknown group '{g}' in account {acct.id}", u.span, help=did_you_mean(g, groups))
-        managed(u.managed, u.span)
+                d.add("E316", f"unknown group '{g}' in account {acct.id}", dict(u.ref_spans).get(("group", g), u.span),
+                      help=did_you_mean(g, groups))
+        managed(u, u.managed)
         if u.boundary is not None:
-            boundary(u.boundary, u.span)
+            boundary(u)
         for p in u.inline:
             d.extend(validate_policy(p.document, "identity"))
     for g in acct.groups:
-        managed(g.managed, g.span)
+        managed(g, g.managed)
         for p in g.inline:
             d.extend(validate_policy(p.document, "identity"))
     for role in acct.roles:
-        managed(role.managed, role.span)
+        managed(role, role.managed)
         if role.boundary is not None:
-            boundary(role.boundary, role.span)
+            boundary(role)
         for p in role.inline:
             d.extend(validate_policy(p.document, "identity"))
         if role.path.startswith("/aws-service-role/") and not role.service_linked:

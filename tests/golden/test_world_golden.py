@@ -25,9 +25,9 @@ UPDATE = os.environ.get("IAMLOGIC_UPDATE_GOLDEN") == "1"
 
 
 def dump(value, indent: str = "") -> str:
-    """A readable, stable dump of AST values (spans left out)."""
+    """A readable, stable dump of AST values (spans, and what else equality does not read, left out)."""
     if dataclasses.is_dataclass(value):
-        fields = [f for f in dataclasses.fields(value) if f.name != "span"]
+        fields = [f for f in dataclasses.fields(value) if f.compare]
         inner = indent + "  "
         body = [f"{inner}{f.name}={dump(getattr(value, f.name), inner)}" for f in fields
                 if getattr(value, f.name) not in ((), None)]

@@ -306,20 +306,50 @@ def test_worker_processes_write_a_file_in_the_order_of_its_lines(monkeypatch, tm
     path = tmp_path / "answers.jsonl"
     with path.open("w", encoding=encoding) as out:
         out.write("# before\n")  # still in the file object's buffer when the workers start
-        assert run_batch(load([WORLD]), lines, out, jobs=2) == counts
+        assert run_batch(load([WORLD]), lines, out, jobs=2, direct=True) == counts
         out.write("# after\n")
     assert path.read_text(encoding=encoding) == "# before\n" + one.getvalue() + "# after\n"
 
 
-def test_the_descriptor_is_taken_only_for_utf8_text_on_a_file():
+def test_the_descriptor_is_taken_only_for_utf8_text_that_open_made(tmp_path):
+    import gzip
+
     import iamlogic.batch as batch
 
     assert batch._descriptor(io.StringIO()) is None
     assert batch._descriptor(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")) is None
-    with open(__file__, encoding="latin-1") as f:
+    with open(tmp_path / "a", "w", encoding="latin-1") as f:
         assert batch._descriptor(f) is None
-    with open(__file__, encoding="UTF8") as f:
+    with open(tmp_path / "a", "w", encoding="UTF8") as f:
         assert batch._descriptor(f) == f.fileno()
+    with open(__file__, encoding="utf-8") as f:  # not for writing
+        assert batch._descriptor(f) is None
+    with gzip.open(tmp_path / "a.gz", "wt", encoding="utf-8") as f:  # its descriptor is the compressed file's
+        assert batch._descriptor(f) is None
+
+
+def test_without_direct_the_answers_pass_through_the_stream(monkeypatch, tmp_path):
+    """A library caller's stream may stand between text and bytes (compression, line ends, a copy
+    to a log): the workers write to its descriptor only when the caller says so (the CLI does)."""
+    import gzip
+
+    import iamlogic.batch as batch
+
+    lines = _odd_lines()
+    one = io.StringIO()
+    run_batch(load([WORLD]), lines, one)
+
+    def unused(*args):
+        raise AssertionError("the workers wrote to the descriptor")
+
+    monkeypatch.setattr(batch, "BLOCK", 5)
+    monkeypatch.setattr(batch, "_writing_worker", unused)
+    with gzip.open(tmp_path / "a.gz", "wt", encoding="utf-8") as out:
+        run_batch(load([WORLD]), lines, out, jobs=2)
+    with open(tmp_path / "crlf.txt", "w", encoding="utf-8", newline="\r\n") as out:
+        run_batch(load([WORLD]), lines, out, jobs=2)
+    assert gzip.open(tmp_path / "a.gz", "rt", encoding="utf-8").read() == one.getvalue()
+    assert (tmp_path / "crlf.txt").read_bytes() == one.getvalue().replace("\n", "\r\n").encode()
 
 
 def test_a_failing_worker_fails_the_run_without_waiting_for_its_turn(monkeypatch, tmp_path):
@@ -337,7 +367,7 @@ def test_a_failing_worker_fails_the_run_without_waiting_for_its_turn(monkeypatch
     monkeypatch.setattr(batch, "BLOCK", 5)
     monkeypatch.setattr(batch, "decide_block", failing)
     with (tmp_path / "answers.jsonl").open("w", encoding="utf-8") as out, pytest.raises(RuntimeError, match="a block"):
-        run_batch(load([WORLD]), _odd_lines(), out, jobs=2)
+        run_batch(load([WORLD]), _odd_lines(), out, jobs=2, direct=True)
 
 
 def test_cli_batch_with_jobs_writes_standard_output_in_order(tmp_path):
@@ -358,10 +388,100 @@ def test_cli_batch_with_jobs_writes_standard_output_in_order(tmp_path):
 def test_a_lone_surrogate_is_an_error_of_its_line_not_of_the_run(tmp_path):
     lines = ['{"principal": "alice", "action": "s3:GetObject", "resource": "arn:aws:s3:::reports-a/\\ud800"}',
              '{"principal": ["alice"], "action": "s3:GetObject", "resource": ["\\udfff", "*"]}',
-             '{"principal": "alice", "action": "s3:GetObject", "resource": "arn:aws:s3:::reports-a/\\ud83d\\ude00"}']
+             '{"principal": "alice", "action": "s3:GetObject", "resource": "arn:aws:s3:::reports-a/\\ud83d\\ude00"}',
+             # a byte that is not UTF-8, as a stream that keeps such bytes (surrogateescape) reads it
+             '{"principal": "alice", "action": "s3:GetObject", "resource": "arn:aws:s3:::reports-a/\udcff"}']
     with (tmp_path / "answers.jsonl").open("w", encoding="utf-8") as out:
-        assert run_batch(load([WORLD]), lines, out) == (1, 2)
+        assert run_batch(load([WORLD]), lines, out) == (1, 3)
     rows = [json.loads(x) for x in (tmp_path / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
     assert rows[0]["error"] == "not Unicode text: \\ud800 is a lone surrogate"
     assert rows[1]["error"] == "not Unicode text: \\udfff is a lone surrogate"
     assert rows[2]["resource"].endswith("\U0001F600") and rows[2]["decision"] == "Allow"
+    assert rows[3]["error"] == "not Unicode text: \\udcff is a lone surrogate"
+
+
+def _big_product(tmp_path):
+    """A requests file of one product line, 400,000 requests: 20 blocks."""
+    src = tmp_path / "requests.jsonl"
+    src.write_text(json.dumps({"principal": ["alice", "bob"] * 10, "action": ["s3:GetObject", "s3:PutObject"] * 10,
+                               "resource": [f"arn:aws:s3:::reports-a/k{i}" for i in range(1000)]}) + "\n",
+                   encoding="utf-8")
+    return src
+
+
+_RUN = ("import signal, sys\n"
+        "signal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"  # as many programs that embed a CLI do
+        "from iamlogic.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n")
+
+
+@pytest.mark.parametrize("errors", ["strict", "surrogateescape"])
+def test_a_closed_pipe_ends_the_run_whichever_process_writes(tmp_path, errors):
+    """`iamlogic batch --jobs 2 … | head -1` in a program that keeps SIGPIPE's default action: the
+    run ends at once, whether the workers write standard output (UTF-8 text with strict errors) or
+    the parent does (here: surrogateescape), and no process of it is left behind."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONIOENCODING=f"utf-8:{errors}")
+    run = subprocess.Popen([sys.executable, "-c", _RUN, "batch", WORLD, str(_big_product(tmp_path)), "--jobs", "2"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    try:
+        assert run.stdout.readline().startswith(b'{"line": 1, ')
+        run.stdout.close()
+        run.wait(timeout=120)  # (exit status 0: the CLI ends quietly on a closed pipe, as a filter does)
+        assert _gone(run.pid)
+    finally:
+        _end(run.pid)
+
+
+def _gone(group: int, wait: float = 30.0) -> bool:
+    """Whether every process of the process group ends within ``wait`` seconds."""
+    import os
+    import time
+
+    end = time.monotonic() + wait
+    while time.monotonic() < end:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _end(group: int) -> None:
+    import os
+
+    try:
+        os.killpg(group, 9)
+    except ProcessLookupError:
+        pass
+
+
+def test_the_workers_end_with_the_parent(tmp_path):
+    """The parent of a run killed alone (as `timeout` does): its workers end too, and the output
+    file stops growing."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "answers.jsonl"
+    run = subprocess.Popen([sys.executable, "-m", "iamlogic", "batch", WORLD, str(_big_product(tmp_path)),
+                            "--jobs", "2", "-o", str(out)], start_new_session=True)
+    try:
+        end = time.monotonic() + 120
+        while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < end and run.poll() is None:
+            time.sleep(0.01)
+        assert run.poll() is None, "the run ended before it could be stopped"
+        os.kill(run.pid, signal.SIGTERM)
+        run.wait(timeout=60)
+        assert _gone(run.pid)
+        size = out.stat().st_size
+        time.sleep(1)
+        assert out.stat().st_size == size < 400_000 * 200
+    finally:
+        _end(run.pid)

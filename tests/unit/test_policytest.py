@@ -204,7 +204,7 @@ def test_world_errors_are_rendered_at_their_place_in_the_yaml_file(tmp_path, cap
         """)
     code, out, _ = run(capsys, "test", str(path))
     assert code == 3
-    assert f"{path}:4:5: E315: unknown managed policy 'Missing'" in out
+    assert f"{path}:4:16: E315: unknown managed policy 'Missing'" in out  # at its attach
     assert "user bob { attach Missing }" in out  # the source line, from the YAML file
 
 

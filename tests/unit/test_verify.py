@@ -352,5 +352,5 @@ def test_cli_world_errors_and_bad_options_exit_3(tmp_path, capsys):
     inv = tmp_path / "inv.yaml"
     inv.write_text("invariants:\n  - {name: a, only: {principals: [x], can: 's3:*'}}\n")
     rc, _, err = run(capsys, "verify", w, "--invariants", inv)
-    assert rc == 3 and f"{w}:2:3: E315" in err
+    assert rc == 3 and f"{w}:2:14: E315" in err
     assert run(capsys, "verify", w, "--invariants", inv, "--examples", "-1")[0] == 3

@@ -183,3 +183,30 @@ def test_an_ou_id_written_as_the_one_another_ou_is_given_is_e358():
             'account 333333333333 "locked" { user u { policy P { allow s3:GetObject on * } } }\n')
     with pytest.raises(InvalidInput, match="E358"):
         loads(text)
+
+
+def test_an_unknown_group_or_policy_is_reported_where_its_name_is_written():
+    text = '''account 111122223333 "dev" {
+  group devs { attach Nope1 }
+  user alice {
+    groups devs
+    groups nogroup
+    attach Nope2
+    boundary Nope3
+  }
+  role r { boundary Nope2 }
+}
+'''
+    wf, diags = parse_world(text)
+    found = sorted((d.code, d.span.line, d.span.col, d.message.split("'")[1]) for d in check_world(wf.as_model())
+                   if d.code in ("E315", "E316"))
+    assert found == [("E315", 2, 16, "Nope1"), ("E315", 6, 5, "Nope2"), ("E315", 7, 5, "Nope3"),
+                     ("E315", 9, 12, "Nope2"), ("E316", 5, 5, "nogroup")]
+    # a model built in Python has no place for the names: the declaration is the place
+    from dataclasses import replace
+
+    model = wf.as_model()
+    account = model.accounts[0]
+    bare = replace(model, accounts=(replace(account, users=tuple(replace(u, ref_spans=()) for u in account.users)),))
+    spans = {d.message.split("'")[1]: (d.span.line, d.span.col) for d in check_world(bare) if d.code == "E316"}
+    assert spans == {"nogroup": (3, 3)}
