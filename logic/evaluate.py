@@ -167,7 +167,7 @@ _PART_LIMIT = 1 << 16  # entries of each per-evaluator store (principals, resour
 
 
 _paused = threading.Lock()
-_pauses = [0, False]  # blocks of collector_paused under way (in any thread); whether the collector was on before
+_pauses = [0, False]  # blocks of collector_paused under way (in any thread); whether they turned the collector off
 
 
 @contextmanager
@@ -176,10 +176,14 @@ def collector_paused():
     under way in any thread ends. Deciding leaves no cyclic garbage (blocks of matrix rows and of
     unrelated requests left none), so reference counting frees what decisions leave behind; the
     collector would only walk, again and again, what the evaluator keeps (its memos, the decision
-    cache) and the decisions being made. A cycle made meanwhile is collected once it runs again."""
+    cache) and the decisions being made. A cycle made meanwhile is collected once it runs again.
+
+    The mark that these blocks turned the collector off is set before it is turned off and cleared
+    after it is on again, so that an exception between the two steps (Ctrl-C) leaves it set, and
+    the next block to end turns the collector on."""
     with _paused:
-        if _pauses[0] == 0:
-            _pauses[1] = gc.isenabled()
+        if _pauses[0] == 0 and gc.isenabled():
+            _pauses[1] = True
             gc.disable()
         _pauses[0] += 1
     try:
@@ -189,6 +193,7 @@ def collector_paused():
             _pauses[0] -= 1
             if _pauses[0] == 0 and _pauses[1]:
                 gc.enable()
+                _pauses[1] = False
 
 
 class Undeclared(tuple):

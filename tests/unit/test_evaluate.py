@@ -559,3 +559,31 @@ account 111122223333 "dev" {
                                   "resource": ["arn:aws:s3:::b", "*", "arn:aws:s3:::b/k"]})], out)
     rows = [json.loads(x) for x in out.getvalue().splitlines()]
     assert [flagged(r["warnings"]) for r in rows] == [True, False, True, False, False, False]
+
+
+def test_an_interrupt_in_the_collectors_pause_does_not_leave_it_off_for_good(monkeypatch):
+    """Ctrl-C landing between turning the collector off and counting the pause: the next pause
+    to end turns it on again."""
+    import gc
+
+    from iamlogic.evaluate import collector_paused
+
+    assert gc.isenabled()
+    real = gc.disable
+
+    def interrupted():
+        real()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gc, "disable", interrupted)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with collector_paused():
+                pass
+        monkeypatch.setattr(gc, "disable", real)
+        assert not gc.isenabled()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+    finally:
+        gc.enable()
