@@ -23,10 +23,11 @@ The file is read, decided and written a block of :data:`BLOCK` requests at a tim
 any length (the access matrix of a whole organization) is decided in bounded memory, and the
 answers stream out in input order. ``--jobs N`` decides the blocks in N processes, each with its
 own copy of the loaded world (forked after loading, so the world is read once); each process
-reads its block's JSON and writes its answers' JSON. When the output is UTF-8 text on a file
-descriptor (a file, a pipe, a terminal), each process writes its answers to it itself, a block
-after the one before it is written; otherwise the answers pass through the parent process, which
-writes them. Within a block, requests are decided sorted
+reads its block's JSON and writes its answers' JSON. The command's output (``-o FILE``, or
+standard output when it is UTF-8 text with strict errors) is written by the processes
+themselves, each block after the one before it; otherwise (and for a library caller that does not
+ask for it, see :func:`run_batch`) the answers pass through the parent process, which writes them.
+Within a block, requests are decided sorted
 by principal and action (as read within them), in chunks that keep those of one principal and
 action together: they are decided together (``Evaluator.verdicts_many``), which is what makes a
 file of access-matrix rows fast. A line repeated within a block is decided once.
