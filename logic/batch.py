@@ -196,7 +196,7 @@ class _Writer:
 
     def strings(self, resources: Iterable[str]) -> list[str]:
         """The JSON text of each resource."""
-        return [self._strings.get(r) or self._string(r) for r in resources]
+        return [self._string(r) for r in resources]
 
     def _string(self, resource: str) -> str:
         text = self._strings.get(resource)

@@ -1118,7 +1118,7 @@ class Evaluator:
         return self._row_requests(head, (resource,), context, session_policy, req_id)[0]
 
     def _row_requests(self, head: tuple, resources: Sequence[str], context, session_policy,
-                  req_id: str | None = None) -> list[Request]:
+                      req_id: str | None = None) -> list[Request]:
         """:meth:`_request` on each of ``resources`` (a row of an access matrix is made here)."""
         (caller, ptype, account, identity, role, fed, _, pre, post), action, notes, principal = head
         parts, resource_part = self._resource_parts, self._resource_part
