@@ -36,7 +36,6 @@ file of access-matrix rows fast. A line repeated within a block is decided once.
 from __future__ import annotations
 
 import codecs
-import ctypes
 import gc
 import io
 import itertools
@@ -353,8 +352,10 @@ def _start_worker(world, output: tuple | None, parent: int) -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     if sys.platform.startswith("linux"):  # a worker ends with its parent (PR_SET_PDEATHSIG), however it ends
         try:
+            import ctypes
+
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-        except (OSError, AttributeError):
+        except (ImportError, OSError, AttributeError):
             pass
         if os.getppid() != parent:  # (the parent ended before that)
             os._exit(1)

@@ -39,6 +39,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import itertools
+import os
 import re
 import threading
 from collections import defaultdict
@@ -181,19 +182,33 @@ def collector_paused():
     The mark that these blocks turned the collector off is set before it is turned off and cleared
     after it is on again, so that an exception between the two steps (Ctrl-C) leaves it set, and
     the next block to end turns the collector on."""
-    with _paused:
-        if _pauses[0] == 0 and gc.isenabled():
-            _pauses[1] = True
-            gc.disable()
-        _pauses[0] += 1
+    counted = False
     try:
+        with _paused:
+            if _pauses[0] == 0 and gc.isenabled():
+                _pauses[1] = True
+                gc.disable()
+            _pauses[0] += 1
+            counted = True  # (no interrupt lands between these two: neither calls)
         yield
     finally:
-        with _paused:
-            _pauses[0] -= 1
-            if _pauses[0] == 0 and _pauses[1]:
-                gc.enable()
-                _pauses[1] = False
+        if counted:
+            with _paused:
+                _pauses[0] -= 1
+                if _pauses[0] == 0 and _pauses[1]:
+                    gc.enable()
+                    _pauses[1] = False
+
+
+def _forked() -> None:
+    """In a child process: no block of collector_paused is under way there (its parent's threads
+    are not), and the lock may have been held by one of them when the parent forked."""
+    global _paused
+    _paused = threading.Lock()
+    _pauses[0] = 0
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 class Undeclared(tuple):

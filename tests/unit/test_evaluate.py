@@ -587,3 +587,40 @@ def test_an_interrupt_in_the_collectors_pause_does_not_leave_it_off_for_good(mon
         assert gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_child_forked_while_a_thread_holds_the_collectors_pause_can_pause_it():
+    """A process forked while another thread is in collector_paused (its lock may be held, its
+    count is the parent's) pauses and restores the collector on its own."""
+    import multiprocessing as mp
+    import threading
+
+    from iamlogic import evaluate
+
+    inside, leave = threading.Event(), threading.Event()
+
+    def hold():
+        with evaluate._paused:  # the lock held, as by a thread in the middle of its bookkeeping
+            inside.set()
+            leave.wait(30)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    inside.wait(30)
+    try:
+        with mp.get_context("fork").Pool(1) as pool:
+            assert pool.apply_async(_pause_once).get(timeout=30) == (True, False, True)
+    finally:
+        leave.set()
+        t.join()
+
+
+def _pause_once():
+    import gc
+
+    from iamlogic.evaluate import collector_paused
+
+    before = gc.isenabled()
+    with collector_paused():
+        during = gc.isenabled()
+    return before, during, gc.isenabled()
