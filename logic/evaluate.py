@@ -1113,7 +1113,8 @@ class Evaluator:
     def _head(self, principal: str, action: str, federating_user: str | None) -> tuple:
         """What a request's principal and action resolve to, which the requests of a row share:
         (what the world says of the principal, see :meth:`_principal_part`; the action as the
-        catalog spells it; the notes of both; the principal as given)."""
+        catalog spells it; the notes of both; the principal as given; whether the catalog lists no
+        resource type for the action, which AWS then authorizes on "*" alone)."""
         # What the world says of the principal and of the resource is read once per world and kept
         # (the world of an evaluator never changes); each request gets its own copy.
         part = self._principal_parts.get((principal, federating_user))
@@ -1121,11 +1122,11 @@ class Evaluator:
             part = self._principal_part(principal, federating_user)
         info = self.catalog.action(action)
         if info is not None:
-            return part, info.name, part[6], principal
+            return part, info.name, part[6], principal, not info.resource_types
         one_action(action)
         suggestion = self.catalog.suggest_action(action)
         return part, action, (*part[6], f"unknown action {action!r}: not in the AWS catalog"
-                                        + (f" ({suggestion})" if suggestion else "")), principal
+                                        + (f" ({suggestion})" if suggestion else "")), principal, False
 
     def _request(self, head: tuple, resource, context, session_policy, req_id: str | None = None) -> Request:
         """A request on ``resource`` by the principal and action of ``head`` (:meth:`_head`); its
@@ -1135,7 +1136,7 @@ class Evaluator:
     def _row_requests(self, head: tuple, resources: Sequence[str], context, session_policy,
                       req_id: str | None = None) -> list[Request]:
         """:meth:`_request` on each of ``resources`` (a row of an access matrix is made here)."""
-        (caller, ptype, account, identity, role, fed, _, pre, post), action, notes, principal = head
+        (caller, ptype, account, identity, role, fed, _, pre, post), action, notes, principal, bare = head
         parts, resource_part = self._resource_parts, self._resource_part
         kms_action = action.startswith("kms:") and action not in _ALIAS_ACTIONS
         reads_tags = None
@@ -1160,8 +1161,7 @@ class Evaluator:
             out.append(Request(f"req{next(self._counter)}" if req_id is None else req_id, caller, action, resource,
                                ptype, account, identity, role, fed, owner, None, holder, kms_key, unknown_role, ctx,
                                set(), [*notes, *rnotes], {}))
-        info = self.catalog.action(action)
-        if info is not None and not info.resource_types:  # an action on no particular resource
+        if bare:  # an action on no particular resource
             for req in out:
                 if req.resource != "*":
                     req.notes.append(f"{action} acts on no particular resource (the AWS catalog lists no resource "

@@ -483,7 +483,7 @@ def _index_tree(r: Resolved, org: Organization, d: Diagnostics) -> None:
         if node_id in r.nodes:  # a level's SCPs and place would be another's (and its parent, itself)
             first = r.nodes[node_id]
             if node.id or first.id or parent is None or first.name != node.name:  # (else E334: one name twice)
-                d.add("E358", f"{node_id} is the id of two levels of organizations: '{r.nodes[node_id].name}' and "
+                d.add("E358", f"{node_id} is the id of two levels of organizations: '{first.name}' and "
                               f"'{node.name}'", node.span)
             return
         r.nodes[node_id] = node
@@ -888,11 +888,14 @@ def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
                               "printable ASCII without blanks, at most 512 characters", item.span,
                       "write it /team/ (a slash at each end)")
 
+    def written(item, kind: str, name: str):
+        """Where ``item`` names ``name`` (its declaration, for a model built in Python)."""
+        return dict(item.ref_spans).get((kind, name), item.span)
+
     def managed(item, names, kind="managed"):
-        spans = dict(item.ref_spans)  # where each name is written (the declaration, for a model built in Python)
         for name in names:
             if r.managed_policy(acct, name) is None:
-                d.add("E315", f"unknown managed policy '{name}' in account {acct.id}", spans.get((kind, name), item.span),
+                d.add("E315", f"unknown managed policy '{name}' in account {acct.id}", written(item, kind, name),
                       help=did_you_mean(name, [p.name for p in acct.policies] + list(r.aws_policies)))
 
     def boundary(item):
@@ -905,7 +908,7 @@ def _check_account(r: Resolved, acct: Account, d: Diagnostics) -> None:
     for u in acct.users:
         for g in u.groups:
             if g not in groups:
-                d.add("E316", f"unknown group '{g}' in account {acct.id}", dict(u.ref_spans).get(("group", g), u.span),
+                d.add("E316", f"unknown group '{g}' in account {acct.id}", written(u, "group", g),
                       help=did_you_mean(g, groups))
         managed(u, u.managed)
         if u.boundary is not None:

@@ -278,6 +278,22 @@ def test_a_product_of_one_request_and_a_line_nested_too_deeply_are_answered():
         assert rows[1]["error"] == "values nested too deeply to read"
 
 
+@pytest.fixture
+def deadline():
+    """A run of worker processes that hangs (a block whose turn never comes) fails the test after
+    two minutes instead of holding the suite."""
+    import signal
+
+    def expired(signum, frame):
+        raise TimeoutError("the run took more than 120 s: it hangs")
+
+    before = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(120)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, before)
+
+
 def _odd_lines():
     odd = [dict(GOOD[0], resource='arn:aws:s3:::reports-a/ü "q"'),
            {"principal": "nobody", "action": "s3:GetObject", "resource": "*"},  # an error
@@ -287,7 +303,7 @@ def _odd_lines():
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
-def test_worker_processes_write_a_file_in_the_order_of_its_lines(monkeypatch, tmp_path, encoding):
+def test_worker_processes_write_a_file_in_the_order_of_its_lines(monkeypatch, tmp_path, deadline, encoding):
     """With --jobs N and an output file of UTF-8 text, the workers write the answers to the file
     themselves, each block in its turn; a file of another encoding gets its answers from the
     parent. Either way the file holds what one process writes, after what was written before."""
@@ -328,7 +344,7 @@ def test_the_descriptor_is_taken_only_for_utf8_text_that_open_made(tmp_path):
         assert batch._descriptor(f) is None
 
 
-def test_without_direct_the_answers_pass_through_the_stream(monkeypatch, tmp_path):
+def test_without_direct_the_answers_pass_through_the_stream(monkeypatch, tmp_path, deadline):
     """A library caller's stream may stand between text and bytes (compression, line ends, a copy
     to a log): the workers write to its descriptor only when the caller says so (the CLI does)."""
     import gzip
@@ -352,7 +368,7 @@ def test_without_direct_the_answers_pass_through_the_stream(monkeypatch, tmp_pat
     assert (tmp_path / "crlf.txt").read_bytes() == one.getvalue().replace("\n", "\r\n").encode()
 
 
-def test_a_failing_worker_fails_the_run_without_waiting_for_its_turn(monkeypatch, tmp_path):
+def test_a_failing_worker_fails_the_run_without_waiting_for_its_turn(monkeypatch, tmp_path, deadline):
     """A block that fails in a worker (here the third) ends the run with its error; the workers
     waiting to write the blocks after it are stopped, not left waiting."""
     import iamlogic.batch as batch
