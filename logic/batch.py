@@ -17,7 +17,9 @@ Output, one JSON object a line, in input order: the request's ``line``, ``princi
 ``missing_context`` and ``warnings``; or ``line`` and ``error`` for a request that cannot be
 decided (a malformed line, an unknown principal; a request of a product names its principal,
 action and resource too). Exit status: 0 when every request was decided, 3 when some request was
-not (each such answer says why), 1 on any other failure.
+not (each such answer says why), 1 on any other failure (a worker process killed outright, by
+the out-of-memory killer say, ends the run at once with this status: the answers written before
+it are incomplete), 130 when interrupted.
 
 The file is read, decided and written a block of :data:`BLOCK` requests at a time, so a file of
 any length (the access matrix of a whole organization) is decided in bounded memory, and the
@@ -36,14 +38,17 @@ file of access-matrix rows fast. A line repeated within a block is decided once.
 from __future__ import annotations
 
 import codecs
+import collections
 import gc
 import io
 import itertools
 import json
 import multiprocessing as mp
 import os
+import re
 import signal
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from operator import itemgetter
 from typing import Iterable, Iterator, TextIO
 
@@ -59,6 +64,9 @@ _PRINCIPAL_ACTION = itemgetter(0, 1)  # of a request kept in a block
 _WORLD = None  # the world of a worker process
 _OUTPUT = None  # of a worker process that writes the answers: see _start_worker
 _PARENT = 0  # the process id of a worker process's parent
+_END = object()  # the end of an iterator (see _in_order)
+# a byte that is not UTF-8, as a text stream with errors="surrogateescape" reads it (see cmd_batch)
+_RAW_BYTE = re.compile("[\udc80-\udcff]")
 _decode = json.JSONDecoder().decode  # json.loads without its checks of the argument's type
 _scan = json.JSONDecoder().scan_once  # (the value at an index, the index after it)
 
@@ -105,6 +113,10 @@ def parse_request(text: str) -> tuple[tuple | None, str | None]:
 
 
 def _parse_line(text: str) -> tuple[tuple | None, str | None]:
+    if not text.isascii():
+        raw = _RAW_BYTE.search(text)
+        if raw:
+            return None, f"not UTF-8 text: byte 0x{ord(raw.group()) - 0xDC00:02x} at column {raw.start() + 1}"
     text = text.strip()
     if not text or text[0] == "#":
         return None, None
@@ -120,8 +132,8 @@ def _parse_line(text: str) -> tuple[tuple | None, str | None]:
     if item.__class__ is not dict:
         return None, "a request is a JSON object"
     if "\\u" in text or not text.isascii():
-        # a lone surrogate (from an escape, or a byte that is not UTF-8 read from a stream that keeps
-        # such bytes as surrogates) is no character: it cannot be asked of AWS, nor written
+        # a lone surrogate (from an escape, or from a stream that reads bytes that are not UTF-8
+        # otherwise than `iamlogic batch` does) is no character: it cannot be asked of AWS, nor written
         try:
             json.dumps(item, ensure_ascii=False).encode()
         except UnicodeEncodeError as exc:
@@ -368,23 +380,61 @@ def _worker(block):
 def _writing_worker(job: tuple[int, tuple[int, list]]) -> tuple[int, int]:
     """Decide block ``k`` and write its answers to the output's file descriptor itself, once the
     answers of block ``k - 1`` are written (the blocks' turn is a counter shared by the processes):
-    the answers never pass through the parent process. Returns (decided, failed). A worker whose
-    parent has gone (killed) writes nothing more."""
+    the answers never pass through the parent process. Returns (decided, failed). A worker writes
+    nothing more once its parent has gone (killed) or has stopped the run (a negative turn: see
+    :func:`_stop_turns`)."""
     k, block = job
     text, d, f = _decided(_WORLD, block)
     data = memoryview(text.encode())
     ready, turn, fd = _OUTPUT
     with ready:
-        while not ready.wait_for(lambda: turn.value == k, timeout=1.0):
+        while not ready.wait_for(lambda: turn.value in (k, -1), timeout=1.0):
             if os.getppid() != _PARENT:
                 return d, f
-        if os.getppid() != _PARENT:
+        if os.getppid() != _PARENT or turn.value < 0:
             return d, f
         while data:
             data = data[os.write(fd, data):]
         turn.value = k + 1
         ready.notify_all()
     return d, f
+
+
+def _stop_turns(output: tuple) -> None:
+    """Tell the workers waiting for their turn to write that none will come (the run failed). The
+    workers check the turn at least once a second, so it is told even when the condition's lock
+    cannot be had (a worker killed while it held it)."""
+    ready, turn, _ = output
+    turn.value = -1
+    if ready.acquire(timeout=1.0):
+        try:
+            ready.notify_all()
+        finally:
+            ready.release()
+
+
+def _in_order(pool: ProcessPoolExecutor, fn, items: Iterable, ahead: int) -> Iterator:
+    """``fn`` of each item, in ``pool``'s processes, the results in the items' order, with at most
+    ``ahead`` items sent before the one whose result is awaited (the input is read as the workers
+    take it). When reading the items fails, the results of the items read before come first."""
+    waiting: collections.deque = collections.deque()
+    items = iter(items)
+    failure = None
+    while True:
+        try:
+            item = next(items, _END)
+        except Exception as exc:  # noqa: BLE001 - raised again below
+            failure = exc
+            break
+        if item is _END:
+            break
+        waiting.append(pool.submit(fn, item))
+        if len(waiting) > ahead:
+            yield waiting.popleft().result()
+    while waiting:
+        yield waiting.popleft().result()
+    if failure is not None:
+        raise failure
 
 
 def _descriptor(out: TextIO) -> int | None:
@@ -465,16 +515,26 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1, *, direct
             if fd is not None:  # the workers write the answers themselves, in turn
                 out.flush()
                 output = (context.Condition(), context.RawValue("q", 0), fd)
-            # (forked: the world is the workers' by inheritance, never pickled)
-            with context.Pool(jobs, initializer=_start_worker, initargs=(world, output, os.getpid())) as pool:
+            # (forked: the world is the workers' by inheritance, never pickled). A worker that
+            # dies (killed, out of memory) ends the run with BrokenProcessPool, and the pool stops
+            # the others.
+            pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
+                                       initargs=(world, output, os.getpid()))
+            try:
                 # answers in order; the blocks are read as the workers take them
                 if fd is not None:
-                    for d, f in pool.imap(_writing_worker, enumerate(blocks)):
+                    for d, f in _in_order(pool, _writing_worker, enumerate(blocks), 2 * jobs):
                         decided, failed = decided + d, failed + f
                 else:
-                    for text, d, f in pool.imap(_worker, blocks):
+                    for text, d, f in _in_order(pool, _worker, blocks, 2 * jobs):
                         out.write(text)
                         decided, failed = decided + d, failed + f
+            except BaseException:
+                if output is not None:
+                    _stop_turns(output)
+                raise
+            finally:
+                pool.shutdown(cancel_futures=True)
         else:
             for block in blocks:
                 text, d, f = _decided(world, block)
@@ -487,7 +547,9 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1, *, direct
 
 
 def cmd_batch(args) -> int:
-    from .cli import EXIT_INVALID, EXIT_OK
+    from concurrent.futures.process import BrokenProcessPool
+
+    from .cli import EXIT_FAILURE, EXIT_INVALID, EXIT_OK
     from .world import load
 
     if len(args.files) < 2:
@@ -499,8 +561,11 @@ def cmd_batch(args) -> int:
     if args.jobs < 1:
         print("error: --jobs must be at least 1", file=sys.stderr)
         return EXIT_INVALID
+    # UTF-8, whatever the locale; a byte that is not UTF-8 is read as a lone surrogate, and makes
+    # its line an error answer that says where it is (see _parse_line), not the end of the run
     try:
-        source = sys.stdin if args.requests == "-" else open(args.requests, encoding="utf-8")
+        source = (io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape")
+                  if args.requests == "-" else open(args.requests, encoding="utf-8", errors="surrogateescape"))
     except OSError as exc:
         print(f"error: cannot read {args.requests}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -508,9 +573,10 @@ def cmd_batch(args) -> int:
         out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
         try:
             decided, failed = run_batch(world, source, out, args.jobs, direct=True)
-        except UnicodeDecodeError as exc:  # the answers before the line that could not be read are written
-            print(f"error: cannot read {args.requests}: not UTF-8 text ({exc.reason})", file=sys.stderr)
-            return EXIT_INVALID
+        except BrokenProcessPool:
+            print("error: a worker process ended abruptly (killed by a signal; out of memory?): the answers "
+                  "written are incomplete", file=sys.stderr)
+            return EXIT_FAILURE
         finally:
             if args.output:
                 out.close()

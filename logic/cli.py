@@ -18,6 +18,7 @@ from .grammar.json_policy import parse_json, policy_from_value
 from .validate import validate_policy
 
 EXIT_OK, EXIT_FAILURE, EXIT_DENIED, EXIT_INVALID = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a program that Ctrl-C ended
 
 
 def _expand(paths: Sequence[str]) -> list[str]:
@@ -347,6 +348,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except BrokenPipeError:
         return EXIT_OK
+    except KeyboardInterrupt:  # Ctrl-C: what was written stays; the status says it was cut short
+        print("iamlogic: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except OSError as exc:  # a file that cannot be read or written (an output path in a missing folder, …)
         where = f": {exc.filename}" if exc.filename else ""
         print(f"iamlogic: {exc.strerror or exc}{where}", file=sys.stderr)

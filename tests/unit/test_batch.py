@@ -110,9 +110,9 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert len(out.read_text().splitlines()) == 2
     latin = tmp_path / "latin.jsonl"
     latin.write_bytes(b'{"principal": "alice", "action": "s3:GetObject", "resource": "arn:aws:s3:::r/\xff"}\n')
-    for jobs in ("1", "2"):
+    for jobs in ("1", "2"):  # an error answer of its line, with the byte and where it is
         assert main(["batch", WORLD, str(latin), "--jobs", jobs]) == 3
-        assert "not UTF-8 text" in capsys.readouterr().err
+        assert json.loads(capsys.readouterr().out) == {"line": 1, "error": "not UTF-8 text: byte 0xff at column 78"}
     assert main(["batch", WORLD]) == 3
     assert main(["batch", WORLD, str(tmp_path / "missing.jsonl")]) == 3
 
@@ -413,7 +413,7 @@ def test_a_lone_surrogate_is_an_error_of_its_line_not_of_the_run(tmp_path):
     assert rows[0]["error"] == "not Unicode text: \\ud800 is a lone surrogate"
     assert rows[1]["error"] == "not Unicode text: \\udfff is a lone surrogate"
     assert rows[2]["resource"].endswith("\U0001F600") and rows[2]["decision"] == "Allow"
-    assert rows[3]["error"] == "not Unicode text: \\udcff is a lone surrogate"
+    assert rows[3]["error"] == "not UTF-8 text: byte 0xff at column 86"
 
 
 def _big_product(tmp_path):
@@ -501,3 +501,70 @@ def test_the_workers_end_with_the_parent(tmp_path):
         assert out.stat().st_size == size < 400_000 * 200
     finally:
         _end(run.pid)
+
+
+def _killed_at_third_block(monkeypatch):
+    """Make the worker that decides the third block die as the kernel's OOM killer ends a process."""
+    import os
+    import signal
+
+    import iamlogic.batch as batch
+
+    decide = batch.decide_block
+
+    def dying(world, block):
+        if block[0] > 10:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return decide(world, block)
+
+    monkeypatch.setattr(batch, "BLOCK", 5)
+    monkeypatch.setattr(batch, "decide_block", dying)
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_worker_killed_outright_ends_the_run_with_an_error(monkeypatch, tmp_path, deadline, direct):
+    """A worker process killed in its block (SIGKILL, the OOM killer) ends the run with an error,
+    whichever process writes the answers; the run does not wait for the lost block for ever."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    _killed_at_third_block(monkeypatch)
+    with (tmp_path / "answers.jsonl").open("w", encoding="utf-8") as out, pytest.raises(BrokenProcessPool):
+        run_batch(load([WORLD]), _odd_lines(), out, jobs=2, direct=direct)
+
+
+def test_cli_batch_says_that_a_worker_was_killed(monkeypatch, tmp_path, deadline, capsys):
+    from iamlogic.cli import main
+
+    _killed_at_third_block(monkeypatch)
+    src = tmp_path / "requests.jsonl"
+    src.write_text("\n".join(_odd_lines()) + "\n", encoding="utf-8")
+    assert main(["batch", WORLD, str(src), "--jobs", "2", "-o", str(tmp_path / "answers.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert "a worker process ended abruptly" in err and "incomplete" in err
+
+
+@pytest.mark.parametrize("output", ["file", "stream"])
+def test_a_line_that_is_not_utf8_is_an_error_of_its_line(monkeypatch, tmp_path, deadline, capsys, output):
+    """A byte that is not UTF-8 in the middle of a long requests file (here: decided by two
+    processes) makes its line an error answer that says where the byte is; every other line is
+    answered (exit 3)."""
+    import iamlogic.batch as batch
+
+    monkeypatch.setattr(batch, "BLOCK", 20)
+    lines = _odd_lines() * 10  # more than the 8 KiB that a text file decodes at a time
+    src = tmp_path / "requests.jsonl"
+    src.write_bytes(("\n".join(lines) + "\n").encode() + b'  {"principal": "al\xffice"}\n'
+                    + ("\n".join(lines) + "\n").encode())
+    one = io.StringIO()
+    run_batch(load([WORLD]), lines + ['{"principal": "alice"}'] + lines, one)
+    expected = one.getvalue().splitlines()
+    bad = len(lines) + 1
+    at = next(i for i, row in enumerate(expected) if json.loads(row)["line"] == bad)
+    expected[at] = json.dumps({"line": bad, "error": "not UTF-8 text: byte 0xff at column 20"})
+    out = tmp_path / "answers.jsonl"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(open(src, "rb"), encoding="latin-1"))  # (it reads the bytes)
+    args = ["batch", WORLD, str(src) if output == "file" else "-", "--jobs", "2"]
+    assert main(args + (["-o", str(out)] if output == "file" else [])) == 3
+    captured = capsys.readouterr()
+    written = out.read_text(encoding="utf-8") if output == "file" else captured.out
+    assert written.splitlines() == expected

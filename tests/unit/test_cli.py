@@ -83,6 +83,19 @@ def test_an_output_path_that_cannot_be_written_is_a_clean_error(tmp_path, capsys
     assert "internal error" not in err and err.count("No such file or directory") == 2 and str(missing) in err
 
 
+def test_an_interrupt_ends_the_command_with_a_line_not_a_traceback(monkeypatch, tmp_path, capsys):
+    import iamlogic.batch as batch
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "run_batch", interrupted)
+    requests = tmp_path / "r.jsonl"
+    requests.write_text('{"principal": "bob", "action": "s3:GetObject", "resource": "*"}\n')
+    assert main(["batch", str(EXAMPLES / "organization" / "world.iaml"), str(requests)]) == 130
+    assert capsys.readouterr().err == "iamlogic: interrupted\n"
+
+
 def test_names_that_match_nothing_are_errors_not_empty_answers(capsys):
     world = str(EXAMPLES / "organization" / "world.iaml")
     assert main(["facts", world, "--relation", "principl"]) == 3
