@@ -1345,6 +1345,11 @@ class Evaluator:
             raise InvalidInput([Diagnostic("E513", f"unsupported: a resource of partition {partition} "
                                                    f"({resource}); the world's principals are of the aws partition, "
                                                    "and no request crosses partitions")])
+        if resource != "*" and ("*" in resource or "?" in resource):
+            notes.append(f"the resource {resource} holds a wildcard: a request names one resource, so this answer is "
+                         "for a resource of that literal name, not for every resource it covers (a statement on "
+                         "some of them, such as a Deny on a narrower pattern, does not match it); ask on each "
+                         "resource")
         holder = self._holder(resource)
         owner = idx.resources.get(holder)
         if owner is None and resource in idx.principals:

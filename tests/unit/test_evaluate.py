@@ -561,6 +561,40 @@ account 111122223333 "dev" {
     assert [flagged(r["warnings"]) for r in rows] == [True, False, True, False, False, False]
 
 
+def test_a_resource_with_a_wildcard_is_answered_for_its_literal_name_and_says_so():
+    """A request names one resource: asked on ``data/*``, the answer is for an object of that
+    literal name, which the Deny on ``data/secret/*`` does not match. It must say so, not pass for
+    "every object of data" (check, check_many, batch alike)."""
+    import io
+    import json
+
+    from iamlogic.batch import run_batch
+
+    world = iamlogic.loads('''
+account 111122223333 "dev" {
+  user alice { policy P { allow s3:GetObject on "arn:aws:s3:::data/*"
+                          deny s3:GetObject on "arn:aws:s3:::data/secret/*" } }
+  resource "arn:aws:s3:::data" { }
+}
+''')
+    def flagged(warnings):
+        return any("holds a wildcard" in w and "not for every resource it covers" in w for w in warnings)
+
+    pattern = world.check("alice", "s3:GetObject", "arn:aws:s3:::data/*")
+    assert pattern.decision == "Allow" and flagged(pattern.warnings)
+    odd = world.check("alice", "s3:GetObject", "arn:aws:s3:::data/report?.csv")
+    assert odd.decision == "Allow" and flagged(odd.warnings)
+    secret = world.check("alice", "s3:GetObject", "arn:aws:s3:::data/secret/k")
+    assert secret.decision == "ExplicitDeny" and not flagged(secret.warnings)
+    assert not flagged(world.check("alice", "s3:ListAllMyBuckets", "*").warnings)
+    many = world.check_many([("alice", "s3:GetObject", r) for r in ("arn:aws:s3:::data/*", "arn:aws:s3:::data/k")] * 5)
+    assert [flagged(d.warnings) for d in many] == [True, False] * 5
+    out = io.StringIO()
+    run_batch(world, [json.dumps({"principal": "alice", "action": "s3:GetObject",
+                                  "resource": ["arn:aws:s3:::data/*", "arn:aws:s3:::data/k"]})], out)
+    assert [flagged(json.loads(x)["warnings"]) for x in out.getvalue().splitlines()] == [True, False]
+
+
 def test_an_interrupt_in_the_collectors_pause_does_not_leave_it_off_for_good(monkeypatch):
     """Ctrl-C landing between turning the collector off and counting the pause: the next pause
     to end turns it on again."""
