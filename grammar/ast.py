@@ -76,6 +76,8 @@ class Statement:
     not_principal: tuple[Principal, ...] | None = None
     conditions: tuple[Condition, ...] = ()
     span: Span | None = span_field()
+    # where each value of Action, NotAction, Resource and NotResource is written: ((element, value), span)
+    value_spans: tuple[tuple[tuple[str, str], Span], ...] = field(default=(), compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -691,6 +691,7 @@ class _PolicyReader:
             else:
                 effect = node.value
         parts: dict[str, object] = {}
+        spans: dict[tuple[str, str], Span] = {}
         for name in ("Action", "NotAction"):
             if name in found:
                 values = self.strings(name, found[name][1])
@@ -702,11 +703,13 @@ class _PolicyReader:
                         ok = False
                 ok = ok and values is not None
                 parts[name] = tuple(t for t, _ in values or ())
+                spans.update(((name, t), at) for t, at in reversed(values or ()) if at is not None)
         for name in ("Resource", "NotResource"):
             if name in found:
                 values = self.strings(name, found[name][1])
                 ok = ok and values is not None
                 parts[name] = tuple(t for t, _ in values or ())
+                spans.update(((name, t), at) for t, at in reversed(values or ()) if at is not None)
         for name in ("Principal", "NotPrincipal"):
             if name in found:
                 principals = self.principals(name, found[name][1])
@@ -734,7 +737,7 @@ class _PolicyReader:
             action=parts.get("Action"), not_action=parts.get("NotAction"),
             resource=parts.get("Resource"), not_resource=parts.get("NotResource"),
             principal=parts.get("Principal"), not_principal=parts.get("NotPrincipal"),
-            conditions=conditions, span=obj.span,
+            conditions=conditions, span=obj.span, value_spans=tuple(spans.items()),
         ), sid_span
 
     def strings(self, element: str, node: JValue) -> list[tuple[str, Span | None]] | None:

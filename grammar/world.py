@@ -709,12 +709,16 @@ class _ToAst(Transformer):
 
     def statement(self, meta, ch):
         sid, effect, (neg_a, acts), res, prin, conds = ch
-        kw = {"not_action" if neg_a else "action": acts}
+        action = "NotAction" if neg_a else "Action"
+        kw = {"not_action" if neg_a else "action": tuple(t for t, _ in acts)}
+        spans = {(action, t): at for t, at in reversed(acts)}
         if res is not None:
-            kw["not_resource" if res[0] else "resource"] = res[1]
+            kw["not_resource" if res[0] else "resource"] = tuple(t for t, _ in res[1])
+            spans.update((("NotResource" if res[0] else "Resource", t), at) for t, at in reversed(res[1]))
         if prin is not None:
             kw["not_principal" if prin[0] else "principal"] = prin[1]
-        return Statement(str(effect).capitalize(), sid, conditions=conds or (), span=self._span(meta), **kw)
+        return Statement(str(effect).capitalize(), sid, conditions=conds or (), span=self._span(meta),
+                         value_spans=tuple(spans.items()), **kw)
 
     def sid(self, meta, ch):
         return _string(ch[0])
@@ -723,31 +727,33 @@ class _ToAst(Transformer):
         return (ch[0] is not None, tuple(ch[1:]))
 
     def action(self, meta, ch):
+        """(the action, where it is written)"""
         tok = ch[0]
         if tok.type != "STRING":
-            return str(tok)
+            return str(tok), self._tok_span(tok)
         text = _string(tok)
         if not json_policy.ACTION_SHAPE.fullmatch(text):
             self.diags.add("E120", f"malformed action {tok}: expected 'service:ActionName' or '*'",
                            self._tok_span(tok))
-        return text
+        return text, self._tok_span(tok)
 
     def resources(self, meta, ch):
         return (ch[0] is not None, tuple(ch[1:]))
 
     def value(self, meta, ch):
+        """(the value, where it is written)"""
         tok = ch[0]
         if tok.type != "STRING":
-            return str(tok)
+            return str(tok), self._tok_span(tok)
         if tok == '""':
             self.diags.add("E121", "empty string", self._tok_span(tok))
-        return _string(tok)
+        return _string(tok), self._tok_span(tok)
 
     def principals(self, meta, ch):
         return (ch[0] is not None, tuple(ch[1:]))
 
     def typed_principal(self, meta, ch):
-        return Principal(_PRINCIPAL_TYPES[str(ch[0])], ch[1], self._span(meta))
+        return Principal(_PRINCIPAL_TYPES[str(ch[0])], ch[1][0], self._span(meta))
 
     def any_principal(self, meta, ch):
         return Principal("AWS", "*", self._span(meta))

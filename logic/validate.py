@@ -284,20 +284,22 @@ class _Validator:
         if self.kind in _NEEDS_RESOURCE and s.resource is None and s.not_resource is None:
             self.diags.add("E207", f"{_KIND_NAMES[self.kind]} need a Resource (or NotResource) in each statement",
                            span, "add \"Resource\": \"*\" or the ARNs the statement is about")
+        where = dict(s.value_spans)
         for name, values in (("Resource", s.resource), ("NotResource", s.not_resource)):
             for value in values or ():
+                at = where.get((name, value), span)
                 problem = variable_outside_resource(value)
                 if problem:
-                    self.diags.add("E202", f"{name} \"{value}\": {problem}", span)
+                    self.diags.add("E202", f"{name} \"{value}\": {problem}", at)
                     continue
                 problem = resource_pattern_error(value)
                 if problem:
-                    self.diags.add("E201", f"malformed ARN in {name} \"{value}\": {problem}", span)
+                    self.diags.add("E201", f"malformed ARN in {name} \"{value}\": {problem}", at)
                     continue
                 if self.variables:
-                    self.variable_keys(value, span)
+                    self.variable_keys(value, at)
                 if self.kind == "key" and value != "*":
-                    self.diags.add("W228", f"{name} \"{value}\" in a key policy", span,
+                    self.diags.add("W228", f"{name} \"{value}\" in a key policy", at,
                                    "in a key policy, Resource is \"*\": it means the key the policy is attached to")
 
     # -- Action / NotAction
@@ -307,27 +309,31 @@ class _Validator:
         services: set[str] | None = set()
         if s.not_action is not None:
             services = None
-        for pattern in (s.action or ()) + (s.not_action or ()):
-            if pattern == "*":
-                services = None
-                continue
-            prefix = pattern.partition(":")[0]
-            if "*" not in prefix and "?" not in prefix and not self.catalog.has_service(prefix):
-                self.diags.add("W210", f"unknown service prefix '{prefix}' in action '{pattern}'", span,
-                               self.catalog.suggest_action(pattern))
-                continue
-            matched = self.catalog.expand(pattern)
-            if not matched:
-                what = "matches no known action" if ("*" in pattern or "?" in pattern) else "is not a known action"
-                self.diags.add("W211", f"action '{pattern}' {what}", span, self.catalog.suggest_action(pattern))
-                continue
-            if self.kind == "trust" and s.action is not None and pattern in s.action and not any(
-                    wildcard_match(t, name, ignore_case=True) for name in matched for t in _TRUST_ACTIONS + ("sts:SetContext",)):
-                self.diags.add("W232", f"action '{pattern}' never applies in a role trust policy, which governs "
-                                       f"only {', '.join(_TRUST_ACTIONS)}", span,
-                               "grant it in an identity-based policy")
-            if services is not None:
-                services.update(name.partition(":")[0].lower() for name in matched)
+        where = dict(s.value_spans)
+        for element, patterns in (("Action", s.action or ()), ("NotAction", s.not_action or ())):
+            for pattern in patterns:
+                if pattern == "*":
+                    services = None
+                    continue
+                at = where.get((element, pattern), span)
+                prefix = pattern.partition(":")[0]
+                if "*" not in prefix and "?" not in prefix and not self.catalog.has_service(prefix):
+                    self.diags.add("W210", f"unknown service prefix '{prefix}' in action '{pattern}'", at,
+                                   self.catalog.suggest_action(pattern))
+                    continue
+                matched = self.catalog.expand(pattern)
+                if not matched:
+                    what = "matches no known action" if ("*" in pattern or "?" in pattern) else "is not a known action"
+                    self.diags.add("W211", f"action '{pattern}' {what}", at, self.catalog.suggest_action(pattern))
+                    continue
+                if self.kind == "trust" and element == "Action" and not any(
+                        wildcard_match(t, name, ignore_case=True) for name in matched
+                        for t in _TRUST_ACTIONS + ("sts:SetContext",)):
+                    self.diags.add("W232", f"action '{pattern}' never applies in a role trust policy, which governs "
+                                           f"only {', '.join(_TRUST_ACTIONS)}", at,
+                                   "grant it in an identity-based policy")
+                if services is not None:
+                    services.update(name.partition(":")[0].lower() for name in matched)
         return services
 
     # -- Condition
@@ -404,8 +410,9 @@ class _Validator:
             self.diags.add("E222", "a customer-managed RCP cannot use Action \"*\"", span,
                            "name the services, e.g. \"s3:*\"")
         else:
+            where = dict(s.value_spans)
             for pattern in s.action or ():
-                self._rcp_action(pattern, span)
+                self._rcp_action(pattern, where.get(("Action", pattern), span))
 
     def _rcp_action(self, pattern: str, span: Span | None) -> None:
         """W229: an Action entry of an RCP that can name no action an RCP restricts (AWS Organizations

@@ -164,7 +164,8 @@ def test_trust_policy_needs_no_resource_and_refuses_one():
 def test_resource_values(resource, code):
     for element in ("Resource", "NotResource"):
         s = stmt(Effect="Deny", Action="s3:*", **{element: resource})
-        assert check(s, "identity") == ([] if code is None else [(code, col(s, "{"))])
+        # at the value itself
+        assert check(s, "identity") == ([] if code is None else [(code, col(s, json.dumps(resource)))])
 
 
 def test_resource_messages():
@@ -183,7 +184,7 @@ def test_key_policy_resource_is_star():
     assert check(s, "key") == []
     s = stmt(Effect="Allow", Principal={"AWS": "111122223333"}, Action="kms:Decrypt",
              Resource="arn:aws:kms:us-east-1:111122223333:key/k")
-    assert check(s, "key") == [("W228", col(s, "{"))]
+    assert check(s, "key") == [("W228", col(s, '"arn:aws:kms'))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,10 +202,11 @@ def test_key_policy_resource_is_star():
     ],
 )
 def test_actions(actions, expected):
+    # each at its action (the cases with a finding have one action)
     s = stmt(Effect="Allow", Action=actions, Resource="*")
-    assert check(s, "identity") == [(code, col(s, "{")) for code in expected]
+    assert check(s, "identity") == [(code, col(s, json.dumps(actions[0]))) for code in expected]
     s = stmt(Effect="Deny", NotAction=actions, Resource="*")
-    assert check(s, "identity") == [(code, col(s, "{")) for code in expected]
+    assert check(s, "identity") == [(code, col(s, json.dumps(actions[0]))) for code in expected]
 
 
 def test_action_help_lines():
