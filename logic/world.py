@@ -15,6 +15,7 @@ the users, groups, roles, policies and resources in them. :func:`load` reads ``.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
@@ -1284,6 +1285,11 @@ class World:
                 if errors:
                     raise InvalidInput(errors, self.sources)
                 self._evaluator = Evaluator(compile_world(self.model, with_catalog=False))
+            if gc.isenabled():
+                # The objects made while the collector was paused are all in its youngest
+                # generation: they go to the oldest now, in one pass (35 ms in the bench's M world),
+                # rather than in the collections of the first requests (a 35 ms request).
+                gc.collect(1)
         return self._evaluator
 
     def prepare(self) -> int:
