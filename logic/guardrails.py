@@ -31,14 +31,14 @@ of its accounts are out of line.
 ... guardrail("owned", "every resource carries an owner tag").
 ... violation("owned", A, R) :- resource(R, A), not resource_tag(R, "owner", _).
 ... ''', "detective.dl")
->>> [(v.guardrail, v.account, v.subject) for v in check_guardrails(w, rules).violations]
-[('owned', '111122223333', 'arn:aws:s3:::logs')]
+>>> [(v.guardrail, v.account, v.subject, str(v.where)) for v in check_guardrails(w, rules).violations]
+[('owned', '111122223333', 'arn:aws:s3:::logs', '<world>:1:30')]
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -83,9 +83,11 @@ class Violation:
     guardrail: str
     account: str
     subject: str
+    where: Span | None = field(default=None, compare=False)  # where the world declares the subject
 
-    def to_json(self) -> dict[str, str]:
-        return {"guardrail": self.guardrail, "account": self.account, "subject": self.subject}
+    def to_json(self) -> dict[str, str | None]:
+        return {"guardrail": self.guardrail, "account": self.account, "subject": self.subject,
+                "where": str(self.where) if self.where else None}
 
 
 @dataclass(frozen=True)
@@ -266,7 +268,8 @@ def check_guardrails(world, guardrails: GuardrailSet) -> Compliance:
         raise InvalidInput([Diagnostic("E802", f"the guardrails cannot be evaluated: {exc}",
                                        span or Span(guardrails.program.file, 1, 1))],
                            {guardrails.program.file: guardrails.program.text}) from None
-    violations = tuple(sorted(Violation(g, str(a), str(s)) for g, a, s in rows.get(_VIOLATION, ())))
+    violations = tuple(sorted(Violation(g, str(a), str(s), world.locate(str(s)))
+                              for g, a, s in rows.get(_VIOLATION, ())))
     return Compliance(guardrails.guardrails, violations, _nodes(ev.index.rows, violations))
 
 

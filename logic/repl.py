@@ -428,9 +428,10 @@ class Session:
                                         "compliance by organization node and account"))
         if found.violations:
             names = {n.id: n.name for n in found.nodes if n.kind == "account"}
-            parts.append(self.out.table(["guardrail", "account", "subject"],
+            parts.append(self.out.table(["guardrail", "account", "subject", "declared at"],
                                         [[v.guardrail, f"{v.account} {names[v.account]}" if v.account in names
-                                          else v.account, v.subject] for v in found.violations], "violations"))
+                                          else v.account, v.subject, str(v.where) if v.where else "—"]
+                                         for v in found.violations], "violations"))
         if proofs:
             parts.append("\n".join(["derivations"] + [self.out.proof(p) for p in proofs]))
         text = "\n\n".join(parts)

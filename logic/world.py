@@ -27,7 +27,7 @@ from .grammar.arn import parse_arn
 from .matching import context_values
 from .grammar.ast import Account, AccountRef, Attachment, Group, NamedPolicy, Organization, OrgNode, Policy, RcpServices, Resource, Role, User, WorldModel
 from .catalog import RCP_SERVICES, Catalog
-from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput, did_you_mean
+from .grammar.diagnostics import Diagnostic, Diagnostics, InvalidInput, Span, did_you_mean
 from .grammar.json_policy import parse_policy_text
 from .grammar.printer import print_world
 from .grammar.world import load_world_files
@@ -1204,9 +1204,46 @@ class World:
         self.sources = dict(sources or {})
         self.warnings = list(warnings)
         self._evaluator = None
+        self._places: dict[str, Span] | None = None
 
     def _changed(self) -> None:
         self._evaluator = None
+        self._places = None
+
+    def locate(self, name: str) -> Span | None:
+        """Where the world declares ``name``: an account (its id, or its root user's ARN), a user,
+        group or role (ARN), a customer-managed policy (ARN), a resource (ARN), an organization,
+        OU or root (id); None for anything else, or for what was built without a source."""
+        if self._places is None:
+            places: dict[str, Span] = {}
+
+            def put(key: str, span: Span | None) -> None:
+                if span is not None:
+                    places.setdefault(key, span)
+
+            for org in self._orgs:
+                put(org.id, org.span)
+                nodes = [org.root]
+                while nodes:
+                    node = nodes.pop()
+                    if node.id:
+                        put(node.id, node.span)
+                    nodes += node.children
+            for acct in self._accounts:
+                put(acct.id, acct.span)
+                put(root_arn(acct.id), acct.span)
+                for u in acct.users:
+                    put(user_arn(acct.id, u), u.span)
+                for g in acct.groups:
+                    put(group_arn(acct.id, g), g.span)
+                for r in acct.roles:
+                    put(role_arn(acct.id, r), r.span)
+                for pol in acct.policies:
+                    put(managed_policy_arn(acct.id, pol.name, pol.path), pol.span)
+                for res in acct.resources:
+                    put(res.arn, res.span)
+            self._places = places
+        return self._places.get(name)
 
     @property
     def model(self) -> WorldModel:

@@ -186,3 +186,42 @@ def test_a_rule_that_makes_new_values_without_end_is_an_error_at_the_rule_not_a_
         path.write_text('guardrail("g", "never").\n' + rules + 'violation("g", "1", "x") :- n(-1).\n', encoding="utf-8")
         assert main(["guardrails", str(world), "--rules", str(path)]) == 3, name
         assert f"{name}:3:1: E802" in "".join(capsys.readouterr()), name  # the rule's place
+
+
+def test_each_violation_says_where_its_subject_is_declared(tmp_path, capsys):
+    """A violation's subject (an account, a principal, a resource) comes with the place the world
+    declares it, for the table and the JSON; a subject the world does not declare has none."""
+    world = iamlogic.loads('''organization "o-a1b2c3d4e5" {
+  management "mgmt"
+  root "r-a1b2" { ou Work id "ou-a1b2-11111111" { account "dev" } }
+}
+account 111111111111 "mgmt" { }
+account 222222222222 "dev" {
+  user dana { path "/ops/" policy P { allow s3:GetObject on * } }
+  resource "arn:aws:s3:::logs"
+}
+''', "w.iaml")
+    rules = g.read_guardrails('''guardrail("owned", "every resource carries an owner tag").
+guardrail("tagged", "every account is tagged").
+guardrail("no-users", "no IAM users").
+guardrail("ous", "no OU").
+guardrail("made-up", "a subject of no declaration").
+violation("owned", A, R) :- resource(R, A), not resource_tag(R, "owner", _).
+violation("tagged", A, A) :- account(A, _), not account_tag(A, "team", _).
+violation("no-users", A, U) :- principal(U, "user", A).
+violation("ous", "222222222222", "ou-a1b2-11111111").
+violation("made-up", "222222222222", "arn:aws:s3:::nowhere").
+''', "detective.dl")
+    found = {(v.guardrail, v.subject): str(v.where) if v.where else None
+             for v in g.check_guardrails(world, rules).violations}
+    assert found == {
+        ("owned", "arn:aws:s3:::logs"): "w.iaml:8:3",
+        ("tagged", "111111111111"): "w.iaml:5:1",
+        ("tagged", "222222222222"): "w.iaml:6:1",
+        ("no-users", "arn:aws:iam::222222222222:user/ops/dana"): "w.iaml:7:3",
+        ("ous", "ou-a1b2-11111111"): "w.iaml:3:19",
+        ("made-up", "arn:aws:s3:::nowhere"): None,
+    }
+    assert {(v["subject"], v["where"]) for v in g.check_guardrails(world, rules).to_json()["violations"]} >= {
+        ("arn:aws:s3:::logs", "w.iaml:8:3"), ("arn:aws:s3:::nowhere", None)}
+    assert world.locate("arn:aws:iam::222222222222:root") == world.locate("222222222222")
