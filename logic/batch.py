@@ -562,14 +562,22 @@ def cmd_batch(args) -> int:
         print("error: --jobs must be at least 1", file=sys.stderr)
         return EXIT_INVALID
     # UTF-8, whatever the locale; a byte that is not UTF-8 is read as a lone surrogate, and makes
-    # its line an error answer that says where it is (see _parse_line), not the end of the run
+    # its line an error answer that says where it is (see _parse_line), not the end of the run.
+    # Standard input is read through its bytes, and left open (a text stream without bytes, as an
+    # embedding program may set, is read as it is).
     try:
-        source = (io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape")
-                  if args.requests == "-" else open(args.requests, encoding="utf-8", errors="surrogateescape"))
+        if args.requests != "-":
+            source = open(args.requests, encoding="utf-8", errors="surrogateescape")
+            done = source.close
+        elif getattr(sys.stdin, "buffer", None) is not None:
+            source = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape")
+            done = source.detach
+        else:
+            source, done = sys.stdin, None
     except OSError as exc:
         print(f"error: cannot read {args.requests}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_INVALID
-    with source:
+    try:
         out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
         try:
             decided, failed = run_batch(world, source, out, args.jobs, direct=True)
@@ -580,6 +588,9 @@ def cmd_batch(args) -> int:
         finally:
             if args.output:
                 out.close()
+    finally:
+        if done is not None:
+            done()
     if failed:
         print(f"{failed} request(s) could not be decided; see their 'error'", file=sys.stderr)
     return EXIT_INVALID if failed else EXIT_OK

@@ -568,3 +568,15 @@ def test_a_line_that_is_not_utf8_is_an_error_of_its_line(monkeypatch, tmp_path, 
     captured = capsys.readouterr()
     written = out.read_text(encoding="utf-8") if output == "file" else captured.out
     assert written.splitlines() == expected
+
+
+@pytest.mark.parametrize("stdin", ["bytes", "text"])
+def test_batch_reads_standard_input_and_leaves_it_open(monkeypatch, capsys, stdin):
+    """`-` reads standard input (through its bytes, as UTF-8, when it has them; a text stream
+    without bytes, as an embedding program may set, as it is), and leaves it open."""
+    text = "\n".join(_lines(GOOD)) + "\n"
+    source = io.TextIOWrapper(io.BytesIO(text.encode()), encoding="latin-1") if stdin == "bytes" else io.StringIO(text)
+    monkeypatch.setattr("sys.stdin", source)
+    assert main(["batch", WORLD, "-"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == len(GOOD)
+    assert not source.closed
