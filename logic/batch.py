@@ -38,16 +38,17 @@ file of access-matrix rows fast. A line repeated within a block is decided once.
 from __future__ import annotations
 
 import codecs
-import collections
 import gc
 import io
 import itertools
 import json
 import multiprocessing as mp
 import os
+import queue
 import re
 import signal
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from operator import itemgetter
 from typing import Iterable, Iterator, TextIO
@@ -112,14 +113,14 @@ def parse_request(text: str) -> tuple[tuple | None, str | None]:
         return None, "values nested too deeply to read"
 
 
-def _parse_line(text: str) -> tuple[tuple | None, str | None]:
-    if not text.isascii():
-        raw = _RAW_BYTE.search(text)
-        if raw:
-            return None, f"not UTF-8 text: byte 0x{ord(raw.group()) - 0xDC00:02x} at column {raw.start() + 1}"
-    text = text.strip()
+def _parse_line(line: str) -> tuple[tuple | None, str | None]:
+    text = line.strip()
     if not text or text[0] == "#":
         return None, None
+    if not text.isascii():  # (columns count the characters of the line as written)
+        raw = _RAW_BYTE.search(line)
+        if raw:
+            return None, f"not UTF-8 text: byte 0x{ord(raw.group()) - 0xDC00:02x} at column {raw.start() + 1}"
     try:  # the scanner json.loads runs, without its wrappers; a line it cannot read whole is read again by json.loads
         item, end = _scan(text, 0)
         if end != len(text):
@@ -128,7 +129,7 @@ def _parse_line(text: str) -> tuple[tuple | None, str | None]:
         try:
             item = _decode(text)
         except json.JSONDecodeError as exc:
-            return None, f"not JSON: {exc.msg} at column {exc.colno}"
+            return None, f"not JSON: {exc.msg} at column {exc.colno + len(line) - len(line.lstrip())}"
     if item.__class__ is not dict:
         return None, "a request is a JSON object"
     if "\\u" in text or not text.isascii():
@@ -360,6 +361,7 @@ def _start_worker(world, output: tuple | None, parent: int) -> None:
     signal that would end the worker unseen and leave the run waiting for it."""
     global _WORLD, _OUTPUT, _PARENT
     _WORLD, _OUTPUT, _PARENT = world, output, parent
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent ends the run, and its workers
     if output is not None and hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     if sys.platform.startswith("linux"):  # a worker ends with its parent (PR_SET_PDEATHSIG), however it ends
@@ -382,7 +384,7 @@ def _writing_worker(job: tuple[int, tuple[int, list]]) -> tuple[int, int]:
     answers of block ``k - 1`` are written (the blocks' turn is a counter shared by the processes):
     the answers never pass through the parent process. Returns (decided, failed). A worker writes
     nothing more once its parent has gone (killed) or has stopped the run (a negative turn: see
-    :func:`_stop_turns`)."""
+    :func:`_stop`)."""
     k, block = job
     text, d, f = _decided(_WORLD, block)
     data = memoryview(text.encode())
@@ -400,41 +402,62 @@ def _writing_worker(job: tuple[int, tuple[int, list]]) -> tuple[int, int]:
     return d, f
 
 
-def _stop_turns(output: tuple) -> None:
-    """Tell the workers waiting for their turn to write that none will come (the run failed). The
-    workers check the turn at least once a second, so it is told even when the condition's lock
-    cannot be had (a worker killed while it held it)."""
-    ready, turn, _ = output
-    turn.value = -1
-    if ready.acquire(timeout=1.0):
-        try:
-            ready.notify_all()
-        finally:
-            ready.release()
-
-
 def _in_order(pool: ProcessPoolExecutor, fn, items: Iterable, ahead: int) -> Iterator:
-    """``fn`` of each item, in ``pool``'s processes, the results in the items' order, with at most
-    ``ahead`` items sent before the one whose result is awaited (the input is read as the workers
-    take it). When reading the items fails, the results of the items read before come first."""
-    waiting: collections.deque = collections.deque()
+    """``fn`` of each item, in ``pool``'s processes; the results in the items' order, each as soon
+    as it and those before it are ready. A thread reads the items and sends them to the pool, at
+    most ``ahead`` beyond the result awaited, so that results come out while the input is still
+    being read, however slowly it comes. When reading the items fails, the results of the items
+    read before come first, then the error."""
+    sent: queue.Queue = queue.Queue()  # futures in the items' order, then _END or the reader's error
+    room = threading.Semaphore(ahead)
+    stopped = threading.Event()
     items = iter(items)
-    failure = None
-    while True:
+
+    def read() -> None:
         try:
-            item = next(items, _END)
-        except Exception as exc:  # noqa: BLE001 - raised again below
-            failure = exc
-            break
-        if item is _END:
-            break
-        waiting.append(pool.submit(fn, item))
-        if len(waiting) > ahead:
-            yield waiting.popleft().result()
-    while waiting:
-        yield waiting.popleft().result()
-    if failure is not None:
-        raise failure
+            for item in items:
+                room.acquire()
+                if stopped.is_set():
+                    return
+                sent.put(pool.submit(fn, item))
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            sent.put(exc)
+        else:
+            sent.put(_END)
+
+    first = next(items, _END)
+    if first is _END:
+        return
+    room.acquire()
+    sent.put(pool.submit(fn, first))  # (here: the pool forks its processes before the reader's thread exists)
+    reader = threading.Thread(target=read, name="iamlogic batch reader", daemon=True)
+    reader.start()
+    try:
+        while (got := sent.get()) is not _END:
+            if isinstance(got, BaseException):
+                raise got
+            result = got.result()
+            room.release()
+            yield result
+    finally:
+        stopped.set()
+        room.release()  # (a reader waiting for room wakes, and stops)
+
+
+def _stop(pool: ProcessPoolExecutor, output: tuple | None) -> None:
+    """End a failed run at once: the workers waiting for their turn to write are told that none
+    will come (they look at the turn at least once a second; the condition itself may be broken by
+    a worker killed while waiting on it), and every worker process is ended, whatever block it is
+    deciding."""
+    if output is not None:
+        output[1].value = -1
+    end = getattr(pool, "terminate_workers", None)  # (Python 3.14)
+    if end is not None:
+        end()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
 
 
 def _descriptor(out: TextIO) -> int | None:
@@ -520,20 +543,21 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1, *, direct
             # the others.
             pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
                                        initargs=(world, output, os.getpid()))
+            # answers in order; the blocks are read as the workers take them
+            if fd is not None:
+                results = _in_order(pool, _writing_worker, enumerate(blocks), 2 * jobs)
+            else:
+                results = _in_order(pool, _worker, blocks, 2 * jobs)
             try:
-                # answers in order; the blocks are read as the workers take them
-                if fd is not None:
-                    for d, f in _in_order(pool, _writing_worker, enumerate(blocks), 2 * jobs):
-                        decided, failed = decided + d, failed + f
-                else:
-                    for text, d, f in _in_order(pool, _worker, blocks, 2 * jobs):
-                        out.write(text)
-                        decided, failed = decided + d, failed + f
+                for result in results:
+                    if fd is None:
+                        out.write(result[0])
+                    decided, failed = decided + result[-2], failed + result[-1]
             except BaseException:
-                if output is not None:
-                    _stop_turns(output)
+                _stop(pool, output)
                 raise
             finally:
+                results.close()
                 pool.shutdown(cancel_futures=True)
         else:
             for block in blocks:

@@ -78,6 +78,10 @@ def test_parse_request_rejects_non_objects_and_bad_context_and_skips_blanks_and_
                      (None, "not JSON: Extra data at column 52")]
     assert parse_request(' {"principal": "a", "action": "b", "resource": "c", "context": {"k": "v"}}\n') == (
         ("a", "b", "c", {"k": "v"}, None, None), None)
+    # columns count the line as written; a comment is skipped whatever it holds
+    assert parse_request('   {"principal": "a",, "action": "b"}') == (None, "not JSON: Expecting property name "
+                                                                           "enclosed in double quotes at column 22")
+    assert parse_request('  # caf\udce9: a comment read from Latin-1 bytes') == (None, None)
 
 
 def test_a_key_given_twice_is_an_error_at_any_depth():
@@ -503,31 +507,39 @@ def test_the_workers_end_with_the_parent(tmp_path):
         _end(run.pid)
 
 
-def _killed_at_third_block(monkeypatch):
-    """Make the worker that decides the third block die as the kernel's OOM killer ends a process."""
+def _killed_in_a_block(monkeypatch, after: float = 0.0):
+    """Make a worker die as the kernel's OOM killer ends a process: the worker of the third block,
+    at once; with ``after``, the worker of the first block, ``after`` seconds into it (the second
+    block is decided meanwhile, and its worker waits for its turn to write)."""
     import os
     import signal
+    import time
 
     import iamlogic.batch as batch
 
     decide = batch.decide_block
+    monkeypatch.setattr(batch, "BLOCK", 5)
+    third = [start for start, _ in batch._blocks(_odd_lines())][2]
 
     def dying(world, block):
-        if block[0] > 10:
+        if block[0] == 1 if after else block[0] >= third:
+            time.sleep(after)
             os.kill(os.getpid(), signal.SIGKILL)
         return decide(world, block)
 
-    monkeypatch.setattr(batch, "BLOCK", 5)
     monkeypatch.setattr(batch, "decide_block", dying)
 
 
 @pytest.mark.parametrize("direct", [True, False])
-def test_a_worker_killed_outright_ends_the_run_with_an_error(monkeypatch, tmp_path, deadline, direct):
+@pytest.mark.parametrize("after", [0.0, 2.0])
+def test_a_worker_killed_outright_ends_the_run_with_an_error(monkeypatch, tmp_path, deadline, direct, after):
     """A worker process killed in its block (SIGKILL, the OOM killer) ends the run with an error,
-    whichever process writes the answers; the run does not wait for the lost block for ever."""
+    whichever process writes the answers, and whether or not another worker is waiting for its
+    turn to write (after 2 s, the next block is decided and waits); the run does not wait for the
+    lost block for ever."""
     from concurrent.futures.process import BrokenProcessPool
 
-    _killed_at_third_block(monkeypatch)
+    _killed_in_a_block(monkeypatch, after)
     with (tmp_path / "answers.jsonl").open("w", encoding="utf-8") as out, pytest.raises(BrokenProcessPool):
         run_batch(load([WORLD]), _odd_lines(), out, jobs=2, direct=direct)
 
@@ -535,7 +547,7 @@ def test_a_worker_killed_outright_ends_the_run_with_an_error(monkeypatch, tmp_pa
 def test_cli_batch_says_that_a_worker_was_killed(monkeypatch, tmp_path, deadline, capsys):
     from iamlogic.cli import main
 
-    _killed_at_third_block(monkeypatch)
+    _killed_in_a_block(monkeypatch)
     src = tmp_path / "requests.jsonl"
     src.write_text("\n".join(_odd_lines()) + "\n", encoding="utf-8")
     assert main(["batch", WORLD, str(src), "--jobs", "2", "-o", str(tmp_path / "answers.jsonl")]) == 1
@@ -580,3 +592,59 @@ def test_batch_reads_standard_input_and_leaves_it_open(monkeypatch, capsys, stdi
     assert main(["batch", WORLD, "-"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == len(GOOD)
     assert not source.closed
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_answers_stream_out_while_the_input_is_still_coming(monkeypatch, tmp_path, deadline, direct):
+    """With --jobs, the answers of the blocks read so far are written while the next lines are
+    awaited (a slow producer on standard input), whichever process writes them."""
+    import time
+
+    import iamlogic.batch as batch
+
+    monkeypatch.setattr(batch, "BLOCK", 5)
+    path = tmp_path / "answers.jsonl"
+    lines = _lines(GOOD * 12)  # one request a line: three blocks, then a pause, then more
+
+    def slow():
+        yield from lines[:16]
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not path.read_text(encoding="utf-8"):
+            time.sleep(0.05)
+        assert path.read_text(encoding="utf-8"), "no answer written while the input waits"
+        yield from lines[16:]
+
+    one = io.StringIO()
+    run_batch(load([WORLD]), lines, one)
+    with path.open("w", encoding="utf-8") as out:
+        if not direct:  # written by the parent: in the file as soon as written
+            out = io.TextIOWrapper(out.buffer, encoding="utf-8", write_through=True)
+        run_batch(load([WORLD]), slow(), out, jobs=2, direct=direct)
+        out.flush()
+    assert path.read_text(encoding="utf-8") == one.getvalue()
+
+
+def test_a_failed_run_stops_its_workers_at_once(monkeypatch, deadline):
+    """When the run fails in the parent (here the output fails, as a closed pipe does; Ctrl-C is
+    the same), the workers are ended, not left to finish the blocks they are deciding."""
+    import time
+
+    import iamlogic.batch as batch
+
+    decide = batch.decide_block
+
+    def slow(world, block):
+        if block[0] > 5:
+            time.sleep(30)
+        return decide(world, block)
+
+    class Closed(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError("the reader has gone")
+
+    monkeypatch.setattr(batch, "BLOCK", 5)
+    monkeypatch.setattr(batch, "decide_block", slow)
+    start = time.monotonic()
+    with pytest.raises(BrokenPipeError):
+        run_batch(load([WORLD]), _lines(GOOD * 10), Closed(), jobs=2)
+    assert time.monotonic() - start < 15
