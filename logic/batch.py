@@ -430,8 +430,7 @@ def _in_order(pool: ProcessPoolExecutor, fn, items: Iterable, ahead: int) -> Ite
         return
     room.acquire()
     sent.put(pool.submit(fn, first))  # (here: the pool forks its processes before the reader's thread exists)
-    reader = threading.Thread(target=read, name="iamlogic batch reader", daemon=True)
-    reader.start()
+    threading.Thread(target=read, name="iamlogic batch reader", daemon=True).start()
     try:
         while (got := sent.get()) is not _END:
             if isinstance(got, BaseException):

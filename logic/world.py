@@ -1324,8 +1324,8 @@ class World:
                 self._evaluator = Evaluator(compile_world(self.model, with_catalog=False))
             if gc.isenabled():
                 # The objects made while the collector was paused are all in its youngest
-                # generation: they go to the oldest now, in one pass (35 ms in the bench's M world),
-                # rather than in the collections of the first requests (a 35 ms request).
+                # generation: they go to the oldest now, in one pass (40 ms in the bench's M world),
+                # rather than in a collection during one of the first requests (which took 43-53 ms).
                 gc.collect(1)
         return self._evaluator
 

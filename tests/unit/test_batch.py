@@ -648,3 +648,24 @@ def test_a_failed_run_stops_its_workers_at_once(monkeypatch, deadline):
     with pytest.raises(BrokenPipeError):
         run_batch(load([WORLD]), _lines(GOOD * 10), Closed(), jobs=2)
     assert time.monotonic() - start < 15
+
+
+def test_when_reading_the_input_fails_the_blocks_read_before_are_answered_first(monkeypatch, deadline):
+    """A library caller's lines that fail while read (a strict text stream meeting a byte that is
+    not UTF-8, say): with --jobs as with one process, the answers of the blocks read before the
+    failure are written, in order, then the error is raised."""
+    import iamlogic.batch as batch
+
+    monkeypatch.setattr(batch, "BLOCK", 5)
+
+    def failing():
+        yield from _lines(GOOD * 10)
+        raise ValueError("cannot read the input")
+
+    outs = []
+    for jobs in (1, 2):
+        out = io.StringIO()
+        with pytest.raises(ValueError, match="cannot read"):
+            run_batch(load([WORLD]), failing(), out, jobs=jobs)
+        outs.append(out.getvalue())
+    assert outs[0] == outs[1] and outs[0].count("\n") >= 20
