@@ -502,6 +502,24 @@ def main(argv=None) -> int:
               f"{fmt_ns(t_analysis)}")
     fig["who_can_analysis_ns"] = t_analysis
 
+    # diff: what a change opens, as a pull request makes it (one statement of a resource policy
+    # widened to one more account), every principal, action and resource of the scope
+    from iamlogic.analysis import diff as world_diff
+
+    changed_model, change = widened_resource_policy(gen.model)
+    if changed_model is not None:
+        changed_world = World(changed_model)
+        changed_world.evaluator()
+        uncached()
+        notes: list[str] = []
+        t0 = ns()
+        changes = world_diff(world, changed_world, notes=notes)
+        t_diff = ns() - t0
+        print(f"iamlogic analysis.diff, {change}: {len(changes)} change(s), "
+              f"{sum(c.grants for c in changes)} new access; {fmt_ns(t_diff)} ({notes[0] if notes else 'every request'})")
+        fig.update(diff_ns=t_diff, diff_changes=len(changes), diff_note=notes[0] if notes else None)
+        del changed_world
+
     # the full access matrix (principals × named actions × declared resources), decided for a
     # sample of principals (each with every action and resource) as the issue names it: a file of
     # JSON lines through iamlogic batch (run_batch: read, decided in --jobs processes, answers
@@ -709,6 +727,28 @@ def main(argv=None) -> int:
     return 1 if mism.total() else 0
 
 
+def widened_resource_policy(model):
+    """The model with the first Allow statement of a resource policy that names principals widened
+    to the root of one more account (the last account of the world), and what was changed."""
+    from dataclasses import replace
+
+    from iamlogic.grammar.ast import Principal
+
+    other = model.accounts[-1].id
+    for i, acct in enumerate(model.accounts):
+        for j, res in enumerate(acct.resources):
+            statements = res.policy.statements if res.policy is not None else ()
+            for k, st in enumerate(statements):
+                if st.effect == "Allow" and st.principal and all(p.value != other for p in st.principal):
+                    widened = replace(st, principal=(*st.principal, Principal("AWS", f"arn:aws:iam::{other}:root")))
+                    policy = replace(res.policy, statements=(*statements[:k], widened, *statements[k + 1:]))
+                    resources = (*acct.resources[:j], replace(res, policy=policy), *acct.resources[j + 1:])
+                    accounts = (*model.accounts[:i], replace(acct, resources=resources), *model.accounts[i + 1:])
+                    return (replace(model, accounts=accounts),
+                            f"statement {k} of {res.arn}'s policy widened to account {other}")
+    return None, None
+
+
 def print_table(args, fig, e_cold, e_warm, batch_rate, batch_n, n_cold, par_rate, t_who, who_label,
                 t_matrix, cells, ref, ced) -> None:
     rows = []
@@ -749,6 +789,9 @@ def print_table(args, fig, e_cold, e_warm, batch_rate, batch_n, n_cold, par_rate
     if fig.get("who_can_analysis_ns"):
         row("who-can, `analysis.who_can` (also named principals and sessions)", fmt_ns(fig["who_can_analysis_ns"]),
             target="≤ 1 s")
+    if fig.get("diff_ns"):
+        row("diff: one resource policy statement widened to one more account (`analysis.diff`, every "
+            "principal, action and resource of the scope)", f"{fmt_ns(fig['diff_ns'])} ({fig['diff_changes']} change(s))")
     row(f"access matrix ({cells:,} decisions)",
         f"{fmt_ns(t_matrix)} ({fig['matrix_sample_principals']} principals decided by `iamlogic batch`"
         f"{', ' + str(args.jobs) + ' processes' if args.jobs > 1 else ''}, extrapolated; reading and writing "

@@ -44,15 +44,16 @@ asks principals × actions × resources requests, in batches; give ``principals=
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Container, Iterable, Iterator, Mapping, Sequence
 
 from .catalog import Catalog
 from .decision import ALLOW, Decision, LayerVerdict, StatementRef
-from .evaluate import COGNITO_GUEST_NOTE, Undeclared, one_action
+from .evaluate import COGNITO, COGNITO_GUEST_NOTE, Undeclared, collector_paused, one_action
 from .grammar.diagnostics import Diagnostic, InvalidInput
 from .matching import wildcard_match
 
@@ -80,6 +81,8 @@ __all__ = [
 ANONYMOUS = "anonymous"
 #: How many requests one call of ``check_many`` decides.
 BATCH = 250
+_DIFF_BLOCK = 20_000  # requests diff asks under each context before the next ones
+_SKIP_UNREAD = True  # diff: a request is not asked again under contexts that vary only keys it did not read
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _IAM_ARN = re.compile(r"arn:(aws[a-z-]*):iam::([0-9]{12}):(user|role)(/.*)")
 _ROOT_ARN = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):root")
@@ -300,7 +303,8 @@ def not_action_actions(world, resources: Iterable[str]) -> list[str]:
 OTHER_VALUE = "iamlogic-other-value"
 
 
-def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = None,
+                    statements: Container[str] | None = None) -> list[dict[str, Any]]:
     """The contexts :func:`diff` asks with: ``given`` (or none), then, for the condition keys the
     worlds' policies test that a caller may give for some request (the organization keys of an
     account outside the world, session tags, the tags of a resource the world does not declare,
@@ -310,23 +314,56 @@ def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = Non
     and the second before and after, ``true`` and ``false``; for a value that is a tag variable,
     the values the worlds give that tag); for a multivalued key also no value,
     the whole pool, and the pool with a value no policy names (:data:`OTHER_VALUE`); then with
-    every key set at once to its pool's next value. Each request is asked in each of them until
-    its decision differs, so the cost grows with the number of values the policies name."""
+    every key set at once to its pool's next value. Each request is asked in each of them that
+    gives a key its decisions read (see :func:`diff`) until its decision differs, so the cost
+    grows with the number of values the policies name.
+    ``statements``: only the keys these statements read (their conditions' keys, and the policy
+    variables they hold), each with the same values as when every key is varied: a request whose
+    action only these statements match is decided under each such context as under each context
+    of all the keys."""
+    worlds = list(worlds)
     base = dict(given or {})
     fixed = {k.lower() for k in base}
     pools = [entry for low, entry in key_pools(worlds).items() if low not in fixed]
+    rows = max((len(p) for _, _, p in pools), default=0)
+    if statements is not None:
+        read = _keys_read(worlds, statements)
+        # (Amazon Cognito's keys say which identity a session is: every request of the session reads them)
+        pools = [entry for entry in pools if entry[0].lower() in read or entry[0].lower().startswith(f"{COGNITO}:")]
     out = [base]
     for key, multi, pool in pools:
         out += [{**base, key: [v] if multi else v} for v in pool]
         if multi:  # a set operator compares every value: none, all of them, and all with one no policy names
             out += [{**base, key: []}, {**base, key: pool}, {**base, key: [*pool, OTHER_VALUE]}]
-    for i in range(max((len(p) for _, _, p in pools), default=0)):
+    for i in range(rows if pools else 0):
         out.append({**base, **{key: ([pool[i % len(pool)]] if multi else pool[i % len(pool)])
                                for key, multi, pool in pools if pool}})
     unique: dict[str, dict] = {}
     for ctx in out:
         unique.setdefault(repr(sorted(ctx.items())), ctx)
     return list(unique.values())
+
+
+_VARIABLE = re.compile(r"\$\{([^},]+)")
+
+
+def _keys_read(worlds: Sequence[Any], statements: Container[str], conditions: bool = True) -> set[str]:
+    """The lower-case keys ``statements`` read in the worlds: those their conditions test, and
+    those their policy variables name (in any element; ``conditions=False``: the policy variables
+    of their Resource, NotResource, Principal and NotPrincipal elements alone)."""
+    out: set[str] = set()
+    for world in worlds:
+        tested = set()
+        for cid, stmt, _op, key in _facts(world, "statement_condition") if conditions else ():
+            if stmt in statements:
+                out.add(key.lower())
+                tested.add(cid)
+        texts = [v for cid, v in _facts(world, "condition_value") if cid in tested]
+        for rel in ("statement_resource", "statement_not_resource", "statement_principal",
+                    "statement_not_principal"):
+            texts += [row[-1] for row in _facts(world, rel) if row[0] in statements]
+        out.update(m.group(1).strip().lower() for text in texts for m in _VARIABLE.finditer(text))
+    return out
 
 
 def key_pools(worlds: Iterable[Any]) -> dict[str, tuple[str, bool, list[str]]]:
@@ -535,8 +572,12 @@ class _Asker:
                 self._valid[principal] = _undecidable(exc)
         return self._valid[principal]
 
-    def ask(self, triples: Sequence[tuple[str, str, str]], context: Mapping[str, Any] | None = None
-            ) -> list[Decision | None]:
+    def ask(self, triples: Sequence[tuple[str, str, str]], context: Mapping[str, Any] | None = None,
+            reads: list | None = None) -> list[Decision | None]:
+        """The decision of each triple under ``context`` (None: its principal cannot be placed, or,
+        with ``undetermined``, its request cannot be decided). ``reads``, a list as long as
+        ``triples``: set at each triple decided to the context keys its decision read
+        (:meth:`Evaluator.decide_reading`; None: any key)."""
         out: list[Decision | None] = [None] * len(triples)
         groups: dict[int, tuple[Any, list[int]]] = {}
         for i, (p, a, r) in enumerate(triples):
@@ -549,7 +590,14 @@ class _Asker:
                 chunk = indexes[start:start + BATCH]
                 asked = [(*triples[i], dict(context or {})) for i in chunk]
                 try:
-                    found = target.check_many(asked)
+                    if reads is None:
+                        found = target.check_many(asked)
+                    else:
+                        with collector_paused():
+                            pairs = target.evaluator().decide_reading([(*a, None, None) for a in asked])
+                        found = [d for d, _ in pairs]
+                        for i, (_, keys) in zip(chunk, pairs):
+                            reads[i] = keys
                 except InvalidInput as exc:
                     if self.undetermined is None or not _undecidable(exc):
                         raise
@@ -696,6 +744,241 @@ def access_matrix(world, principals: Iterable[str], actions: Iterable[str], reso
 # ---------------------------------------------------------------------------------------------
 # diff
 
+# What a difference between two worlds' facts can change, for diff's scope (changed_statements).
+# Facts that say where a statement is written or what it is called: no decision reads them.
+_PROVENANCE = frozenset({"statement_sid", "statement_source"})
+# The catalog's actions each Action pattern of the world covers: they follow statement_action.
+_FOLLOWS_STATEMENTS = frozenset({"action_pattern_covers"})
+# Facts of one statement, by the column that holds it (statement_condition: its condition's id is
+# first; condition_value is reached through that id).
+_OF_STATEMENT = {"statement": 0, "statement_action": 0, "statement_not_action": 0, "statement_resource": 0,
+                 "statement_not_resource": 0, "statement_principal": 0, "statement_not_principal": 0,
+                 "statement_condition": 1}
+# Facts whose only effect on a decision is through the statements of one policy, by the column that
+# holds the policy: which sources hold the policy (rules/20-policies.dl, source_policy; an SCP or RCP
+# level allows through the statements of its policies, rules/10-organizations.dl), its kind and its
+# version (how its statements read policy variables). Not a permissions boundary (a principal with
+# one needs its allow for every action, rules/40-principals.dl) nor a trust policy (which roles
+# Amazon Cognito's sessions use, rules/16-cognito.dl): a difference there widens nothing.
+_OF_POLICY = {"policy": 0, "policy_version": 0, "scp_attached": 1, "rcp_attached": 1, "identity_policy": 1,
+              "group_policy": 1, "resource_policy": 1}
+_COGNITO_TRUST = ("Federated", "cognito-identity.amazonaws.com")
+
+
+def changed_statements(before, after) -> frozenset[str] | None:
+    """The statements whose facts differ between two worlds, when every difference between their
+    facts is of statements (what a statement says) or of which sources hold a policy; None when the
+    worlds differ in anything else (a principal, a tag, a group's members, the organization's tree,
+    a permissions boundary, a trust policy attached, a statement of a trust policy that names
+    Amazon Cognito, a resource policy of an AWS managed key, a session policy).
+
+    A statement takes part in a request only when its Action or NotAction matches the request's
+    action (``rules/30-statements.dl``); every rule that reads a policy reads it through its
+    statements. So when the worlds differ only in these statements, a request whose action none of
+    them matches, in either world, is decided alike in both: :func:`diff` asks only the others.
+    """
+    ev0, ev1 = _evaluator(before), _evaluator(after)
+    changed: set[str] = set()
+    policies: set[str] = set()
+    conditions: set[str] = set()
+    for rel in set(ev0.index.rows) | set(ev1.index.rows):
+        if rel in _PROVENANCE or rel in _FOLLOWS_STATEMENTS:
+            continue
+        rows0, rows1 = ev0.index.rows.get(rel, ()), ev1.index.rows.get(rel, ())
+        if len(rows0) == len(rows1) and set(rows0) == set(rows1):
+            continue
+        delta = set(rows0) ^ set(rows1)
+        if rel in _OF_STATEMENT:
+            changed.update(row[_OF_STATEMENT[rel]] for row in delta)
+        elif rel == "condition_value":
+            conditions.update(row[0] for row in delta)
+        elif rel in _OF_POLICY:
+            if rel == "policy" and any(row[1] == "session" for row in delta):
+                return None
+            policies.update(row[_OF_POLICY[rel]] for row in delta)
+        else:
+            return None
+    facts = [(ev.index.rows, ev) for ev in (ev0, ev1)]
+    for rows, ev in facts:
+        held = {h for h, pol in rows.get("resource_policy", ()) if pol in policies}
+        if held & {k for k, *_ in rows.get("aws_managed_key", ())}:
+            return None  # whether such a key's requests are RCPs' depends on its policy (rules/10-organizations.dl)
+        for cid, stmt, *_ in rows.get("statement_condition", ()):
+            if cid in conditions:
+                changed.add(stmt)
+        changed.update(stmt for stmt, pol, *_ in rows.get("statement", ()) if pol in policies)
+    if conditions - {cid for rows, _ in facts for cid, *_ in rows.get("statement_condition", ())}:
+        return None  # a condition of no statement: not a fact diff can place
+    for rows, _ in facts:
+        trust = {pol for _, pol in rows.get("role_trust_policy", ())}
+        for stmt, pol, *_ in rows.get("statement", ()):
+            if stmt in changed and pol in trust and any(
+                    (s, *k) == (stmt, *_COGNITO_TRUST) for s, *k in rows.get("statement_principal", ())):
+                return None
+    return frozenset(changed)
+
+
+# The sources of a policy (rules/20-policies.dl, source_policy) by what they narrow: the principals
+# whose requests a policy held there can take part in, or the resources.
+_PRINCIPAL_SOURCES = ("identity_policy", "group_policy", "permissions_boundary", "scp_attached")
+_RESOURCE_SOURCES = ("resource_policy", "role_trust_policy", "rcp_attached")
+_POLICY_FACTS = frozenset({"policy", "policy_version", "statement", *_PRINCIPAL_SOURCES, *_RESOURCE_SOURCES})
+
+
+@dataclass(frozen=True)
+class _Region:
+    """Requests a changed statement can take part in: its actions, and the principals (or the
+    resources) of the sources that hold its policy; None for all of them."""
+
+    actions: frozenset[str]
+    principals: frozenset[str] | None
+    resources: frozenset[str] | None
+
+
+def _regions(before, after, statements: Iterable[str], principals: Sequence[str], actions: Sequence[str],
+             resources: Sequence[str]) -> list[_Region]:
+    """For each changed statement, the requests of the scope it can take part in, in either world:
+    a request takes a policy's statements only through a source that holds the policy
+    (``rules/20-policies.dl``): the principal's identity or its groups (identity policies,
+    permissions boundary), an organization level of the principal's account (SCPs), the resource's
+    policy holder (resource and trust policies) or a level of its account (RCPs). A policy that
+    some other fact names (Amazon Cognito's guest policy, say) can take part in any request."""
+    worlds = (before, after)
+    rows = [_evaluator(w).index.rows for w in worlds]
+    policy_of: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        for stmt, pol, *_ in r.get("statement", ()):
+            policy_of[stmt].add(pol)
+    wanted = {pol for stmt in statements for pol in policy_of.get(stmt, ())}
+    named_elsewhere = {value for r in rows for rel, facts in r.items() if rel not in _POLICY_FACTS
+                       and rel not in _PROVENANCE and rel not in _FOLLOWS_STATEMENTS and rel not in _OF_STATEMENT
+                       and rel != "condition_value" for row in facts for value in row if value in wanted}
+    holders: dict[str, dict[str, set[str]]] = {pol: defaultdict(set) for pol in wanted}
+    for r in rows:
+        for rel in (*_PRINCIPAL_SOURCES, *_RESOURCE_SOURCES):
+            for holder, pol in r.get(rel, ()):
+                if pol in holders:
+                    holders[pol][rel].add(holder)
+    members: dict[str, set[str]] = defaultdict(set)  # a group -> its members
+    parents: dict[str, set[str]] = defaultdict(set)  # an account or OU -> the node above it
+    for r in rows:
+        for user, group in r.get("group_member", ()):
+            members[group].add(user)
+        for child, parent in (*r.get("account_parent", ()), *r.get("ou_parent", ())):
+            parents[child].add(parent)
+
+    def levels(acct: str | None) -> set[str]:  # the account and every node above it
+        out, todo = set(), [acct] if acct else []
+        while todo:
+            node = todo.pop()
+            if node not in out:
+                out.add(node)
+                todo.extend(parents.get(node, ()))
+        return out
+
+    placed: dict[str, tuple[str | None, str | None]] = {}  # principal -> (identity, account)
+    for p in principals:
+        placed[p] = (p, _account_of(p))
+        for w in worlds:
+            try:
+                req = _evaluator(w).resolve(p, "sts:GetCallerIdentity", "*")
+            except InvalidInput:
+                continue
+            placed[p] = (req.identity, req.account)
+            break
+    owners: dict[str, str | None] = {}  # resource -> its account (None: the principal's, so any)
+    for res in resources:
+        owner = None
+        for w in worlds:
+            owner = owner or _evaluator(w).index.resources.get(res)
+        if owner is None:
+            parts = res.split(":", 5)
+            owner = parts[4] if len(parts) == 6 and _ACCOUNT.fullmatch(parts[4]) else None
+        owners[res] = owner
+    out: list[_Region] = []
+    for stmt in sorted(statements):
+        matches = _action_filter(before, after, {stmt})
+        acts = frozenset(a for a in actions if matches(a))
+        if not acts:
+            continue
+        for pol in sorted(policy_of.get(stmt, ())):
+            if pol in named_elsewhere:
+                out.append(_Region(acts, None, None))
+                continue
+            held = holders[pol]
+            identities = held["identity_policy"] | held["permissions_boundary"] | {
+                m for g in held["group_policy"] for m in members.get(g, ())}
+            nodes = held["scp_attached"]
+            if identities or nodes:
+                out.append(_Region(acts, frozenset(p for p in principals if placed[p][0] in identities
+                                                   or nodes & levels(placed[p][1])), None))
+            policy_holders = held["resource_policy"] | held["role_trust_policy"]
+            nodes = held["rcp_attached"]
+            if policy_holders or nodes:
+                out.append(_Region(acts, None, frozenset(
+                    r for r in resources if r in policy_holders
+                    or any(h.startswith("arn:aws:s3:::") and r.startswith(h + "/") for h in policy_holders)
+                    or (nodes and (owners[r] is None or nodes & levels(owners[r]))))))
+    return out
+
+
+def _patterns(worlds: Iterable[Any], statements: Container[str] | None = None
+              ) -> dict[tuple[str, bool], tuple[str, ...]]:
+    """(statement, NotAction or not) -> its Action (NotAction) patterns, in any of the worlds."""
+    by: dict[tuple[str, bool], set[str]] = defaultdict(set)
+    for world in worlds:
+        for rel, negated in (("statement_action", False), ("statement_not_action", True)):
+            for stmt, pattern in _facts(world, rel):
+                if statements is None or stmt in statements:
+                    by[stmt, negated].add(pattern)
+    return {k: tuple(sorted(v)) for k, v in by.items()}
+
+
+def _action_filter(before, after, statements: Container[str]):
+    """A test of whether some of ``statements``, in either world, matches an action by its Action
+    or NotAction (as ``rules/30-statements.dl`` matches them)."""
+    found = _patterns((before, after), statements)
+    listed = [p for (_, negated), ps in found.items() if not negated for p in ps]
+    excluded = [ps for (_, negated), ps in found.items() if negated]
+
+    def matches(action: str) -> bool:
+        return (any(wildcard_match(p, action, ignore_case=True) for p in listed)
+                or any(not any(wildcard_match(p, action, ignore_case=True) for p in ps) for ps in excluded))
+    return matches
+
+
+def _in_regions(regions: Sequence[_Region], principals: Sequence[str], actions: Sequence[str],
+                resources: Sequence[str]) -> Iterator[tuple[str, str, str]]:
+    """The (principal, action, resource) of the scope that some region holds, in the scope's order."""
+    for p in principals:
+        for a in actions:
+            here = [g for g in regions if a in g.actions and (g.principals is None or p in g.principals)]
+            if any(g.resources is None for g in here):
+                yield from ((p, a, r) for r in resources)
+            elif here:
+                some = frozenset().union(*(g.resources for g in here))
+                yield from ((p, a, r) for r in resources if r in some)
+
+
+def _matching_statements(worlds: Sequence[Any], actions: Sequence[str]) -> set[str]:
+    """The statements of the worlds whose Action or NotAction matches one of ``actions``."""
+    covers: dict[str, bool] = {}  # a pattern -> whether it matches one of the actions
+
+    def some(pattern: str) -> bool:
+        if pattern not in covers:
+            covers[pattern] = any(wildcard_match(pattern, a, ignore_case=True) for a in actions)
+        return covers[pattern]
+
+    out: set[str] = set()
+    for (stmt, negated), patterns in _patterns(worlds).items():
+        if negated:  # it matches an action none of its patterns matches
+            if any(not any(wildcard_match(p, a, ignore_case=True) for p in patterns) for a in actions):
+                out.add(stmt)
+        elif any(some(p) for p in patterns):
+            out.add(stmt)
+    return out
+
+
 
 @dataclass(frozen=True)
 class Change:
@@ -741,7 +1024,7 @@ class Change:
 
 def diff(world_before, world_after, principals: Iterable[str] | None = None, actions: Iterable[str] | None = None,
          resources: Iterable[str] | None = None, context: Mapping[str, Any] | None = None, *,
-         undetermined: list[Undetermined] | None = None) -> list[Change]:
+         undetermined: list[Undetermined] | None = None, notes: list[str] | None = None) -> list[Change]:
     """Every (principal, action, resource) whose decision changes from one world to the other.
 
     Both directions are reported (:attr:`Change.grants`, :attr:`Change.revokes`), and a change
@@ -771,6 +1054,17 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
       as removed access. A change
       that needs two keys at values other than their pools' values of the same rank is not found:
       ``iamlogic verify`` searches more widely;
+
+    Only the requests whose decision can change are asked. When the worlds differ only in
+    statements, or in which sources hold a policy (:func:`changed_statements`), those are the
+    requests a changed statement can take part in, in either world: its action matches the
+    statement's Action or NotAction, and its principal (identity policies, boundaries, SCPs) or
+    its resource (resource and trust policies, RCPs) is one the statement's policy reaches; they
+    are asked under the values of the keys that the statements matching their actions read. And
+    whatever the worlds differ in, a request is asked under another context only when that
+    context gives a key its decisions under the first one read (the conditions of the statements
+    it reached; every key when one of those has policy variables). ``notes``, a list, gets a line
+    saying how many requests were asked.
 
     ``undetermined``: as in :func:`who_can`; a request undetermined in either world is not a change.
 
@@ -829,38 +1123,83 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
                                                   *_named_accounts(world_after)})
         extra = (anyone,)
         principals += _anyone(anyone)
-    triples = [(p, a, r) for p in principals for a in actions for r in resources]
-    if not triples:
+    statements = changed_statements(world_before, world_after)
+    tested = None  # the statements whose conditions the contexts vary (None: every statement)
+    whole = len(principals) * len(actions) * len(resources)
+    if statements is None:
+        triples: Iterable[tuple[str, str, str]] = ((p, a, r) for p in principals for a in actions for r in resources)
+    else:
+        regions = _regions(world_before, world_after, statements, principals, actions, resources)
+        actions = [a for a in actions if any(a in g.actions for g in regions)]
+        # a request's context is read only by the statements that match its action
+        tested = _matching_statements((world_before, world_after), actions)
+        triples = _in_regions(regions, principals, actions, resources)
+        if notes is not None and not statements:
+            notes.append(f"the worlds do not differ in anything a decision reads: none of the {whole:,} requests "
+                         "of the scope was asked")
+        elif notes is not None:
+            asked = sum(1 for _ in _in_regions(regions, principals, actions, resources))
+            notes.append(f"the worlds differ only in {len(statements)} statement(s) (or in which principals, "
+                         f"groups, organization levels and resources hold their policies): asked the "
+                         f"{asked:,} of {whole:,} requests of the scope they can take part in, the only "
+                         "ones whose decisions can change, under values of the condition keys that the "
+                         "statements matching their actions read")
+    if not (principals and actions and resources):
         return []
+    contexts = sample_contexts((world_before, world_after), context, tested)
     unknown: list[Undetermined] | None = [] if undetermined is not None else None
     found: dict[tuple[str, str, str, str], Change] = {}  # (request, kind of change) -> its first change
-    done: set[tuple[str, str, str]] = set()  # requests found granted and revoked: nothing more to look for
-    skip: set[tuple[str, str, str]] = set()
     askers = (_Asker(world_before, outside, extra, undetermined=unknown),
               _Asker(world_after, outside, extra, undetermined=unknown))
     given = dict(context or {})
-    for ctx in sample_contexts((world_before, world_after), context):
-        todo = [t for t in triples if t not in done and t not in skip]
-        if not todo:
-            break
-        before, after = (asker.ask(todo, ctx) for asker in askers)
-        if unknown:
-            skip |= {(u.principal, u.action, u.resource) for u in unknown}
-            undetermined += unknown
-            unknown.clear()
-        extra = tuple(sorted((k, v) for k, v in ctx.items() if k not in given))
-        for (p, a, r), d0, d1 in zip(todo, before, after):
-            if (p, a, r) in skip:
-                continue
-            v0 = d0.decision if d0 is not None else None
-            v1 = d1.decision if d1 is not None else None
-            # a principal of one world only is a change where it is allowed; its denials are not news
-            if v0 != v1 and (ALLOW in (v0, v1) or None not in (v0, v1)):
-                kind = "grants" if v1 == ALLOW else "revokes" if v0 == ALLOW else "denial"
-                if (p, a, r, kind) not in found:
-                    found[(p, a, r, kind)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
-                    if (p, a, r, "grants") in found and (p, a, r, "revokes") in found:
-                        done.add((p, a, r))
+    fixed = {k.lower() for k in given}
+    # the keys a policy variable in a Resource, NotResource, Principal or NotPrincipal element names:
+    # which statements a request reaches may depend on them (see below)
+    named = _keys_read((world_before, world_after), {row[0] for w in (world_before, world_after) for rel in (
+        "statement_resource", "statement_not_resource", "statement_principal", "statement_not_principal")
+        for row in _facts(w, rel)}, conditions=False)
+    triples = iter(triples)
+    while block := list(itertools.islice(triples, _DIFF_BLOCK)):  # a block at a time: bounded memory
+        done: set[tuple[str, str, str]] = set()  # requests found granted and revoked: nothing more to look for
+        skip: set[tuple[str, str, str]] = set()
+        read: dict[tuple[str, str, str], frozenset[str] | None] = {}  # a request -> the keys its decisions read
+        for n, ctx in enumerate(contexts):
+            if n == 0:
+                todo = block
+                reads = [[None] * len(todo), [None] * len(todo)] if _SKIP_UNREAD else [None, None]
+            else:
+                # A request is decided alike under a context that differs from the first only in keys its
+                # decisions under the first did not read (the statements it reached, and so the keys read,
+                # depend on no other key): it is not asked again.
+                varied = {k.lower() for k in ctx} - fixed
+                # (Amazon Cognito's keys say which identity a session is: every request of it reads them)
+                every = any(k.startswith(f"{COGNITO}:") for k in varied)
+                todo = [t for t in block if t not in done and t not in skip
+                        and (every or (keys := read.get(t)) is None or not keys.isdisjoint(varied))]
+                reads = [None, None]
+            if not todo:
+                break
+            before, after = (asker.ask(todo, ctx, r) for asker, r in zip(askers, reads))
+            if n == 0 and _SKIP_UNREAD:
+                for t, k0, k1 in zip(todo, *reads):
+                    read[t] = None if k0 is None or k1 is None else frozenset((*k0, *k1, *named))
+            if unknown:
+                skip |= {(u.principal, u.action, u.resource) for u in unknown}
+                undetermined += unknown
+                unknown.clear()
+            extra = tuple(sorted((k, v) for k, v in ctx.items() if k not in given))
+            for (p, a, r), d0, d1 in zip(todo, before, after):
+                if (p, a, r) in skip:
+                    continue
+                v0 = d0.decision if d0 is not None else None
+                v1 = d1.decision if d1 is not None else None
+                # a principal of one world only is a change where it is allowed; its denials are not news
+                if v0 != v1 and (ALLOW in (v0, v1) or None not in (v0, v1)):
+                    kind = "grants" if v1 == ALLOW else "revokes" if v0 == ALLOW else "denial"
+                    if (p, a, r, kind) not in found:
+                        found[(p, a, r, kind)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
+                        if (p, a, r, "grants") in found and (p, a, r, "revokes") in found:
+                            done.add((p, a, r))
     order = {"revokes": 0, "denial": 1, "grants": 2}
     return sorted(found.values(), key=lambda c: (c.principal, c.action, c.resource,
                                                  order["grants" if c.grants else "revokes" if c.revokes else "denial"]))

@@ -1895,6 +1895,18 @@ class Evaluator:
         """Resolve and decide requests given as the arguments of :meth:`decide_one` (principal,
         action, resource, context, session policy, federating user): a run of consecutive
         requests of one principal and action is decided together (see :meth:`_derive`)."""
+        return self._decide_many(items, False)
+
+    def decide_reading(self, items: Sequence[tuple]) -> list[tuple[Decision, tuple[str, ...] | None]]:
+        """:meth:`decide_many`, each decision with the context keys (lower case) that the
+        conditions of the statements its request reached read (Action, Resource and Principal
+        matched; :meth:`_report_keys`), or None when one of them has policy variables: a request
+        asked again with other values of other keys gets the same decision, as long as the
+        statements it reaches do not depend on them (a policy variable in a Resource or Principal
+        element)."""
+        return self._decide_many(items, True)
+
+    def _decide_many(self, items: Sequence[tuple], reading: bool) -> list:
         with self._lock:
             engine = self._compiled is None
             out: list = []
@@ -1906,11 +1918,15 @@ class Evaluator:
                     # collector's oldest generation
                     for item in run:
                         r = self._resolve(*item)
-                        out.append(self._decision(r, self._derive([r], engine)[0], engine))
+                        g = self._derive([r], engine)[0]
+                        out.append((self._decision(r, g, engine), self._report_keys(g["reached"])) if reading
+                                   else self._decision(r, g, engine))
                 else:
                     requests = [self._resolve(*item) for item in run]
-                    out += [self._decision(r, g, engine) for r, g in
-                            zip(requests, self._derive(requests, engine, only=_DECIDING))]
+                    found = self._derive(requests, engine, only=_DECIDING)
+                    out += ([(self._decision(r, g, engine), self._report_keys(g["reached"]))
+                             for r, g in zip(requests, found)] if reading else
+                            [self._decision(r, g, engine) for r, g in zip(requests, found)])
             return out
 
     def verdicts_many(self, items: Sequence[tuple]) -> list[tuple[str, tuple[StatementRef, ...], tuple[str, ...],

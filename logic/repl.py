@@ -1107,7 +1107,9 @@ def cmd_diff(args) -> int:
     context = parse_context(args.context)
     _check_context_values(context, before.evaluator().catalog)
     unknown: list[Undetermined] = []
-    changes = diff(before, after, args.principal, args.action, args.resource, context, undetermined=unknown)
+    notes: list[str] = []
+    changes = diff(before, after, args.principal, args.action, args.resource, context, undetermined=unknown,
+                   notes=notes)
     for c in changes:
         print(json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c))
     sources = {**before.sources, **after.sources}
@@ -1123,6 +1125,8 @@ def cmd_diff(args) -> int:
           f"{sum(1 for c in changes if not c.grants and not c.revokes)} denial(s) changed"
           + (f"; {len(unknown)} request(s) not decided"
              if unknown else ""), file=sys.stderr)
+    for note in notes:
+        print(f"({note})", file=sys.stderr)
     print("(asked: the worlds' principals and accounts their policies name, the actions their policies name "
           "— one action for each service they do not name —, sample resources, and sample values of the "
           "condition keys their policies read: a sample, not a proof; `iamlogic verify` checks invariants "

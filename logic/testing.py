@@ -24,6 +24,8 @@ to get text.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import strategies as st
 
 from .grammar.json_policy import BASE_OPERATORS
@@ -278,12 +280,7 @@ def valid_world_models(draw) -> WorldModel:
     resource-based policies, SCPs and RCPs — built to exercise every layer of the evaluation."""
     n = draw(st.integers(2, 3))
     accounts = ACCOUNT_POOL[:n]
-    principals_pool = [Principal("AWS", "*"), Principal("Service", "events.amazonaws.com")]
-    for a in accounts:
-        principals_pool += [Principal("AWS", a), Principal("AWS", f"arn:aws:iam::{a}:root"),
-                            Principal("AWS", f"arn:aws:iam::{a}:user/u0"),
-                            Principal("AWS", f"arn:aws:iam::{a}:role/r0"),
-                            Principal("AWS", f"arn:aws:sts::{a}:assumed-role/r0/s")]
+    principals_pool = _principals_pool(accounts)
     acct_models = []
     for i, a in enumerate(accounts):
         team = st.sampled_from([(), (("team", "red"),), (("team", "blue"),)])
@@ -339,6 +336,90 @@ def valid_world_models(draw) -> WorldModel:
         orgs = (Organization("o-a1b2c3d4e5", accounts[0], root, tuple(scps + rcps)),)
     rcp_services = (RcpServices(("s3", "sts", "kms")),) if orgs and draw(st.integers(0, 3)) == 0 else ()
     return WorldModel(orgs, tuple(acct_models), (), rcp_services)
+
+
+def _principals_pool(accounts) -> list[Principal]:
+    pool = [Principal("AWS", "*"), Principal("Service", "events.amazonaws.com")]
+    for a in accounts:
+        pool += [Principal("AWS", a), Principal("AWS", f"arn:aws:iam::{a}:root"),
+                 Principal("AWS", f"arn:aws:iam::{a}:user/u0"), Principal("AWS", f"arn:aws:iam::{a}:role/r0"),
+                 Principal("AWS", f"arn:aws:sts::{a}:assumed-role/r0/s")]
+    return pool
+
+
+@st.composite
+def world_changes(draw) -> tuple[WorldModel, WorldModel]:
+    """A world of :func:`valid_world_models` and the same world after one change, as a pull request
+    makes: a policy rewritten (a managed, inline, trust, resource, key policy, an SCP or an RCP), a
+    policy attached or detached (a managed policy to a user, an SCP to a level), a resource policy
+    added or removed, a user put in or taken out of a group, a permissions boundary set or removed."""
+    model = draw(valid_world_models())
+    accounts = [a.id for a in model.accounts]
+    pool = _principals_pool(accounts)
+    i = draw(st.integers(0, len(model.accounts) - 1))
+    acct = model.accounts[i]
+    user, role = acct.users[0], acct.roles[0]
+    kinds = ["managed", "user inline", "role inline", "trust", "resource", "attach", "group", "boundary"]
+    if model.organizations:
+        kinds += ["scp", "rcp", "attach scp"]
+    kind = draw(st.sampled_from(kinds))
+
+    def policy(of: str, size: int = 3) -> Policy:
+        return draw(_policy(of, accounts, pool, size))
+
+    def with_account(**changes) -> WorldModel:
+        accts = list(model.accounts)
+        accts[i] = replace(acct, **changes)
+        return replace(model, accounts=tuple(accts))
+
+    if kind == "managed":
+        j = draw(st.integers(0, len(acct.policies) - 1))
+        pols = list(acct.policies)
+        pols[j] = replace(pols[j], document=policy("identity", 2))
+        return model, with_account(policies=tuple(pols))
+    if kind == "user inline":
+        return model, with_account(users=(replace(user, inline=(NamedPolicy("own", policy("identity")),)),))
+    if kind == "role inline":
+        return model, with_account(roles=(replace(role, inline=(NamedPolicy("own", policy("identity")),)),))
+    if kind == "trust":
+        return model, with_account(roles=(replace(role, trust=policy("trust", 2)),))
+    if kind == "resource":
+        j = draw(st.integers(0, len(acct.resources) - 1))
+        res = list(acct.resources)
+        of = "key" if ":kms:" in res[j].arn else "resource"
+        new = policy(of) if of == "key" or draw(st.integers(0, 3)) else None  # (a bucket or queue: none)
+        res[j] = replace(res[j], policy=new)
+        return model, with_account(resources=tuple(res))
+    if kind == "attach":
+        return model, with_account(users=(replace(user, managed=() if user.managed else ("p0",)),))
+    if kind == "group":
+        return model, with_account(users=(replace(user, groups=() if user.groups else ("g0",)),))
+    if kind == "boundary":
+        return model, with_account(users=(replace(user, boundary=None if user.boundary else "b0"),))
+    org = model.organizations[0]
+    if kind in ("scp", "rcp"):
+        pols = list(org.policies)
+        j = draw(st.sampled_from([j for j, (of, _) in enumerate(pols) if of == kind]
+                                 or [j for j, (of, _) in enumerate(pols) if of == "scp"]))
+        of, named = pols[j]
+        if of == "scp":
+            document = policy("scp", 2)
+        else:  # an RCP denies (only AWS's RCPFullAWSAccess allows)
+            document = Policy((Statement("Deny", action=draw(st.sampled_from([("s3:*", "sqs:*"), ("kms:*",),
+                                                                              ("s3:GetObject", "sts:*")])),
+                                         resource=("*",), principal=(Principal("AWS", "*"),),
+                                         conditions=draw(_conditions())),))
+        pols[j] = (of, replace(named, document=document))
+        return model, replace(model, organizations=(replace(org, policies=tuple(pols)),))
+    # attach scp: an SCP attached to, or detached from, the root or an OU
+    name = draw(st.sampled_from([named.name for of, named in org.policies if of == "scp"]))
+    node = org.root if draw(st.booleans()) or not org.root.children else org.root.children[0]
+    atts = tuple(a for a in node.attachments if a.policy != name)
+    if len(atts) == len(node.attachments):
+        atts += (Attachment("scp", name),)
+    changed = replace(node, attachments=atts)
+    root = changed if node is org.root else replace(org.root, children=(changed, *org.root.children[1:]))
+    return model, replace(model, organizations=(replace(org, root=root),))
 
 
 @st.composite

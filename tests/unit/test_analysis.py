@@ -279,6 +279,63 @@ def test_diff_finds_a_trust_policy_opened_to_any_account():
     assert not diff(before, after, principals=["arn:aws:iam::222222222222:user/alice"])
 
 
+def test_changed_statements_are_those_a_change_of_statements_or_attachments_touches():
+    before = iamlogic.loads(BASE, "before.iaml")
+    edited = iamlogic.loads(BASE.replace('sid "Get" allow s3:GetObject', 'sid "Get" allow s3:PutObject'), "a.iaml")
+    assert analysis.changed_statements(before, edited) == {f"arn:aws:iam::{A}:user/alice#inline/P#0"}
+    assert analysis.changed_statements(before, iamlogic.loads(BASE, "elsewhere.iaml")) == frozenset()
+    # a resource policy removed: its statement, whose facts are gone
+    bare = iamlogic.loads(BASE.replace('resource "arn:aws:s3:::data" {', 'resource "arn:aws:s3:::data" { }\n#'),
+                          "bare.iaml")
+    assert analysis.changed_statements(before, bare) == {"arn:aws:s3:::data#policy#0"}
+    # anything else: a principal's tag, a permissions boundary (its principal needs its allow for every action)
+    tagged = iamlogic.loads(BASE.replace("user bob {", 'user bob { tags { team = "red" } '), "tagged.iaml")
+    assert analysis.changed_statements(before, tagged) is None
+    bounded = iamlogic.loads(BASE.replace("user bob {", "user bob { boundary B ").replace(
+        "user alice {", 'policy B { allow s3:* on * }\n  user alice {'), "bounded.iaml")
+    assert analysis.changed_statements(before, bounded) is None
+
+
+def test_diff_asks_only_the_requests_a_changed_statement_can_take_part_in(monkeypatch):
+    before = iamlogic.loads(BASE, "before.iaml")
+    after = iamlogic.loads(BASE.replace('sid "Get" allow s3:GetObject', 'sid "Get" allow s3:GetObject, s3:PutObject'),
+                           "after.iaml")
+    asked: set[tuple[str, str, str]] = set()
+    ask = analysis._Asker.ask
+
+    def spy(self, triples, context=None, reads=None):
+        asked.update(triples)
+        return ask(self, triples, context, reads)
+
+    monkeypatch.setattr(analysis._Asker, "ask", spy)
+    notes: list[str] = []
+    changes = diff(before, after, notes=notes)
+    assert [(c.principal, c.action, c.resource, c.before, c.after) for c in changes] == [
+        (f"arn:aws:iam::{A}:user/alice", "s3:PutObject", "arn:aws:s3:::data/*", "ImplicitDeny", "Allow")]
+    # alice's own policy changed: only her requests, and only the actions its statement matches
+    assert asked and {(p, a) for p, a, _ in asked} == {(f"arn:aws:iam::{A}:user/alice", "s3:GetObject"),
+                                                        (f"arn:aws:iam::{A}:user/alice", "s3:PutObject")}
+    whole = len(world_principals(before)) * len(policy_actions(after)[0]) * len(sample_resources(before))
+    assert len(notes) == 1 and "differ only in 1 statement(s)" in notes[0] and f"asked the {len(asked)} of " in notes[0]
+    assert len(asked) < whole
+    # the same changes as asking every request
+    with monkeypatch.context() as m:
+        m.setattr(analysis, "changed_statements", lambda *_: None)
+        assert diff(before, after) == changes
+
+
+def test_diff_decides_a_block_at_a_time_as_all_at_once(monkeypatch):
+    before = iamlogic.loads(BASE.replace('user bob {', 'user bob { policy D { sid "NoGet" deny s3:GetObject on * } '),
+                            "before.iaml")
+    after = iamlogic.loads(BASE.replace('user alice {', 'user dave { policy P { allow s3:ListBucket on * } }\n  '
+                                        'user alice {'), "after.iaml")
+    unknown: list = []
+    whole = diff(before, after, undetermined=unknown)
+    assert len(whole) > 3
+    monkeypatch.setattr(analysis, "_DIFF_BLOCK", 2)
+    assert diff(before, after, undetermined=unknown) == whole
+
+
 def test_diff_of_a_world_with_itself_is_empty(small):
     assert diff(small, small, actions=["sqs:SendMessage", "sts:AssumeRole"], resources=["*"]) == []
 

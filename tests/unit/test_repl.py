@@ -404,11 +404,16 @@ def test_diff_command_lists_what_it_could_not_decide(tmp_path, capsys):
     old, new = tmp_path / "old.iaml", tmp_path / "new.iaml"
     old.write_text(HOMES)
     new.write_text(HOMES.replace("role ci {", "user dev { policy P { allow s3:GetObject on * } }\n  role ci {"))
+    wider = tmp_path / "wider.iaml"  # the statement also allows another action
+    wider.write_text(HOMES.replace("allow s3:GetObject on", "allow s3:GetObject, s3:GetObjectVersion on"))
     scope = ["--action", "s3:GetObject", "--resource", CI_HOME]
-    code, out, err = run(capsys, "diff", str(old), "--", str(old), *scope)
+    code, out, err = run(capsys, "diff", str(old), "--", str(wider), *scope)
     assert code == 3, out + err
     assert out.startswith(f"? arn:aws:iam::111122223333:role/ci s3:GetObject {CI_HOME}: not decided\n    {old}:5:19: E507")
     assert "0 change(s)" in err and "2 request(s) not decided" in err  # once in each world
+    # a world and itself: no statement differs, so no request can change, and none is asked
+    code, out, err = run(capsys, "diff", str(old), "--", str(old), *scope)
+    assert code == 0 and out == "" and "0 change(s)" in err and "none of the 3 requests of the scope was asked" in err
     code, out, err = run(capsys, "diff", str(old), "--", str(new), "--format", "json", *scope)
     rows = [json.loads(line) for line in out.splitlines()]
     assert code == 1 and rows[0]["kind"] == "new access" and "user/dev" in rows[0]["principal"]
