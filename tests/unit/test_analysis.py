@@ -324,6 +324,19 @@ def test_diff_asks_only_the_requests_a_changed_statement_can_take_part_in(monkey
         assert diff(before, after) == changes
 
 
+def test_diff_asks_again_under_a_key_only_the_new_world_reads():
+    """The first context gives no aws:SourceIp: both worlds allow, and only the new world's decision
+    read the key (its Deny's condition); a context that gives an address in 10/8 is asked again."""
+    world = ('account 111111111111 "a" {{ user alice {{ policy P {{ allow s3:GetObject on "arn:aws:s3:::b/*" '
+             '{} }} }} }}')
+    before = iamlogic.loads(world.format(""), "before.iaml")
+    after = iamlogic.loads(world.format('deny s3:GetObject on * when IpAddress aws:SourceIp "10.0.0.0/8"'), "after.iaml")
+    changes = diff(before, after, actions=["s3:GetObject"])
+    assert [(c.resource, c.before, c.after) for c in changes] == [
+        ("*", "ImplicitDeny", "ExplicitDeny"), ("arn:aws:s3:::b/*", "Allow", "ExplicitDeny")]
+    assert all(dict(c.context)["aws:SourceIp"].startswith("10.") for c in changes)
+
+
 def test_diff_decides_a_block_at_a_time_as_all_at_once(monkeypatch):
     before = iamlogic.loads(BASE.replace('user bob {', 'user bob { policy D { sid "NoGet" deny s3:GetObject on * } '),
                             "before.iaml")
