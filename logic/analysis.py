@@ -754,32 +754,44 @@ _FOLLOWS_STATEMENTS = frozenset({"action_pattern_covers"})
 _OF_STATEMENT = {"statement": 0, "statement_action": 0, "statement_not_action": 0, "statement_resource": 0,
                  "statement_not_resource": 0, "statement_principal": 0, "statement_not_principal": 0,
                  "statement_condition": 1}
+# The sources of a policy (rules/20-policies.dl, source_policy) by what they narrow, each with the
+# column of its holder: the principals whose requests a policy held there can take part in
+# (identity and group policies, boundaries' statements, SCP levels), or the resources (resource
+# and trust policies, RCP levels).
+_PRINCIPAL_SOURCES = ("identity_policy", "group_policy", "permissions_boundary", "scp_attached")
+_RESOURCE_SOURCES = ("resource_policy", "role_trust_policy", "rcp_attached")
 # Facts whose only effect on a decision is through the statements of one policy, by the column that
-# holds the policy: which sources hold the policy (rules/20-policies.dl, source_policy; an SCP or RCP
-# level allows through the statements of its policies, rules/10-organizations.dl), its kind and its
-# version (how its statements read policy variables). Not a permissions boundary (a principal with
-# one needs its allow for every action, rules/40-principals.dl) nor a trust policy (which roles
-# Amazon Cognito's sessions use, rules/16-cognito.dl): a difference there widens nothing.
+# holds the policy: which sources hold it (an SCP or RCP level allows through the statements of its
+# policies, rules/10-organizations.dl), its kind and its version (how its statements read policy
+# variables). Not a permissions boundary attached (a principal with one needs its allow for every
+# action, rules/40-principals.dl) nor a trust policy (which roles Amazon Cognito's sessions use,
+# rules/16-cognito.dl).
 _OF_POLICY = {"policy": 0, "policy_version": 0, "scp_attached": 1, "rcp_attached": 1, "identity_policy": 1,
               "group_policy": 1, "resource_policy": 1}
 _COGNITO_TRUST = ("Federated", "cognito-identity.amazonaws.com")
+# Actions the evaluator asks of a role's trust policy for every request of its sessions: whether the
+# session may carry session tags (WorldIndex.tag_session_roles), and whether Amazon Cognito may
+# create it (Evaluator._cognito_session)
+_SESSION_ACTIONS = ("sts:TagSession", "sts:AssumeRoleWithWebIdentity")
 
 
-def changed_statements(before, after) -> frozenset[str] | None:
-    """The statements whose facts differ between two worlds, when every difference between their
-    facts is of statements (what a statement says) or of which sources hold a policy; None when the
-    worlds differ in anything else (a principal, a tag, a group's members, the organization's tree,
-    a permissions boundary, a trust policy attached, a statement of a trust policy that names
-    Amazon Cognito, a resource policy of an AWS managed key, a session policy).
+@dataclass(frozen=True)
+class _Changes:
+    """What differs between two worlds, when it is statements and which sources hold policies."""
 
-    A statement takes part in a request only when its Action or NotAction matches the request's
-    action (``rules/30-statements.dl``); every rule that reads a policy reads it through its
-    statements. So when the worlds differ only in these statements, a request whose action none of
-    them matches, in either world, is decided alike in both: :func:`diff` asks only the others.
-    """
+    statements: frozenset[str]  # whose own facts differ
+    policies: frozenset[str]  # whose kind or version differs
+    held: frozenset[str]  # whose holders differ
+
+
+def _changes(before, after) -> _Changes | str:
+    """The difference between two worlds' facts (:class:`_Changes`), or the relation of a fact that
+    differs and is not of a statement or of which sources hold a policy (a permissions boundary
+    attached, a trust statement a role's sessions depend on: see :func:`changed_statements`)."""
     ev0, ev1 = _evaluator(before), _evaluator(after)
     changed: set[str] = set()
     policies: set[str] = set()
+    held: set[str] = set()
     conditions: set[str] = set()
     for rel in set(ev0.index.rows) | set(ev1.index.rows):
         if rel in _PROVENANCE or rel in _FOLLOWS_STATEMENTS:
@@ -792,37 +804,58 @@ def changed_statements(before, after) -> frozenset[str] | None:
             changed.update(row[_OF_STATEMENT[rel]] for row in delta)
         elif rel == "condition_value":
             conditions.update(row[0] for row in delta)
-        elif rel in _OF_POLICY:
+        elif rel in ("policy", "policy_version"):
             if rel == "policy" and any(row[1] == "session" for row in delta):
-                return None
-            policies.update(row[_OF_POLICY[rel]] for row in delta)
+                return "a session policy"
+            policies.update(row[0] for row in delta)
+        elif rel in _OF_POLICY:
+            held.update(row[_OF_POLICY[rel]] for row in delta)
         else:
-            return None
-    facts = [(ev.index.rows, ev) for ev in (ev0, ev1)]
-    for rows, ev in facts:
-        held = {h for h, pol in rows.get("resource_policy", ()) if pol in policies}
-        if held & {k for k, *_ in rows.get("aws_managed_key", ())}:
-            return None  # whether such a key's requests are RCPs' depends on its policy (rules/10-organizations.dl)
-        for cid, stmt, *_ in rows.get("statement_condition", ()):
-            if cid in conditions:
-                changed.add(stmt)
-        changed.update(stmt for stmt, pol, *_ in rows.get("statement", ()) if pol in policies)
-    if conditions - {cid for rows, _ in facts for cid, *_ in rows.get("statement_condition", ())}:
-        return None  # a condition of no statement: not a fact diff can place
-    for rows, _ in facts:
+            return rel
+    facts = [ev.index.rows for ev in (ev0, ev1)]
+    for rows in facts:
+        if {h for h, pol in rows.get("resource_policy", ()) if pol in held | policies} & {
+                k for k, *_ in rows.get("aws_managed_key", ())}:
+            return "an AWS managed key's policy"  # whether its requests are RCPs' (rules/10-organizations.dl)
+        changed.update(stmt for cid, stmt, *_ in rows.get("statement_condition", ()) if cid in conditions)
+    if conditions - {cid for rows in facts for cid, *_ in rows.get("statement_condition", ())}:
+        return "condition_value"  # a condition of no statement
+    matchers = [_matcher(_patterns((w,), changed)) for w in (before, after)]
+    cognito = any(rows.get("cognito_pool") for rows in facts)
+    for rows, matches in zip(facts, matchers):
         trust = {pol for _, pol in rows.get("role_trust_policy", ())}
         for stmt, pol, *_ in rows.get("statement", ()):
-            if stmt in changed and pol in trust and any(
-                    (s, *k) == (stmt, *_COGNITO_TRUST) for s, *k in rows.get("statement_principal", ())):
-                return None
-    return frozenset(changed)
+            if stmt not in changed:
+                continue
+            if pol in trust and ((stmt, *_COGNITO_TRUST) in set(rows.get("statement_principal", ()))
+                                 or any(matches(stmt, a) for a in _SESSION_ACTIONS)):
+                return "a trust statement that every request of the role's sessions reads"
+            if cognito and matches(stmt, "sts:AssumeRoleWithWebIdentity"):  # (an RCP's, say)
+                return "a statement on the sessions Amazon Cognito creates"
+    return _Changes(frozenset(changed), frozenset(policies), frozenset(held))
 
 
-# The sources of a policy (rules/20-policies.dl, source_policy) by what they narrow: the principals
-# whose requests a policy held there can take part in, or the resources.
-_PRINCIPAL_SOURCES = ("identity_policy", "group_policy", "permissions_boundary", "scp_attached")
-_RESOURCE_SOURCES = ("resource_policy", "role_trust_policy", "rcp_attached")
-_POLICY_FACTS = frozenset({"policy", "policy_version", "statement", *_PRINCIPAL_SOURCES, *_RESOURCE_SOURCES})
+def changed_statements(before, after) -> frozenset[str] | None:
+    """The statements whose facts differ between two worlds, and those of the policies whose kind,
+    version or holders differ (which users, roles, groups, OUs, accounts and resources hold them),
+    when nothing else differs; None when the worlds differ in anything else: a principal, a tag, a
+    group's members, the organization's tree, a permissions boundary attached, a trust policy
+    attached, a trust statement that every request of a role's sessions reads (one that names
+    Amazon Cognito, or matches ``sts:TagSession`` or ``sts:AssumeRoleWithWebIdentity``), a
+    statement on the sessions Amazon Cognito creates, an AWS managed key's policy, a session policy.
+
+    A statement takes part in a request only when its Action or NotAction matches the request's
+    action (``rules/30-statements.dl``), through a source that holds its policy
+    (``rules/20-policies.dl``); the rules read a policy through its statements, and the evaluator
+    reads statements apart from the rules only for the sessions of a role (the exceptions above).
+    So when the worlds differ only in these statements, a request that none of them can take part
+    in, in either world, is decided alike in both: :func:`diff` asks only the others.
+    """
+    found = _changes(before, after)
+    if isinstance(found, str):
+        return None
+    pols = found.policies | found.held
+    return found.statements | {stmt for w in (before, after) for stmt, pol, *_ in _facts(w, "statement") if pol in pols}
 
 
 @dataclass(frozen=True)
@@ -835,30 +868,35 @@ class _Region:
     resources: frozenset[str] | None
 
 
-def _regions(before, after, statements: Iterable[str], principals: Sequence[str], actions: Sequence[str],
+def _regions(before, after, found: _Changes, principals: Sequence[str], actions: Sequence[str],
              resources: Sequence[str]) -> list[_Region]:
     """For each changed statement, the requests of the scope it can take part in, in either world:
     a request takes a policy's statements only through a source that holds the policy
     (``rules/20-policies.dl``): the principal's identity or its groups (identity policies,
     permissions boundary), an organization level of the principal's account (SCPs), the resource's
-    policy holder (resource and trust policies) or a level of its account (RCPs). A policy that
-    some other fact names (Amazon Cognito's guest policy, say) can take part in any request."""
+    policy holder (resource and trust policies) or a level of its account (RCPs). For a statement
+    that is the same in both worlds, of a policy whose kind and version are too, only the holders
+    that differ. A policy that some other fact names (Amazon Cognito's guest policy, say) can take
+    part in any request."""
     worlds = (before, after)
     rows = [_evaluator(w).index.rows for w in worlds]
     policy_of: dict[str, set[str]] = defaultdict(set)
     for r in rows:
         for stmt, pol, *_ in r.get("statement", ()):
-            policy_of[stmt].add(pol)
-    wanted = {pol for stmt in statements for pol in policy_of.get(stmt, ())}
-    named_elsewhere = {value for r in rows for rel, facts in r.items() if rel not in _POLICY_FACTS
-                       and rel not in _PROVENANCE and rel not in _FOLLOWS_STATEMENTS and rel not in _OF_STATEMENT
+            if stmt in found.statements or pol in found.policies or pol in found.held:
+                policy_of[stmt].add(pol)
+    wanted = {pol for pols in policy_of.values() for pol in pols}
+    named_elsewhere = {value for r in rows for rel, facts in r.items()
+                       if rel not in _OF_POLICY and rel not in _PRINCIPAL_SOURCES and rel not in _RESOURCE_SOURCES
+                       and rel not in _OF_STATEMENT and rel not in _PROVENANCE and rel not in _FOLLOWS_STATEMENTS
                        and rel != "condition_value" for row in facts for value in row if value in wanted}
-    holders: dict[str, dict[str, set[str]]] = {pol: defaultdict(set) for pol in wanted}
-    for r in rows:
+    # each policy's holders in each world, by source
+    holders = [{pol: defaultdict(set) for pol in wanted} for _ in worlds]
+    for by, r in zip(holders, rows):
         for rel in (*_PRINCIPAL_SOURCES, *_RESOURCE_SOURCES):
             for holder, pol in r.get(rel, ()):
-                if pol in holders:
-                    holders[pol][rel].add(holder)
+                if pol in by:
+                    by[pol][rel].add(holder)
     members: dict[str, set[str]] = defaultdict(set)  # a group -> its members
     parents: dict[str, set[str]] = defaultdict(set)  # an account or OU -> the node above it
     for r in rows:
@@ -895,17 +933,21 @@ def _regions(before, after, statements: Iterable[str], principals: Sequence[str]
             parts = res.split(":", 5)
             owner = parts[4] if len(parts) == 6 and _ACCOUNT.fullmatch(parts[4]) else None
         owners[res] = owner
+    matchers = [_matcher(_patterns((w,), set(policy_of))) for w in worlds]
     out: list[_Region] = []
-    for stmt in sorted(statements):
-        matches = _action_filter(before, after, {stmt})
-        acts = frozenset(a for a in actions if matches(a))
+    for stmt in sorted(policy_of):
+        acts = frozenset(a for a in actions if any(m(stmt, a) for m in matchers))
         if not acts:
             continue
-        for pol in sorted(policy_of.get(stmt, ())):
+        for pol in sorted(policy_of[stmt]):
             if pol in named_elsewhere:
                 out.append(_Region(acts, None, None))
                 continue
-            held = holders[pol]
+            held: dict[str, set[str]] = defaultdict(set)
+            for rel in (*_PRINCIPAL_SOURCES, *_RESOURCE_SOURCES):
+                h0, h1 = holders[0][pol][rel], holders[1][pol][rel]
+                # the same statement of the same policy: only where it is held in one world
+                held[rel] = h0 | h1 if stmt in found.statements or pol in found.policies else h0 ^ h1
             identities = held["identity_policy"] | held["permissions_boundary"] | {
                 m for g in held["group_policy"] for m in members.get(g, ())}
             nodes = held["scp_attached"]
@@ -924,7 +966,8 @@ def _regions(before, after, statements: Iterable[str], principals: Sequence[str]
 
 def _patterns(worlds: Iterable[Any], statements: Container[str] | None = None
               ) -> dict[tuple[str, bool], tuple[str, ...]]:
-    """(statement, NotAction or not) -> its Action (NotAction) patterns, in any of the worlds."""
+    """(statement, NotAction or not) -> its Action (NotAction) patterns, in the worlds (give one
+    world: a NotAction statement matches what none of its own world's patterns match)."""
     by: dict[tuple[str, bool], set[str]] = defaultdict(set)
     for world in worlds:
         for rel, negated in (("statement_action", False), ("statement_not_action", True)):
@@ -934,16 +977,14 @@ def _patterns(worlds: Iterable[Any], statements: Container[str] | None = None
     return {k: tuple(sorted(v)) for k, v in by.items()}
 
 
-def _action_filter(before, after, statements: Container[str]):
-    """A test of whether some of ``statements``, in either world, matches an action by its Action
-    or NotAction (as ``rules/30-statements.dl`` matches them)."""
-    found = _patterns((before, after), statements)
-    listed = [p for (_, negated), ps in found.items() if not negated for p in ps]
-    excluded = [ps for (_, negated), ps in found.items() if negated]
-
-    def matches(action: str) -> bool:
+def _matcher(patterns: Mapping[tuple[str, bool], tuple[str, ...]]):
+    """A test of whether a statement matches an action by its Action or NotAction patterns (as
+    ``rules/30-statements.dl`` matches them), from :func:`_patterns` of one world."""
+    def matches(stmt: str, action: str) -> bool:
+        listed = patterns.get((stmt, False), ())
+        excluded = patterns.get((stmt, True))
         return (any(wildcard_match(p, action, ignore_case=True) for p in listed)
-                or any(not any(wildcard_match(p, action, ignore_case=True) for p in ps) for ps in excluded))
+                or (excluded is not None and not any(wildcard_match(p, action, ignore_case=True) for p in excluded)))
     return matches
 
 
@@ -961,7 +1002,8 @@ def _in_regions(regions: Sequence[_Region], principals: Sequence[str], actions: 
 
 
 def _matching_statements(worlds: Sequence[Any], actions: Sequence[str]) -> set[str]:
-    """The statements of the worlds whose Action or NotAction matches one of ``actions``."""
+    """The statements of the worlds whose Action or NotAction, in their own world, matches one of
+    ``actions``."""
     covers: dict[str, bool] = {}  # a pattern -> whether it matches one of the actions
 
     def some(pattern: str) -> bool:
@@ -970,14 +1012,14 @@ def _matching_statements(worlds: Sequence[Any], actions: Sequence[str]) -> set[s
         return covers[pattern]
 
     out: set[str] = set()
-    for (stmt, negated), patterns in _patterns(worlds).items():
-        if negated:  # it matches an action none of its patterns matches
-            if any(not any(wildcard_match(p, a, ignore_case=True) for p in patterns) for a in actions):
+    for world in worlds:
+        for (stmt, negated), patterns in _patterns((world,)).items():
+            if negated:  # it matches an action none of its patterns matches
+                if any(not any(wildcard_match(p, a, ignore_case=True) for p in patterns) for a in actions):
+                    out.add(stmt)
+            elif any(some(p) for p in patterns):
                 out.add(stmt)
-        elif any(some(p) for p in patterns):
-            out.add(stmt)
     return out
-
 
 
 @dataclass(frozen=True)
@@ -1123,28 +1165,28 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
                                                   *_named_accounts(world_after)})
         extra = (anyone,)
         principals += _anyone(anyone)
-    statements = changed_statements(world_before, world_after)
+    differ = _changes(world_before, world_after)
     tested = None  # the statements whose conditions the contexts vary (None: every statement)
     whole = len(principals) * len(actions) * len(resources)
-    if statements is None:
+    if isinstance(differ, str):
         triples: Iterable[tuple[str, str, str]] = ((p, a, r) for p in principals for a in actions for r in resources)
+        why = f"the worlds differ in {differ}: every request of the scope can change"
     else:
-        regions = _regions(world_before, world_after, statements, principals, actions, resources)
+        regions = _regions(world_before, world_after, differ, principals, actions, resources)
         actions = [a for a in actions if any(a in g.actions for g in regions)]
         # a request's context is read only by the statements that match its action
         tested = _matching_statements((world_before, world_after), actions)
         triples = _in_regions(regions, principals, actions, resources)
-        if notes is not None and not statements:
-            notes.append(f"the worlds do not differ in anything a decision reads: none of the {whole:,} requests "
-                         "of the scope was asked")
-        elif notes is not None:
-            asked = sum(1 for _ in _in_regions(regions, principals, actions, resources))
-            notes.append(f"the worlds differ only in {len(statements)} statement(s) (or in which principals, "
-                         f"groups, organization levels and resources hold their policies): asked the "
-                         f"{asked:,} of {whole:,} requests of the scope they can take part in, the only "
-                         "ones whose decisions can change, under values of the condition keys that the "
-                         "statements matching their actions read")
+        parts = [f"{len(differ.statements)} statement(s)"] if differ.statements else []
+        parts += [f"the kind or version of {len(differ.policies)} polic(ies)"] if differ.policies else []
+        parts += [f"the principals, groups, organization levels or resources that hold {len(differ.held)} "
+                  "polic(ies)"] if differ.held else []
+        why = (f"the worlds differ only in {' and '.join(parts)}: only the requests of the scope that their "
+               "statements can take part in can change" if parts else
+               "the worlds do not differ in anything a decision reads: no request can change")
     if not (principals and actions and resources):
+        if notes is not None:
+            notes.append(f"{why}; asked none of the {whole:,} requests of the scope")
         return []
     contexts = sample_contexts((world_before, world_after), context, tested)
     unknown: list[Undetermined] | None = [] if undetermined is not None else None
@@ -1159,7 +1201,9 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
         "statement_resource", "statement_not_resource", "statement_principal", "statement_not_principal")
         for row in _facts(w, rel)}, conditions=False)
     triples = iter(triples)
+    asked = 0
     while block := list(itertools.islice(triples, _DIFF_BLOCK)):  # a block at a time: bounded memory
+        asked += len(block)
         done: set[tuple[str, str, str]] = set()  # requests found granted and revoked: nothing more to look for
         skip: set[tuple[str, str, str]] = set()
         read: dict[tuple[str, str, str], frozenset[str] | None] = {}  # a request -> the keys its decisions read
@@ -1177,8 +1221,10 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
                 todo = [t for t in block if t not in done and t not in skip
                         and (every or (keys := read.get(t)) is None or not keys.isdisjoint(varied))]
                 reads = [None, None]
-            if not todo:
-                break
+                if not todo:  # no request of the block reads a key this context gives; a later one may
+                    if len(done) + len(skip) >= len(block) and all(t in done or t in skip for t in block):
+                        break
+                    continue
             before, after = (asker.ask(todo, ctx, r) for asker, r in zip(askers, reads))
             if n == 0 and _SKIP_UNREAD:
                 for t, k0, k1 in zip(todo, *reads):
@@ -1200,6 +1246,9 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
                         found[(p, a, r, kind)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
                         if (p, a, r, "grants") in found and (p, a, r, "revokes") in found:
                             done.add((p, a, r))
+    if notes is not None:
+        notes.append(f"{why}; asked {asked:,} of the {whole:,} requests of the scope, each under the sample "
+                     "contexts that give a key its decisions read")
     order = {"revokes": 0, "denial": 1, "grants": 2}
     return sorted(found.values(), key=lambda c: (c.principal, c.action, c.resource,
                                                  order["grants" if c.grants else "revokes" if c.revokes else "denial"]))

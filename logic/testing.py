@@ -359,7 +359,8 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
     i = draw(st.integers(0, len(model.accounts) - 1))
     acct = model.accounts[i]
     user, role = acct.users[0], acct.roles[0]
-    kinds = ["managed", "user inline", "role inline", "trust", "resource", "attach", "group", "boundary"]
+    kinds = ["managed", "user inline", "role inline", "trust", "trust actions", "not action", "resource", "attach",
+             "group", "boundary"]
     if model.organizations:
         kinds += ["scp", "rcp", "attach scp"]
     kind = draw(st.sampled_from(kinds))
@@ -383,6 +384,20 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
         return model, with_account(roles=(replace(role, inline=(NamedPolicy("own", policy("identity")),)),))
     if kind == "trust":
         return model, with_account(roles=(replace(role, trust=policy("trust", 2)),))
+    if kind == "trust actions":  # what a role's sessions may do besides being assumed: carry tags, say
+        trust = draw(_policy("trust", accounts, pool, 1)).statements[0]
+        widened = replace(trust, action=draw(st.sampled_from([("sts:AssumeRole", "sts:TagSession"), ("sts:*",),
+                                                              ("sts:AssumeRole*",)])))
+        return model, with_account(roles=(replace(role, trust=Policy((trust, widened))),))
+    if kind == "not action":  # one NotAction list for another
+        def excluding() -> Policy:
+            return Policy((Statement("Allow", not_action=tuple(draw(st.lists(st.sampled_from(ACTION_PATTERNS[1:]),
+                                                                             min_size=1, max_size=2, unique=True))),
+                                     resource=("*",), conditions=draw(_conditions())),))
+        first = with_account(users=(replace(user, inline=(NamedPolicy("own", excluding()),)),))
+        acct = first.accounts[i]
+        model = first
+        return first, with_account(users=(replace(acct.users[0], inline=(NamedPolicy("own", excluding()),)),))
     if kind == "resource":
         j = draw(st.integers(0, len(acct.resources) - 1))
         res = list(acct.resources)

@@ -34,7 +34,7 @@ def test_diff_of_a_change_finds_what_asking_every_request_finds(pair):
     assert not any(d.is_error for w in (before, after) for d in w.diagnostics())
     narrowed, narrowed_unknown = _found(before, after)
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(analysis, "changed_statements", lambda *_: None)
+        m.setattr(analysis, "_changes", lambda *_: "everything")
         m.setattr(analysis, "_SKIP_UNREAD", False)
         whole, whole_unknown = _found(World(pair[0]), World(pair[1]))
     assert narrowed == whole

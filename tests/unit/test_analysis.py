@@ -316,11 +316,12 @@ def test_diff_asks_only_the_requests_a_changed_statement_can_take_part_in(monkey
     assert asked and {(p, a) for p, a, _ in asked} == {(f"arn:aws:iam::{A}:user/alice", "s3:GetObject"),
                                                         (f"arn:aws:iam::{A}:user/alice", "s3:PutObject")}
     whole = len(world_principals(before)) * len(policy_actions(after)[0]) * len(sample_resources(before))
-    assert len(notes) == 1 and "differ only in 1 statement(s)" in notes[0] and f"asked the {len(asked)} of " in notes[0]
+    assert len(notes) == 1 and "differ only in 1 statement(s):" in notes[0] and f"asked {len(asked)} of " in notes[0]
     assert len(asked) < whole
     # the same changes as asking every request
     with monkeypatch.context() as m:
-        m.setattr(analysis, "changed_statements", lambda *_: None)
+        m.setattr(analysis, "_changes", lambda *_: "everything")
+        m.setattr(analysis, "_SKIP_UNREAD", False)
         assert diff(before, after) == changes
 
 
@@ -335,6 +336,45 @@ def test_diff_asks_again_under_a_key_only_the_new_world_reads():
     assert [(c.resource, c.before, c.after) for c in changes] == [
         ("*", "ImplicitDeny", "ExplicitDeny"), ("arn:aws:s3:::b/*", "Allow", "ExplicitDeny")]
     assert all(dict(c.context)["aws:SourceIp"].startswith("10.") for c in changes)
+
+
+def _asking_every_request(monkeypatch, before, after, **scope) -> list:
+    """diff as if the worlds differed in anything, asking every request under every context."""
+    with monkeypatch.context() as m:
+        m.setattr(analysis, "_changes", lambda *_: "everything")
+        m.setattr(analysis, "_SKIP_UNREAD", False)
+        return diff(before, after, **scope)
+
+
+_TWO_KEYS = ('account 111111111111 "a" {{ user alice {{ policy P {{ allow {} on * when IpAddress aws:SourceIp '
+             '"10.0.0.0/8" }} }}  user bob {{ policy Q {{ allow s3:PutObject on * when Bool '
+             'aws:MultiFactorAuthPresent "true" }} }}  resource "arn:aws:s3:::b" }}')
+_TAGS = ('account 111111111111 "a" {{ role r {{ trust {{ allow {} principal aws "arn:aws:iam::111111111111:root" }}'
+         '  policy P {{ allow s3:GetObject on * when StringEquals aws:PrincipalTag/team "red" }} }}'
+         '  resource "arn:aws:s3:::b" }}')
+_GUESTS = (EXAMPLES / "cognito" / "world.iaml").read_text()
+
+
+@pytest.mark.parametrize("before, after, scope, found", [
+    # the first context a block's requests read comes after one none of them reads
+    (_TWO_KEYS.format("s3:GetObject"), _TWO_KEYS.format("s3:GetObject, s3:PutObject"),
+     {"actions": ["s3:GetObject", "s3:PutObject"]}, 2),
+    # a NotAction list widened: what it matches in each world, not what the two lists together leave
+    ('account 111111111111 "a" { user alice { policy P { allow not s3:* on * } }  resource "arn:aws:s3:::b" }',
+     'account 111111111111 "a" { user alice { policy P { allow not ec2:* on * } }  resource "arn:aws:s3:::b" }',
+     {"actions": ["s3:GetObject", "ec2:DescribeInstances"]}, 4),
+    # a trust policy that lets the role's sessions carry tags: every request of its sessions
+    (_TAGS.format("sts:AssumeRole"), _TAGS.format("sts:AssumeRole, sts:TagSession"), {"actions": ["s3:GetObject"]}, 3),
+    # a trust statement that stops Amazon Cognito creating the guests' sessions: every request of them
+    (_GUESTS, _GUESTS.replace('"unauthenticated"\n', '"unauthenticated"\n'
+                                                  '      sid "NoOne" deny sts:AssumeRoleWithWebIdentity principal *\n'),
+     {"actions": ["polly:SynthesizeSpeech"]}, 9),
+])
+def test_diff_finds_what_asking_every_request_finds(monkeypatch, before, after, scope, found):
+    w0, w1 = iamlogic.loads(before, "before.iaml"), iamlogic.loads(after, "after.iaml")
+    changes = diff(w0, w1, **scope)
+    assert len(changes) == found
+    assert changes == _asking_every_request(monkeypatch, w0, w1, **scope)
 
 
 def test_diff_decides_a_block_at_a_time_as_all_at_once(monkeypatch):
