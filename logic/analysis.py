@@ -820,12 +820,16 @@ def _changes(before, after) -> _Changes | str:
         changed.update(stmt for cid, stmt, *_ in rows.get("statement_condition", ()) if cid in conditions)
     if conditions - {cid for rows in facts for cid, *_ in rows.get("statement_condition", ())}:
         return "condition_value"  # a condition of no statement
-    matchers = [_matcher(_patterns((w,), changed)) for w in (before, after)]
+    # the statements a request may see differently: those that differ, and those of the policies whose
+    # kind, version or holders differ (an RCP attached to one more level, say)
+    touched = changed | {stmt for rows in facts for stmt, pol, *_ in rows.get("statement", ())
+                         if pol in policies or pol in held}
+    matchers = [_matcher(_patterns((w,), touched)) for w in (before, after)]
     cognito = any(rows.get("cognito_pool") for rows in facts)
     for rows, matches in zip(facts, matchers):
         trust = {pol for _, pol in rows.get("role_trust_policy", ())}
         for stmt, pol, *_ in rows.get("statement", ()):
-            if stmt not in changed:
+            if stmt not in touched:
                 continue
             if pol in trust and ((stmt, *_COGNITO_TRUST) in set(rows.get("statement_principal", ()))
                                  or any(matches(stmt, a) for a in _SESSION_ACTIONS)):
