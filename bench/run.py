@@ -735,12 +735,13 @@ def widened_resource_policy(model):
     from iamlogic.grammar.ast import Principal
 
     other = model.accounts[-1].id
+    root = f"arn:aws:iam::{other}:root"
     for i, acct in enumerate(model.accounts):
         for j, res in enumerate(acct.resources):
             statements = res.policy.statements if res.policy is not None else ()
             for k, st in enumerate(statements):
-                if st.effect == "Allow" and st.principal and all(p.value != other for p in st.principal):
-                    widened = replace(st, principal=(*st.principal, Principal("AWS", f"arn:aws:iam::{other}:root")))
+                if st.effect == "Allow" and st.principal and all(p.value not in (other, root) for p in st.principal):
+                    widened = replace(st, principal=(*st.principal, Principal("AWS", root)))
                     policy = replace(res.policy, statements=(*statements[:k], widened, *statements[k + 1:]))
                     resources = (*acct.resources[:j], replace(res, policy=policy), *acct.resources[j + 1:])
                     accounts = (*model.accounts[:i], replace(acct, resources=resources), *model.accounts[i + 1:])

@@ -351,8 +351,9 @@ def _principals_pool(accounts) -> list[Principal]:
 def world_changes(draw) -> tuple[WorldModel, WorldModel]:
     """A world of :func:`valid_world_models` and the same world after one change, as a pull request
     makes: a policy rewritten (a managed, inline, trust, resource, key policy, an SCP or an RCP), a
-    policy attached or detached (a managed policy to a user, an SCP to a level), a resource policy
-    added or removed, a user put in or taken out of a group, a permissions boundary set or removed."""
+    NotAction list for another, the actions a trust policy allows (sts:TagSession, sts:*), a policy
+    attached or detached (a managed policy to a user, an SCP to a level), a resource policy added or
+    removed, a user put in or taken out of a group, a permissions boundary set or removed."""
     model = draw(valid_world_models())
     accounts = [a.id for a in model.accounts]
     pool = _principals_pool(accounts)
@@ -389,15 +390,13 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
         widened = replace(trust, action=draw(st.sampled_from([("sts:AssumeRole", "sts:TagSession"), ("sts:*",),
                                                               ("sts:AssumeRole*",)])))
         return model, with_account(roles=(replace(role, trust=Policy((trust, widened))),))
-    if kind == "not action":  # one NotAction list for another
-        def excluding() -> Policy:
-            return Policy((Statement("Allow", not_action=tuple(draw(st.lists(st.sampled_from(ACTION_PATTERNS[1:]),
-                                                                             min_size=1, max_size=2, unique=True))),
-                                     resource=("*",), conditions=draw(_conditions())),))
-        first = with_account(users=(replace(user, inline=(NamedPolicy("own", excluding()),)),))
-        acct = first.accounts[i]
-        model = first
-        return first, with_account(users=(replace(acct.users[0], inline=(NamedPolicy("own", excluding()),)),))
+    if kind == "not action":  # the user's inline policy: one NotAction list for another
+        def excluding() -> NamedPolicy:
+            patterns = draw(st.lists(st.sampled_from(ACTION_PATTERNS[1:]), min_size=1, max_size=2, unique=True))
+            return NamedPolicy("own", Policy((Statement("Allow", not_action=tuple(patterns), resource=("*",),
+                                                        conditions=draw(_conditions())),)))
+        return (with_account(users=(replace(user, inline=(excluding(),)),)),
+                with_account(users=(replace(user, inline=(excluding(),)),)))
     if kind == "resource":
         j = draw(st.integers(0, len(acct.resources) - 1))
         res = list(acct.resources)
