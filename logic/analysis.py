@@ -347,21 +347,21 @@ def sample_contexts(worlds: Iterable[Any], given: Mapping[str, Any] | None = Non
 _VARIABLE = re.compile(r"\$\{([^},]+)")
 
 
-def _keys_read(worlds: Sequence[Any], statements: Container[str], conditions: bool = True) -> set[str]:
-    """The lower-case keys ``statements`` read in the worlds: those their conditions test, and
-    those their policy variables name (in any element; ``conditions=False``: the policy variables
-    of their Resource, NotResource, Principal and NotPrincipal elements alone)."""
+def _keys_read(worlds: Sequence[Any], statements: Container[str] | None, conditions: bool = True) -> set[str]:
+    """The lower-case keys ``statements`` (None: every statement) read in the worlds: those their
+    conditions test, and those their policy variables name (in any element; ``conditions=False``:
+    the policy variables of their Resource, NotResource, Principal and NotPrincipal elements alone)."""
     out: set[str] = set()
     for world in worlds:
         tested = set()
         for cid, stmt, _op, key in _facts(world, "statement_condition") if conditions else ():
-            if stmt in statements:
+            if statements is None or stmt in statements:
                 out.add(key.lower())
                 tested.add(cid)
         texts = [v for cid, v in _facts(world, "condition_value") if cid in tested]
         for rel in ("statement_resource", "statement_not_resource", "statement_principal",
                     "statement_not_principal"):
-            texts += [row[-1] for row in _facts(world, rel) if row[0] in statements]
+            texts += [row[-1] for row in _facts(world, rel) if statements is None or row[0] in statements]
         out.update(m.group(1).strip().lower() for text in texts for m in _VARIABLE.finditer(text))
     return out
 
@@ -828,10 +828,11 @@ def _changes(before, after) -> _Changes | str:
     cognito = any(rows.get("cognito_pool") for rows in facts)
     for rows, matches in zip(facts, matchers):
         trust = {pol for _, pol in rows.get("role_trust_policy", ())}
+        lets_in_cognito = {stmt for stmt, *kind in rows.get("statement_principal", ()) if tuple(kind) == _COGNITO_TRUST}
         for stmt, pol, *_ in rows.get("statement", ()):
             if stmt not in touched:
                 continue
-            if pol in trust and ((stmt, *_COGNITO_TRUST) in set(rows.get("statement_principal", ()))
+            if pol in trust and (stmt in lets_in_cognito
                                  or any(matches(stmt, a) for a in _SESSION_ACTIONS)):
                 return "a trust statement that every request of the role's sessions reads"
             if cognito and matches(stmt, "sts:AssumeRoleWithWebIdentity"):  # (an RCP's, say)
@@ -1201,9 +1202,7 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     fixed = {k.lower() for k in given}
     # the keys a policy variable in a Resource, NotResource, Principal or NotPrincipal element names:
     # which statements a request reaches may depend on them (see below)
-    named = _keys_read((world_before, world_after), {row[0] for w in (world_before, world_after) for rel in (
-        "statement_resource", "statement_not_resource", "statement_principal", "statement_not_principal")
-        for row in _facts(w, rel)}, conditions=False)
+    named = _keys_read((world_before, world_after), None, conditions=False)
     triples = iter(triples)
     asked = 0
     while block := list(itertools.islice(triples, _DIFF_BLOCK)):  # a block at a time: bounded memory

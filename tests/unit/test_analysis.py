@@ -377,16 +377,20 @@ def test_diff_finds_what_asking_every_request_finds(monkeypatch, before, after, 
     assert changes == _asking_every_request(monkeypatch, w0, w1, **scope)
 
 
-def test_diff_decides_a_block_at_a_time_as_all_at_once(monkeypatch):
-    before = iamlogic.loads(BASE.replace('user bob {', 'user bob { policy D { sid "NoGet" deny s3:GetObject on * } '),
-                            "before.iaml")
-    after = iamlogic.loads(BASE.replace('user alice {', 'user dave { policy P { allow s3:ListBucket on * } }\n  '
-                                        'user alice {'), "after.iaml")
+@pytest.mark.parametrize("before, after, scope", [
+    (BASE.replace('user bob {', 'user bob { policy D { sid "NoGet" deny s3:GetObject on * } '),
+     BASE.replace('user alice {', 'user dave { policy P { allow s3:ListBucket on * } }\n  user alice {'), {}),
+    # (a block whose requests read no key the first contexts give, and one they read later)
+    (_TWO_KEYS.format("s3:GetObject"), _TWO_KEYS.format("s3:GetObject, s3:PutObject"),
+     {"actions": ["s3:GetObject", "s3:PutObject"]}),
+])
+def test_diff_decides_a_block_at_a_time_as_all_at_once(monkeypatch, before, after, scope):
+    before, after = iamlogic.loads(before, "before.iaml"), iamlogic.loads(after, "after.iaml")
     unknown: list = []
-    whole = diff(before, after, undetermined=unknown)
-    assert len(whole) > 3
+    whole = diff(before, after, undetermined=unknown, **scope)
+    assert len(whole) >= 2
     monkeypatch.setattr(analysis, "_DIFF_BLOCK", 2)
-    assert diff(before, after, undetermined=unknown) == whole
+    assert diff(before, after, undetermined=unknown, **scope) == whole
 
 
 def test_diff_of_a_world_with_itself_is_empty(small):
