@@ -49,13 +49,13 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Container, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Container, Iterable, Iterator, Mapping, Sequence
 
 from .catalog import Catalog
 from .decision import ALLOW, Decision, LayerVerdict, StatementRef
-from .evaluate import COGNITO, COGNITO_GUEST_NOTE, Undeclared, collector_paused, one_action
+from .evaluate import COGNITO, COGNITO_GUEST_NOTE, Undeclared, collector_paused, one_action, plain_pattern
 from .grammar.diagnostics import Diagnostic, InvalidInput
-from .matching import wildcard_match
+from .matching import resource_match, wildcard_match
 
 __all__ = [
     "ANONYMOUS",
@@ -572,13 +572,47 @@ class _Asker:
                 self._valid[principal] = _undecidable(exc)
         return self._valid[principal]
 
-    def ask(self, triples: Sequence[tuple[str, str, str]], context: Mapping[str, Any] | None = None,
-            reads: list | None = None) -> list[Decision | None]:
+    def ask(self, triples: Sequence[tuple[str, str, str]], context: Mapping[str, Any] | None = None
+            ) -> list[Decision | None]:
         """The decision of each triple under ``context`` (None: its principal cannot be placed, or,
-        with ``undetermined``, its request cannot be decided). ``reads``, a list as long as
-        ``triples``: set at each triple decided to the context keys its decision read
-        (:meth:`Evaluator.decide_reading`; None: any key)."""
-        out: list[Decision | None] = [None] * len(triples)
+        with ``undetermined``, its request cannot be decided)."""
+        out = self._each(triples, context, lambda target, asked: target.check_many(asked),
+                         lambda target, request: target.check(*request))
+        for i, d in enumerate(out):
+            if d is not None and self._target(triples[i][0]) is not self.world:
+                acct = _account_of(triples[i][0])
+                note = (f"account {acct} stands for any account outside the world (a policy names '*')"
+                        if acct in self._extra else
+                        f"account {acct} is outside the world: its principal is assumed to hold every "
+                        "identity permission, so this shows what the resource's side allows")
+                out[i] = replace(d, warnings=d.warnings + (note,))
+        return out
+
+    def verdicts(self, triples: Sequence[tuple[str, str, str]], context: Mapping[str, Any] | None,
+                 reads: list) -> list[str | None]:
+        """The decision of each triple under ``context`` (``Allow``, ``ExplicitDeny``,
+        ``ImplicitDeny``; None as :meth:`ask` gives it), and in ``reads``, a list as long as
+        ``triples``, the context keys it read (:meth:`Evaluator.verdicts_reading`; None when not
+        decided)."""
+        def run(target, asked):
+            with collector_paused():
+                return target.evaluator().verdicts_reading([(*a, None, None) for a in asked])
+
+        def one(target, request):
+            return target.evaluator().verdicts_reading([(*request, None, None)])[0]
+
+        out = self._each(triples, context, run, one)
+        for i, found in enumerate(out):
+            if found is not None:
+                out[i], reads[i] = found[0][0], found[1]
+        return out
+
+    def _each(self, triples: Sequence[tuple[str, str, str]], context: Mapping[str, Any] | None,
+              run: Callable, one: Callable) -> list:
+        """``run(world, requests)`` on the triples, a chunk at a time, in the world (or the
+        augmented copy) that places each principal; ``one(world, request)`` on each request of a
+        chunk that raised E507 (with ``undetermined``: its request is added there, answered None)."""
+        out: list = [None] * len(triples)
         groups: dict[int, tuple[Any, list[int]]] = {}
         for i, (p, a, r) in enumerate(triples):
             if not self._placeable(p, a, r):
@@ -590,34 +624,18 @@ class _Asker:
                 chunk = indexes[start:start + BATCH]
                 asked = [(*triples[i], dict(context or {})) for i in chunk]
                 try:
-                    if reads is None:
-                        found = target.check_many(asked)
-                    else:
-                        with collector_paused():
-                            pairs = target.evaluator().decide_reading([(*a, None, None) for a in asked])
-                        found = [d for d, _ in pairs]
-                        for i, (_, keys) in zip(chunk, pairs):
-                            reads[i] = keys
+                    found = run(target, asked)
                 except InvalidInput as exc:
                     if self.undetermined is None or not _undecidable(exc):
                         raise
-                    found = [self._one(target, request) for request in asked]
+                    found = [self._one(target, request, one) for request in asked]
                 for i, d in zip(chunk, found):
-                    if d is None:
-                        continue
-                    if target is not self.world:
-                        acct = _account_of(triples[i][0])
-                        note = (f"account {acct} stands for any account outside the world (a policy names '*')"
-                                if acct in self._extra else
-                                f"account {acct} is outside the world: its principal is assumed to hold every "
-                                "identity permission, so this shows what the resource's side allows")
-                        d = replace(d, warnings=d.warnings + (note,))
                     out[i] = d
         return out
 
-    def _one(self, target, request: tuple) -> Decision | None:
+    def _one(self, target, request: tuple, one: Callable):
         try:
-            return target.check(*request)
+            return one(target, request)
         except InvalidInput as exc:
             if not _undecidable(exc):
                 raise
@@ -764,10 +782,25 @@ _RESOURCE_SOURCES = ("resource_policy", "role_trust_policy", "rcp_attached")
 # holds the policy: which sources hold it (an SCP or RCP level allows through the statements of its
 # policies, rules/10-organizations.dl), its kind and its version (how its statements read policy
 # variables). Not a permissions boundary attached (a principal with one needs its allow for every
-# action, rules/40-principals.dl) nor a trust policy (which roles Amazon Cognito's sessions use,
-# rules/16-cognito.dl).
+# action, rules/40-principals.dl). (A trust policy attached: also which roles Amazon Cognito's
+# sessions use, rules/16-cognito.dl, so not where the worlds have identity pools; and a role's
+# sessions read its trust statements on sts:TagSession: see _changes.)
 _OF_POLICY = {"policy": 0, "policy_version": 0, "scp_attached": 1, "rcp_attached": 1, "identity_policy": 1,
-              "group_policy": 1, "resource_policy": 1}
+              "group_policy": 1, "resource_policy": 1, "role_trust_policy": 1}
+# Facts of one principal or resource, by the column that holds it. A request reads its principal only
+# through its identity (rules/20-policies.dl request_source, rules/40-principals.dl; the evaluator's
+# context keys and how a Principal entry names it) and its resource only through the resource itself
+# (its tags, owner, policy holder, whether the world declares it; an S3 object through its bucket):
+# a change to a principal reaches the requests it makes, a change to a resource the requests on it,
+# and a principal is a resource too (a role's tags).
+_OF_CALLER = {"permissions_boundary": 0, "role_service_linked": 0}  # every action
+_OF_TARGET = {"resource": 0, "aws_managed_key": 0, "group": 0}  # every action
+_OF_PRINCIPAL = {"principal": 0, "principal_name": 0, "principal_id": 0}  # both, every action
+# (group_member: the actions of the group's policies; principal_tag, resource_tag, bucket_abac: the
+# actions of the statements that read the tag's key)
+# Which role Amazon Cognito gives an identity's session reads these (rules/16-cognito.dl, the
+# evaluator's enhanced flow): not narrowed where the worlds have identity pools.
+_COGNITO_READS = frozenset({"principal", "principal_name", "principal_id", "role_trust_policy"})
 _COGNITO_TRUST = ("Federated", "cognito-identity.amazonaws.com")
 # Actions the evaluator asks of a role's trust policy for every request of its sessions: whether the
 # session may carry session tags (WorldIndex.tag_session_roles), and whether Amazon Cognito may
@@ -782,17 +815,26 @@ class _Changes:
     statements: frozenset[str]  # whose own facts differ
     policies: frozenset[str]  # whose kind or version differs
     held: frozenset[str]  # whose holders differ
+    callers: frozenset[str] = frozenset()  # identities whose requests can change, whatever they ask
+    targets: frozenset[str] = frozenset()  # resources (an S3 bucket with its objects) likewise
+    members: frozenset[tuple[str, str]] = frozenset()  # (user, group) in one world only
+    tags: frozenset[tuple[str, str]] = frozenset()  # (principal or resource, lower-case tag key) that differ
 
 
 def _changes(before, after) -> _Changes | str:
     """The difference between two worlds' facts (:class:`_Changes`), or the relation of a fact that
-    differs and is not of a statement or of which sources hold a policy (a permissions boundary
-    attached, a trust statement a role's sessions depend on: see :func:`changed_statements`)."""
+    differs and is none of a statement, of which sources hold a policy, of one principal or of one
+    resource (the organization's tree, a session policy, Amazon Cognito's pools: see :func:`diff`)."""
     ev0, ev1 = _evaluator(before), _evaluator(after)
     changed: set[str] = set()
     policies: set[str] = set()
     held: set[str] = set()
     conditions: set[str] = set()
+    callers: set[str] = set()
+    targets: set[str] = set()
+    members: set[tuple[str, str]] = set()
+    tags: set[tuple[str, str]] = set()
+    cognito = any(ev.index.rows.get("cognito_pool") for ev in (ev0, ev1))
     for rel in set(ev0.index.rows) | set(ev1.index.rows):
         if rel in _PROVENANCE or rel in _FOLLOWS_STATEMENTS:
             continue
@@ -808,8 +850,24 @@ def _changes(before, after) -> _Changes | str:
             if rel == "policy" and any(row[1] == "session" for row in delta):
                 return "a session policy"
             policies.update(row[0] for row in delta)
+        elif cognito and rel in _COGNITO_READS:
+            return rel
         elif rel in _OF_POLICY:
             held.update(row[_OF_POLICY[rel]] for row in delta)
+        elif rel in _OF_CALLER:
+            callers.update(row[_OF_CALLER[rel]] for row in delta)
+        elif rel in _OF_TARGET:
+            targets.update(row[_OF_TARGET[rel]] for row in delta)
+        elif rel in _OF_PRINCIPAL:
+            callers.update(row[_OF_PRINCIPAL[rel]] for row in delta)
+            targets.update(row[_OF_PRINCIPAL[rel]] for row in delta)
+        elif rel == "group_member":
+            members.update(delta)
+        elif rel in ("principal_tag", "resource_tag"):
+            tags.update((holder, key.lower()) for holder, key, _ in delta)
+        elif rel == "bucket_abac":  # S3 reads the bucket's tags, or not
+            tags.update((bucket, key.lower()) for (bucket,) in delta for ev in (ev0, ev1)
+                        for key, _ in ev.index.resource_tags.get(bucket, ()))
         else:
             return rel
     facts = [ev.index.rows for ev in (ev0, ev1)]
@@ -825,29 +883,32 @@ def _changes(before, after) -> _Changes | str:
     touched = changed | {stmt for rows in facts for stmt, pol, *_ in rows.get("statement", ())
                          if pol in policies or pol in held}
     matchers = [_matcher(_patterns((w,), touched)) for w in (before, after)]
-    cognito = any(rows.get("cognito_pool") for rows in facts)
     for rows, matches in zip(facts, matchers):
-        trust = {pol for _, pol in rows.get("role_trust_policy", ())}
+        roles_of: dict[str, set[str]] = defaultdict(set)  # a trust policy -> the roles that hold it
+        for role, pol in rows.get("role_trust_policy", ()):
+            roles_of[pol].add(role)
         lets_in_cognito = {stmt for stmt, *kind in rows.get("statement_principal", ()) if tuple(kind) == _COGNITO_TRUST}
         for stmt, pol, *_ in rows.get("statement", ()):
             if stmt not in touched:
                 continue
-            if pol in trust and (stmt in lets_in_cognito
-                                 or any(matches(stmt, a) for a in _SESSION_ACTIONS)):
-                return "a trust statement that every request of the role's sessions reads"
-            if cognito and matches(stmt, "sts:AssumeRoleWithWebIdentity"):  # (an RCP's, say)
+            if cognito and (matches(stmt, "sts:AssumeRoleWithWebIdentity")  # (an RCP's, say)
+                            or (pol in roles_of and stmt in lets_in_cognito)):
                 return "a statement on the sessions Amazon Cognito creates"
-    return _Changes(frozenset(changed), frozenset(policies), frozenset(held))
+            if pol in roles_of and (stmt in lets_in_cognito or any(matches(stmt, a) for a in _SESSION_ACTIONS)):
+                callers |= roles_of[pol]  # a trust statement every request of the role's sessions reads
+    return _Changes(frozenset(changed), frozenset(policies), frozenset(held), frozenset(callers), frozenset(targets),
+                    frozenset(members), frozenset(tags))
 
 
 def changed_statements(before, after) -> frozenset[str] | None:
     """The statements whose facts differ between two worlds, and those of the policies whose kind,
-    version or holders differ (which users, roles, groups, OUs, accounts and resources hold them),
-    when nothing else differs; None when the worlds differ in anything else: a principal, a tag, a
-    group's members, the organization's tree, a permissions boundary attached, a trust policy
-    attached, a trust statement that every request of a role's sessions reads (one that names
+    version or holders differ (which users, roles, groups, OUs, accounts and resources hold them; a
+    role's trust policy among them), when nothing else differs; None when the worlds differ in
+    anything else: a principal, a tag, a group's members, the organization's tree, a permissions
+    boundary attached, a trust statement that every request of a role's sessions reads (one that names
     Amazon Cognito, or matches ``sts:TagSession`` or ``sts:AssumeRoleWithWebIdentity``), a
     statement on the sessions Amazon Cognito creates, an AWS managed key's policy, a session policy.
+    (:func:`diff` narrows some of these too: the requests a principal makes, those on a resource.)
 
     A statement takes part in a request only when its Action or NotAction matches the request's
     action (``rules/30-statements.dl``), through a source that holds its policy
@@ -857,7 +918,7 @@ def changed_statements(before, after) -> frozenset[str] | None:
     in, in either world, is decided alike in both: :func:`diff` asks only the others.
     """
     found = _changes(before, after)
-    if isinstance(found, str):
+    if isinstance(found, str) or found.callers or found.targets or found.members or found.tags:
         return None
     pols = found.policies | found.held
     return found.statements | {stmt for w in (before, after) for stmt, pol, *_ in _facts(w, "statement") if pol in pols}
@@ -882,7 +943,10 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
     policy holder (resource and trust policies) or a level of its account (RCPs). For a statement
     that is the same in both worlds, of a policy whose kind and version are too, only the holders
     that differ. A policy that some other fact names (Amazon Cognito's guest policy, say) can take
-    part in any request."""
+    part in any request. Then the requests of the principals whose identity is one of
+    ``found.callers`` (or given by the name of one: which principal a name is can change with the
+    principals), and those on ``found.targets`` (an S3 bucket's objects too), whatever their
+    action."""
     worlds = (before, after)
     rows = [_evaluator(w).index.rows for w in worlds]
     policy_of: dict[str, set[str]] = defaultdict(set)
@@ -938,11 +1002,48 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
             parts = res.split(":", 5)
             owner = parts[4] if len(parts) == 6 and _ACCOUNT.fullmatch(parts[4]) else None
         owners[res] = owner
-    matchers = [_matcher(_patterns((w,), set(policy_of))) for w in worlds]
+    # the statements whose requests are looked for: the changed ones, those of the policies of the
+    # groups whose members differ, and those that read a tag that differs
+    group_pols: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        for group, pol in r.get("group_policy", ()):
+            group_pols[group].add(pol)
+    of_group = {user_group: {stmt for r in rows for stmt, pol, *_ in r.get("statement", ())
+                             if pol in group_pols[user_group[1]]} for user_group in found.members}
+    reading = {key: _statements_reading(worlds, f"tag/{key}") for key in {key for _, key in found.tags}}
+    looked = set(policy_of).union(*of_group.values(), *reading.values())
+    matchers = [_matcher(_patterns((w,), looked)) for w in worlds]
+    scope = frozenset(resources)
+    in_world = [{stmt for stmt, *_ in r.get("statement", ()) if stmt in looked} for r in rows]
+    listed = [_resource_patterns(r, looked) for r in rows]
+    covered: dict[str, frozenset[str]] = {}  # a Resource pattern -> the resources of the scope it matches
+
+    def matched(pattern: str) -> frozenset[str]:
+        if pattern not in covered:
+            covered[pattern] = frozenset(r for r in resources if resource_match(pattern, r, escaped=True))
+        return covered[pattern]
+
+    def reach(stmt: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The actions and the resources of the scope a statement can take part in, in either world:
+        its Action or NotAction matches the action, its Resource or NotResource the resource
+        (rules/30-statements.dl); a pattern with a policy variable may match any resource."""
+        acts = frozenset(a for a in actions if any(m(stmt, a) for m in matchers))
+        found_res: set[str] = set()
+        for w, (res, not_res) in enumerate(listed):
+            if stmt not in in_world[w] or not acts:
+                continue
+            if stmt not in res and stmt not in not_res:  # no Resource element (a trust policy): any
+                return acts, scope
+            for pattern in res.get(stmt, ()):
+                found_res |= scope if not plain_pattern(pattern) else matched(pattern)
+            if stmt in not_res:
+                found_res |= scope.difference(*(matched(pattern) for pattern in not_res[stmt] if plain_pattern(pattern)))
+        return acts, frozenset(found_res)
+
     out: list[_Region] = []
     for stmt in sorted(policy_of):
-        acts = frozenset(a for a in actions if any(m(stmt, a) for m in matchers))
-        if not acts:
+        acts, reached = reach(stmt)
+        if not acts or not reached:
             continue
         for pol in sorted(policy_of[stmt]):
             if pol in named_elsewhere:
@@ -958,14 +1059,78 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
             nodes = held["scp_attached"]
             if identities or nodes:
                 out.append(_Region(acts, frozenset(p for p in principals if placed[p][0] in identities
-                                                   or nodes & levels(placed[p][1])), None))
+                                                   or nodes & levels(placed[p][1])), reached))
             policy_holders = held["resource_policy"] | held["role_trust_policy"]
             nodes = held["rcp_attached"]
             if policy_holders or nodes:
                 out.append(_Region(acts, None, frozenset(
-                    r for r in resources if r in policy_holders
+                    r for r in reached if r in policy_holders
                     or any(h.startswith("arn:aws:s3:::") and r.startswith(h + "/") for h in policy_holders)
                     or (nodes and (owners[r] is None or nodes & levels(owners[r]))))))
+
+    def making(identities: Container[str]) -> frozenset[str]:  # the principals of the scope that are one
+        return frozenset(p for p in principals if placed[p][0] in identities)
+
+    def on(holders: Container[str]) -> frozenset[str]:  # the resources of the scope that are one (or in one)
+        return frozenset(r for r in resources if r in holders
+                         or (r.startswith("arn:aws:s3:::") and r.split("/", 1)[0] in holders))
+
+    every = frozenset(actions)
+    if found.callers:
+        # (a principal given by the name of one: which principal a name is can change with the principals)
+        names = {idx.names[p][0] for idx in (_evaluator(w).index for w in worlds) for p in found.callers
+                 if p in idx.names}
+        out.append(_Region(every, making(found.callers) | frozenset(p for p in principals if p in names), None))
+    if found.targets:
+        out.append(_Region(every, None, on(found.targets)))
+    # a user in a group in one world only: the requests it makes that the group's statements can take part in
+    for (user, _), stmts in sorted(of_group.items()):
+        who = making({user})
+        for stmt in sorted(stmts):
+            acts, reached = reach(stmt)
+            if acts and reached and who:
+                out.append(_Region(acts, who, reached))
+    # a tag that differs: the requests its principal makes, or on its resource (or principal), that a
+    # statement reading the tag's key (in a condition, in a policy variable) can take part in
+    for holder, key in sorted(found.tags):
+        who, where = making({holder}), on({holder})
+        for stmt in sorted(reading[key]):
+            acts, reached = reach(stmt)
+            if acts and reached:
+                if who:
+                    out.append(_Region(acts, who, reached))
+                if reached & where:
+                    out.append(_Region(acts, None, reached & where))
+    return out
+
+
+def _resource_patterns(rows: Mapping[str, list[tuple]], statements: Container[str]
+                       ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The Resource and the NotResource patterns of ``statements``, in one world's facts."""
+    out: tuple[dict[str, list[str]], dict[str, list[str]]] = (defaultdict(list), defaultdict(list))
+    for by, rel in zip(out, ("statement_resource", "statement_not_resource")):
+        for stmt, pattern in rows.get(rel, ()):
+            if stmt in statements:
+                by[stmt].append(pattern)
+    return out
+
+
+def _statements_reading(worlds: Sequence[Any], suffix: str) -> set[str]:
+    """The statements of the worlds that read a key whose lower-case name ends with ``suffix``: in a
+    condition, or through a policy variable in any element (as :func:`_keys_read` finds them)."""
+    out: set[str] = set()
+    for world in worlds:
+        of_condition = {}
+        for cid, stmt, _op, key in _facts(world, "statement_condition"):
+            of_condition[cid] = stmt
+            if key.lower().endswith(suffix):
+                out.add(stmt)
+        texts = [(of_condition.get(cid), v) for cid, v in _facts(world, "condition_value")]
+        for rel in ("statement_resource", "statement_not_resource", "statement_principal",
+                    "statement_not_principal"):
+            texts += [(row[0], row[-1]) for row in _facts(world, rel)]
+        out.update(stmt for stmt, text in texts if isinstance(text, str) and "${" in text
+                   and any(m.group(1).strip().lower().endswith(suffix) for m in _VARIABLE.finditer(text)))
     return out
 
 
@@ -996,9 +1161,16 @@ def _matcher(patterns: Mapping[tuple[str, bool], tuple[str, ...]]):
 def _in_regions(regions: Sequence[_Region], principals: Sequence[str], actions: Sequence[str],
                 resources: Sequence[str]) -> Iterator[tuple[str, str, str]]:
     """The (principal, action, resource) of the scope that some region holds, in the scope's order."""
+    merged: dict[tuple, set[str]] = defaultdict(set)  # (principals, resources) -> the actions of its regions
+    for g in regions:
+        merged[g.principals, g.resources] |= g.actions
+    groups = [_Region(frozenset(acts), who, where) for (who, where), acts in merged.items()]
     for p in principals:
+        mine = [g for g in groups if g.principals is None or p in g.principals]
+        if not mine:
+            continue
         for a in actions:
-            here = [g for g in regions if a in g.actions and (g.principals is None or p in g.principals)]
+            here = [g for g in mine if a in g.actions]
             if any(g.resources is None for g in here):
                 yield from ((p, a, r) for r in resources)
             elif here:
@@ -1107,8 +1279,13 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     requests a changed statement can take part in, in either world: its action matches the
     statement's Action or NotAction, and its principal (identity policies, boundaries, SCPs) or
     its resource (resource and trust policies, RCPs) is one the statement's policy reaches; they
-    are asked under the values of the keys that the statements matching their actions read. And
-    whatever the worlds differ in, a request is asked under another context only when that
+    are asked under the values of the keys that the statements matching their actions read. When
+    they differ in a principal (its tags, groups, permissions boundary, trust policy, name, id, or
+    the principal itself, added or removed) or in a resource (its tags, owner, S3 ABAC, whether the
+    world declares it), the requests that principal makes, and those on it, are asked too, every
+    action of the scope (except where Amazon Cognito's identity pools read which roles there are).
+    For anything else (the organization's tree, accounts, session policies, Amazon Cognito's pools,
+    IAM Identity Center) every request of the scope is asked. And whatever the worlds differ in, a request is asked under another context only when that
     context gives a key its decisions under the first one read (the conditions of the statements
     it reached; every key when one of those has policy variables). ``notes``, a list, gets a line
     saying how many requests were asked.
@@ -1186,8 +1363,18 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
         parts += [f"the kind or version of {len(differ.policies)} polic(ies)"] if differ.policies else []
         parts += [f"the principals, groups, organization levels or resources that hold {len(differ.held)} "
                   "polic(ies)"] if differ.held else []
-        why = (f"the worlds differ only in {' and '.join(parts)}: only the requests of the scope that their "
-               "statements can take part in can change" if parts else
+        parts += [f"{len(differ.callers)} principal(s)"] if differ.callers else []
+        parts += [f"{len(differ.targets)} resource(s)"] if differ.targets else []
+        parts += [f"{len(differ.members)} group membership(s)"] if differ.members else []
+        parts += [f"{len(differ.tags)} tag(s)"] if differ.tags else []
+        reach = ["that their statements can take part in"] if differ.statements or differ.policies or differ.held else []
+        reach += ["that those principals make"] if differ.callers else []
+        reach += ["on those resources"] if differ.targets else []
+        reach += ["of those members on what their groups' statements match"] if differ.members else []
+        reach += ["of those principals, or on those resources, that a statement reading the tag matches"
+                  ] if differ.tags else []
+        why = (f"the worlds differ only in {' and '.join(parts)}: only the requests of the scope "
+               f"{', or '.join(reach)} can change" if parts else
                "the worlds do not differ in anything a decision reads: no request can change")
     if not (principals and actions and resources):
         if notes is not None:
@@ -1213,7 +1400,6 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
         for n, ctx in enumerate(contexts):
             if n == 0:
                 todo = block
-                reads = [[None] * len(todo), [None] * len(todo)] if _SKIP_UNREAD else [None, None]
             else:
                 # A request is decided alike under a context that differs from the first only in keys its
                 # decisions under the first did not read (the statements it reached, and so the keys read,
@@ -1223,12 +1409,12 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
                 every = any(k.startswith(f"{COGNITO}:") for k in varied)
                 todo = [t for t in block if t not in done and t not in skip
                         and (every or (keys := read.get(t)) is None or not keys.isdisjoint(varied))]
-                reads = [None, None]
                 if not todo:  # no request of the block reads a key this context gives; a later one may
                     if len(done) + len(skip) >= len(block) and all(t in done or t in skip for t in block):
                         break
                     continue
-            before, after = (asker.ask(todo, ctx, r) for asker, r in zip(askers, reads))
+            reads = [[None] * len(todo), [None] * len(todo)]
+            before, after = (asker.verdicts(todo, ctx, r) for asker, r in zip(askers, reads))
             if n == 0 and _SKIP_UNREAD:
                 for t, k0, k1 in zip(todo, *reads):
                     read[t] = None if k0 is None or k1 is None else frozenset((*k0, *k1, *named))
@@ -1237,18 +1423,21 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
                 undetermined += unknown
                 unknown.clear()
             extra = tuple(sorted((k, v) for k, v in ctx.items() if k not in given))
-            for (p, a, r), d0, d1 in zip(todo, before, after):
-                if (p, a, r) in skip:
-                    continue
-                v0 = d0.decision if d0 is not None else None
-                v1 = d1.decision if d1 is not None else None
+            changed: dict[tuple[str, str, str, str], tuple[str | None, str | None]] = {}
+            for t, v0, v1 in zip(todo, before, after):
                 # a principal of one world only is a change where it is allowed; its denials are not news
-                if v0 != v1 and (ALLOW in (v0, v1) or None not in (v0, v1)):
+                if v0 != v1 and t not in skip and (ALLOW in (v0, v1) or None not in (v0, v1)):
                     kind = "grants" if v1 == ALLOW else "revokes" if v0 == ALLOW else "denial"
-                    if (p, a, r, kind) not in found:
-                        found[(p, a, r, kind)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
-                        if (p, a, r, "grants") in found and (p, a, r, "revokes") in found:
-                            done.add((p, a, r))
+                    if (*t, kind) not in found and (*t, kind) not in changed:
+                        changed[(*t, kind)] = v0, v1
+            if changed:  # the decisions themselves (their statements, notes), for the changes alone
+                asked_again = list(dict.fromkeys(key[:3] for key in changed))
+                decided = [dict(zip(asked_again, asker.ask(asked_again, ctx))) for asker in askers]
+                for (p, a, r, kind), (v0, v1) in changed.items():
+                    d0, d1 = decided[0][p, a, r], decided[1][p, a, r]
+                    found[(p, a, r, kind)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
+                    if (p, a, r, "grants") in found and (p, a, r, "revokes") in found:
+                        done.add((p, a, r))
     if notes is not None:
         notes.append(f"{why}; asked {asked:,} of the {whole:,} requests of the scope, each under the sample "
                      "contexts that give a key its decisions read")

@@ -62,7 +62,7 @@ from .grammar.datalog import (Atom, Comparison, Const, Negation, Program, Query,
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
 from .grammar.world import UNIQUE_ID_PREFIX
 from .matching import (ConditionResult, action_key, condition_on_unknown_suffix, context_values, evaluate_condition,
-                       plan_arn_pattern, resource_match, substitute, wildcard_match)
+                       plan_arn_pattern, resource_match, substitute, variable_keys, wildcard_match)
 from .schema import RELATIONS
 from .world import COGNITO_GUEST_POLICY
 
@@ -259,7 +259,7 @@ def _label(ref: StatementRef) -> str:
     return ref.label() if ref.file is None else ref.label().rsplit(" (", 1)[0]
 
 
-def _plain(pattern: str) -> bool:
+def plain_pattern(pattern: str) -> bool:
     """A Resource pattern without policy variables (nor escapes): it is its own escaped form, and
     whether it matches depends on the resource alone."""
     return "$" not in pattern and "\\" not in pattern
@@ -378,6 +378,7 @@ class WorldIndex:
             self.condition_values[c].append(v)
         self.conditions_with_variables = {c for c, values in self.condition_values.items()
                                           if any(not isinstance(v, str) or "$" in v for v in values)}
+        self.variable_keys: dict[str, tuple[str, ...]] = {}  # a condition -> the keys its policy variables name
         self.boundaries = {p for p, _ in by["permissions_boundary"]}
         self.policy_holders = {h for h, _ in by["resource_policy"]}
         self.node_names = {n: name for n, name in by["ou_name"]}
@@ -470,6 +471,18 @@ class WorldIndex:
         """The context key (lower case) whose value alone decides condition ``cond``; None when
         the condition has policy variables (other keys count too)."""
         return None if cond in self.conditions_with_variables else self.conditions[cond][2].lower()
+
+    def keys_read(self, cond: str) -> tuple[str, ...]:
+        """The context keys (lower case) whose values decide condition ``cond``: its key, and the
+        keys its values' policy variables name (Evaluator._lookup reads them from the context)."""
+        if cond not in self.conditions_with_variables:
+            return (self.conditions[cond][2].lower(),)
+        found = self.variable_keys.get(cond)
+        if found is None:
+            found = self.variable_keys[cond] = tuple(dict.fromkeys((
+                self.conditions[cond][2].lower(),
+                *(k for v in self.condition_values.get(cond, ()) if isinstance(v, str) for k in variable_keys(v)))))
+        return found
 
     def org_path(self, acct: str) -> str | None:
         """``o-…/r-…/ou-…/`` for a member account (aws:PrincipalOrgPaths / aws:ResourceOrgPaths)."""
@@ -700,7 +713,7 @@ class Evaluator:
             self._resource_part(arn, None)
         for relation in ("statement_resource", "statement_not_resource"):  # and how each ARN pattern is matched
             for _, pattern in self.index.rows.get(relation, ()):
-                if _plain(pattern):  # as _b_resource_matches reads it
+                if plain_pattern(pattern):  # as _b_resource_matches reads it
                     plan_arn_pattern(pattern, escaped=True)
 
     def _sessions_by_rules(self) -> None:
@@ -911,7 +924,7 @@ class Evaluator:
         r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
         if r is None:
             return False
-        if "$" not in pattern and "\\" not in pattern:  # _plain(pattern), inline: every decision comes here
+        if "$" not in pattern and "\\" not in pattern:  # plain_pattern(pattern), inline: every decision comes here
             return resource_match(pattern, r.resource, escaped=True)  # kept by resource_match
         version = self.index.versions.get(self.index.statements[stmt][0])
         try:
@@ -1057,7 +1070,7 @@ class Evaluator:
         """resource_matches over requests decided together (Solver.solve_many): the mask of those
         of ``mask`` whose resource the pattern matches. Without variables a pattern's answer
         depends on the resource alone, and is kept for the vector's resources (its memo)."""
-        if not _plain(pattern):
+        if not plain_pattern(pattern):
             return sum(bit for bit, r in vec.each(mask) if self._b_resource_matches(r, stmt, pattern))
         seen = vec.memo.get(pattern)
         if seen is None:
@@ -1897,11 +1910,11 @@ class Evaluator:
         requests of one principal and action is decided together (see :meth:`_derive`)."""
         return self._decide_many(items, False)
 
-    def decide_reading(self, items: Sequence[tuple]) -> list[tuple[Decision, tuple[str, ...] | None]]:
+    def decide_reading(self, items: Sequence[tuple]) -> list[tuple[Decision, tuple[str, ...]]]:
         """:meth:`decide_many`, each decision with the context keys (lower case) that the
         conditions of the statements its request reached read (Action, Resource and Principal
-        matched; :meth:`_report_keys`), or None when one of them has policy variables: a request
-        asked again with other values of other keys gets the same decision, as long as the
+        matched; :meth:`_report_keys`: their keys, and those their policy variables name): a
+        request asked again with other values of other keys gets the same decision, as long as the
         statements it reaches do not depend on them (a policy variable in a Resource or Principal
         element)."""
         return self._decide_many(items, True)
@@ -1935,9 +1948,19 @@ class Evaluator:
         each request its decision, deciding statements, missing context keys and warnings.
         Requests that the compiled rules do not tell apart (most of an access-matrix row) share
         the work of their answer, and its tuple when they have the same missing keys and warnings."""
+        return self._verdicts_many(items, False)
+
+    def verdicts_reading(self, items: Sequence[tuple]) -> list[tuple[tuple, tuple[str, ...]]]:
+        """:meth:`verdicts_many`, each verdict with the context keys its decision read (as
+        :meth:`decide_reading` gives them)."""
+        return self._verdicts_many(items, True)
+
+    def _verdicts_many(self, items: Sequence[tuple], reading: bool) -> list:
         with self._lock:
             if self._compiled is None:
-                return [(d.decision, d.statements, d.missing_context, d.warnings) for d in self.decide_many(items)]
+                return [((d.decision, d.statements, d.missing_context, d.warnings), keys) if reading else
+                        (d.decision, d.statements, d.missing_context, d.warnings)
+                        for d, keys in self._decide_many(items, True)]
             out: list = []
             for (principal, action), run in itertools.groupby(items, key=_PRINCIPAL_ACTION):
                 heads: dict = {}  # federating user -> the head of its requests
@@ -1948,7 +1971,7 @@ class Evaluator:
                     if head is None:
                         head = heads[fed] = self._head(principal, action, fed)
                     requests.append(make(head, resource, context, session_policy, _UNNAMED))
-                out += self._verdicts(requests, len(heads) == 1)
+                out += self._verdicts(requests, len(heads) == 1, reading)
             return out
 
     def verdicts_row(self, principal: str, action: str, resources: Sequence[str], context: Mapping[str, Any] | None = None,
@@ -1962,9 +1985,10 @@ class Evaluator:
             head = self._head(principal, action, federating_user)
             return self._verdicts(self._row_requests(head, resources, context, session_policy, _UNNAMED), True)
 
-    def _verdicts(self, requests: list[Request], one_head: bool) -> list[tuple]:
+    def _verdicts(self, requests: list[Request], one_head: bool, reading: bool = False) -> list[tuple]:
         """The verdicts of :meth:`verdicts_many` for requests of one principal and action
-        (``one_head``: of one federating user too)."""
+        (``one_head``: of one federating user too); ``reading``: each with the keys its decision
+        read (see :meth:`verdicts_reading`)."""
         names = self._compiled.entry_names
         reached = names.index("reached")
         # one head, and no session policy (given, or set by Amazon Cognito)
@@ -1982,16 +2006,16 @@ class Evaluator:
             keys = self._report_keys(found[reached])
             # (its verdict without missing keys and warnings, or None when its conditions or its
             # class may give some; the detail relations; the class's warnings; each verdict by its
-            # missing keys and warnings; the context keys its conditions read, or None; each
-            # verdict by the request's values of those keys and its notes; whether those are keys
-            # of the resource)
+            # missing keys and warnings; the context keys its conditions read; each verdict by
+            # the request's values of those keys and its notes; whether those are keys of the
+            # resource)
             c = (None if found[reached] or notes else plain, g, notes, {((), ()): plain}, keys, {},
-                 keys is not None and any(k.startswith(_RESOURCE_SIDE) or "resourcetag/" in k for k in keys))
+                 any(k.startswith(_RESOURCE_SIDE) or "resourcetag/" in k for k in keys))
             if c[0] is not None:
                 for i in positions:
                     r = requests[i]
                     out[i] = plain if not r.notes else self._verdict(r, c)
-            elif keys is not None and not c[6]:  # (most of a matrix row: the values of the keys decide)
+            elif not c[6]:  # (most of a matrix row: the values of the keys decide)
                 by_values = c[5]
                 for i in positions:
                     r = requests[i]
@@ -2000,6 +2024,9 @@ class Evaluator:
             else:
                 for i in positions:
                     out[i] = self._verdict(requests[i], c)
+            if reading:
+                for i in positions:
+                    out[i] = (out[i], keys)
         return out
 
     def _verdict(self, r: Request, c: tuple) -> tuple:
@@ -2007,39 +2034,35 @@ class Evaluator:
         plain, g, notes, variants, keys, by_values, tags = c
         if plain is not None and not r.notes:
             return plain
-        if keys is not None:
-            # what the condition report reads of a request: the values of those keys (each
-            # condition's result is a function of its key's value), the request's notes, and
-            # whether the world declares its resource and the resource's account (see _absent)
-            seen = (*map(r.context.get, keys), *r.notes)
-            if tags:
-                seen += (r.resource in self.index.resources or r.resource in self.index.principals,
-                         self._tags_declared(r.resource), r.action,
-                         r.resource_account is None or r.resource_account in self.index.accounts)
-            v = by_values.get(seen)
-            if v is not None:
-                return v
+        # what the condition report reads of a request: the values of those keys (each condition's
+        # result is a function of the values of its key and of the keys its policy variables name),
+        # the request's notes, and whether the world declares its resource and the resource's
+        # account (see _absent)
+        seen = (*map(r.context.get, keys), *r.notes)
+        if tags:
+            seen += (r.resource in self.index.resources or r.resource in self.index.principals,
+                     self._tags_declared(r.resource), r.action,
+                     r.resource_account is None or r.resource_account in self.index.accounts)
+        v = by_values.get(seen)
+        if v is not None:
+            return v
         parts = self._request_verdict(r, g, notes)
         v = variants.get(parts)  # the same tuple for the same missing keys and warnings
         if v is None:
             plain = variants[((), ())]
             v = variants[parts] = (plain[0], plain[1], *parts)
-        if keys is not None:
-            by_values[seen] = v
+        by_values[seen] = v
         return v
 
-    def _report_keys(self, reached: Iterable[str]) -> tuple[str, ...] | None:
+    def _report_keys(self, reached: Iterable[str]) -> tuple[str, ...]:
         """The context keys (lower case) that the condition report of a request that reached
-        ``reached`` reads (see :meth:`_condition_report`), or None when a condition there has
-        policy variables (its result then depends on other keys too)."""
+        ``reached`` reads (see :meth:`_condition_report`): the keys of their conditions, and those
+        their policy variables name."""
         idx = self.index
         keys: dict[str, None] = {}
         for stmt in idx.conditions_of.keys() & reached:
             for cond in idx.conditions_of[stmt]:
-                low = idx.value_key(cond)
-                if low is None:
-                    return None
-                keys[low] = None
+                keys.update(dict.fromkeys(idx.keys_read(cond)))
         return tuple(keys)
 
     def _derive(self, requests: list[Request], engine: bool, together: int = _TOGETHER,

@@ -1000,6 +1000,16 @@ def has_variables(text: str) -> bool:
     return any(not isinstance(item, str) for item in _scan(text))
 
 
+def variable_keys(text: str) -> tuple[str, ...]:
+    """The context keys the policy variables of ``text`` name, lower case, in order (not the
+    special characters ``${*}``, ``${?}``, ``${$}``).
+
+    >>> variable_keys("${aws:PrincipalTag/team}/${aws:userid, 'x'}/${*}")
+    ('aws:principaltag/team', 'aws:userid')
+    """
+    return tuple(dict.fromkeys(item.key.lower() for item in _scan(text) if isinstance(item, _Var)))
+
+
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
 

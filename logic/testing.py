@@ -24,6 +24,7 @@ to get text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from hypothesis import strategies as st
@@ -353,7 +354,9 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
     makes: a policy rewritten (a managed, inline, trust, resource, key policy, an SCP or an RCP), a
     NotAction list for another, the actions a trust policy allows (sts:TagSession, sts:*), a policy
     attached or detached (a managed policy to a user, an SCP to a level), a resource policy added or
-    removed, a user put in or taken out of a group, a permissions boundary set or removed."""
+    removed, a user put in or taken out of a group, a permissions boundary set or removed, a user's,
+    role's or resource's tags, a bucket's ABAC, a role made service-linked or not, a unique id, a
+    user or a role added (or, the pair swapped, removed)."""
     model = draw(valid_world_models())
     accounts = [a.id for a in model.accounts]
     pool = _principals_pool(accounts)
@@ -361,7 +364,8 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
     acct = model.accounts[i]
     user, role = acct.users[0], acct.roles[0]
     kinds = ["managed", "user inline", "role inline", "trust", "trust actions", "not action", "resource", "attach",
-             "group", "boundary"]
+             "group", "boundary", "user tags", "role tags", "resource tags", "abac", "service-linked", "unique id",
+             "new user", "new role"]
     if model.organizations:
         kinds += ["scp", "rcp", "attach scp"]
     kind = draw(st.sampled_from(kinds))
@@ -410,6 +414,31 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
         return model, with_account(users=(replace(user, groups=() if user.groups else ("g0",)),))
     if kind == "boundary":
         return model, with_account(users=(replace(user, boundary=None if user.boundary else "b0"),))
+    team = st.sampled_from([(), (("team", "red"),), (("team", "blue"),), (("team", "red"), ("env", "prod"))])
+    if kind == "user tags":
+        return model, with_account(users=(replace(user, tags=draw(team)),))
+    if kind == "role tags":
+        return model, with_account(roles=(replace(role, tags=draw(team)),))
+    if kind in ("resource tags", "abac"):
+        j = draw(st.integers(0, len(acct.resources) - 1))
+        res = list(acct.resources)
+        bucket = re.fullmatch(r"arn:aws:s3:::[^/]+", res[j].arn)
+        res[j] = replace(res[j], abac=not res[j].abac) if kind == "abac" and bucket else replace(res[j], tags=draw(team))
+        return model, with_account(resources=tuple(res))
+    if kind == "service-linked":
+        return model, with_account(roles=(replace(role, service_linked=not role.service_linked),))
+    if kind == "unique id":
+        return model, with_account(roles=(replace(role, unique_id=None if role.unique_id else f"AROA{acct.id}"),))
+    if kind in ("new user", "new role"):  # added; or, the pair swapped, removed
+        if kind == "new user":
+            other = replace(user, name="u1", unique_id=f"AIDB{acct.id}", tags=draw(team),
+                            inline=(NamedPolicy("own", policy("identity")),))
+            grown = with_account(users=(*acct.users, other))
+        else:
+            other = replace(role, name="r1", unique_id=f"AROB{acct.id}", tags=draw(team), trust=policy("trust", 2),
+                            inline=(NamedPolicy("own", policy("identity")),))
+            grown = with_account(roles=(*acct.roles, other))
+        return (model, grown) if draw(st.booleans()) else (grown, model)
     org = model.organizations[0]
     if kind in ("scp", "rcp"):
         pols = list(org.policies)

@@ -1,12 +1,14 @@
 """diff asks only the requests a change can reach, and finds every change asking all of them finds.
 
 When two worlds differ only in statements, or in which principals, groups, organization levels
-and resources hold their policies, ``analysis.diff`` asks only the requests whose action a changed
-statement matches, from the principals (or on the resources) its policy reaches, under the
-condition keys the statements matching the action read; and it asks a request again under another
-context only when that context varies a key its decisions read. On generated worlds and one change
-each, that finds the same changes, with the same decisions before and after, as asking every
-request of the scope under every context.
+and resources hold their policies, ``analysis.diff`` asks only the requests whose action and
+resource a changed statement matches, from the principals (or on the resources) its policy
+reaches, under the condition keys the statements matching the action read; when they differ in a
+principal or a resource (its tags, groups, boundary, the principal itself), the requests it makes
+or those on it that can read the difference; and it asks a request again under another context
+only when that context varies a key its decisions read. On generated worlds and one change each,
+that finds the same changes, with the same decisions before and after, as asking every request of
+the scope under every context.
 """
 
 from __future__ import annotations

@@ -301,13 +301,13 @@ def test_diff_asks_only_the_requests_a_changed_statement_can_take_part_in(monkey
     after = iamlogic.loads(BASE.replace('sid "Get" allow s3:GetObject', 'sid "Get" allow s3:GetObject, s3:PutObject'),
                            "after.iaml")
     asked: set[tuple[str, str, str]] = set()
-    ask = analysis._Asker.ask
+    ask = analysis._Asker.verdicts
 
-    def spy(self, triples, context=None, reads=None):
+    def spy(self, triples, context, reads):
         asked.update(triples)
         return ask(self, triples, context, reads)
 
-    monkeypatch.setattr(analysis._Asker, "ask", spy)
+    monkeypatch.setattr(analysis._Asker, "verdicts", spy)
     notes: list[str] = []
     changes = diff(before, after, notes=notes)
     assert [(c.principal, c.action, c.resource, c.before, c.after) for c in changes] == [
@@ -375,6 +375,71 @@ def test_diff_finds_what_asking_every_request_finds(monkeypatch, before, after, 
     changes = diff(w0, w1, **scope)
     assert len(changes) == found
     assert changes == _asking_every_request(monkeypatch, w0, w1, **scope)
+
+
+_PEOPLE = '''
+account 111111111111 "a" {
+  policy B { allow s3:* on * }
+  group readers { policy R { allow s3:ListBucket on * } }
+  user alice { policy P { allow s3:GetObject on "arn:aws:s3:::data/*" when StringEquals aws:PrincipalTag/team "red" } }
+  user bob { policy P { allow s3:*, iam:GetRole on * when StringEquals aws:ResourceTag/team "red" } }
+  user carol { policy P { allow sqs:*, iam:*, sts:AssumeRole on * } }
+  role r { trust { allow sts:AssumeRole principal aws "arn:aws:iam::111111111111:root" }
+           policy P { allow s3:*, sqs:* on * } }
+  resource "arn:aws:s3:::data" { tags { team = "blue" } }
+  resource "arn:aws:s3:::logs"
+  resource "arn:aws:sqs:us-east-1:111111111111:q"
+}
+'''
+_ALICE, _BOB, _CAROL = (f"arn:aws:iam::111111111111:user/{n}" for n in ("alice", "bob", "carol"))
+_ROLE, _DATA = "arn:aws:iam::111111111111:role/r", "arn:aws:s3:::data"
+
+
+_S3 = "s3:*"  # (every S3 action of the catalog, below)
+
+
+@pytest.mark.parametrize("after, callers, targets, actions, found", [
+    # a principal's tag: the requests it makes, and those on it, whose action a statement that reads
+    # the tag's key matches (alice's own, on aws:PrincipalTag/team; bob's, on aws:ResourceTag/team)
+    (_PEOPLE.replace("user alice {", 'user alice { tags { team = "red" } '), {_ALICE}, {_ALICE},
+     {_S3, "iam:GetRole"}, 1),
+    # a member of a group more: the requests the member makes whose action the group's policies match
+    (_PEOPLE.replace("user bob {", "user bob { groups readers "), {_BOB}, set(), {"s3:ListBucket"}, 6),
+    # a permissions boundary: every request the principal makes
+    (_PEOPLE.replace("user carol {", "user carol { boundary B "), {_CAROL}, set(), None, 1248),
+    # a resource's tags, a bucket's ABAC: the requests on it (and on its objects; S3 reads a
+    # bucket's tags only with ABAC on)
+    (_PEOPLE.replace('tags { team = "blue" }', 'tags { team = "red" }'), set(), {_DATA}, {_S3, "iam:GetRole"}, 0),
+    (_PEOPLE.replace('tags { team = "blue" }', 'tags { team = "red" }  abac'), set(), {_DATA},
+     {_S3, "iam:GetRole"}, 338),
+    # a role's tag (a resource too), a role made service-linked, a new user
+    (_PEOPLE.replace("role r {", 'role r { tags { team = "red" } '), {_ROLE}, {_ROLE}, {_S3, "iam:GetRole"}, 169),
+    (_PEOPLE.replace("role r {", "role r { service_linked "), {_ROLE}, {_ROLE}, None, 0),
+    (_PEOPLE.replace("user carol {", 'user dave { policy P { allow s3:GetObject on * } }\n  user carol {'),
+     {"arn:aws:iam::111111111111:user/dave"}, {"arn:aws:iam::111111111111:user/dave"}, None, 6),
+])
+def test_diff_asks_only_what_a_changed_principal_makes_or_a_changed_resource_is_asked(
+        monkeypatch, after, callers, targets, actions, found):
+    before, after = iamlogic.loads(_PEOPLE, "before.iaml"), iamlogic.loads(after, "after.iaml")
+    asked: set[tuple[str, str, str]] = set()
+    ask = analysis._Asker.verdicts
+
+    def spy(self, triples, context, reads):
+        asked.update(triples)
+        return ask(self, triples, context, reads)
+
+    with monkeypatch.context() as m:
+        m.setattr(analysis._Asker, "verdicts", spy)
+        notes: list[str] = []
+        changes = diff(before, after, notes=notes)
+    assert len(changes) == found
+    assert changes == _asking_every_request(monkeypatch, before, after)
+    assert asked and all(p in callers or r.split("/", 1)[0] in targets or r in targets for p, _, r in asked)
+    resources = {*sample_resources(before), *sample_resources(after)}  # (a user is not one)
+    assert {p for p, _, _ in asked} >= callers and {r for _, _, r in asked} >= targets & resources
+    if actions is not None:
+        assert all(a in actions or (_S3 in actions and a.startswith("s3:")) for _, a, _ in asked)
+    assert "differ only in" in notes[0] and f"asked {len(asked):,} of " in notes[0]
 
 
 @pytest.mark.parametrize("before, after, scope", [
