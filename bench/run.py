@@ -503,11 +503,14 @@ def main(argv=None) -> int:
     fig["who_can_analysis_ns"] = t_analysis
 
     # diff: what a change opens, as a pull request makes it (one statement of a resource policy
-    # widened to one more account), every principal, action and resource of the scope
+    # widened to one more account; a user put in one more group), every principal, action and
+    # resource of the scope
     from iamlogic.analysis import diff as world_diff
 
-    changed_model, change = widened_resource_policy(gen.model)
-    if changed_model is not None:
+    for name, (changed_model, change) in (("diff", widened_resource_policy(gen.model)),
+                                          ("diff_group", joined_group(gen.model))):
+        if changed_model is None:
+            continue
         changed_world = World(changed_model)
         changed_world.evaluator()
         uncached()
@@ -517,7 +520,7 @@ def main(argv=None) -> int:
         t_diff = ns() - t0
         print(f"iamlogic analysis.diff, {change}: {len(changes)} change(s), "
               f"{sum(c.grants for c in changes)} new access; {fmt_ns(t_diff)} ({notes[0] if notes else 'every request'})")
-        fig.update(diff_ns=t_diff, diff_changes=len(changes), diff_note=notes[0] if notes else None)
+        fig.update({f"{name}_ns": t_diff, f"{name}_changes": len(changes), f"{name}_note": notes[0] if notes else None})
         del changed_world
 
     # the full access matrix (principals × named actions × declared resources), decided for a
@@ -750,6 +753,21 @@ def widened_resource_policy(model):
     return None, None
 
 
+def joined_group(model):
+    """The model with the first user that is not in every group of its account put in one more,
+    and what was changed."""
+    from dataclasses import replace
+
+    for i, acct in enumerate(model.accounts):
+        for j, user in enumerate(acct.users):
+            for group in acct.groups:
+                if group.name not in user.groups:
+                    users = (*acct.users[:j], replace(user, groups=(*user.groups, group.name)), *acct.users[j + 1:])
+                    accounts = (*model.accounts[:i], replace(acct, users=users), *model.accounts[i + 1:])
+                    return replace(model, accounts=accounts), f"user {user.name} of {acct.id} put in group {group.name}"
+    return None, None
+
+
 def print_table(args, fig, e_cold, e_warm, batch_rate, batch_n, n_cold, par_rate, t_who, who_label,
                 t_matrix, cells, ref, ced) -> None:
     rows = []
@@ -793,6 +811,9 @@ def print_table(args, fig, e_cold, e_warm, batch_rate, batch_n, n_cold, par_rate
     if fig.get("diff_ns"):
         row("diff: one resource policy statement widened to one more account (`analysis.diff`, every "
             "principal, action and resource of the scope)", f"{fmt_ns(fig['diff_ns'])} ({fig['diff_changes']} change(s))")
+    if fig.get("diff_group_ns"):
+        row("diff: a user put in one more group (`analysis.diff`, as above)",
+            f"{fmt_ns(fig['diff_group_ns'])} ({fig['diff_group_changes']} change(s))")
     row(f"access matrix ({cells:,} decisions)",
         f"{fmt_ns(t_matrix)} ({fig['matrix_sample_principals']} principals decided by `iamlogic batch`"
         f"{', ' + str(args.jobs) + ' processes' if args.jobs > 1 else ''}, extrapolated; reading and writing "

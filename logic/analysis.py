@@ -1370,8 +1370,8 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
         reach = ["that their statements can take part in"] if differ.statements or differ.policies or differ.held else []
         reach += ["that those principals make"] if differ.callers else []
         reach += ["on those resources"] if differ.targets else []
-        reach += ["of those members on what their groups' statements match"] if differ.members else []
-        reach += ["of those principals, or on those resources, that a statement reading the tag matches"
+        reach += ["that those members make and their groups' statements can take part in"] if differ.members else []
+        reach += ["that a statement reading the tag can take part in, made by its principal or on its resource"
                   ] if differ.tags else []
         why = (f"the worlds differ only in {' and '.join(parts)}: only the requests of the scope "
                f"{', or '.join(reach)} can change" if parts else
