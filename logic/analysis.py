@@ -810,7 +810,8 @@ _SESSION_ACTIONS = ("sts:TagSession", "sts:AssumeRoleWithWebIdentity")
 
 @dataclass(frozen=True)
 class _Changes:
-    """What differs between two worlds, when it is statements and which sources hold policies."""
+    """What differs between two worlds, when it is statements, which sources hold policies, and
+    principals and resources (:func:`_changes`)."""
 
     statements: frozenset[str]  # whose own facts differ
     policies: frozenset[str]  # whose kind or version differs
@@ -993,7 +994,9 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
                 continue
             placed[p] = (req.identity, req.account)
             break
-    owners: dict[str, str | None] = {}  # resource -> its account (None: the principal's, so any)
+    # resource -> its account (None: the principal's, so any); the first world's that declares it
+    # (a resource whose owner differs is a change of its own: found.targets)
+    owners: dict[str, str | None] = {}
     for res in resources:
         owner = None
         for w in worlds:
