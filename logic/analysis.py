@@ -944,10 +944,13 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
     policy holder (resource and trust policies) or a level of its account (RCPs). For a statement
     that is the same in both worlds, of a policy whose kind and version are too, only the holders
     that differ. A policy that some other fact names (Amazon Cognito's guest policy, say) can take
-    part in any request. Then the requests of the principals whose identity is one of
+    part in any request. Each statement also by its resource: the resources its Resource or
+    NotResource matches. Then the requests of the principals whose identity is one of
     ``found.callers`` (or given by the name of one: which principal a name is can change with the
     principals), and those on ``found.targets`` (an S3 bucket's objects too), whatever their
-    action."""
+    action; the requests of a user in ``found.members`` that its group's statements can take part
+    in; and for a tag in ``found.tags``, the requests its principal makes, or on its resource, that
+    a statement reading the tag's key can take part in."""
     worlds = (before, after)
     rows = [_evaluator(w).index.rows for w in worlds]
     policy_of: dict[str, set[str]] = defaultdict(set)
