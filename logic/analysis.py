@@ -953,10 +953,12 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
     a statement reading the tag's key can take part in."""
     worlds = (before, after)
     rows = [_evaluator(w).index.rows for w in worlds]
-    policy_of: dict[str, set[str]] = defaultdict(set)
+    reading = {key: _statements_reading(worlds, f"tag/{key}") for key in {key for _, key in found.tags}}
+    readers = set().union(*reading.values())
+    policy_of: dict[str, set[str]] = defaultdict(set)  # the changed statements, and those reading a tag
     for r in rows:
         for stmt, pol, *_ in r.get("statement", ()):
-            if stmt in found.statements or pol in found.policies or pol in found.held:
+            if stmt in found.statements or pol in found.policies or pol in found.held or stmt in readers:
                 policy_of[stmt].add(pol)
     wanted = {pol for pols in policy_of.values() for pol in pols}
     named_elsewhere = {value for r in rows for rel, facts in r.items()
@@ -1016,8 +1018,7 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
             group_pols[group].add(pol)
     of_group = {user_group: {stmt for r in rows for stmt, pol, *_ in r.get("statement", ())
                              if pol in group_pols[user_group[1]]} for user_group in found.members}
-    reading = {key: _statements_reading(worlds, f"tag/{key}") for key in {key for _, key in found.tags}}
-    looked = set(policy_of).union(*of_group.values(), *reading.values())
+    looked = set(policy_of).union(*of_group.values())
     matchers = [_matcher(_patterns((w,), looked)) for w in worlds]
     scope = frozenset(resources)
     in_world = [{stmt for stmt, *_ in r.get("statement", ()) if stmt in looked} for r in rows]
@@ -1046,11 +1047,13 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
                 found_res |= scope.difference(*(matched(pattern) for pattern in not_res[stmt] if plain_pattern(pattern)))
         return acts, frozenset(found_res)
 
-    out: list[_Region] = []
-    for stmt in sorted(policy_of):
+    def taking_part(stmt: str, changed: bool) -> list[_Region]:
+        """The requests ``stmt`` can take part in through the sources that hold its policies, in
+        either world (``changed`` False: only those that hold a policy in one world only)."""
         acts, reached = reach(stmt)
         if not acts or not reached:
-            continue
+            return []
+        out: list[_Region] = []
         for pol in sorted(policy_of[stmt]):
             if pol in named_elsewhere:
                 out.append(_Region(acts, None, None))
@@ -1059,7 +1062,7 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
             for rel in (*_PRINCIPAL_SOURCES, *_RESOURCE_SOURCES):
                 h0, h1 = holders[0][pol][rel], holders[1][pol][rel]
                 # the same statement of the same policy: only where it is held in one world
-                held[rel] = h0 | h1 if stmt in found.statements or pol in found.policies else h0 ^ h1
+                held[rel] = h0 | h1 if changed or pol in found.policies else h0 ^ h1
             identities = held["identity_policy"] | held["permissions_boundary"] | {
                 m for g in held["group_policy"] for m in members.get(g, ())}
             nodes = held["scp_attached"]
@@ -1073,6 +1076,12 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
                     r for r in reached if r in policy_holders
                     or any(h.startswith("arn:aws:s3:::") and r.startswith(h + "/") for h in policy_holders)
                     or (nodes and (owners[r] is None or nodes & levels(owners[r]))))))
+        return out
+
+    out: list[_Region] = []
+    for stmt in sorted(policy_of):
+        if stmt in found.statements or any(pol in found.policies or pol in found.held for pol in policy_of[stmt]):
+            out += taking_part(stmt, stmt in found.statements)
 
     def making(identities: Container[str]) -> frozenset[str]:  # the principals of the scope that are one
         return frozenset(p for p in principals if placed[p][0] in identities)
@@ -1101,12 +1110,13 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
     for holder, key in sorted(found.tags):
         who, where = making({holder}), on({holder})
         for stmt in sorted(reading[key]):
-            acts, reached = reach(stmt)
-            if acts and reached:
-                if who:
-                    out.append(_Region(acts, who, reached))
-                if reached & where:
-                    out.append(_Region(acts, None, reached & where))
+            for g in taking_part(stmt, True):
+                mine = who if g.principals is None else g.principals & who
+                if mine:
+                    out.append(_Region(g.actions, mine, g.resources))
+                there = where if g.resources is None else g.resources & where
+                if there:
+                    out.append(_Region(g.actions, g.principals, there))
     return out
 
 

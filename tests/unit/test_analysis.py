@@ -399,10 +399,10 @@ _S3 = "s3:*"  # (every S3 action of the catalog, below)
 
 
 @pytest.mark.parametrize("after, callers, targets, actions, found", [
-    # a principal's tag: the requests it makes, and those on it, whose action a statement that reads
-    # the tag's key matches (alice's own, on aws:PrincipalTag/team; bob's, on aws:ResourceTag/team)
+    # a principal's tag: the requests it makes, and those on it, that a statement reading the tag's
+    # key can take part in (alice's own, on aws:PrincipalTag/team; not bob's, which alice does not hold)
     (_PEOPLE.replace("user alice {", 'user alice { tags { team = "red" } '), {_ALICE}, {_ALICE},
-     {_S3, "iam:GetRole"}, 1),
+     {"s3:GetObject"}, 1),
     # a member of a group more: the requests the member makes whose action the group's policies match
     (_PEOPLE.replace("user bob {", "user bob { groups readers "), {_BOB}, set(), {"s3:ListBucket"}, 6),
     # a permissions boundary: every request the principal makes
@@ -412,8 +412,9 @@ _S3 = "s3:*"  # (every S3 action of the catalog, below)
     (_PEOPLE.replace('tags { team = "blue" }', 'tags { team = "red" }'), set(), {_DATA}, {_S3, "iam:GetRole"}, 0),
     (_PEOPLE.replace('tags { team = "blue" }', 'tags { team = "red" }  abac'), set(), {_DATA},
      {_S3, "iam:GetRole"}, 338),
-    # a role's tag (a resource too), a role made service-linked, a new user
-    (_PEOPLE.replace("role r {", 'role r { tags { team = "red" } '), {_ROLE}, {_ROLE}, {_S3, "iam:GetRole"}, 169),
+    # a role's tag (a resource too: no statement the role holds reads it, bob's reads it on the role),
+    # a role made service-linked, a new user
+    (_PEOPLE.replace("role r {", 'role r { tags { team = "red" } '), set(), {_ROLE}, {_S3, "iam:GetRole"}, 169),
     (_PEOPLE.replace("role r {", "role r { service_linked "), {_ROLE}, {_ROLE}, None, 0),
     (_PEOPLE.replace("user carol {", 'user dave { policy P { allow s3:GetObject on * } }\n  user carol {'),
      {"arn:aws:iam::111111111111:user/dave"}, {"arn:aws:iam::111111111111:user/dave"}, None, 6),
