@@ -1910,15 +1910,6 @@ class Evaluator:
         requests of one principal and action is decided together (see :meth:`_derive`)."""
         return self._decide_many(items, False)
 
-    def decide_reading(self, items: Sequence[tuple]) -> list[tuple[Decision, tuple[str, ...]]]:
-        """:meth:`decide_many`, each decision with the context keys (lower case) that the
-        conditions of the statements its request reached read (Action, Resource and Principal
-        matched; :meth:`_report_keys`: their keys, and those their policy variables name): a
-        request asked again with other values of other keys gets the same decision, as long as the
-        statements it reaches do not depend on them (a policy variable in a Resource or Principal
-        element)."""
-        return self._decide_many(items, True)
-
     def _decide_many(self, items: Sequence[tuple], reading: bool) -> list:
         with self._lock:
             engine = self._compiled is None
@@ -1951,8 +1942,12 @@ class Evaluator:
         return self._verdicts_many(items, False)
 
     def verdicts_reading(self, items: Sequence[tuple]) -> list[tuple[tuple, tuple[str, ...]]]:
-        """:meth:`verdicts_many`, each verdict with the context keys its decision read (as
-        :meth:`decide_reading` gives them)."""
+        """:meth:`verdicts_many`, each verdict with the context keys (lower case) that the
+        conditions of the statements its request reached read (Action, Resource and Principal
+        matched; :meth:`_report_keys`: their keys, and those their policy variables name): a
+        request asked again with other values of other keys gets the same decision, as long as the
+        statements it reaches do not depend on them (a policy variable in a Resource or Principal
+        element)."""
         return self._verdicts_many(items, True)
 
     def _verdicts_many(self, items: Sequence[tuple], reading: bool) -> list:
