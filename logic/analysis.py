@@ -763,8 +763,13 @@ def access_matrix(world, principals: Iterable[str], actions: Iterable[str], reso
 # diff
 
 # What a difference between two worlds' facts can change, for diff's scope (changed_statements).
-# Facts that say where a statement is written or what it is called: no decision reads them.
-_PROVENANCE = frozenset({"statement_sid", "statement_source"})
+# Facts that say where a statement is written or what it, or an OU, is called, and tag policies
+# (rules/75-tag-policies.dl: which tags comply): no decision reads them.
+_PROVENANCE = frozenset({"statement_sid", "statement_source", "ou_name", "tag_policy_key", "tag_policy_value",
+                         "tag_policy_required", "tag_policy_attached"})
+# The organization's tree and its accounts: which levels' SCPs and RCPs a member account's requests
+# pass (rules/10-organizations.dl), and its path (aws:PrincipalOrgPaths, aws:ResourceOrgPaths).
+_TREE = frozenset({"account_parent", "ou_parent", "account_org"})
 # The catalog's actions each Action pattern of the world covers: they follow statement_action.
 _FOLLOWS_STATEMENTS = frozenset({"action_pattern_covers"})
 # Facts of one statement, by the column that holds it (statement_condition: its condition's id is
@@ -820,6 +825,8 @@ class _Changes:
     targets: frozenset[str] = frozenset()  # resources (an S3 bucket with its objects) likewise
     members: frozenset[tuple[str, str]] = frozenset()  # (user, group) in one world only
     tags: frozenset[tuple[str, str]] = frozenset()  # (principal or resource, lower-case tag key) that differ
+    tree: bool = False  # the organization's tree, or which accounts are in it, differ
+    accounts: frozenset[str] = frozenset()  # whose path in the organization, or policies at its levels, differ
 
 
 def _changes(before, after) -> _Changes | str:
@@ -835,6 +842,7 @@ def _changes(before, after) -> _Changes | str:
     targets: set[str] = set()
     members: set[tuple[str, str]] = set()
     tags: set[tuple[str, str]] = set()
+    tree = False
     cognito = any(ev.index.rows.get("cognito_pool") for ev in (ev0, ev1))
     for rel in set(ev0.index.rows) | set(ev1.index.rows):
         if rel in _PROVENANCE or rel in _FOLLOWS_STATEMENTS:
@@ -851,6 +859,8 @@ def _changes(before, after) -> _Changes | str:
             if rel == "policy" and any(row[1] == "session" for row in delta):
                 return "a session policy"
             policies.update(row[0] for row in delta)
+        elif rel in _TREE:
+            tree = True
         elif cognito and rel in _COGNITO_READS:
             return rel
         elif rel in _OF_POLICY:
@@ -897,8 +907,51 @@ def _changes(before, after) -> _Changes | str:
                 return "a statement on the sessions Amazon Cognito creates"
             if pol in roles_of and (stmt in lets_in_cognito or any(matches(stmt, a) for a in _SESSION_ACTIONS)):
                 callers |= roles_of[pol]  # a trust statement every request of the role's sessions reads
+    views = [_organization(rows) for rows in facts]
+    accounts = {acct for acct in {*views[0].paths, *views[1].paths}
+                if views[0].path(acct) != views[1].path(acct) or views[0].levels(acct) != views[1].levels(acct)
+                or any(views[0].attached[kind].get(node) != views[1].attached[kind].get(node) for kind in ("scp", "rcp")
+                       for node in {*views[0].levels(acct), *views[1].levels(acct)})}
     return _Changes(frozenset(changed), frozenset(policies), frozenset(held), frozenset(callers), frozenset(targets),
-                    frozenset(members), frozenset(tags))
+                    frozenset(members), frozenset(tags), tree, frozenset(accounts))
+
+
+@dataclass(frozen=True)
+class _Organization:
+    """One world's organizations, as ``rules/10-organizations.dl`` reads them."""
+
+    paths: dict[str, tuple[str, ...]]  # an account in an organization -> the organization, the account, the nodes above
+    members: frozenset[str]  # the member accounts (not an organization's management account): SCPs and RCPs apply
+    attached: dict[str, dict[str, frozenset[str]]]  # "scp" | "rcp" -> a level -> the policies attached there
+
+    def path(self, acct: str) -> tuple[str, ...] | None:
+        """The organization and the levels of an account (aws:PrincipalOrgPaths, aws:ResourceOrgPaths)."""
+        return self.paths.get(acct)
+
+    def levels(self, acct: str) -> tuple[str, ...]:
+        """The levels whose SCPs and RCPs a member account's requests pass (org_level): none for another."""
+        return self.paths[acct][1:] if acct in self.members else ()
+
+
+def _organization(rows: Mapping[str, Sequence[tuple]]) -> _Organization:
+    parent = dict(rows.get("account_parent", ()))
+    parent.update(rows.get("ou_parent", ()))
+    paths: dict[str, tuple[str, ...]] = {}
+    for acct, org in rows.get("account_org", ()):
+        chain, node = [acct], parent.get(acct)
+        while node is not None and len(chain) <= len(parent):  # (a cycle: the world's checks refuse it, E358)
+            chain.append(node)
+            node = parent.get(node)
+        paths[acct] = (org, *chain)
+    management = dict(rows.get("organization", ()))
+    members = frozenset(acct for acct, (org, *_) in paths.items() if org in management and acct != management[org])
+    attached: dict[str, dict[str, frozenset[str]]] = {}
+    for kind in ("scp", "rcp"):
+        at: dict[str, set[str]] = defaultdict(set)
+        for node, pol in rows.get(f"{kind}_attached", ()):
+            at[node].add(pol)
+        attached[kind] = {node: frozenset(pols) for node, pols in at.items()}
+    return _Organization(paths, members, attached)
 
 
 def changed_statements(before, after) -> frozenset[str] | None:
@@ -919,7 +972,7 @@ def changed_statements(before, after) -> frozenset[str] | None:
     in, in either world, is decided alike in both: :func:`diff` asks only the others.
     """
     found = _changes(before, after)
-    if isinstance(found, str) or found.callers or found.targets or found.members or found.tags:
+    if isinstance(found, str) or found.callers or found.targets or found.members or found.tags or found.tree:
         return None
     pols = found.policies | found.held
     return found.statements | {stmt for w in (before, after) for stmt, pol, *_ in _facts(w, "statement") if pol in pols}
@@ -954,7 +1007,11 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
     worlds = (before, after)
     rows = [_evaluator(w).index.rows for w in worlds]
     reading = {key: _statements_reading(worlds, f"tag/{key}") for key in {key for _, key in found.tags}}
-    readers = set().union(*reading.values())
+    views = [_organization(r) for r in rows]
+    moved = sorted(a for a in found.accounts if views[0].path(a) != views[1].path(a))  # whose path differs
+    path_readers = {side: set().union(*(_statements_reading(worlds, f"{side}org{key}") for key in ("paths", "id")))
+                    for side in ("principal", "resource")} if moved else {}
+    readers = set().union(*reading.values(), *path_readers.values())
     policy_of: dict[str, set[str]] = defaultdict(set)  # the changed statements, and those reading a tag
     for r in rows:
         for stmt, pol, *_ in r.get("statement", ()):
@@ -1004,8 +1061,9 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
     owners: dict[str, str | None] = {}
     for res in resources:
         owner = None
-        for w in worlds:
-            owner = owner or _evaluator(w).index.resources.get(res)
+        for w in worlds:  # (an S3 object: its bucket's, as Evaluator._resource_part takes it)
+            ev = _evaluator(w)
+            owner = owner or ev.index.resources.get(ev._holder(res))
         if owner is None:
             parts = res.split(":", 5)
             owner = parts[4] if len(parts) == 6 and _ACCOUNT.fullmatch(parts[4]) else None
@@ -1018,7 +1076,30 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
             group_pols[group].add(pol)
     of_group = {user_group: {stmt for r in rows for stmt, pol, *_ in r.get("statement", ())
                              if pol in group_pols[user_group[1]]} for user_group in found.members}
-    looked = set(policy_of).union(*of_group.values())
+    # the organization levels of an account, for its SCPs (its principals' requests) and RCPs (requests
+    # on its resources): no statement of a policy at a level denies, and at every level a policy has a
+    # statement that allows (rules/10-organizations.dl). Where the policies at its levels differ,
+    # those that deny in one world only; and the levels (as the set of policies attached there: two
+    # levels alike allow alike) of one world only, but not one that a level of its world with fewer
+    # policies implies, each where no statement that allows whatever the request can allow.
+    sure = [_allowing_any(r) for r in rows]
+    statements_of: list[dict[str, list[tuple[str, str]]]] = [defaultdict(list) for _ in worlds]
+    for w, r in enumerate(rows):
+        for stmt, pol, _, effect in r.get("statement", ()):
+            statements_of[w][pol].append((stmt, effect))
+    apart: list[tuple[str, str, set[str], list[tuple[int, list[str]]]]] = []  # (account, kind, denying, levels)
+    for acct in sorted(found.accounts):
+        for kind in ("scp", "rcp"):
+            at = [{view.attached[kind].get(node, frozenset()) for node in view.levels(acct)} for view in views]
+            held_at = [frozenset().union(*sets) for sets in at]
+            denying = {stmt for w in (0, 1) for pol in held_at[w] - held_at[1 - w]
+                       for stmt, effect in statements_of[w][pol] if effect == "Deny"}
+            alone = [(w, [stmt for pol in sorted(q) for stmt, _ in statements_of[w][pol] if stmt in sure[w]])
+                     for w in (0, 1) for q in _fewest(at[w]) - _fewest(at[1 - w])]
+            if denying or alone:
+                apart.append((acct, kind, denying, alone))
+    looked = set(policy_of).union(*of_group.values(), *(denying for _, _, denying, _ in apart),
+                                  *(stmts for *_, alone in apart for _, stmts in alone))
     matchers = [_matcher(_patterns((w,), looked)) for w in worlds]
     scope = frozenset(resources)
     in_world = [{stmt for stmt, *_ in r.get("statement", ()) if stmt in looked} for r in rows]
@@ -1065,12 +1146,13 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
                 held[rel] = h0 | h1 if changed or pol in found.policies else h0 ^ h1
             identities = held["identity_policy"] | held["permissions_boundary"] | {
                 m for g in held["group_policy"] for m in members.get(g, ())}
-            nodes = held["scp_attached"]
+            # (a level that holds the same statement in one world only: the accounts' levels, below)
+            nodes = held["scp_attached"] if changed or pol in found.policies else set()
             if identities or nodes:
                 out.append(_Region(acts, frozenset(p for p in principals if placed[p][0] in identities
                                                    or nodes & levels(placed[p][1])), reached))
             policy_holders = held["resource_policy"] | held["role_trust_policy"]
-            nodes = held["rcp_attached"]
+            nodes = held["rcp_attached"] if changed or pol in found.policies else set()
             if policy_holders or nodes:
                 out.append(_Region(acts, None, frozenset(
                     r for r in reached if r in policy_holders
@@ -1090,6 +1172,34 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
         return frozenset(r for r in resources if r in holders
                          or (r.startswith("arn:aws:s3:::") and r.split("/", 1)[0] in holders))
 
+    def owned(acct: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+        """The principals of the scope in an account, the resources it owns, and those with no owner
+        (a request takes one to be its principal's account's)."""
+        return (frozenset(p for p in principals if placed[p][1] == acct),
+                frozenset(r for r in resources if owners[r] == acct), frozenset(r for r in resources if owners[r] is None))
+
+    for acct, kind, denying, alone in apart:
+        who, where, unowned = owned(acct)
+        pairs = [(who, None)] if kind == "scp" else [(None, where), (who, unowned)]
+        for stmt in sorted(denying):
+            acts, reached = reach(stmt)
+            out += [_Region(acts, p, reached if r is None else reached & r) for p, r in pairs if acts]
+        for w, stmts in alone:  # where none of the level's statements that allow whatever the request can allow
+            unsure = frozenset(a for a in actions if not any(matchers[w](stmt, a) for stmt in stmts))
+            out += [_Region(unsure, p, r) for p, r in pairs if unsure]
+    # an account's path (aws:PrincipalOrgPaths, aws:ResourceOrgPaths, their organization's id): the
+    # requests of its principals, or on its resources, that a statement reading it can take part in
+    for acct in moved:
+        who, where, unowned = owned(acct)
+        for side, stmts in path_readers.items():
+            for stmt in sorted(stmts):
+                for g in taking_part(stmt, True):
+                    if side == "principal":
+                        out.append(_Region(g.actions, who if g.principals is None else g.principals & who, g.resources))
+                    else:
+                        out.append(_Region(g.actions, g.principals, where if g.resources is None else g.resources & where))
+                        out.append(_Region(g.actions, who if g.principals is None else g.principals & who,
+                                           unowned if g.resources is None else g.resources & unowned))
     every = frozenset(actions)
     if found.callers:
         # (a principal given by the name of one: which principal a name is can change with the principals)
@@ -1118,6 +1228,28 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
                 if there:
                     out.append(_Region(g.actions, g.principals, there))
     return out
+
+
+def _fewest(levels: set[frozenset[str]]) -> set[frozenset[str]]:
+    """The levels (each as the policies attached there) that no other level implies: a level allows
+    whatever a level with fewer of its policies allows."""
+    return {q for q in levels if not any(other < q for other in levels)}
+
+
+def _allowing_any(rows: Mapping[str, list[tuple]]) -> set[str]:
+    """The statements of one world's facts that allow every request their Action or NotAction
+    matches, whatever its resource, principal and context (``rules/30-statements.dl``): Allow, with
+    Resource ``*``, no NotResource, no Condition, no NotPrincipal, and no Principal or one that names
+    everyone (``AWS: *``)."""
+    star = {stmt for stmt, pattern in rows.get("statement_resource", ()) if pattern == "*"}
+    naming: dict[str, set[tuple]] = defaultdict(set)
+    for stmt, *entry in rows.get("statement_principal", ()):
+        naming[stmt].add(tuple(entry))
+    excluded = ({stmt for stmt, *_ in rows.get("statement_not_resource", ())}
+                | {stmt for stmt, *_ in rows.get("statement_not_principal", ())}
+                | {stmt for _, stmt, *_ in rows.get("statement_condition", ())})
+    return {stmt for stmt, _, _, effect in rows.get("statement", ()) if effect == "Allow" and stmt in star
+            and stmt not in excluded and (stmt not in naming or ("AWS", "*") in naming[stmt])}
 
 
 def _resource_patterns(rows: Mapping[str, list[tuple]], statements: Container[str]
@@ -1383,12 +1515,16 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
         parts += [f"{len(differ.targets)} resource(s)"] if differ.targets else []
         parts += [f"{len(differ.members)} group membership(s)"] if differ.members else []
         parts += [f"{len(differ.tags)} tag(s)"] if differ.tags else []
+        parts += [f"the organization's tree ({len(differ.accounts)} account(s) whose levels or path differ)"
+                  ] if differ.tree else []
         reach = ["that their statements can take part in"] if differ.statements or differ.policies or differ.held else []
         reach += ["that those principals make"] if differ.callers else []
         reach += ["on those resources"] if differ.targets else []
         reach += ["that those members make and their groups' statements can take part in"] if differ.members else []
         reach += ["that a statement reading the tag can take part in, made by its principal or on its resource"
                   ] if differ.tags else []
+        reach += ["that those accounts' principals make, or on their resources, that a policy at a level of one "
+                  "world only or a statement reading the path can take part in"] if differ.tree and differ.accounts else []
         why = (f"the worlds differ only in {' and '.join(parts)}: only the requests of the scope "
                f"{', or '.join(reach)} can change" if parts else
                "the worlds do not differ in anything a decision reads: no request can change")

@@ -356,7 +356,8 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
     attached or detached (a managed policy to a user, an SCP to a level), a resource policy added or
     removed, a user put in or taken out of a group, a permissions boundary set or removed, a user's,
     role's or resource's tags, a bucket's ABAC, a role made service-linked or not, a unique id, a
-    user or a role added (or, the pair swapped, removed)."""
+    user or a role added (or, the pair swapped, removed), a member account moved to another level of
+    the organization (a new OU among them), an OU moved."""
     model = draw(valid_world_models())
     accounts = [a.id for a in model.accounts]
     pool = _principals_pool(accounts)
@@ -367,7 +368,7 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
              "group", "boundary", "user tags", "role tags", "resource tags", "abac", "service-linked", "unique id",
              "new user", "new role"]
     if model.organizations:
-        kinds += ["scp", "rcp", "attach scp"]
+        kinds += ["scp", "rcp", "attach scp", "move account", "move ou"]
     kind = draw(st.sampled_from(kinds))
 
     def policy(of: str, size: int = 3) -> Policy:
@@ -454,6 +455,8 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
                                          conditions=draw(_conditions())),))
         pols[j] = (of, replace(named, document=document))
         return model, replace(model, organizations=(replace(org, policies=tuple(pols)),))
+    if kind in ("move account", "move ou"):
+        return model, replace(model, organizations=(replace(org, root=draw(_moved(org.root, kind == "move ou"))),))
     # attach scp: an SCP attached to, or detached from, the root or an OU
     name = draw(st.sampled_from([named.name for of, named in org.policies if of == "scp"]))
     node = org.root if draw(st.booleans()) or not org.root.children else org.root.children[0]
@@ -463,6 +466,31 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
     changed = replace(node, attachments=atts)
     root = changed if node is org.root else replace(org.root, children=(changed, *org.root.children[1:]))
     return model, replace(model, organizations=(replace(org, root=root),))
+
+
+@st.composite
+def _moved(draw, root: OrgNode, an_ou: bool) -> OrgNode:
+    """The organization tree of :func:`valid_world_models` (the root, OU Workloads, OU Prod under it)
+    with one member account moved to another level, or into a new OU under one (an account placed
+    under the root, with its own attachments), or OU Prod moved under the root."""
+    workloads = root.children[0]
+    prod = workloads.children[0]
+    if an_ou:  # (Prod under the root; a second move puts it back under Workloads)
+        return replace(root, children=(replace(workloads, children=()), prod))
+    places = [(n, ref) for n, node in enumerate((root, workloads, prod)) for ref in node.accounts]
+    if not places:
+        return root
+    n, ref = draw(st.sampled_from(places))
+    nodes = [replace(node, accounts=tuple(a for a in node.accounts if a is not ref)) for node in (root, workloads, prod)]
+    to = draw(st.sampled_from([m for m in range(3) if m != n] + ["new"]))
+    if to == "new":  # a new OU (FullAWSAccess alone, or with an SCP of the organization) under one of them
+        under = draw(st.integers(0, 2))
+        fresh = OrgNode("ou", "Fresh", None, draw(st.sampled_from([(), (Attachment("scp", "s0"),)])), (ref,))
+        nodes[under] = replace(nodes[under], children=(*nodes[under].children, fresh))
+    else:
+        nodes[to] = replace(nodes[to], accounts=(*nodes[to].accounts, ref))
+    root, workloads, prod = nodes
+    return replace(root, children=(replace(workloads, children=(prod, *workloads.children[1:])), *root.children[1:]))
 
 
 @st.composite

@@ -443,6 +443,69 @@ def test_diff_asks_only_what_a_changed_principal_makes_or_a_changed_resource_is_
     assert "differ only in" in notes[0] and f"asked {len(asked):,} of " in notes[0]
 
 
+_TREE = '''
+organization "o-a1b2c3d4e5" {
+  management "m"
+  scp DenyRedshift { deny redshift:* on * }
+  scp AllowS3 { allow s3:* on * }
+  rcp DenyGets { deny s3:GetObject on * principal * when Bool aws:SecureTransport "false" }
+  root "r-a1b2" {
+    ou Analytics id "ou-a1b2-analytics" { scp DenyRedshift  rcp DenyGets  account "a" }
+    ou Sandbox id "ou-a1b2-sandboxxx" { account "c" }
+    ou Listed id "ou-a1b2-listedxx" { detach scp FullAWSAccess  scp AllowS3  account "d" }
+  }
+}
+account 111111111111 "m" { user admin { attach Admin } }
+account 222222222222 "a" {
+  user alice { attach Admin }
+  resource "arn:aws:s3:::a-data" { policy { allow s3:GetObject on "arn:aws:s3:::a-data/*" principal *
+    when ForAnyValue:StringLike aws:PrincipalOrgPaths "o-a1b2c3d4e5/r-a1b2/ou-a1b2-sandboxxx/*" } }
+}
+account 333333333333 "c" { user carol { attach Admin }  resource "arn:aws:s3:::c-data" }
+account 444444444444 "d" { user dave { attach Admin } }
+aws policy Admin { allow * on * }
+'''
+_SANDBOX = 'ou Sandbox id "ou-a1b2-sandboxxx" { account "c" }'
+
+
+@pytest.mark.parametrize("after, moved, found", [
+    # an account moved into an OU with a deny SCP and an RCP: its principals' requests that the deny
+    # can take part in, the requests on its resources that the RCP's can, and those a statement
+    # reading aws:PrincipalOrgPaths can
+    (_TREE.replace(_SANDBOX, 'ou Sandbox id "ou-a1b2-sandboxxx" { }').replace('account "a" }', 'account "a"  account "c" }'),
+     {"333333333333"}, 23),
+    # into an OU that allows only S3: every other action of its principals
+    (_TREE.replace('scp DenyRedshift  rcp DenyGets  account "a" }', 'scp DenyRedshift  rcp DenyGets }')
+     .replace('account "d" }', 'account "d"  account "a" }'), {"222222222222"}, 38),
+    # an OU moved under another: the accounts under it
+    (_TREE.replace(_SANDBOX, '').replace('account "d" }', f'account "d"  {_SANDBOX} }}'), {"333333333333"}, 10),
+    # into a new OU that has only FullAWSAccess: only what reads the path
+    (_TREE.replace(_SANDBOX, 'ou Sandbox id "ou-a1b2-sandboxxx" { }  ou Fresh { account "c" }'), {"333333333333"}, 2),
+    # an OU renamed: nothing a decision reads
+    (_TREE.replace("ou Sandbox ", "ou Playground "), set(), 0),
+])
+def test_diff_asks_only_the_requests_of_the_accounts_whose_levels_differ(monkeypatch, after, moved, found):
+    before, after = iamlogic.loads(_TREE, "before.iaml"), iamlogic.loads(after, "after.iaml")
+    scope = {"actions": ["redshift:CreateCluster", "s3:GetObject", "s3:PutObject", "ec2:RunInstances"]}
+    asked: set[tuple[str, str, str]] = set()
+    ask = analysis._Asker.verdicts
+
+    def spy(self, triples, context, reads):
+        asked.update(triples)
+        return ask(self, triples, context, reads)
+
+    with monkeypatch.context() as m:
+        m.setattr(analysis._Asker, "verdicts", spy)
+        notes: list[str] = []
+        changes = diff(before, after, notes=notes, **scope)
+    assert len(changes) == found
+    assert changes == _asking_every_request(monkeypatch, before, after, **scope)
+    owners = {"arn:aws:s3:::a-data": "222222222222", "arn:aws:s3:::c-data": "333333333333"}
+    assert all((p.split(":")[4] if p.startswith("arn:") else None) in moved or owners.get(r.split("/", 1)[0]) in moved
+               for p, _, r in asked)
+    assert bool(asked) == bool(moved) and ("differ only in" if moved else "do not differ in anything") in notes[0]
+
+
 @pytest.mark.parametrize("before, after, scope", [
     (BASE.replace('user bob {', 'user bob { policy D { sid "NoGet" deny s3:GetObject on * } '),
      BASE.replace('user alice {', 'user dave { policy P { allow s3:ListBucket on * } }\n  user alice {'), {}),
