@@ -803,6 +803,13 @@ _OF_TARGET = {"resource": 0, "aws_managed_key": 0, "group": 0}  # every action
 _OF_PRINCIPAL = {"principal": 0, "principal_name": 0, "principal_id": 0}  # both, every action
 # (group_member: the actions of the group's policies; principal_tag, resource_tag, bucket_abac: the
 # actions of the statements that read the tag's key)
+# IAM Identity Center: who signs in to which role it provisions, with which session tags
+# (rules/15-identity-center.dl sso_signin, Evaluator._sso_session), and which roles IAM may not change
+# (rules/55-service-limits.dl protected_change), by the column that holds the organization: a change
+# reaches the requests of those roles' sessions, and those on the roles.
+_OF_IDENTITY_CENTER = {"sso_user": 0, "sso_group": 0, "sso_group_member": 0, "sso_user_attribute": 0,
+                       "sso_session_attribute": 0, "sso_assignment": 0, "sso_role": 1, "directory": 0,
+                       "directory_link": 0}
 # Which role Amazon Cognito gives an identity's session reads these (rules/16-cognito.dl, the
 # evaluator's enhanced flow): not narrowed where the worlds have identity pools.
 _COGNITO_READS = frozenset({"principal", "principal_name", "principal_id", "role_trust_policy"})
@@ -827,6 +834,7 @@ class _Changes:
     tags: frozenset[tuple[str, str]] = frozenset()  # (principal or resource, lower-case tag key) that differ
     tree: bool = False  # the organization's tree, or which accounts are in it, differ
     accounts: frozenset[str] = frozenset()  # whose path in the organization, or policies at its levels, differ
+    declared: frozenset[str] = frozenset()  # accounts declared in one world only (or under another name)
 
 
 def _changes(before, after) -> _Changes | str:
@@ -843,6 +851,7 @@ def _changes(before, after) -> _Changes | str:
     members: set[tuple[str, str]] = set()
     tags: set[tuple[str, str]] = set()
     tree = False
+    declared: set[str] = set()
     cognito = any(ev.index.rows.get("cognito_pool") for ev in (ev0, ev1))
     for rel in set(ev0.index.rows) | set(ev1.index.rows):
         if rel in _PROVENANCE or rel in _FOLLOWS_STATEMENTS:
@@ -861,6 +870,13 @@ def _changes(before, after) -> _Changes | str:
             policies.update(row[0] for row in delta)
         elif rel in _TREE:
             tree = True
+        elif rel == "account":
+            declared.update(acct for acct, _ in delta)
+        elif rel in _OF_IDENTITY_CENTER:
+            orgs = {row[_OF_IDENTITY_CENTER[rel]] for row in delta}
+            roles = {role for ev in (ev0, ev1) for role, org, *_ in ev.index.rows.get("sso_role", ()) if org in orgs}
+            callers |= roles
+            targets |= roles
         elif cognito and rel in _COGNITO_READS:
             return rel
         elif rel in _OF_POLICY:
@@ -913,7 +929,7 @@ def _changes(before, after) -> _Changes | str:
                 or any(views[0].attached[kind].get(node) != views[1].attached[kind].get(node) for kind in ("scp", "rcp")
                        for node in {*views[0].levels(acct), *views[1].levels(acct)})}
     return _Changes(frozenset(changed), frozenset(policies), frozenset(held), frozenset(callers), frozenset(targets),
-                    frozenset(members), frozenset(tags), tree, frozenset(accounts))
+                    frozenset(members), frozenset(tags), tree, frozenset(accounts), frozenset(declared))
 
 
 @dataclass(frozen=True)
@@ -972,7 +988,8 @@ def changed_statements(before, after) -> frozenset[str] | None:
     in, in either world, is decided alike in both: :func:`diff` asks only the others.
     """
     found = _changes(before, after)
-    if isinstance(found, str) or found.callers or found.targets or found.members or found.tags or found.tree:
+    if isinstance(found, str) or found.callers or found.targets or found.members or found.tags or found.tree \
+            or found.declared:
         return None
     pols = found.policies | found.held
     return found.statements | {stmt for w in (before, after) for stmt, pol, *_ in _facts(w, "statement") if pol in pols}
@@ -1201,6 +1218,12 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
                         out.append(_Region(g.actions, who if g.principals is None else g.principals & who,
                                            unowned if g.resources is None else g.resources & unowned))
     every = frozenset(actions)
+    # an account declared in one world only: whether a principal or a resource is of the world's own
+    # accounts (Evaluator._absent, _unknown_principal), for every request of its principals or on its
+    # resources (those with no owner are its principals' own)
+    for acct in sorted(found.declared):
+        who, where, _ = owned(acct)
+        out += [_Region(every, who, None), _Region(every, None, where)]
     if found.callers:
         # (a principal given by the name of one: which principal a name is can change with the principals)
         names = {idx.names[p][0] for idx in (_evaluator(w).index for w in worlds) for p in found.callers
@@ -1517,6 +1540,7 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
         parts += [f"{len(differ.tags)} tag(s)"] if differ.tags else []
         parts += [f"the organization's tree ({len(differ.accounts)} account(s) whose levels or path differ)"
                   ] if differ.tree else []
+        parts += [f"{len(differ.declared)} account(s)"] if differ.declared else []
         reach = ["that their statements can take part in"] if differ.statements or differ.policies or differ.held else []
         reach += ["that those principals make"] if differ.callers else []
         reach += ["on those resources"] if differ.targets else []
@@ -1525,6 +1549,7 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
                   ] if differ.tags else []
         reach += ["that those accounts' principals make, or on their resources, that a policy at a level of one "
                   "world only or a statement reading the path can take part in"] if differ.tree and differ.accounts else []
+        reach += ["that the principals of those accounts make, or on their resources"] if differ.declared else []
         why = (f"the worlds differ only in {' and '.join(parts)}: only the requests of the scope "
                f"{', or '.join(reach)} can change" if parts else
                "the worlds do not differ in anything a decision reads: no request can change")

@@ -357,7 +357,7 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
     removed, a user put in or taken out of a group, a permissions boundary set or removed, a user's,
     role's or resource's tags, a bucket's ABAC, a role made service-linked or not, a unique id, a
     user or a role added (or, the pair swapped, removed), a member account moved to another level of
-    the organization (a new OU among them), an OU moved."""
+    the organization (a new OU among them), an OU moved, a member account added (or removed)."""
     model = draw(valid_world_models())
     accounts = [a.id for a in model.accounts]
     pool = _principals_pool(accounts)
@@ -366,7 +366,7 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
     user, role = acct.users[0], acct.roles[0]
     kinds = ["managed", "user inline", "role inline", "trust", "trust actions", "not action", "resource", "attach",
              "group", "boundary", "user tags", "role tags", "resource tags", "abac", "service-linked", "unique id",
-             "new user", "new role"]
+             "new user", "new role", "new account"]
     if model.organizations:
         kinds += ["scp", "rcp", "attach scp", "move account", "move ou"]
     kind = draw(st.sampled_from(kinds))
@@ -440,6 +440,11 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
                             inline=(NamedPolicy("own", policy("identity")),))
             grown = with_account(roles=(*acct.roles, other))
         return (model, grown) if draw(st.booleans()) else (grown, model)
+    if kind == "new account":  # the last one (not the management account) and its place in the organization
+        last = model.accounts[-1].id
+        smaller = replace(model, accounts=model.accounts[:-1],
+                          organizations=tuple(replace(o, root=_without(o.root, last)) for o in model.organizations))
+        return (smaller, model) if draw(st.booleans()) else (model, smaller)
     org = model.organizations[0]
     if kind in ("scp", "rcp"):
         pols = list(org.policies)
@@ -466,6 +471,12 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
     changed = replace(node, attachments=atts)
     root = changed if node is org.root else replace(org.root, children=(changed, *org.root.children[1:]))
     return model, replace(model, organizations=(replace(org, root=root),))
+
+
+def _without(node: OrgNode, acct: str) -> OrgNode:
+    """An organization tree without an account."""
+    return replace(node, accounts=tuple(a for a in node.accounts if a.ref != acct),
+                   children=tuple(_without(child, acct) for child in node.children))
 
 
 @st.composite

@@ -483,6 +483,9 @@ _SANDBOX = 'ou Sandbox id "ou-a1b2-sandboxxx" { account "c" }'
     (_TREE.replace(_SANDBOX, 'ou Sandbox id "ou-a1b2-sandboxxx" { }  ou Fresh { account "c" }'), {"333333333333"}, 2),
     # an OU renamed: nothing a decision reads
     (_TREE.replace("ou Sandbox ", "ou Playground "), set(), 0),
+    # a new account: the requests of its principals, and those on its resources
+    (_TREE.replace(_SANDBOX, 'ou Sandbox id "ou-a1b2-sandboxxx" { account "c"  account "e" }')
+     + 'account 555555555555 "e" { user erin { attach Admin }  resource "arn:aws:s3:::e-data" }', {"555555555555"}, 46),
 ])
 def test_diff_asks_only_the_requests_of_the_accounts_whose_levels_differ(monkeypatch, after, moved, found):
     before, after = iamlogic.loads(_TREE, "before.iaml"), iamlogic.loads(after, "after.iaml")
@@ -500,10 +503,38 @@ def test_diff_asks_only_the_requests_of_the_accounts_whose_levels_differ(monkeyp
         changes = diff(before, after, notes=notes, **scope)
     assert len(changes) == found
     assert changes == _asking_every_request(monkeypatch, before, after, **scope)
-    owners = {"arn:aws:s3:::a-data": "222222222222", "arn:aws:s3:::c-data": "333333333333"}
+    owners = {"arn:aws:s3:::a-data": "222222222222", "arn:aws:s3:::c-data": "333333333333",
+              "arn:aws:s3:::e-data": "555555555555"}
     assert all((p.split(":")[4] if p.startswith("arn:") else None) in moved or owners.get(r.split("/", 1)[0]) in moved
                for p, _, r in asked)
     assert bool(asked) == bool(moved) and ("differ only in" if moved else "do not differ in anything") in notes[0]
+
+
+_SSO = (EXAMPLES / "identity-center" / "world.iaml").read_text()
+
+
+@pytest.mark.parametrize("after, found", [
+    # a user assigned a permission set in one more account, a user in one more group, an attribute
+    (_SSO.replace('assign Admin to user carol in "dev"', 'assign Admin to user carol in "dev", "prod"'), 22),
+    (_SSO.replace("user erin { groups Auditors }", "user erin { groups Auditors, Engineers }"), 5),
+    (_SSO.replace('CostCenter = "payments"', 'CostCenter = "data"'), 2),
+])
+def test_diff_asks_only_the_requests_of_identity_center_sessions(monkeypatch, after, found):
+    before, after = iamlogic.loads(_SSO, "before.iaml"), iamlogic.loads(after, "after.iaml")
+    scope = {"actions": ["ec2:StartInstances", "ec2:TerminateInstances", "s3:GetObject", "iam:UpdateRole"]}
+    asked: set[tuple[str, str, str]] = set()
+    ask = analysis._Asker.verdicts
+
+    def spy(self, triples, context, reads):
+        asked.update(triples)
+        return ask(self, triples, context, reads)
+
+    with monkeypatch.context() as m:
+        m.setattr(analysis._Asker, "verdicts", spy)
+        changes = diff(before, after, **scope)
+    assert len(changes) == found
+    assert changes == _asking_every_request(monkeypatch, before, after, **scope)
+    assert asked and all("AWSReservedSSO_" in p or "AWSReservedSSO_" in r for p, _, r in asked)
 
 
 @pytest.mark.parametrize("before, after, scope", [
