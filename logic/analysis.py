@@ -840,7 +840,8 @@ class _Changes:
 def _changes(before, after) -> _Changes | str:
     """The difference between two worlds' facts (:class:`_Changes`), or the relation of a fact that
     differs and is none of a statement, of which sources hold a policy, of one principal or of one
-    resource (the organization's tree, a session policy, Amazon Cognito's pools: see :func:`diff`)."""
+    resource, of the organization's tree and accounts, of IAM Identity Center (a session policy, an
+    organization, Amazon Cognito's pools: see :func:`diff`)."""
     ev0, ev1 = _evaluator(before), _evaluator(after)
     changed: set[str] = set()
     policies: set[str] = set()
@@ -1193,7 +1194,8 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
         """The principals of the scope in an account, the resources it owns, and those with no owner
         (a request takes one to be its principal's account's)."""
         return (frozenset(p for p in principals if placed[p][1] == acct),
-                frozenset(r for r in resources if owners[r] == acct), frozenset(r for r in resources if owners[r] is None))
+                frozenset(r for r in resources if owners[r] == acct),
+                frozenset(r for r in resources if owners[r] is None))
 
     for acct, kind, denying, alone in apart:
         who, where, unowned = owned(acct)
@@ -1211,12 +1213,12 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
         for side, stmts in path_readers.items():
             for stmt in sorted(stmts):
                 for g in taking_part(stmt, True):
+                    mine = who if g.principals is None else g.principals & who
                     if side == "principal":
-                        out.append(_Region(g.actions, who if g.principals is None else g.principals & who, g.resources))
+                        out.append(_Region(g.actions, mine, g.resources))
                     else:
                         out.append(_Region(g.actions, g.principals, where if g.resources is None else g.resources & where))
-                        out.append(_Region(g.actions, who if g.principals is None else g.principals & who,
-                                           unowned if g.resources is None else g.resources & unowned))
+                        out.append(_Region(g.actions, mine, unowned if g.resources is None else g.resources & unowned))
     every = frozenset(actions)
     # an account declared in one world only: whether a principal or a resource is of the world's own
     # accounts (Evaluator._absent, _unknown_principal), for every request of its principals or on its
@@ -1454,12 +1456,21 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     they differ in a principal (its tags, groups, permissions boundary, trust policy, name, id, or
     the principal itself, added or removed) or in a resource (its tags, owner, S3 ABAC, whether the
     world declares it), the requests that principal makes, and those on it, are asked too, every
-    action of the scope (except where Amazon Cognito's identity pools read which roles there are).
-    For anything else (the organization's tree, accounts, session policies, Amazon Cognito's pools,
-    IAM Identity Center) every request of the scope is asked. And whatever the worlds differ in, a request is asked under another context only when that
-    context gives a key its decisions under the first one read (the conditions of the statements
-    it reached; every key when one of those has policy variables). ``notes``, a list, gets a line
-    saying how many requests were asked.
+    action of the scope (except where Amazon Cognito's identity pools read which roles there are);
+    for an account declared in one world only, the requests of its principals and on its
+    resources; for IAM Identity Center (assignments, members, attributes), those of the sessions of
+    the roles it provisions and on those roles. When the organization's tree differs (an account or
+    an OU moved, an account joining or leaving) or the SCPs and RCPs attached to its levels, the
+    requests of an account's principals (SCPs) or on its resources (RCPs) whose levels differ, that
+    a Deny statement of a policy at its levels in one world only can take part in, or that a level
+    of one world only (as the set of policies attached there) may not allow: those that no
+    statement there allowing any request its Action matches (``FullAWSAccess``) allows; and those a
+    statement reading the account's path (``aws:PrincipalOrgPaths``, ``aws:ResourceOrgPaths``) can
+    take part in. For anything else (session policies, Amazon Cognito's pools, the organizations
+    themselves) every request of the scope is asked. And whatever the worlds differ in, a request
+    is asked under another context only when that context gives a key its decisions under the
+    first one read (the conditions of the statements it reached; every key when one of those has
+    policy variables). ``notes``, a list, gets a line saying how many requests were asked.
 
     ``undetermined``: as in :func:`who_can`; a request undetermined in either world is not a change.
 
@@ -1569,52 +1580,55 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     named = _keys_read((world_before, world_after), None, conditions=False)
     triples = iter(triples)
     asked = 0
-    while block := list(itertools.islice(triples, _DIFF_BLOCK)):  # a block at a time: bounded memory
-        asked += len(block)
-        done: set[tuple[str, str, str]] = set()  # requests found granted and revoked: nothing more to look for
-        skip: set[tuple[str, str, str]] = set()
-        read: dict[tuple[str, str, str], frozenset[str] | None] = {}  # a request -> the keys its decisions read
-        for n, ctx in enumerate(contexts):
-            if n == 0:
-                todo = block
-            else:
-                # A request is decided alike under a context that differs from the first only in keys its
-                # decisions under the first did not read (the statements it reached, and so the keys read,
-                # depend on no other key): it is not asked again.
-                varied = {k.lower() for k in ctx} - fixed
-                # (Amazon Cognito's keys say which identity a session is: every request of it reads them)
-                every = any(k.startswith(f"{COGNITO}:") for k in varied)
-                todo = [t for t in block if t not in done and t not in skip
-                        and (every or (keys := read.get(t)) is None or not keys.isdisjoint(varied))]
-                if not todo:  # no request of the block reads a key this context gives; a later one may
-                    if len(done) + len(skip) >= len(block) and all(t in done or t in skip for t in block):
-                        break
-                    continue
-            reads = [[None] * len(todo), [None] * len(todo)]
-            before, after = (asker.verdicts(todo, ctx, r) for asker, r in zip(askers, reads))
-            if n == 0 and _SKIP_UNREAD:
-                for t, k0, k1 in zip(todo, *reads):
-                    read[t] = None if k0 is None or k1 is None else frozenset((*k0, *k1, *named))
-            if unknown:
-                skip |= {(u.principal, u.action, u.resource) for u in unknown}
-                undetermined += unknown
-                unknown.clear()
-            extra = tuple(sorted((k, v) for k, v in ctx.items() if k not in given))
-            changed: dict[tuple[str, str, str, str], tuple[str | None, str | None]] = {}
-            for t, v0, v1 in zip(todo, before, after):
-                # a principal of one world only is a change where it is allowed; its denials are not news
-                if v0 != v1 and t not in skip and (ALLOW in (v0, v1) or None not in (v0, v1)):
-                    kind = "grants" if v1 == ALLOW else "revokes" if v0 == ALLOW else "denial"
-                    if (*t, kind) not in found and (*t, kind) not in changed:
-                        changed[(*t, kind)] = v0, v1
-            if changed:  # the decisions themselves (their statements, notes), for the changes alone
-                asked_again = list(dict.fromkeys(key[:3] for key in changed))
-                decided = [dict(zip(asked_again, asker.ask(asked_again, ctx))) for asker in askers]
-                for (p, a, r, kind), (v0, v1) in changed.items():
-                    d0, d1 = decided[0][p, a, r], decided[1][p, a, r]
-                    found[(p, a, r, kind)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
-                    if (p, a, r, "grants") in found and (p, a, r, "revokes") in found:
-                        done.add((p, a, r))
+    # (the changes kept are many objects, for the collector to walk again and again; deciding leaves
+    # no cyclic garbage: see collector_paused)
+    with collector_paused():
+        while block := list(itertools.islice(triples, _DIFF_BLOCK)):  # a block at a time: bounded memory
+            asked += len(block)
+            done: set[tuple[str, str, str]] = set()  # requests found granted and revoked: nothing more to look for
+            skip: set[tuple[str, str, str]] = set()
+            read: dict[tuple[str, str, str], frozenset[str] | None] = {}  # a request -> the keys its decisions read
+            for n, ctx in enumerate(contexts):
+                if n == 0:
+                    todo = block
+                else:
+                    # A request is decided alike under a context that differs from the first only in keys its
+                    # decisions under the first did not read (the statements it reached, and so the keys read,
+                    # depend on no other key): it is not asked again.
+                    varied = {k.lower() for k in ctx} - fixed
+                    # (Amazon Cognito's keys say which identity a session is: every request of it reads them)
+                    every = any(k.startswith(f"{COGNITO}:") for k in varied)
+                    todo = [t for t in block if t not in done and t not in skip
+                            and (every or (keys := read.get(t)) is None or not keys.isdisjoint(varied))]
+                    if not todo:  # no request of the block reads a key this context gives; a later one may
+                        if len(done) + len(skip) >= len(block) and all(t in done or t in skip for t in block):
+                            break
+                        continue
+                reads = [[None] * len(todo), [None] * len(todo)]
+                before, after = (asker.verdicts(todo, ctx, r) for asker, r in zip(askers, reads))
+                if n == 0 and _SKIP_UNREAD:
+                    for t, k0, k1 in zip(todo, *reads):
+                        read[t] = None if k0 is None or k1 is None else frozenset((*k0, *k1, *named))
+                if unknown:
+                    skip |= {(u.principal, u.action, u.resource) for u in unknown}
+                    undetermined += unknown
+                    unknown.clear()
+                extra = tuple(sorted((k, v) for k, v in ctx.items() if k not in given))
+                changed: dict[tuple[str, str, str, str], tuple[str | None, str | None]] = {}
+                for t, v0, v1 in zip(todo, before, after):
+                    # a principal of one world only is a change where it is allowed; its denials are not news
+                    if v0 != v1 and t not in skip and (ALLOW in (v0, v1) or None not in (v0, v1)):
+                        kind = "grants" if v1 == ALLOW else "revokes" if v0 == ALLOW else "denial"
+                        if (*t, kind) not in found and (*t, kind) not in changed:
+                            changed[(*t, kind)] = v0, v1
+                if changed:  # the decisions themselves (their statements, notes), for the changes alone
+                    asked_again = list(dict.fromkeys(key[:3] for key in changed))
+                    decided = [dict(zip(asked_again, asker.ask(asked_again, ctx))) for asker in askers]
+                    for (p, a, r, kind), (v0, v1) in changed.items():
+                        d0, d1 = decided[0][p, a, r], decided[1][p, a, r]
+                        found[(p, a, r, kind)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
+                        if (p, a, r, "grants") in found and (p, a, r, "revokes") in found:
+                            done.add((p, a, r))
     if notes is not None:
         notes.append(f"{why}; asked {asked:,} of the {whole:,} requests of the scope, each under the sample "
                      "contexts that give a key its decisions read")
