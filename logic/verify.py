@@ -379,7 +379,10 @@ class Violation:
     found_by: str = "exhaustive"
     more: int = 0
 
-    def render(self) -> str:
+    def render(self, proof: bool = True) -> str:
+        """The violation as text: its counterexample (each step of a path), the decision with its
+        deciding statements and, with ``proof``, its derivation from the rules (through pyDatalog:
+        seconds each in a world of thousands of statements)."""
         how = "found by the exhaustive check" if self.found_by == "exhaustive" else "found by search, shrunk by hypothesis"
         out = [f"VIOLATED {self.invariant!r} ({self.kind}): {self.message}", f"  ({how}"
                + (f"; {self.more} more request(s) of this principal violate it too)" if self.more else ")")]
@@ -387,12 +390,13 @@ class Violation:
         for i, step in enumerate(steps, 1):
             head = f"  step {i} of {len(steps)}:" if self.path else "  counterexample:"
             out += [head, step.render("    "), "    decision:"]
-            out += ["      " + x for x in step.decision.explain("full").split("\n")]
+            out += ["      " + x for x in step.decision.explain("full" if proof else "blockers").split("\n")]
         return "\n".join(out)
 
-    def to_json(self) -> dict:
+    def to_json(self, proof: bool = True) -> dict:
         def one(c: Counterexample) -> dict:
-            return {**c.request(), "decision": c.decision.to_json(), "explanation": c.decision.explain("full")}
+            return {**c.request(), "decision": c.decision.to_json(),
+                    "explanation": c.decision.explain("full" if proof else "blockers")}
 
         d = {"invariant": self.invariant, "kind": self.kind, "message": self.message, "found_by": self.found_by,
              "more": self.more, "counterexample": one(self.counterexample)}
@@ -421,11 +425,11 @@ class InvariantResult:
         fit it (often a typo in a pattern), so it guards nothing."""
         return not self.violations and not self.decided and not self.searched
 
-    def to_json(self) -> dict:
+    def to_json(self, proof: bool = True) -> dict:
         return {"name": self.invariant.name, "kind": self.invariant.kind, "holds": self.holds,
                 "vacuous": self.vacuous,
                 "decided": self.decided, "searched": self.searched, "notes": self.notes,
-                "violations": [v.to_json() for v in self.violations]}
+                "violations": [v.to_json(proof) for v in self.violations]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -644,6 +648,7 @@ class _Analysis:
         self._expanded: dict[str, frozenset[str]] = {}
         self._formats: dict[str, list[re.Pattern]] = {}
         self._cache: dict[tuple, Decision] = {}
+        self._signatures: dict[str, tuple] = {}  # a resource -> its signature but the owner
         self.evaluations = 0
 
     # -- deciding ---------------------------------------------------------------------------------
@@ -754,6 +759,12 @@ class _Analysis:
         """What the rules can see of a resource; resources with equal signatures are decided alike."""
         if resource == "*":
             return ("*",)
+        found = self._signatures.get(resource)  # (what does not depend on the owner: the same for every actor)
+        if found is None:
+            found = self._signatures[resource] = self._own_signature(resource)
+        return found if found[0] == "unique" else (owner, *found)
+
+    def _own_signature(self, resource: str) -> tuple:
         holder = resource
         if resource not in self.resources and resource.startswith("arn:") and ":s3:::" in resource:
             bucket = resource.split("/", 1)[0]
@@ -767,7 +778,7 @@ class _Analysis:
             elif resource_match(p, resource):
                 matched.append(p)
         parts = resource.split(":")
-        return (owner, holder, self.resource_policy.get(holder), self.trust.get(resource),
+        return (holder, self.resource_policy.get(holder), self.trust.get(resource),
                 bool(re.fullmatch(r"arn:aws[a-z-]*:kms:[^:]*:[0-9]*:key/.+", resource)),
                 self.resource_tags.get(resource, ()), parts[2] if len(parts) >= 6 else None, tuple(matched))
 
@@ -1452,6 +1463,9 @@ def add_commands(sub) -> None:
     v.add_argument("--examples", type=int, default=200, metavar="N",
                    help="the most requests each hypothesis search decides (default 200; 0: exhaustive check only)")
     v.add_argument("--format", choices=("text", "json"), default="text")
+    v.add_argument("--brief", action="store_true",
+                   help="each violation with its deciding statements, without its derivation from the rules "
+                        "(seconds each through pyDatalog in a world of thousands of statements)")
     v.add_argument("--allow-vacuous", action="store_true",
                    help="exit 0 even when an invariant decides no request (by default such an invariant, which "
                         "guards nothing, exits 1)")
@@ -1494,7 +1508,7 @@ def cmd_verify(args) -> int:
     vacuous = [r for r in results if r.vacuous]
     if args.format == "json":
         print(json.dumps({"holds": not violated, "vacuous": len(vacuous),
-                          "invariants": [r.to_json() for r in results]}, indent=2))
+                          "invariants": [r.to_json(not args.brief) for r in results]}, indent=2))
     else:
         for r in results:
             status = "VACUOUS " if r.vacuous else "holds   " if r.holds else "VIOLATED"
@@ -1508,7 +1522,7 @@ def cmd_verify(args) -> int:
         for r in violated:
             for v in r.violations:
                 print()
-                print(v.render())
+                print(v.render(not args.brief))
         print()
         print(f"{len(results) - len(violated)} of {len(results)} invariant(s) hold"
               + (f", {len(violated)} violated" if violated else "")

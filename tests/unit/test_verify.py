@@ -283,6 +283,21 @@ def test_cli_violation_exit_1_prints_the_counterexample_and_its_proof(tmp_path, 
     assert out.rstrip().endswith("0 of 1 invariant(s) hold, 1 violated")
 
 
+def test_cli_brief_prints_each_violation_without_its_derivation(tmp_path, capsys, world_path):
+    """A derivation goes through pyDatalog (seconds each in a world of thousands of statements):
+    --brief leaves it out, in text and in JSON, and keeps the deciding statements."""
+    p = tmp_path / "inv.yaml"
+    p.write_text("invariants:\n  - name: only Admin manages bob\n    only: {principals: [Admin, 'arn:aws:iam::*:root'], "
+                 "can: 'iam:*', on: 'arn:aws:iam::222222222222:user/bob'}\n")
+    rc, out, _ = run(capsys, "verify", world_path, "--invariants", p, "--examples", "3", "--brief")
+    assert rc == 1 and "    principal: arn:aws:iam::222222222222:user/bob" in out and "allowed by" in out
+    assert "derivation:" not in out
+    rc, out, _ = run(capsys, "verify", world_path, "--invariants", p, "--examples", "3", "--brief", "--format", "json")
+    [v, *_] = json.loads(out)["invariants"][0]["violations"]
+    assert rc == 1 and "allowed by" in v["counterexample"]["explanation"]
+    assert "derivation:" not in v["counterexample"]["explanation"]
+
+
 def test_cli_an_invariant_that_decides_nothing_exits_1_unless_allowed(tmp_path, capsys, world_path):
     p = tmp_path / "inv.yaml"  # a typo: no principal "bbo" in the world, so nothing is decided
     p.write_text("invariants:\n  - name: bbo never reaches Admin\n    no_reach: {from: bbo, "
