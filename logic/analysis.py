@@ -552,14 +552,19 @@ class _Asker:
         self._extra = tuple(extra_accounts)
         self._copy = None
         self._valid: dict[str, bool] = {}
+        self._targets: dict[str, Any] = {}
         self.undetermined = undetermined
 
     def _target(self, principal: str):
-        if principal in self.outsiders or _account_of(principal) in self._extra:
-            if self._copy is None:
-                self._copy = _augmented(self.world, self.outsiders, self._extra)
-            return self._copy
-        return self.world
+        found = self._targets.get(principal)
+        if found is None:
+            found = self.world
+            if principal in self.outsiders or _account_of(principal) in self._extra:
+                if self._copy is None:
+                    self._copy = _augmented(self.world, self.outsiders, self._extra)
+                found = self._copy
+            self._targets[principal] = found
+        return found
 
     def _placeable(self, principal: str, action: str, resource: str) -> bool:
         if principal not in self._valid:
@@ -619,10 +624,11 @@ class _Asker:
                 continue
             target = self._target(p)
             groups.setdefault(id(target), (target, []))[1].append(i)
+        given = dict(context or {})  # (one for every request: the evaluator reads it, and keeps its own)
         for target, indexes in groups.values():
             for start in range(0, len(indexes), BATCH):
                 chunk = indexes[start:start + BATCH]
-                asked = [(*triples[i], dict(context or {})) for i in chunk]
+                asked = [(*triples[i], given) for i in chunk]
                 try:
                     found = run(target, asked)
                 except InvalidInput as exc:
@@ -1587,7 +1593,9 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
             asked += len(block)
             done: set[tuple[str, str, str]] = set()  # requests found granted and revoked: nothing more to look for
             skip: set[tuple[str, str, str]] = set()
-            read: dict[tuple[str, str, str], frozenset[str] | None] = {}  # a request -> the keys its decisions read
+            # the keys each request's decisions read (None: any), as an index into the sets of them
+            sets: list[frozenset[str] | None] = [None]
+            group = [0] * len(block)
             for n, ctx in enumerate(contexts):
                 if n == 0:
                     todo = block
@@ -1598,8 +1606,9 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
                     varied = {k.lower() for k in ctx} - fixed
                     # (Amazon Cognito's keys say which identity a session is: every request of it reads them)
                     every = any(k.startswith(f"{COGNITO}:") for k in varied)
-                    todo = [t for t in block if t not in done and t not in skip
-                            and (every or (keys := read.get(t)) is None or not keys.isdisjoint(varied))]
+                    wanted = [every or keys is None or not keys.isdisjoint(varied) for keys in sets]
+                    todo = [t for t, g in zip(block, group) if wanted[g] and t not in done and t not in skip
+                            ] if any(wanted) else []
                     if not todo:  # no request of the block reads a key this context gives; a later one may
                         if len(done) + len(skip) >= len(block) and all(t in done or t in skip for t in block):
                             break
@@ -1607,8 +1616,10 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
                 reads = [[None] * len(todo), [None] * len(todo)]
                 before, after = (asker.verdicts(todo, ctx, r) for asker, r in zip(askers, reads))
                 if n == 0 and _SKIP_UNREAD:
-                    for t, k0, k1 in zip(todo, *reads):
-                        read[t] = None if k0 is None or k1 is None else frozenset((*k0, *k1, *named))
+                    index: dict[frozenset[str] | None, int] = {None: 0}
+                    group = [index.setdefault(None if k0 is None or k1 is None else frozenset((*k0, *k1, *named)),
+                                              len(index)) for k0, k1 in zip(*reads)]
+                    sets = list(index)
                 if unknown:
                     skip |= {(u.principal, u.action, u.resource) for u in unknown}
                     undetermined += unknown
