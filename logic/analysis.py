@@ -935,6 +935,8 @@ def _changes(before, after) -> _Changes | str:
                 if views[0].path(acct) != views[1].path(acct) or views[0].levels(acct) != views[1].levels(acct)
                 or any(views[0].attached[kind].get(node) != views[1].attached[kind].get(node) for kind in ("scp", "rcp")
                        for node in {*views[0].levels(acct), *views[1].levels(acct)})}
+    if cognito and accounts:  # (Amazon Cognito's sessions: whether it may assume their role reads its account's RCPs and path)
+        return "the organization's levels of an account, where the worlds have Amazon Cognito identity pools"
     return _Changes(frozenset(changed), frozenset(policies), frozenset(held), frozenset(callers), frozenset(targets),
                     frozenset(members), frozenset(tags), tree, frozenset(accounts), frozenset(declared))
 

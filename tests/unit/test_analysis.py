@@ -510,6 +510,18 @@ def test_diff_asks_only_the_requests_of_the_accounts_whose_levels_differ(monkeyp
     assert bool(asked) == bool(moved) and ("differ only in" if moved else "do not differ in anything") in notes[0]
 
 
+_COGNITO_MOVE = ('organization "o-a1b2c3d4e5" {\n  management "mgmt"\n  rcp NoWebIdentity { deny sts:AssumeRoleWithWebIdentity on * principal * }\n  root "r-a1b2" {\n    ou Open { account "app" }\n    ou Locked { rcp NoWebIdentity }\n  }\n}\naccount 999999999999 "mgmt"\naccount 111122223333 "app" {\n  role GuestRole {\n    trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"\n      when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-dead-beef-cafe-123456789012"\n       and ForAnyValue:StringLike "cognito-identity.amazonaws.com:amr" "unauthenticated" }\n    policy Public { allow s3:GetObject on "arn:aws:s3:::assets/*" }\n  }\n  resource "arn:aws:s3:::assets"\n  identity_pool AppUsers {\n    id "us-east-1:12345678-dead-beef-cafe-123456789012"\n    guests\n    unauthenticated role GuestRole\n    identity "us-east-1:44444444-dddd-4ddd-8ddd-444444444444" guest\n  }\n}\naws policy AmazonCognitoUnAuthedIdentitiesSessionPolicy { allow s3:GetObject on * }\n',
+                 'organization "o-a1b2c3d4e5" {\n  management "mgmt"\n  rcp NoWebIdentity { deny sts:AssumeRoleWithWebIdentity on * principal * }\n  root "r-a1b2" {\n    ou Open { }\n    ou Locked { rcp NoWebIdentity  account "app" }\n  }\n}\naccount 999999999999 "mgmt"\naccount 111122223333 "app" {\n  role GuestRole {\n    trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"\n      when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-dead-beef-cafe-123456789012"\n       and ForAnyValue:StringLike "cognito-identity.amazonaws.com:amr" "unauthenticated" }\n    policy Public { allow s3:GetObject on "arn:aws:s3:::assets/*" }\n  }\n  resource "arn:aws:s3:::assets"\n  identity_pool AppUsers {\n    id "us-east-1:12345678-dead-beef-cafe-123456789012"\n    guests\n    unauthenticated role GuestRole\n    identity "us-east-1:44444444-dddd-4ddd-8ddd-444444444444" guest\n  }\n}\naws policy AmazonCognitoUnAuthedIdentitiesSessionPolicy { allow s3:GetObject on * }\n')
+
+
+def test_diff_of_an_account_moved_where_amazon_cognito_assumes_its_roles_asks_every_request(monkeypatch):
+    """Whether Amazon Cognito may assume an identity's role reads the RCPs (and path) of the role's
+    account: a move changes every request of the identity, whatever its action."""
+    before, after = (iamlogic.loads(text, f"w{i}.iaml") for i, text in enumerate(_COGNITO_MOVE))
+    changes = diff(before, after, actions=["s3:GetObject"])
+    assert changes and changes == _asking_every_request(monkeypatch, before, after, actions=["s3:GetObject"])
+
+
 _SSO = (EXAMPLES / "identity-center" / "world.iaml").read_text()
 
 
