@@ -897,6 +897,8 @@ def _changes(before, after) -> _Changes | str:
             targets.update(row[_OF_PRINCIPAL[rel]] for row in delta)
         elif rel == "group_member":
             members.update(delta)
+        elif cognito and rel == "principal_tag":  # (whether Cognito may assume a role reads the role's tags)
+            return "a principal's tags, where the worlds have Amazon Cognito identity pools"
         elif rel in ("principal_tag", "resource_tag"):
             tags.update((holder, key.lower()) for holder, key, _ in delta)
         elif rel == "bucket_abac":  # S3 reads the bucket's tags, or not

@@ -514,10 +514,18 @@ _COGNITO_MOVE = ('organization "o-a1b2c3d4e5" {\n  management "mgmt"\n  rcp NoWe
                  'organization "o-a1b2c3d4e5" {\n  management "mgmt"\n  rcp NoWebIdentity { deny sts:AssumeRoleWithWebIdentity on * principal * }\n  root "r-a1b2" {\n    ou Open { }\n    ou Locked { rcp NoWebIdentity  account "app" }\n  }\n}\naccount 999999999999 "mgmt"\naccount 111122223333 "app" {\n  role GuestRole {\n    trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"\n      when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-dead-beef-cafe-123456789012"\n       and ForAnyValue:StringLike "cognito-identity.amazonaws.com:amr" "unauthenticated" }\n    policy Public { allow s3:GetObject on "arn:aws:s3:::assets/*" }\n  }\n  resource "arn:aws:s3:::assets"\n  identity_pool AppUsers {\n    id "us-east-1:12345678-dead-beef-cafe-123456789012"\n    guests\n    unauthenticated role GuestRole\n    identity "us-east-1:44444444-dddd-4ddd-8ddd-444444444444" guest\n  }\n}\naws policy AmazonCognitoUnAuthedIdentitiesSessionPolicy { allow s3:GetObject on * }\n')
 
 
-def test_diff_of_an_account_moved_where_amazon_cognito_assumes_its_roles_asks_every_request(monkeypatch):
+_COGNITO_TAG = 'organization "o-a1b2c3d4e5" {\n  management "mgmt"\n  rcp NoWebIdentity { deny sts:AssumeRoleWithWebIdentity on * principal * }\n  root "r-a1b2" {\n    ou Open { account "app" }\n    ou Locked { }\n  }\n}\naccount 999999999999 "mgmt"\naccount 111122223333 "app" {\n  role GuestRole { tags { env = "prod" }\n    trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"\n      when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-dead-beef-cafe-123456789012"\n       and ForAnyValue:StringLike "cognito-identity.amazonaws.com:amr" "unauthenticated"\n       and StringEquals aws:ResourceTag/env "prod" }\n    policy Public { allow s3:GetObject on "arn:aws:s3:::assets/*" }\n  }\n  resource "arn:aws:s3:::assets"\n  identity_pool AppUsers {\n    id "us-east-1:12345678-dead-beef-cafe-123456789012"\n    guests\n    unauthenticated role GuestRole\n    identity "us-east-1:44444444-dddd-4ddd-8ddd-444444444444" guest\n  }\n}\naws policy AmazonCognitoUnAuthedIdentitiesSessionPolicy { allow s3:GetObject on * }\n'
+
+
+@pytest.mark.parametrize("pair", [
+    _COGNITO_MOVE,
+    (_COGNITO_TAG, _COGNITO_TAG.replace('role GuestRole { tags { env = "prod" }', 'role GuestRole { tags { env = "dev" }')),
+])
+def test_diff_of_an_account_moved_where_amazon_cognito_assumes_its_roles_asks_every_request(monkeypatch, pair):
     """Whether Amazon Cognito may assume an identity's role reads the RCPs (and path) of the role's
-    account: a move changes every request of the identity, whatever its action."""
-    before, after = (iamlogic.loads(text, f"w{i}.iaml") for i, text in enumerate(_COGNITO_MOVE))
+    account, and the role's tags: a move, or a tag, changes every request of the identity, whatever
+    its action."""
+    before, after = (iamlogic.loads(text, f"w{i}.iaml") for i, text in enumerate(pair))
     changes = diff(before, after, actions=["s3:GetObject"])
     assert changes and changes == _asking_every_request(monkeypatch, before, after, actions=["s3:GetObject"])
 
