@@ -817,8 +817,9 @@ _OF_IDENTITY_CENTER = {"sso_user": 0, "sso_group": 0, "sso_group_member": 0, "ss
                        "sso_session_attribute": 0, "sso_assignment": 0, "sso_role": 1, "directory": 0,
                        "directory_link": 0}
 # Which role Amazon Cognito gives an identity's session reads these (rules/16-cognito.dl, the
-# evaluator's enhanced flow): not narrowed where the worlds have identity pools.
-_COGNITO_READS = frozenset({"principal", "principal_name", "principal_id", "role_trust_policy"})
+# evaluator's enhanced flow), and whether Cognito may assume it (a request on the role: its tags; its
+# account's RCPs and path, see _changes): not narrowed where the worlds have identity pools.
+_COGNITO_READS = frozenset({"principal", "principal_name", "principal_id", "role_trust_policy", "principal_tag"})
 _COGNITO_TRUST = ("Federated", "cognito-identity.amazonaws.com")
 # Actions the evaluator asks of a role's trust policy for every request of its sessions: whether the
 # session may carry session tags (WorldIndex.tag_session_roles), and whether Amazon Cognito may
@@ -897,8 +898,6 @@ def _changes(before, after) -> _Changes | str:
             targets.update(row[_OF_PRINCIPAL[rel]] for row in delta)
         elif rel == "group_member":
             members.update(delta)
-        elif cognito and rel == "principal_tag":  # (whether Cognito may assume a role reads the role's tags)
-            return "a principal's tags, where the worlds have Amazon Cognito identity pools"
         elif rel in ("principal_tag", "resource_tag"):
             tags.update((holder, key.lower()) for holder, key, _ in delta)
         elif rel == "bucket_abac":  # S3 reads the bucket's tags, or not
@@ -937,7 +936,7 @@ def _changes(before, after) -> _Changes | str:
                 if views[0].path(acct) != views[1].path(acct) or views[0].levels(acct) != views[1].levels(acct)
                 or any(views[0].attached[kind].get(node) != views[1].attached[kind].get(node) for kind in ("scp", "rcp")
                        for node in {*views[0].levels(acct), *views[1].levels(acct)})}
-    if cognito and accounts:  # (Amazon Cognito's sessions: whether it may assume their role reads its account's RCPs and path)
+    if cognito and accounts:  # (whether Amazon Cognito may assume a role reads its account's RCPs and path)
         return "the organization's levels of an account, where the worlds have Amazon Cognito identity pools"
     return _Changes(frozenset(changed), frozenset(policies), frozenset(held), frozenset(callers), frozenset(targets),
                     frozenset(members), frozenset(tags), tree, frozenset(accounts), frozenset(declared))
@@ -1108,14 +1107,16 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
     # on its resources): no statement of a policy at a level denies, and at every level a policy has a
     # statement that allows (rules/10-organizations.dl). Where the policies at its levels differ,
     # those that deny in one world only; and the levels (as the set of policies attached there: two
-    # levels alike allow alike) of one world only, but not one that a level of its world with fewer
-    # policies implies, each where no statement that allows whatever the request can allow.
-    sure = [_allowing_any(r) for r in rows]
-    statements_of: list[dict[str, list[tuple[str, str]]]] = [defaultdict(list) for _ in worlds]
-    for w, r in enumerate(rows):
-        for stmt, pol, _, effect in r.get("statement", ()):
-            statements_of[w][pol].append((stmt, effect))
+    # levels alike allow alike) of one world only, but not one whose policies are a superset of
+    # another level's of its world (that one implies it), each where no statement that allows
+    # whatever the request can allow.
     apart: list[tuple[str, str, set[str], list[tuple[int, list[str]]]]] = []  # (account, kind, denying, levels)
+    if found.accounts:
+        sure = [_allowing_any(r) for r in rows]
+        statements_of: list[dict[str, list[tuple[str, str]]]] = [defaultdict(list) for _ in worlds]
+        for w, r in enumerate(rows):
+            for stmt, pol, _, effect in r.get("statement", ()):
+                statements_of[w][pol].append((stmt, effect))
     for acct in sorted(found.accounts):
         for kind in ("scp", "rcp"):
             at = [{view.attached[kind].get(node, frozenset()) for node in view.levels(acct)} for view in views]
@@ -1475,8 +1476,8 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     a Deny statement of a policy at its levels in one world only can take part in, or that a level
     of one world only (as the set of policies attached there) may not allow: those that no
     statement there allowing any request its Action matches (``FullAWSAccess``) allows; and those a
-    statement reading the account's path (``aws:PrincipalOrgPaths``, ``aws:ResourceOrgPaths``) can
-    take part in. For anything else (session policies, Amazon Cognito's pools, the organizations
+    statement reading the account's path or organization (``aws:PrincipalOrgPaths``,
+    ``aws:ResourceOrgPaths``, ``aws:PrincipalOrgID``, ``aws:ResourceOrgID``) can take part in. For anything else (session policies, Amazon Cognito's pools, the organizations
     themselves) every request of the scope is asked. And whatever the worlds differ in, a request
     is asked under another context only when that context gives a key its decisions under the
     first one read (the conditions of the statements it reached; every key when one of those has
@@ -1559,8 +1560,8 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
         parts += [f"{len(differ.targets)} resource(s)"] if differ.targets else []
         parts += [f"{len(differ.members)} group membership(s)"] if differ.members else []
         parts += [f"{len(differ.tags)} tag(s)"] if differ.tags else []
-        parts += [f"the organization's tree ({len(differ.accounts)} account(s) whose levels or path differ)"
-                  ] if differ.tree else []
+        parts += [f"the organization's levels of {len(differ.accounts)} account(s) (their path or the SCPs and "
+                  "RCPs attached there)"] if differ.accounts else []
         parts += [f"{len(differ.declared)} account(s)"] if differ.declared else []
         reach = ["that their statements can take part in"] if differ.statements or differ.policies or differ.held else []
         reach += ["that those principals make"] if differ.callers else []
@@ -1569,7 +1570,7 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
         reach += ["that a statement reading the tag can take part in, made by its principal or on its resource"
                   ] if differ.tags else []
         reach += ["that those accounts' principals make, or on their resources, that a policy at a level of one "
-                  "world only or a statement reading the path can take part in"] if differ.tree and differ.accounts else []
+                  "world only or a statement reading the path can take part in"] if differ.accounts else []
         reach += ["that the principals of those accounts make, or on their resources"] if differ.declared else []
         why = (f"the worlds differ only in {' and '.join(parts)}: only the requests of the scope "
                f"{', or '.join(reach)} can change" if parts else

@@ -486,7 +486,7 @@ def _moved(draw, root: OrgNode, an_ou: bool) -> OrgNode:
     under the root, with its own attachments), or OU Prod moved under the root."""
     workloads = root.children[0]
     prod = workloads.children[0]
-    if an_ou:  # (Prod under the root; a second move puts it back under Workloads)
+    if an_ou:  # (Prod from under Workloads to under the root)
         return replace(root, children=(replace(workloads, children=()), prod))
     places = [(n, ref) for n, node in enumerate((root, workloads, prod)) for ref in node.accounts]
     if not places:

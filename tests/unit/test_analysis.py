@@ -296,10 +296,8 @@ def test_changed_statements_are_those_a_change_of_statements_or_attachments_touc
     assert analysis.changed_statements(before, bounded) is None
 
 
-def test_diff_asks_only_the_requests_a_changed_statement_can_take_part_in(monkeypatch):
-    before = iamlogic.loads(BASE, "before.iaml")
-    after = iamlogic.loads(BASE.replace('sid "Get" allow s3:GetObject', 'sid "Get" allow s3:GetObject, s3:PutObject'),
-                           "after.iaml")
+def _diff_asking(monkeypatch, before, after, **scope) -> tuple[list, set[tuple[str, str, str]], list[str]]:
+    """diff's changes, the requests it asked (under any context, in either world), and its notes."""
     asked: set[tuple[str, str, str]] = set()
     ask = analysis._Asker.verdicts
 
@@ -307,9 +305,18 @@ def test_diff_asks_only_the_requests_a_changed_statement_can_take_part_in(monkey
         asked.update(triples)
         return ask(self, triples, context, reads)
 
-    monkeypatch.setattr(analysis._Asker, "verdicts", spy)
     notes: list[str] = []
-    changes = diff(before, after, notes=notes)
+    with monkeypatch.context() as m:
+        m.setattr(analysis._Asker, "verdicts", spy)
+        changes = diff(before, after, notes=notes, **scope)
+    return changes, asked, notes
+
+
+def test_diff_asks_only_the_requests_a_changed_statement_can_take_part_in(monkeypatch):
+    before = iamlogic.loads(BASE, "before.iaml")
+    after = iamlogic.loads(BASE.replace('sid "Get" allow s3:GetObject', 'sid "Get" allow s3:GetObject, s3:PutObject'),
+                           "after.iaml")
+    changes, asked, notes = _diff_asking(monkeypatch, before, after)
     assert [(c.principal, c.action, c.resource, c.before, c.after) for c in changes] == [
         (f"arn:aws:iam::{A}:user/alice", "s3:PutObject", "arn:aws:s3:::data/*", "ImplicitDeny", "Allow")]
     # alice's own policy changed: only her requests, and only the actions its statement matches
@@ -422,17 +429,7 @@ _S3 = "s3:*"  # (every S3 action of the catalog, below)
 def test_diff_asks_only_what_a_changed_principal_makes_or_a_changed_resource_is_asked(
         monkeypatch, after, callers, targets, actions, found):
     before, after = iamlogic.loads(_PEOPLE, "before.iaml"), iamlogic.loads(after, "after.iaml")
-    asked: set[tuple[str, str, str]] = set()
-    ask = analysis._Asker.verdicts
-
-    def spy(self, triples, context, reads):
-        asked.update(triples)
-        return ask(self, triples, context, reads)
-
-    with monkeypatch.context() as m:
-        m.setattr(analysis._Asker, "verdicts", spy)
-        notes: list[str] = []
-        changes = diff(before, after, notes=notes)
+    changes, asked, notes = _diff_asking(monkeypatch, before, after)
     assert len(changes) == found
     assert changes == _asking_every_request(monkeypatch, before, after)
     assert asked and all(p in callers or r.split("/", 1)[0] in targets or r in targets for p, _, r in asked)
@@ -490,17 +487,7 @@ _SANDBOX = 'ou Sandbox id "ou-a1b2-sandboxxx" { account "c" }'
 def test_diff_asks_only_the_requests_of_the_accounts_whose_levels_differ(monkeypatch, after, moved, found):
     before, after = iamlogic.loads(_TREE, "before.iaml"), iamlogic.loads(after, "after.iaml")
     scope = {"actions": ["redshift:CreateCluster", "s3:GetObject", "s3:PutObject", "ec2:RunInstances"]}
-    asked: set[tuple[str, str, str]] = set()
-    ask = analysis._Asker.verdicts
-
-    def spy(self, triples, context, reads):
-        asked.update(triples)
-        return ask(self, triples, context, reads)
-
-    with monkeypatch.context() as m:
-        m.setattr(analysis._Asker, "verdicts", spy)
-        notes: list[str] = []
-        changes = diff(before, after, notes=notes, **scope)
+    changes, asked, notes = _diff_asking(monkeypatch, before, after, **scope)
     assert len(changes) == found
     assert changes == _asking_every_request(monkeypatch, before, after, **scope)
     owners = {"arn:aws:s3:::a-data": "222222222222", "arn:aws:s3:::c-data": "333333333333",
@@ -510,22 +497,45 @@ def test_diff_asks_only_the_requests_of_the_accounts_whose_levels_differ(monkeyp
     assert bool(asked) == bool(moved) and ("differ only in" if moved else "do not differ in anything") in notes[0]
 
 
-_COGNITO_MOVE = ('organization "o-a1b2c3d4e5" {\n  management "mgmt"\n  rcp NoWebIdentity { deny sts:AssumeRoleWithWebIdentity on * principal * }\n  root "r-a1b2" {\n    ou Open { account "app" }\n    ou Locked { rcp NoWebIdentity }\n  }\n}\naccount 999999999999 "mgmt"\naccount 111122223333 "app" {\n  role GuestRole {\n    trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"\n      when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-dead-beef-cafe-123456789012"\n       and ForAnyValue:StringLike "cognito-identity.amazonaws.com:amr" "unauthenticated" }\n    policy Public { allow s3:GetObject on "arn:aws:s3:::assets/*" }\n  }\n  resource "arn:aws:s3:::assets"\n  identity_pool AppUsers {\n    id "us-east-1:12345678-dead-beef-cafe-123456789012"\n    guests\n    unauthenticated role GuestRole\n    identity "us-east-1:44444444-dddd-4ddd-8ddd-444444444444" guest\n  }\n}\naws policy AmazonCognitoUnAuthedIdentitiesSessionPolicy { allow s3:GetObject on * }\n',
-                 'organization "o-a1b2c3d4e5" {\n  management "mgmt"\n  rcp NoWebIdentity { deny sts:AssumeRoleWithWebIdentity on * principal * }\n  root "r-a1b2" {\n    ou Open { }\n    ou Locked { rcp NoWebIdentity  account "app" }\n  }\n}\naccount 999999999999 "mgmt"\naccount 111122223333 "app" {\n  role GuestRole {\n    trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"\n      when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-dead-beef-cafe-123456789012"\n       and ForAnyValue:StringLike "cognito-identity.amazonaws.com:amr" "unauthenticated" }\n    policy Public { allow s3:GetObject on "arn:aws:s3:::assets/*" }\n  }\n  resource "arn:aws:s3:::assets"\n  identity_pool AppUsers {\n    id "us-east-1:12345678-dead-beef-cafe-123456789012"\n    guests\n    unauthenticated role GuestRole\n    identity "us-east-1:44444444-dddd-4ddd-8ddd-444444444444" guest\n  }\n}\naws policy AmazonCognitoUnAuthedIdentitiesSessionPolicy { allow s3:GetObject on * }\n')
+_COGNITO = """
+organization "o-a1b2c3d4e5" {{
+  management "mgmt"
+  rcp NoWebIdentity {{ deny sts:AssumeRoleWithWebIdentity on * principal * }}
+  root "r-a1b2" {{ ou Open {{ {open} }}  ou Locked {{ rcp NoWebIdentity  {locked} }} }}
+}}
+account 999999999999 "mgmt"
+account 111122223333 "app" {{
+  role GuestRole {{ tags {{ env = "{env}" }}
+    trust {{ allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"
+      when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-dead-beef-cafe-123456789012"
+       and ForAnyValue:StringLike "cognito-identity.amazonaws.com:amr" "unauthenticated"
+       and StringEquals aws:ResourceTag/env "prod" }}
+    policy Public {{ allow s3:GetObject on "arn:aws:s3:::assets/*" }}
+  }}
+  resource "arn:aws:s3:::assets"
+  identity_pool AppUsers {{
+    id "us-east-1:12345678-dead-beef-cafe-123456789012"
+    guests
+    unauthenticated role GuestRole
+    identity "us-east-1:44444444-dddd-4ddd-8ddd-444444444444" guest
+  }}
+}}
+aws policy AmazonCognitoUnAuthedIdentitiesSessionPolicy {{ allow s3:GetObject on * }}
+"""
+_APP = 'account "app"'
 
 
-_COGNITO_TAG = 'organization "o-a1b2c3d4e5" {\n  management "mgmt"\n  rcp NoWebIdentity { deny sts:AssumeRoleWithWebIdentity on * principal * }\n  root "r-a1b2" {\n    ou Open { account "app" }\n    ou Locked { }\n  }\n}\naccount 999999999999 "mgmt"\naccount 111122223333 "app" {\n  role GuestRole { tags { env = "prod" }\n    trust { allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"\n      when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-dead-beef-cafe-123456789012"\n       and ForAnyValue:StringLike "cognito-identity.amazonaws.com:amr" "unauthenticated"\n       and StringEquals aws:ResourceTag/env "prod" }\n    policy Public { allow s3:GetObject on "arn:aws:s3:::assets/*" }\n  }\n  resource "arn:aws:s3:::assets"\n  identity_pool AppUsers {\n    id "us-east-1:12345678-dead-beef-cafe-123456789012"\n    guests\n    unauthenticated role GuestRole\n    identity "us-east-1:44444444-dddd-4ddd-8ddd-444444444444" guest\n  }\n}\naws policy AmazonCognitoUnAuthedIdentitiesSessionPolicy { allow s3:GetObject on * }\n'
-
-
-@pytest.mark.parametrize("pair", [
-    _COGNITO_MOVE,
-    (_COGNITO_TAG, _COGNITO_TAG.replace('role GuestRole { tags { env = "prod" }', 'role GuestRole { tags { env = "dev" }')),
+@pytest.mark.parametrize("after", [
+    _COGNITO.format(open="", locked=_APP, env="prod"),  # the role's account moved under an RCP that denies
+    _COGNITO.format(open=_APP, locked="", env="dev"),  # a tag the role's trust statement reads
 ])
-def test_diff_of_an_account_moved_where_amazon_cognito_assumes_its_roles_asks_every_request(monkeypatch, pair):
-    """Whether Amazon Cognito may assume an identity's role reads the RCPs (and path) of the role's
-    account, and the role's tags: a move, or a tag, changes every request of the identity, whatever
-    its action."""
-    before, after = (iamlogic.loads(text, f"w{i}.iaml") for i, text in enumerate(pair))
+def test_diff_asks_every_request_where_amazon_cognito_assumes_a_role_whose_account_or_tags_differ(
+        monkeypatch, after):
+    """Whether Amazon Cognito may assume an identity's role is itself a request on the role, which
+    reads the RCPs (and path) of the role's account and the role's tags: a move, or a tag, changes
+    every request of the identity, whatever its action."""
+    before, after = (iamlogic.loads(_COGNITO.format(open=_APP, locked="", env="prod"), "before.iaml"),
+                     iamlogic.loads(after, "after.iaml"))
     changes = diff(before, after, actions=["s3:GetObject"])
     assert changes and changes == _asking_every_request(monkeypatch, before, after, actions=["s3:GetObject"])
 
@@ -542,16 +552,7 @@ _SSO = (EXAMPLES / "identity-center" / "world.iaml").read_text()
 def test_diff_asks_only_the_requests_of_identity_center_sessions(monkeypatch, after, found):
     before, after = iamlogic.loads(_SSO, "before.iaml"), iamlogic.loads(after, "after.iaml")
     scope = {"actions": ["ec2:StartInstances", "ec2:TerminateInstances", "s3:GetObject", "iam:UpdateRole"]}
-    asked: set[tuple[str, str, str]] = set()
-    ask = analysis._Asker.verdicts
-
-    def spy(self, triples, context, reads):
-        asked.update(triples)
-        return ask(self, triples, context, reads)
-
-    with monkeypatch.context() as m:
-        m.setattr(analysis._Asker, "verdicts", spy)
-        changes = diff(before, after, **scope)
+    changes, asked, _ = _diff_asking(monkeypatch, before, after, **scope)
     assert len(changes) == found
     assert changes == _asking_every_request(monkeypatch, before, after, **scope)
     assert asked and all("AWSReservedSSO_" in p or "AWSReservedSSO_" in r for p, _, r in asked)
