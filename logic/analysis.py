@@ -52,7 +52,7 @@ from functools import lru_cache
 from typing import Any, Callable, Container, Iterable, Iterator, Mapping, Sequence
 
 from .catalog import Catalog
-from .decision import ALLOW, Decision, LayerVerdict, StatementRef
+from .decision import ALLOW, EXPLICIT_DENY, Decision, LayerVerdict, StatementRef
 from .evaluate import COGNITO, COGNITO_GUEST_NOTE, Undeclared, collector_paused, one_action, plain_pattern
 from .grammar.diagnostics import Diagnostic, InvalidInput
 from .matching import resource_match, wildcard_match
@@ -68,6 +68,7 @@ __all__ = [
     "actions_for_resource",
     "diff",
     "external_access",
+    "iter_diff",
     "named_principals",
     "new_access",
     "policy_actions",
@@ -1419,16 +1420,45 @@ class Change:
                "before": self.before, "after": self.after}
         if self.context:
             out["context"] = dict(self.context)
-        decisive = self.decision_after if self.after == ALLOW or self.before != ALLOW else self.decision_before
-        if decisive is not None:
-            out["statements"] = [s.to_json() for s in decisive.statements]
+        behind = self.behind()
+        if behind:
+            out["statements"] = [s.to_json() for d in behind for s in d.statements]
         return out
+
+    def behind(self) -> list[Decision]:
+        """The decisions whose statements make the change: each world's where it allows or denies
+        explicitly (an implicit deny has no statement), the old world's first. Access removed by a
+        Deny gives both the statement that allowed and the one that now denies."""
+        return [d for v, d in ((self.before, self.decision_before), (self.after, self.decision_after))
+                if d is not None and v in (ALLOW, EXPLICIT_DENY)]
+
+
+_KIND_ORDER = {"access removed": 0, "denial changed": 1, "new access": 2}
 
 
 def diff(world_before, world_after, principals: Iterable[str] | None = None, actions: Iterable[str] | None = None,
          resources: Iterable[str] | None = None, context: Mapping[str, Any] | None = None, *,
          undetermined: list[Undetermined] | None = None, notes: list[str] | None = None) -> list[Change]:
-    """Every (principal, action, resource) whose decision changes from one world to the other.
+    """Every (principal, action, resource) whose decision changes from one world to the other,
+    sorted by principal, action and resource: :func:`iter_diff`'s changes, kept. (A change that
+    reaches millions of requests is millions of changes, about 1.4 KB each with its decisions:
+    :func:`iter_diff` gives them a block at a time.)"""
+    with collector_paused():  # (the changes kept are many objects, for the collector to walk again and again)
+        found = list(iter_diff(world_before, world_after, principals, actions, resources, context,
+                               undetermined=undetermined, notes=notes))
+    return sorted(found, key=lambda c: (c.principal, c.action, c.resource, _KIND_ORDER[c.kind]))
+
+
+def iter_diff(world_before, world_after, principals: Iterable[str] | None = None,
+              actions: Iterable[str] | None = None, resources: Iterable[str] | None = None,
+              context: Mapping[str, Any] | None = None, *, undetermined: list[Undetermined] | None = None,
+              notes: list[str] | None = None,
+              explain: Callable[[str, str, str | None, str | None], bool] | None = None) -> Iterator[Change]:
+    """Every (principal, action, resource) whose decision changes from one world to the other, as
+    they are found: in the scope's order (its principals, then actions, then resources, each in
+    the order the scope lists them), a block of requests at a time, so that memory does not grow
+    with the number of changes. ``notes`` and ``undetermined`` are filled as the changes are given
+    (``notes`` once the last is).
 
     Both directions are reported (:attr:`Change.grants`, :attr:`Change.revokes`), and a change
     between the two kinds of denial too; for a principal of one world only, what it is allowed.
@@ -1485,8 +1515,9 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
 
     ``undetermined``: as in :func:`who_can`; a request undetermined in either world is not a change.
 
-    Returns:
-        The changes, sorted by principal, action and resource.
+    ``explain(principal, action, before, after)``: whether a change needs its decisions
+    (:attr:`Change.decision_before`, :attr:`Change.decision_after`, the statements behind them);
+    the changes it answers False for have none (None for both). Default: every change has them.
     """
     scope_principals = principals is None
     if principals is None:
@@ -1578,10 +1609,9 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     if not (principals and actions and resources):
         if notes is not None:
             notes.append(f"{why}; asked none of the {whole:,} requests of the scope")
-        return []
+        return
     contexts = sample_contexts((world_before, world_after), context, tested)
     unknown: list[Undetermined] | None = [] if undetermined is not None else None
-    found: dict[tuple[str, str, str, str], Change] = {}  # (request, kind of change) -> its first change
     askers = (_Asker(world_before, outside, extra, undetermined=unknown),
               _Asker(world_after, outside, extra, undetermined=unknown))
     given = dict(context or {})
@@ -1591,11 +1621,11 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
     named = _keys_read((world_before, world_after), None, conditions=False)
     triples = iter(triples)
     asked = 0
-    # (the changes kept are many objects, for the collector to walk again and again; deciding leaves
-    # no cyclic garbage: see collector_paused)
-    with collector_paused():
-        while block := list(itertools.islice(triples, _DIFF_BLOCK)):  # a block at a time: bounded memory
-            asked += len(block)
+    while block := list(itertools.islice(triples, _DIFF_BLOCK)):  # a block at a time: bounded memory
+        asked += len(block)
+        # (a request of the scope is in one block only; deciding leaves no cyclic garbage: see collector_paused)
+        with collector_paused():
+            found: dict[tuple[str, str, str, str], Change] = {}  # (request, kind of change) -> its first change
             done: set[tuple[str, str, str]] = set()  # requests found granted and revoked: nothing more to look for
             skip: set[tuple[str, str, str]] = set()
             # the keys each request's decisions read (None: any), as an index into the sets of them
@@ -1638,19 +1668,22 @@ def diff(world_before, world_after, principals: Iterable[str] | None = None, act
                         if (*t, kind) not in found and (*t, kind) not in changed:
                             changed[(*t, kind)] = v0, v1
                 if changed:  # the decisions themselves (their statements, notes), for the changes alone
-                    asked_again = list(dict.fromkeys(key[:3] for key in changed))
+                    wanted_again = [key for key, (v0, v1) in changed.items()
+                                    if explain is None or explain(key[0], key[1], v0, v1)]
+                    asked_again = list(dict.fromkeys(key[:3] for key in wanted_again))
                     decided = [dict(zip(asked_again, asker.ask(asked_again, ctx))) for asker in askers]
                     for (p, a, r, kind), (v0, v1) in changed.items():
-                        d0, d1 = decided[0][p, a, r], decided[1][p, a, r]
-                        found[(p, a, r, kind)] = Change(p, d1.action if d1 else d0.action, r, v0, v1, d0, d1, extra)
+                        d0, d1 = decided[0].get((p, a, r)), decided[1].get((p, a, r))
+                        action = d1.action if d1 else d0.action if d0 else a
+                        found[(p, a, r, kind)] = Change(p, action, r, v0, v1, d0, d1, extra)
                         if (p, a, r, "grants") in found and (p, a, r, "revokes") in found:
                             done.add((p, a, r))
+            position = {t: i for i, t in enumerate(block)} if found else {}
+            out = [c for _, c in sorted(found.items(), key=lambda kc: (position[kc[0][:3]], _KIND_ORDER[kc[1].kind]))]
+        yield from out
     if notes is not None:
         notes.append(f"{why}; asked {asked:,} of the {whole:,} requests of the scope, each under the sample "
                      "contexts that give a key its decisions read")
-    order = {"revokes": 0, "denial": 1, "grants": 2}
-    return sorted(found.values(), key=lambda c: (c.principal, c.action, c.resource,
-                                                 order["grants" if c.grants else "revokes" if c.revokes else "denial"]))
 
 
 def new_access(changes: Iterable[Change]) -> list[Change]:

@@ -35,8 +35,7 @@ from typing import Any, Iterable, Sequence
 from .analysis import (
     ANONYMOUS,
     Undetermined,
-    diff,
-    new_access,
+    iter_diff,
     policy_actions,
     sample_resources,
     what_can,
@@ -44,7 +43,7 @@ from .analysis import (
     why_not,
 )
 from .catalog import Catalog
-from .decision import ALLOW, ProofNode
+from .decision import ProofNode
 from .grammar.arn import parse_arn
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
 from .grammar.query import (
@@ -1062,15 +1061,18 @@ def cmd_query(args) -> int:
     return session.status
 
 
-def _diff_text(c) -> str:
+def _diff_text(c, requests: int | None = None) -> str:
+    """A change as text; ``requests``: the change stands for a group of that many (``diff --summary``)."""
     mark = {"new access": "+", "access removed": "-"}.get(c.kind, "~")
     line = f"{mark} {c.kind}: {c.principal} {c.action} {c.resource} ({c.before or 'absent'} -> {c.after or 'absent'})"
+    if requests is not None:
+        line = (f"{mark} {c.kind}: {c.principal} {c.action} on {requests:,} request(s) "
+                f"({c.before or 'absent'} -> {c.after or 'absent'}), such as {c.resource}")
     if c.context:
         line += " with " + ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in c.context)
-    decisive = c.decision_after if c.after == ALLOW else c.decision_before if c.before == ALLOW else c.decision_after
-    if decisive is not None:
-        line += "".join(f"\n    {'allowed' if decisive.allowed else 'denied'} by {s.label()}"
-                        for s in decisive.statements if s.policy_kind not in ("scp", "rcp") or not decisive.allowed)
+    for d in c.behind():
+        line += "".join(f"\n    {'allowed' if d.allowed else 'denied'} by {s.label()}"
+                        for s in d.statements if s.policy_kind not in ("scp", "rcp") or not d.allowed)
     return line
 
 
@@ -1108,10 +1110,36 @@ def cmd_diff(args) -> int:
     _check_context_values(context, before.evaluator().catalog)
     unknown: list[Undetermined] = []
     notes: list[str] = []
-    changes = diff(before, after, args.principal, args.action, args.resource, context, undetermined=unknown,
-                   notes=notes)
-    for c in changes:
-        print(json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c))
+    counts = {"new access": 0, "access removed": 0, "denial changed": 0}
+    # --summary: (kind, principal, action, before, after) -> [the requests, the first change with its decisions]
+    groups: dict[tuple, list] | None = {} if args.summary else None
+    explained: set[tuple] = set()
+
+    def explain(principal: str, action: str, v0: str | None, v1: str | None) -> bool:
+        """In a summary, only a group's first change is shown with its statements."""
+        key = (principal, action, v0, v1)
+        if key in explained:
+            return False
+        explained.add(key)
+        return True
+
+    # each change as it is found (in the scope's order): memory does not grow with their number
+    for c in iter_diff(before, after, args.principal, args.action, args.resource, context, undetermined=unknown,
+                       notes=notes, explain=explain if args.summary else None):
+        counts[c.kind] += 1
+        if groups is None:
+            print(json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c), flush=True)
+            continue
+        group = groups.setdefault((c.kind, c.principal, c.action, c.before, c.after), [0, c])
+        group[0] += 1
+        if group[1].decision_before is None and group[1].decision_after is None:
+            group[1] = c
+    for (kind, principal, action, v0, v1), (n, example) in (groups or {}).items():
+        if args.format == "json":
+            print(json.dumps({"kind": kind, "principal": principal, "action": action, "before": v0, "after": v1,
+                              "requests": n, "example": example.to_json()}, ensure_ascii=False))
+        else:
+            print(_diff_text(example, n))
     sources = {**before.sources, **after.sources}
     for u in unknown:
         if args.format == "json":
@@ -1119,12 +1147,10 @@ def cmd_diff(args) -> int:
         else:
             print(f"? {u.principal} {u.action} {u.resource}: not decided\n    "
                   + u.diagnostic.render(sources).replace("\n", "\n    "))
-    granted = new_access(changes)
-    print(f"{len(changes)} change(s): {len(granted)} new access, "
-          f"{sum(1 for c in changes if c.revokes)} removed, "
-          f"{sum(1 for c in changes if not c.grants and not c.revokes)} denial(s) changed"
-          + (f"; {len(unknown)} request(s) not decided"
-             if unknown else ""), file=sys.stderr)
+    print(f"{sum(counts.values())} change(s): {counts['new access']} new access, {counts['access removed']} removed, "
+          f"{counts['denial changed']} denial(s) changed"
+          + (f", in {len(groups)} group(s) of one principal, action and change" if groups is not None else "")
+          + (f"; {len(unknown)} request(s) not decided" if unknown else ""), file=sys.stderr)
     for note in notes:
         print(f"({note})", file=sys.stderr)
     print("(asked: the worlds' principals and accounts their policies name, the actions their policies name "
@@ -1132,7 +1158,7 @@ def cmd_diff(args) -> int:
           "condition keys their policies read: a sample, not a proof; `iamlogic verify` checks invariants "
           "over every principal, resource and action of a world, and searches contexts more widely)",
           file=sys.stderr)
-    return EXIT_NEW_ACCESS if granted else EXIT_INVALID if unknown else EXIT_OK
+    return EXIT_NEW_ACCESS if counts["new access"] else EXIT_INVALID if unknown else EXIT_OK
 
 
 def _check_context_values(context: dict, catalog) -> None:
@@ -1154,9 +1180,10 @@ def _split_at_double_dash(parser):
     """``diff OLD... -- NEW...``: argparse drops ``--``, so the diff parser splits there itself.
 
     After ``--`` every word is a new world's file, but an option (``--format json``) and its
-    value, which still count as options.
+    value, which still count as options (a flag, ``--summary``, has none).
     """
     original = parser.parse_known_args
+    flags = {o for a in parser._actions if a.nargs == 0 for o in a.option_strings}
 
     def parse_known_args(args=None, namespace=None):
         args = list(sys.argv[1:] if args is None else args)
@@ -1169,7 +1196,7 @@ def _split_at_double_dash(parser):
                 word = rest[j]
                 if word.startswith("--") and word != "--":
                     head.append(word)
-                    if "=" not in word and j + 1 < len(rest):  # every diff option takes a value
+                    if "=" not in word and word not in flags and j + 1 < len(rest):  # the option's value
                         head.append(rest[j + 1])
                         j += 1
                 else:
@@ -1214,6 +1241,9 @@ def add_commands(sub) -> None:
     d.add_argument("--context", action="append", metavar="KEY=VALUE",
                    help="ask every request with this condition key (repeatable); the condition keys the policies "
                         "test are also varied over their policies' values, but those given here")
+    d.add_argument("--summary", action="store_true",
+                   help="one line for each principal, action and change (its number of requests, and one of them "
+                        "with the statements behind it) instead of one a request")
     d.set_defaults(run=cmd_diff)
     _split_at_double_dash(d)
 

@@ -332,6 +332,58 @@ def test_diff_asks_only_the_requests_a_changed_statement_can_take_part_in(monkey
         assert diff(before, after) == changes
 
 
+def test_iter_diff_gives_each_block_s_changes_before_it_asks_the_next(monkeypatch):
+    """iter_diff keeps one block of requests at a time: a change is given before the requests of
+    later blocks are asked, in the scope's order; diff sorts the same changes. ``explain`` leaves
+    a change without its decisions."""
+    before = iamlogic.loads(BASE, "before.iaml")
+    after = iamlogic.loads(BASE.replace('sid "Get" allow s3:GetObject', 'sid "Get" allow s3:GetObject, s3:PutObject')
+                           .replace('sid "List" allow s3:ListBucket', 'sid "List" allow s3:ListBucket, s3:PutObject'),
+                           "after.iaml")
+    alice, bob = f"arn:aws:iam::{A}:user/alice", f"arn:aws:iam::{A}:user/bob"
+    asked: list[tuple[str, str, str]] = []
+    ask = analysis._Asker.verdicts
+
+    def spy(self, triples, context, reads):
+        asked.extend(triples)
+        return ask(self, triples, context, reads)
+
+    monkeypatch.setattr(analysis._Asker, "verdicts", spy)
+    monkeypatch.setattr(analysis, "_DIFF_BLOCK", 1)
+    scope = dict(principals=[bob, alice], actions=["s3:PutObject"], resources=["arn:aws:s3:::data/*", "arn:aws:s3:::data"])
+    notes: list[str] = []
+    changes = analysis.iter_diff(before, after, **scope, notes=notes)
+    first = next(changes)
+    assert (first.principal, first.resource) == (bob, "arn:aws:s3:::data")  # bob first, as the scope lists him
+    assert {p for p, _, _ in asked} == {bob} and not notes  # alice's block not asked yet
+    rest = list(changes)
+    assert [(c.principal, c.resource) for c in rest] == [(alice, "arn:aws:s3:::data/*")]
+    assert "asked 2 of the 4 requests" in notes[0]
+    assert first.decision_after is not None and first.decision_after.statements
+    assert diff(before, after, **scope) == sorted([first, *rest], key=lambda c: c.principal)
+    bare = list(analysis.iter_diff(before, after, **scope, explain=lambda p, a, v0, v1: p == alice))
+    assert [(c.principal, c.decision_before is None, c.decision_after is None) for c in bare] == [
+        (bob, True, True), (alice, False, False)]
+    assert [(c.before, c.after) for c in bare] == [(c.before, c.after) for c in [first, *rest]]
+
+
+def test_a_change_gives_the_statements_of_both_worlds_behind_it():
+    """Access removed by a Deny: the statement that allowed and the one that denies now; a Deny
+    taken away from a request no statement allows: the Deny that no longer applies."""
+    denied = BASE.replace('sid "List" allow s3:ListBucket', 'sid "List" deny s3:ListBucket')
+    bob = f"arn:aws:iam::{A}:user/bob"
+    scope = dict(principals=[bob], actions=["s3:ListBucket"], resources=["arn:aws:s3:::data"])
+    (removed,) = diff(iamlogic.loads(BASE, "before.iaml"), iamlogic.loads(denied, "after.iaml"), **scope)
+    assert (removed.before, removed.after) == ("Allow", "ExplicitDeny")
+    assert [(s["effect"], s["file"]) for s in removed.to_json()["statements"]] == [
+        ("Allow", "before.iaml"), ("Deny", "after.iaml")]
+    no_list = BASE.replace("allow s3:ListBucket", "allow s3:PutObject")
+    (changed,) = diff(iamlogic.loads(denied, "before.iaml"), iamlogic.loads(no_list, "after.iaml"), **scope)
+    assert (changed.before, changed.after, changed.kind) == ("ExplicitDeny", "ImplicitDeny", "denial changed")
+    assert [(s["effect"], s["sid"], s["file"]) for s in changed.to_json()["statements"]] == [
+        ("Deny", "List", "before.iaml")]
+
+
 def test_diff_asks_again_under_a_key_only_the_new_world_reads():
     """The first context gives no aws:SourceIp: both worlds allow, and only the new world's decision
     read the key (its Deny's condition); a context that gives an address in 10/8 is asked again."""

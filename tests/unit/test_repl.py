@@ -365,6 +365,39 @@ def test_diff_command(tmp_path, capsys):
     assert code == 3 and "E511" in err and "is not an IP address" in err  # not "no change" in both worlds
 
 
+def test_diff_command_summary(tmp_path, capsys):
+    """--summary: one line for each principal, action and change, with its number of requests and
+    one of them with its statements; a flag after -- takes no value (the new world's file stays one)."""
+    old, new = tmp_path / "old.iaml", tmp_path / "new.iaml"
+    old.write_text('account 111122223333 "a" {\n'
+                   '  user dev { policy P { allow s3:GetObject on "arn:aws:s3:::b/*" } }\n'
+                   '  user ops { policy P { allow s3:ListBucket on "arn:aws:s3:::b" } }\n'
+                   '  resource "arn:aws:s3:::b" { }\n  resource "arn:aws:s3:::c" { }\n}\n')
+    new.write_text(old.read_text().replace('allow s3:GetObject on "arn:aws:s3:::b/*"', "allow s3:GetObject on *")
+                   .replace("allow s3:ListBucket", "deny s3:ListBucket"))
+    code, out, err = run(capsys, "diff", str(old), "--", "--summary", str(new))
+    assert code == 1, out + err
+    dev, ops = "arn:aws:iam::111122223333:user/dev", "arn:aws:iam::111122223333:user/ops"
+    assert out.splitlines() == [
+        f"+ new access: {dev} s3:GetObject on 3 request(s) (ImplicitDeny -> Allow), such as *",
+        f"    allowed by Allow statement 0 of identity policy P ({new}:2:25)",
+        f"- access removed: {ops} s3:ListBucket on 1 request(s) (Allow -> ExplicitDeny), such as arn:aws:s3:::b",
+        f"    allowed by Allow statement 0 of identity policy P ({old}:3:25)",
+        f"    denied by Deny statement 0 of identity policy P ({new}:3:25)"]  # what allowed, and what denies now
+    assert "4 change(s): 3 new access, 1 removed, 0 denial(s) changed, in 2 group(s)" in err
+    code, out, _ = run(capsys, "diff", str(old), "--", str(new), "--summary", "--format", "json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and [(r["principal"], r["action"], r["requests"], r["example"]["resource"]) for r in rows] == [
+        (dev, "s3:GetObject", 3, "*"), (ops, "s3:ListBucket", 1, "arn:aws:s3:::b")]
+    assert rows[0]["example"]["statements"][0]["line"] == 2
+    assert [(s["effect"], s["file"]) for s in rows[1]["example"]["statements"]] == [("Allow", str(old)),
+                                                                                    ("Deny", str(new))]
+    # each request, without --summary, in the scope's order
+    code, out, _ = run(capsys, "diff", str(old), "--", str(new))
+    assert [line.split()[5] for line in out.splitlines() if not line.startswith(" ")] == [
+        "*", "arn:aws:s3:::b", "arn:aws:s3:::c", "arn:aws:s3:::b"]
+
+
 HOMES = '''account 111122223333 "a" {
   role ci {
     id "AROAEXAMPLECIROLE001"
