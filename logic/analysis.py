@@ -1621,16 +1621,21 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     named = _keys_read((world_before, world_after), None, conditions=False)
     triples = iter(triples)
     asked = 0
-    while block := list(itertools.islice(triples, _DIFF_BLOCK)):  # a block at a time: bounded memory
-        asked += len(block)
-        # (a request of the scope is in one block only; deciding leaves no cyclic garbage: see collector_paused)
+    while True:
+        # (a request of the scope is in one block only; drawing and deciding the requests leaves no
+        # cyclic garbage: see collector_paused. The collector runs while the caller has the changes)
         with collector_paused():
+            block = list(itertools.islice(triples, _DIFF_BLOCK))  # a block at a time: bounded memory
+            if not block:
+                break
+            asked += len(block)
             found: dict[tuple[str, str, str, str], Change] = {}  # (request, kind of change) -> its first change
             done: set[tuple[str, str, str]] = set()  # requests found granted and revoked: nothing more to look for
             skip: set[tuple[str, str, str]] = set()
             # the keys each request's decisions read (None: any), as an index into the sets of them
             sets: list[frozenset[str] | None] = [None]
             group = [0] * len(block)
+            members: list[list[tuple[str, str, str]]] = [block]  # the requests of each set
             for n, ctx in enumerate(contexts):
                 if n == 0:
                     todo = block
@@ -1642,8 +1647,8 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
                     # (Amazon Cognito's keys say which identity a session is: every request of it reads them)
                     every = any(k.startswith(f"{COGNITO}:") for k in varied)
                     wanted = [every or keys is None or not keys.isdisjoint(varied) for keys in sets]
-                    todo = [t for t, g in zip(block, group) if wanted[g] and t not in done and t not in skip
-                            ] if any(wanted) else []
+                    todo = [t for g, ts in enumerate(members) if wanted[g] for t in ts
+                            if not (done or skip) or (t not in done and t not in skip)]
                     if not todo:  # no request of the block reads a key this context gives; a later one may
                         if len(done) + len(skip) >= len(block) and all(t in done or t in skip for t in block):
                             break
@@ -1655,6 +1660,9 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
                     group = [index.setdefault(None if k0 is None or k1 is None else frozenset((*k0, *k1, *named)),
                                               len(index)) for k0, k1 in zip(*reads)]
                     sets = list(index)
+                    members = [[] for _ in sets]
+                    for t, g in zip(block, group):
+                        members[g].append(t)
                 if unknown:
                     skip |= {(u.principal, u.action, u.resource) for u in unknown}
                     undetermined += unknown
@@ -1678,8 +1686,8 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
                         found[(p, a, r, kind)] = Change(p, action, r, v0, v1, d0, d1, extra)
                         if (p, a, r, "grants") in found and (p, a, r, "revokes") in found:
                             done.add((p, a, r))
-            position = {t: i for i, t in enumerate(block)} if found else {}
-            out = [c for _, c in sorted(found.items(), key=lambda kc: (position[kc[0][:3]], _KIND_ORDER[kc[1].kind]))]
+            out = [c for t in block for kind in ("revokes", "denial", "grants")  # (as _KIND_ORDER)
+                   if (c := found.get((*t, kind))) is not None] if found else []
         yield from out
     if notes is not None:
         notes.append(f"{why}; asked {asked:,} of the {whole:,} requests of the scope, each under the sample "

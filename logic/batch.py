@@ -38,7 +38,6 @@ file of access-matrix rows fast. A line repeated within a block is decided once.
 from __future__ import annotations
 
 import codecs
-import gc
 import io
 import itertools
 import json
@@ -53,7 +52,7 @@ from concurrent.futures import ProcessPoolExecutor
 from operator import itemgetter
 from typing import Iterable, Iterator, TextIO
 
-from .evaluate import collector_paused
+from .evaluate import collector_paused, frozen_for_run
 from .grammar.diagnostics import IamlogicError, InvalidInput
 from .world import as_policy, runs
 
@@ -521,12 +520,7 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1, *, direct
     between its text and its bytes."""
     world.evaluator()  # load before forking, so every worker starts with the world compiled
     decided = failed = 0
-    # The loaded world goes to the permanent generation for the run: the garbage collections the
-    # answers cause do not walk it (nor, in forked workers, touch its pages and copy them): the
-    # use the gc docs name. A caller that froze objects itself keeps them frozen.
-    frozen = gc.get_freeze_count()
-    gc.freeze()
-    try:
+    with frozen_for_run():  # the loaded world
         blocks = _blocks(lines)
         first = list(itertools.islice(blocks, 2))  # one block is decided here: no processes to start
         blocks = itertools.chain(first, blocks)
@@ -563,9 +557,6 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1, *, direct
                 text, d, f = _decided(world, block)
                 out.write(text)
                 decided, failed = decided + d, failed + f
-    finally:
-        if not frozen:
-            gc.unfreeze()
     return decided, failed
 
 

@@ -200,6 +200,20 @@ def collector_paused():
                     _pauses[1] = False
 
 
+@contextmanager
+def frozen_for_run():
+    """What is loaded so far (the worlds) in the collector's permanent generation for the block:
+    the collections that the answers cause do not walk it (nor, in forked workers, touch its pages
+    and copy them), the use the gc docs name. A caller that froze objects itself keeps them frozen."""
+    frozen = gc.get_freeze_count()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if not frozen:
+            gc.unfreeze()
+
+
 def _forked() -> None:
     """In a child process: no block of collector_paused is under way there (its parent's threads
     are not), and the lock may have been held by one of them when the parent forked."""

@@ -44,6 +44,7 @@ from .analysis import (
 )
 from .catalog import Catalog
 from .decision import ProofNode
+from .evaluate import frozen_for_run
 from .grammar.arn import parse_arn
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
 from .grammar.query import (
@@ -1123,17 +1124,19 @@ def cmd_diff(args) -> int:
         explained.add(key)
         return True
 
+    after.evaluator()  # (both loaded before they are frozen)
     # each change as it is found (in the scope's order): memory does not grow with their number
-    for c in iter_diff(before, after, args.principal, args.action, args.resource, context, undetermined=unknown,
-                       notes=notes, explain=explain if args.summary else None):
-        counts[c.kind] += 1
-        if groups is None:
-            print(json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c), flush=True)
-            continue
-        group = groups.setdefault((c.kind, c.principal, c.action, c.before, c.after), [0, c])
-        group[0] += 1
-        if group[1].decision_before is None and group[1].decision_after is None:
-            group[1] = c
+    with frozen_for_run():  # the loaded worlds
+        for c in iter_diff(before, after, args.principal, args.action, args.resource, context, undetermined=unknown,
+                           notes=notes, explain=explain if args.summary else None):
+            counts[c.kind] += 1
+            if groups is None:
+                print(json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c), flush=True)
+                continue
+            group = groups.setdefault((c.kind, c.principal, c.action, c.before, c.after), [0, c])
+            group[0] += 1
+            if group[1].decision_before is None and group[1].decision_after is None:
+                group[1] = c
     for (kind, principal, action, v0, v1), (n, example) in (groups or {}).items():
         if args.format == "json":
             print(json.dumps({"kind": kind, "principal": principal, "action": action, "before": v0, "after": v1,
