@@ -147,6 +147,9 @@ class InvalidInput(IamlogicError):
         more = len([d for d in self.diagnostics if d.is_error]) - 1
         super().__init__(summary + (f"\n(and {more} more error(s))" if more > 0 else ""))
 
+    def __reduce__(self):  # (pickled for another process: rebuilt from what it was made of)
+        return InvalidInput, (self.diagnostics, self.sources)
+
     def render(self) -> str:
         return Diagnostics(self.diagnostics).render(self.sources)
 

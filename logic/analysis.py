@@ -44,6 +44,7 @@ asks principals × actions × resources requests, in batches; give ``principals=
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from collections import defaultdict
@@ -53,6 +54,7 @@ from typing import Any, Callable, Container, Iterable, Iterator, Mapping, Sequen
 
 from .catalog import Catalog
 from .decision import ALLOW, EXPLICIT_DENY, Decision, LayerVerdict, StatementRef
+from .batch import in_processes, run_task
 from .evaluate import COGNITO, COGNITO_GUEST_NOTE, Undeclared, collector_paused, one_action, plain_pattern
 from .grammar.diagnostics import Diagnostic, InvalidInput
 from .matching import resource_match, wildcard_match
@@ -536,6 +538,26 @@ class Undetermined:
 def _undecidable(exc: InvalidInput) -> bool:
     """What the world does not give (E507), or a Cognito session it does not determine (E512)."""
     return all(d.code in ("E507", "E512") for d in exc.diagnostics)
+
+
+class _AskedAgain:
+    """What derives the layers and proof of a decision made in another process: the request
+    decided again, here, once asked for (explanations take the slower path)."""
+
+    def __init__(self, asker: "_Asker", triple: tuple[str, str, str], context: Mapping[str, Any]):
+        self.asker, self.triple, self.context = asker, triple, context
+        self._decision: Decision | None = None
+
+    def _again(self) -> Decision:
+        if self._decision is None:
+            self._decision = self.asker.ask([self.triple], self.context)[0]
+        return self._decision
+
+    def layers(self):
+        return self._again().layers
+
+    def proof(self):
+        return self._again().proof()
 
 
 class _Asker:
@@ -1438,14 +1460,15 @@ _KIND_ORDER = {"access removed": 0, "denial changed": 1, "new access": 2}
 
 def diff(world_before, world_after, principals: Iterable[str] | None = None, actions: Iterable[str] | None = None,
          resources: Iterable[str] | None = None, context: Mapping[str, Any] | None = None, *,
-         undetermined: list[Undetermined] | None = None, notes: list[str] | None = None) -> list[Change]:
+         undetermined: list[Undetermined] | None = None, notes: list[str] | None = None,
+         jobs: int = 1) -> list[Change]:
     """Every (principal, action, resource) whose decision changes from one world to the other,
     sorted by principal, action and resource: :func:`iter_diff`'s changes, kept. (A change that
     reaches millions of requests is millions of changes, about 1.4 KB each with its decisions:
     :func:`iter_diff` gives them a block at a time.)"""
     with collector_paused():  # (the changes kept are many objects, for the collector to walk again and again)
         found = list(iter_diff(world_before, world_after, principals, actions, resources, context,
-                               undetermined=undetermined, notes=notes))
+                               undetermined=undetermined, notes=notes, jobs=jobs))
     return sorted(found, key=lambda c: (c.principal, c.action, c.resource, _KIND_ORDER[c.kind]))
 
 
@@ -1453,7 +1476,8 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
               actions: Iterable[str] | None = None, resources: Iterable[str] | None = None,
               context: Mapping[str, Any] | None = None, *, undetermined: list[Undetermined] | None = None,
               notes: list[str] | None = None,
-              explain: Callable[[str, str, str | None, str | None], bool] | None = None) -> Iterator[Change]:
+              explain: Callable[[str, str, str | None, str | None], bool] | None = None,
+              jobs: int = 1) -> Iterator[Change]:
     """Every (principal, action, resource) whose decision changes from one world to the other, as
     they are found: in the scope's order (its principals, then actions, then resources, each in
     the order the scope lists them), a block of requests at a time, so that memory does not grow
@@ -1518,6 +1542,10 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     ``explain(principal, action, before, after)``: whether a change needs its decisions
     (:attr:`Change.decision_before`, :attr:`Change.decision_after`, the statements behind them);
     the changes it answers False for have none (None for both). Default: every change has them.
+
+    ``jobs``: the processes to decide in (forked, for a scope of more than one block). A decision
+    made in another process comes with its statements; its layers and proof are derived again in
+    this one when asked for.
     """
     scope_principals = principals is None
     if principals is None:
@@ -1619,16 +1647,13 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     # the keys a policy variable in a Resource, NotResource, Principal or NotPrincipal element names:
     # which statements a request reaches may depend on them (see below)
     named = _keys_read((world_before, world_after), None, conditions=False)
-    triples = iter(triples)
-    asked = 0
-    while True:
-        # (a request of the scope is in one block only; drawing and deciding the requests leaves no
-        # cyclic garbage: see collector_paused. The collector runs while the caller has the changes)
+
+    def decide(block: list[tuple[str, str, str]]) -> tuple[list[Change], list[Undetermined]]:
+        """The changes among a block of requests, in its order; the requests not decided."""
+        lost: list[Undetermined] = []
+        # (deciding leaves no cyclic garbage: see collector_paused. The collector runs while the
+        # caller has the changes)
         with collector_paused():
-            block = list(itertools.islice(triples, _DIFF_BLOCK))  # a block at a time: bounded memory
-            if not block:
-                break
-            asked += len(block)
             found: dict[tuple[str, str, str, str], Change] = {}  # (request, kind of change) -> its first change
             done: set[tuple[str, str, str]] = set()  # requests found granted and revoked: nothing more to look for
             skip: set[tuple[str, str, str]] = set()
@@ -1665,7 +1690,7 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
                         members[g].append(t)
                 if unknown:
                     skip |= {(u.principal, u.action, u.resource) for u in unknown}
-                    undetermined += unknown
+                    lost += unknown
                     unknown.clear()
                 extra = tuple(sorted((k, v) for k, v in ctx.items() if k not in given))
                 changed: dict[tuple[str, str, str, str], tuple[str | None, str | None]] = {}
@@ -1688,7 +1713,41 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
                             done.add((p, a, r))
             out = [c for t in block for kind in ("revokes", "denial", "grants")  # (as _KIND_ORDER)
                    if (c := found.get((*t, kind))) is not None] if found else []
-        yield from out
+        return out, lost
+
+    drawn = [0]
+
+    def blocks() -> Iterator[list[tuple[str, str, str]]]:
+        """The scope's requests a block at a time (a request is in one block only): bounded memory."""
+        requests = iter(triples)
+        while True:
+            with collector_paused():  # (drawing them leaves no cyclic garbage either)
+                block = list(itertools.islice(requests, _DIFF_BLOCK))
+            if not block:
+                return
+            drawn[0] += len(block)
+            yield block
+
+    pending = blocks()
+    first = list(itertools.islice(pending, 2))  # one block is decided here: no processes to start
+    pending = itertools.chain(first, pending)
+    # with jobs, each block in one of that many forked processes (the worlds are theirs by
+    # inheritance; the blocks and their changes are pickled), the changes still in the scope's order
+    forked = jobs > 1 and len(first) > 1
+    results = in_processes(run_task, pending, jobs, decide) if forked else map(decide, pending)
+    with contextlib.closing(results) if forked else contextlib.nullcontext():  # (a caller that stops stops them)
+        for out, lost in results:
+            if undetermined is not None:
+                undetermined += lost
+            if forked:  # a decision's layers and proof, derived here when asked for
+                for c in out:
+                    ctx = {**given, **dict(c.context)}
+                    for asker, d in zip(askers, (c.decision_before, c.decision_after)):
+                        if d is not None:
+                            again = _AskedAgain(asker, (c.principal, c.action, c.resource), ctx)
+                            object.__setattr__(d, "_source", again)
+            yield from out
+    asked = drawn[0]
     if notes is not None:
         notes.append(f"{why}; asked {asked:,} of the {whole:,} requests of the scope, each under the sample "
                      "contexts that give a key its decisions read")

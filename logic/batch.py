@@ -38,6 +38,7 @@ file of access-matrix rows fast. A line repeated within a block is decided once.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import itertools
 import json
@@ -50,7 +51,7 @@ import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from operator import itemgetter
-from typing import Iterable, Iterator, TextIO
+from typing import Callable, Iterable, Iterator, TextIO
 
 from .evaluate import collector_paused, frozen_for_run
 from .grammar.diagnostics import IamlogicError, InvalidInput
@@ -61,7 +62,7 @@ CHUNK = 500  # requests given to Evaluator.verdicts_many at a time (runs of one 
 _KEYS = {"principal", "action", "resource", "context", "session_policy", "federating_user"}
 _PRINCIPAL_ACTION = itemgetter(0, 1)  # of a request kept in a block
 
-_WORLD = None  # the world of a worker process
+_STATE = None  # what a worker process works with: the world it decides in (batch), a task (see in_processes)
 _OUTPUT = None  # of a worker process that writes the answers: see _start_worker
 _PARENT = 0  # the process id of a worker process's parent
 _END = object()  # the end of an iterator (see _in_order)
@@ -353,13 +354,13 @@ def _decided(world, block: tuple[int, list[str]]) -> tuple[str, int, int]:
         return decide_block(world, block)
 
 
-def _start_worker(world, output: tuple | None, parent: int) -> None:
-    """In each worker process, as it starts: the world it decides with; when it writes the answers
-    itself, (the condition and counter of the blocks' turn, the descriptor); the parent's process
-    id. A closed pipe on the output is an error (BrokenPipeError, which reaches the parent), not a
-    signal that would end the worker unseen and leave the run waiting for it."""
-    global _WORLD, _OUTPUT, _PARENT
-    _WORLD, _OUTPUT, _PARENT = world, output, parent
+def _start_worker(state, output: tuple | None, parent: int) -> None:
+    """In each worker process, as it starts: what it works with (:data:`_STATE`); when it writes
+    the answers itself, (the condition and counter of the blocks' turn, the descriptor); the
+    parent's process id. A closed pipe on the output is an error (BrokenPipeError, which reaches
+    the parent), not a signal that would end the worker unseen and leave the run waiting for it."""
+    global _STATE, _OUTPUT, _PARENT
+    _STATE, _OUTPUT, _PARENT = state, output, parent
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent ends the run, and its workers
     if output is not None and hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -375,7 +376,33 @@ def _start_worker(world, output: tuple | None, parent: int) -> None:
 
 
 def _worker(block):
-    return _decided(_WORLD, block)
+    return _decided(_STATE, block)
+
+
+def run_task(item):
+    """In a worker process of :func:`in_processes` started with a task (a function): the task of the item."""
+    return _STATE(item)
+
+
+def in_processes(fn: Callable, items: Iterable, jobs: int, state, output: tuple | None = None) -> Iterator:
+    """``fn(item)`` for each item (``fn`` a function of this module, :func:`run_task` for any
+    task), in ``jobs`` forked processes, each started with ``state`` and ``output`` (see
+    :func:`_start_worker`); the results in the items' order, as they are ready. What the workers
+    start with (loaded worlds, a task and what it reads) is theirs by inheritance, never pickled;
+    the items and the results are. A worker that fails ends the run with its error (one that dies,
+    with BrokenProcessPool), and so does a caller that stops reading (closing the results): the
+    workers are stopped."""
+    pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork"), initializer=_start_worker,
+                               initargs=(state, output, os.getpid()))
+    results = _in_order(pool, fn, items, 2 * jobs)  # (the blocks are read as the workers take them)
+    try:
+        yield from results
+    except BaseException:
+        _stop(pool, output)
+        raise
+    finally:
+        results.close()
+        pool.shutdown(cancel_futures=True)
 
 
 def _writing_worker(job: tuple[int, tuple[int, list]]) -> tuple[int, int]:
@@ -385,7 +412,7 @@ def _writing_worker(job: tuple[int, tuple[int, list]]) -> tuple[int, int]:
     nothing more once its parent has gone (killed) or has stopped the run (a negative turn: see
     :func:`_stop`)."""
     k, block = job
-    text, d, f = _decided(_WORLD, block)
+    text, d, f = _decided(_STATE, block)
     data = memoryview(text.encode())
     ready, turn, fd = _OUTPUT
     with ready:
@@ -526,32 +553,19 @@ def run_batch(world, lines: Iterable[str], out: TextIO, jobs: int = 1, *, direct
         blocks = itertools.chain(first, blocks)
         if jobs > 1 and len(first) > 1:
             fd = _descriptor(out) if direct else None
-            context = mp.get_context("fork")
             output = None
             if fd is not None:  # the workers write the answers themselves, in turn
                 out.flush()
+                context = mp.get_context("fork")
                 output = (context.Condition(), context.RawValue("q", 0), fd)
-            # (forked: the world is the workers' by inheritance, never pickled). A worker that
-            # dies (killed, out of memory) ends the run with BrokenProcessPool, and the pool stops
-            # the others.
-            pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
-                                       initargs=(world, output, os.getpid()))
-            # answers in order; the blocks are read as the workers take them
-            if fd is not None:
-                results = _in_order(pool, _writing_worker, enumerate(blocks), 2 * jobs)
-            else:
-                results = _in_order(pool, _worker, blocks, 2 * jobs)
-            try:
+            # answers in order (forked: the world is the workers' by inheritance, never pickled)
+            results = (in_processes(_writing_worker, enumerate(blocks), jobs, world, output) if fd is not None
+                       else in_processes(_worker, blocks, jobs, world))
+            with contextlib.closing(results):  # (an error here stops the workers)
                 for result in results:
                     if fd is None:
                         out.write(result[0])
                     decided, failed = decided + result[-2], failed + result[-1]
-            except BaseException:
-                _stop(pool, output)
-                raise
-            finally:
-                results.close()
-                pool.shutdown(cancel_futures=True)
         else:
             for block in blocks:
                 text, d, f = _decided(world, block)

@@ -99,6 +99,24 @@ class ProofNode:
         return d
 
 
+class _Elsewhere:
+    """The source of a decision pickled for another process: what derived it stayed where it was made."""
+
+    def layers(self):
+        from .grammar.diagnostics import IamlogicError
+
+        raise IamlogicError("unsupported: the layers and proof of a decision made in another process "
+                            "(decide the request again in this one)")
+
+    proof = layers
+
+    def __reduce__(self):
+        return "_ELSEWHERE"  # (the one instance, by name)
+
+
+_ELSEWHERE = _Elsewhere()
+
+
 @dataclass(frozen=True, eq=False)
 class Decision:
     """The answer to one request.
@@ -133,6 +151,12 @@ class Decision:
             found = tuple(self._source.layers()) if self._source is not None else ()
             object.__setattr__(self, "_layers", found)
         return found
+
+    def __reduce__(self):
+        """Pickled (for another process) without what derived it: there its layers and proof are
+        an error, until the process that has the world gives it a source that derives them."""
+        return Decision, (self.decision, self.principal, self.action, self.resource, self.statements, None,
+                          self.missing_context, self.warnings, _ELSEWHERE)
 
     def _fields(self) -> tuple:
         return (self.decision, self.principal, self.action, self.resource, self.statements, self.layers,

@@ -29,6 +29,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from typing import Any, Iterable, Sequence
 
@@ -1097,6 +1098,9 @@ def cmd_diff(args) -> int:
         print("iamlogic diff: give the old world's files, then --, then the new world's: "
               "iamlogic diff old.iaml -- new.iaml", file=sys.stderr)
         return EXIT_INVALID
+    if args.jobs < 1:
+        print("error: --jobs must be at least 1", file=sys.stderr)
+        return EXIT_INVALID
     before, after = load(args.old), load(args.new)
     for principal in args.principal or ():  # a principal neither world knows would be "no change"
         problems = []
@@ -1125,13 +1129,17 @@ def cmd_diff(args) -> int:
         return True
 
     after.evaluator()  # (both loaded before they are frozen)
+    flushed = time.monotonic()
     # each change as it is found (in the scope's order): memory does not grow with their number
     with frozen_for_run():  # the loaded worlds
         for c in iter_diff(before, after, args.principal, args.action, args.resource, context, undetermined=unknown,
-                           notes=notes, explain=explain if args.summary else None):
+                           notes=notes, explain=explain if args.summary else None, jobs=args.jobs):
             counts[c.kind] += 1
             if groups is None:
-                print(json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c), flush=True)
+                print(json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c))
+                if time.monotonic() > flushed + 1:  # (written as they come, not a system call a change)
+                    sys.stdout.flush()
+                    flushed = time.monotonic()
                 continue
             group = groups.setdefault((c.kind, c.principal, c.action, c.before, c.after), [0, c])
             group[0] += 1
@@ -1182,11 +1190,12 @@ def _check_context_values(context: dict, catalog) -> None:
 def _split_at_double_dash(parser):
     """``diff OLD... -- NEW...``: argparse drops ``--``, so the diff parser splits there itself.
 
-    After ``--`` every word is a new world's file, but an option (``--format json``) and its
-    value, which still count as options (a flag, ``--summary``, has none).
+    After ``--`` every word is a new world's file, but an option (``--format json``, ``-j 2``,
+    ``-j2``) and its value, which still count as options (a flag, ``--summary``, has none).
     """
     original = parser.parse_known_args
     flags = {o for a in parser._actions if a.nargs == 0 for o in a.option_strings}
+    short = {o for a in parser._actions for o in a.option_strings if not o.startswith("--")}
 
     def parse_known_args(args=None, namespace=None):
         args = list(sys.argv[1:] if args is None else args)
@@ -1197,9 +1206,10 @@ def _split_at_double_dash(parser):
             j = 0
             while j < len(rest):
                 word = rest[j]
-                if word.startswith("--") and word != "--":
+                glued = any(word.startswith(o) and word != o for o in short - flags)  # -j2
+                if (word.startswith("--") and word != "--") or word in short or glued:
                     head.append(word)
-                    if "=" not in word and word not in flags and j + 1 < len(rest):  # the option's value
+                    if "=" not in word and not glued and word not in flags and j + 1 < len(rest):  # its value
                         head.append(rest[j + 1])
                         j += 1
                 else:
@@ -1244,6 +1254,8 @@ def add_commands(sub) -> None:
     d.add_argument("--context", action="append", metavar="KEY=VALUE",
                    help="ask every request with this condition key (repeatable); the condition keys the policies "
                         "test are also varied over their policies' values, but those given here")
+    d.add_argument("--jobs", "-j", type=int, default=1,
+                   help="processes to decide in (default 1; forked, each with both worlds)")
     d.add_argument("--summary", action="store_true",
                    help="one line for each principal, action and change (its number of requests, and one of them "
                         "with the statements behind it) instead of one a request")

@@ -624,6 +624,13 @@ def test_diff_decides_a_block_at_a_time_as_all_at_once(monkeypatch, before, afte
     assert len(whole) >= 2
     monkeypatch.setattr(analysis, "_DIFF_BLOCK", 2)
     assert diff(before, after, undetermined=unknown, **scope) == whole
+    # in two processes (the blocks pickled to them, the changes with their decisions back)
+    in_two = diff(before, after, undetermined=unknown, jobs=2, **scope)
+    assert in_two == whole and [c.to_json() for c in in_two] == [c.to_json() for c in whole]
+    assert [(c.decision_before, c.decision_after) for c in in_two] == [
+        (c.decision_before, c.decision_after) for c in whole]  # (their layers, derived again, compared)
+    assert [d.proof() for c in in_two for d in (c.decision_before, c.decision_after) if d] == [
+        d.proof() for c in whole for d in (c.decision_before, c.decision_after) if d]
 
 
 def test_diff_of_a_world_with_itself_is_empty(small):
@@ -687,6 +694,40 @@ def test_analyses_list_what_they_cannot_decide_and_answer_the_rest():
     assert [(u.principal, u.resource, u.diagnostic.span.file) for u in unknown] == [(ci, cis, "homes.iaml")]
     with pytest.raises(InvalidInput, match="E507"):
         diff(w, after, [ci], ["s3:GetObject"], [cis])
+
+
+def test_diff_in_processes_lists_what_it_cannot_decide_and_raises_without_a_list(monkeypatch):
+    """The requests a worker process cannot decide reach the caller's list; without a list, the
+    worker's error reaches the caller."""
+    w = iamlogic.loads(HOMES, "homes.iaml")
+    after = iamlogic.loads(HOMES.replace('policy Home { allow s3:GetObject on "arn:aws:s3:::homes/${aws:userid}/*" }\n'
+                                         '  }\n  resource', 'policy Home { allow s3:* on * }\n  }\n  resource'),
+                           "after.iaml")
+    ci, session = f"arn:aws:iam::{A}:role/ci", f"arn:aws:sts::{A}:assumed-role/ci/build"
+    scope = ([ci, session], ["s3:GetObject"], ["arn:aws:s3:::homes/AROAEXAMPLECIROLE001:build/k",
+                                                "arn:aws:s3:::homes/AIDAEXAMPLEALICE0001/k"])
+    monkeypatch.setattr(analysis, "_DIFF_BLOCK", 1)
+    unknown: list[Undetermined] = []
+    alone = diff(w, after, *scope, undetermined=unknown)
+    in_two: list[Undetermined] = []
+    assert diff(w, after, *scope, undetermined=in_two, jobs=2) == alone and len(alone) == 2
+    assert [u.to_json() for u in in_two] == [u.to_json() for u in unknown] and len(unknown) == 1
+    with pytest.raises(InvalidInput, match="E507"):
+        diff(w, after, *scope, jobs=2)
+
+
+def test_a_decision_pickled_keeps_its_statements_and_cannot_give_its_layers():
+    """What derives a decision's layers and proof stays in its process: elsewhere they are an
+    error (diff gives the decisions of its worker processes a source that decides again)."""
+    import pickle
+
+    d = iamlogic.loads(BASE, "w.iaml").check(f"arn:aws:iam::{A}:user/alice", "s3:GetObject", "arn:aws:s3:::data/k")
+    copy = pickle.loads(pickle.dumps(d))
+    assert (copy.decision, copy.statements, copy.missing_context) == (d.decision, d.statements, d.missing_context)
+    with pytest.raises(iamlogic.IamlogicError, match="unsupported: the layers and proof"):
+        copy.layers
+    with pytest.raises(iamlogic.IamlogicError, match="unsupported"):
+        copy.proof()
 
 
 # -- external access ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 import iamlogic
-from iamlogic import repl
+from iamlogic import analysis, repl
 from iamlogic.cli import main
 from iamlogic.repl import Session, run_repl
 
@@ -365,7 +365,7 @@ def test_diff_command(tmp_path, capsys):
     assert code == 3 and "E511" in err and "is not an IP address" in err  # not "no change" in both worlds
 
 
-def test_diff_command_summary(tmp_path, capsys):
+def test_diff_command_summary(tmp_path, capsys, monkeypatch):
     """--summary: one line for each principal, action and change, with its number of requests and
     one of them with its statements; a flag after -- takes no value (the new world's file stays one)."""
     old, new = tmp_path / "old.iaml", tmp_path / "new.iaml"
@@ -396,6 +396,12 @@ def test_diff_command_summary(tmp_path, capsys):
     code, out, _ = run(capsys, "diff", str(old), "--", str(new))
     assert [line.split()[5] for line in out.splitlines() if not line.startswith(" ")] == [
         "*", "arn:aws:s3:::b", "arn:aws:s3:::c", "arn:aws:s3:::b"]
+    # in two processes (a block of one request each), -j after -- an option too: the same lines
+    monkeypatch.setattr(analysis, "_DIFF_BLOCK", 1)
+    assert run(capsys, "diff", str(old), "--", str(new), "-j", "2")[:2] == (code, out)
+    assert run(capsys, "diff", str(old), "--", "-j2", str(new), "--summary")[1] == run(
+        capsys, "diff", str(old), "--", str(new), "--summary")[1]
+    assert run(capsys, "diff", str(old), "--", str(new), "--jobs", "0")[0] == 3
 
 
 HOMES = '''account 111122223333 "a" {
