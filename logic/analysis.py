@@ -1659,7 +1659,6 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
             skip: set[tuple[str, str, str]] = set()
             # the keys each request's decisions read (None: any), as an index into the sets of them
             sets: list[frozenset[str] | None] = [None]
-            group = [0] * len(block)
             members: list[list[tuple[str, str, str]]] = [block]  # the requests of each set
             for n, ctx in enumerate(contexts):
                 if n == 0:
@@ -1747,9 +1746,8 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
                             again = _AskedAgain(asker, (c.principal, c.action, c.resource), ctx)
                             object.__setattr__(d, "_source", again)
             yield from out
-    asked = drawn[0]
     if notes is not None:
-        notes.append(f"{why}; asked {asked:,} of the {whole:,} requests of the scope, each under the sample "
+        notes.append(f"{why}; asked {drawn[0]:,} of the {whole:,} requests of the scope, each under the sample "
                      "contexts that give a key its decisions read")
 
 
