@@ -1477,7 +1477,8 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
               context: Mapping[str, Any] | None = None, *, undetermined: list[Undetermined] | None = None,
               notes: list[str] | None = None,
               explain: Callable[[str, str, str | None, str | None], bool] | None = None,
-              jobs: int = 1) -> Iterator[Change]:
+              render: Callable[[Change], Any] | None = None,
+              jobs: int = 1) -> Iterator[Change] | Iterator[tuple[Change, Any]]:
     """Every (principal, action, resource) whose decision changes from one world to the other, as
     they are found: in the scope's order (its principals, then actions, then resources, each in
     the order the scope lists them), a block of requests at a time, so that memory does not grow
@@ -1543,6 +1544,11 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     (:attr:`Change.decision_before`, :attr:`Change.decision_after`, the statements behind them);
     the changes it answers False for have none (None for both). Default: every change has them.
 
+    ``render(change)``: what the caller makes of each change (its text, say), computed where the
+    change's decisions are made; the changes are then given as ``(change, render(change))`` pairs,
+    each change without its decisions (None for both). With ``jobs``, the decisions stay in the
+    process that made them, and only the changes and what ``render`` returned cross over.
+
     ``jobs``: the processes to decide in (forked, for a scope of more than one block). A decision
     made in another process comes with its statements; its layers and proof are derived again in
     this one when asked for.
@@ -1579,13 +1585,16 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
                 acts.setdefault(extra)
         actions = list(acts)
     else:
-        actions = list(actions)
         catalog = _evaluator(world_before).catalog
+        spelled = []
         for a in actions:
             one_action(a)
-            if catalog.action(a) is None:  # a typo would be "no change"
+            info = catalog.action(a)
+            if info is None:  # a typo would be "no change"
                 hint = catalog.suggest_action(a)
                 raise InvalidInput([Diagnostic("E513", f"unknown action {a!r}: not in the AWS catalog", help=hint)])
+            spelled.append(info.name)  # (as the catalog spells it, as the decisions and the default scope do)
+        actions = list(dict.fromkeys(spelled))
     # The same principals are outside in both worlds' copies, so their modelling cannot differ.
     outside = {**_outsiders(world_before, principals), **_outsiders(world_after, principals)}
     declared = set(_evaluator(world_before).index.accounts) | set(_evaluator(world_after).index.accounts)
@@ -1706,12 +1715,13 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
                     decided = [dict(zip(asked_again, asker.ask(asked_again, ctx))) for asker in askers]
                     for (p, a, r, kind), (v0, v1) in changed.items():
                         d0, d1 = decided[0].get((p, a, r)), decided[1].get((p, a, r))
-                        action = d1.action if d1 else d0.action if d0 else a
-                        found[(p, a, r, kind)] = Change(p, action, r, v0, v1, d0, d1, extra)
+                        found[(p, a, r, kind)] = Change(p, a, r, v0, v1, d0, d1, extra)
                         if (p, a, r, "grants") in found and (p, a, r, "revokes") in found:
                             done.add((p, a, r))
             out = [c for t in block for kind in ("revokes", "denial", "grants")  # (as _KIND_ORDER)
                    if (c := found.get((*t, kind))) is not None] if found else []
+            if render is not None:
+                out = [(replace(c, decision_before=None, decision_after=None), render(c)) for c in out]
         return out, lost
 
     drawn = [0]
@@ -1738,7 +1748,7 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
         for out, lost in results:
             if undetermined is not None:
                 undetermined += lost
-            if forked:  # a decision's layers and proof, derived here when asked for
+            if forked and render is None:  # a decision's layers and proof, derived here when asked for
                 for c in out:
                     ctx = {**given, **dict(c.context)}
                     for asker, d in zip(askers, (c.decision_before, c.decision_after)):

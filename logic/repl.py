@@ -1128,19 +1128,27 @@ def cmd_diff(args) -> int:
         explained.add(key)
         return True
 
+    def render(c) -> str:
+        return json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c)
+
     after.evaluator()  # (both loaded before they are frozen)
     flushed = time.monotonic()
-    # each change as it is found (in the scope's order): memory does not grow with their number
+    # each change as it is found (in the scope's order): memory does not grow with their number;
+    # a change is made text where it is decided (with --jobs, in the worker, as batch writes answers)
     with frozen_for_run():  # the loaded worlds
-        for c in iter_diff(before, after, args.principal, args.action, args.resource, context, undetermined=unknown,
-                           notes=notes, explain=explain if args.summary else None, jobs=args.jobs):
-            counts[c.kind] += 1
+        for found in iter_diff(before, after, args.principal, args.action, args.resource, context,
+                               undetermined=unknown, notes=notes, explain=explain if args.summary else None,
+                               render=None if args.summary else render, jobs=args.jobs):
             if groups is None:
-                print(json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c))
+                c, text = found
+                counts[c.kind] += 1
+                print(text)
                 if time.monotonic() > flushed + 1:  # (written as they come, not a system call a change)
                     sys.stdout.flush()
                     flushed = time.monotonic()
                 continue
+            c = found
+            counts[c.kind] += 1
             group = groups.setdefault((c.kind, c.principal, c.action, c.before, c.after), [0, c])
             group[0] += 1
             if group[1].decision_before is None and group[1].decision_after is None:

@@ -7,6 +7,7 @@ worlds; the other tests pin exact answers on small worlds.
 from __future__ import annotations
 
 import doctest
+import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,6 +23,7 @@ from iamlogic.analysis import (
     actions_for_resource,
     diff,
     external_access,
+    iter_diff,
     named_principals,
     new_access,
     policy_actions,
@@ -631,6 +633,15 @@ def test_diff_decides_a_block_at_a_time_as_all_at_once(monkeypatch, before, afte
         (c.decision_before, c.decision_after) for c in whole]  # (their layers, derived again, compared)
     assert [d.proof() for c in in_two for d in (c.decision_before, c.decision_after) if d] == [
         d.proof() for c in whole for d in (c.decision_before, c.decision_after) if d]
+    # render: each change made text where it is decided (with its statements), given without its decisions
+    ordered = list(iter_diff(before, after, **scope))
+    assert any("statements" in c.to_json() for c in ordered)
+    for jobs in (1, 2):
+        rendered = list(iter_diff(before, after, undetermined=[], render=lambda c: json.dumps(c.to_json()),
+                                  jobs=jobs, **scope))
+        assert [c for c, _ in rendered] == ordered
+        assert all(c.decision_before is None and c.decision_after is None for c, _ in rendered)
+        assert [text for _, text in rendered] == [json.dumps(c.to_json()) for c in ordered]
 
 
 def test_diff_of_a_world_with_itself_is_empty(small):

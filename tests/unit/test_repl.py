@@ -392,6 +392,10 @@ def test_diff_command_summary(tmp_path, capsys, monkeypatch):
     assert rows[0]["example"]["statements"][0]["line"] == 2
     assert [(s["effect"], s["file"]) for s in rows[1]["example"]["statements"]] == [("Allow", str(old)),
                                                                                     ("Deny", str(new))]
+    # an action given in another case: one group, as the catalog spells it
+    code, out, _ = run(capsys, "diff", str(old), "--", str(new), "--summary", "--action", "s3:getobject")
+    assert code == 1 and out.splitlines()[0] == (f"+ new access: {dev} s3:GetObject on 3 request(s) "
+                                                 "(ImplicitDeny -> Allow), such as *"), out
     # each request, without --summary, in the scope's order
     code, out, _ = run(capsys, "diff", str(old), "--", str(new))
     assert [line.split()[5] for line in out.splitlines() if not line.startswith(" ")] == [
