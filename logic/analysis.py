@@ -566,11 +566,14 @@ class _Asker:
     Principals of accounts outside the world are asked in the augmented copy; principals the
     world cannot place are answered ``None``. A request that reads what the world does not give
     (E507) raises, or, with ``undetermined`` (a list), is answered ``None`` and added to it.
+    ``cache``: whether the decisions go to the world's decision cache (not for :func:`iter_diff`'s
+    millions of requests, each asked once: filling the cache would only cost time and memory).
     """
 
     def __init__(self, world, outsiders: Mapping[str, str] = (), extra_accounts: Iterable[str] = (),
-                 undetermined: list[Undetermined] | None = None):
+                 undetermined: list[Undetermined] | None = None, *, cache: bool = True):
         self.world = world
+        self.cache = cache
         self.outsiders = dict(outsiders)
         self._extra = tuple(extra_accounts)
         self._copy = None
@@ -604,8 +607,13 @@ class _Asker:
             ) -> list[Decision | None]:
         """The decision of each triple under ``context`` (None: its principal cannot be placed, or,
         with ``undetermined``, its request cannot be decided)."""
-        out = self._each(triples, context, lambda target, asked: target.check_many(asked),
-                         lambda target, request: target.check(*request))
+        if self.cache:
+            out = self._each(triples, context, lambda target, asked: target.check_many(asked),
+                             lambda target, request: target.check(*request))
+        else:
+            out = self._each(triples, context,
+                             lambda target, asked: target.evaluator().decide_many([(*a, None, None) for a in asked]),
+                             lambda target, request: target.evaluator().decide_one(*request))
         for i, d in enumerate(out):
             if d is not None and self._target(triples[i][0]) is not self.world:
                 acct = _account_of(triples[i][0])
@@ -1649,8 +1657,8 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
         return
     contexts = sample_contexts((world_before, world_after), context, tested)
     unknown: list[Undetermined] | None = [] if undetermined is not None else None
-    askers = (_Asker(world_before, outside, extra, undetermined=unknown),
-              _Asker(world_after, outside, extra, undetermined=unknown))
+    askers = (_Asker(world_before, outside, extra, undetermined=unknown, cache=False),
+              _Asker(world_after, outside, extra, undetermined=unknown, cache=False))
     given = dict(context or {})
     fixed = {k.lower() for k in given}
     # the keys a policy variable in a Resource, NotResource, Principal or NotPrincipal element names:
@@ -1659,69 +1667,72 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
 
     def decide(block: list[tuple[str, str, str]]) -> tuple[list[Change], list[Undetermined]]:
         """The changes among a block of requests, in its order; the requests not decided."""
-        lost: list[Undetermined] = []
-        # (deciding leaves no cyclic garbage: see collector_paused. The collector runs while the
-        # caller has the changes)
+        # (deciding leaves no cyclic garbage: see collector_paused. The collector is on again once
+        # what deciding made is freed, the changes alone left for it to walk)
         with collector_paused():
-            found: dict[tuple[str, str, str, str], Change] = {}  # (request, kind of change) -> its first change
-            done: set[tuple[str, str, str]] = set()  # requests found granted and revoked: nothing more to look for
-            skip: set[tuple[str, str, str]] = set()
-            # the keys each request's decisions read (None: any), as an index into the sets of them
-            sets: list[frozenset[str] | None] = [None]
-            members: list[list[tuple[str, str, str]]] = [block]  # the requests of each set
-            for n, ctx in enumerate(contexts):
-                if n == 0:
-                    todo = block
-                else:
-                    # A request is decided alike under a context that differs from the first only in keys its
-                    # decisions under the first did not read (the statements it reached, and so the keys read,
-                    # depend on no other key): it is not asked again.
-                    varied = {k.lower() for k in ctx} - fixed
-                    # (Amazon Cognito's keys say which identity a session is: every request of it reads them)
-                    every = any(k.startswith(f"{COGNITO}:") for k in varied)
-                    wanted = [every or keys is None or not keys.isdisjoint(varied) for keys in sets]
-                    todo = [t for g, ts in enumerate(members) if wanted[g] for t in ts
-                            if not (done or skip) or (t not in done and t not in skip)]
-                    if not todo:  # no request of the block reads a key this context gives; a later one may
-                        if len(done) + len(skip) >= len(block) and all(t in done or t in skip for t in block):
-                            break
-                        continue
-                reads = [[None] * len(todo), [None] * len(todo)]
-                before, after = (asker.verdicts(todo, ctx, r) for asker, r in zip(askers, reads))
-                if n == 0 and _SKIP_UNREAD:
-                    index: dict[frozenset[str] | None, int] = {None: 0}
-                    group = [index.setdefault(None if k0 is None or k1 is None else frozenset((*k0, *k1, *named)),
-                                              len(index)) for k0, k1 in zip(*reads)]
-                    sets = list(index)
-                    members = [[] for _ in sets]
-                    for t, g in zip(block, group):
-                        members[g].append(t)
-                if unknown:
-                    skip |= {(u.principal, u.action, u.resource) for u in unknown}
-                    lost += unknown
-                    unknown.clear()
-                extra = tuple(sorted((k, v) for k, v in ctx.items() if k not in given))
-                changed: dict[tuple[str, str, str, str], tuple[str | None, str | None]] = {}
-                for t, v0, v1 in zip(todo, before, after):
-                    # a principal of one world only is a change where it is allowed; its denials are not news
-                    if v0 != v1 and t not in skip and (ALLOW in (v0, v1) or None not in (v0, v1)):
-                        kind = "grants" if v1 == ALLOW else "revokes" if v0 == ALLOW else "denial"
-                        if (*t, kind) not in found and (*t, kind) not in changed:
-                            changed[(*t, kind)] = v0, v1
-                if changed:  # the decisions themselves (their statements, notes), for the changes alone
-                    wanted_again = [key for key, (v0, v1) in changed.items()
-                                    if explain is None or explain(key[0], key[1], v0, v1)]
-                    asked_again = list(dict.fromkeys(key[:3] for key in wanted_again))
-                    decided = [dict(zip(asked_again, asker.ask(asked_again, ctx))) for asker in askers]
-                    for (p, a, r, kind), (v0, v1) in changed.items():
-                        d0, d1 = decided[0].get((p, a, r)), decided[1].get((p, a, r))
-                        found[(p, a, r, kind)] = Change(p, a, r, v0, v1, d0, d1, extra)
-                        if (p, a, r, "grants") in found and (p, a, r, "revokes") in found:
-                            done.add((p, a, r))
-            out = [c for t in block for kind in ("revokes", "denial", "grants")  # (as _KIND_ORDER)
-                   if (c := found.get((*t, kind))) is not None] if found else []
-            if render is not None:
-                out = [(replace(c, decision_before=None, decision_after=None), render(c)) for c in out]
+            return changes_in(block)
+
+    def changes_in(block: list[tuple[str, str, str]]) -> tuple[list[Change], list[Undetermined]]:
+        lost: list[Undetermined] = []
+        found: dict[tuple[str, str, str, str], Change] = {}  # (request, kind of change) -> its first change
+        done: set[tuple[str, str, str]] = set()  # requests found granted and revoked: nothing more to look for
+        skip: set[tuple[str, str, str]] = set()
+        # the keys each request's decisions read (None: any), as an index into the sets of them
+        sets: list[frozenset[str] | None] = [None]
+        members: list[list[tuple[str, str, str]]] = [block]  # the requests of each set
+        for n, ctx in enumerate(contexts):
+            if n == 0:
+                todo = block
+            else:
+                # A request is decided alike under a context that differs from the first only in keys its
+                # decisions under the first did not read (the statements it reached, and so the keys read,
+                # depend on no other key): it is not asked again.
+                varied = {k.lower() for k in ctx} - fixed
+                # (Amazon Cognito's keys say which identity a session is: every request of it reads them)
+                every = any(k.startswith(f"{COGNITO}:") for k in varied)
+                wanted = [every or keys is None or not keys.isdisjoint(varied) for keys in sets]
+                todo = [t for g, ts in enumerate(members) if wanted[g] for t in ts
+                        if not (done or skip) or (t not in done and t not in skip)]
+                if not todo:  # no request of the block reads a key this context gives; a later one may
+                    if len(done) + len(skip) >= len(block) and all(t in done or t in skip for t in block):
+                        break
+                    continue
+            reads = [[None] * len(todo), [None] * len(todo)]
+            before, after = (asker.verdicts(todo, ctx, r) for asker, r in zip(askers, reads))
+            if n == 0 and _SKIP_UNREAD:
+                index: dict[frozenset[str] | None, int] = {None: 0}
+                group = [index.setdefault(None if k0 is None or k1 is None else frozenset((*k0, *k1, *named)),
+                                          len(index)) for k0, k1 in zip(*reads)]
+                sets = list(index)
+                members = [[] for _ in sets]
+                for t, g in zip(block, group):
+                    members[g].append(t)
+            if unknown:
+                skip |= {(u.principal, u.action, u.resource) for u in unknown}
+                lost += unknown
+                unknown.clear()
+            extra = tuple(sorted((k, v) for k, v in ctx.items() if k not in given))
+            changed: dict[tuple[str, str, str, str], tuple[str | None, str | None]] = {}
+            for t, v0, v1 in zip(todo, before, after):
+                # a principal of one world only is a change where it is allowed; its denials are not news
+                if v0 != v1 and t not in skip and (ALLOW in (v0, v1) or None not in (v0, v1)):
+                    kind = "grants" if v1 == ALLOW else "revokes" if v0 == ALLOW else "denial"
+                    if (*t, kind) not in found and (*t, kind) not in changed:
+                        changed[(*t, kind)] = v0, v1
+            if changed:  # the decisions themselves (their statements, notes), for the changes alone
+                wanted_again = [key for key, (v0, v1) in changed.items()
+                                if explain is None or explain(key[0], key[1], v0, v1)]
+                asked_again = list(dict.fromkeys(key[:3] for key in wanted_again))
+                decided = [dict(zip(asked_again, asker.ask(asked_again, ctx))) for asker in askers]
+                for (p, a, r, kind), (v0, v1) in changed.items():
+                    d0, d1 = decided[0].get((p, a, r)), decided[1].get((p, a, r))
+                    found[(p, a, r, kind)] = Change(p, a, r, v0, v1, d0, d1, extra)
+                    if (p, a, r, "grants") in found and (p, a, r, "revokes") in found:
+                        done.add((p, a, r))
+        out = [c for t in block for kind in ("revokes", "denial", "grants")  # (as _KIND_ORDER)
+               if (c := found.get((*t, kind))) is not None] if found else []
+        if render is not None:
+            out = [(replace(c, decision_before=None, decision_after=None), render(c)) for c in out]
         return out, lost
 
     drawn = [0]
