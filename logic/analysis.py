@@ -616,20 +616,36 @@ class _Asker:
                              lambda target, request: target.evaluator().decide_one(*request))
         for i, d in enumerate(out):
             if d is not None and self._target(triples[i][0]) is not self.world:
-                acct = _account_of(triples[i][0])
-                note = (f"account {acct} stands for any account outside the world (a policy names '*')"
-                        if acct in self._extra else
-                        f"account {acct} is outside the world: its principal is assumed to hold every "
-                        "identity permission, so this shows what the resource's side allows")
-                out[i] = replace(d, warnings=d.warnings + (note,))
+                out[i] = replace(d, warnings=d.warnings + (self._outside(triples[i][0]),))
         return out
 
+    def _outside(self, principal: str) -> str:
+        """The warning of a decision for a principal of an account outside the world."""
+        acct = _account_of(principal)
+        return (f"account {acct} stands for any account outside the world (a policy names '*')"
+                if acct in self._extra else
+                f"account {acct} is outside the world: its principal is assumed to hold every "
+                "identity permission, so this shows what the resource's side allows")
+
+    def decision(self, triple: tuple[str, str, str], verdict: tuple, context: Mapping[str, Any] | None) -> Decision:
+        """The decision that :meth:`ask` gives, from the triple's ``verdict`` (of :meth:`verdicts`,
+        under ``context``) without deciding it again: its layers and proof are derived (by
+        :meth:`ask`) when asked for."""
+        outcome, statements, missing, warnings = verdict
+        principal, action, resource = triple
+        target = self._target(principal)
+        if target is not self.world:
+            warnings += (self._outside(principal),)
+        return Decision(outcome, target.evaluator().caller(principal), action, resource, statements, None, missing,
+                        warnings, _AskedAgain(self, triple, dict(context or {})))
+
     def verdicts(self, triples: Sequence[tuple[str, str, str]], context: Mapping[str, Any] | None,
-                 reads: list) -> list[str | None]:
-        """The decision of each triple under ``context`` (``Allow``, ``ExplicitDeny``,
-        ``ImplicitDeny``; None as :meth:`ask` gives it), and in ``reads``, a list as long as
-        ``triples``, the context keys it read (:meth:`Evaluator.verdicts_reading`; None when not
-        decided)."""
+                 reads: list) -> list[tuple | None]:
+        """The verdict of each triple under ``context``: its decision (``Allow``, ``ExplicitDeny``,
+        ``ImplicitDeny``), deciding statements, missing context keys and warnings, as
+        :meth:`Evaluator.verdicts_many` gives them (None as :meth:`ask` gives it); and in ``reads``,
+        a list as long as ``triples``, the context keys it read (:meth:`Evaluator.verdicts_reading`;
+        None when not decided)."""
         def run(target, asked):
             with collector_paused():
                 return target.evaluator().verdicts_reading([(*a, None, None) for a in asked])
@@ -640,7 +656,7 @@ class _Asker:
         out = self._each(triples, context, run, one)
         for i, found in enumerate(out):
             if found is not None:
-                out[i], reads[i] = found[0][0], found[1]
+                out[i], reads[i] = found
         return out
 
     def _each(self, triples: Sequence[tuple[str, str, str]], context: Mapping[str, Any] | None,
@@ -1712,23 +1728,22 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
                 lost += unknown
                 unknown.clear()
             extra = tuple(sorted((k, v) for k, v in ctx.items() if k not in given))
-            changed: dict[tuple[str, str, str, str], tuple[str | None, str | None]] = {}
-            for t, v0, v1 in zip(todo, before, after):
+            for t, f0, f1 in zip(todo, before, after):
+                v0 = f0[0] if f0 is not None else None
+                v1 = f1[0] if f1 is not None else None
                 # a principal of one world only is a change where it is allowed; its denials are not news
                 if v0 != v1 and t not in skip and (ALLOW in (v0, v1) or None not in (v0, v1)):
                     kind = "grants" if v1 == ALLOW else "revokes" if v0 == ALLOW else "denial"
-                    if (*t, kind) not in found and (*t, kind) not in changed:
-                        changed[(*t, kind)] = v0, v1
-            if changed:  # the decisions themselves (their statements, notes), for the changes alone
-                wanted_again = [key for key, (v0, v1) in changed.items()
-                                if explain is None or explain(key[0], key[1], v0, v1)]
-                asked_again = list(dict.fromkeys(key[:3] for key in wanted_again))
-                decided = [dict(zip(asked_again, asker.ask(asked_again, ctx))) for asker in askers]
-                for (p, a, r, kind), (v0, v1) in changed.items():
-                    d0, d1 = decided[0].get((p, a, r)), decided[1].get((p, a, r))
-                    found[(p, a, r, kind)] = Change(p, a, r, v0, v1, d0, d1, extra)
-                    if (p, a, r, "grants") in found and (p, a, r, "revokes") in found:
-                        done.add((p, a, r))
+                    if (*t, kind) in found:
+                        continue
+                    # its decisions, from the verdicts (their statements, missing keys, warnings)
+                    d0 = d1 = None
+                    if explain is None or explain(t[0], t[1], v0, v1):
+                        d0 = askers[0].decision(t, f0, ctx) if f0 is not None else None
+                        d1 = askers[1].decision(t, f1, ctx) if f1 is not None else None
+                    found[(*t, kind)] = Change(*t, v0, v1, d0, d1, extra)
+                    if (*t, "grants") in found and (*t, "revokes") in found:
+                        done.add(t)
         out = [c for t in block for kind in ("revokes", "denial", "grants")  # (as _KIND_ORDER)
                if (c := found.get((*t, kind))) is not None] if found else []
         if render is not None:

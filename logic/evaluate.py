@@ -1860,6 +1860,13 @@ class Evaluator:
             if self._solver is not None:
                 self._solver.forget()
 
+    def caller(self, principal: str, federating_user: str | None = None) -> str:
+        """The principal of a request as its decision names it (:attr:`Decision.principal`: the ARN
+        of a principal given by name, say); raises InvalidInput for one the world cannot place."""
+        with self._lock:
+            part = self._principal_parts.get((principal, federating_user))
+            return (part or self._principal_part(principal, federating_user))[0]
+
     def prepare(self) -> int:
         """Work out before the first request what the world answers to every request alike: for
         each principal of the world and each action its policies name (without wildcards), and

@@ -29,6 +29,25 @@ def _found(before: World, after: World, actions=ACTION_POOL) -> tuple[set, set]:
             {(u.principal, u.action, u.resource) for u in unknown})
 
 
+def _decisions(before: World, after: World, actions) -> list:
+    """Each change's decisions, with what each world's asker decides for its request: diff makes
+    them from the verdicts it compared, without deciding again."""
+    decided = []
+    ask = analysis._Asker.ask
+
+    def decision(asker, triple, verdict, context):
+        d = original(asker, triple, verdict, context)
+        decided.append((d, ask(asker, [triple], context)[0]))
+        return d
+
+    original = analysis._Asker.decision
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(analysis._Asker, "decision", decision)
+        changes = analysis.diff(before, after, actions=actions, undetermined=[])
+    assert len(decided) == sum((c.decision_before is not None) + (c.decision_after is not None) for c in changes)
+    return decided
+
+
 DEEP = os.environ.get("IAMLOGIC_HYPOTHESIS_PROFILE") == "deep"
 
 
@@ -36,6 +55,8 @@ def _check(pair, actions) -> None:
     before, after = (World(m) for m in pair)
     assert not any(d.is_error for w in (before, after) for d in w.diagnostics())
     narrowed, narrowed_unknown = _found(before, after, actions)
+    for made, asked in _decisions(before, after, actions):
+        assert made == asked and made.warnings == asked.warnings  # (its principal, statements, layers, …)
     with pytest.MonkeyPatch.context() as m:
         m.setattr(analysis, "_changes", lambda *_: "everything")
         m.setattr(analysis, "_SKIP_UNREAD", False)
