@@ -1573,9 +1573,11 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     each change without its decisions (None for both). With ``jobs``, the decisions stay in the
     process that made them, and only the changes and what ``render`` returned cross over.
 
-    ``jobs``: the processes to decide in (forked, for a scope of more than one block). A decision
-    made in another process comes with its statements; its layers and proof are derived again in
-    this one when asked for.
+    A change's decisions come with their statements, missing keys and warnings, from the verdicts
+    compared; their layers and proof are derived when asked for (the request decided again).
+
+    ``jobs``: the processes to decide in (forked, for a scope of more than one block); the layers
+    and proof of a decision made in another process are derived in this one.
     """
     scope_principals = principals is None
     if principals is None:
