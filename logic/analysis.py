@@ -566,14 +566,11 @@ class _Asker:
     Principals of accounts outside the world are asked in the augmented copy; principals the
     world cannot place are answered ``None``. A request that reads what the world does not give
     (E507) raises, or, with ``undetermined`` (a list), is answered ``None`` and added to it.
-    ``cache``: whether the decisions go to the world's decision cache (not for :func:`iter_diff`'s
-    millions of requests, each asked once: filling the cache would only cost time and memory).
     """
 
     def __init__(self, world, outsiders: Mapping[str, str] = (), extra_accounts: Iterable[str] = (),
-                 undetermined: list[Undetermined] | None = None, *, cache: bool = True):
+                 undetermined: list[Undetermined] | None = None):
         self.world = world
-        self.cache = cache
         self.outsiders = dict(outsiders)
         self._extra = tuple(extra_accounts)
         self._copy = None
@@ -607,13 +604,8 @@ class _Asker:
             ) -> list[Decision | None]:
         """The decision of each triple under ``context`` (None: its principal cannot be placed, or,
         with ``undetermined``, its request cannot be decided)."""
-        if self.cache:
-            out = self._each(triples, context, lambda target, asked: target.check_many(asked),
-                             lambda target, request: target.check(*request))
-        else:
-            out = self._each(triples, context,
-                             lambda target, asked: target.evaluator().decide_many([(*a, None, None) for a in asked]),
-                             lambda target, request: target.evaluator().decide_one(*request))
+        out = self._each(triples, context, lambda target, asked: target.check_many(asked),
+                         lambda target, request: target.check(*request))
         for i, d in enumerate(out):
             if d is not None and self._target(triples[i][0]) is not self.world:
                 out[i] = replace(d, warnings=d.warnings + (self._outside(triples[i][0]),))
@@ -1675,8 +1667,8 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
         return
     contexts = sample_contexts((world_before, world_after), context, tested)
     unknown: list[Undetermined] | None = [] if undetermined is not None else None
-    askers = (_Asker(world_before, outside, extra, undetermined=unknown, cache=False),
-              _Asker(world_after, outside, extra, undetermined=unknown, cache=False))
+    askers = (_Asker(world_before, outside, extra, undetermined=unknown),
+              _Asker(world_after, outside, extra, undetermined=unknown))
     given = dict(context or {})
     fixed = {k.lower() for k in given}
     # the keys a policy variable in a Resource, NotResource, Principal or NotPrincipal element names:
