@@ -1493,8 +1493,8 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
               context: Mapping[str, Any] | None = None, *, undetermined: list[Undetermined] | None = None,
               notes: list[str] | None = None,
               explain: Callable[[str, str, str | None, str | None], bool] | None = None,
-              render: Callable[[Change], Any] | None = None,
-              jobs: int = 1) -> Iterator[Change] | Iterator[tuple[Change, Any]]:
+              per_block: Callable[[list[Change]], Iterable[Any]] | None = None,
+              jobs: int = 1) -> Iterator[Any]:
     """Every (principal, action, resource) whose decision changes from one world to the other, as
     they are found: in the scope's order (its principals, then actions, then resources, each in
     the order the scope lists them), a block of requests at a time, so that memory does not grow
@@ -1560,10 +1560,11 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     (:attr:`Change.decision_before`, :attr:`Change.decision_after`, the statements behind them);
     the changes it answers False for have none (None for both). Default: every change has them.
 
-    ``render(change)``: what the caller makes of each change (its text, say), computed where the
-    change's decisions are made; the changes are then given as ``(change, render(change))`` pairs,
-    each change without its decisions (None for both). With ``jobs``, the decisions stay in the
-    process that made them, and only the changes and what ``render`` returned cross over.
+    ``per_block(changes)``: what the caller makes of each block's changes (in order, with their
+    decisions): their text, say, or a count of them by principal and action. It is called where
+    they are decided, and iter_diff gives what it returns instead of the changes. With ``jobs``,
+    the decisions stay in the process that made them, and only what ``per_block`` returned
+    crosses over.
 
     A change's decisions come with their statements, missing keys and warnings, from the verdicts
     compared; their layers and proof are derived when asked for (the request decided again).
@@ -1740,9 +1741,7 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
                         done.add(t)
         out = [c for t in block for kind in ("revokes", "denial", "grants")  # (as _KIND_ORDER)
                if (c := found.get((*t, kind))) is not None] if found else []
-        if render is not None:
-            out = [(replace(c, decision_before=None, decision_after=None), render(c)) for c in out]
-        return out, lost
+        return (out if per_block is None else list(per_block(out))), lost
 
     drawn = [0]
 
@@ -1768,7 +1767,7 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
         for out, lost in results:
             if undetermined is not None:
                 undetermined += lost
-            if forked and render is None:  # a decision's layers and proof, derived here when asked for
+            if forked and per_block is None:  # a decision's layers and proof, derived here when asked for
                 for c in out:
                     ctx = {**given, **dict(c.context)}
                     for asker, d in zip(askers, (c.decision_before, c.decision_after)):

@@ -1128,29 +1128,40 @@ def cmd_diff(args) -> int:
         explained.add(key)
         return True
 
-    def render(c) -> str:
-        return json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c)
+    def lines(changes) -> list[tuple[str, int, str]]:
+        """Each change of a block as (its kind, 1, its line)."""
+        return [(c.kind, 1, json.dumps(c.to_json(), ensure_ascii=False) if args.format == "json" else _diff_text(c))
+                for c in changes]
+
+    def summed(changes) -> list[tuple[str, int, tuple, Any]]:
+        """The changes of a block by group: (kind, requests, group, its first change with decisions)."""
+        found: dict[tuple, list] = {}
+        for c in changes:
+            group = found.setdefault((c.kind, c.principal, c.action, c.before, c.after), [0, c])
+            group[0] += 1
+            if group[1].decision_before is None and group[1].decision_after is None:
+                group[1] = c
+        return [(key[0], n, key, c) for key, (n, c) in found.items()]
 
     after.evaluator()  # (both loaded before they are frozen)
     flushed = time.monotonic()
-    # each change as it is found (in the scope's order): memory does not grow with their number;
-    # a change is made text where it is decided (with --jobs, in the worker, as batch writes answers)
+    # each change as it is found (in the scope's order): memory does not grow with their number.
+    # A block's changes are made text, or counted by group, where they are decided (with --jobs,
+    # in the worker, as batch writes its answers): their decisions do not cross processes.
     with frozen_for_run():  # the loaded worlds
-        for found in iter_diff(before, after, args.principal, args.action, args.resource, context,
-                               undetermined=unknown, notes=notes, explain=explain if args.summary else None,
-                               render=None if args.summary else render, jobs=args.jobs):
+        for kind, n, *made in iter_diff(before, after, args.principal, args.action, args.resource, context,
+                                        undetermined=unknown, notes=notes, explain=explain if args.summary else None,
+                                        per_block=summed if args.summary else lines, jobs=args.jobs):
+            counts[kind] += n
             if groups is None:
-                c, text = found
-                counts[c.kind] += 1
-                print(text)
+                print(made[0])
                 if time.monotonic() > flushed + 1:  # (written as they come, not a system call a change)
                     sys.stdout.flush()
                     flushed = time.monotonic()
                 continue
-            c = found
-            counts[c.kind] += 1
-            group = groups.setdefault((c.kind, c.principal, c.action, c.before, c.after), [0, c])
-            group[0] += 1
+            key, c = made
+            group = groups.setdefault(key, [0, c])
+            group[0] += n
             if group[1].decision_before is None and group[1].decision_after is None:
                 group[1] = c
     for (kind, principal, action, v0, v1), (n, example) in (groups or {}).items():

@@ -637,15 +637,13 @@ def test_diff_decides_a_block_at_a_time_as_all_at_once(monkeypatch, before, afte
                 for d in (c.decision_before, c.decision_after) if d]
 
     assert proofs(in_two) == proofs(whole)
-    # render: each change made text where it is decided (with its statements), given without its decisions
+    # per_block: each block's changes made text where they are decided (with their statements)
     ordered = list(iter_diff(before, after, **scope))
     assert any("statements" in c.to_json() for c in ordered)
     for jobs in (1, 2):
-        rendered = list(iter_diff(before, after, undetermined=[], render=lambda c: json.dumps(c.to_json()),
-                                  jobs=jobs, **scope))
-        assert [c for c, _ in rendered] == ordered
-        assert all(c.decision_before is None and c.decision_after is None for c, _ in rendered)
-        assert [text for _, text in rendered] == [json.dumps(c.to_json()) for c in ordered]
+        made = list(iter_diff(before, after, undetermined=[], jobs=jobs, **scope,
+                              per_block=lambda changes: [json.dumps(c.to_json()) for c in changes]))
+        assert made == [json.dumps(c.to_json()) for c in ordered]
 
 
 def test_diff_of_a_world_with_itself_is_empty(small):
