@@ -408,7 +408,7 @@ def main(argv=None) -> int:
         return a
 
     e_prep = Timed("cold, prepared", cold, check_prepared, args.budget)
-    del prepared
+    prepared = None  # (the second world freed; check_prepared is not called again)
     print(f"iamlogic cold, world prepared (World.prepare: {n_prepared:,} requests of its own in {fmt_ns(t_prepare)}): "
           f"{e_prep.n} decisions{e_prep.note()}, p50 {fmt_ns(e_prep.p(.5))}, p99 {fmt_ns(e_prep.p(.99))} "
           f"({e_prep.share()})")
