@@ -632,6 +632,7 @@ def test_diff_decides_a_block_at_a_time_as_all_at_once(monkeypatch, before, afte
     assert in_two == whole and [c.to_json() for c in in_two] == [c.to_json() for c in whole]
     assert [(c.decision_before, c.decision_after) for c in in_two] == [
         (c.decision_before, c.decision_after) for c in whole]  # (their layers, derived again, compared)
+
     def proofs(changes):  # (each derivation names its own request: req1, req2, …)
         return [re.sub(r'"req[0-9]+"', '"req"', repr(d.proof())) for c in changes
                 for d in (c.decision_before, c.decision_after) if d]
