@@ -82,8 +82,9 @@ __all__ = [
 ]
 
 ANONYMOUS = "anonymous"
-#: How many requests one call of ``check_many`` decides.
-BATCH = 250
+#: How many requests one call of ``check_many`` decides (a row of a principal and action, whole).
+BATCH = 4096
+_ALONE = 8  # requests of a part that raised E507 asked each alone (_Asker._run)
 _DIFF_BLOCK = 20_000  # requests diff asks under each context before the next ones
 _SKIP_UNREAD = True  # diff: a request is not asked again under contexts that vary only keys it did not read
 _ACCOUNT = re.compile(r"[0-9]{12}")
@@ -658,25 +659,36 @@ class _Asker:
         chunk that raised E507 (with ``undetermined``: its request is added there, answered None)."""
         out: list = [None] * len(triples)
         groups: dict[int, tuple[Any, list[int]]] = {}
+        last, placed = None, None  # (the triples of a principal come together)
         for i, (p, a, r) in enumerate(triples):
-            if not self._placeable(p, a, r):
-                continue
-            target = self._target(p)
-            groups.setdefault(id(target), (target, []))[1].append(i)
+            if p != last:
+                last, placed = p, None
+                if self._placeable(p, a, r):
+                    target = self._target(p)
+                    placed = groups.setdefault(id(target), (target, []))[1]
+            if placed is not None:
+                placed.append(i)
         given = dict(context or {})  # (one for every request: the evaluator reads it, and keeps its own)
         for target, indexes in groups.values():
             for start in range(0, len(indexes), BATCH):
                 chunk = indexes[start:start + BATCH]
-                asked = [(*triples[i], given) for i in chunk]
-                try:
-                    found = run(target, asked)
-                except InvalidInput as exc:
-                    if self.undetermined is None or not _undecidable(exc):
-                        raise
-                    found = [self._one(target, request, one) for request in asked]
-                for i, d in zip(chunk, found):
+                for i, d in zip(chunk, self._run(target, [(*triples[i], given) for i in chunk], run, one)):
                     out[i] = d
         return out
+
+    def _run(self, target, asked: list[tuple], run: Callable, one: Callable) -> list:
+        """``run(target, asked)``; with ``undetermined``, requests that raised E507 asked again by
+        halves, each alone at the last (few undecidable requests among many cost about twice the
+        requests, not each request alone)."""
+        try:
+            return run(target, asked)
+        except InvalidInput as exc:
+            if self.undetermined is None or not _undecidable(exc):
+                raise
+        if len(asked) <= _ALONE:
+            return [self._one(target, request, one) for request in asked]
+        half = len(asked) // 2
+        return self._run(target, asked[:half], run, one) + self._run(target, asked[half:], run, one)
 
     def _one(self, target, request: tuple, one: Callable):
         try:
@@ -1712,8 +1724,14 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
             before, after = (asker.verdicts(todo, ctx, r) for asker, r in zip(askers, reads))
             if n == 0 and _SKIP_UNREAD:
                 index: dict[frozenset[str] | None, int] = {None: 0}
-                group = [index.setdefault(None if k0 is None or k1 is None else frozenset((*k0, *k1, *named)),
-                                          len(index)) for k0, k1 in zip(*reads)]
+                by_reads: dict[tuple[int, int], int] = {}  # (the requests of a class share their keys' tuple)
+                group = []
+                for k0, k1 in zip(*reads):
+                    g = by_reads.get((id(k0), id(k1)))
+                    if g is None:
+                        g = by_reads[id(k0), id(k1)] = index.setdefault(
+                            None if k0 is None or k1 is None else frozenset((*k0, *k1, *named)), len(index))
+                    group.append(g)
                 sets = list(index)
                 members = [[] for _ in sets]
                 for t, g in zip(block, group):
@@ -1729,15 +1747,16 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
                 # a principal of one world only is a change where it is allowed; its denials are not news
                 if v0 != v1 and t not in skip and (ALLOW in (v0, v1) or None not in (v0, v1)):
                     kind = "grants" if v1 == ALLOW else "revokes" if v0 == ALLOW else "denial"
-                    if (*t, kind) in found:
+                    key = (*t, kind)
+                    if key in found:
                         continue
                     # its decisions, from the verdicts (their statements, missing keys, warnings)
                     d0 = d1 = None
                     if explain is None or explain(t[0], t[1], v0, v1):
                         d0 = askers[0].decision(t, f0, ctx) if f0 is not None else None
                         d1 = askers[1].decision(t, f1, ctx) if f1 is not None else None
-                    found[(*t, kind)] = Change(*t, v0, v1, d0, d1, extra)
-                    if (*t, "grants") in found and (*t, "revokes") in found:
+                    found[key] = Change(*t, v0, v1, d0, d1, extra)
+                    if kind != "denial" and (*t, "revokes" if kind == "grants" else "grants") in found:
                         done.add(t)
         out = [c for t in block for kind in ("revokes", "denial", "grants")  # (as _KIND_ORDER)
                if (c := found.get((*t, kind))) is not None] if found else []

@@ -163,6 +163,14 @@ _RCP_SERVICES_NOTE = ("they restrict the services of the world's 'aws rcp_servic
                       "(catalog.RCP_SERVICES), and never kms:RetireGrant; if AWS lists this service today, "
                       "declare it in 'aws rcp_services'")
 _PRINCIPAL_ACTION = itemgetter(0, 1)  # of the arguments of Evaluator.decide_one
+
+
+def _row_key(item: tuple) -> tuple:
+    """What the requests of a row share (see Evaluator._verdicts_many): their context and session
+    policy, the same objects (equal dicts may still differ: True == 1), and their federating user."""
+    return id(item[3]), id(item[4]), item[5]
+
+
 _VECTOR_MEMOS = 64  # sets of resources decided together whose pattern matches and parts are kept (Evaluator._derive)
 _PART_LIMIT = 1 << 16  # entries of each per-evaluator store (principals, resources, conditions, names)
 
@@ -1981,12 +1989,16 @@ class Evaluator:
             for (principal, action), run in itertools.groupby(items, key=_PRINCIPAL_ACTION):
                 heads: dict = {}  # federating user -> the head of its requests
                 requests = []
-                make = self._request
-                for _, _, resource, context, session_policy, fed in run:
+                # consecutive requests with the same context and session policy (the same objects)
+                # and federating user are made as a row
+                for _, row in itertools.groupby(run, key=_row_key):
+                    row = list(row)
+                    _, _, _, context, session_policy, fed = row[0]
                     head = heads.get(fed)
                     if head is None:
                         head = heads[fed] = self._head(principal, action, fed)
-                    requests.append(make(head, resource, context, session_policy, _UNNAMED))
+                    requests += self._row_requests(head, [item[2] for item in row], context, session_policy,
+                                                   _UNNAMED)
                 out += self._verdicts(requests, len(heads) == 1, reading)
             return out
 

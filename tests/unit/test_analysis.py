@@ -710,6 +710,30 @@ def test_analyses_list_what_they_cannot_decide_and_answer_the_rest():
         diff(w, after, [ci], ["s3:GetObject"], [cis])
 
 
+def test_a_few_undecidable_requests_among_many_are_found_by_halves(monkeypatch):
+    """Requests are asked many at a time; a part that holds an undecidable request is asked
+    again by halves, and only small parts a request at a time."""
+    w = iamlogic.loads(HOMES, "homes.iaml")
+    after = iamlogic.loads(HOMES.replace('policy Home { allow s3:GetObject on "arn:aws:s3:::homes/${aws:userid}/*" }\n'
+                                         '  }\n  resource', 'policy Home { allow s3:* on * }\n  }\n  resource'),
+                           "after.iaml")
+    ci = f"arn:aws:iam::{A}:role/ci"
+    resources = [f"arn:aws:s3:::homes/AIDAEXAMPLEALICE0001/k{i}" for i in range(100)]
+    undecidable = ["arn:aws:s3:::homes/AROAEXAMPLECIROLE001:build/k", "arn:aws:s3:::homes/AROAEXAMPLECIROLE001:x/k"]
+    resources[17:17] = undecidable[:1]
+    resources[70:70] = undecidable[1:]
+    alone: list[tuple] = []
+    one = analysis._Asker._one
+    monkeypatch.setattr(analysis._Asker, "_one", lambda self, target, request, ask: alone.append(request) or
+                        one(self, target, request, ask))
+    unknown: list[Undetermined] = []
+    changes = diff(w, after, [ci], ["s3:GetObject"], resources, undetermined=unknown)
+    assert [u.resource for u in unknown] == undecidable
+    assert sorted(c.resource for c in changes) == sorted(r for r in resources if r not in undecidable)
+    assert {c.after for c in changes} == {"Allow"}
+    assert 2 <= len(alone) <= 2 * analysis._ALONE  # (each world: one part of the halves asked alone)
+
+
 def test_diff_in_processes_lists_what_it_cannot_decide_and_raises_without_a_list(monkeypatch):
     """The requests a worker process cannot decide reach the caller's list; without a list, the
     worker's error reaches the caller."""

@@ -491,6 +491,28 @@ account 111122223333 "dev" {
         assert engine.verdicts_row("alice", "ec2:StartInstances", instances, c) == ev.verdicts_many(row[:3])
 
 
+def test_verdicts_many_reads_each_request_with_its_own_context_when_contexts_compare_equal():
+    # Requests of one principal and action with the same context object are made as a row; a
+    # context equal to the previous one as a dict (True == 1) is still read for itself.
+    world = loads('''
+account 111122223333 "dev" {
+  user alice {
+    policy P { allow s3:GetObject on * when Bool aws:MultiFactorAuthPresent "true" }
+  }
+}
+''')
+    ev = world.evaluator()
+    yes, one = {"aws:MultiFactorAuthPresent": True}, {"aws:MultiFactorAuthPresent": 1}
+    assert yes == one
+    items = [("alice", "s3:GetObject", f"arn:aws:s3:::b/k{i}", c, None, None)
+             for c in (yes, one, None) for i in range(4)]
+    verdicts = ev.verdicts_many(items)
+    assert [v[0] for v in verdicts] == ["Allow"] * 4 + ["ImplicitDeny"] * 8
+    ev.forget()
+    assert verdicts == [(d.decision, d.statements, d.missing_context, d.warnings)
+                        for d in (ev.decide_one(*item) for item in items)]
+
+
 def test_requests_decided_together_evaluate_a_condition_with_policy_variables_each_for_itself():
     # The condition's key has one value on every request; the variable's value (the principal's
     # tag, which a session tag in the context overrides) differs. Conditions without variables
