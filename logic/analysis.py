@@ -820,10 +820,20 @@ def access_matrix(world, principals: Iterable[str], actions: Iterable[str], reso
 # diff
 
 # What a difference between two worlds' facts can change, for diff's scope (changed_statements).
-# Facts that say where a statement is written or what it, or an OU, is called, and tag policies
-# (rules/75-tag-policies.dl: which tags comply): no decision reads them.
-_PROVENANCE = frozenset({"statement_sid", "statement_source", "ou_name", "tag_policy_key", "tag_policy_value",
-                         "tag_policy_required", "tag_policy_attached"})
+# Facts no decision reads (neither the rules a decision is derived by nor the evaluator's own code:
+# tests/unit/test_analysis.py holds them to that): where a statement is written, what it or an OU
+# is called; tag policies (rules/75-tag-policies.dl: which tags comply) and the tags of accounts;
+# billing (rules/70-billing.dl); trails and log subscriptions (rules/80-logging.dl); the routes of
+# APIs and load balancers, and what Amazon Cognito user pools say of their clients, groups and MFA
+# (iamlogic routes); the organization's root id (guardrails).
+_UNREAD = frozenset({
+    "statement_sid", "statement_source", "ou_name", "tag_policy_key", "tag_policy_value", "tag_policy_required",
+    "tag_policy_attached", "account_tag",
+    "price_tier", "usage", "reservation", "savings_plan", "sp_rate", "no_discount_sharing",
+    "trail", "trail_logging", "trail_multi_region", "trail_organization", "log_subscription",
+    "api", "api_route", "route_authorizer", "route_scope", "load_balancer", "lb_rule", "lb_authenticate",
+    "user_pool", "pool_client", "pool_client_scope", "pool_user_group", "pool_user_mfa", "cognito_provider",
+    "org_root"})
 # The organization's tree and its accounts: which levels' SCPs and RCPs a member account's requests
 # pass (rules/10-organizations.dl), and its path (aws:PrincipalOrgPaths, aws:ResourceOrgPaths).
 _TREE = frozenset({"account_parent", "ou_parent", "account_org"})
@@ -913,7 +923,7 @@ def _changes(before, after) -> _Changes | str:
     declared: set[str] = set()
     cognito = any(ev.index.rows.get("cognito_pool") for ev in (ev0, ev1))
     for rel in set(ev0.index.rows) | set(ev1.index.rows):
-        if rel in _PROVENANCE or rel in _FOLLOWS_STATEMENTS:
+        if rel in _UNREAD or rel in _FOLLOWS_STATEMENTS:
             continue
         rows0, rows1 = ev0.index.rows.get(rel, ()), ev1.index.rows.get(rel, ())
         if len(rows0) == len(rows1) and set(rows0) == set(rows1):
@@ -1098,7 +1108,7 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
     wanted = {pol for pols in policy_of.values() for pol in pols}
     named_elsewhere = {value for r in rows for rel, facts in r.items()
                        if rel not in _OF_POLICY and rel not in _PRINCIPAL_SOURCES and rel not in _RESOURCE_SOURCES
-                       and rel not in _OF_STATEMENT and rel not in _PROVENANCE and rel not in _FOLLOWS_STATEMENTS
+                       and rel not in _OF_STATEMENT and rel not in _UNREAD and rel not in _FOLLOWS_STATEMENTS
                        and rel != "condition_value" for row in facts for value in row if value in wanted}
     # each policy's holders in each world, by source
     holders = [{pol: defaultdict(set) for pol in wanted} for _ in worlds]
@@ -1560,8 +1570,9 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     of one world only (as the set of policies attached there) may not allow: those that no
     statement there allowing any request its Action matches (``FullAWSAccess``) allows; and those a
     statement reading the account's path or organization (``aws:PrincipalOrgPaths``,
-    ``aws:ResourceOrgPaths``, ``aws:PrincipalOrgID``, ``aws:ResourceOrgID``) can take part in. For anything else (session policies, Amazon Cognito's pools, the organizations
-    themselves) every request of the scope is asked. And whatever the worlds differ in, a request
+    ``aws:ResourceOrgPaths``, ``aws:PrincipalOrgID``, ``aws:ResourceOrgID``) can take part in. Facts no decision reads (billing, trails, tag policies, the
+    routes of APIs and load balancers) change no request. For anything else (session policies,
+    Amazon Cognito's pools, the organizations themselves) every request of the scope is asked. And whatever the worlds differ in, a request
     is asked under another context only when that context gives a key its decisions under the
     first one read (the conditions of the statements it reached; every key when one of those has
     policy variables). ``notes``, a list, gets a line saying how many requests were asked.

@@ -647,6 +647,49 @@ def test_diff_decides_a_block_at_a_time_as_all_at_once(monkeypatch, before, afte
         assert made == [json.dumps(c.to_json()) for c in ordered]
 
 
+def test_facts_diff_passes_over_are_read_by_no_decision():
+    """The facts diff takes as read by no decision: no rule a decision is derived by reaches them,
+    and the evaluator's code does not name them (but for where a statement is written and what it,
+    or an OU, is called: the labels of a decision, not its outcome)."""
+    import ast
+    from pathlib import Path
+
+    from iamlogic.compiled import _uses
+    from iamlogic.evaluate import _detail_queries, rules
+
+    package = Path(iamlogic.__file__).parent
+    named: set[str] = set()
+    for module in ("evaluate.py", "compiled.py", "matching.py", "catalog.py", "decision.py"):
+        tree = ast.parse((package / module).read_text())
+        named |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    uses = _uses(rules())
+    # what a decision is read from, and the relations the evaluator asks the rules for by name
+    reached, todo = set(), [q.body[0].relation for q in _detail_queries().values()] + sorted(named & set(uses))
+    while todo:
+        rel = todo.pop()
+        if rel not in reached:
+            reached.add(rel)
+            todo += uses.get(rel, ())
+    assert {"decision", "sso_signin", "cognito_role", "statement_action", "scp_attached"} <= reached
+    assert not analysis._UNREAD & reached
+    assert analysis._UNREAD & named == {"statement_sid", "statement_source", "ou_name"}
+
+
+@pytest.mark.parametrize("example, old, new", [
+    ("central-logging", '"arn:aws:cloudtrail:eu-west-1:555555555555:trail/local" { bucket "central-cloudtrail-logs" }',
+     '"arn:aws:cloudtrail:eu-west-1:555555555555:trail/local" { bucket "central-cloudtrail-logs"  multi_region }'),
+    ("billing", '"TimedStorage-GB-Month" 40000', '"TimedStorage-GB-Month" 80000'),
+])
+def test_diff_asks_no_request_when_the_worlds_differ_in_what_no_decision_reads(example, old, new):
+    path = EXAMPLES / example / "world.iaml"
+    text = path.read_text()
+    assert old in text
+    before, after = iamlogic.loads(text, str(path)), iamlogic.loads(text.replace(old, new), str(path))
+    notes: list[str] = []
+    assert diff(before, after, notes=notes) == []
+    assert "do not differ in anything a decision reads" in notes[0] and "asked none" in notes[0]
+
+
 def test_diff_of_a_world_with_itself_is_empty(small):
     assert diff(small, small, actions=["sqs:SendMessage", "sts:AssumeRole"], resources=["*"]) == []
 
