@@ -656,7 +656,8 @@ class _Asker:
               run: Callable, one: Callable) -> list:
         """``run(world, requests)`` on the triples, a chunk at a time, in the world (or the
         augmented copy) that places each principal; ``one(world, request)`` on each request of a
-        chunk that raised E507 (with ``undetermined``: its request is added there, answered None)."""
+        small part that raised E507 (with ``undetermined``: its request is added there, answered
+        None; see :meth:`_run`)."""
         out: list = [None] * len(triples)
         groups: dict[int, tuple[Any, list[int]]] = {}
         last, placed = None, None  # (the triples of a principal come together)
@@ -1570,12 +1571,14 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     of one world only (as the set of policies attached there) may not allow: those that no
     statement there allowing any request its Action matches (``FullAWSAccess``) allows; and those a
     statement reading the account's path or organization (``aws:PrincipalOrgPaths``,
-    ``aws:ResourceOrgPaths``, ``aws:PrincipalOrgID``, ``aws:ResourceOrgID``) can take part in. Facts no decision reads (billing, trails, tag policies, the
-    routes of APIs and load balancers) change no request. For anything else (session policies,
-    Amazon Cognito's pools, the organizations themselves) every request of the scope is asked. And whatever the worlds differ in, a request
-    is asked under another context only when that context gives a key its decisions under the
-    first one read (the conditions of the statements it reached; every key when one of those has
-    policy variables). ``notes``, a list, gets a line saying how many requests were asked.
+    ``aws:ResourceOrgPaths``, ``aws:PrincipalOrgID``, ``aws:ResourceOrgID``) can take part in.
+    Facts no decision reads (billing, trails, tag policies, the routes of APIs and load balancers)
+    change no request. For anything else (session policies, Amazon Cognito's pools, the
+    organizations themselves) every request of the scope is asked. And whatever the worlds differ
+    in, a request is asked under another context only when that context gives a key its decisions
+    under the first one read (the conditions of the statements it reached; every key when one of
+    those has policy variables). ``notes``, a list, gets a line saying how many requests were
+    asked.
 
     ``undetermined``: as in :func:`who_can`; a request undetermined in either world is not a change.
 
