@@ -49,7 +49,7 @@ import itertools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Callable, Container, Iterable, Iterator, Mapping, Sequence
 
 from .catalog import Catalog
@@ -1404,13 +1404,15 @@ def _matcher(patterns: Mapping[tuple[str, bool], tuple[str, ...]]):
     return matches
 
 
-def _in_regions(regions: Sequence[_Region], principals: Sequence[str], actions: Sequence[str],
-                resources: Sequence[str]) -> Iterator[tuple[str, str, str]]:
-    """The (principal, action, resource) of the scope that some region holds, in the scope's order."""
+def _region_rows(regions: Sequence[_Region], principals: Sequence[str], actions: Sequence[str],
+                 resources: Sequence[str]) -> Iterator[tuple[str, str, Sequence[str]]]:
+    """Each (principal, action) of the scope that some region holds, with the resources of the
+    scope it holds them on (in the scope's order)."""
     merged: dict[tuple, set[str]] = defaultdict(set)  # (principals, resources) -> the actions of its regions
     for g in regions:
         merged[g.principals, g.resources] |= g.actions
     groups = [_Region(frozenset(acts), who, where) for (who, where), acts in merged.items()]
+    held: dict[tuple[int, ...], list[str]] = {}  # the regions of a row -> the resources they hold
     for p in principals:
         mine = [g for g in groups if g.principals is None or p in g.principals]
         if not mine:
@@ -1418,10 +1420,17 @@ def _in_regions(regions: Sequence[_Region], principals: Sequence[str], actions: 
         for a in actions:
             here = [g for g in mine if a in g.actions]
             if any(g.resources is None for g in here):
-                yield from ((p, a, r) for r in resources)
+                yield p, a, resources
             elif here:
-                some = frozenset().union(*(g.resources for g in here))
-                yield from ((p, a, r) for r in resources if r in some)
+                key = tuple(map(id, here))
+                found = held.get(key)
+                if found is None:
+                    if len(held) >= 1024:
+                        held.clear()
+                    some = frozenset().union(*(g.resources for g in here))
+                    found = held[key] = [r for r in resources if r in some]
+                if found:
+                    yield p, a, found
 
 
 def _matching_statements(worlds: Sequence[Any], actions: Sequence[str]) -> set[str]:
@@ -1517,7 +1526,7 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
               notes: list[str] | None = None,
               explain: Callable[[str, str, str | None, str | None], bool] | None = None,
               per_block: Callable[[list[Change]], Iterable[Any]] | None = None,
-              jobs: int = 1) -> Iterator[Any]:
+              progress: Callable[[int, int], None] | None = None, jobs: int = 1) -> Iterator[Any]:
     """Every (principal, action, resource) whose decision changes from one world to the other, as
     they are found: in the scope's order (its principals, then actions, then resources, each in
     the order the scope lists them), a block of requests at a time, so that memory does not grow
@@ -1595,6 +1604,9 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     A change's decisions come with their statements, missing keys and warnings, from the verdicts
     compared; their layers and proof are derived when asked for (the request decided again).
 
+    ``progress(asked, total)``: called as each block of requests is taken to be asked, with the
+    requests taken so far and the number that will be asked (under the first context).
+
     ``jobs``: the processes to decide in (forked, for a scope of more than one block); the layers
     and proof of a decision made in another process are derived in this one.
     """
@@ -1658,13 +1670,16 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     whole = len(principals) * len(actions) * len(resources)
     if isinstance(differ, str):
         triples: Iterable[tuple[str, str, str]] = ((p, a, r) for p in principals for a in actions for r in resources)
+        total = whole
         why = f"the worlds differ in {differ}: every request of the scope can change"
     else:
         regions = _regions(world_before, world_after, differ, principals, actions, resources)
         actions = [a for a in actions if any(a in g.actions for g in regions)]
         # a request's context is read only by the statements that match its action
         tested = _matching_statements((world_before, world_after), actions)
-        triples = _in_regions(regions, principals, actions, resources)
+        rows = partial(_region_rows, regions, principals, actions, resources)
+        triples = ((p, a, r) for p, a, found in rows() for r in found)
+        total = sum(len(found) for _, _, found in rows()) if progress is not None else 0
         parts = [f"{len(differ.statements)} statement(s)"] if differ.statements else []
         parts += [f"the kind or version of {len(differ.policies)} polic(ies)"] if differ.policies else []
         parts += [f"the principals, groups, organization levels or resources that hold {len(differ.held)} "
@@ -1787,6 +1802,8 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
             if not block:
                 return
             drawn[0] += len(block)
+            if progress is not None:
+                progress(drawn[0], total)
             yield block
 
     pending = blocks()

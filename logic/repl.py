@@ -1145,13 +1145,25 @@ def cmd_diff(args) -> int:
 
     after.evaluator()  # (both loaded before they are frozen)
     flushed = time.monotonic()
+    # on a terminal, how far a long diff has got (not among the lines of changes on a terminal too)
+    show_progress = sys.stderr.isatty() and (args.summary or not sys.stdout.isatty())
+    shown = [0.0, time.monotonic()]  # when the progress was last shown (0: never), when the diff began
+
+    def progress(asked: int, total: int) -> None:
+        now = time.monotonic()
+        if now - max(shown) >= 1:
+            print(f"\r(asked {asked:,} of {total:,} requests, {asked * 100 // max(total, 1)} %, "
+                  f"{now - shown[1]:.0f} s)", end="", file=sys.stderr, flush=True)
+            shown[0] = now
+
     # each change as it is found (in the scope's order): memory does not grow with their number.
     # A block's changes are made text, or counted by group, where they are decided (with --jobs,
     # in the worker, as batch writes its answers): their decisions do not cross processes.
     with frozen_for_run():  # the loaded worlds
         for kind, n, *made in iter_diff(before, after, args.principal, args.action, args.resource, context,
                                         undetermined=unknown, notes=notes, explain=explain if args.summary else None,
-                                        per_block=summed if args.summary else lines, jobs=args.jobs):
+                                        per_block=summed if args.summary else lines,
+                                        progress=progress if show_progress else None, jobs=args.jobs):
             counts[kind] += n
             if groups is None:
                 print(made[0])
@@ -1164,6 +1176,8 @@ def cmd_diff(args) -> int:
             group[0] += n
             if group[1].decision_before is None and group[1].decision_after is None:
                 group[1] = c
+    if shown[0]:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)  # (the progress line erased)
     for (kind, principal, action, v0, v1), (n, example) in (groups or {}).items():
         if args.format == "json":
             print(json.dumps({"kind": kind, "principal": principal, "action": action, "before": v0, "after": v1,

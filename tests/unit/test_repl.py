@@ -4,10 +4,12 @@ end-to-end run of the real ``iamlogic repl`` in a pseudo-terminal."""
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from pathlib import Path
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -406,6 +408,16 @@ def test_diff_command_summary(tmp_path, capsys, monkeypatch):
     assert run(capsys, "diff", str(old), "--", "-j2", str(new), "--summary")[1] == run(
         capsys, "diff", str(old), "--", str(new), "--summary")[1]
     assert run(capsys, "diff", str(old), "--", str(new), "--jobs", "0")[0] == 3
+    # on a terminal, how far it has got, on standard error (erased at the end)
+    monkeypatch.setattr(analysis, "_DIFF_BLOCK", 2)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    clock = itertools.count(0, 5)
+    monkeypatch.setattr(repl.time, "monotonic", lambda: next(clock))
+    summary = run(capsys, "diff", str(old), "--", str(new), "--summary")
+    shown = re.findall(r"\r\(asked ([0-9]+) of ([0-9]+) requests, ([0-9]+) %, [0-9]+ s\)", summary[2])
+    assert [int(a) for a, _, _ in shown] == [2, 4, 5] and {t for _, t, _ in shown} == {"5"}, summary[2]
+    assert shown[-1][2] == "100" and "\r\033[K" in summary[2]
+    assert summary[1] == run(capsys, "diff", str(old), "--", str(new), "--summary")[1]
 
 
 HOMES = '''account 111122223333 "a" {
