@@ -2026,19 +2026,27 @@ class Evaluator:
         for i, found in enumerate(solved):
             members.setdefault(id(found), []).append(i)
         out: list = [None] * len(requests)
+        # (one head: classes that reached the same statements read the same keys, and a request's
+        # missing keys and warnings follow from what _verdict reads of it and the class's warnings)
+        by_reached: dict[frozenset[str], tuple] = {}
         for positions in members.values():  # a class: requests that no entry tells apart
             found = solved[positions[0]]
             g = dict(zip(names, found))
             outcome, statements, notes = self._class_verdict(requests[positions[0]], g)
             plain = (outcome, statements, (), ())
-            keys = self._report_keys(found[reached])
+            same = by_reached.get(hit := frozenset(found[reached])) if uniform else None
+            if same is None:
+                keys = self._report_keys(found[reached])
+                same = (keys, {}, any(k.startswith(_RESOURCE_SIDE) or "resourcetag/" in k for k in keys))
+                if uniform:
+                    by_reached[hit] = same
+            keys = same[0]
             # (its verdict without missing keys and warnings, or None when its conditions or its
             # class may give some; the detail relations; the class's warnings; each verdict by its
             # missing keys and warnings; the context keys its conditions read; each verdict by
             # the request's values of those keys and its notes; whether those are keys of the
-            # resource)
-            c = (None if found[reached] or notes else plain, g, notes, {((), ()): plain}, keys, {},
-                 any(k.startswith(_RESOURCE_SIDE) or "resourcetag/" in k for k in keys))
+            # resource; the missing keys and warnings by the class's warnings and those values)
+            c = (None if found[reached] or notes else plain, g, notes, {((), ()): plain}, keys, {}, same[2], same[1])
             if c[0] is not None:
                 for i in positions:
                     r = requests[i]
@@ -2059,7 +2067,7 @@ class Evaluator:
 
     def _verdict(self, r: Request, c: tuple) -> tuple:
         """The verdict of request ``r`` of a class ``c`` of :meth:`_verdicts`."""
-        plain, g, notes, variants, keys, by_values, tags = c
+        plain, g, notes, variants, keys, by_values, tags, reports = c
         if plain is not None and not r.notes:
             return plain
         # what the condition report reads of a request: the values of those keys (each condition's
@@ -2074,7 +2082,9 @@ class Evaluator:
         v = by_values.get(seen)
         if v is not None:
             return v
-        parts = self._request_verdict(r, g, notes)
+        parts = reports.get((notes, seen))
+        if parts is None:
+            parts = reports[notes, seen] = self._request_verdict(r, g, notes)
         v = variants.get(parts)  # the same tuple for the same missing keys and warnings
         if v is None:
             plain = variants[((), ())]

@@ -513,6 +513,29 @@ account 111122223333 "dev" {
                         for d in (ev.decide_one(*item) for item in items)]
 
 
+def test_verdicts_many_keeps_the_warnings_of_each_class_of_a_row():
+    # The key and the object reach the same statement with the same condition, but only the key
+    # needs its own policy to allow (a class warning): their missing keys and warnings are worked
+    # out once for both, their warnings are each class's own.
+    world = loads('''
+account 111122223333 "dev" {
+  user alice { policy P { allow kms:Decrypt on * when Bool aws:MultiFactorAuthPresent "true" } }
+  resource "arn:aws:kms:us-east-1:111122223333:key/k1"
+  resource "arn:aws:s3:::b"
+}
+''')
+    ev = world.evaluator()
+    context = {"aws:MultiFactorAuthPresent": "true"}
+    resources = ["arn:aws:s3:::b/o", "arn:aws:kms:us-east-1:111122223333:key/k1"] * 6
+    for order in (resources, resources[::-1]):
+        items = [("alice", "kms:Decrypt", r, context, None, None) for r in order]
+        verdicts = ev.verdicts_many(items)
+        assert {v[0] for v in verdicts} == {"Allow", "ImplicitDeny"}
+        ev.forget()
+        assert verdicts == [(d.decision, d.statements, d.missing_context, d.warnings)
+                            for d in (ev.decide_one(*item) for item in items)]
+
+
 def test_requests_decided_together_evaluate_a_condition_with_policy_variables_each_for_itself():
     # The condition's key has one value on every request; the variable's value (the principal's
     # tag, which a session tag in the context overrides) differs. Conditions without variables
