@@ -508,9 +508,13 @@ account 111122223333 "dev" {
              for c in (yes, one, None) for i in range(4)]
     verdicts = ev.verdicts_many(items)
     assert [v[0] for v in verdicts] == ["Allow"] * 4 + ["ImplicitDeny"] * 8
+    assert verdicts == _each_alone(ev, items)
+
+
+def _each_alone(ev, items: list[tuple]) -> list[tuple]:
+    """The verdict of each request, decided afresh by itself."""
     ev.forget()
-    assert verdicts == [(d.decision, d.statements, d.missing_context, d.warnings)
-                        for d in (ev.decide_one(*item) for item in items)]
+    return [(d.decision, d.statements, d.missing_context, d.warnings) for d in (ev.decide_one(*i) for i in items)]
 
 
 def test_verdicts_many_keeps_the_warnings_of_each_class_of_a_row():
@@ -531,9 +535,7 @@ account 111122223333 "dev" {
         items = [("alice", "kms:Decrypt", r, context, None, None) for r in order]
         verdicts = ev.verdicts_many(items)
         assert {v[0] for v in verdicts} == {"Allow", "ImplicitDeny"}
-        ev.forget()
-        assert verdicts == [(d.decision, d.statements, d.missing_context, d.warnings)
-                            for d in (ev.decide_one(*item) for item in items)]
+        assert verdicts == _each_alone(ev, items)
 
 
 def test_requests_decided_together_evaluate_a_condition_with_policy_variables_each_for_itself():
