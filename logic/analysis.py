@@ -55,7 +55,8 @@ from typing import Any, Callable, Container, Iterable, Iterator, Mapping, Sequen
 from .catalog import Catalog
 from .decision import ALLOW, EXPLICIT_DENY, Decision, LayerVerdict, StatementRef
 from .batch import in_processes, run_task
-from .evaluate import COGNITO, COGNITO_GUEST_NOTE, Undeclared, collector_paused, one_action, plain_pattern
+from .evaluate import (COGNITO, COGNITO_GUEST_NOTE, REQUEST_POLICY, Undeclared, collector_paused, one_action,
+                       plain_pattern)
 from .grammar.diagnostics import Diagnostic, InvalidInput
 from .matching import resource_match, wildcard_match
 
@@ -929,7 +930,10 @@ def _changes(before, after) -> _Changes | str:
         rows0, rows1 = ev0.index.rows.get(rel, ()), ev1.index.rows.get(rel, ())
         if len(rows0) == len(rows1) and set(rows0) == set(rows1):
             continue
-        delta = set(rows0) ^ set(rows1)
+        # (the session policies requests gave, kept with the world's facts: diff's requests carry none)
+        delta = {row for row in set(rows0) ^ set(rows1) if not str(row[0]).startswith(REQUEST_POLICY)}
+        if not delta:
+            continue
         if rel in _OF_STATEMENT:
             changed.update(row[_OF_STATEMENT[rel]] for row in delta)
         elif rel == "condition_value":
@@ -1582,8 +1586,9 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     statement reading the account's path or organization (``aws:PrincipalOrgPaths``,
     ``aws:ResourceOrgPaths``, ``aws:PrincipalOrgID``, ``aws:ResourceOrgID``) can take part in.
     Facts no decision reads (billing, trails, tag policies, the routes of APIs and load balancers)
-    change no request. For anything else (session policies, Amazon Cognito's pools, the
-    organizations themselves) every request of the scope is asked. And whatever the worlds differ
+    change no request, nor do the session policies that requests gave a world (the evaluator keeps
+    them with its facts; diff's requests carry none). For anything else (Amazon Cognito's pools and
+    their guests' session policy, the organizations themselves) every request of the scope is asked. And whatever the worlds differ
     in, a request is asked under another context only when that context gives a key its decisions
     under the first one read (the conditions of the statements it reached; every key when one of
     those has policy variables). ``notes``, a list, gets a line saying how many requests were

@@ -163,6 +163,9 @@ _RCP_SERVICES_NOTE = ("they restrict the services of the world's 'aws rcp_servic
                       "(catalog.RCP_SERVICES), and never kms:RetireGrant; if AWS lists this service today, "
                       "declare it in 'aws rcp_services'")
 _PRINCIPAL_ACTION = itemgetter(0, 1)  # of the arguments of Evaluator.decide_one
+#: How the id of a session policy given with a request starts (and so each of its facts: its
+#: statements' and conditions' ids start with its own); the evaluator adds its facts to the world's.
+REQUEST_POLICY = "session-policy:"
 
 
 def _row_key(item: tuple) -> tuple:
@@ -1450,7 +1453,7 @@ class Evaluator:
         import json
 
         digest = hashlib.sha1(json.dumps(policy_to_json(policy), sort_keys=True).encode()).hexdigest()[:12]
-        pol_id = f"session-policy:{digest}"
+        pol_id = f"{REQUEST_POLICY}{digest}"
         if pol_id not in self.index.policies:
             from .validate import validate_policy
 

@@ -690,6 +690,20 @@ def test_diff_asks_no_request_when_the_worlds_differ_in_what_no_decision_reads(e
     assert "do not differ in anything a decision reads" in notes[0] and "asked none" in notes[0]
 
 
+def test_diff_passes_over_the_session_policies_requests_gave():
+    """A session policy given with a request is kept with the world's facts (for its statements'
+    labels); diff's requests carry none, so it makes no difference between two worlds."""
+    before, after = iamlogic.loads(HOMES, "before.iaml"), iamlogic.loads(HOMES, "after.iaml")
+    session = f"arn:aws:sts::{A}:assumed-role/ci/build"
+    d = before.check(session, "s3:GetObject", "arn:aws:s3:::homes/AROAEXAMPLECIROLE001:build/k",
+                     session_policy={"Version": "2012-10-17",
+                                     "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+    assert d.decision == "Allow" and "session policy" in [layer.layer for layer in d.layers]
+    notes: list[str] = []
+    assert diff(before, after, notes=notes) == []
+    assert "do not differ in anything a decision reads" in notes[0], notes
+
+
 def test_diff_of_a_world_with_itself_is_empty(small):
     assert diff(small, small, actions=["sqs:SendMessage", "sts:AssumeRole"], resources=["*"]) == []
 
