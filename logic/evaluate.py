@@ -1217,6 +1217,7 @@ class Evaluator:
             for req in out:
                 req.session_policy = added
                 req.notes += self._session_warnings.get(added, ())
+        read = None  # the context given, as _given reads it (the same for every request of the row)
         for req in out:
             given = context
             if cognito:
@@ -1227,7 +1228,9 @@ class Evaluator:
                     by_role = principal != caller
                 given = self._cognito_session(req, by_role, given or {})
             if given:
-                self._given(req, given)
+                if given is context and read is None:
+                    read = self._read_given(context)
+                self._given(req, given, read if given is context else None)
         return out
 
     def _principal_part(self, principal: str, federating_user: str | None) -> tuple:
@@ -1706,25 +1709,20 @@ class Evaluator:
                                                          *self.index.cognito_amr.get(identity, ())]
         return {COGNITO_SUB: identity, COGNITO_AUD: pool, COGNITO_AMR: amr}
 
-    def _given(self, req: Request, given: Mapping[str, Any]) -> None:
-        """The caller's context keys, added to the keys the world derives for the request
-        (principal, resource): they win where the world does not determine the key."""
-        ctx = req.context
-        # The caller supplies what the world cannot: environment keys, session tags (which override
-        # the principal's tags), tags of resources the world does not declare. Properties of the
-        # principal and the resource that the world determines cannot be overridden.
-        derived = set(ctx)
-        if len({key.lower() for key in given}) != len(given):  # condition keys are case-insensitive
+    def _read_given(self, given: Mapping[str, Any], check: bool = True) -> tuple[tuple, ...]:
+        """The caller's context keys as :meth:`_given` reads them (the same for every request of a
+        row): (key, in lower case, values, given as a list, what :meth:`_key_kind` says of it).
+        ``check``: E514 for a key given twice."""
+        lows = [key.lower() for key in given]
+        if check and len(set(lows)) != len(lows):  # condition keys are case-insensitive
             seen: dict[str, str] = {}
             for key in given:
                 if seen.setdefault(key.lower(), key) != key:
                     raise InvalidInput([Diagnostic("E514", f"context key {key} is given twice (as {seen[key.lower()]}): "
                                                            "condition key names are case-insensitive")])
-        if req.role in self.index.sso_roles:  # its session tags are Identity Center's
-            given = self._sso_given(req, given)
         kinds = self._key_kinds
-        for key, value in given.items():
-            low = key.lower()
+        out = []
+        for (key, value), low in zip(given.items(), lows):
             if value.__class__ is str:  # (context_values of a string, inline: most values are one)
                 values, as_list = (value,), False
             else:
@@ -1732,6 +1730,23 @@ class Evaluator:
             kind = kinds.get(low)
             if kind is None:
                 kind = kinds[low] = self._key_kind(key)
+            out.append((key, low, values, as_list, kind))
+        return tuple(out)
+
+    def _given(self, req: Request, given: Mapping[str, Any], read: tuple[tuple, ...] | None = None) -> None:
+        """The caller's context keys, added to the keys the world derives for the request
+        (principal, resource): they win where the world does not determine the key. ``read``:
+        :meth:`_read_given` of ``given``, when the caller has it."""
+        ctx = req.context
+        # The caller supplies what the world cannot: environment keys, session tags (which override
+        # the principal's tags), tags of resources the world does not declare. Properties of the
+        # principal and the resource that the world determines cannot be overridden.
+        derived = set(ctx)
+        if read is None:
+            read = self._read_given(given)
+        if req.role in self.index.sso_roles:  # its session tags are Identity Center's
+            read = self._read_given(self._sso_given(req, given), check=False)
+        for key, low, values, as_list, kind in read:
             if kind or low in derived:  # (most keys: known to the catalog, the caller's to give, not derived)
                 if req.principal_type == "assumed_role" and low.startswith("aws:principaltag/") and \
                         not self._session_tags(req):
@@ -1761,7 +1776,7 @@ class Evaluator:
                     continue
             ctx[low] = (key, values, as_list)
         if req.action.startswith("sts:AssumeRole"):  # what the call passes along, AWS authorizes apart
-            lows = {key.lower() for key in given}
+            lows = {low for _, low, *_ in read}
             if any(k.startswith("aws:requesttag/") or k in ("aws:tagkeys", "sts:transitivetagkeys") for k in lows):
                 req.notes.append("the call passes session tags: AWS also authorizes sts:TagSession on the role for "
                                  "it (the role's trust policy must allow it), which this decision does not include; "
