@@ -1588,11 +1588,11 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     Facts no decision reads (billing, trails, tag policies, the routes of APIs and load balancers)
     change no request, nor do the session policies that requests gave a world (the evaluator keeps
     them with its facts; diff's requests carry none). For anything else (Amazon Cognito's pools and
-    their guests' session policy, the organizations themselves) every request of the scope is asked. And whatever the worlds differ
-    in, a request is asked under another context only when that context gives a key its decisions
-    under the first one read (the conditions of the statements it reached; every key when one of
-    those has policy variables). ``notes``, a list, gets a line saying how many requests were
-    asked.
+    their guests' session policy, the organizations themselves) every request of the scope is
+    asked. And whatever the worlds differ in, a request is asked under another context only when
+    that context gives a key its decisions under the first one read (the conditions of the
+    statements it reached; every key when one of those has policy variables). ``notes``, a list,
+    gets a line saying how many requests were asked.
 
     ``undetermined``: as in :func:`who_can`; a request undetermined in either world is not a change.
 
