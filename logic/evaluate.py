@@ -2055,16 +2055,16 @@ class Evaluator:
             same = by_reached.get(hit := frozenset(found[reached])) if uniform else None
             if same is None:
                 keys = self._report_keys(found[reached])
-                same = (keys, {}, any(k.startswith(_RESOURCE_SIDE) or "resourcetag/" in k for k in keys))
+                same = (keys, any(k.startswith(_RESOURCE_SIDE) or "resourcetag/" in k for k in keys), {})
                 if uniform:
                     by_reached[hit] = same
-            keys = same[0]
+            keys, tags, reports = same
             # (its verdict without missing keys and warnings, or None when its conditions or its
             # class may give some; the detail relations; the class's warnings; each verdict by its
             # missing keys and warnings; the context keys its conditions read; each verdict by
             # the request's values of those keys and its notes; whether those are keys of the
             # resource; the missing keys and warnings by the class's warnings and those values)
-            c = (None if found[reached] or notes else plain, g, notes, {((), ()): plain}, keys, {}, same[2], same[1])
+            c = (None if found[reached] or notes else plain, g, notes, {((), ()): plain}, keys, {}, tags, reports)
             if c[0] is not None:
                 for i in positions:
                     r = requests[i]

@@ -1137,10 +1137,7 @@ def cmd_diff(args) -> int:
         """The changes of a block by group: (kind, requests, group, its first change with decisions)."""
         found: dict[tuple, list] = {}
         for c in changes:
-            group = found.setdefault((c.kind, c.principal, c.action, c.before, c.after), [0, c])
-            group[0] += 1
-            if group[1].decision_before is None and group[1].decision_after is None:
-                group[1] = c
+            _add_to_group(found, (c.kind, c.principal, c.action, c.before, c.after), 1, c)
         return [(key[0], n, key, c) for key, (n, c) in found.items()]
 
     after.evaluator()  # (both loaded before they are frozen)
@@ -1172,10 +1169,7 @@ def cmd_diff(args) -> int:
                     flushed = time.monotonic()
                 continue
             key, c = made
-            group = groups.setdefault(key, [0, c])
-            group[0] += n
-            if group[1].decision_before is None and group[1].decision_after is None:
-                group[1] = c
+            _add_to_group(groups, key, n, c)
     if shown[0]:
         print("\r\033[K", end="", file=sys.stderr, flush=True)  # (the progress line erased)
     for (kind, principal, action, v0, v1), (n, example) in (groups or {}).items():
@@ -1203,6 +1197,15 @@ def cmd_diff(args) -> int:
           "over every principal, resource and action of a world, and searches contexts more widely)",
           file=sys.stderr)
     return EXIT_NEW_ACCESS if counts["new access"] else EXIT_INVALID if unknown else EXIT_OK
+
+
+def _add_to_group(groups: dict[tuple, list], key: tuple, n: int, change) -> None:
+    """``n`` more changes in a group of ``diff --summary`` (key -> [its requests, its example]);
+    its example is its first change with decisions (the others of a block have none)."""
+    group = groups.setdefault(key, [0, change])
+    group[0] += n
+    if group[1].decision_before is None and group[1].decision_after is None:
+        group[1] = change
 
 
 def _check_context_values(context: dict, catalog) -> None:
