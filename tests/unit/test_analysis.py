@@ -788,7 +788,7 @@ def test_a_few_undecidable_requests_among_many_are_found_by_halves(monkeypatch):
     assert [u.resource for u in unknown] == undecidable
     assert sorted(c.resource for c in changes) == sorted(r for r in resources if r not in undecidable)
     assert {c.after for c in changes} == {"Allow"}
-    assert 2 <= len(alone) <= 2 * analysis._ALONE  # (each world: one part of the halves asked alone)
+    assert 2 <= len(alone) <= 2 * analysis._ALONE  # (each undecidable request: one part of at most 8 asked alone)
 
 
 def test_diff_in_processes_lists_what_it_cannot_decide_and_raises_without_a_list(monkeypatch):
