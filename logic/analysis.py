@@ -836,9 +836,10 @@ _UNREAD = frozenset({
     "api", "api_route", "route_authorizer", "route_scope", "load_balancer", "lb_rule", "lb_authenticate",
     "user_pool", "pool_client", "pool_client_scope", "pool_user_group", "pool_user_mfa", "cognito_provider",
     "org_root"})
-# The organization's tree and its accounts: which levels' SCPs and RCPs a member account's requests
-# pass (rules/10-organizations.dl), and its path (aws:PrincipalOrgPaths, aws:ResourceOrgPaths).
-_TREE = frozenset({"account_parent", "ou_parent", "account_org"})
+# The organization's tree, its accounts and its management account (no SCP or RCP applies to it):
+# which levels' SCPs and RCPs a member account's requests pass (rules/10-organizations.dl), and its
+# path (aws:PrincipalOrgPaths, aws:ResourceOrgPaths).
+_TREE = frozenset({"account_parent", "ou_parent", "account_org", "organization"})
 # The catalog's actions each Action pattern of the world covers: they follow statement_action.
 _FOLLOWS_STATEMENTS = frozenset({"action_pattern_covers"})
 # Facts of one statement, by the column that holds it (statement_condition: its condition's id is
@@ -881,8 +882,17 @@ _OF_IDENTITY_CENTER = {"sso_user": 0, "sso_group": 0, "sso_group_member": 0, "ss
                        "directory_link": 0}
 # Which role Amazon Cognito gives an identity's session reads these (rules/16-cognito.dl, the
 # evaluator's enhanced flow), and whether Cognito may assume it (a request on the role: its tags; its
-# account's RCPs and path, see _changes): not narrowed where the worlds have identity pools.
+# account's RCPs and path, see _changes): where the worlds have identity pools, a change to one of
+# them can change every request of Cognito's sessions too (_Changes.sessions).
 _COGNITO_READS = frozenset({"principal", "principal_name", "principal_id", "role_trust_policy", "principal_tag"})
+# Facts a decision reads only through Amazon Cognito's sessions (rules/16-cognito.dl, 17-user-pools.dl:
+# the pools, their roles, rules and identities, the claims of the identities' tokens, whether a user
+# pool's user can sign in, the guests' session policy): every request of Cognito's sessions, none other.
+_COGNITO_FACTS = frozenset({
+    "cognito_pool", "cognito_pool_role", "cognito_mapping", "cognito_mapping_rule", "cognito_identity",
+    "cognito_identity_claim", "cognito_identity_user", "cognito_identity_amr", "cognito_guest_policy",
+    "pool_user", "pool_user_attribute", "pool_user_unconfirmed", "pool_user_disabled", "pool_user_via",
+    "user_pool_provider"})
 _COGNITO_TRUST = ("Federated", "cognito-identity.amazonaws.com")
 # Actions the evaluator asks of a role's trust policy for every request of its sessions: whether the
 # session may carry session tags (WorldIndex.tag_session_roles), and whether Amazon Cognito may
@@ -905,13 +915,16 @@ class _Changes:
     tree: bool = False  # the organization's tree, or which accounts are in it, differ
     accounts: frozenset[str] = frozenset()  # whose path in the organization, or policies at its levels, differ
     declared: frozenset[str] = frozenset()  # accounts declared in one world only (or under another name)
+    rcp: frozenset[str] = frozenset()  # services (prefixes) and actions (lower case) RCPs restrict in one world only
 
 
 def _changes(before, after) -> _Changes | str:
     """The difference between two worlds' facts (:class:`_Changes`), or the relation of a fact that
     differs and is none of a statement, of which sources hold a policy, of one principal or of one
-    resource, of the organization's tree and accounts, of IAM Identity Center (a session policy, an
-    organization, Amazon Cognito's pools: see :func:`diff`)."""
+    resource, of the organization's tree and accounts, of IAM Identity Center, of Amazon Cognito,
+    of the services RCPs restrict (a session policy: see :func:`diff`). Where Amazon Cognito's
+    sessions can change, the roles they are sessions of and the identities of the pools are
+    among the callers."""
     ev0, ev1 = _evaluator(before), _evaluator(after)
     changed: set[str] = set()
     policies: set[str] = set()
@@ -923,7 +936,9 @@ def _changes(before, after) -> _Changes | str:
     tags: set[tuple[str, str]] = set()
     tree = False
     declared: set[str] = set()
+    rcp: set[str] = set()
     cognito = any(ev.index.rows.get("cognito_pool") for ev in (ev0, ev1))
+    sessions = False  # every request of Amazon Cognito's sessions can change
     for rel in set(ev0.index.rows) | set(ev1.index.rows):
         if rel in _UNREAD or rel in _FOLLOWS_STATEMENTS:
             continue
@@ -934,7 +949,11 @@ def _changes(before, after) -> _Changes | str:
         delta = {row for row in set(rows0) ^ set(rows1) if not str(row[0]).startswith(REQUEST_POLICY)}
         if not delta:
             continue
-        if rel in _OF_STATEMENT:
+        if cognito and rel in _COGNITO_READS:
+            sessions = True  # (and what the fact is otherwise, below)
+        if rel in _COGNITO_FACTS:
+            sessions = True
+        elif rel in _OF_STATEMENT:
             changed.update(row[_OF_STATEMENT[rel]] for row in delta)
         elif rel == "condition_value":
             conditions.update(row[0] for row in delta)
@@ -951,8 +970,8 @@ def _changes(before, after) -> _Changes | str:
             roles = {role for ev in (ev0, ev1) for role, org, *_ in ev.index.rows.get("sso_role", ()) if org in orgs}
             callers |= roles
             targets |= roles
-        elif cognito and rel in _COGNITO_READS:
-            return rel
+        elif rel in ("rcp_service", "rcp_ineffective_action"):
+            rcp.update(row[0] for row in delta)
         elif rel in _OF_POLICY:
             held.update(row[_OF_POLICY[rel]] for row in delta)
         elif rel in _OF_CALLER:
@@ -994,7 +1013,7 @@ def _changes(before, after) -> _Changes | str:
                 continue
             if cognito and (matches(stmt, "sts:AssumeRoleWithWebIdentity")  # (an RCP's, say)
                             or (pol in roles_of and stmt in lets_in_cognito)):
-                return "a statement on the sessions Amazon Cognito creates"
+                sessions = True  # (whether Amazon Cognito may create them)
             if pol in roles_of and (stmt in lets_in_cognito or any(matches(stmt, a) for a in _SESSION_ACTIONS)):
                 callers |= roles_of[pol]  # a trust statement every request of the role's sessions reads
     views = [_organization(rows) for rows in facts]
@@ -1003,9 +1022,19 @@ def _changes(before, after) -> _Changes | str:
                 or any(views[0].attached[kind].get(node) != views[1].attached[kind].get(node) for kind in ("scp", "rcp")
                        for node in {*views[0].levels(acct), *views[1].levels(acct)})}
     if cognito and accounts:  # (whether Amazon Cognito may assume a role reads its account's RCPs and path)
-        return "the organization's levels of an account, where the worlds have Amazon Cognito identity pools"
+        sessions = True
+    if sessions:
+        callers |= _cognito_sessions((ev0, ev1))
     return _Changes(frozenset(changed), frozenset(policies), frozenset(held), frozenset(callers), frozenset(targets),
-                    frozenset(members), frozenset(tags), tree, frozenset(accounts), frozenset(declared))
+                    frozenset(members), frozenset(tags), tree, frozenset(accounts), frozenset(declared), frozenset(rcp))
+
+
+def _cognito_sessions(evaluators) -> set[str]:
+    """The identities of Amazon Cognito's sessions in either world: the roles its sessions are of
+    (a request's identity is its role; ``rules/16-cognito.dl`` cognito_role, the evaluator's
+    ``cognito_roles``), and the identities of its pools (a principal that does not resolve to a
+    session in either world stands as itself)."""
+    return {p for ev in evaluators for p in (*ev.index.cognito_roles, *ev.index.cognito_identities)}
 
 
 @dataclass(frozen=True)
@@ -1065,7 +1094,7 @@ def changed_statements(before, after) -> frozenset[str] | None:
     """
     found = _changes(before, after)
     if isinstance(found, str) or found.callers or found.targets or found.members or found.tags or found.tree \
-            or found.declared:
+            or found.declared or found.rcp:
         return None
     pols = found.policies | found.held
     return found.statements | {stmt for w in (before, after) for stmt, pol, *_ in _facts(w, "statement") if pol in pols}
@@ -1114,7 +1143,9 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
     named_elsewhere = {value for r in rows for rel, facts in r.items()
                        if rel not in _OF_POLICY and rel not in _PRINCIPAL_SOURCES and rel not in _RESOURCE_SOURCES
                        and rel not in _OF_STATEMENT and rel not in _UNREAD and rel not in _FOLLOWS_STATEMENTS
-                       and rel != "condition_value" for row in facts for value in row if value in wanted}
+                       and rel not in ("condition_value", "cognito_guest_policy")
+                       for row in facts for value in row if value in wanted}
+    guests = {pol for r in rows for pol, in r.get("cognito_guest_policy", ())}  # (a session policy of Cognito's)
     # each policy's holders in each world, by source
     holders = [{pol: defaultdict(set) for pol in wanted} for _ in worlds]
     for by, r in zip(holders, rows):
@@ -1149,6 +1180,7 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
                 continue
             placed[p] = (req.identity, req.account)
             break
+    cognito = _cognito_sessions(_evaluator(w) for w in worlds) if guests & wanted else set()
     # resource -> its account (None: the principal's, so any); the first world's that declares it
     # (a resource whose owner differs is a change of its own: found.targets)
     owners: dict[str, str | None] = {}
@@ -1234,6 +1266,8 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
             if pol in named_elsewhere:
                 out.append(_Region(acts, None, None))
                 continue
+            if pol in guests:  # the session policy of Amazon Cognito's guests: the requests of its sessions
+                out.append(_Region(acts, frozenset(p for p in principals if placed[p][0] in cognito), reached))
             held: dict[str, set[str]] = defaultdict(set)
             for rel in (*_PRINCIPAL_SOURCES, *_RESOURCE_SOURCES):
                 h0, h1 = holders[0][pol][rel], holders[1][pol][rel]
@@ -1310,6 +1344,10 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
         out.append(_Region(every, making(found.callers) | frozenset(p for p in principals if p in names), None))
     if found.targets:
         out.append(_Region(every, None, on(found.targets)))
+    if found.rcp:  # whether RCPs restrict an action (rules/10-organizations.dl rcp_action)
+        acts = frozenset(a for a in actions if a.lower() in found.rcp or a.split(":", 1)[0].lower() in found.rcp)
+        if acts:
+            out.append(_Region(acts, None, None))
     # a user in a group in one world only: the requests it makes that the group's statements can take part in
     for (user, _), stmts in sorted(of_group.items()):
         who = making({user})
@@ -1574,11 +1612,16 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     they differ in a principal (its tags, groups, permissions boundary, trust policy, name, id, or
     the principal itself, added or removed) or in a resource (its tags, owner, S3 ABAC, whether the
     world declares it), the requests that principal makes, and those on it, are asked too, every
-    action of the scope (except where Amazon Cognito's identity pools read which roles there are);
-    for an account declared in one world only, the requests of its principals and on its
-    resources; for IAM Identity Center (assignments, members, attributes), those of the sessions of
-    the roles it provisions and on those roles. When the organization's tree differs (an account or
-    an OU moved, an account joining or leaving) or the SCPs and RCPs attached to its levels, the
+    action of the scope; for an account declared in one world only, the requests of its principals
+    and on its resources; for IAM Identity Center (assignments, members, attributes), those of the
+    sessions of the roles it provisions and on those roles; for Amazon Cognito (its identity pools,
+    their rules, identities and claims, the users of user pools, the guests' session policy, and,
+    where the worlds have identity pools, any role, trust statement or tag it reads to give an
+    identity its role, or an account's levels), every request of its sessions too (the roles it
+    gives and those whose trust policy admits its tokens, and the pools' identities); for the
+    services RCPs restrict (``aws rcp_services``), the requests of those services' actions. When the
+    organization's tree differs (an account or an OU moved, an account joining or leaving, another
+    management account) or the SCPs and RCPs attached to its levels, the
     requests of an account's principals (SCPs) or on its resources (RCPs) whose levels differ, that
     a Deny statement of a policy at its levels in one world only can take part in, or that a level
     of one world only (as the set of policies attached there) may not allow: those that no
@@ -1587,9 +1630,9 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     ``aws:ResourceOrgPaths``, ``aws:PrincipalOrgID``, ``aws:ResourceOrgID``) can take part in.
     Facts no decision reads (billing, trails, tag policies, the routes of APIs and load balancers)
     change no request, nor do the session policies that requests gave a world (the evaluator keeps
-    them with its facts; diff's requests carry none). For anything else (Amazon Cognito's pools and
-    their guests' session policy, the organizations themselves) every request of the scope is
-    asked. And whatever the worlds differ in, a request is asked under another context only when
+    them with its facts; diff's requests carry none). For anything else (a session policy the
+    world declares, a condition of no statement, an AWS managed key's policy) every request of the
+    scope is asked. And whatever the worlds differ in, a request is asked under another context only when
     that context gives a key its decisions under the first one read (the conditions of the
     statements it reached; every key when one of those has policy variables). ``notes``, a list,
     gets a line saying how many requests were asked.
@@ -1696,6 +1739,7 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
         parts += [f"the organization's levels of {len(differ.accounts)} account(s) (their path or the SCPs and "
                   "RCPs attached there)"] if differ.accounts else []
         parts += [f"{len(differ.declared)} account(s)"] if differ.declared else []
+        parts += [f"the services RCPs restrict ({', '.join(sorted(differ.rcp))})"] if differ.rcp else []
         reach = ["that their statements can take part in"] if differ.statements or differ.policies or differ.held else []
         reach += ["that those principals make"] if differ.callers else []
         reach += ["on those resources"] if differ.targets else []
@@ -1705,6 +1749,7 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
         reach += ["that those accounts' principals make, or on their resources, that a policy at a level of one "
                   "world only or a statement reading the path can take part in"] if differ.accounts else []
         reach += ["that the principals of those accounts make, or on their resources"] if differ.declared else []
+        reach += ["of those services' actions"] if differ.rcp else []
         why = (f"the worlds differ only in {' and '.join(parts)}: only the requests of the scope "
                f"{', or '.join(reach)} can change" if parts else
                "the worlds do not differ in anything a decision reads: no request can change")

@@ -357,7 +357,8 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
     removed, a user put in or taken out of a group, a permissions boundary set or removed, a user's,
     role's or resource's tags, a bucket's ABAC, a role made service-linked or not, a unique id, a
     user or a role added (or, the pair swapped, removed), a member account moved to another level of
-    the organization (a new OU among them), an OU moved, a member account added (or removed)."""
+    the organization (a new OU among them), an OU moved, a member account added (or removed), another
+    management account, another list of the services RCPs restrict."""
     model = draw(valid_world_models())
     accounts = [a.id for a in model.accounts]
     pool = _principals_pool(accounts)
@@ -368,7 +369,7 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
              "group", "boundary", "user tags", "role tags", "resource tags", "abac", "service-linked", "unique id",
              "new user", "new role", "new account"]
     if model.organizations:
-        kinds += ["scp", "rcp", "attach scp", "move account", "move ou"]
+        kinds += ["scp", "rcp", "attach scp", "move account", "move ou", "management", "rcp services"]
     kind = draw(st.sampled_from(kinds))
 
     def policy(of: str, size: int = 3) -> Policy:
@@ -460,6 +461,11 @@ def world_changes(draw) -> tuple[WorldModel, WorldModel]:
                                          conditions=draw(_conditions())),))
         pols[j] = (of, replace(named, document=document))
         return model, replace(model, organizations=(replace(org, policies=tuple(pols)),))
+    if kind == "management":  # (another account of the organization, or the same)
+        return model, replace(model, organizations=(replace(org, management=draw(st.sampled_from(accounts))),))
+    if kind == "rcp services":
+        listed = draw(st.sampled_from([(), ("s3", "kms"), ("s3", "sts", "kms", "sqs")]))
+        return model, replace(model, rcp_services=(RcpServices(listed),) if listed else ())
     if kind in ("move account", "move ou"):
         return model, replace(model, organizations=(replace(org, root=draw(_moved(org.root, kind == "move ou"))),))
     # attach scp: an SCP attached to, or detached from, the root or an OU

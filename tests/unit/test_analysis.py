@@ -595,6 +595,90 @@ def test_diff_asks_every_request_where_amazon_cognito_assumes_a_role_whose_accou
     assert changes and changes == _asking_every_request(monkeypatch, before, after, actions=["s3:GetObject"])
 
 
+_POOL = _GUESTS + """
+account 555555555555 "other" {
+  user olga { policy P { allow polly:*, s3:GetObject, dynamodb:Query on * } }
+  role Worker { trust { allow sts:AssumeRole principal aws "arn:aws:iam::555555555555:root" }
+                policy P { allow polly:SynthesizeSpeech on * } }
+}
+"""
+_DATA_RULE = '"custom:team" equals "data" role DataRole'
+
+
+@pytest.mark.parametrize("old, new, found", [
+    # a user added: its requests, and those of Amazon Cognito's sessions (which roles there are)
+    ('user olga {', 'user oscar { policy P { allow s3:GetObject on * } }\n  user olga {', 2),
+    # a role's tag: the requests that read it, and those of Amazon Cognito's sessions
+    ('role Worker {', 'role Worker { tags { team = "red" }', 0),
+    # a role-mapping rule: which role an identity of the user pool gets
+    (_DATA_RULE, '"custom:team" equals "web" role DataRole', 4),
+    # an identity's claims
+    ('claims { "custom:team" = "data" }', 'claims { "custom:team" = "ops" }', 2),
+    # guests no longer allowed (and the guest no longer declared)
+    ('    guests\n', '', 9),
+    # the guests' session policy
+    ('polly:*, comprehend:*', 'comprehend:*', 9),
+    # a trust statement on the sessions Amazon Cognito creates (AdminRole now checks amr too)
+    ('sid "PoolOnly" allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"\n'
+     '        when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-dead-beef-cafe-123456789012"',
+     'sid "PoolOnly" allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"\n'
+     '        when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-dead-beef-cafe-123456789012"\n'
+     '         and ForAnyValue:StringLike "cognito-identity.amazonaws.com:amr" "authenticated"', 0),
+])
+def test_diff_asks_the_requests_of_amazon_cognito_s_sessions_where_its_facts_differ(monkeypatch, old, new, found):
+    """Where the worlds have identity pools, what Amazon Cognito reads to give an identity its role
+    (the roles there are, their trust policies and tags, the pools, their rules and identities)
+    can change every request of its sessions, whatever the action: those, and the requests the
+    change reaches otherwise, are asked; not those of principals that are no session of Amazon
+    Cognito."""
+    assert old in _POOL
+    changed = _POOL.replace(old, new)
+    if not new:
+        changed = changed.replace('    identity "us-east-1:44444444-dddd-4ddd-8ddd-444444444444" guest\n', '')
+    before, after = iamlogic.loads(_POOL, "before.iaml"), iamlogic.loads(changed, "after.iaml")
+    scope = {"actions": ["polly:SynthesizeSpeech", "s3:GetObject", "dynamodb:Query"]}
+    changes, asked, notes = _diff_asking(monkeypatch, before, after, undetermined=[], **scope)
+    assert len(changes) == found
+    assert changes == _asking_every_request(monkeypatch, before, after, undetermined=[], **scope)
+    assert "differ only in" in notes[0], notes
+    assert "arn:aws:iam::555555555555:role/Worker" not in {p for p, _, _ in asked}
+
+
+def test_diff_asks_the_requests_of_the_accounts_an_organization_s_management_account_change_moves(monkeypatch,
+                                                                                                   tmp_path):
+    """Another management account: SCPs no longer filter the new one's principals and filter the
+    old one's; only those accounts' requests are asked."""
+    import shutil
+
+    shutil.copytree(EXAMPLES / "organization", tmp_path / "org")
+    path = tmp_path / "org" / "world.iaml"
+    before = iamlogic.load([str(path)])
+    text = path.read_text()
+    assert 'management "management"' in text
+    path.write_text(text.replace('management "management"', 'management "account-c"'))
+    after = iamlogic.load([str(path)])
+    scope = {"actions": ["redshift:CreateCluster", "lambda:InvokeFunction", "s3:GetObject"]}
+    changes, asked, notes = _diff_asking(monkeypatch, before, after, **scope)
+    assert changes == _asking_every_request(monkeypatch, before, after, **scope)
+    assert changes and "differ only in" in notes[0], notes
+    assert {p.split(":")[4] for p, _, _ in asked if p.startswith("arn:")} <= {"111111111111", "444444444444"}
+
+
+def test_diff_asks_the_requests_of_the_services_an_rcp_services_list_adds(monkeypatch):
+    """A service added to ``aws rcp_services``: only the requests of its actions."""
+    from tests.unit.test_rcp_services import WORLD as RCP_WORLD
+
+    before = iamlogic.loads(RCP_WORLD + 'aws rcp_services "s3", "kms"\n', "before.iaml")
+    after = iamlogic.loads(RCP_WORLD + 'aws rcp_services "s3", "kms", "ec2"\n', "after.iaml")
+    scope = {"actions": ["ec2:TerminateInstances", "s3:DeleteBucket", "kms:Decrypt"]}
+    changes, asked, notes = _diff_asking(monkeypatch, before, after, **scope)
+    assert changes == _asking_every_request(monkeypatch, before, after, **scope)
+    assert ("ec2:TerminateInstances", "Allow", "ExplicitDeny") in [
+        (c.action, c.before, c.after) for c in changes if c.principal.endswith("user/ops")]
+    assert "differ only in" in notes[0], notes
+    assert {a for _, a, _ in asked} == {"ec2:TerminateInstances"}
+
+
 _SSO = (EXAMPLES / "identity-center" / "world.iaml").read_text()
 
 
@@ -663,16 +747,31 @@ def test_facts_diff_passes_over_are_read_by_no_decision():
         tree = ast.parse((package / module).read_text())
         named |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     uses = _uses(rules())
+
+    def reached_from(roots, passing=()):  # the relations the rules reach from roots, not through passing
+        reached, todo = set(), [rel for rel in roots if rel not in passing]
+        while todo:
+            rel = todo.pop()
+            if rel not in reached:
+                reached.add(rel)
+                todo += [used for used in uses.get(rel, ()) if used not in passing]
+        return reached
+
     # what a decision is read from, and the relations the evaluator asks the rules for by name
-    reached, todo = set(), [q.body[0].relation for q in _detail_queries().values()] + sorted(named & set(uses))
-    while todo:
-        rel = todo.pop()
-        if rel not in reached:
-            reached.add(rel)
-            todo += uses.get(rel, ())
+    roots = [q.body[0].relation for q in _detail_queries().values()] + sorted(named & set(uses))
+    reached = reached_from(roots)
     assert {"decision", "sso_signin", "cognito_role", "statement_action", "scp_attached"} <= reached
     assert not analysis._UNREAD & reached
     assert analysis._UNREAD & named == {"statement_sid", "statement_source", "ou_name"}
+    # the facts diff takes as read only through Amazon Cognito's sessions: the rules reach them only
+    # through the roles Cognito gives identities and which roles are Cognito's (all of them so, but
+    # the guests' session policy and the amr entries of tokens, which the evaluator reads itself,
+    # WorldIndex, for Cognito's sessions alone)
+    cognito = {"cognito_enhanced", "cognito_unknown_claim", "cognito_role", "cognito_identity_blocked"}
+    assert not analysis._COGNITO_FACTS & reached_from(roots, passing=cognito)
+    assert analysis._COGNITO_FACTS - {"cognito_guest_policy", "cognito_identity_amr"} <= reached_from(cognito)
+    assert analysis._COGNITO_FACTS & named == {"cognito_pool", "cognito_identity", "cognito_identity_amr",
+                                               "cognito_guest_policy"}
 
 
 @pytest.mark.parametrize("example, old, new", [
