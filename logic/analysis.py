@@ -922,7 +922,7 @@ def _changes(before, after) -> _Changes | str:
     """The difference between two worlds' facts (:class:`_Changes`), or the relation of a fact that
     differs and is none of a statement, of which sources hold a policy, of one principal or of one
     resource, of the organization's tree and accounts, of IAM Identity Center, of Amazon Cognito,
-    of the services RCPs restrict (a session policy: see :func:`diff`). Where Amazon Cognito's
+    of the services RCPs restrict (see :func:`diff`). Where Amazon Cognito's
     sessions can change, the roles they are sessions of and the identities of the pools are
     among the callers."""
     ev0, ev1 = _evaluator(before), _evaluator(after)
@@ -939,6 +939,7 @@ def _changes(before, after) -> _Changes | str:
     rcp: set[str] = set()
     cognito = any(ev.index.rows.get("cognito_pool") for ev in (ev0, ev1))
     sessions = False  # every request of Amazon Cognito's sessions can change
+    guests = {pol for ev in (ev0, ev1) for pol, in ev.index.rows.get("cognito_guest_policy", ())}
     for rel in set(ev0.index.rows) | set(ev1.index.rows):
         if rel in _UNREAD or rel in _FOLLOWS_STATEMENTS:
             continue
@@ -959,7 +960,9 @@ def _changes(before, after) -> _Changes | str:
             conditions.update(row[0] for row in delta)
         elif rel in ("policy", "policy_version"):
             if rel == "policy" and any(row[1] == "session" for row in delta):
-                return "a session policy"
+                if {row[0] for row in delta if row[1] == "session"} - guests:
+                    return "a session policy"
+                sessions = True  # (the session policy of Amazon Cognito's guests)
             policies.update(row[0] for row in delta)
         elif rel in _TREE:
             tree = True
@@ -1630,9 +1633,8 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     ``aws:ResourceOrgPaths``, ``aws:PrincipalOrgID``, ``aws:ResourceOrgID``) can take part in.
     Facts no decision reads (billing, trails, tag policies, the routes of APIs and load balancers)
     change no request, nor do the session policies that requests gave a world (the evaluator keeps
-    them with its facts; diff's requests carry none). For anything else (a session policy the
-    world declares, a condition of no statement, an AWS managed key's policy) every request of the
-    scope is asked. And whatever the worlds differ in, a request is asked under another context only when
+    them with its facts; diff's requests carry none). For anything else (a condition of no
+    statement, an AWS managed key's policy) every request of the scope is asked. And whatever the worlds differ in, a request is asked under another context only when
     that context gives a key its decisions under the first one read (the conditions of the
     statements it reached; every key when one of those has policy variables). ``notes``, a list,
     gets a line saying how many requests were asked.

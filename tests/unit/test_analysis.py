@@ -616,8 +616,9 @@ _DATA_RULE = '"custom:team" equals "data" role DataRole'
     ('claims { "custom:team" = "data" }', 'claims { "custom:team" = "ops" }', 2),
     # guests no longer allowed (and the guest no longer declared)
     ('    guests\n', '', 9),
-    # the guests' session policy
+    # the guests' session policy, changed or no longer declared
     ('polly:*, comprehend:*', 'comprehend:*', 9),
+    ('aws policy AmazonCognitoUnAuthedIdentitiesSessionPolicy', 'aws policy Unused', 0),
     # a trust statement on the sessions Amazon Cognito creates (AdminRole now checks amr too)
     ('sid "PoolOnly" allow sts:AssumeRoleWithWebIdentity principal federated "cognito-identity.amazonaws.com"\n'
      '        when StringEquals "cognito-identity.amazonaws.com:aud" "us-east-1:12345678-dead-beef-cafe-123456789012"',
