@@ -26,7 +26,11 @@ builtins the rules call:
 ``action_match(Pattern, Action)``             IAM action wildcards, case-insensitive
 ``action_key(Text, Key)``                     the key an action name is looked up by (case folded),
                                               for text without wildcards
-``action_glob(Pattern)``                      an Action pattern without a key: matched by action_match
+``action_glob(Pattern, Scope)``               an Action pattern without a key, matched by action_match
+                                              against the actions of its scope: the key of its
+                                              service prefix, or ``*`` (a wildcard in the prefix)
+``action_scope(Action, Scope)``               the scopes of the patterns that may match an action:
+                                              ``*``, and the key of its service prefix
 ``resource_matches(Req, Stmt, Pattern)``      ARN matching with policy variables substituted
 ``condition_holds(Req, Cond)``                one condition under the request's context
 ``request_kms_key(Req)``                      the request's resource is a KMS key
@@ -61,8 +65,9 @@ from .grammar.datalog import (Atom, Comparison, Const, Negation, Program, Query,
                                parse_query)
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
 from .grammar.world import UNIQUE_ID_PREFIX
-from .matching import (ConditionResult, action_key, condition_on_unknown_suffix, context_values, evaluate_condition,
-                       plan_arn_pattern, resource_match, substitute, variable_keys, wildcard_match)
+from .matching import (ConditionResult, action_glob_scope, action_key, action_scopes, condition_on_unknown_suffix,
+                       context_values, evaluate_condition, plan_arn_pattern, resource_match, substitute,
+                       variable_keys, wildcard_match)
 from .schema import RELATIONS
 from .world import COGNITO_GUEST_POLICY
 
@@ -99,7 +104,8 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     "principal_named": BuiltinSpec(inputs=(0, 1, 2), outputs=(3,)),
     "action_match": BuiltinSpec(inputs=(0, 1)),
     "action_key": BuiltinSpec(inputs=(0,), outputs=(1,)),
-    "action_glob": BuiltinSpec(inputs=(0,)),
+    "action_glob": BuiltinSpec(inputs=(0,), outputs=(1,)),
+    "action_scope": BuiltinSpec(inputs=(0,), outputs=(1,)),
     "action_service": BuiltinSpec(inputs=(0,), outputs=(1,)),
     "action_changes_iam": BuiltinSpec(inputs=(0,)),
     "claim_matches": BuiltinSpec(inputs=(0, 1, 2)),
@@ -122,7 +128,8 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
 
 #: The builtins that read the request: every relation that calls one depends on the request.
 REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
-                             if name not in ("action_match", "action_key", "action_glob", "action_service",
+                             if name not in ("action_match", "action_key", "action_glob", "action_scope",
+                                             "action_service",
                                              "action_changes_iam", "claim_matches", "action_pattern_covers",
                                              "add", "subtract", "multiply", "divide", "lowercase",
                                              "tag_value_matches"))
@@ -942,8 +949,15 @@ class Evaluator:
             return text.startswith(value)
         raise EngineError(f"unknown match type of a role-mapping rule: {op!r}")
 
-    def _b_action_glob(self, pattern) -> bool:
-        return action_key(pattern) is None
+    @staticmethod
+    def _b_action_glob(pattern, scope) -> tuple:
+        found = action_glob_scope(pattern)
+        return ((pattern, found),) if found is not None and (scope is None or scope == found) else ()
+
+    @staticmethod
+    def _b_action_scope(action, scope) -> tuple:
+        found = action_scopes(action)
+        return tuple((action, s) for s in found if scope is None or scope == s)
 
     def _b_resource_matches(self, req, stmt, pattern) -> bool:
         r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined

@@ -527,6 +527,39 @@ def action_key(text: str) -> str | None:
     return "".join(folded)
 
 
+#: The scope of the Action patterns that may match any action (a wildcard in their service prefix).
+ANY_SCOPE = "*"
+
+
+def action_glob_scope(pattern: str) -> str | None:
+    """The scope of an Action pattern without a key (None for one with a key: it names one action):
+    the key of its service prefix, the text before its first ``:``, when that has one (no
+    wildcard in it), else :data:`ANY_SCOPE`. Such a pattern matches only actions whose own prefix
+    has the same key: its prefix and the ``:`` after it are matched character by character, and
+    only ``:`` matches ``:`` (see :func:`action_scopes`).
+
+    >>> [action_glob_scope(p) for p in ("EC2:Describe*", "s3*:Get*", "*", "s3:GetObject")]
+    ['ec2', '*', '*', None]
+    """
+    if action_key(pattern) is not None:
+        return None
+    prefix, colon, _ = pattern.partition(":")
+    found = action_key(prefix) if colon else None
+    return ANY_SCOPE if found is None else found
+
+
+def action_scopes(action: str) -> tuple[str, ...]:
+    """The scopes (:func:`action_glob_scope`) of the patterns that may match ``action``:
+    :data:`ANY_SCOPE`, and the key of its service prefix when it has one.
+
+    >>> action_scopes("S3:GetObject"), action_scopes("GetObject")
+    (('*', 's3'), ('*',))
+    """
+    prefix, colon, _ = action.partition(":")
+    found = action_key(prefix) if colon else None
+    return (ANY_SCOPE,) if found is None else (ANY_SCOPE, found)
+
+
 def _unescape(pattern: str) -> str:
     """Escaped pattern → the literal text it denotes when wildcards are not in play."""
     return "".join(t if isinstance(t, str) else ("*" if t == _STAR else "?")

@@ -670,3 +670,26 @@ def _pause_once():
     with collector_paused():
         during = gc.isenabled()
     return before, during, gc.isenabled()
+
+
+def test_an_action_is_matched_only_against_the_patterns_of_its_service(monkeypatch):
+    """Action patterns are kept by the key of their service prefix (rules/30-statements.dl): a
+    request's action is matched against its sources' patterns of its service and those with a
+    wildcard in the prefix, not against every pattern (an AWS managed policy like ReadOnlyAccess
+    lists hundreds)."""
+    from iamlogic.evaluate import Evaluator
+
+    asked: list[str] = []
+    match = Evaluator._b_action_match
+
+    def spy(self, pattern, action):
+        asked.append(pattern)
+        return match(self, pattern, action)
+
+    monkeypatch.setattr(Evaluator, "_b_action_match", spy)
+    w = iamlogic.loads('account 111122223333 "a" { user alice { policy P {\n'
+                       '  allow ec2:Describe*, lambda:Get*, S3:Get*, s3*:List*, iam:List* on * } } }')
+    d = w.check("arn:aws:iam::111122223333:user/alice", "s3:GetObject", "arn:aws:s3:::b/k")
+    assert d.decision == "Allow"
+    assert {"S3:Get*", "s3*:List*"} <= set(asked)
+    assert not {"ec2:Describe*", "lambda:Get*", "iam:List*"} & set(asked)

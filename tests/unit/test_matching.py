@@ -27,7 +27,9 @@ import iamlogic.matching as matching
 from iamlogic.matching import (
     NAMED_CHOICES,
     ConditionResult,
+    action_glob_scope,
     action_key,
+    action_scopes,
     arn_match,
     evaluate_condition,
     has_variables,
@@ -138,6 +140,21 @@ def test_action_key_finds_exactly_the_case_insensitive_matches(pair):
     pk, ak = action_key(pattern), action_key(action)
     if pk is not None:
         assert wildcard_match(pattern, action, ignore_case=True) == (ak is not None and pk == ak)
+
+
+@given(_action_pairs())
+@example(("\u017f3:*", "S3:GetObject"))
+@example(("k:*", "\u212a:x"))
+@example(("s*:a", "ss:a"))
+@example(("\u00df:*", "ss:x"))
+def test_a_pattern_without_a_key_matches_only_the_actions_of_its_scope(pair):
+    # (rules/30-statements.dl keeps such patterns by scope, and matches an action only against the
+    # patterns of its scopes)
+    pattern, action = pair
+    scope = action_glob_scope(pattern)
+    assert (scope is None) == (action_key(pattern) is not None)
+    if scope is not None and wildcard_match(pattern, action, ignore_case=True):
+        assert scope in action_scopes(action)
 
 
 @given(st.text("aAbB*?", max_size=8), st.text("aAbB", max_size=10))
