@@ -3,16 +3,19 @@ reads a real-shaped export and decides requests on it.
 
     python bench/export.py [--roles 3000] [--requests 2000] [--seed 5] [--keep export.json]
 
-The synthetic worlds of ``worlds.py`` have short action lists. Real accounts attach AWS managed
-policies whose Action lists run to hundreds of entries, most of them patterns
-(``ReadOnlyAccess``: ``ec2:Describe*``, ``s3:Get*``, … for every service). This script writes a
-seeded export of that shape — ``--roles`` roles (one user for six roles, 30 groups), each with an
-inline policy and one to four managed policies drawn from 60 customer managed policies and three
-AWS managed ones made from the catalog: a ReadOnlyAccess-like policy (every service's
+The synthetic worlds of ``worlds.py`` have short Action and Resource lists. Real accounts attach
+AWS managed policies whose Action lists run to hundreds of entries, most of them patterns
+(``ReadOnlyAccess``: ``ec2:Describe*``, ``s3:Get*``, … for every service), and policies that list
+their buckets one by one. This script writes a seeded export of that shape — ``--roles`` roles
+(one user for six roles, 30 groups), each with an inline policy and one to four managed policies
+drawn from 60 customer managed policies (one in six with a statement listing 300 buckets) and
+three AWS managed ones made from the catalog: a ReadOnlyAccess-like policy (every service's
 Describe/Get/List/BatchGet/Search/Query actions as patterns, the other read actions by name), an
 AdministratorAccess and a PowerUserAccess (NotAction) — then loads it as a world and prints:
 load time and peak memory, cold ``World.check`` latency (p50, p99, mean CPU time) and
-``check_many`` throughput of unique requests on roles, and who-can for one action and resource.
+``check_many`` throughput of requests of random roles (a quarter of them reading or writing
+objects of the 400 buckets, the rest any action of eight services, on an object, a queue or
+``*``), and who-can for one action and resource.
 The answers' digest is printed, so that two versions can be compared on the same requests.
 """
 
@@ -94,6 +97,9 @@ def export(roles: int, seed: int) -> dict:
             if rng.random() < 0.2:
                 statement["Condition"] = {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}
             statements.append(statement)
+        if i % 6 == 0:  # a data team's buckets, listed one by one
+            statements.append({"Sid": "Buckets", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+                               "Resource": [f"arn:aws:s3:::bucket-{b}/*" for b in rng.sample(range(400), 300)]})
         policies.append(_managed(f"Team{i}", _document(statements)))
     arns = {p["PolicyName"]: p["Arn"] for p in policies}
 
@@ -149,8 +155,16 @@ def main(argv=None) -> int:
     rng = random.Random(args.seed + 1)
     services = ("s3", "ec2", "lambda", "dynamodb", "sqs", "iam", "kms", "logs")
     names = [i.name for i in Catalog.default()._actions.values() if i.service in services]
-    resources = ["*", *(f"arn:aws:s3:::bucket-{b}/key" for b in range(100)), f"arn:aws:sqs:us-east-1:{ACCOUNT}:queue"]
-    requests = [(f"arn:aws:iam::{ACCOUNT}:role/role{rng.randrange(args.roles)}", rng.choice(names), rng.choice(resources))
+
+    def resource() -> str:  # "*" (a quarter), a queue (a quarter), an object of one of 400 buckets
+        k = rng.randrange(4)
+        return "*" if k == 0 else f"arn:aws:sqs:us-east-1:{ACCOUNT}:queue" if k == 1 else \
+            f"arn:aws:s3:::bucket-{rng.randrange(400)}/key"
+
+    def action() -> str:  # a quarter reading or writing objects, the rest any action of 8 services
+        return rng.choice(("s3:GetObject", "s3:PutObject")) if rng.random() < 0.25 else rng.choice(names)
+
+    requests = [(f"arn:aws:iam::{ACCOUNT}:role/role{rng.randrange(args.roles)}", action(), resource())
                 for _ in range(2 * args.requests + 1)]
     world.check(*requests[0])
     gc.collect()

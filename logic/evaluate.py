@@ -32,6 +32,10 @@ builtins the rules call:
 ``action_scope(Action, Scope)``               the scopes of the patterns that may match an action:
                                               ``*``, and the key of its service prefix
 ``resource_matches(Req, Stmt, Pattern)``      ARN matching with policy variables substituted
+``resource_scope(Pattern, Scope)``            the scope of a Resource entry: its service and the
+                                              first component of its resource part, or ``*``
+``request_resource_scope(Req, Scope)``        the scopes of the entries that may match the
+                                              request's resource: ``*``, and its own
 ``condition_holds(Req, Cond)``                one condition under the request's context
 ``request_kms_key(Req)``                      the request's resource is a KMS key
 ``request_unknown_role(Req)``                 the request's resource is a role ARN the world lacks
@@ -66,8 +70,8 @@ from .grammar.datalog import (Atom, Comparison, Const, Negation, Program, Query,
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
 from .grammar.world import UNIQUE_ID_PREFIX
 from .matching import (ConditionResult, action_glob_scope, action_key, action_scopes, condition_on_unknown_suffix,
-                       context_values, evaluate_condition, plan_arn_pattern, resource_match, substitute,
-                       variable_keys, wildcard_match)
+                       context_values, evaluate_condition, plan_arn_pattern, resource_match, resource_scope,
+                       resource_scopes, substitute, variable_keys, wildcard_match)
 from .schema import RELATIONS
 from .world import COGNITO_GUEST_POLICY
 
@@ -110,6 +114,8 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     "action_changes_iam": BuiltinSpec(inputs=(0,)),
     "claim_matches": BuiltinSpec(inputs=(0, 1, 2)),
     "resource_matches": BuiltinSpec(inputs=(0, 1, 2)),
+    "resource_scope": BuiltinSpec(inputs=(0,), outputs=(1,)),
+    "request_resource_scope": BuiltinSpec(inputs=(0,), outputs=(1,)),
     "condition_holds": BuiltinSpec(inputs=(0, 1)),
     "request_kms_key": BuiltinSpec(inputs=(0,)),
     "request_unknown_role": BuiltinSpec(inputs=(0,)),
@@ -129,7 +135,7 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
 #: The builtins that read the request: every relation that calls one depends on the request.
 REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
                              if name not in ("action_match", "action_key", "action_glob", "action_scope",
-                                             "action_service",
+                                             "resource_scope", "action_service",
                                              "action_changes_iam", "claim_matches", "action_pattern_covers",
                                              "add", "subtract", "multiply", "divide", "lowercase",
                                              "tag_value_matches"))
@@ -958,6 +964,17 @@ class Evaluator:
     def _b_action_scope(action, scope) -> tuple:
         found = action_scopes(action)
         return tuple((action, s) for s in found if scope is None or scope == s)
+
+    @staticmethod
+    def _b_resource_scope(pattern, scope) -> tuple:
+        found = resource_scope(pattern)
+        return ((pattern, found),) if scope is None or scope == found else ()
+
+    def _b_request_resource_scope(self, req, scope) -> tuple:
+        r = self._req(req)
+        if r is None:
+            return ()
+        return tuple((req, s) for s in resource_scopes(r.resource) if scope is None or scope == s)
 
     def _b_resource_matches(self, req, stmt, pattern) -> bool:
         r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined

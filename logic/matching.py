@@ -560,6 +560,44 @@ def action_scopes(action: str) -> tuple[str, ...]:
     return (ANY_SCOPE,) if found is None else (ANY_SCOPE, found)
 
 
+_COMPONENT_END = re.compile(r"[/:]")
+
+
+def resource_scope(pattern: str) -> str:
+    """The scope of a Resource or NotResource entry: ``SERVICE:FIRST``, its ARN's service and the
+    first component of its resource part (up to the first ``/`` or ``:``), when both are literal
+    (no wildcard, no policy variable, no escape); else :data:`ANY_SCOPE`. :func:`resource_match`
+    compares an ARN's service and resource part character by character, a literal one exactly,
+    so such an entry matches only ARNs of the same scope (see :func:`resource_scopes`).
+
+    >>> [resource_scope(p) for p in ("arn:aws:s3:::bucket-1/*", "arn:aws:logs:*:*:log-group:/aws/*",
+    ...                              "arn:aws:s3:::bucket-*", "*", "arn:aws:s3:::${aws:username}/*")]
+    ['s3:bucket-1', 'logs:log-group', '*', '*', '*']
+    """
+    if "$" in pattern or "\\" in pattern:
+        return ANY_SCOPE
+    parts = pattern.split(":", 5)
+    if len(parts) < 6:  # ("*", or a short pattern: its last part is matched against the rest)
+        return ANY_SCOPE
+    service, first = parts[2], _COMPONENT_END.split(parts[5], 1)[0]
+    if "*" in service or "?" in service or "*" in first or "?" in first:
+        return ANY_SCOPE
+    return f"{service}:{first}"
+
+
+def resource_scopes(arn: str) -> tuple[str, ...]:
+    """The scopes (:func:`resource_scope`) of the entries that may match a request's resource:
+    :data:`ANY_SCOPE`, and its own service and first component when it is an ARN.
+
+    >>> resource_scopes("arn:aws:s3:::bucket-1/key"), resource_scopes("*")
+    (('*', 's3:bucket-1'), ('*',))
+    """
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return (ANY_SCOPE,)
+    return ANY_SCOPE, f"{parts[2]}:{_COMPONENT_END.split(parts[5], 1)[0]}"
+
+
 def _unescape(pattern: str) -> str:
     """Escaped pattern → the literal text it denotes when wildcards are not in play."""
     return "".join(t if isinstance(t, str) else ("*" if t == _STAR else "?")

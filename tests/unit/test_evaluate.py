@@ -693,3 +693,31 @@ def test_an_action_is_matched_only_against_the_patterns_of_its_service(monkeypat
     assert d.decision == "Allow"
     assert {"S3:Get*", "s3*:List*"} <= set(asked)
     assert not {"ec2:Describe*", "lambda:Get*", "iam:List*"} & set(asked)
+
+
+def test_a_resource_is_matched_only_against_the_entries_of_its_scope(monkeypatch):
+    """Resource entries are kept by scope (rules/30-statements.dl): a statement listing many
+    buckets is matched against a request's resource only through the entries of its bucket (and
+    those with a wildcard in the bucket name)."""
+    from iamlogic.evaluate import Evaluator
+
+    asked: list[str] = []
+    match = Evaluator._b_resource_matches
+
+    def spy(self, req, stmt, pattern):
+        asked.append(pattern)
+        return match(self, req, stmt, pattern)
+
+    monkeypatch.setattr(Evaluator, "_b_resource_matches", spy)
+    monkeypatch.setattr(Evaluator, "_v_resource_matches", lambda self, vec, mask, stmt, pattern: sum(
+        bit for bit, r in vec.each(mask) if spy(self, r, stmt, pattern)))
+    buckets = ", ".join(f'"arn:aws:s3:::bucket-{i}/*"' for i in range(20))
+    w = iamlogic.loads(f'account 111122223333 "a" {{ user alice {{ policy P {{\n'
+                       f'  allow s3:GetObject on {buckets}, "arn:aws:s3:::logs-*/*" }} }} }}')
+    alice = "arn:aws:iam::111122223333:user/alice"
+    assert w.check(alice, "s3:GetObject", "arn:aws:s3:::bucket-7/k").decision == "Allow"
+    assert sorted(asked) == ["arn:aws:s3:::bucket-7/*", "arn:aws:s3:::logs-*/*"]
+    asked.clear()
+    found = w.check_many([(alice, "s3:GetObject", f"arn:aws:s3:::bucket-{i}/k") for i in (3, 30, 3, 4) * 3])
+    assert [d.decision for d in found[:4]] == ["Allow", "ImplicitDeny", "Allow", "Allow"]
+    assert set(asked) == {"arn:aws:s3:::bucket-3/*", "arn:aws:s3:::bucket-4/*", "arn:aws:s3:::logs-*/*"}

@@ -39,6 +39,8 @@ from iamlogic.matching import (
     parse_operator,
     positive_form,
     resource_match,
+    resource_scope,
+    resource_scopes,
     substitute,
     wildcard_match,
 )
@@ -155,6 +157,20 @@ def test_a_pattern_without_a_key_matches_only_the_actions_of_its_scope(pair):
     assert (scope is None) == (action_key(pattern) is not None)
     if scope is not None and wildcard_match(pattern, action, ignore_case=True):
         assert scope in action_scopes(action)
+
+
+_ARN_TEXT = st.text("ab*?/:$\\", max_size=6)
+
+
+@given(st.lists(_ARN_TEXT, min_size=1, max_size=7).map(":".join), st.lists(_ARN_TEXT, min_size=1, max_size=7).map(":".join))
+@example("arn:aws:s3:::bucket-1/*", "arn:aws:s3:::bucket-1/a/b")
+@example("arn:aws:s3:::b", "arn:aws:s3:::b")
+@example("arn:aws:logs:*:*:log-group:/aws/*", "arn:aws:logs:us-east-1:1:log-group:/aws/x")
+@example("arn:aws:s3:::a:b", "arn:aws:s3:::a:b:c")
+def test_a_resource_entry_matches_only_the_resources_of_its_scope(pattern, arn):
+    # (rules/30-statements.dl matches a Resource entry only against requests that have its scope)
+    if resource_match(pattern, arn, escaped=True):
+        assert resource_scope(pattern) in resource_scopes(arn)
 
 
 @given(st.text("aAbB*?", max_size=8), st.text("aAbB", max_size=10))
