@@ -156,7 +156,7 @@ def main(argv=None) -> int:
     services = ("s3", "ec2", "lambda", "dynamodb", "sqs", "iam", "kms", "logs")
     names = [i.name for i in Catalog.default()._actions.values() if i.service in services]
 
-    def resource() -> str:  # "*" (a quarter), a queue (a quarter), an object of one of 400 buckets
+    def target() -> str:  # "*" (a quarter), a queue (a quarter), an object of one of 400 buckets
         k = rng.randrange(4)
         return "*" if k == 0 else f"arn:aws:sqs:us-east-1:{ACCOUNT}:queue" if k == 1 else \
             f"arn:aws:s3:::bucket-{rng.randrange(400)}/key"
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
     def action() -> str:  # a quarter reading or writing objects, the rest any action of 8 services
         return rng.choice(("s3:GetObject", "s3:PutObject")) if rng.random() < 0.25 else rng.choice(names)
 
-    requests = [(f"arn:aws:iam::{ACCOUNT}:role/role{rng.randrange(args.roles)}", action(), resource())
+    requests = [(f"arn:aws:iam::{ACCOUNT}:role/role{rng.randrange(args.roles)}", action(), target())
                 for _ in range(2 * args.requests + 1)]
     world.check(*requests[0])
     gc.collect()

@@ -29,13 +29,15 @@ builtins the rules call:
 ``action_glob(Pattern, Scope)``               an Action pattern without a key, matched by action_match
                                               against the actions of its scope: the key of its
                                               service prefix, or ``*`` (a wildcard in the prefix)
-``action_scope(Action, Scope)``               the scopes of the patterns that may match an action:
-                                              ``*``, and the key of its service prefix
+``action_scope(Action, Scope)``               the key of an action's service prefix: the scope of
+                                              the patterns with a literal prefix that may match it
 ``resource_matches(Req, Stmt, Pattern)``      ARN matching with policy variables substituted
 ``resource_scope(Pattern, Scope)``            the scope of a Resource entry: its service and the
                                               first component of its resource part, or ``*``
-``request_resource_scope(Req, Scope)``        the scopes of the entries that may match the
-                                              request's resource: ``*``, and its own
+``request_resource_scope(Req, Stmt, Scope)``  the scopes of the entries of statement Stmt that
+                                              may match the request's resource: ``*``, and its
+                                              own (the same for every statement: Stmt makes it
+                                              read where the rule stands, not once a request)
 ``condition_holds(Req, Cond)``                one condition under the request's context
 ``request_kms_key(Req)``                      the request's resource is a KMS key
 ``request_unknown_role(Req)``                 the request's resource is a role ARN the world lacks
@@ -69,7 +71,7 @@ from .grammar.datalog import (Atom, Comparison, Const, Negation, Program, Query,
                                parse_query)
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
 from .grammar.world import UNIQUE_ID_PREFIX
-from .matching import (ConditionResult, action_glob_scope, action_key, action_scopes, condition_on_unknown_suffix,
+from .matching import (ConditionResult, action_glob_scope, action_key, action_scope, condition_on_unknown_suffix,
                        context_values, evaluate_condition, plan_arn_pattern, resource_match, resource_scope,
                        resource_scopes, substitute, variable_keys, wildcard_match)
 from .schema import RELATIONS
@@ -115,7 +117,7 @@ BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     "claim_matches": BuiltinSpec(inputs=(0, 1, 2)),
     "resource_matches": BuiltinSpec(inputs=(0, 1, 2)),
     "resource_scope": BuiltinSpec(inputs=(0,), outputs=(1,)),
-    "request_resource_scope": BuiltinSpec(inputs=(0,), outputs=(1,)),
+    "request_resource_scope": BuiltinSpec(inputs=(0, 1), outputs=(2,)),
     "condition_holds": BuiltinSpec(inputs=(0, 1)),
     "request_kms_key": BuiltinSpec(inputs=(0,)),
     "request_unknown_role": BuiltinSpec(inputs=(0,)),
@@ -152,6 +154,7 @@ _SHARED = {"request": (2,), "request_principal_type": (1,), "request_identity": 
 _SESSION_POLICY = attrgetter("session_policy")
 _UNNAMED = "-"  # the id of requests that no decision, proof or query names (verdicts_many)
 _TOGETHER = 8  # requests of one principal and action solved together from this many on
+_SCOPES = object()  # the key of a vector's requests grouped by the scopes of their resource (its memo)
 _DECIDING = ("decision", "reached", "denies", "allows", "needs_resource", "grant",
              "rcp_passed_over")  # what _decision reads
 # Condition keys that AWS alone sets, from the principal and the resource (IAM user guide,
@@ -962,19 +965,32 @@ class Evaluator:
 
     @staticmethod
     def _b_action_scope(action, scope) -> tuple:
-        found = action_scopes(action)
-        return tuple((action, s) for s in found if scope is None or scope == s)
+        found = action_scope(action)
+        return ((action, found),) if found is not None and (scope is None or scope == found) else ()
 
     @staticmethod
     def _b_resource_scope(pattern, scope) -> tuple:
         found = resource_scope(pattern)
         return ((pattern, found),) if scope is None or scope == found else ()
 
-    def _b_request_resource_scope(self, req, scope) -> tuple:
+    def _b_request_resource_scope(self, req, stmt, scope) -> tuple:
         r = self._req(req)
         if r is None:
             return ()
-        return tuple((req, s) for s in resource_scopes(r.resource) if scope is None or scope == s)
+        return tuple((req, stmt, s) for s in resource_scopes(r.resource) if scope is None or scope == s)
+
+    @staticmethod
+    def _v_request_resource_scope(vec, mask: int, stmt, scope) -> list:
+        """request_resource_scope over requests decided together: (row, mask) pairs, the requests
+        grouped by the scope of their resource once for the vector (its memo)."""
+        groups = vec.memo.get(_SCOPES)
+        if groups is None:
+            groups = vec.memo[_SCOPES] = {}
+            for bit, r in vec.each(vec.all):
+                for s in resource_scopes(r.resource):
+                    groups[s] = groups.get(s, 0) | bit
+        first = vec.requests[0]
+        return [((first, stmt, s), m & mask) for s, m in groups.items() if m & mask and (scope is None or scope == s)]
 
     def _b_resource_matches(self, req, stmt, pattern) -> bool:
         r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
@@ -2237,7 +2253,7 @@ class Evaluator:
             kms, unknown_role = _vector_attribute("kms_key"), _vector_attribute("unknown_role")
             self._solver = self._compiled.bind(self._table, builtins, _SHARED, {
                 "resource_matches": self._v_resource_matches, "principal_named": self._v_principal_named,
-                "condition_holds": self._v_condition_holds,
+                "condition_holds": self._v_condition_holds, "request_resource_scope": self._v_request_resource_scope,
                 "request_kms_key": lambda vec, mask: sum(m for _, m in kms(vec, mask, True)),
                 "request_unknown_role": lambda vec, mask: sum(m for _, m in unknown_role(vec, mask, True)),
                 "request_policy_holder": _vector_attribute("policy_holder"),

@@ -536,7 +536,7 @@ def action_glob_scope(pattern: str) -> str | None:
     the key of its service prefix, the text before its first ``:``, when that has one (no
     wildcard in it), else :data:`ANY_SCOPE`. Such a pattern matches only actions whose own prefix
     has the same key: its prefix and the ``:`` after it are matched character by character, and
-    only ``:`` matches ``:`` (see :func:`action_scopes`).
+    only ``:`` matches ``:`` (see :func:`action_scope`).
 
     >>> [action_glob_scope(p) for p in ("EC2:Describe*", "s3*:Get*", "*", "s3:GetObject")]
     ['ec2', '*', '*', None]
@@ -548,16 +548,16 @@ def action_glob_scope(pattern: str) -> str | None:
     return ANY_SCOPE if found is None else found
 
 
-def action_scopes(action: str) -> tuple[str, ...]:
-    """The scopes (:func:`action_glob_scope`) of the patterns that may match ``action``:
-    :data:`ANY_SCOPE`, and the key of its service prefix when it has one.
+def action_scope(action: str) -> str | None:
+    """The scope (:func:`action_glob_scope`) of the patterns with a literal prefix that may match
+    ``action``: the key of its service prefix, or None when it has none (only the patterns of
+    :data:`ANY_SCOPE` may match it).
 
-    >>> action_scopes("S3:GetObject"), action_scopes("GetObject")
-    (('*', 's3'), ('*',))
+    >>> action_scope("S3:GetObject"), action_scope("GetObject")
+    ('s3', None)
     """
     prefix, colon, _ = action.partition(":")
-    found = action_key(prefix) if colon else None
-    return (ANY_SCOPE,) if found is None else (ANY_SCOPE, found)
+    return action_key(prefix) if colon else None
 
 
 _COMPONENT_END = re.compile(r"[/:]")

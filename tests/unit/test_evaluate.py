@@ -696,9 +696,10 @@ def test_an_action_is_matched_only_against_the_patterns_of_its_service(monkeypat
 
 
 def test_a_resource_is_matched_only_against_the_entries_of_its_scope(monkeypatch):
-    """Resource entries are kept by scope (rules/30-statements.dl): a statement listing many
-    buckets is matched against a request's resource only through the entries of its bucket (and
-    those with a wildcard in the bucket name)."""
+    """The Resource entries of a statement that has many are kept by scope (rules/30-statements.dl):
+    a statement listing 20 buckets is matched against a request's resource only through the
+    entries of its bucket (and those with a wildcard in the bucket name), one request at a time
+    and requests of one principal and action together."""
     from iamlogic.evaluate import Evaluator
 
     asked: list[str] = []
