@@ -77,8 +77,8 @@ def export(roles: int, seed: int) -> dict:
     for info in catalog._actions.values():
         actions.setdefault(info.service, []).append(info.name)
     policies = [
-        _managed("ReadOnlyAccess", _document([{"Effect": "Allow", "Action": read_only_actions(catalog), "Resource": "*"}]),
-                 aws=True),
+        _managed("ReadOnlyAccess",
+                 _document([{"Effect": "Allow", "Action": read_only_actions(catalog), "Resource": "*"}]), aws=True),
         _managed("AdministratorAccess", _document([{"Effect": "Allow", "Action": "*", "Resource": "*"}]), aws=True),
         _managed("PowerUserAccess", _document([
             {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"},
@@ -106,20 +106,23 @@ def export(roles: int, seed: int) -> dict:
     def attached(k: int) -> list[dict]:
         return [{"PolicyName": n, "PolicyArn": arns[n]} for n in rng.sample(sorted(arns), k)]
 
-    trust = _document([{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}])
+    trust = _document([{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole"}])
     role_list = [{
         "Path": "/", "RoleName": f"role{i}", "RoleId": f"AROA{i:017d}", "Arn": f"arn:aws:iam::{ACCOUNT}:role/role{i}",
         "CreateDate": "2025-01-01T00:00:00+00:00", "AssumeRolePolicyDocument": trust, "InstanceProfileList": [],
         "Tags": [{"Key": "team", "Value": f"t{i % 20}"}],
         "RolePolicyList": [{"PolicyName": "inline", "PolicyDocument": _document([{
-            "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"arn:aws:s3:::bucket-{i % 100}/*"}])}],
+            "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": f"arn:aws:s3:::bucket-{i % 100}/*"}])}],
         "AttachedManagedPolicies": attached(rng.randint(1, 4)), "RoleLastUsed": {}} for i in range(roles)]
     users = [{
         "Path": "/", "UserName": f"user{i}", "UserId": f"AIDA{i:017d}", "Arn": f"arn:aws:iam::{ACCOUNT}:user/user{i}",
         "CreateDate": "2025-01-01T00:00:00+00:00", "UserPolicyList": [], "GroupList": [f"group{i % 30}"],
         "AttachedManagedPolicies": attached(rng.randint(0, 2)), "Tags": []} for i in range(roles // 6)]
     groups = [{
-        "Path": "/", "GroupName": f"group{i}", "GroupId": f"AGPA{i:017d}", "Arn": f"arn:aws:iam::{ACCOUNT}:group/group{i}",
+        "Path": "/", "GroupName": f"group{i}", "GroupId": f"AGPA{i:017d}",
+        "Arn": f"arn:aws:iam::{ACCOUNT}:group/group{i}",
         "CreateDate": "2025-01-01T00:00:00+00:00", "GroupPolicyList": [], "AttachedManagedPolicies": attached(2)}
         for i in range(30)]
     return {"UserDetailList": users, "GroupDetailList": groups, "RoleDetailList": role_list, "Policies": policies,

@@ -883,7 +883,7 @@ _OF_IDENTITY_CENTER = {"sso_user": 0, "sso_group": 0, "sso_group_member": 0, "ss
 # Which role Amazon Cognito gives an identity's session reads these (rules/16-cognito.dl, the
 # evaluator's enhanced flow), and whether Cognito may assume it (a request on the role: its tags; its
 # account's RCPs and path, see _changes): where the worlds have identity pools, a change to one of
-# them can change every request of Cognito's sessions too (_Changes.sessions).
+# them can change every request of Cognito's sessions too (their roles among the callers).
 _COGNITO_READS = frozenset({"principal", "principal_name", "principal_id", "role_trust_policy", "principal_tag"})
 # Facts a decision reads only through Amazon Cognito's sessions (rules/16-cognito.dl, 17-user-pools.dl:
 # the pools, their roles, rules and identities, the claims of the identities' tokens, whether a user
@@ -922,9 +922,8 @@ def _changes(before, after) -> _Changes | str:
     """The difference between two worlds' facts (:class:`_Changes`), or the relation of a fact that
     differs and is none of a statement, of which sources hold a policy, of one principal or of one
     resource, of the organization's tree and accounts, of IAM Identity Center, of Amazon Cognito,
-    of the services RCPs restrict (see :func:`diff`). Where Amazon Cognito's
-    sessions can change, the roles they are sessions of and the identities of the pools are
-    among the callers."""
+    of the services RCPs restrict (see :func:`diff`). Where Amazon Cognito's sessions can change,
+    the roles they are sessions of and the identities of the pools are among the callers."""
     ev0, ev1 = _evaluator(before), _evaluator(after)
     changed: set[str] = set()
     policies: set[str] = set()
@@ -1634,10 +1633,11 @@ def iter_diff(world_before, world_after, principals: Iterable[str] | None = None
     Facts no decision reads (billing, trails, tag policies, the routes of APIs and load balancers)
     change no request, nor do the session policies that requests gave a world (the evaluator keeps
     them with its facts; diff's requests carry none). For anything else (a condition of no
-    statement, an AWS managed key's policy) every request of the scope is asked. And whatever the worlds differ in, a request is asked under another context only when
-    that context gives a key its decisions under the first one read (the conditions of the
-    statements it reached; every key when one of those has policy variables). ``notes``, a list,
-    gets a line saying how many requests were asked.
+    statement, an AWS managed key's policy) every request of the scope is asked. And whatever the
+    worlds differ in, a request is asked under another context only when that context gives a key
+    its decisions under the first one read (the conditions of the statements it reached; every key
+    when one of those has policy variables). ``notes``, a list, gets a line saying how many
+    requests were asked.
 
     ``undetermined``: as in :func:`who_can`; a request undetermined in either world is not a change.
 

@@ -163,7 +163,10 @@ def test_a_pattern_without_a_key_matches_only_the_actions_of_its_scope(pair):
 _ARN_TEXT = st.text("ab*?/:$\\", max_size=6)
 
 
-@given(st.lists(_ARN_TEXT, min_size=1, max_size=7).map(":".join), st.lists(_ARN_TEXT, min_size=1, max_size=7).map(":".join))
+_ARNS = st.lists(_ARN_TEXT, min_size=1, max_size=7).map(":".join)
+
+
+@given(_ARNS, _ARNS)
 @example("arn:aws:s3:::bucket-1/*", "arn:aws:s3:::bucket-1/a/b")
 @example("arn:aws:s3:::b", "arn:aws:s3:::b")
 @example("arn:aws:logs:*:*:log-group:/aws/*", "arn:aws:logs:us-east-1:1:log-group:/aws/x")
