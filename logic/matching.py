@@ -564,7 +564,7 @@ _COMPONENT_END = re.compile(r"[/:]")
 
 
 def resource_scope(pattern: str) -> str:
-    """The scope of a Resource or NotResource entry: ``SERVICE:FIRST``, its ARN's service and the
+    """The scope of a Resource entry: ``SERVICE:FIRST``, its ARN's service and the
     first component of its resource part (up to the first ``/`` or ``:``), when both are literal
     (no wildcard, no policy variable, no escape); else :data:`ANY_SCOPE`. :func:`resource_match`
     compares an ARN's service and resource part character by character, a literal one exactly,

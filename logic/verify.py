@@ -474,15 +474,22 @@ def _synthetic_id(kind: str, name: str) -> str:
 
 
 def _rule_action_patterns() -> set[str]:
-    """Action patterns the rules themselves test (``trust_action("sts:AssumeRole*")``)."""
-    from importlib import resources
+    """Action patterns the rules themselves test (``trust_action("sts:AssumeRole*")``): the string
+    constants of the parsed rules that read as one (not the examples their comments give)."""
+    from .evaluate import rules
+    from .grammar.datalog import Comparison, Const, Negation
 
     out: set[str] = set()
-    folder = resources.files("iamlogic").joinpath("rules")
-    for f in folder.iterdir():
-        if f.name.endswith(".dl"):
-            out.update(re.findall(r'"([a-z0-9-]+:[A-Za-z0-9*?]+)"', f.read_text(encoding="utf-8")))
+    for rule in rules().rules:
+        for lit in (rule.head, *rule.body):
+            atom = lit.atom if isinstance(lit, Negation) else lit
+            terms = (atom.left, atom.right) if isinstance(atom, Comparison) else atom.args
+            out.update(t.value for t in terms if isinstance(t, Const) and isinstance(t.value, str)
+                       and _RULE_ACTION_PATTERN.fullmatch(t.value))
     return out
+
+
+_RULE_ACTION_PATTERN = re.compile(r"[a-z0-9-]+:[A-Za-z0-9*?]+")
 
 
 class _Analysis:

@@ -203,6 +203,17 @@ def test_actions_are_grouped_by_the_patterns_that_match_them(world):
     assert len(classes) < 5 < len(flat)
 
 
+def test_the_rules_action_patterns_are_their_constants_not_their_comments():
+    """verify groups actions by the patterns that match them, the rules' own among them
+    (``trust_action("sts:AssumeRole*")``); an example in a comment of the rules
+    (``"ec2:Describe*"``, rules/30-statements.dl) is none."""
+    from iamlogic.verify import _rule_action_patterns
+
+    found = _rule_action_patterns()
+    assert {"sts:AssumeRole*", "sts:TagSession"} <= found
+    assert "ec2:Describe*" not in found
+
+
 def test_search_is_reproducible(world):
     inv = INVARIANTS[0]
     a = verify(world, [inv], examples=10)[0].counterexample.request()
