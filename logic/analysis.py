@@ -916,6 +916,7 @@ class _Changes:
     accounts: frozenset[str] = frozenset()  # whose path in the organization, or policies at its levels, differ
     declared: frozenset[str] = frozenset()  # accounts declared in one world only (or under another name)
     rcp: frozenset[str] = frozenset()  # services (prefixes) and actions (lower case) RCPs restrict in one world only
+    guests: frozenset[str] = frozenset()  # the session policies of Amazon Cognito's guests, in either world
 
 
 def _changes(before, after) -> _Changes | str:
@@ -1028,7 +1029,8 @@ def _changes(before, after) -> _Changes | str:
     if sessions:
         callers |= _cognito_sessions((ev0, ev1))
     return _Changes(frozenset(changed), frozenset(policies), frozenset(held), frozenset(callers), frozenset(targets),
-                    frozenset(members), frozenset(tags), tree, frozenset(accounts), frozenset(declared), frozenset(rcp))
+                    frozenset(members), frozenset(tags), tree, frozenset(accounts), frozenset(declared), frozenset(rcp),
+                    frozenset(guests))
 
 
 def _cognito_sessions(evaluators) -> set[str]:
@@ -1147,7 +1149,6 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
                        and rel not in _OF_STATEMENT and rel not in _UNREAD and rel not in _FOLLOWS_STATEMENTS
                        and rel not in ("condition_value", "cognito_guest_policy")
                        for row in facts for value in row if value in wanted}
-    guests = {pol for r in rows for pol, in r.get("cognito_guest_policy", ())}  # (a session policy of Cognito's)
     # each policy's holders in each world, by source
     holders = [{pol: defaultdict(set) for pol in wanted} for _ in worlds]
     for by, r in zip(holders, rows):
@@ -1182,7 +1183,7 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
                 continue
             placed[p] = (req.identity, req.account)
             break
-    cognito = _cognito_sessions(_evaluator(w) for w in worlds) if guests & wanted else set()
+    cognito = _cognito_sessions(_evaluator(w) for w in worlds) if found.guests & wanted else set()
     # resource -> its account (None: the principal's, so any); the first world's that declares it
     # (a resource whose owner differs is a change of its own: found.targets)
     owners: dict[str, str | None] = {}
@@ -1268,7 +1269,7 @@ def _regions(before, after, found: _Changes, principals: Sequence[str], actions:
             if pol in named_elsewhere:
                 out.append(_Region(acts, None, None))
                 continue
-            if pol in guests:  # the session policy of Amazon Cognito's guests: the requests of its sessions
+            if pol in found.guests:  # the session policy of Amazon Cognito's guests: the requests of its sessions
                 out.append(_Region(acts, frozenset(p for p in principals if placed[p][0] in cognito), reached))
             held: dict[str, set[str]] = defaultdict(set)
             for rel in (*_PRINCIPAL_SOURCES, *_RESOURCE_SOURCES):

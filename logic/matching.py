@@ -543,8 +543,7 @@ def action_glob_scope(pattern: str) -> str | None:
     """
     if action_key(pattern) is not None:
         return None
-    prefix, colon, _ = pattern.partition(":")
-    found = action_key(prefix) if colon else None
+    found = action_scope(pattern)
     return ANY_SCOPE if found is None else found
 
 

@@ -160,7 +160,7 @@ def test_a_pattern_without_a_key_matches_only_the_actions_of_its_scope(pair):
         assert scope in (ANY_SCOPE, action_scope(action))
 
 
-_ARN_TEXT = st.text("ab*?/:$\\", max_size=6)
+_ARN_TEXT = st.text("aAb*?/:$\\", max_size=6)
 
 
 _ARNS = st.lists(_ARN_TEXT, min_size=1, max_size=7).map(":".join)
