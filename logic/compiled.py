@@ -33,6 +33,12 @@ constants of the rules are reached as ``Ki`` (``K[i]``, bound once when the func
 tables as ``Xi`` and builtins as ``Bi`` (rows) or ``Fi`` (tests). No text of a rule, a policy or
 a request ever becomes code.
 
+Each world gets the functions compiled for what its tables hold (:meth:`CompiledRules.specialized`):
+a rule that needs a row of a table the world leaves empty (no NotResource, no service-linked role,
+no Identity Center) derives nothing there, and is left out; so is a negation of such a table, which
+holds. A request-dependent relation left without rules is empty in turn. Most worlds leave a few
+tables empty, and every request skips their rules.
+
 A program with recursion among request-dependent relations, a builtin or negation called with
 an unbound argument, or a request-dependent call that does not pass the head's request on,
 raises :class:`Unsupported`, and the caller uses the engine instead.
@@ -74,6 +80,7 @@ _PY_OPERATORS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">
 _MISS = object()
 _WORLD_MEMO_LIMIT = 1 << 20  # answers of builtins that do not read the request, kept for the world
 _NONE = frozenset()
+_SPECIALIZED_LIMIT = 32  # the rules compiled for a world's empty tables (CompiledRules.specialized), kept
 _REUSE_LIMIT = 1 << 14  # leaves and hints of a solver's tree of recorded calls (about 4 KiB a leaf; see Solver)
 
 
@@ -121,8 +128,9 @@ class _Generator:
 
     def __init__(self, rules_by_head: Mapping[str, list[Rule]], dependent: set[str], tables: set[str],
                  builtins: Mapping[str, BuiltinSpec], request_builtins: frozenset[str], order: list[str],
-                 vector: bool = False, share: "_Generator | None" = None):
+                 widths: Mapping[str, int], vector: bool = False, share: "_Generator | None" = None):
         self.rules_by_head = rules_by_head
+        self.widths = widths
         self.request_builtins = request_builtins
         self.dependent = dependent
         self.tables = tables
@@ -183,7 +191,7 @@ class _Generator:
     def width(self, relation: str) -> int:
         """Columns of a request-dependent relation without the request: 0 is a flag, 1 a set of
         values, more a set of tuples."""
-        return len(self.rules_by_head[relation][0].head.args) - 1
+        return self.widths[relation]
 
     def var(self, relation: str) -> str:
         return f"s{self.slot[relation]}"
@@ -690,6 +698,25 @@ def request_dependent(program: Program, request_builtins: Iterable[str]) -> froz
     return frozenset(dependent & set(derived))
 
 
+def _without_empty(rules_by_head: Mapping[str, list[Rule]], order: Sequence[str],
+                   empty: frozenset[str]) -> dict[str, list[Rule]]:
+    """The rules of the relations of ``order`` (each after the relations it uses) in a world where
+    the relations ``empty`` have no row (see :meth:`CompiledRules.specialized`)."""
+    out = dict(rules_by_head)
+    gone = set(empty)
+    for rel in order:
+        kept = []
+        for rule in rules_by_head[rel]:
+            if any(isinstance(lit, Atom) and lit.relation in gone for lit in rule.body):
+                continue  # it needs a row of a relation that has none
+            body = tuple(lit for lit in rule.body if not (isinstance(lit, Negation) and lit.atom.relation in gone))
+            kept.append(rule if len(body) == len(rule.body) else Rule(rule.head, body, rule.span))
+        out[rel] = kept
+        if not kept:
+            gone.add(rel)
+    return out
+
+
 class CompiledRules:
     """A program's request-dependent rules as one Python function of the request, for a fixed set
     of entry queries.
@@ -710,7 +737,9 @@ class CompiledRules:
     """
 
     def __init__(self, program: Program, declared: Mapping[str, int], builtins: Mapping[str, BuiltinSpec],
-                 request_builtins: Iterable[str], entries: Mapping[str, Atom]):
+                 request_builtins: Iterable[str], entries: Mapping[str, Atom], empty: frozenset[str] = frozenset()):
+        self._args = (program, declared, builtins, request_builtins, entries)
+        self._specialized: dict[frozenset[str], CompiledRules] = {}
         rules_by_head: dict[str, list[Rule]] = defaultdict(list)
         for rule in program.rules:
             rules_by_head[rule.head.relation].append(rule)
@@ -759,10 +788,12 @@ class CompiledRules:
             if len(variables) != len(atom.args) - 1 or len({v.name for v in variables}) != len(variables) or any(
                     v.is_anonymous for v in variables):
                 raise Unsupported(f"entry {atom}: its arguments after the request must be distinct variables")
-        gen = _Generator(rules_by_head, set(self.dependent), tables, builtins, request_builtins, order)
+        widths = {rel: len(rules_by_head[rel][0].head.args) - 1 for rel in order}
+        generated = _without_empty(rules_by_head, order, empty)
+        gen = _Generator(generated, set(self.dependent), tables, builtins, request_builtins, order, widths)
         self.source = gen.source([entries[name].relation for name in names])
         # the same rules over a set of requests at once (Solver.solve_many), with the same slots
-        vgen = _Generator(rules_by_head, set(self.dependent), tables, builtins, request_builtins, order,
+        vgen = _Generator(generated, set(self.dependent), tables, builtins, request_builtins, order, widths,
                           vector=True, share=gen)
         self.vector_source = vgen.source([entries[name].relation for name in names])
         self.strata = _strata({rel for rel, _, _ in gen.indexes if rel in self.independent}, rules_by_head)
@@ -781,6 +812,22 @@ class CompiledRules:
         namespace = {"MISS": _MISS, "ORM": _union}
         exec(compile(self.vector_source, "<iamlogic: compiled rules, vector>", "exec"), namespace)  # generated names only
         self._build_vector = namespace["build"]
+
+    def specialized(self, empty: frozenset[str]) -> "CompiledRules":
+        """The same rules compiled for a world in which the tables ``empty`` (declared or
+        request-independent relations) have no row: a rule that needs a row of one is left out,
+        and so is a negation of one (it holds); a request-dependent relation left without rules
+        has no row either, and counts as one of them in turn. The relations, entries and builtins
+        keep their meaning; the functions only skip what cannot derive anything in that world.
+        Kept for each set of empty tables."""
+        if not empty:
+            return self
+        found = self._specialized.get(empty)
+        if found is None:
+            if len(self._specialized) >= _SPECIALIZED_LIMIT:
+                self._specialized.clear()
+            found = self._specialized[empty] = CompiledRules(*self._args, empty=empty)
+        return found
 
     def _check_acyclic(self, uses: Mapping[str, set[str]]) -> None:
         state: dict[str, int] = {}
@@ -854,6 +901,8 @@ class Solver:
         for rel, _, _ in compiled.indexes:
             if rel not in rows:
                 rows[rel] = list(derived[rel]) if rel in derived else [tuple(t) for t in table(rel)]
+        # the functions compiled for what this world's tables hold (the same tables, read by fewer rules)
+        compiled = self.compiled = compiled.specialized(frozenset(rel for rel, found in rows.items() if not found))
         indexes = [_build_index(rows[rel], positions, mode) for rel, positions, mode in compiled.indexes]
         self._world_memo: dict = {}
         wrapped = [_rows(builtins[name]) for name in compiled.builtin_names]

@@ -232,6 +232,38 @@ def test_a_rule_that_only_tests_one_value_is_one_set_expression_and_means_the_sa
     assert _by_request(solver, solver.solve_many(["r", "q"])) == [alone, {"kept": [], "lone": []}]
 
 
+def test_a_world_without_rows_of_a_table_gets_the_rules_compiled_without_what_needs_one():
+    program = parse_program(
+        "seen(R, X) :- req(R, X).\n"
+        "gone(R, X) :- seen(R, X), bad(X).\n"  # no rule left where bad has no row: gone has none either
+        "kept(R, X) :- seen(R, X), not gone(R, X), not banned(X).\n"
+        "extra(R, X) :- seen(R, X), special(X).\n"
+        "some(R) :- extra(R, _).\n"
+        "some(R) :- kept(R, _).\n")
+    specs = {"req": BuiltinSpec(inputs=(0,), outputs=(1,))}
+    entries = {"kept": Atom("kept", (Var("R"), Var("X"))), "extra": Atom("extra", (Var("R"), Var("X"))),
+               "some": Atom("some", (Var("R"),))}
+    compiled = CompiledRules(program, {"bad": 1, "banned": 1, "special": 1}, specs, {"req"}, entries)
+    builtins = {"req": lambda r, x: tuple((r, v) for v in ("abc" if r == "r" else "") if x in (None, v))}
+
+    def answers(tables):
+        solver = compiled.bind(lambda name: tables[name], builtins)
+        alone = [_by_request(solver, [solver.solve_raw(r)])[0] for r in ("r", "q")]
+        assert _by_request(solver, solver.solve_many(["r", "q"])) == alone
+        return solver, alone[0]
+
+    solver, found = answers({"bad": [], "banned": [("b",)], "special": []})
+    assert solver.compiled is compiled.specialized(frozenset({"bad", "special"})) and solver.compiled is not compiled
+    assert len(solver.compiled.indexes) == 1  # banned alone is read
+    assert found == {"kept": ["a", "c"], "extra": [], "some": True}
+    solver, found = answers({"bad": [("a",)], "banned": [], "special": [("c",)]})
+    assert solver.compiled is compiled.specialized(frozenset({"banned"}))
+    assert found == {"kept": ["b", "c"], "extra": ["c"], "some": True}
+    solver, found = answers({"bad": [("a",)], "banned": [("b",)], "special": [("a",)]})
+    assert solver.compiled is compiled  # every table has rows: the rules as compiled
+    assert found == {"kept": ["c"], "extra": ["a"], "some": True}
+
+
 def test_request_independent_relations_are_computed_bottom_up_by_strata():
     # a recursive stratum until nothing new, then a negation of the complete relation
     program = parse_program(
