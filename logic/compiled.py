@@ -739,6 +739,7 @@ class CompiledRules:
     def __init__(self, program: Program, declared: Mapping[str, int], builtins: Mapping[str, BuiltinSpec],
                  request_builtins: Iterable[str], entries: Mapping[str, Atom], empty: frozenset[str] = frozenset()):
         self._args = (program, declared, builtins, request_builtins, entries)
+        self.empty = empty  # the tables it is compiled as having no row (see specialized)
         self._specialized: dict[frozenset[str], CompiledRules] = {}
         rules_by_head: dict[str, list[Rule]] = defaultdict(list)
         for rule in program.rules:

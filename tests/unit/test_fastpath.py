@@ -110,6 +110,21 @@ def test_requests_with_a_session_policy_are_never_answered_from_the_cache():
     assert len(world.evaluator().decisions) == 1
 
 
+def test_a_session_policy_that_fills_a_table_the_world_left_empty_is_read():
+    # the world has no NotResource nor NotAction: its functions are compiled without their rules
+    # until a session policy brings one (CompiledRules.specialized)
+    world = loads(WORLD_WITH_ROLE)
+    session = "arn:aws:sts::111122223333:assumed-role/R/s"
+    assert world.check(session, "sqs:SendMessage", "arn:aws:sqs:us-east-1:111122223333:q").decision == "Allow"
+    assert {"statement_not_resource", "policy_not_action"} <= world.evaluator()._solver.compiled.empty
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "NotAction": "iam:*", "NotResource": "arn:aws:sqs:us-east-1:111122223333:secret"}]}
+    decide = lambda queue: world.check(session, "sqs:SendMessage", f"arn:aws:sqs:us-east-1:111122223333:{queue}",
+                                       session_policy=policy).decision
+    assert decide("q") == "Allow" and decide("secret") == "ImplicitDeny"
+    assert "statement_not_resource" not in world.evaluator()._solver.compiled.empty
+
+
 WORLD_WITH_ROLE = '''
 account 111122223333 "dev" {
   role R {
