@@ -72,7 +72,7 @@ from .grammar.datalog import (Atom, Comparison, Const, Negation, Program, Query,
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
 from .grammar.world import UNIQUE_ID_PREFIX
 from .matching import (ConditionResult, action_glob_scope, action_key, action_scope, condition_on_unknown_suffix,
-                       context_values, evaluate_condition, plan_arn_pattern, resource_match, resource_scope,
+                       context_values, evaluate_condition, escaped_resource_match, plan_arn_pattern, resource_scope,
                        resource_scopes, substitute, variable_keys, wildcard_match)
 from .schema import RELATIONS
 from .world import COGNITO_GUEST_POLICY
@@ -152,6 +152,10 @@ REQUEST_BUILTINS = frozenset(name for name in BUILTIN_SPECS
 _SHARED = {"request": (2,), "request_principal_type": (1,), "request_identity": (1,), "request_account": (1,),
            "request_session_policy": (1,), "request_name": (1,)}
 _SESSION_POLICY = attrgetter("session_policy")
+_GIVEN_LIMIT = 4096  # contexts given whose reading is kept (Evaluator._given_reads)
+_SCALARS = frozenset({str, bool, int, float})  # the values of a context whose reading is kept
+# the entries of the compiled rules' answer that a decision is made of (Evaluator._decision)
+_VERDICT_ENTRIES = ("decision", "denies", "allows", "rcp_passed_over", "needs_resource", "grant", "reached")
 _UNNAMED = "-"  # the id of requests that no decision, proof or query names (verdicts_many)
 _TOGETHER = 8  # requests of one principal and action solved together from this many on
 _SCOPES = object()  # the key of a vector's requests grouped by the scopes of their resource (its memo)
@@ -719,11 +723,14 @@ class Evaluator:
         self.catalog = catalog or Catalog.default()
         self.index = WorldIndex(facts)
         self._compiled = compiled_rules() if compiled else None
+        if self._compiled is not None:  # the entries a decision is made of (_decision), from the solver's answer
+            self._verdict_entries = itemgetter(*map(self._compiled.entry_names.index, _VERDICT_ENTRIES))
         self._solver = None
         self.decisions = DecisionCache()
         self._requests: dict[str, Request] = {}
         self._counter = itertools.count(1)
         self._key_kinds: dict[str, Any] = {}  # lower-case context key given -> Evaluator._key_kind
+        self._given_reads: dict[tuple, tuple] = {}  # a context given -> Evaluator._read_given of it
         #: Accounts that stand for accounts outside the world (added by an analysis): the tags of
         #: their users are the caller's to give, as their owners choose them.
         self.open_accounts: frozenset[str] = frozenset()
@@ -997,7 +1004,7 @@ class Evaluator:
         if r is None:
             return False
         if "$" not in pattern and "\\" not in pattern:  # plain_pattern(pattern), inline: every decision comes here
-            return resource_match(pattern, r.resource, escaped=True)  # kept by resource_match
+            return escaped_resource_match(pattern, r.resource)  # (kept by it)
         version = self.index.versions.get(self.index.statements[stmt][0])
         try:
             escaped = substitute(pattern, self._lookup(r, stmt), version=version, wildcards=True)
@@ -1007,7 +1014,7 @@ class Evaluator:
             raise
         if escaped is None:
             return False
-        return resource_match(escaped, r.resource, escaped=True)
+        return escaped_resource_match(escaped, r.resource)
 
     def _may_match(self, r: Request, stmt: str, pattern: str, version: str | None) -> bool:
         """Whether some value of the variables the world does not give could make ``pattern`` match
@@ -1038,7 +1045,7 @@ class Evaluator:
         if escaped.count(":", 0, escaped.index(hole)) < 5:
             return True
         parts = escaped.split(hole)
-        return resource_match("".join(p + v for p, v in zip(parts, values)) + parts[-1], r.resource, escaped=True)
+        return escaped_resource_match("".join(p + v for p, v in zip(parts, values)) + parts[-1], r.resource)
 
     def _lookup(self, r: Request, stmt: str):
         """The policy variables' values for ``r``, as a statement reads them."""
@@ -1150,7 +1157,7 @@ class Evaluator:
         todo = mask & ~seen[0]
         if todo:
             for bit, r in vec.each(todo):
-                if resource_match(pattern, r.resource, escaped=True):
+                if escaped_resource_match(pattern, r.resource):
                     seen[1] |= bit
             seen[0] |= todo
         return seen[1] & mask
@@ -1276,7 +1283,19 @@ class Evaluator:
                 given = self._cognito_session(req, by_role, given or {})
             if given:
                 if given is context and read is None:
-                    read = self._read_given(context)
+                    # most callers give few distinct contexts: each of single values is read once
+                    # (keyed with the values' types, since True == 1 and the two read differently;
+                    # a list or tuple, whose items could differ so, is read each time)
+                    key = None
+                    if set(map(type, context.values())) <= _SCALARS:
+                        key = (tuple(context.items()), tuple(map(type, context.values())))
+                        read = self._given_reads.get(key)
+                    if read is None:
+                        read = self._read_given(context)
+                        if key is not None:
+                            if len(self._given_reads) >= _GIVEN_LIMIT:
+                                self._given_reads.clear()
+                            self._given_reads[key] = read
                 self._given(req, given, read if given is context else None)
         return out
 
@@ -1996,7 +2015,7 @@ class Evaluator:
                 self._bind()
             # _derive of one request, inline: the path of every single decision
             found = self._solver.solve_raw(r, (r.caller, r.action))
-            return self._decision(r, dict(zip(self._compiled.entry_names, found)), False)
+            return self._decision(r, dict(zip(_VERDICT_ENTRIES, self._verdict_entries(found))), False)
 
     def decide_many(self, items: Sequence[tuple]) -> list[Decision]:
         """Resolve and decide requests given as the arguments of :meth:`decide_one` (principal,
@@ -2264,7 +2283,7 @@ class Evaluator:
         """Every tuple of a declared relation (the compiled rules compute the derived ones)."""
         return self.index.rows.get(relation, ())
 
-    def _decision(self, r: Request, g: dict[str, Any], engine: bool) -> Decision:
+    def _decision(self, r: Request, g: Mapping[str, Any], engine: bool) -> Decision:
         """The decision of a request from the detail relations derived for it (each a bool when it
         has no column after the request, a set of values for one, a set of tuples for more), by the
         engine or not."""

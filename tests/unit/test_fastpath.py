@@ -635,3 +635,15 @@ account 111122223333 "dev" {
     assert send["arn:aws:sqs:us-east-1:111122223333:q1"] == () and send["arn:aws:sqs:us-east-1:444455556666:q1"]
     receive = {q: v[2] for (_, a, q, *_), v in zip(items, verdicts) if a == "sqs:ReceiveMessage"}
     assert receive["arn:aws:sqs:us-east-1:111122223333:q0"] == () and receive["arn:aws:sqs:us-east-1:111122223333:q1"]
+
+
+def test_a_context_read_once_is_kept_apart_from_one_equal_to_it_of_another_type():
+    """The evaluator keeps each context given as it read it; True == 1 in Python, but a condition
+    reads "true" and "1": neither context may take the other's reading."""
+    ev = loads(WORLD).evaluator()
+    read = []
+    for value in (True, 1, True, "1", [True], [True], (True,), (1,)):
+        r = ev.resolve("alice", "s3:GetObject", "arn:aws:s3:::b/k", {"aws:MultiFactorAuthPresent": value})
+        read.append(r.context["aws:multifactorauthpresent"][1:])
+    assert read == [(("true",), False), (("1",), False), (("true",), False), (("1",), False),
+                    (("true",), True), (("true",), True), (("true",), True), (("1",), True)]
