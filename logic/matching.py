@@ -853,6 +853,7 @@ def _parse_network(text: str) -> IpNetwork | None:
         return None
 
 
+@lru_cache(maxsize=4096)
 def _network_has_host_bits(text: str) -> bool:
     try:
         ipaddress.ip_network(text, strict=True)
