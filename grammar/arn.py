@@ -66,7 +66,7 @@ def variable_outside_resource(text: str) -> str | None:
     Returns:
         ``"policy variable '${aws:userid}' in the account segment; …"`` or None.
     """
-    if not text.startswith("arn:"):
+    if not text.startswith("arn:") or "$" not in text:  # (every policy variable starts with "$")
         return None
     colons = [i for i, c in enumerate(text) if c == ":"]
     boundary = colons[4] if len(colons) > 4 else len(text)  # colons[0] ends "arn:"; [4] ends the account
