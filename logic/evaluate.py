@@ -736,6 +736,7 @@ class Evaluator:
         self.open_accounts: frozenset[str] = frozenset()
         self._principal_parts: dict[tuple, tuple] = {}  # (principal, federating user) -> what the world says of it
         self._resource_parts: dict = {}  # resource, or (resource, principal's account) -> its holder, owner, keys
+        self._owner_keys: dict = {}  # (account, on S3) -> the context keys of a resource it owns (_resource_part)
         self._object_tag_actions: dict[str, bool] = {}  # action -> whether S3 gives it s3:ExistingObjectTag
         self._condition_memo: dict[tuple, Any] = {}  # (condition without variables, its key's value) -> result
         self._named_memo: dict[tuple, tuple] = {}  # (the principal, Principal entry) -> how the entry names it
@@ -1478,13 +1479,21 @@ class Evaluator:
             values, as_list = context_values(value)
             ctx[key.lower()] = (key, values, as_list)
 
-        if owner is not None:
-            put("aws:ResourceAccount", owner)
-            if resource.startswith("arn:aws:s3:::"):
-                put("s3:ResourceAccount", owner)  # the bucket owner's (S3 condition keys)
-            if owner in idx.account_org:
-                put("aws:ResourceOrgID", idx.account_org[owner])
-                put("aws:ResourceOrgPaths", [idx.org_path(owner)])
+        if owner is not None:  # the keys of the owner account, the same for each of its resources
+            on_s3 = resource.startswith("arn:aws:s3:::")
+            owned = self._owner_keys.get((owner, on_s3))
+            if owned is None:
+                put("aws:ResourceAccount", owner)
+                if on_s3:
+                    put("s3:ResourceAccount", owner)  # the bucket owner's (S3 condition keys)
+                if owner in idx.account_org:
+                    put("aws:ResourceOrgID", idx.account_org[owner])
+                    put("aws:ResourceOrgPaths", [idx.org_path(owner)])
+                if len(self._owner_keys) > _PART_LIMIT:
+                    self._owner_keys.clear()
+                self._owner_keys[(owner, on_s3)] = dict(ctx)
+            else:
+                ctx.update(owned)
         service = resource.split(":")[2] if resource.count(":") >= 5 else None
         object_tags: tuple[str, ...] = ()
         if resource.startswith("arn:aws:s3:::"):

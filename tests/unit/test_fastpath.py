@@ -647,3 +647,18 @@ def test_a_context_read_once_is_kept_apart_from_one_equal_to_it_of_another_type(
         read.append(r.context["aws:multifactorauthpresent"][1:])
     assert read == [(("true",), False), (("1",), False), (("true",), False), (("1",), False),
                     (("true",), True), (("true",), True), (("true",), True), (("1",), True)]
+
+
+def test_each_resource_of_an_account_carries_its_owner_keys_and_only_s3_the_s3_one():
+    """The keys AWS sets from a resource's owner account are worked out once per account; each of
+    its resources still carries them, and only a resource of S3 carries s3:ResourceAccount."""
+    ev = loads(WORLD).evaluator()
+    asked = ["arn:aws:s3:::b", "arn:aws:sqs:us-east-1:111122223333:q", "arn:aws:s3:::b/k",
+             "arn:aws:sqs:us-east-1:111122223333:q2", "arn:aws:sqs:us-east-1:444455556666:q"]
+    keys = [{k: v[1] for k, v in ev.resolve("alice", "s3:GetObject", arn).context.items()
+             if "resourceaccount" in k} for arn in asked]
+    assert keys == [{"aws:resourceaccount": ("111122223333",), "s3:resourceaccount": ("111122223333",)},
+                    {"aws:resourceaccount": ("111122223333",)},
+                    {"aws:resourceaccount": ("111122223333",), "s3:resourceaccount": ("111122223333",)},
+                    {"aws:resourceaccount": ("111122223333",)},
+                    {"aws:resourceaccount": ("444455556666",)}]
