@@ -1288,8 +1288,9 @@ class Evaluator:
                     # (keyed with the values' types, since True == 1 and the two read differently;
                     # a list or tuple, whose items could differ so, is read each time)
                     key = None
-                    if set(map(type, context.values())) <= _SCALARS:
-                        key = (tuple(context.items()), tuple(map(type, context.values())))
+                    types = tuple(map(type, context.values()))
+                    if _SCALARS.issuperset(types):
+                        key = (tuple(context.items()), types)
                         read = self._given_reads.get(key)
                     if read is None:
                         read = self._read_given(context)
