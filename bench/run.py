@@ -39,7 +39,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))  # for tests.reference
 
 import worlds  # noqa: E402
-from worlds import REGION, generate, matrix_axes, request_key, unique_requests, who_can_target, zipf_requests  # noqa: E402
+from worlds import (REGION, generate, matrix_axes, request_key, row_requests, unique_requests,  # noqa: E402
+                    who_can_target, zipf_requests)
 
 from iamlogic.batch import run_batch  # noqa: E402
 from iamlogic.world import World  # noqa: E402
@@ -391,6 +392,18 @@ def main(argv=None) -> int:
     print(f"iamlogic cold, second pass (decisions not cached, the world's kept answers warm): {e_again.n} decisions"
           f"{e_again.note()}, p50 {fmt_ns(e_again.p(.5))}, p99 {fmt_ns(e_again.p(.99))} ({e_again.share()})")
     fig.update(cold_again_p50=e_again.p(.5), cold_again_p99=e_again.p(.99))
+    # a service that checks rows: a few callers and actions, each request on an object of a
+    # bucket that no request named before (unique requests, as the cold ones, of another shape)
+    rows = row_requests(cold, args.requests)
+    uncached()
+    e_rows = Timed("rows", rows, check_one, args.budget)
+    mix_rows = Counter(answers[request_key(r)][0] for r in rows[:e_rows.n])
+    n_callers = len({r[:2] for r in rows})
+    print(f"iamlogic rows ({n_callers} callers and actions, a new S3 object each request): "
+          f"{e_rows.n} decisions{e_rows.note()}, p50 {fmt_ns(e_rows.p(.5))}, p99 {fmt_ns(e_rows.p(.99))} "
+          f"({e_rows.share()}); " + ", ".join(f"{k} {v}" for k, v in sorted(mix_rows.items())))
+    fig.update(rows_p50=e_rows.p(.5), rows_p99=e_rows.p(.99), rows_n=e_rows.n, rows_callers=n_callers,
+               mix_rows=dict(mix_rows))
 
     # a service that prepares its world before taking requests (World.prepare): a fresh world of
     # the same model, prepared, then the unique requests; answers compared with the first world's
@@ -789,6 +802,8 @@ def print_table(args, fig, e_cold, e_warm, batch_rate, batch_n, n_cold, par_rate
         fmt_ns(ced["whole"].p(.99)) if ced else na, fmt_ns(ced["sliced"].p(.99)) if ced else na, "≤ 250 µs")
     row("cold p50 / p99, second pass (kept answers warm)",
         f"{fmt_ns(fig['cold_again_p50'])} / {fmt_ns(fig['cold_again_p99'])}")
+    row(f"rows p50 / p99 ({fig['rows_callers']} callers and actions, a new S3 object each request)",
+        f"{fmt_ns(fig['rows_p50'])} / {fmt_ns(fig['rows_p99'])}")
     row(f"cold p50 / p99, world prepared (`World.prepare`, {fmt_ns(fig['prepare_ns'])})",
         f"{fmt_ns(fig['cold_prepared_p50'])} / {fmt_ns(fig['cold_prepared_p99'])}")
     row("warm p50 (Zipf repeats)", fmt_ns(e_warm.p(.5)) + e_warm.note(), fmt_ns(ref["warm"].p(.5)) if ref else na,

@@ -557,6 +557,26 @@ def zipf_requests(unique: list[Request], n: int, s: float = 1.1, seed: int = 11)
     return [unique[order[i]] for i in rng.choices(range(len(order)), cum_weights=weights, k=n)]
 
 
+def row_requests(unique: list[Request], n: int, callers: int = 20, seed: int = 13) -> list[Request]:
+    """``n`` requests of a service that checks rows: the first ``callers`` (principal, action)
+    pairs of ``unique`` on S3 objects, drawn at random, each request on an object no request named
+    before (``<bucket>/rows/<i>.json``), with its pair's context. Every request is new to the
+    decision cache; its caller and action are not."""
+    pairs: dict[tuple[str, str], Request] = {}
+    for req in unique:
+        if req[2].startswith("arn:aws:s3:::") and "/" in req[2]:
+            pairs.setdefault((req[0], req[1]), req)
+            if len(pairs) == callers:
+                break
+    rng = random.Random(seed)
+    chosen = list(pairs.values())
+    out = []
+    for i in range(n):
+        principal, action, resource, context = rng.choice(chosen)
+        out.append((principal, action, f"{resource.split('/', 1)[0]}/rows/{i}.json", context))
+    return out
+
+
 def who_can_target(g: Generated, requests: list[Request]) -> tuple[str, str]:
     """The (action, resource) asked most often in ``requests``: the who-can question of the run."""
     counts: dict[tuple[str, str], int] = {}

@@ -736,6 +736,7 @@ class Evaluator:
         self.open_accounts: frozenset[str] = frozenset()
         self._principal_parts: dict[tuple, tuple] = {}  # (principal, federating user) -> what the world says of it
         self._resource_parts: dict = {}  # resource, or (resource, principal's account) -> its holder, owner, keys
+        self._leaf_verdicts: dict = {}  # (id of a leaf of the solver's tree, action) -> (the leaf, its _class_verdict)
         self._owner_keys: dict = {}  # (account, on S3) -> the context keys of a resource it owns (_resource_part)
         self._object_tag_actions: dict[str, bool] = {}  # action -> whether S3 gives it s3:ExistingObjectTag
         self._condition_memo: dict[tuple, Any] = {}  # (condition without variables, its key's value) -> result
@@ -1449,6 +1450,18 @@ class Evaluator:
         idx, notes, ctx = self.index, [], {}
         if resource != "*" and resource not in idx.principals and isinstance(problem := parse_arn(resource), str):
             raise InvalidInput([Diagnostic("E513", f"the resource of a request is an ARN or *: {resource!r}: {problem}")])
+        if resource.startswith("arn:aws:s3:::") and "/" in resource and "*" not in resource and "?" not in resource \
+                and resource not in idx.resources and resource not in idx.resource_tags:
+            # an object the world does not declare, without tags of its own, of a bucket it does:
+            # all that follows reads the bucket alone (holder, owner, keys), so it gets the
+            # bucket's part (a service checking rows meets a new object on most requests)
+            bucket = resource.split("/", 1)[0]
+            if idx.resources.get(bucket) is not None:
+                part = self._resource_parts.get(bucket) or self._resource_part(bucket, account)
+                if len(self._resource_parts) > _PART_LIMIT:
+                    self._resource_parts.clear()
+                self._resource_parts[resource] = part
+                return part
         partition = resource.split(":")[1] if resource.startswith("arn:") else "aws"
         if partition != "aws" and "*" not in partition and "?" not in partition:
             raise InvalidInput([Diagnostic("E513", f"unsupported: a resource of partition {partition} "
@@ -1959,6 +1972,7 @@ class Evaluator:
         of calls (what the world says does not depend on requests, and stays)."""
         with self._lock:
             self.decisions.clear()
+            self._leaf_verdicts.clear()
             if self._solver is not None:
                 self._solver.forget()
 
@@ -2024,8 +2038,22 @@ class Evaluator:
             if self._solver is None:
                 self._bind()
             # _derive of one request, inline: the path of every single decision
-            found = self._solver.solve_raw(r, (r.caller, r.action))
-            return self._decision(r, dict(zip(_VERDICT_ENTRIES, self._verdict_entries(found))), False)
+            solver = self._solver
+            reused = solver.reused
+            found = solver.solve_raw(r, (r.caller, r.action))
+            g = dict(zip(_VERDICT_ENTRIES, self._verdict_entries(found)))
+            if solver.reused == reused:
+                return self._decision(r, g, False)
+            # the entries of a leaf of the solver's tree, which the requests reaching it share: so
+            # do their outcome, deciding statements and notes (_class_verdict reads the entries
+            # and the action); the leaf is held with them, so that its id names no other meanwhile
+            key = (id(found), r.action)
+            kept = self._leaf_verdicts.get(key)
+            if kept is None or kept[0] is not found:
+                if len(self._leaf_verdicts) >= _PART_LIMIT:
+                    self._leaf_verdicts.clear()
+                kept = self._leaf_verdicts[key] = (found, self._class_verdict(r, g))
+            return self._decision(r, g, False, kept[1])
 
     def decide_many(self, items: Sequence[tuple]) -> list[Decision]:
         """Resolve and decide requests given as the arguments of :meth:`decide_one` (principal,
@@ -2293,11 +2321,11 @@ class Evaluator:
         """Every tuple of a declared relation (the compiled rules compute the derived ones)."""
         return self.index.rows.get(relation, ())
 
-    def _decision(self, r: Request, g: Mapping[str, Any], engine: bool) -> Decision:
+    def _decision(self, r: Request, g: Mapping[str, Any], engine: bool, verdict: tuple | None = None) -> Decision:
         """The decision of a request from the detail relations derived for it (each a bool when it
         has no column after the request, a set of values for one, a set of tuples for more), by the
-        engine or not."""
-        outcome, statements, notes = self._class_verdict(r, g)
+        engine or not; ``verdict``: their :meth:`_class_verdict`, when the caller has it."""
+        outcome, statements, notes = verdict or self._class_verdict(r, g)
         missing, notes = self._request_verdict(r, g, notes)
         # A decision may live long in the cache: for its layers and its proof it keeps the
         # arguments of its request (derived again on demand), not the request.

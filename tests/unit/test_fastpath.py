@@ -662,3 +662,47 @@ def test_each_resource_of_an_account_carries_its_owner_keys_and_only_s3_the_s3_o
                     {"aws:resourceaccount": ("111122223333",), "s3:resourceaccount": ("111122223333",)},
                     {"aws:resourceaccount": ("111122223333",)},
                     {"aws:resourceaccount": ("444455556666",)}]
+
+
+BUCKET_WORLD = '''
+account 111122223333 "dev" {
+  user alice {
+    policy P { allow s3:GetObject on "arn:aws:s3:::b/*" when StringEquals aws:ResourceTag/team "red" }
+  }
+  resource "arn:aws:s3:::b" {
+    tags { team = "red" }
+    abac
+    policy { deny s3:GetObject on "arn:aws:s3:::b/private/*" principal * }
+  }
+  resource "arn:aws:s3:::b/tagged" { tags { class = "secret" } }
+}
+'''
+
+
+@pytest.mark.parametrize("bucket_first", [False, True])
+def test_an_undeclared_object_reads_its_bucket_and_a_declared_one_its_own_tags(bucket_first):
+    """An object the world does not declare is resolved from its bucket (holder, owner, the
+    bucket's tags under ABAC), whether the bucket was asked about before or not; an object the
+    world tags, and one named with a wildcard, keep what is their own."""
+    world = loads(BUCKET_WORLD)
+    ev = world.evaluator()
+    if bucket_first:
+        ev.resolve("alice", "s3:GetObject", "arn:aws:s3:::b")
+
+    def seen(arn):
+        r = ev.resolve("alice", "s3:GetObject", arn)
+        keys = {k: v[1] for k, v in r.context.items() if k.startswith(("aws:resource", "s3:"))}
+        return r.policy_holder, r.resource_account, keys, [n for n in r.notes if "wildcard" in n]
+
+    bucket_keys = {"aws:resourceaccount": ("111122223333",), "s3:resourceaccount": ("111122223333",),
+                   "aws:resourcetag/team": ("red",)}
+    holder = "arn:aws:s3:::b"
+    assert seen("arn:aws:s3:::b/k") == (holder, "111122223333", bucket_keys, [])
+    assert seen("arn:aws:s3:::b/private/k") == (holder, "111122223333", bucket_keys, [])
+    assert seen("arn:aws:s3:::b/tagged") == (
+        holder, "111122223333", {**bucket_keys, "s3:existingobjecttag/class": ("secret",)}, [])
+    holder_, account, keys, notes = seen("arn:aws:s3:::b/k*")
+    assert (holder_, account, keys, len(notes)) == (holder, "111122223333", bucket_keys, 1)
+    assert [world.check("alice", "s3:GetObject", arn).decision
+            for arn in ("arn:aws:s3:::b/k", "arn:aws:s3:::b/private/k", "arn:aws:s3:::c/k")] == \
+        ["Allow", "ExplicitDeny", "ImplicitDeny"]

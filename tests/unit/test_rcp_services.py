@@ -7,6 +7,7 @@ import pytest
 
 import iamlogic
 from iamlogic.catalog import RCP_SERVICES, Catalog
+from iamlogic.evaluate import _RCP_SERVICES_NOTE
 from iamlogic.cli import main
 from iamlogic.grammar.printer import print_world
 from iamlogic.validate import validate_policy
@@ -110,3 +111,18 @@ def test_check_prints_the_warnings_of_a_summary(tmp_path, capsys):
     assert code == 0
     assert out.startswith("Allow: ")
     assert "warnings:\n  Deny statement 0 'NoChanges' of rcp policy Lockdown" in out
+
+
+def test_requests_sharing_the_compiled_rules_answer_each_name_their_own_action():
+    """Requests of two actions whose compiled answers are equal (the same leaf of the solver's
+    tree, kept once) still each get the warning that names their own action."""
+    world = iamlogic.loads(WORLD.replace("deny ec2:TerminateInstances,", "deny ec2:*,"), "w.iaml")
+    for action in ("ec2:StartInstances", "ec2:StopInstances"):
+        for n in range(4):
+            d = world.check(OPS, action, f"{INSTANCE}{n}")
+            assert d.decision == "Allow"
+            assert [w for w in d.warnings if "RCPs do not restrict" in w] == [
+                f"Deny statement 0 'NoChanges' of rcp policy Lockdown (w.iaml:4:18) lists {action}, which RCPs do "
+                "not restrict: "
+                + _RCP_SERVICES_NOTE]
+    assert world.evaluator()._solver.reused >= 2
