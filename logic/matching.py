@@ -677,6 +677,12 @@ def arn_match(pattern: str, arn: str, *, escaped: bool = False) -> bool:
     >>> arn_match("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a:b/c.txt")
     True
     """
+    return _arn_match(pattern, arn, escaped)
+
+
+def _arn_match(pattern: str, arn: str, escaped: bool) -> bool:
+    """:func:`arn_match`, not kept: for the matchers that keep their own answers (one cache, not
+    two, for a pair met for the first time)."""
     head, splits, plans = _arn_head_plans(pattern, escaped)
     if head:  # the leading literal parts, compared at once
         if not arn.startswith(head):
@@ -750,7 +756,7 @@ def resource_match(pattern: str, resource_arn: str, *, escaped: bool = False) ->
     """
     if pattern == "*":
         return True
-    return arn_match(pattern, resource_arn, escaped=escaped)
+    return _arn_match(pattern, resource_arn, escaped)
 
 
 @lru_cache(maxsize=65536)
@@ -758,7 +764,7 @@ def escaped_resource_match(pattern: str, resource_arn: str) -> bool:
     """``resource_match(pattern, resource_arn, escaped=True)``, with its arguments positional: the
     form the evaluator asks on every decision (a keyword argument makes the cache's key three times
     slower to build)."""
-    return pattern == "*" or arn_match(pattern, resource_arn, escaped=True)
+    return pattern == "*" or _arn_match(pattern, resource_arn, True)
 
 
 # --------------------------------------------------------------------------------------------
