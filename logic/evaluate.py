@@ -72,8 +72,8 @@ from .grammar.datalog import (Atom, Comparison, Const, Negation, Program, Query,
 from .grammar.diagnostics import Diagnostic, IamlogicError, InvalidInput, Span
 from .grammar.world import UNIQUE_ID_PREFIX
 from .matching import (ConditionResult, action_glob_scope, action_key, action_scope, condition_on_unknown_suffix,
-                       context_values, evaluate_condition, escaped_resource_match, plan_arn_pattern, resource_scope,
-                       resource_scopes, substitute, variable_keys, wildcard_match)
+                       context_values, evaluate_condition, escaped_resource_match, escaped_resource_matcher,
+                       plan_arn_pattern, resource_scope, resource_scopes, substitute, variable_keys, wildcard_match)
 from .schema import RELATIONS
 from .world import COGNITO_GUEST_POLICY
 
@@ -1006,7 +1006,7 @@ class Evaluator:
         if r is None:
             return False
         if "$" not in pattern and "\\" not in pattern:  # plain_pattern(pattern), inline: every decision comes here
-            return escaped_resource_match(pattern, r.resource)  # (kept by it)
+            return escaped_resource_matcher(pattern)(r.resource)
         version = self.index.versions.get(self.index.statements[stmt][0])
         try:
             escaped = substitute(pattern, self._lookup(r, stmt), version=version, wildcards=True)
@@ -1158,8 +1158,9 @@ class Evaluator:
             seen = vec.memo[pattern] = [0, 0]  # the requests asked about, those matched
         todo = mask & ~seen[0]
         if todo:
+            match = escaped_resource_matcher(pattern)
             for bit, r in vec.each(todo):
-                if escaped_resource_match(pattern, r.resource):
+                if match(r.resource):
                     seen[1] |= bit
             seen[0] |= todo
         return seen[1] & mask

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import lru_cache, partial
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -759,12 +759,44 @@ def resource_match(pattern: str, resource_arn: str, *, escaped: bool = False) ->
     return _arn_match(pattern, resource_arn, escaped)
 
 
-@lru_cache(maxsize=65536)
 def escaped_resource_match(pattern: str, resource_arn: str) -> bool:
     """``resource_match(pattern, resource_arn, escaped=True)``, with its arguments positional: the
-    form the evaluator asks on every decision (a keyword argument makes the cache's key three times
-    slower to build)."""
-    return pattern == "*" or _arn_match(pattern, resource_arn, True)
+    form the evaluator asks on every decision (see :func:`escaped_resource_matcher`)."""
+    return escaped_resource_matcher(pattern)(resource_arn)
+
+
+@lru_cache(maxsize=1 << 16)
+def escaped_resource_matcher(pattern: str) -> Callable[[str], bool]:
+    """The test of ARNs against one escaped Resource pattern, worked out once for the pattern: a
+    pattern whose parts are literal but the last, and whose last part is literal, literal then
+    ``*``, or ``*`` between literals (``arn:aws:s3:::bucket/*``), is compared with the ARN whole,
+    since its last part is matched against the rest of the ARN (:func:`arn_match`) and the
+    literal parts before it hold no wildcard: no answer needs keeping, and an ARN met for the
+    first time (a new object of a bucket) costs a string comparison. Any other pattern keeps its
+    answers, ARN by ARN."""
+    if pattern == "*":
+        return _any_arn
+    head, _, plans = _arn_head_plans(pattern, True)
+    if len(plans) == 1:
+        kind, a, b, _ = plans[0]
+        start = head + a
+        if kind == "equal":
+            return lambda arn: arn == start
+        if kind == "prefix":
+            return lambda arn: arn.startswith(start)
+        if kind == "around":
+            least = len(start) + len(b)
+            return lambda arn: len(arn) >= least and arn.startswith(start) and arn.endswith(b)
+    return partial(_kept_resource_match, pattern)
+
+
+def _any_arn(arn: str) -> bool:
+    return True
+
+
+@lru_cache(maxsize=65536)
+def _kept_resource_match(pattern: str, resource_arn: str) -> bool:
+    return _arn_match(pattern, resource_arn, True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from iamlogic.matching import (
     action_key,
     action_scope,
     arn_match,
+    escaped_resource_match,
     evaluate_condition,
     has_variables,
     is_negated,
@@ -287,6 +288,25 @@ def test_escaped_literal_characters_match_as_themselves_in_arns(pattern, arn):
     # characters that are literal anyway changes no match.
     escaped = "".join("\\" + c if c in "a:" else c for c in pattern)
     assert arn_match(escaped, arn, escaped=True) == arn_match(pattern, arn)
+
+
+@given(st.text("ab*?/:", max_size=14), st.text("ab/:*", max_size=14))
+@example("*", "*")
+@example("a:b:c:d:e:ab", "a:b:c:d:e:ab")  # the last part literal
+@example("a:b:c:d:e:a*", "a:b:c:d:e:a:b")  # literal then *: the rest of the ARN, colons and all
+@example("a:b:c:d:e:a*b", "a:b:c:d:e:ab")  # * between literals
+@example("a:b:c:d:e:ab*b", "a:b:c:d:e:ab")  # too short for both ends, though it starts and ends so
+@example("a:b:c:d:e:a*b", "a:b:c:d:e:a:b")
+@example("a:*:c:d:e:a*", "a:b:c:d:e:ab")  # a wildcard before the last part: kept ARN by ARN
+@example("ab*", "ab:b")  # a short pattern: its one part against the whole ARN
+def test_the_evaluators_resource_test_is_arn_match(pattern, arn):
+    # What the evaluator asks of every Resource entry (escaped_resource_match, a test worked out
+    # once per pattern) answers as arn_match, escaped or not, whatever ARN comes first.
+    escaped = "".join("\\" + c if c in "a:" else c for c in pattern)
+    expected = pattern == "*" or arn_match(pattern, arn)
+    assert escaped_resource_match(pattern, arn) == expected
+    assert escaped_resource_match(escaped, arn) == expected
+    assert escaped_resource_match(pattern, arn + "b") == (pattern == "*" or arn_match(pattern, arn + "b"))
 
 
 @given(st.lists(st.text("ab/", max_size=3), min_size=6, max_size=6),
