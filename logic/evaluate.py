@@ -1449,13 +1449,13 @@ class Evaluator:
         """The policy holder, the owner account, notes and context keys of a resource, for a principal
         of ``account`` (the owner of a resource the world does not place), kept for the evaluator."""
         idx, notes, ctx = self.index, [], {}
-        if resource != "*" and resource not in idx.principals and isinstance(problem := parse_arn(resource), str):
-            raise InvalidInput([Diagnostic("E513", f"the resource of a request is an ARN or *: {resource!r}: {problem}")])
         if resource.startswith("arn:aws:s3:::") and "/" in resource and "*" not in resource and "?" not in resource \
                 and resource not in idx.resources and resource not in idx.resource_tags:
             # an object the world does not declare, without tags of its own, of a bucket it does:
             # all that follows reads the bucket alone (holder, owner, keys), so it gets the
-            # bucket's part (a service checking rows meets a new object on most requests)
+            # bucket's part (a service checking rows meets a new object on most requests). Its
+            # ARN is well-formed: its first five parts are the bucket's, and its resource part
+            # is not empty.
             bucket = resource.split("/", 1)[0]
             if idx.resources.get(bucket) is not None:
                 part = self._resource_parts.get(bucket) or self._resource_part(bucket, account)
@@ -1463,6 +1463,8 @@ class Evaluator:
                     self._resource_parts.clear()
                 self._resource_parts[resource] = part
                 return part
+        if resource != "*" and resource not in idx.principals and isinstance(problem := parse_arn(resource), str):
+            raise InvalidInput([Diagnostic("E513", f"the resource of a request is an ARN or *: {resource!r}: {problem}")])
         partition = resource.split(":")[1] if resource.startswith("arn:") else "aws"
         if partition != "aws" and "*" not in partition and "?" not in partition:
             raise InvalidInput([Diagnostic("E513", f"unsupported: a resource of partition {partition} "

@@ -11,6 +11,7 @@ from iamlogic.compile import compile_world
 from iamlogic.compiled import CompiledRules, Unsupported
 from iamlogic.dlcheck import BuiltinSpec
 from iamlogic.evaluate import Evaluator, compiled_rules
+from iamlogic.grammar.diagnostics import InvalidInput
 from iamlogic.grammar.datalog import Atom, Var, parse_program, parse_query
 
 WORLD = '''
@@ -704,5 +705,8 @@ def test_an_undeclared_object_reads_its_bucket_and_a_declared_one_its_own_tags(b
     holder_, account, keys, notes = seen("arn:aws:s3:::b/k*")
     assert (holder_, account, keys, len(notes)) == (holder, "111122223333", bucket_keys, 1)
     assert [world.check("alice", "s3:GetObject", arn).decision
-            for arn in ("arn:aws:s3:::b/k", "arn:aws:s3:::b/private/k", "arn:aws:s3:::c/k")] == \
-        ["Allow", "ExplicitDeny", "ImplicitDeny"]
+            for arn in ("arn:aws:s3:::b/k", "arn:aws:s3:::b/private/k", "arn:aws:s3:::c/k", "arn:aws:s3:::b/$:x")] == \
+        ["Allow", "ExplicitDeny", "ImplicitDeny", "Allow"]
+    for malformed in ("arn:aws:s3:::", "arn:aws:s3::b/k"):
+        with pytest.raises(InvalidInput, match="E513"):
+            ev.resolve("alice", "s3:GetObject", malformed)
