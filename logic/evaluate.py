@@ -1451,7 +1451,8 @@ class Evaluator:
         idx, notes, ctx = self.index, [], {}
         if resource.startswith("arn:aws:s3:::") and "/" in resource and "*" not in resource and "?" not in resource \
                 and resource not in idx.resources and resource not in idx.resource_tags:
-            # an object the world does not declare, without tags of its own, of a bucket it does:
+            # an object the world does not declare, without tags of its own (facts given to an
+            # evaluator may tag what they do not declare), of a bucket the world declares:
             # all that follows reads the bucket alone (holder, owner, keys), so it gets the
             # bucket's part (a service checking rows meets a new object on most requests). Its
             # ARN is well-formed: its first five parts are the bucket's, and its resource part
@@ -2052,7 +2053,7 @@ class Evaluator:
             # and the action); the leaf is held with them, so that its id names no other meanwhile
             key = (id(found), r.action)
             kept = self._leaf_verdicts.get(key)
-            if kept is None or kept[0] is not found:
+            if kept is None:
                 if len(self._leaf_verdicts) >= _PART_LIMIT:
                     self._leaf_verdicts.clear()
                 kept = self._leaf_verdicts[key] = (found, self._class_verdict(r, g))

@@ -11,8 +11,8 @@ from iamlogic.compile import compile_world
 from iamlogic.compiled import CompiledRules, Unsupported
 from iamlogic.dlcheck import BuiltinSpec
 from iamlogic.evaluate import Evaluator, compiled_rules
-from iamlogic.grammar.diagnostics import InvalidInput
 from iamlogic.grammar.datalog import Atom, Var, parse_program, parse_query
+from iamlogic.grammar.diagnostics import InvalidInput
 
 WORLD = '''
 account 111122223333 "dev" {
@@ -710,3 +710,13 @@ def test_an_undeclared_object_reads_its_bucket_and_a_declared_one_its_own_tags(b
     for malformed in ("arn:aws:s3:::", "arn:aws:s3::b/k"):
         with pytest.raises(InvalidInput, match="E513"):
             ev.resolve("alice", "s3:GetObject", malformed)
+
+
+def test_an_object_tagged_but_not_declared_by_the_facts_keeps_its_tags():
+    """Facts given to an evaluator may tag an object they do not declare: it is not read from its
+    bucket alone, and keeps its s3:ExistingObjectTag keys."""
+    facts = [f for f in compile_world(loads(BUCKET_WORLD).model)
+             if f[:2] != ("resource", "arn:aws:s3:::b/tagged")]
+    r = Evaluator(facts).resolve("alice", "s3:GetObject", "arn:aws:s3:::b/tagged")
+    assert r.policy_holder == "arn:aws:s3:::b"
+    assert r.context["s3:existingobjecttag/class"][1] == ("secret",)

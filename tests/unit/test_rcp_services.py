@@ -7,8 +7,8 @@ import pytest
 
 import iamlogic
 from iamlogic.catalog import RCP_SERVICES, Catalog
-from iamlogic.evaluate import _RCP_SERVICES_NOTE
 from iamlogic.cli import main
+from iamlogic.evaluate import _RCP_SERVICES_NOTE
 from iamlogic.grammar.printer import print_world
 from iamlogic.validate import validate_policy
 
@@ -123,6 +123,5 @@ def test_requests_sharing_the_compiled_rules_answer_each_name_their_own_action()
             assert d.decision == "Allow"
             assert [w for w in d.warnings if "RCPs do not restrict" in w] == [
                 f"Deny statement 0 'NoChanges' of rcp policy Lockdown (w.iaml:4:18) lists {action}, which RCPs do "
-                "not restrict: "
-                + _RCP_SERVICES_NOTE]
+                f"not restrict: {_RCP_SERVICES_NOTE}"]
     assert world.evaluator()._solver.reused >= 2
