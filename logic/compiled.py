@@ -240,8 +240,9 @@ class _Generator:
             self.source_text = "\n".join(out) + "\n"
             return self.source_text
         # the request builtins read with the request alone, every solve, first: their answers are
-        # read once, by prologue(q), and given to solve
-        calls = ", ".join(f"B{slot}({args})" for _, slot, args in self.prologue_calls)
+        # read once, by prologue(q), and given to solve (an attribute of the request read inline:
+        # the builtin's rows, without a call)
+        calls = ", ".join(self._prologue_call(slot, args) for _, slot, args in self.prologue_calls)
         names = ", ".join(name for name, _, _ in self.prologue_calls)
         one = "," if len(self.prologue_calls) == 1 else ""
         out += ["    def prologue(q):", f"        return ({calls}{one})"]
@@ -535,6 +536,15 @@ class _Generator:
         if self.vector and rel in self.request_builtins:  # a test's mask, or the union of the rows' masks
             return (found if not self.builtins[rel].outputs else f"ORM({found})"), True
         return found, False
+
+    def _prologue_call(self, slot: int, args: str) -> str:
+        """The rows of a request builtin the prologue reads: its call, or for a builtin that answers
+        an attribute of the request (its spec's ``attribute``), asked with no value, that
+        attribute's row read inline."""
+        attr = self.builtins[self.builtin_order[slot]].attribute
+        if attr is None or args != "q, None":
+            return f"B{slot}({args})"
+        return f"(((q, a{slot}),) if (a{slot} := q.{attr}) is not None else ())"
 
     def _builtin_call(self, rule: Rule, atom: Atom, bound: dict[int, str], pad: str, lines: list[str],
                       mask: str = "ALL") -> str:

@@ -84,6 +84,9 @@ class BuiltinSpec:
     Attributes:
         inputs: argument positions that must be bound when the builtin is called.
         outputs: argument positions the builtin can produce when they are unbound.
+        attribute: for a builtin of two arguments that reads the request (the first): the name of
+            the request's attribute it answers, one row (request, value) when the request has a
+            value (not None) equal to the one given, if one is; compiled code may read it inline.
 
     Together they cover every argument exactly once.
 
@@ -95,6 +98,7 @@ class BuiltinSpec:
 
     inputs: tuple[int, ...]
     outputs: tuple[int, ...] = ()
+    attribute: str | None = None
 
     def __post_init__(self) -> None:
         positions = sorted((*self.inputs, *self.outputs))
@@ -103,6 +107,10 @@ class BuiltinSpec:
                 f"builtin inputs {self.inputs} and outputs {self.outputs} must number each argument "
                 "position from 0 exactly once"
             )
+        if self.attribute is not None and (not self.attribute.isidentifier() or self.inputs != (0,)
+                                           or self.outputs != (1,)):
+            raise ValueError(f"a builtin that answers the request's attribute {self.attribute!r} takes the "
+                             "request as its input and the attribute as its output")
 
     @property
     def arity(self) -> int:

@@ -100,12 +100,12 @@ _WEB_IDENTITY_PROVIDERS = ("cognito-identity.amazonaws.com", "accounts.google.co
 
 BUILTIN_SPECS: dict[str, BuiltinSpec] = {
     "request": BuiltinSpec(inputs=(), outputs=(0, 1, 2, 3)),
-    "request_principal_type": BuiltinSpec(inputs=(0,), outputs=(1,)),
-    "request_identity": BuiltinSpec(inputs=(0,), outputs=(1,)),
-    "request_account": BuiltinSpec(inputs=(0,), outputs=(1,)),
-    "request_resource_account": BuiltinSpec(inputs=(0,), outputs=(1,)),
-    "request_session_policy": BuiltinSpec(inputs=(0,), outputs=(1,)),
-    "request_policy_holder": BuiltinSpec(inputs=(0,), outputs=(1,)),
+    "request_principal_type": BuiltinSpec(inputs=(0,), outputs=(1,), attribute="principal_type"),
+    "request_identity": BuiltinSpec(inputs=(0,), outputs=(1,), attribute="identity"),
+    "request_account": BuiltinSpec(inputs=(0,), outputs=(1,), attribute="account"),
+    "request_resource_account": BuiltinSpec(inputs=(0,), outputs=(1,), attribute="resource_account"),
+    "request_session_policy": BuiltinSpec(inputs=(0,), outputs=(1,), attribute="session_policy"),
+    "request_policy_holder": BuiltinSpec(inputs=(0,), outputs=(1,), attribute="policy_holder"),
     "request_name": BuiltinSpec(inputs=(0,), outputs=(1,)),
     "principal_named": BuiltinSpec(inputs=(0, 1, 2), outputs=(3,)),
     "action_match": BuiltinSpec(inputs=(0, 1)),
@@ -600,11 +600,13 @@ _NAMES = {"user": ("account", "caller"), "assumed_role": ("account", "role", "ca
           "federated_user": ("account", "caller"), "root": ("account",)}
 
 
-def _request_attribute(attr: str):
-    """The request builtin that answers one attribute of the request: the row ``(req, value)``
-    when the request has it (and it equals ``value``, when given). It reads the request as
-    :meth:`Evaluator._req` does, without the call: these run several times in every decision."""
+def _request_attribute(name: str):
+    """The request builtin ``name`` that answers one attribute of the request (its spec's
+    ``attribute``): the row ``(req, value)`` when the request has it (and it equals ``value``, when
+    given). It reads the request as :meth:`Evaluator._req` does, without the call: these run several
+    times in every decision."""
 
+    attr = BUILTIN_SPECS[name].attribute
     get = attrgetter(attr)
 
     def builtin(self, req, value) -> tuple:
@@ -658,6 +660,15 @@ def _outside_org(value: str, orgs) -> bool:
     declare."""
     org = value.split("/", 1)[0]
     return bool(_ORG_ID.fullmatch(org)) and org not in orgs
+
+
+def _plain_keys(read: tuple[tuple, ...]) -> dict | None:
+    """The keys of a context given (:meth:`Evaluator._read_given`) as :meth:`Evaluator._given`
+    adds them when none asks for a check (each known to the AWS catalog and the caller's to give):
+    lower key -> (key, values, given as a list); None when one asks for a check."""
+    if any(kind for *_, kind in read):
+        return None
+    return {low: (key, values, as_list) for key, low, values, as_list, _ in read}
 
 
 def one_action(action: str) -> None:
@@ -730,7 +741,7 @@ class Evaluator:
         self._requests: dict[str, Request] = {}
         self._counter = itertools.count(1)
         self._key_kinds: dict[str, Any] = {}  # lower-case context key given -> Evaluator._key_kind
-        self._given_reads: dict[tuple, tuple] = {}  # a context given -> Evaluator._read_given of it
+        self._given_reads: dict[tuple, tuple] = {}  # a context given -> (_read_given of it, _plain_keys of that)
         #: Accounts that stand for accounts outside the world (added by an analysis): the tags of
         #: their users are the caller's to give, as their owners choose them.
         self.open_accounts: frozenset[str] = frozenset()
@@ -835,12 +846,12 @@ class Evaluator:
                      if (principal is None or principal == r.caller) and (action is None or action == r.action)
                      and (resource is None or resource == r.resource))
 
-    _b_request_principal_type = _request_attribute("principal_type")
-    _b_request_identity = _request_attribute("identity")
-    _b_request_account = _request_attribute("account")
-    _b_request_resource_account = _request_attribute("resource_account")
-    _b_request_session_policy = _request_attribute("session_policy")
-    _b_request_policy_holder = _request_attribute("policy_holder")
+    _b_request_principal_type = _request_attribute("request_principal_type")
+    _b_request_identity = _request_attribute("request_identity")
+    _b_request_account = _request_attribute("request_account")
+    _b_request_resource_account = _request_attribute("request_resource_account")
+    _b_request_session_policy = _request_attribute("request_session_policy")
+    _b_request_policy_holder = _request_attribute("request_policy_holder")
 
     def _b_request_name(self, req, value) -> tuple:
         r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
@@ -1274,7 +1285,7 @@ class Evaluator:
             for req in out:
                 req.session_policy = added
                 req.notes += self._session_warnings.get(added, ())
-        read = None  # the context given, as _given reads it (the same for every request of the row)
+        reading = None  # the context given, as _given reads it (the same for every request of the row)
         for req in out:
             given = context
             if cognito:
@@ -1285,7 +1296,7 @@ class Evaluator:
                     by_role = principal != caller
                 given = self._cognito_session(req, by_role, given or {})
             if given:
-                if given is context and read is None:
+                if given is context and reading is None:
                     # most callers give few distinct contexts: each of single values is read once
                     # (keyed with the values' types, since True == 1 and the two read differently;
                     # a list or tuple, whose items could differ so, is read each time)
@@ -1293,14 +1304,18 @@ class Evaluator:
                     types = tuple(map(type, context.values()))
                     if _SCALARS.issuperset(types):
                         key = (tuple(context.items()), types)
-                        read = self._given_reads.get(key)
-                    if read is None:
+                        reading = self._given_reads.get(key)
+                    if reading is None:
                         read = self._read_given(context)
+                        reading = (read, _plain_keys(read))
                         if key is not None:
                             if len(self._given_reads) >= _GIVEN_LIMIT:
                                 self._given_reads.clear()
-                            self._given_reads[key] = read
-                self._given(req, given, read if given is context else None)
+                            self._given_reads[key] = reading
+                if given is context:
+                    self._given(req, given, *reading)
+                else:
+                    self._given(req, given)
         return out
 
     def _principal_part(self, principal: str, federating_user: str | None) -> tuple:
@@ -1826,48 +1841,55 @@ class Evaluator:
             out.append((key, low, values, as_list, kind))
         return tuple(out)
 
-    def _given(self, req: Request, given: Mapping[str, Any], read: tuple[tuple, ...] | None = None) -> None:
+    def _given(self, req: Request, given: Mapping[str, Any], read: tuple[tuple, ...] | None = None,
+               plain: dict | None = None) -> None:
         """The caller's context keys, added to the keys the world derives for the request
         (principal, resource): they win where the world does not determine the key. ``read``:
-        :meth:`_read_given` of ``given``, when the caller has it."""
+        :meth:`_read_given` of ``given``, when the caller has it, and ``plain``: its
+        :func:`_plain_keys`."""
         ctx = req.context
         # The caller supplies what the world cannot: environment keys, session tags (which override
         # the principal's tags), tags of resources the world does not declare. Properties of the
         # principal and the resource that the world determines cannot be overridden.
-        derived = set(ctx)
-        if read is None:
-            read = self._read_given(given)
-        if req.role in self.index.sso_roles:  # its session tags are Identity Center's
-            read = self._read_given(self._sso_given(req, given), check=False)
-        for key, low, values, as_list, kind in read:
-            if kind or low in derived:  # (most keys: known to the catalog, the caller's to give, not derived)
-                if req.principal_type == "assumed_role" and low.startswith("aws:principaltag/") and \
-                        not self._session_tags(req):
-                    req.notes.append(f"session tag {key} not used: the trust policy of {req.role} does not allow "
-                                     "sts:TagSession, and AWS STS refuses a session with tags it does not allow")
-                    continue
-                if low in derived and ctx[low][1].__class__ is not Undeclared and not (
-                        low.startswith("aws:principaltag/") and req.principal_type in ("assumed_role", "federated_user")):
-                    if values != ctx[low][1]:  # (a session's tags win)
-                        req.notes.append(f"context key {key} is determined by the world "
-                                         f"({', '.join(ctx[low][1])}); the value given was not used")
-                    continue
-                if kind and kind[0]:
-                    req.notes.append(kind[0])
-                if kind and kind[1] and low not in derived and self._absent(req, low):
-                    why = ("only when a service calls on behalf of a resource's owner" if low in SERVICE_SOURCE_KEYS else
-                           "only in a role session whose AssumeRole call set it" if low == SOURCE_IDENTITY_KEY else
-                           "from the principal or the resource")
-                    req.notes.append(f"context key {key} is not the caller's to give (AWS sets it {why}, and the "
-                                     "world says this request does not carry it); the value given was not used")
-                    continue
-                if low in ("aws:principalorgid", "aws:principalorgpaths") and req.account in self.open_accounts \
-                        and not all(_outside_org(v, self.index.orgs) for v in values):
-                    req.notes.append(f"context key {key}: account {req.account} stands for an account outside the "
-                                     "world, in another organization than the world's, with an id of its form "
-                                     "(o- and 10 to 32 lower-case letters or digits); the value given was not used")
-                    continue
-            ctx[low] = (key, values, as_list)
+        if plain is not None and ctx.keys().isdisjoint(plain):
+            # the usual: no key given asks for more than the loop below's last line (nor does one
+            # of an Identity Center session: those it drops, principal tags, are never plain)
+            ctx.update(plain)
+        else:
+            if read is None:
+                read = self._read_given(given)
+            if req.role in self.index.sso_roles:  # its session tags are Identity Center's
+                read = self._read_given(self._sso_given(req, given), check=False)
+            derived = set(ctx)
+            for key, low, values, as_list, kind in read:
+                if kind or low in derived:  # (most keys: known to the catalog, the caller's to give, not derived)
+                    if req.principal_type == "assumed_role" and low.startswith("aws:principaltag/") and \
+                            not self._session_tags(req):
+                        req.notes.append(f"session tag {key} not used: the trust policy of {req.role} does not allow "
+                                         "sts:TagSession, and AWS STS refuses a session with tags it does not allow")
+                        continue
+                    if low in derived and ctx[low][1].__class__ is not Undeclared and not (
+                            low.startswith("aws:principaltag/") and req.principal_type in ("assumed_role", "federated_user")):
+                        if values != ctx[low][1]:  # (a session's tags win)
+                            req.notes.append(f"context key {key} is determined by the world "
+                                             f"({', '.join(ctx[low][1])}); the value given was not used")
+                        continue
+                    if kind and kind[0]:
+                        req.notes.append(kind[0])
+                    if kind and kind[1] and low not in derived and self._absent(req, low):
+                        why = ("only when a service calls on behalf of a resource's owner" if low in SERVICE_SOURCE_KEYS else
+                               "only in a role session whose AssumeRole call set it" if low == SOURCE_IDENTITY_KEY else
+                               "from the principal or the resource")
+                        req.notes.append(f"context key {key} is not the caller's to give (AWS sets it {why}, and the "
+                                         "world says this request does not carry it); the value given was not used")
+                        continue
+                    if low in ("aws:principalorgid", "aws:principalorgpaths") and req.account in self.open_accounts \
+                            and not all(_outside_org(v, self.index.orgs) for v in values):
+                        req.notes.append(f"context key {key}: account {req.account} stands for an account outside the "
+                                         "world, in another organization than the world's, with an id of its form "
+                                         "(o- and 10 to 32 lower-case letters or digits); the value given was not used")
+                        continue
+                ctx[low] = (key, values, as_list)
         if req.action.startswith("sts:AssumeRole"):  # what the call passes along, AWS authorizes apart
             lows = {low for _, low, *_ in read}
             if any(k.startswith("aws:requesttag/") or k in ("aws:tagkeys", "sts:transitivetagkeys") for k in lows):
@@ -2349,13 +2371,15 @@ class Evaluator:
         (outcome,) = outcomes
         ref = self.index.layer_ref
         if outcome == EXPLICIT_DENY:
-            statements = tuple(ref(s, layer) for s, layer in sorted(g["denies"]))
+            statements = tuple([ref(s, layer) for s, layer in sorted(g["denies"])])
         elif outcome == ALLOW:
-            statements = tuple(ref(s, layer) for s, layer in sorted(g["allows"]))
+            statements = tuple([ref(s, layer) for s, layer in sorted(g["allows"])])
         else:
             statements = ()
-        notes = tuple(f"{self.index.statement_ref(s).label()} lists {r.action}, which RCPs do not restrict: {_RCP_SERVICES_NOTE}"
-                      for s in sorted(g["rcp_passed_over"]))
+        notes = ()
+        if g["rcp_passed_over"]:
+            notes = tuple([f"{self.index.statement_ref(s).label()} lists {r.action}, which RCPs do not restrict: "
+                           f"{_RCP_SERVICES_NOTE}" for s in sorted(g["rcp_passed_over"])])
         if outcome == IMPLICIT_DENY and g["needs_resource"] and not g["grant"]:
             notes += (_LACKS_EXPLICIT_ALLOW,)
         return outcome, statements, notes
@@ -2366,7 +2390,8 @@ class Evaluator:
         its class, from :meth:`_class_verdict`)."""
         self._condition_report(r, g["reached"])
         r.notes += notes
-        return tuple(sorted(r.missing)), tuple(dict.fromkeys(r.notes))
+        return (tuple(sorted(r.missing)) if r.missing else (),
+                tuple(dict.fromkeys(r.notes)) if r.notes else ())
 
     def _again(self, req_id: str, inputs: tuple) -> Request:
         """A request resolved again, under its own id, from the arguments it was given."""

@@ -179,7 +179,10 @@ def test_derived_relations():
 def test_builtin_spec_validation():
     assert BuiltinSpec(inputs=(1,), outputs=(0,)).arity == 2
     assert BuiltinSpec(inputs=()).arity == 0
-    for bad in [dict(inputs=(0, 0)), dict(inputs=(1,)), dict(inputs=(0,), outputs=(0,)), dict(inputs=(-1,))]:
+    assert BuiltinSpec(inputs=(0,), outputs=(1,), attribute="account").attribute == "account"
+    for bad in [dict(inputs=(0, 0)), dict(inputs=(1,)), dict(inputs=(0,), outputs=(0,)), dict(inputs=(-1,)),
+                dict(inputs=(0, 1), attribute="account"), dict(inputs=(0,), attribute="account"),
+                dict(inputs=(0,), outputs=(1,), attribute="a.b")]:
         with pytest.raises(ValueError):
             BuiltinSpec(**bad)
 

@@ -226,6 +226,29 @@ def test_the_compiler_runs_any_program_of_the_supported_shape_bottom_up():
     assert len(r1["pair"]) == 6 and r2["pair"] == []
 
 
+def test_a_builtin_that_answers_an_attribute_of_the_request_is_read_inline_as_its_rows():
+    # the builtin itself is never called for the request's rows; an absent value (None) gives none
+    program = parse_program("owned(R, A) :- acct(R, A), known(A).\nloose(R) :- req(R), not owned(R, _).\n"
+                            "some(R) :- acct(R, _).\n")
+
+    class Asked:
+        def __init__(self, account):
+            self.account = account
+
+    def refused(*args):
+        raise AssertionError(f"called {args}")
+
+    specs = {"acct": BuiltinSpec(inputs=(0,), outputs=(1,), attribute="account"), "req": BuiltinSpec(inputs=(0,))}
+    entries = {"owned": Atom("owned", (Var("R"), Var("A"))), "loose": Atom("loose", (Var("R"),)),
+               "some": Atom("some", (Var("R"),))}
+    compiled = CompiledRules(program, {"known": 1}, specs, {"acct", "req"}, entries)
+    assert ".account" in compiled.source
+    solver = compiled.bind(lambda name: [("111",)], {"acct": refused, "req": lambda r: True})
+    assert solver.solve(Asked("111")) == {"owned": [("111",)], "loose": [], "some": [()]}
+    assert solver.solve(Asked("222")) == {"owned": [], "loose": [()], "some": [()]}
+    assert solver.solve(Asked(None)) == {"owned": [], "loose": [()], "some": []}
+
+
 def test_a_rule_that_only_tests_one_value_is_one_set_expression_and_means_the_same():
     program = parse_program(
         "seen(R, X) :- req(R, X).\n"
