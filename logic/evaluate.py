@@ -877,7 +877,11 @@ class Evaluator:
                 found = self._named_memo[key] = tuple(self._named(r, ptype, pvalue))
         if not found:
             return ()
-        return tuple((req, ptype, pvalue, f) for f in found if how is None or how == f)
+        if how is None:  # (as the compiled rules ask; most entries name a principal one way)
+            if len(found) == 1:
+                return ((req, ptype, pvalue, found[0]),)
+            return tuple([(req, ptype, pvalue, f) for f in found])
+        return tuple([(req, ptype, pvalue, f) for f in found if f == how])
 
     def _named(self, r: Request, ptype: str, value: str) -> list[str]:
         """How one entry of a Principal element names the request's principal (aws-semantics §1.3)."""
