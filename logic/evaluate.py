@@ -1873,7 +1873,8 @@ class Evaluator:
                                          "sts:TagSession, and AWS STS refuses a session with tags it does not allow")
                         continue
                     if low in derived and ctx[low][1].__class__ is not Undeclared and not (
-                            low.startswith("aws:principaltag/") and req.principal_type in ("assumed_role", "federated_user")):
+                            low.startswith("aws:principaltag/")
+                            and req.principal_type in ("assumed_role", "federated_user")):
                         if values != ctx[low][1]:  # (a session's tags win)
                             req.notes.append(f"context key {key} is determined by the world "
                                              f"({', '.join(ctx[low][1])}); the value given was not used")
@@ -1881,9 +1882,10 @@ class Evaluator:
                     if kind and kind[0]:
                         req.notes.append(kind[0])
                     if kind and kind[1] and low not in derived and self._absent(req, low):
-                        why = ("only when a service calls on behalf of a resource's owner" if low in SERVICE_SOURCE_KEYS else
-                               "only in a role session whose AssumeRole call set it" if low == SOURCE_IDENTITY_KEY else
-                               "from the principal or the resource")
+                        why = ("only when a service calls on behalf of a resource's owner"
+                               if low in SERVICE_SOURCE_KEYS else
+                               "only in a role session whose AssumeRole call set it" if low == SOURCE_IDENTITY_KEY
+                               else "from the principal or the resource")
                         req.notes.append(f"context key {key} is not the caller's to give (AWS sets it {why}, and the "
                                          "world says this request does not carry it); the value given was not used")
                         continue
