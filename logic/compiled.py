@@ -861,7 +861,8 @@ class CompiledRules:
 
     def bind(self, table: Callable[[str], Iterable[tuple]], builtins: Mapping[str, Callable],
              shared: Mapping[str, tuple[int, ...]] | None = None,
-             vectors: Mapping[str, Callable] | None = None) -> "Solver":
+             vectors: Mapping[str, Callable] | None = None,
+             tests: Mapping[str, Callable] | None = None) -> "Solver":
         """The functions over one world's tables (``table(name)`` gives every tuple of a declared
         relation) and builtins (the engine's builtin functions). The request-independent relations
         the functions read are computed here, bottom-up (see :meth:`materialize`).
@@ -870,8 +871,12 @@ class CompiledRules:
         answers every request given to it together shares (name → the columns after the request
         that they agree on), and builtins that answer for such a set of requests at once (name →
         a function of the :class:`_Vector`, the mask of the requests asked about and the
-        arguments, with the protocol of the generated vector function)."""
-        return Solver(self, table, builtins, shared or {}, vectors or {})
+        arguments, with the protocol of the generated vector function).
+
+        ``tests`` serve the solver's tree of calls: the name of a request builtin without outputs
+        (a test) → a function of the arguments after the request that gives, when it can, a
+        function of the request alone with the test's answer (a bool), or None."""
+        return Solver(self, table, builtins, shared or {}, vectors or {}, tests or {})
 
     def materialize(self, table: Callable[[str], Iterable[tuple]], builtins: Mapping[str, Callable]) -> dict[str, set]:
         """Every tuple of each request-independent relation the compiled rules read (see
@@ -905,7 +910,7 @@ class Solver:
 
     def __init__(self, compiled: CompiledRules, table: Callable[[str], Iterable[tuple]],
                  builtins: Mapping[str, Callable], shared: Mapping[str, tuple[int, ...]],
-                 vectors: Mapping[str, Callable]):
+                 vectors: Mapping[str, Callable], tests: Mapping[str, Callable]):
         derived = compiled.materialize(table, builtins)
         self.tables = derived  # the request-independent relations, as computed for this world
         rows: dict[str, list[tuple]] = {}
@@ -929,6 +934,11 @@ class Solver:
                 rec_rows[slot] = _recorder(wrapped[slot], _answer_key(compiled.request_reads[name]), self._trace)
                 rec_flags[slot] = _recorder(flags[slot], bool, self._trace)
         _, _, self._record = compiled._build(compiled.consts, indexes, rec_rows, rec_flags, self._world_memo, ())
+        # a recorded test -> the maker of a function of the request alone for its calls (bind's tests),
+        # which the tree's nodes call instead
+        self._tests = {flags[slot]: tests[name] for slot, name in enumerate(compiled.builtin_names) if name in tests}
+        if any(compiled._builtin_specs[name].outputs for name in tests):
+            raise ValueError("a builtin with outputs has no test of the request alone")
         # over a set of requests at once (solve_many): a builtin whose answer, as far as the rules
         # read it, the set shares is asked once, any other for each request asked about
         vec_rows, vec_flags = list(wrapped), list(flags)
@@ -942,7 +952,9 @@ class Solver:
         self._solve_vector = compiled._build_vector(compiled.consts, indexes, vec_rows, vec_flags,
                                                     self._vector_memo, ())
         self.reuse = True  # until a conflict (see _conflict)
-        self._root: dict = {}  # prologue answers -> a node [builtin, arguments, answer key, {key: node}], or a leaf
+        # prologue answers -> a node [test of the request or None, {answer key: node}, builtin, arguments,
+        # answer key], or a leaf
+        self._root: dict = {}
         self._hints: set = set()
         self._leaves = 0
         self._outputs: dict[tuple, tuple] = {}  # the entries at the leaves, each kept once
@@ -973,8 +985,8 @@ class Solver:
             key = self._prologue_key(pre)
             node = self._root.get(key)
             while node.__class__ is list:
-                fn, args, answer, below = node
-                node = below.get(answer(fn(req, *args)))
+                test, below, fn, args, answer = node
+                node = below.get(answer(fn(req, *args)) if test is None else test(req))
             if node is not None:
                 self.reused += 1
                 return node
@@ -1096,9 +1108,9 @@ class Solver:
         node, below, found, i = self._root.get(key), self._root, key, 0
         if node is not None:  # follow the calls the tree holds
             for i, (fn, args, _, found) in enumerate(trace):
-                if node.__class__ is not list or node[0] is not fn or node[1] != args:
+                if node.__class__ is not list or node[2] is not fn or node[3] != args:
                     return self._conflict()
-                below = node[3]
+                below = node[1]
                 node = below.get(found)
                 if node is None:
                     i += 1
@@ -1108,8 +1120,10 @@ class Solver:
                     self._conflict()
                 return
         tail = out  # the calls the tree lacks, from the last one back
+        tests = self._tests
         for fn, args, answer, answered in reversed(trace[i:]):
-            tail = [fn, args, answer, {answered: tail}]
+            test = tests.get(fn)
+            tail = [test and test(*args), {answered: tail}, fn, args, answer]
         below[found] = tail
         self._leaves += 1
 

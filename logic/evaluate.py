@@ -58,7 +58,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from operator import attrgetter, itemgetter
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .catalog import Catalog
 from .compile import policy_facts
@@ -1032,6 +1032,16 @@ class Evaluator:
         if escaped is None:
             return False
         return escaped_resource_match(escaped, r.resource)
+
+    @staticmethod
+    def _t_resource_matches(stmt, pattern) -> Callable[[Request], bool] | None:
+        """resource_matches(req, stmt, pattern) as a function of the request alone, for the
+        solver's tree of calls (whose requests are Request objects): a pattern without policy
+        variables or escapes reads nothing but the request's resource; None for any other."""
+        if not plain_pattern(pattern):
+            return None
+        matcher = escaped_resource_matcher(pattern)
+        return lambda r: matcher(r.resource)
 
     def _may_match(self, r: Request, stmt: str, pattern: str, version: str | None) -> bool:
         """Whether some value of the variables the world does not give could make ``pattern`` match
@@ -2346,7 +2356,8 @@ class Evaluator:
                 "request_kms_key": lambda vec, mask: sum(m for _, m in kms(vec, mask, True)),
                 "request_unknown_role": lambda vec, mask: sum(m for _, m in unknown_role(vec, mask, True)),
                 "request_policy_holder": _vector_attribute("policy_holder"),
-                "request_resource_account": _vector_attribute("resource_account")})
+                "request_resource_account": _vector_attribute("resource_account")},
+                {"resource_matches": self._t_resource_matches})
             self._vector_memos.clear()
 
     def _table(self, relation: str) -> Iterable[tuple]:

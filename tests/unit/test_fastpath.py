@@ -339,9 +339,9 @@ def test_a_world_loaded_to_decide_does_not_build_the_engine_until_asked():
     assert ev._engine is not None
 
 
-def _tagged_solver():
+def _tagged_solver(tests: bool = False):
     """A program whose answer depends on a request's kind and on which labels match it; requests
-    carry a note no rule reads."""
+    carry a note no rule reads. ``tests``: the tree tests a label on the request alone."""
     program = parse_program(
         "hit(R, T) :- kind(R, K, _), label(K, T), match(R, T).\n"
         "some(R) :- hit(R, _).\n"
@@ -363,7 +363,8 @@ def _tagged_solver():
     entries = {"hit": Atom("hit", (Var("R"), Var("T"))), "none": Atom("none", (Var("R"),))}
     compiled = CompiledRules(program, {"label": 2}, specs, {"kind", "match"}, entries)
     tables = {"label": [("k1", "a"), ("k1", "b"), ("k2", "a")]}
-    return compiled, compiled.bind(lambda name: tables[name], {"kind": kind, "match": match}), calls
+    alone = {"match": lambda t: lambda r: t in requests[r][1]} if tests else None
+    return compiled, compiled.bind(lambda name: tables[name], {"kind": kind, "match": match}, tests=alone), calls
 
 
 def test_a_request_whose_calls_get_the_same_answers_reuses_the_entries_of_another():
@@ -391,6 +392,21 @@ def test_a_request_that_answers_one_call_otherwise_is_solved_again():
     assert sorted(solver.solve("r5")["hit"]) == [("a",), ("b",)]
     assert solver.solved == solved + 1  # "b" matches r5, not r1: a new branch of the tree
     assert sorted(solver.solve("r3")["hit"]) == [("b",)]
+
+
+def test_a_node_of_the_tree_with_a_test_of_the_request_alone_calls_it_instead_of_the_builtin():
+    _, plain, _ = _tagged_solver()
+    _, solver, calls = _tagged_solver(tests=True)
+    for r in ("r1", "r1", "r3", "r3", "r5"):
+        solver.solve(r)
+    assert solver.reused == 2
+    calls.clear()
+    for r in ("r1", "r2", "r3", "r5"):  # the answers of a branch seen: walked, with no call of match
+        assert solver.solve(r) == plain.solve(r)
+    assert solver.reused == 6 and calls == [("kind", r) for r in ("r1", "r2", "r3", "r5")]
+    with pytest.raises(ValueError, match="outputs"):
+        compiled, _, _ = _tagged_solver()
+        compiled.bind(lambda name: [("k1", "a")], {"kind": None, "match": None}, tests={"kind": lambda k, n: None})
 
 
 def test_a_solve_whose_calls_disagree_with_the_tree_stops_reuse_and_keeps_its_answer():
@@ -423,6 +439,48 @@ def test_requests_on_resources_no_rule_tells_apart_share_their_work():
     solved = solver.solved
     assert world.check("alice", "s3:GetObject", keys[0], {"custom:flag": "1"}).decision == "Allow"
     assert solver.solved == solved + 1 and len(ev.decisions) == 1
+
+
+PATTERNS_WORLD = '''
+account 111122223333 "dev" {
+  user alice {
+    policy P {
+      allow s3:GetObject on "arn:aws:s3:::b/*"
+      allow s3:GetObject on "arn:aws:s3:::home/${aws:username}/*"
+      deny s3:GetObject on "arn:aws:s3:::b/secret/*"
+    }
+  }
+  resource "arn:aws:s3:::b"
+  resource "arn:aws:s3:::home"
+}
+'''
+
+
+def test_the_tree_tests_a_plain_resource_pattern_on_the_resource_alone_and_a_variable_one_by_the_builtin():
+    world = loads(PATTERNS_WORLD)
+    ev = world.evaluator()
+    asked: list[str] = []
+    builtin = ev._b_resource_matches
+
+    def counted(req, stmt, pattern) -> bool:
+        asked.append(pattern)
+        return builtin(req, stmt, pattern)
+
+    ev._b_resource_matches = counted
+    ev._bind()  # (its tree calls what the solver was given)
+    keys = ["b/k0", "home/alice/k0", "b/secret/k0", "home/bob/k0"]
+    expected = ["Allow", "Allow", "ExplicitDeny", "ImplicitDeny"]
+    for i in range(6):  # solved without the tree, recorded, then walked
+        for key, want in zip(keys, expected):
+            assert world.check("alice", "s3:GetObject", f"arn:aws:s3:::{key}{i}").decision == want
+    solver = ev._solver
+    assert solver.reused >= 12 and solver.conflicts == 0
+    asked.clear()
+    for key, want in zip(keys, expected):
+        assert world.check("alice", "s3:GetObject", f"arn:aws:s3:::{key}x").decision == want
+    assert solver.reused >= 16
+    # the walk asks the builtin for the pattern with a variable alone
+    assert asked and set(asked) == {"arn:aws:s3:::home/${aws:username}/*"}
 
 
 def _by_request(solver, found):
