@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from functools import partial
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -873,9 +874,11 @@ class CompiledRules:
         a function of the :class:`_Vector`, the mask of the requests asked about and the
         arguments, with the protocol of the generated vector function).
 
-        ``tests`` serve the solver's tree of calls: the name of a request builtin without outputs
-        (a test) → a function of the arguments after the request that gives, when it can, a
-        function of the request alone with the test's answer (a bool), or None."""
+        ``tests`` serve the solver's tree of calls: a request builtin's name → a function of what
+        the rules read of its answer (:attr:`request_reads`: None for a builtin without outputs)
+        and of the arguments after the request that gives, when it can, a function of the request
+        alone answering that: the answer (a bool) of a builtin without outputs, else the
+        :func:`_answer_key` of its rows; or None."""
         return Solver(self, table, builtins, shared or {}, vectors or {}, tests or {})
 
     def materialize(self, table: Callable[[str], Iterable[tuple]], builtins: Mapping[str, Callable]) -> dict[str, set]:
@@ -934,11 +937,11 @@ class Solver:
                 rec_rows[slot] = _recorder(wrapped[slot], _answer_key(compiled.request_reads[name]), self._trace)
                 rec_flags[slot] = _recorder(flags[slot], bool, self._trace)
         _, _, self._record = compiled._build(compiled.consts, indexes, rec_rows, rec_flags, self._world_memo, ())
-        # a recorded test -> the maker of a function of the request alone for its calls (bind's tests),
-        # which the tree's nodes call instead
-        self._tests = {flags[slot]: tests[name] for slot, name in enumerate(compiled.builtin_names) if name in tests}
-        if any(compiled._builtin_specs[name].outputs for name in tests):
-            raise ValueError("a builtin with outputs has no test of the request alone")
+        # a recorded builtin -> the maker of a function of the request alone for its calls (bind's
+        # tests), which the tree's nodes call instead
+        self._tests = {flags[slot] if compiled.request_reads[name] is None else wrapped[slot]:
+                       partial(tests[name], compiled.request_reads[name])
+                       for slot, name in enumerate(compiled.builtin_names) if name in tests}
         # over a set of requests at once (solve_many): a builtin whose answer, as far as the rules
         # read it, the set shares is asked once, any other for each request asked about
         vec_rows, vec_flags = list(wrapped), list(flags)

@@ -866,15 +866,7 @@ class Evaluator:
         r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
         if r is None:
             return ()
-        if ptype == "CanonicalUser":  # never matched, with a warning
-            found = self._named(r, ptype, pvalue)
-        else:  # how an entry names a principal depends on the principal alone
-            key = (r.principal_type, r.account, r.caller, r.role, r.federating_user, ptype, pvalue)
-            found = self._named_memo.get(key)
-            if found is None:
-                if len(self._named_memo) > _PART_LIMIT:
-                    self._named_memo.clear()
-                found = self._named_memo[key] = tuple(self._named(r, ptype, pvalue))
+        found = self._ways(r, ptype, pvalue)
         if not found:
             return ()
         if how is None:  # (as the compiled rules ask; most entries name a principal one way)
@@ -882,6 +874,19 @@ class Evaluator:
                 return ((req, ptype, pvalue, found[0]),)
             return tuple([(req, ptype, pvalue, f) for f in found])
         return tuple([(req, ptype, pvalue, f) for f in found if f == how])
+
+    def _ways(self, r: Request, ptype: str, pvalue: str) -> tuple[str, ...]:
+        """:meth:`_named`, kept for the principal: how an entry names a principal depends on the
+        principal alone (a CanonicalUser entry, never matched, leaves a warning on each request)."""
+        if ptype == "CanonicalUser":
+            return tuple(self._named(r, ptype, pvalue))
+        key = (r.principal_type, r.account, r.caller, r.role, r.federating_user, ptype, pvalue)
+        found = self._named_memo.get(key)
+        if found is None:
+            if len(self._named_memo) > _PART_LIMIT:
+                self._named_memo.clear()
+            found = self._named_memo[key] = tuple(self._named(r, ptype, pvalue))
+        return found
 
     def _named(self, r: Request, ptype: str, value: str) -> list[str]:
         """How one entry of a Principal element names the request's principal (aws-semantics §1.3)."""
@@ -1034,7 +1039,7 @@ class Evaluator:
         return escaped_resource_match(escaped, r.resource)
 
     @staticmethod
-    def _t_resource_matches(stmt, pattern) -> Callable[[Request], bool] | None:
+    def _t_resource_matches(read, stmt, pattern) -> Callable[[Request], bool] | None:
         """resource_matches(req, stmt, pattern) as a function of the request alone, for the
         solver's tree of calls (whose requests are Request objects): a pattern without policy
         variables or escapes reads nothing but the request's resource; None for any other."""
@@ -1042,6 +1047,23 @@ class Evaluator:
             return None
         matcher = escaped_resource_matcher(pattern)
         return lambda r: matcher(r.resource)
+
+    def _t_principal_named(self, read, ptype, pvalue, how) -> Callable[[Request], tuple] | None:
+        """principal_named(req, ptype, pvalue, None) as the solver's tree reads it (the columns
+        ``read`` of its rows: the entry and the way), as a function of the request alone. None
+        for a CanonicalUser entry (which leaves a note on the request), a way given, or other
+        columns read."""
+        if read != (1, 2, 3) or how is not None or ptype == "CanonicalUser":
+            return None
+        ways = self._ways
+
+        def test(r: Request) -> tuple:
+            found = ways(r, ptype, pvalue)
+            if len(found) == 1:
+                return ((ptype, pvalue, found[0]),)
+            return tuple([(ptype, pvalue, way) for way in found])
+
+        return test
 
     def _may_match(self, r: Request, stmt: str, pattern: str, version: str | None) -> bool:
         """Whether some value of the variables the world does not give could make ``pattern`` match
@@ -1092,6 +1114,12 @@ class Evaluator:
     def _b_condition_holds(self, req, cond) -> bool:
         r = req if req.__class__ is Request else self._requests.get(req)  # Evaluator._req, inlined
         return r is not None and bool(self._condition(r, cond).holds)
+
+    def _t_condition_holds(self, read, cond) -> Callable[[Request], bool]:
+        """condition_holds(req, cond) as a function of the request alone, for the solver's tree
+        of calls (whose requests are Request objects)."""
+        condition = self._condition
+        return lambda r: bool(condition(r, cond).holds)
 
     def _condition(self, r: Request, cond: str):
         """One condition under the request's context (evaluated once per request)."""
@@ -2357,7 +2385,8 @@ class Evaluator:
                 "request_unknown_role": lambda vec, mask: sum(m for _, m in unknown_role(vec, mask, True)),
                 "request_policy_holder": _vector_attribute("policy_holder"),
                 "request_resource_account": _vector_attribute("resource_account")},
-                {"resource_matches": self._t_resource_matches})
+                {"resource_matches": self._t_resource_matches, "principal_named": self._t_principal_named,
+                 "condition_holds": self._t_condition_holds})
             self._vector_memos.clear()
 
     def _table(self, relation: str) -> Iterable[tuple]:

@@ -363,7 +363,7 @@ def _tagged_solver(tests: bool = False):
     entries = {"hit": Atom("hit", (Var("R"), Var("T"))), "none": Atom("none", (Var("R"),))}
     compiled = CompiledRules(program, {"label": 2}, specs, {"kind", "match"}, entries)
     tables = {"label": [("k1", "a"), ("k1", "b"), ("k2", "a")]}
-    alone = {"match": lambda t: lambda r: t in requests[r][1]} if tests else None
+    alone = {"match": lambda read, t: None if read is not None else lambda r: t in requests[r][1]} if tests else None
     return compiled, compiled.bind(lambda name: tables[name], {"kind": kind, "match": match}, tests=alone), calls
 
 
@@ -404,9 +404,6 @@ def test_a_node_of_the_tree_with_a_test_of_the_request_alone_calls_it_instead_of
     for r in ("r1", "r2", "r3", "r5"):  # the answers of a branch seen: walked, with no call of match
         assert solver.solve(r) == plain.solve(r)
     assert solver.reused == 6 and calls == [("kind", r) for r in ("r1", "r2", "r3", "r5")]
-    with pytest.raises(ValueError, match="outputs"):
-        compiled, _, _ = _tagged_solver()
-        compiled.bind(lambda name: [("k1", "a")], {"kind": None, "match": None}, tests={"kind": lambda k, n: None})
 
 
 def test_a_solve_whose_calls_disagree_with_the_tree_stops_reuse_and_keeps_its_answer():
@@ -420,9 +417,25 @@ def test_a_solve_whose_calls_disagree_with_the_tree_stops_reuse_and_keeps_its_an
     assert [t for (t,) in solver.solve("r1")["hit"]] == ["a"]
 
 
+def _asked(world, name: str) -> list[tuple]:
+    """The arguments after the request of each call of the evaluator's builtin ``name``."""
+    ev = world.evaluator()
+    asked: list[tuple] = []
+    builtin = getattr(ev, f"_b_{name}")
+
+    def counted(req, *args):
+        asked.append(args)
+        return builtin(req, *args)
+
+    setattr(ev, f"_b_{name}", counted)
+    ev._bind()  # (its tree calls what the solver was given)
+    return asked
+
+
 def test_requests_on_resources_no_rule_tells_apart_share_their_work():
     world = loads(WORLD)
     ev = world.evaluator()
+    asked = _asked(world, "condition_holds")
     keys = [f"arn:aws:s3:::b/k{i}" for i in range(20)]
     for _ in range(2):
         ev.decisions.clear()
@@ -434,6 +447,7 @@ def test_requests_on_resources_no_rule_tells_apart_share_their_work():
     # their calls (the condition holds for one, not for the other), and the other 77 (of two
     # rounds) reuse their work
     assert solver.solved == 3 and solver.reused == 77 and solver.conflicts == 0
+    assert len(asked) == 3  # the condition: asked by the solves; the tree tests it on the request alone
     assert world.check("alice", "s3:GetObject", "arn:aws:s3:::c/k", {"custom:flag": "1"}).decision == "ImplicitDeny"
     ev.forget()  # the decision cache and the tree: the next request is solved afresh
     solved = solver.solved
@@ -459,15 +473,7 @@ account 111122223333 "dev" {
 def test_the_tree_tests_a_plain_resource_pattern_on_the_resource_alone_and_a_variable_one_by_the_builtin():
     world = loads(PATTERNS_WORLD)
     ev = world.evaluator()
-    asked: list[str] = []
-    builtin = ev._b_resource_matches
-
-    def counted(req, stmt, pattern) -> bool:
-        asked.append(pattern)
-        return builtin(req, stmt, pattern)
-
-    ev._b_resource_matches = counted
-    ev._bind()  # (its tree calls what the solver was given)
+    asked = _asked(world, "resource_matches")
     keys = ["b/k0", "home/alice/k0", "b/secret/k0", "home/bob/k0"]
     expected = ["Allow", "Allow", "ExplicitDeny", "ImplicitDeny"]
     for i in range(6):  # solved without the tree, recorded, then walked
@@ -480,7 +486,39 @@ def test_the_tree_tests_a_plain_resource_pattern_on_the_resource_alone_and_a_var
         assert world.check("alice", "s3:GetObject", f"arn:aws:s3:::{key}x").decision == want
     assert solver.reused >= 16
     # the walk asks the builtin for the pattern with a variable alone
-    assert asked and set(asked) == {"arn:aws:s3:::home/${aws:username}/*"}
+    assert asked and {pattern for _, pattern in asked} == {"arn:aws:s3:::home/${aws:username}/*"}
+
+
+NAMED_WORLD = '''
+account 111122223333 "dev" {
+  role R { trust { allow sts:AssumeRole principal aws "arn:aws:iam::111122223333:root" } }
+  role Q { trust { allow sts:AssumeRole principal aws "arn:aws:iam::111122223333:root" } }
+  resource "arn:aws:s3:::b" {
+    policy {
+      allow s3:GetObject on "arn:aws:s3:::b/*" principal aws "arn:aws:iam::111122223333:role/R"
+      deny s3:GetObject on "arn:aws:s3:::b/*" principal aws "arn:aws:sts::111122223333:assumed-role/R/bad"
+    }
+  }
+}
+'''
+
+
+def test_the_tree_reads_how_a_principal_entry_names_the_caller_without_the_builtin():
+    world = loads(NAMED_WORLD)
+    ev = world.evaluator()
+    asked = _asked(world, "principal_named")
+    session = "arn:aws:sts::111122223333:assumed-role/{}/{}"
+    callers = {session.format("R", "good"): "Allow", session.format("R", "bad"): "ExplicitDeny",
+               session.format("Q", "good"): "ImplicitDeny"}
+    for i in range(4):  # each caller: solved without the tree, recorded, then walked
+        for caller, want in callers.items():
+            assert world.check(caller, "s3:GetObject", f"arn:aws:s3:::b/k{i}").decision == want
+    solver = ev._solver
+    assert solver.reused >= 6 and solver.conflicts == 0
+    asked.clear()
+    for caller, want in callers.items():
+        assert world.check(caller, "s3:GetObject", "arn:aws:s3:::b/new").decision == want
+    assert solver.reused >= 9 and not asked
 
 
 def _by_request(solver, found):
