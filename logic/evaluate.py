@@ -859,7 +859,7 @@ class Evaluator:
             return ()
         names = r.names()
         if value is None:  # (every name, as the compiled rules ask: one row a name)
-            return tuple([(req, how) for how in names])
+            return tuple(zip(itertools.repeat(req), names))
         return ((req, value),) if value in names else ()
 
     def _b_principal_named(self, req, ptype, pvalue, how) -> tuple:
