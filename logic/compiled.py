@@ -906,9 +906,11 @@ class Solver:
     added to the tree. This is a decision cache keyed on exactly the request features the rules
     read: a resource that no rule tells apart from another is decided with the other's work. A
     request whose hint (its caller and action) was not seen before is solved without the tree:
-    in a mix of unrelated requests most are such, and pay nothing for it. The tree belongs to one
-    world (a world that changes gets a new solver), and is dropped when it holds
-    :data:`_REUSE_LIMIT` leaves and hints.
+    in a mix of unrelated requests most are such, and pay nothing for it. A node whose call has a
+    test of the request alone (``tests`` of :meth:`CompiledRules.bind`: a plain Resource pattern
+    against the request's resource, say) makes that test instead of the call, with the same
+    answer. The tree belongs to one world (a world that changes gets a new solver), and is
+    dropped when it holds :data:`_REUSE_LIMIT` leaves and hints.
     """
 
     def __init__(self, compiled: CompiledRules, table: Callable[[str], Iterable[tuple]],
