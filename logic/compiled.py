@@ -150,6 +150,7 @@ class _Generator:
         self._names = itertools.count()
         self._prologue: dict[tuple, str] = {}  # (builtin slot, constant arguments) -> its rows, read once
         self._prologue_lines: list[str] = []
+        self._field_names: dict[tuple[str, int], str] = {}  # (rows of a fields builtin, position) -> its name
         self.prologue_calls: list[tuple[str, int, str]] = []  # (its rows' name, builtin slot, arguments)
         self._tails: list[list[str]] = []  # request-independent runs of rule bodies, kept for the world
         self._lookups: dict[str, set[tuple[tuple[int, ...], str]]] = defaultdict(set)  # relation -> indexes of it
@@ -211,9 +212,9 @@ class _Generator:
                 part = parts[rel] = [f"{v} = {'0' if self.width(rel) == 0 else '{}'}"]
             else:
                 part = parts[rel] = [f"{v} = {'False' if self.width(rel) == 0 else 'set()'}"]
-            for rule in self.rules_by_head[rel]:
+            for n, rule in enumerate(self.rules_by_head[rel]):
                 lines = self._rule(rule)
-                if self.width(rel) == 0:  # a flag already raised (for every request) needs no other rule
+                if self.width(rel) == 0 and n:  # a flag already raised (for every request) needs no other rule
                     part.append(f"if {v} != ALL:" if self.vector else f"if not {v}:")
                     part.extend("    " + line for line in lines)
                 else:
@@ -542,10 +543,12 @@ class _Generator:
         """The rows of a request builtin the prologue reads: its call, or for a builtin that answers
         an attribute of the request (its spec's ``attribute``), asked with no value, that
         attribute's row read inline."""
-        attr = self.builtins[self.builtin_order[slot]].attribute
-        if attr is None or args != "q, None":
+        spec = self.builtins[self.builtin_order[slot]]
+        if spec.fields and args == ", ".join(["q"] + ["None"] * len(spec.fields)):
+            return f"((q, {', '.join(f'q.{f}' for f in spec.fields)}),)"
+        if spec.attribute is None or args != "q, None":
             return f"B{slot}({args})"
-        return f"(((q, a{slot}),) if (a{slot} := q.{attr}) is not None else ())"
+        return f"(((q, a{slot}),) if (a{slot} := q.{spec.attribute}) is not None else ())"
 
     def _builtin_call(self, rule: Rule, atom: Atom, bound: dict[int, str], pad: str, lines: list[str],
                       mask: str = "ALL") -> str:
@@ -620,9 +623,36 @@ class _Generator:
         env["#m"] = m
         return 2
 
+    def _fields(self, rule: Rule, atom: Atom, bound: dict[int, str], new: dict[int, str], same: list,
+                env: dict[str, str], indent: int, lines: list[str]) -> int:
+        """A builtin that answers the request's fields (its spec's ``fields``): its one row is read
+        once a solve, each field into a name of its own; a new variable is that name, a bound one
+        or one named twice a test of it."""
+        self._dependent_args(rule, atom, bound)
+        rows = self._builtin_call(rule, Atom(atom.relation, (atom.args[0],) + (Var("_"),) * (atom.arity - 1)),
+                                  {0: "q"}, "", lines)
+
+        def field(i: int) -> str:
+            if (rows, i) not in self._field_names:
+                self._field_names[(rows, i)] = name = self.fresh("f")
+                self._prologue_lines.append(f"{name} = {rows}[0][{i}]")
+            return self._field_names[(rows, i)]
+
+        for i, var in new.items():
+            env[var] = field(i)
+        checks = [f"{field(i)} == {bound[i]}" for i in sorted(bound) if i] + [
+            f"{field(i)} == {env[var]}" for i, var in same]
+        if checks:
+            lines.append(f"{'    ' * indent}if {' and '.join(checks)}:")
+            return indent + 1
+        return indent
+
     def _atom(self, rule: Rule, atom: Atom, env: dict[str, str], indent: int, lines: list[str]) -> int:
         pad = "    " * indent
         bound, new, same = self._shape(atom, env)
+        if not self.vector and self.builtins.get(atom.relation) is not None and \
+                self.builtins[atom.relation].fields and atom.relation in self.request_builtins:
+            return self._fields(rule, atom, bound, new, same, env, indent, lines)
         if not new and not same:
             self._test(*self._exists(rule, atom, env, pad, lines), False, env, pad, lines)
             return indent + 1

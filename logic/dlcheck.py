@@ -87,6 +87,10 @@ class BuiltinSpec:
         attribute: for a builtin of two arguments that reads the request (the first): the name of
             the request's attribute it answers, one row (request, value) when the request has a
             value (not None) equal to the one given, if one is; compiled code may read it inline.
+        fields: for a builtin whose first argument is the request: the request's attributes its
+            other arguments are, in order, each one always set; given the request, it answers
+            exactly one row (request, its fields), when they equal the values given, if any;
+            compiled code may read them inline, once.
 
     Together they cover every argument exactly once.
 
@@ -99,6 +103,7 @@ class BuiltinSpec:
     inputs: tuple[int, ...]
     outputs: tuple[int, ...] = ()
     attribute: str | None = None
+    fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         positions = sorted((*self.inputs, *self.outputs))
@@ -111,6 +116,9 @@ class BuiltinSpec:
                                            or self.outputs != (1,)):
             raise ValueError(f"a builtin that answers the request's attribute {self.attribute!r} takes the "
                              "request as its input and the attribute as its output")
+        if self.fields and (len(self.fields) != self.arity - 1 or not all(f.isidentifier() for f in self.fields)):
+            raise ValueError(f"a builtin that answers the request's fields {self.fields} takes the request and "
+                             "one argument for each field")
 
     @property
     def arity(self) -> int:

@@ -99,7 +99,7 @@ _WEB_IDENTITY_PROVIDERS = ("cognito-identity.amazonaws.com", "accounts.google.co
                            "www.amazon.com")
 
 BUILTIN_SPECS: dict[str, BuiltinSpec] = {
-    "request": BuiltinSpec(inputs=(), outputs=(0, 1, 2, 3)),
+    "request": BuiltinSpec(inputs=(), outputs=(0, 1, 2, 3), fields=("caller", "action", "resource")),
     "request_principal_type": BuiltinSpec(inputs=(0,), outputs=(1,), attribute="principal_type"),
     "request_identity": BuiltinSpec(inputs=(0,), outputs=(1,), attribute="identity"),
     "request_account": BuiltinSpec(inputs=(0,), outputs=(1,), attribute="account"),

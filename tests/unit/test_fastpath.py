@@ -841,3 +841,56 @@ def test_an_object_tagged_but_not_declared_by_the_facts_keeps_its_tags():
     r = Evaluator(facts).resolve("alice", "s3:GetObject", "arn:aws:s3:::b/tagged")
     assert r.policy_holder == "arn:aws:s3:::b"
     assert r.context["s3:existingobjecttag/class"][1] == ("secret",)
+
+
+class _Asked:
+    """A request with two fields."""
+
+    def __init__(self, who: str, what: str):
+        self.who, self.what = who, what
+
+
+def _fields_solver(fields: tuple[str, ...]):
+    """A program reading a request builtin of the request's two fields: as a new variable, bound
+    before (a test), named twice (a test), and alone (always true)."""
+    program = parse_program(
+        "mine(R, X) :- req(R, W, _), owns(W, X), req(R, _, X).\n"
+        "selfish(R) :- req(R, W, W).\n"
+        "asked(R) :- req(R, _, _).\n"
+        "nothing(R) :- asked(R), not mine(R, _), not selfish(R).\n")
+    asked = []
+
+    def req(r, who, what) -> tuple:
+        asked.append(r)
+        return ((r, r.who, r.what),) if who in (None, r.who) and what in (None, r.what) else ()
+
+    specs = {"req": BuiltinSpec(inputs=(), outputs=(0, 1, 2), fields=fields)}
+    entries = {name: Atom(name, (Var("R"), Var("X"))) if name == "mine" else Atom(name, (Var("R"),))
+               for name in ("mine", "selfish", "nothing")}
+    compiled = CompiledRules(program, {"owns": 2}, specs, {"req"}, entries)
+    tables = {"owns": [("ann", "doc"), ("ann", "ann"), ("bob", "log")]}
+    return compiled, compiled.bind(lambda name: tables[name], {"req": req}), asked
+
+
+def test_a_builtin_of_the_requests_fields_is_read_once_inline_with_the_answers_of_its_calls():
+    generic, plain, asked_plain = _fields_solver(())
+    compiled, solver, asked = _fields_solver(("who", "what"))
+    assert "B0(" in generic.source and "B0(" not in compiled.source
+    assert "((q, q.who, q.what),)" in compiled.source  # the prologue's row, read from the request
+    assert compiled.source.count("[0][1]") == 1 and compiled.source.count("[0][2]") == 1  # each field once
+    requests = [_Asked("ann", "doc"), _Asked("ann", "log"), _Asked("ann", "ann"), _Asked("bob", "log"),
+                _Asked("bob", "doc"), _Asked("eve", "eve")]
+    answers = [(sorted(found["mine"]), found["selfish"], found["nothing"])
+               for found in map(solver.solve, requests)]
+    assert answers == [(sorted(found["mine"]), found["selfish"], found["nothing"])
+                       for found in map(plain.solve, requests)]
+    assert answers == [([("doc",)], [], []), ([], [], [()]), ([("ann",)], [()], []), ([("log",)], [], []),
+                       ([], [], [()]), ([], [()], [])]
+    assert asked == [] and asked_plain  # the builtin itself is never called
+
+
+def test_a_builtin_spec_names_one_field_for_each_argument_after_the_request():
+    with pytest.raises(ValueError, match="fields"):
+        BuiltinSpec(inputs=(), outputs=(0, 1, 2), fields=("who",))
+    with pytest.raises(ValueError, match="fields"):
+        BuiltinSpec(inputs=(), outputs=(0, 1), fields=("not a name",))
