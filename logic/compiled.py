@@ -650,8 +650,7 @@ class _Generator:
     def _atom(self, rule: Rule, atom: Atom, env: dict[str, str], indent: int, lines: list[str]) -> int:
         pad = "    " * indent
         bound, new, same = self._shape(atom, env)
-        if not self.vector and self.builtins.get(atom.relation) is not None and \
-                self.builtins[atom.relation].fields and atom.relation in self.request_builtins:
+        if not self.vector and atom.relation in self.request_builtins and self.builtins[atom.relation].fields:
             return self._fields(rule, atom, bound, new, same, env, indent, lines)
         if not new and not same:
             self._test(*self._exists(rule, atom, env, pad, lines), False, env, pad, lines)
