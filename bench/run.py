@@ -169,8 +169,9 @@ def solve_split(world: World, requests: list) -> dict[str, list[int]]:
     inside the function the rules of ``logic/rules/`` compile into (the rules' evaluation, with the
     builtins it calls: Resource patterns, conditions, Principal entries), and the rest (resolving
     the request, its cache key, the verdict, the Decision). The function is timed by wrapping it
-    on the world's solver for these requests alone (the wrapper's own cost, about 0.1 µs a call,
-    falls on the rest); answers are not changed."""
+    on the world's solver for these requests alone; answers are not changed. The wrapper adds
+    about 0.4 µs a call (timed around a function that does nothing), less than half of it inside
+    the timed part."""
     ev = world.evaluator()
     solver = ev._solver
     inner = solver._solve
